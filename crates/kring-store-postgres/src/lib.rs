@@ -1,0 +1,197 @@
+//! The PostgreSQL backend, for a region's record.
+//!
+//! Owns: the connection pool, its migrations, and running the shared SQL of `kring_store::ops`
+//! on PostgreSQL. Concurrent writers of one resource are serialised by locking its row in
+//! `resource_keys` (`FOR UPDATE`); conditional creates take a transaction-scoped advisory lock.
+//! The schema is ready for Citus: see `docs/ARCHITECTURE.md`.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use kring_store::ops::{self, Exec};
+use kring_store::search::{SearchPlan, SearchResult};
+use kring_store::sql::{self, Arg, Sql};
+use kring_store::{Backend, Current, HistoryQuery, NewVersion, ResourceKey, Result, Store, StoreError, StoreTx, StoredResource};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A record stored in PostgreSQL.
+pub struct PgStore {
+    pool: PgPool,
+}
+
+fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        // serialization_failure, deadlock_detected
+        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40001") | Some("40P01")) => StoreError::Conflict,
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Database(e.to_string()),
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://…`).
+    pub async fn connect(url: &str) -> Result<PgStore> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
+        Self::connect_with(options).await
+    }
+
+    /// Connects with explicit options (tests use a schema of their own via `search_path`).
+    pub async fn connect_with(options: PgConnectOptions) -> Result<PgStore> {
+        let pool = PgPoolOptions::new().max_connections(16).connect_with(options).await.map_err(map_err)?;
+        Ok(PgStore { pool })
+    }
+
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Postgres>> {
+        self.pool.acquire().await.map_err(map_err)
+    }
+}
+
+fn bind<'q>(text: &'q str, args: &'q [Arg]) -> sqlx::query::Query<'q, Postgres, PgArguments> {
+    let mut q = sqlx::query(text);
+    for a in args {
+        q = match a {
+            Arg::Text(s) => q.bind(s.as_str()),
+            Arg::Int(i) => q.bind(*i),
+            Arg::Float(f) => q.bind(*f),
+            Arg::Bytes(b) => q.bind(b.as_slice()),
+            Arg::Null => q.bind(None::<String>),
+        };
+    }
+    q
+}
+
+fn decode(row: &PgRow) -> std::result::Result<StoredResource, sqlx::Error> {
+    Ok(StoredResource {
+        rtype: row.try_get(0)?,
+        id: row.try_get(1)?,
+        version: row.try_get(2)?,
+        last_updated: row.try_get(3)?,
+        deleted: row.try_get::<i16, _>(4)? != 0,
+        client_key: row.try_get(5)?,
+        body: row.try_get(6)?,
+    })
+}
+
+/// A PostgreSQL connection seen through the shared [`Exec`] interface.
+struct Conn<'c>(&'c mut PgConnection);
+
+#[async_trait]
+impl Exec for Conn<'_> {
+    async fn exec(&mut self, sql: &Sql) -> Result<u64> {
+        let text = sql.text_for(Backend::Postgres);
+        Ok(bind(&text, &sql.args).execute(&mut *self.0).await.map_err(map_err)?.rows_affected())
+    }
+    async fn fetch_resources(&mut self, sql: &Sql) -> Result<Vec<StoredResource>> {
+        let text = sql.text_for(Backend::Postgres);
+        let rows = bind(&text, &sql.args).fetch_all(&mut *self.0).await.map_err(map_err)?;
+        rows.iter().map(decode).collect::<std::result::Result<_, _>>().map_err(map_err)
+    }
+    async fn fetch_count(&mut self, sql: &Sql) -> Result<i64> {
+        let text = sql.text_for(Backend::Postgres);
+        let row = bind(&text, &sql.args).fetch_one(&mut *self.0).await.map_err(map_err)?;
+        row.try_get(0).map_err(map_err)
+    }
+    async fn fetch_pairs(&mut self, sql: &Sql) -> Result<Vec<(String, String)>> {
+        let text = sql.text_for(Backend::Postgres);
+        let rows = bind(&text, &sql.args).fetch_all(&mut *self.0).await.map_err(map_err)?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<std::result::Result<_, sqlx::Error>>().map_err(map_err)
+    }
+    async fn fetch_current(&mut self, sql: &Sql) -> Result<Option<Current>> {
+        let text = sql.text_for(Backend::Postgres);
+        let row = bind(&text, &sql.args).fetch_optional(&mut *self.0).await.map_err(map_err)?;
+        row.map(|r| Ok(Current { version: r.try_get(0)?, deleted: r.try_get::<i16, _>(1)? != 0, client_key: r.try_get(2)? }))
+            .transpose()
+            .map_err(map_err)
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    async fn read(&self, rtype: &str, id: &str) -> Result<Option<StoredResource>> {
+        ops::read(&mut Conn(&mut *self.conn().await?), rtype, id).await
+    }
+
+    async fn read_many(&self, keys: &[ResourceKey]) -> Result<Vec<StoredResource>> {
+        ops::read_many(&mut Conn(&mut *self.conn().await?), keys).await
+    }
+
+    async fn vread(&self, rtype: &str, id: &str, version: i64) -> Result<Option<StoredResource>> {
+        ops::vread(&mut Conn(&mut *self.conn().await?), rtype, id, version).await
+    }
+
+    async fn history(&self, query: &HistoryQuery) -> Result<Vec<StoredResource>> {
+        Conn(&mut *self.conn().await?).fetch_resources(&sql::history(query)).await
+    }
+
+    async fn search(&self, plan: &SearchPlan) -> Result<SearchResult> {
+        ops::search(&mut Conn(&mut *self.conn().await?), plan).await
+    }
+
+    async fn references_from(&self, from: &[ResourceKey], params: &[String]) -> Result<Vec<ResourceKey>> {
+        ops::references_from(&mut Conn(&mut *self.conn().await?), from, params).await
+    }
+
+    async fn referrers_to(&self, rtype: &str, param: &str, to: &[ResourceKey]) -> Result<Vec<ResourceKey>> {
+        ops::referrers_to(&mut Conn(&mut *self.conn().await?), rtype, param, to).await
+    }
+
+    async fn scan(&self, rtype: &str, after_id: Option<&str>, limit: usize) -> Result<Vec<StoredResource>> {
+        Conn(&mut *self.conn().await?).fetch_resources(&sql::scan(rtype, after_id, limit)).await
+    }
+
+    async fn types_in_use(&self) -> Result<Vec<String>> {
+        ops::types_in_use(&mut Conn(&mut *self.conn().await?)).await
+    }
+
+    async fn begin(&self) -> Result<Box<dyn StoreTx>> {
+        let tx = self.pool.begin().await.map_err(map_err)?;
+        Ok(Box::new(PgTx { tx }))
+    }
+}
+
+struct PgTx {
+    tx: Transaction<'static, Postgres>,
+}
+
+#[async_trait]
+impl StoreTx for PgTx {
+    async fn current(&mut self, rtype: &str, id: &str) -> Result<Option<Current>> {
+        // Lock the key row so concurrent writers of this resource queue up behind us.
+        sqlx::query("SELECT 1 FROM resource_keys WHERE res_type = $1 AND id = $2 FOR UPDATE")
+            .bind(rtype)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        ops::current(&mut Conn(&mut self.tx), rtype, id).await
+    }
+
+    async fn lock(&mut self, key: i64) -> Result<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(key).execute(&mut *self.tx).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn search(&mut self, plan: &SearchPlan) -> Result<SearchResult> {
+        ops::search(&mut Conn(&mut self.tx), plan).await
+    }
+
+    async fn put(&mut self, version: NewVersion) -> Result<()> {
+        ops::put_version(&mut Conn(&mut self.tx), version).await
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.tx.commit().await.map_err(map_err)
+    }
+}

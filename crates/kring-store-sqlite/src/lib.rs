@@ -1,0 +1,223 @@
+//! The embedded backend: the whole record in one SQLite file.
+//!
+//! Owns: opening the file (WAL journal, full fsync at commit), its migrations, and running the
+//! shared SQL of `kring_store::ops` on SQLite connections. Writers are serialised on one
+//! connection with `BEGIN IMMEDIATE`, as SQLite allows one writer at a time anyway; readers use a
+//! pool and never block the writer.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kring_store::ops::{self, Exec};
+use kring_store::search::{SearchPlan, SearchResult};
+use kring_store::sql::{self, Arg, Sql};
+use kring_store::{Backend, Current, HistoryQuery, NewVersion, ResourceKey, Result, Store, StoreError, StoreTx, StoredResource};
+use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{ConnectOptions, Row};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The one writing connection and whether a transaction was left open on it.
+struct Writer {
+    conn: SqliteConnection,
+    /// Set while a transaction runs; still set if its owner was dropped mid-way, so the next
+    /// user rolls it back first.
+    in_tx: bool,
+}
+
+/// A record stored in one SQLite file.
+pub struct SqliteStore {
+    readers: SqlitePool,
+    writer: Arc<Mutex<Writer>>,
+}
+
+fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5") | Some("6") | Some("517")) => {
+            StoreError::Unavailable("the database is busy".into())
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Database(e.to_string()),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` (`sqlite:PATH`).
+    pub async fn open(url: &str) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Database(format!("invalid SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-65536");
+        let conn = options.connect().await.map_err(map_err)?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(map_err)?;
+        Ok(SqliteStore { readers, writer: Arc::new(Mutex::new(Writer { conn, in_tx: false })) })
+    }
+
+    async fn reader(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>> {
+        self.readers.acquire().await.map_err(map_err)
+    }
+}
+
+fn bind<'q>(text: &'q str, args: &'q [Arg]) -> sqlx::query::Query<'q, sqlx::Sqlite, SqliteArguments<'q>> {
+    let mut q = sqlx::query(text);
+    for a in args {
+        q = match a {
+            Arg::Text(s) => q.bind(s.as_str()),
+            Arg::Int(i) => q.bind(*i),
+            Arg::Float(f) => q.bind(*f),
+            Arg::Bytes(b) => q.bind(b.as_slice()),
+            Arg::Null => q.bind(None::<String>),
+        };
+    }
+    q
+}
+
+fn decode(row: &SqliteRow) -> std::result::Result<StoredResource, sqlx::Error> {
+    Ok(StoredResource {
+        rtype: row.try_get(0)?,
+        id: row.try_get(1)?,
+        version: row.try_get(2)?,
+        last_updated: row.try_get(3)?,
+        deleted: row.try_get::<i64, _>(4)? != 0,
+        client_key: row.try_get(5)?,
+        body: row.try_get(6)?,
+    })
+}
+
+/// A SQLite connection seen through the shared [`Exec`] interface.
+struct Conn<'c>(&'c mut SqliteConnection);
+
+#[async_trait]
+impl Exec for Conn<'_> {
+    async fn exec(&mut self, sql: &Sql) -> Result<u64> {
+        let text = sql.text_for(Backend::Sqlite);
+        Ok(bind(&text, &sql.args).execute(&mut *self.0).await.map_err(map_err)?.rows_affected())
+    }
+    async fn fetch_resources(&mut self, sql: &Sql) -> Result<Vec<StoredResource>> {
+        let text = sql.text_for(Backend::Sqlite);
+        let rows = bind(&text, &sql.args).fetch_all(&mut *self.0).await.map_err(map_err)?;
+        rows.iter().map(decode).collect::<std::result::Result<_, _>>().map_err(map_err)
+    }
+    async fn fetch_count(&mut self, sql: &Sql) -> Result<i64> {
+        let text = sql.text_for(Backend::Sqlite);
+        let row = bind(&text, &sql.args).fetch_one(&mut *self.0).await.map_err(map_err)?;
+        row.try_get(0).map_err(map_err)
+    }
+    async fn fetch_pairs(&mut self, sql: &Sql) -> Result<Vec<(String, String)>> {
+        let text = sql.text_for(Backend::Sqlite);
+        let rows = bind(&text, &sql.args).fetch_all(&mut *self.0).await.map_err(map_err)?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<std::result::Result<_, sqlx::Error>>().map_err(map_err)
+    }
+    async fn fetch_current(&mut self, sql: &Sql) -> Result<Option<Current>> {
+        let text = sql.text_for(Backend::Sqlite);
+        let row = bind(&text, &sql.args).fetch_optional(&mut *self.0).await.map_err(map_err)?;
+        row.map(|r| Ok(Current { version: r.try_get(0)?, deleted: r.try_get::<i64, _>(1)? != 0, client_key: r.try_get(2)? }))
+            .transpose()
+            .map_err(map_err)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut w = self.writer.lock().await;
+        MIGRATOR.run_direct(&mut w.conn).await.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    async fn read(&self, rtype: &str, id: &str) -> Result<Option<StoredResource>> {
+        ops::read(&mut Conn(&mut *self.reader().await?), rtype, id).await
+    }
+
+    async fn read_many(&self, keys: &[ResourceKey]) -> Result<Vec<StoredResource>> {
+        ops::read_many(&mut Conn(&mut *self.reader().await?), keys).await
+    }
+
+    async fn vread(&self, rtype: &str, id: &str, version: i64) -> Result<Option<StoredResource>> {
+        ops::vread(&mut Conn(&mut *self.reader().await?), rtype, id, version).await
+    }
+
+    async fn history(&self, query: &HistoryQuery) -> Result<Vec<StoredResource>> {
+        Conn(&mut *self.reader().await?).fetch_resources(&sql::history(query)).await
+    }
+
+    async fn search(&self, plan: &SearchPlan) -> Result<SearchResult> {
+        ops::search(&mut Conn(&mut *self.reader().await?), plan).await
+    }
+
+    async fn references_from(&self, from: &[ResourceKey], params: &[String]) -> Result<Vec<ResourceKey>> {
+        ops::references_from(&mut Conn(&mut *self.reader().await?), from, params).await
+    }
+
+    async fn referrers_to(&self, rtype: &str, param: &str, to: &[ResourceKey]) -> Result<Vec<ResourceKey>> {
+        ops::referrers_to(&mut Conn(&mut *self.reader().await?), rtype, param, to).await
+    }
+
+    async fn scan(&self, rtype: &str, after_id: Option<&str>, limit: usize) -> Result<Vec<StoredResource>> {
+        Conn(&mut *self.reader().await?).fetch_resources(&sql::scan(rtype, after_id, limit)).await
+    }
+
+    async fn types_in_use(&self) -> Result<Vec<String>> {
+        ops::types_in_use(&mut Conn(&mut *self.reader().await?)).await
+    }
+
+    async fn begin(&self) -> Result<Box<dyn StoreTx>> {
+        let mut guard = self.writer.clone().lock_owned().await;
+        if guard.in_tx {
+            tracing::warn!("rolling back a write transaction that was abandoned");
+            sqlx::query("ROLLBACK").execute(&mut guard.conn).await.map_err(map_err)?;
+            guard.in_tx = false;
+        }
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut guard.conn).await.map_err(map_err)?;
+        guard.in_tx = true;
+        Ok(Box::new(SqliteTx { guard }))
+    }
+}
+
+/// A write transaction holding the writer connection.
+struct SqliteTx {
+    guard: OwnedMutexGuard<Writer>,
+}
+
+#[async_trait]
+impl StoreTx for SqliteTx {
+    async fn current(&mut self, rtype: &str, id: &str) -> Result<Option<Current>> {
+        ops::current(&mut Conn(&mut self.guard.conn), rtype, id).await
+    }
+
+    async fn lock(&mut self, _key: i64) -> Result<()> {
+        // Writers are already serialised on one connection.
+        Ok(())
+    }
+
+    async fn search(&mut self, plan: &SearchPlan) -> Result<SearchResult> {
+        ops::search(&mut Conn(&mut self.guard.conn), plan).await
+    }
+
+    async fn put(&mut self, version: NewVersion) -> Result<()> {
+        ops::put_version(&mut Conn(&mut self.guard.conn), version).await
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<()> {
+        sqlx::query("COMMIT").execute(&mut self.guard.conn).await.map_err(map_err)?;
+        self.guard.in_tx = false;
+        Ok(())
+    }
+}
+

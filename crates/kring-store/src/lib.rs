@@ -1,0 +1,152 @@
+//! The storage interface of the record: one [`Store`] trait that both backends implement.
+//!
+//! Owns: what a stored resource is, the write and read operations, the search plan (what to
+//! find, independent of SQL), and the SQL text both backends share (`sql`).
+//! Must never: know about HTTP, JSON parsing of bodies, or access rules. It stores exact bytes
+//! and index rows that the record layer computed.
+
+mod error;
+pub mod ops;
+pub mod search;
+pub mod sql;
+
+use async_trait::async_trait;
+pub use error::StoreError;
+pub use kring_fhir::index::{IndexEntry, IndexValue};
+pub use search::{SearchPlan, SearchResult};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The client key of resources that belong to no client (organisations, practitioners …).
+/// These rows form Citus reference data.
+pub const SHARED_KEY: &str = "";
+
+/// One version of a resource as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResource {
+    pub rtype: String,
+    pub id: String,
+    pub version: i64,
+    /// `meta.lastUpdated`, as ms since the epoch.
+    pub last_updated: i64,
+    pub deleted: bool,
+    /// The Patient id this resource belongs to, or [`SHARED_KEY`].
+    pub client_key: String,
+    /// The exact JSON bytes (empty for a deletion).
+    pub body: Vec<u8>,
+}
+
+/// The current version of a resource, as seen inside a transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Current {
+    pub version: i64,
+    pub deleted: bool,
+    pub client_key: String,
+}
+
+/// A new version to write.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub rtype: String,
+    pub id: String,
+    pub version: i64,
+    pub last_updated: i64,
+    pub client_key: String,
+    /// `None` writes a deletion (the history keeps every earlier version).
+    pub body: Option<Vec<u8>>,
+    pub index: Vec<IndexEntry>,
+}
+
+/// What a history request covers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HistoryScope {
+    System,
+    Type(String),
+    Instance(String, String),
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryQuery {
+    pub scope: HistoryScope,
+    /// Only versions written at or after this instant (ms).
+    pub since: Option<i64>,
+    /// Only versions written before this instant (ms).
+    pub before: Option<i64>,
+    pub count: usize,
+    pub offset: usize,
+    /// Restricts to these client keys (plus shared resources when `include_shared`).
+    pub scope_filter: Option<search::ClientScope>,
+}
+
+/// A (type, id) pair.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceKey {
+    pub rtype: String,
+    pub id: String,
+}
+
+/// The record's storage. Implemented by `kring-store-sqlite` and `kring-store-postgres`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Brings the schema up to date. Safe to run on every start.
+    async fn migrate(&self) -> Result<()>;
+
+    /// The current version (possibly a deletion) of a resource.
+    async fn read(&self, rtype: &str, id: &str) -> Result<Option<StoredResource>>;
+
+    /// Several current versions at once; missing and deleted ones are left out.
+    async fn read_many(&self, keys: &[ResourceKey]) -> Result<Vec<StoredResource>>;
+
+    /// One version of a resource.
+    async fn vread(&self, rtype: &str, id: &str, version: i64) -> Result<Option<StoredResource>>;
+
+    /// Versions, newest first.
+    async fn history(&self, query: &HistoryQuery) -> Result<Vec<StoredResource>>;
+
+    /// Runs a search.
+    async fn search(&self, plan: &SearchPlan) -> Result<SearchResult>;
+
+    /// References held by `from` resources through any of the reference parameters `params`
+    /// (for `_include`).
+    async fn references_from(&self, from: &[ResourceKey], params: &[String]) -> Result<Vec<ResourceKey>>;
+
+    /// Resources of `rtype` that refer to one of `to` through `param` (for `_revinclude`).
+    async fn referrers_to(&self, rtype: &str, param: &str, to: &[ResourceKey]) -> Result<Vec<ResourceKey>>;
+
+    /// Current, non-deleted resources of one type ordered by id, after `after_id` (for export).
+    async fn scan(&self, rtype: &str, after_id: Option<&str>, limit: usize) -> Result<Vec<StoredResource>>;
+
+    /// Resource types that have at least one current resource.
+    async fn types_in_use(&self) -> Result<Vec<String>>;
+
+    /// Starts a write transaction. Writes become visible together at commit, or not at all.
+    async fn begin(&self) -> Result<Box<dyn StoreTx>>;
+}
+
+/// A write transaction. Dropping it without `commit` rolls it back.
+#[async_trait]
+pub trait StoreTx: Send {
+    /// The current version of a resource, locked against concurrent writers until commit.
+    async fn current(&mut self, rtype: &str, id: &str) -> Result<Option<Current>>;
+
+    /// Serialises transactions that use the same key (e.g. conditional creates with the same
+    /// criteria), until this transaction ends.
+    async fn lock(&mut self, key: i64) -> Result<()>;
+
+    /// Runs a search inside the transaction (for conditional interactions).
+    async fn search(&mut self, plan: &SearchPlan) -> Result<SearchResult>;
+
+    /// Writes a new version. Fails with [`StoreError::Conflict`] if that version exists.
+    async fn put(&mut self, version: NewVersion) -> Result<()>;
+
+    async fn commit(self: Box<Self>) -> Result<()>;
+}

@@ -1,0 +1,138 @@
+//! The record operations both backends share, written once over a minimal [`Exec`] interface.
+//!
+//! A backend implements [`Exec`] for its connection (run a statement, fetch rows); everything
+//! that decides *what* to run — writing a version with its history and index, running a search
+//! with its count — lives here.
+
+use async_trait::async_trait;
+
+use crate::search::{SearchPlan, SearchResult};
+use crate::sql::{self, Arg, Sql};
+use crate::{Current, NewVersion, ResourceKey, Result, StoredResource};
+
+/// What a backend's connection can do.
+#[async_trait]
+pub trait Exec: Send {
+    /// Runs a statement; returns the number of rows affected.
+    async fn exec(&mut self, sql: &Sql) -> Result<u64>;
+    /// Runs a query returning rows of [`sql::RESOURCE_COLUMNS`].
+    async fn fetch_resources(&mut self, sql: &Sql) -> Result<Vec<StoredResource>>;
+    /// Runs a query returning one integer.
+    async fn fetch_count(&mut self, sql: &Sql) -> Result<i64>;
+    /// Runs a query returning rows of two text columns.
+    async fn fetch_pairs(&mut self, sql: &Sql) -> Result<Vec<(String, String)>>;
+    /// Runs [`sql::CURRENT_VERSION`].
+    async fn fetch_current(&mut self, sql: &Sql) -> Result<Option<Current>>;
+}
+
+fn text(s: &str) -> Arg {
+    Arg::Text(s.to_string())
+}
+
+pub async fn current(ex: &mut dyn Exec, rtype: &str, id: &str) -> Result<Option<Current>> {
+    ex.fetch_current(&Sql::new(sql::CURRENT_VERSION).bind(text(rtype)).bind(text(id))).await
+}
+
+/// Writes a new version: the current row, the history row and the index, moving the resource
+/// to another client key when its client changed. Must run inside a transaction.
+pub async fn put_version(ex: &mut dyn Exec, nv: NewVersion) -> Result<()> {
+    let (rtype, id) = (nv.rtype.as_str(), nv.id.as_str());
+    match current(ex, rtype, id).await? {
+        None => {
+            ex.exec(&Sql::new(sql::INSERT_KEY).bind(text(rtype)).bind(text(id)).bind(text(&nv.client_key))).await?;
+        }
+        Some(cur) => {
+            if cur.version >= nv.version {
+                return Err(crate::StoreError::Conflict);
+            }
+            ex.exec(&Sql::new(sql::DELETE_CURRENT).bind(text(&cur.client_key)).bind(text(rtype)).bind(text(id))).await?;
+            ex.exec(&Sql::new(sql::DELETE_INDEX).bind(text(&cur.client_key)).bind(text(rtype)).bind(text(id))).await?;
+            if cur.client_key != nv.client_key {
+                ex.exec(&Sql::new(sql::UPDATE_KEY).bind(text(&nv.client_key)).bind(text(rtype)).bind(text(id))).await?;
+                ex.exec(
+                    &Sql::new(sql::MOVE_VERSIONS).bind(text(&nv.client_key)).bind(text(&cur.client_key)).bind(text(rtype)).bind(text(id)),
+                )
+                .await?;
+            }
+        }
+    }
+    let deleted = nv.body.is_none();
+    let body = nv.body.unwrap_or_default();
+    let row = |stmt: &str| {
+        Sql::new(stmt)
+            .bind(text(rtype))
+            .bind(text(id))
+            .bind(Arg::Int(nv.version))
+            .bind(Arg::Int(nv.last_updated))
+            .bind(Arg::Int(deleted as i64))
+            .bind(text(&nv.client_key))
+    };
+    ex.exec(&row(sql::INSERT_VERSION).bind(Arg::Bytes(body.clone()))).await?;
+    ex.exec(&row(sql::INSERT_CURRENT).bind(Arg::Bytes(body))).await?;
+    if !deleted {
+        for stmt in sql::insert_index(&nv.client_key, rtype, id, &nv.index) {
+            ex.exec(&stmt).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs a search: the page (one extra row tells whether more follow) and, if asked, the count.
+pub async fn search(ex: &mut dyn Exec, plan: &SearchPlan) -> Result<SearchResult> {
+    let mut matches = if plan.count == 0 { vec![] } else { ex.fetch_resources(&sql::search_page(plan)).await? };
+    let more = matches.len() > plan.count;
+    matches.truncate(plan.count);
+    let total = if plan.want_total || plan.count == 0 {
+        Some(ex.fetch_count(&sql::search_count(plan)).await? as u64)
+    } else if !more {
+        // The last page tells the total for free.
+        Some((plan.offset + matches.len()) as u64)
+    } else {
+        None
+    };
+    Ok(SearchResult { matches, more, total })
+}
+
+pub async fn read(ex: &mut dyn Exec, rtype: &str, id: &str) -> Result<Option<StoredResource>> {
+    Ok(ex.fetch_resources(&Sql::new(sql::READ_CURRENT).bind(text(rtype)).bind(text(id))).await?.pop())
+}
+
+pub async fn vread(ex: &mut dyn Exec, rtype: &str, id: &str, version: i64) -> Result<Option<StoredResource>> {
+    Ok(ex.fetch_resources(&Sql::new(sql::READ_VERSION).bind(text(rtype)).bind(text(id)).bind(Arg::Int(version))).await?.pop())
+}
+
+pub async fn read_many(ex: &mut dyn Exec, keys: &[ResourceKey]) -> Result<Vec<StoredResource>> {
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(200) {
+        out.extend(ex.fetch_resources(&sql::read_many(chunk)).await?);
+    }
+    Ok(out)
+}
+
+fn keys(pairs: Vec<(String, String)>) -> Vec<ResourceKey> {
+    pairs.into_iter().map(|(rtype, id)| ResourceKey { rtype, id }).collect()
+}
+
+pub async fn references_from(ex: &mut dyn Exec, from: &[ResourceKey], params: &[String]) -> Result<Vec<ResourceKey>> {
+    let mut out = Vec::new();
+    for chunk in from.chunks(200) {
+        out.extend(keys(ex.fetch_pairs(&sql::references_from(chunk, params)).await?));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+pub async fn referrers_to(ex: &mut dyn Exec, rtype: &str, param: &str, to: &[ResourceKey]) -> Result<Vec<ResourceKey>> {
+    let mut out = Vec::new();
+    for chunk in to.chunks(200) {
+        out.extend(keys(ex.fetch_pairs(&sql::referrers_to(rtype, param, chunk)).await?));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+pub async fn types_in_use(ex: &mut dyn Exec) -> Result<Vec<String>> {
+    Ok(ex.fetch_pairs(&Sql::new(&format!("SELECT res_type, '' FROM ({}) t", sql::TYPES_IN_USE))).await?.into_iter().map(|p| p.0).collect())
+}

@@ -1,0 +1,170 @@
+//! The search plan: what a search must find, independent of SQL and of HTTP parameter syntax.
+//!
+//! The record layer turns `?name=…&birthdate=ge2010` into a [`SearchPlan`]; each backend turns
+//! the plan into SQL through [`crate::sql`]. The plan carries the caller's [`ClientScope`] so
+//! that access restrictions are applied inside the query, before paging and counting.
+
+use crate::{ResourceKey, StoredResource};
+
+/// How a date, number or quantity is compared (FHIR search prefixes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefix {
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+    Sa,
+    Eb,
+    Ap,
+}
+
+impl Prefix {
+    /// Splits a prefix off a value (`ge2020` → `Ge`, `2020`).
+    pub fn split(value: &str) -> (Prefix, &str) {
+        let p = match value.get(..2) {
+            Some("eq") => Prefix::Eq,
+            Some("ne") => Prefix::Ne,
+            Some("gt") => Prefix::Gt,
+            Some("lt") => Prefix::Lt,
+            Some("ge") => Prefix::Ge,
+            Some("le") => Prefix::Le,
+            Some("sa") => Prefix::Sa,
+            Some("eb") => Prefix::Eb,
+            Some("ap") => Prefix::Ap,
+            _ => return (Prefix::Eq, value),
+        };
+        (p, &value[2..])
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StringMatch {
+    /// Starts with, case and accent insensitive (the default).
+    StartsWith,
+    Exact,
+    Contains,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenMatch {
+    /// `code` in any system.
+    Code(String),
+    /// `system|code`; an empty system (`|code`) means "no system".
+    SystemCode(Option<String>, String),
+    /// `system|`: any code in the system.
+    System(String),
+    /// `:text`: the display/text starts with (normalised).
+    Text(String),
+}
+
+/// One condition on one search parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    Id(String),
+    LastUpdated { prefix: Prefix, low: i64, high: i64 },
+    String { param: String, value: String, how: StringMatch },
+    Token { param: String, what: TokenMatch },
+    Reference { param: String, target_type: Option<String>, target_id: Option<String>, url: Option<String> },
+    Date { param: String, prefix: Prefix, low: i64, high: i64 },
+    Number { param: String, prefix: Prefix, low: f64, high: f64 },
+    Quantity { param: String, prefix: Prefix, low: f64, high: f64, system: Option<String>, code: Option<String> },
+    Uri { param: String, value: String, below: bool },
+    /// `:missing=true|false`; `table` is the index table of the parameter's type.
+    Missing { param: String, table: IndexTable, missing: bool },
+    /// `param:Type.chained=…`: the referenced resource matches `inner`.
+    Chain { param: String, target_type: String, inner: Box<Filter> },
+    /// `_has:Type:param:…`: some resource of `rtype` refers here through `param` and matches.
+    Has { rtype: String, param: String, inner: Box<Filter> },
+}
+
+/// A condition group: all `all` must hold; each entry is an OR of conditions (one parameter,
+/// comma-separated values). `negate` wraps an OR group in NOT (for `:not`, `ne`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Filter {
+    pub all: Vec<AnyOf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnyOf {
+    pub conds: Vec<Cond>,
+    pub negate: bool,
+}
+
+/// The index table a parameter type is stored in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexTable {
+    String,
+    Token,
+    Reference,
+    Date,
+    Number,
+    Quantity,
+    Uri,
+}
+
+impl IndexTable {
+    pub fn name(self) -> &'static str {
+        match self {
+            IndexTable::String => "idx_string",
+            IndexTable::Token => "idx_token",
+            IndexTable::Reference => "idx_reference",
+            IndexTable::Date => "idx_date",
+            IndexTable::Number => "idx_number",
+            IndexTable::Quantity => "idx_quantity",
+            IndexTable::Uri => "idx_uri",
+        }
+    }
+}
+
+/// How results are ordered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortKey {
+    Id { desc: bool },
+    LastUpdated { desc: bool },
+    Param { param: String, table: IndexTable, desc: bool },
+}
+
+/// The clients a caller may see: access restriction applied inside the query.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClientScope {
+    /// Client keys (Patient ids) whose resources are visible.
+    pub clients: Vec<String>,
+    /// Whether resources that belong to no client (organisations …) are visible.
+    pub include_shared: bool,
+}
+
+/// What to search for, how to order it, which page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchPlan {
+    pub rtype: String,
+    pub filter: Filter,
+    pub sort: Vec<SortKey>,
+    pub count: usize,
+    pub offset: usize,
+    pub want_total: bool,
+    pub scope: Option<ClientScope>,
+}
+
+impl SearchPlan {
+    pub fn new(rtype: &str) -> Self {
+        SearchPlan { rtype: rtype.to_string(), filter: Filter::default(), sort: vec![], count: 20, offset: 0, want_total: false, scope: None }
+    }
+}
+
+/// One page of matches.
+#[derive(Debug, Clone, Default)]
+pub struct SearchResult {
+    pub matches: Vec<StoredResource>,
+    /// Whether more matches exist after this page.
+    pub more: bool,
+    /// The number of all matches, when asked for.
+    pub total: Option<u64>,
+}
+
+impl SearchResult {
+    pub fn keys(&self) -> Vec<ResourceKey> {
+        self.matches.iter().map(|m| ResourceKey { rtype: m.rtype.clone(), id: m.id.clone() }).collect()
+    }
+}

@@ -1,0 +1,545 @@
+//! The SQL both backends run, written once.
+//!
+//! Statements are written with `?` placeholders; [`Sql::text_for`] numbers them (`$1`, `$2` …)
+//! for PostgreSQL. Index values of every parameter type share one table, `search_index`, with
+//! generic columns (see [`index_row`]); the search parameter decides how they are read.
+
+use kring_fhir::datetime::{now_ms, OPEN_HIGH, OPEN_LOW};
+
+use crate::search::{AnyOf, ClientScope, Cond, Filter, IndexTable, Prefix, SearchPlan, SortKey, StringMatch, TokenMatch};
+use crate::{Backend, IndexEntry, IndexValue};
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Bytes(Vec<u8>),
+    Null,
+}
+
+/// SQL text with its arguments.
+#[derive(Debug, Clone, Default)]
+pub struct Sql {
+    text: String,
+    pub args: Vec<Arg>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Self {
+        Sql { text: text.to_string(), args: vec![] }
+    }
+    fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+    fn arg(&mut self, a: Arg) -> &mut Self {
+        self.text.push('?');
+        self.args.push(a);
+        self
+    }
+    fn text_arg(&mut self, s: &str) -> &mut Self {
+        self.arg(Arg::Text(s.to_string()))
+    }
+    pub fn bind(mut self, a: Arg) -> Self {
+        self.args.push(a);
+        self
+    }
+    /// The statement text with placeholders as the backend expects them.
+    pub fn text_for(&self, backend: Backend) -> String {
+        numbered(&self.text, backend)
+    }
+}
+
+/// Rewrites `?` placeholders to `$n` for PostgreSQL.
+pub fn numbered(text: &str, backend: Backend) -> String {
+    if backend == Backend::Sqlite {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut n = 0;
+    for c in text.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Columns of a stored resource, in the order the backends decode them.
+pub const RESOURCE_COLUMNS: &str = "res_type, id, version, last_updated, deleted, client_key, body";
+
+pub const READ_CURRENT: &str = "SELECT r.res_type, r.id, r.version, r.last_updated, r.deleted, r.client_key, r.body \
+     FROM resource_keys k JOIN resources r ON r.client_key = k.client_key AND r.res_type = k.res_type AND r.id = k.id \
+     WHERE k.res_type = ? AND k.id = ?";
+
+pub const READ_VERSION: &str = "SELECT v.res_type, v.id, v.version, v.last_updated, v.deleted, v.client_key, v.body \
+     FROM resource_keys k JOIN resource_versions v ON v.client_key = k.client_key AND v.res_type = k.res_type AND v.id = k.id \
+     WHERE k.res_type = ? AND k.id = ? AND v.version = ?";
+
+pub const CURRENT_VERSION: &str = "SELECT r.version, r.deleted, r.client_key FROM resource_keys k \
+     JOIN resources r ON r.client_key = k.client_key AND r.res_type = k.res_type AND r.id = k.id \
+     WHERE k.res_type = ? AND k.id = ?";
+
+pub const INSERT_KEY: &str = "INSERT INTO resource_keys (res_type, id, client_key) VALUES (?, ?, ?)";
+pub const UPDATE_KEY: &str = "UPDATE resource_keys SET client_key = ? WHERE res_type = ? AND id = ?";
+pub const DELETE_CURRENT: &str = "DELETE FROM resources WHERE client_key = ? AND res_type = ? AND id = ?";
+pub const MOVE_VERSIONS: &str = "UPDATE resource_versions SET client_key = ? WHERE client_key = ? AND res_type = ? AND id = ?";
+pub const INSERT_CURRENT: &str =
+    "INSERT INTO resources (res_type, id, version, last_updated, deleted, client_key, body) VALUES (?, ?, ?, ?, ?, ?, ?)";
+pub const INSERT_VERSION: &str =
+    "INSERT INTO resource_versions (res_type, id, version, last_updated, deleted, client_key, body) VALUES (?, ?, ?, ?, ?, ?, ?)";
+pub const DELETE_INDEX: &str = "DELETE FROM search_index WHERE client_key = ? AND res_type = ? AND res_id = ?";
+pub const TYPES_IN_USE: &str = "SELECT DISTINCT res_type FROM resources WHERE deleted = 0 ORDER BY res_type";
+
+/// One index entry as the generic `search_index` columns: (s1, s2, s3, n1, n2).
+pub fn index_row(value: &IndexValue) -> [Arg; 5] {
+    let t = |s: &Option<String>| s.clone().map(Arg::Text).unwrap_or(Arg::Null);
+    match value {
+        IndexValue::String { norm, exact } => [Arg::Text(norm.clone()), Arg::Text(exact.clone()), Arg::Null, Arg::Null, Arg::Null],
+        IndexValue::Token { system, code, text } => [t(system), t(code), t(text), Arg::Null, Arg::Null],
+        IndexValue::Reference { target_type, target_id, url } => [t(target_type), t(target_id), t(url), Arg::Null, Arg::Null],
+        IndexValue::Date(r) => [Arg::Null, Arg::Null, Arg::Null, Arg::Float(r.low as f64), Arg::Float(r.high as f64)],
+        IndexValue::Number { low, high } => [Arg::Null, Arg::Null, Arg::Null, Arg::Float(*low), Arg::Float(*high)],
+        IndexValue::Quantity { system, code, low, high } => [t(system), t(code), Arg::Null, Arg::Float(*low), Arg::Float(*high)],
+        IndexValue::Uri(u) => [Arg::Text(u.clone()), Arg::Null, Arg::Null, Arg::Null, Arg::Null],
+    }
+}
+
+/// Multi-row inserts of index entries, in chunks the databases accept.
+pub fn insert_index(client_key: &str, rtype: &str, id: &str, entries: &[IndexEntry]) -> Vec<Sql> {
+    entries
+        .chunks(100)
+        .map(|chunk| {
+            let mut sql = Sql::new("INSERT INTO search_index (client_key, res_type, res_id, param, s1, s2, s3, n1, n2) VALUES ");
+            for (i, e) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.push("(").text_arg(client_key).push(", ").text_arg(rtype).push(", ").text_arg(id).push(", ").text_arg(&e.param);
+                for a in index_row(&e.value) {
+                    sql.push(", ").arg(a);
+                }
+                sql.push(")");
+            }
+            sql
+        })
+        .collect()
+}
+
+/// The page query of a search.
+pub fn search_page(plan: &SearchPlan) -> Sql {
+    let mut sql = Sql::new("SELECT r.res_type, r.id, r.version, r.last_updated, r.deleted, r.client_key, r.body FROM resources r WHERE ");
+    where_clause(&mut sql, plan, "r");
+    sql.push(" ORDER BY ");
+    for key in &plan.sort {
+        sort_expr(&mut sql, key, "r");
+        sql.push(", ");
+    }
+    sql.push("r.id LIMIT ").arg(Arg::Int(plan.count as i64 + 1)).push(" OFFSET ").arg(Arg::Int(plan.offset as i64));
+    sql
+}
+
+/// The count query of a search.
+pub fn search_count(plan: &SearchPlan) -> Sql {
+    let mut sql = Sql::new("SELECT COUNT(*) FROM resources r WHERE ");
+    where_clause(&mut sql, plan, "r");
+    sql
+}
+
+fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str) {
+    sql.push(alias).push(".res_type = ").text_arg(&plan.rtype).push(" AND ").push(alias).push(".deleted = 0");
+    if let Some(scope) = &plan.scope {
+        sql.push(" AND ");
+        scope_sql(sql, scope, alias);
+    }
+    filter_sql(sql, &plan.filter, At { alias, rtype: &plan.rtype }, plan.scope.as_ref());
+}
+
+fn scope_sql(sql: &mut Sql, scope: &ClientScope, alias: &str) {
+    sql.push("(");
+    if scope.clients.is_empty() {
+        sql.push("1 = 0");
+    } else {
+        sql.push(alias).push(".client_key IN (");
+        for (i, c) in scope.clients.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.text_arg(c);
+        }
+        sql.push(")");
+    }
+    if scope.include_shared {
+        sql.push(" OR ").push(alias).push(".client_key = ''");
+    }
+    sql.push(")");
+}
+
+fn filter_sql(sql: &mut Sql, filter: &Filter, at: At, scope: Option<&ClientScope>) {
+    for group in &filter.all {
+        sql.push(" AND ");
+        any_of_sql(sql, group, at, scope);
+    }
+}
+
+fn any_of_sql(sql: &mut Sql, group: &AnyOf, at: At, scope: Option<&ClientScope>) {
+    if group.negate {
+        sql.push("NOT ");
+    }
+    sql.push("(");
+    if group.conds.is_empty() {
+        sql.push("1 = 0");
+    }
+    for (i, c) in group.conds.iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        cond_sql(sql, c, at, scope);
+    }
+    sql.push(")");
+}
+
+/// Which resource rows a condition applies to: their alias in the query and their type.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    alias: &'a str,
+    rtype: &'a str,
+}
+
+/// `alias.id IN (SELECT i.res_id FROM search_index i WHERE i.res_type = ? AND i.param = ? AND …)`
+fn index_subquery(sql: &mut Sql, at: &At, param: &str, body: impl FnOnce(&mut Sql)) {
+    sql.push(at.alias).push(".id IN (SELECT i.res_id FROM search_index i WHERE i.res_type = ").text_arg(at.rtype).push(" AND i.param = ");
+    sql.text_arg(param).push(" AND ");
+    body(sql);
+    sql.push(")");
+}
+
+/// `s >= prefix AND s < prefix+max` : a starts-with that can use a btree index.
+fn starts_with(sql: &mut Sql, col: &str, prefix: &str) {
+    sql.push("(").push(col).push(" >= ").text_arg(prefix).push(" AND ").push(col).push(" < ").text_arg(&format!("{prefix}\u{10FFFF}")).push(")");
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Range comparison of a stored interval [lo, hi] with the searched interval [low, high].
+fn range_cmp(sql: &mut Sql, lo: &str, hi: &str, prefix: Prefix, low: f64, high: f64, approx_span: f64) {
+    let f = Arg::Float;
+    match prefix {
+        Prefix::Eq => sql.push("(").push(lo).push(" >= ").arg(f(low)).push(" AND ").push(hi).push(" <= ").arg(f(high)).push(")"),
+        Prefix::Ne => sql.push("NOT (").push(lo).push(" >= ").arg(f(low)).push(" AND ").push(hi).push(" <= ").arg(f(high)).push(")"),
+        Prefix::Gt => sql.push(hi).push(" > ").arg(f(high)),
+        Prefix::Lt => sql.push(lo).push(" < ").arg(f(low)),
+        Prefix::Ge => sql.push(hi).push(" >= ").arg(f(low)),
+        Prefix::Le => sql.push(lo).push(" <= ").arg(f(high)),
+        Prefix::Sa => sql.push(lo).push(" > ").arg(f(high)),
+        Prefix::Eb => sql.push(hi).push(" < ").arg(f(low)),
+        Prefix::Ap => sql
+            .push("(")
+            .push(lo)
+            .push(" <= ")
+            .arg(f(high + approx_span))
+            .push(" AND ")
+            .push(hi)
+            .push(" >= ")
+            .arg(f(low - approx_span))
+            .push(")"),
+    };
+}
+
+/// `ap` on dates: 10% of the distance from now, at least a day.
+fn date_approx_span(low: i64, high: i64) -> f64 {
+    let mid = (low / 2 + high / 2) as f64;
+    (((now_ms() as f64) - mid).abs() * 0.1).max(86_400_000.0)
+}
+
+fn cond_sql(sql: &mut Sql, cond: &Cond, at: At, scope: Option<&ClientScope>) {
+    let alias = at.alias;
+    match cond {
+        Cond::Id(id) => {
+            sql.push(alias).push(".id = ").text_arg(id);
+        }
+        Cond::LastUpdated { prefix, low, high } => {
+            let col = format!("{alias}.last_updated");
+            range_cmp(sql, &col, &col, *prefix, *low as f64, *high as f64, date_approx_span(*low, *high));
+        }
+        Cond::String { param, value, how } => index_subquery(sql, &at, param, |sql| match how {
+            StringMatch::StartsWith => starts_with(sql, "i.s1", &kring_fhir::text::normalize(value)),
+            StringMatch::Exact => {
+                sql.push("i.s2 = ").text_arg(value);
+            }
+            StringMatch::Contains => {
+                sql.push("i.s1 LIKE ").text_arg(&format!("%{}%", like_escape(&kring_fhir::text::normalize(value)))).push(" ESCAPE '\\'");
+            }
+        }),
+        Cond::Token { param, what } => index_subquery(sql, &at, param, |sql| match what {
+            TokenMatch::Code(c) => {
+                sql.push("i.s2 = ").text_arg(c);
+            }
+            TokenMatch::SystemCode(Some(s), c) => {
+                sql.push("i.s1 = ").text_arg(s).push(" AND i.s2 = ").text_arg(c);
+            }
+            TokenMatch::SystemCode(None, c) => {
+                sql.push("i.s1 IS NULL AND i.s2 = ").text_arg(c);
+            }
+            TokenMatch::System(s) => {
+                sql.push("i.s1 = ").text_arg(s);
+            }
+            TokenMatch::Text(t) => {
+                let t = like_escape(&kring_fhir::text::normalize(t));
+                sql.push("(i.s3 LIKE ").text_arg(&format!("{t}%")).push(" ESCAPE '\\' OR i.s3 LIKE ").text_arg(&format!("% {t}%")).push(" ESCAPE '\\')");
+            }
+        }),
+        Cond::Reference { param, target_type, target_id, url } => index_subquery(sql, &at, param, |sql| {
+            let mut first = true;
+            let mut and = |sql: &mut Sql| {
+                if !std::mem::take(&mut first) {
+                    sql.push(" AND ");
+                }
+            };
+            if let Some(t) = target_type {
+                and(sql);
+                sql.push("i.s1 = ").text_arg(t);
+            }
+            if let Some(id) = target_id {
+                and(sql);
+                sql.push("i.s2 = ").text_arg(id);
+            }
+            if let Some(u) = url {
+                and(sql);
+                sql.push("i.s3 = ").text_arg(u);
+            }
+            if first {
+                sql.push("1 = 1");
+            }
+        }),
+        Cond::Date { param, prefix, low, high } => index_subquery(sql, &at, param, |sql| {
+            range_cmp(sql, "i.n1", "i.n2", *prefix, *low as f64, *high as f64, date_approx_span(*low, *high));
+        }),
+        Cond::Number { param, prefix, low, high } => index_subquery(sql, &at, param, |sql| {
+            number_cmp(sql, *prefix, *low, *high);
+        }),
+        Cond::Quantity { param, prefix, low, high, system, code } => index_subquery(sql, &at, param, |sql| {
+            number_cmp(sql, *prefix, *low, *high);
+            if let Some(s) = system {
+                sql.push(" AND i.s1 = ").text_arg(s);
+            }
+            if let Some(c) = code {
+                sql.push(" AND i.s2 = ").text_arg(c);
+            }
+        }),
+        Cond::Uri { param, value, below } => index_subquery(sql, &at, param, |sql| {
+            if *below {
+                starts_with(sql, "i.s1", value);
+            } else {
+                sql.push("i.s1 = ").text_arg(value);
+            }
+        }),
+        Cond::Missing { param, missing, .. } => {
+            sql.push(alias).push(if *missing { ".id NOT IN" } else { ".id IN" });
+            sql.push(" (SELECT i.res_id FROM search_index i WHERE i.res_type = ").text_arg(at.rtype).push(" AND i.param = ").text_arg(param).push(")");
+        }
+        Cond::Chain { param, target_type, inner } => {
+            let t = format!("{alias}c");
+            sql.push(alias).push(".id IN (SELECT i.res_id FROM search_index i JOIN resources ").push(&t);
+            sql.push(" ON ").push(&t).push(".res_type = i.s1 AND ").push(&t).push(".id = i.s2 WHERE i.res_type = ").text_arg(at.rtype);
+            sql.push(" AND i.param = ").text_arg(param).push(" AND i.s1 = ").text_arg(target_type);
+            sql.push(" AND ").push(&t).push(".deleted = 0");
+            if let Some(scope) = scope {
+                sql.push(" AND ");
+                scope_sql(sql, scope, &t);
+            }
+            filter_sql(sql, inner, At { alias: &t, rtype: target_type }, scope);
+            sql.push(")");
+        }
+        Cond::Has { rtype, param, inner } => {
+            let h = format!("{alias}h");
+            sql.push(alias).push(".id IN (SELECT i.s2 FROM search_index i JOIN resources ").push(&h);
+            sql.push(" ON ").push(&h).push(".res_type = i.res_type AND ").push(&h).push(".id = i.res_id WHERE i.res_type = ").text_arg(rtype);
+            sql.push(" AND i.param = ").text_arg(param).push(" AND i.s1 = ").text_arg(at.rtype).push(" AND ").push(&h).push(".deleted = 0");
+            if let Some(scope) = scope {
+                sql.push(" AND ");
+                scope_sql(sql, scope, &h);
+            }
+            filter_sql(sql, inner, At { alias: &h, rtype }, scope);
+            sql.push(")");
+        }
+    }
+}
+
+/// Number comparison: the stored value (the middle of its precision interval) against the
+/// searched value's precision interval [low, high].
+fn number_cmp(sql: &mut Sql, prefix: Prefix, low: f64, high: f64) {
+    let mid = "((i.n1 + i.n2) / 2)";
+    let value = (low + high) / 2.0;
+    let f = Arg::Float;
+    match prefix {
+        Prefix::Eq => sql.push("(").push(mid).push(" >= ").arg(f(low)).push(" AND ").push(mid).push(" < ").arg(f(high)).push(")"),
+        Prefix::Ne => sql.push("NOT (").push(mid).push(" >= ").arg(f(low)).push(" AND ").push(mid).push(" < ").arg(f(high)).push(")"),
+        Prefix::Gt | Prefix::Sa => sql.push(mid).push(" > ").arg(f(value)),
+        Prefix::Lt | Prefix::Eb => sql.push(mid).push(" < ").arg(f(value)),
+        Prefix::Ge => sql.push(mid).push(" >= ").arg(f(value)),
+        Prefix::Le => sql.push(mid).push(" <= ").arg(f(value)),
+        Prefix::Ap => {
+            let span = (value.abs() * 0.1).max(high - low);
+            sql.push("(").push(mid).push(" >= ").arg(f(value - span)).push(" AND ").push(mid).push(" <= ").arg(f(value + span)).push(")")
+        }
+    };
+}
+
+fn sort_expr(sql: &mut Sql, key: &SortKey, alias: &str) {
+    match key {
+        SortKey::Id { desc } => {
+            sql.push(alias).push(if *desc { ".id DESC" } else { ".id ASC" });
+        }
+        SortKey::LastUpdated { desc } => {
+            sql.push(alias).push(if *desc { ".last_updated DESC" } else { ".last_updated ASC" });
+        }
+        SortKey::Param { param, table, desc } => {
+            let col = match (table, desc) {
+                (IndexTable::String, _) => "i.s1",
+                (IndexTable::Token | IndexTable::Reference, _) => "i.s2",
+                (IndexTable::Uri, _) => "i.s1",
+                (_, false) => "i.n1",
+                (_, true) => "i.n2",
+            };
+            let agg = if *desc { "MAX" } else { "MIN" };
+            sql.push("(SELECT ").push(agg).push("(").push(col).push(") FROM search_index i WHERE i.res_type = ").push(alias);
+            sql.push(".res_type AND i.res_id = ").push(alias).push(".id AND i.param = ").text_arg(param).push(")");
+            sql.push(if *desc { " DESC NULLS LAST" } else { " ASC NULLS LAST" });
+        }
+    }
+}
+
+/// History query.
+pub fn history(q: &crate::HistoryQuery) -> Sql {
+    let mut sql = Sql::new("SELECT v.res_type, v.id, v.version, v.last_updated, v.deleted, v.client_key, v.body FROM resource_versions v WHERE 1 = 1");
+    match &q.scope {
+        crate::HistoryScope::System => {}
+        crate::HistoryScope::Type(t) => {
+            sql.push(" AND v.res_type = ").text_arg(t);
+        }
+        crate::HistoryScope::Instance(t, id) => {
+            sql.push(" AND v.res_type = ").text_arg(t).push(" AND v.id = ").text_arg(id);
+        }
+    }
+    if let Some(s) = q.since {
+        sql.push(" AND v.last_updated >= ").arg(Arg::Int(s));
+    }
+    if let Some(b) = q.before {
+        sql.push(" AND v.last_updated < ").arg(Arg::Int(b));
+    }
+    if let Some(scope) = &q.scope_filter {
+        sql.push(" AND ");
+        scope_sql(&mut sql, scope, "v");
+    }
+    sql.push(" ORDER BY v.last_updated DESC, v.res_type, v.id, v.version DESC LIMIT ")
+        .arg(Arg::Int(q.count as i64))
+        .push(" OFFSET ")
+        .arg(Arg::Int(q.offset as i64));
+    sql
+}
+
+/// Current versions of several resources.
+pub fn read_many(keys: &[crate::ResourceKey]) -> Sql {
+    let mut sql = Sql::new(
+        "SELECT r.res_type, r.id, r.version, r.last_updated, r.deleted, r.client_key, r.body FROM resource_keys k \
+         JOIN resources r ON r.client_key = k.client_key AND r.res_type = k.res_type AND r.id = k.id WHERE r.deleted = 0 AND (",
+    );
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        sql.push("(k.res_type = ").text_arg(&k.rtype).push(" AND k.id = ").text_arg(&k.id).push(")");
+    }
+    if keys.is_empty() {
+        sql.push("1 = 0");
+    }
+    sql.push(")");
+    sql
+}
+
+/// Reference targets held by resources (for `_include`).
+pub fn references_from(from: &[crate::ResourceKey], params: &[String]) -> Sql {
+    let mut sql = Sql::new("SELECT DISTINCT i.s1, i.s2 FROM search_index i WHERE i.s1 IS NOT NULL AND i.s2 IS NOT NULL AND (");
+    for (n, k) in from.iter().enumerate() {
+        if n > 0 {
+            sql.push(" OR ");
+        }
+        sql.push("(i.res_type = ").text_arg(&k.rtype).push(" AND i.res_id = ").text_arg(&k.id).push(")");
+    }
+    if from.is_empty() {
+        sql.push("1 = 0");
+    }
+    sql.push(")");
+    sql.push(" AND i.param IN (");
+    for (n, p) in params.iter().enumerate() {
+        if n > 0 {
+            sql.push(", ");
+        }
+        sql.text_arg(p);
+    }
+    if params.is_empty() {
+        sql.push("''");
+    }
+    sql.push(")");
+    sql
+}
+
+/// Resources referring to targets (for `_revinclude`).
+pub fn referrers_to(rtype: &str, param: &str, to: &[crate::ResourceKey]) -> Sql {
+    let mut sql = Sql::new("SELECT DISTINCT i.res_type, i.res_id FROM search_index i WHERE i.res_type = ");
+    sql.text_arg(rtype).push(" AND i.param = ").text_arg(param).push(" AND (");
+    for (n, k) in to.iter().enumerate() {
+        if n > 0 {
+            sql.push(" OR ");
+        }
+        sql.push("(i.s1 = ").text_arg(&k.rtype).push(" AND i.s2 = ").text_arg(&k.id).push(")");
+    }
+    if to.is_empty() {
+        sql.push("1 = 0");
+    }
+    sql.push(")");
+    sql
+}
+
+/// Current resources of one type after an id, for export.
+pub fn scan(rtype: &str, after_id: Option<&str>, limit: usize) -> Sql {
+    let mut sql = Sql::new("SELECT r.res_type, r.id, r.version, r.last_updated, r.deleted, r.client_key, r.body FROM resources r WHERE r.res_type = ");
+    sql.text_arg(rtype).push(" AND r.deleted = 0");
+    if let Some(a) = after_id {
+        sql.push(" AND r.id > ").text_arg(a);
+    }
+    sql.push(" ORDER BY r.id LIMIT ").arg(Arg::Int(limit as i64));
+    sql
+}
+
+/// The lowest and highest date a search value could denote, as open bounds.
+pub const DATE_BOUNDS: (i64, i64) = (OPEN_LOW, OPEN_HIGH);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_placeholders_for_postgres() {
+        assert_eq!(numbered("a = ? AND b = ?", Backend::Postgres), "a = $1 AND b = $2");
+        assert_eq!(numbered("a = ?", Backend::Sqlite), "a = ?");
+    }
+
+    #[test]
+    fn scope_is_inside_the_query() {
+        let mut plan = SearchPlan::new("Observation");
+        plan.scope = Some(ClientScope { clients: vec!["p1".into()], include_shared: false });
+        let sql = search_page(&plan);
+        assert!(sql.text.contains("r.client_key IN (?)"), "{}", sql.text);
+        assert_eq!(sql.args.iter().filter(|a| **a == Arg::Text("p1".into())).count(), 1);
+    }
+}
