@@ -81,6 +81,9 @@ fn main() {
             let mut def = Map::new();
             def.insert("min".into(), el["min"].clone());
             def.insert("max".into(), el["max"].clone());
+            if el["isSummary"] == true {
+                def.insert("summary".into(), json!(true));
+            }
             if let Some(r) = el["contentReference"].as_str() {
                 def.insert("ref".into(), json!(r.trim_start_matches('#')));
             }

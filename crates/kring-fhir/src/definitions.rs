@@ -38,6 +38,8 @@ pub struct ElementDef {
     pub binding: Option<String>,
     /// For elements defined by reference to another (`Questionnaire.item.item`).
     pub content_ref: Option<String>,
+    /// Part of the summary view (`_summary=true`).
+    pub summary: bool,
 }
 
 impl ElementDef {
@@ -165,6 +167,7 @@ impl Definitions {
                 types,
                 binding: e["binding"].as_str().map(str::to_string),
                 content_ref: e["ref"].as_str().map(str::to_string),
+                summary: e["summary"].as_bool().unwrap_or(false),
             };
             if let Some((parent, name)) = path.rsplit_once('.') {
                 children.entry(parent.to_string()).or_default().push(name.to_string());

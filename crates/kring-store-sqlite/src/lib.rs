@@ -173,6 +173,10 @@ impl Store for SqliteStore {
         Conn(&mut *self.reader().await?).fetch_resources(&sql::scan(rtype, after_id, limit)).await
     }
 
+    async fn client_resources(&self, client_key: &str, offset: usize, limit: usize) -> Result<Vec<StoredResource>> {
+        Conn(&mut *self.reader().await?).fetch_resources(&sql::client_resources(client_key, offset, limit)).await
+    }
+
     async fn types_in_use(&self) -> Result<Vec<String>> {
         ops::types_in_use(&mut Conn(&mut *self.reader().await?)).await
     }

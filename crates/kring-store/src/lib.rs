@@ -125,6 +125,9 @@ pub trait Store: Send + Sync + 'static {
     /// Current, non-deleted resources of one type ordered by id, after `after_id` (for export).
     async fn scan(&self, rtype: &str, after_id: Option<&str>, limit: usize) -> Result<Vec<StoredResource>>;
 
+    /// Current, non-deleted resources of one client (its compartment), ordered by type and id.
+    async fn client_resources(&self, client_key: &str, offset: usize, limit: usize) -> Result<Vec<StoredResource>>;
+
     /// Resource types that have at least one current resource.
     async fn types_in_use(&self) -> Result<Vec<String>>;
 

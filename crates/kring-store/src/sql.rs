@@ -521,6 +521,13 @@ pub fn scan(rtype: &str, after_id: Option<&str>, limit: usize) -> Sql {
     sql
 }
 
+/// Current resources of one client, for `$everything`.
+pub fn client_resources(client_key: &str, offset: usize, limit: usize) -> Sql {
+    let mut sql = Sql::new("SELECT r.res_type, r.id, r.version, r.last_updated, r.deleted, r.client_key, r.body FROM resources r WHERE r.client_key = ");
+    sql.text_arg(client_key).push(" AND r.deleted = 0 ORDER BY r.res_type, r.id LIMIT ").arg(Arg::Int(limit as i64)).push(" OFFSET ").arg(Arg::Int(offset as i64));
+    sql
+}
+
 /// The lowest and highest date a search value could denote, as open bounds.
 pub const DATE_BOUNDS: (i64, i64) = (OPEN_LOW, OPEN_HIGH);
 

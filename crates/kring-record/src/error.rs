@@ -1,0 +1,87 @@
+//! Errors of record operations. Each knows its HTTP status and renders as an
+//! `OperationOutcome`; none carries resource contents or personal data.
+
+use kring_fhir::{Issue, IssueCode, OperationOutcome};
+use kring_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The request itself is malformed (400).
+    #[error("bad request")]
+    BadRequest(OperationOutcome),
+    /// The resource is not valid FHIR R4 (422).
+    #[error("invalid resource")]
+    Invalid(OperationOutcome),
+    #[error("{0} is not known")]
+    NotFound(String),
+    #[error("{0} has been deleted")]
+    Gone(String),
+    /// `If-Match` names an older version, or a conditional interaction matched several (412).
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// Two writers raced (409).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("access denied")]
+    Forbidden,
+    /// The access log cannot be written, so nothing may be returned (503).
+    #[error("the access log is unavailable")]
+    LogUnavailable,
+    #[error("the database is unavailable")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl RecordError {
+    pub fn bad_request(code: IssueCode, msg: impl Into<String>) -> Self {
+        RecordError::BadRequest(OperationOutcome::single(Issue::error(code, msg)))
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            RecordError::BadRequest(_) => 400,
+            RecordError::Invalid(_) => 422,
+            RecordError::NotFound(_) => 404,
+            RecordError::Gone(_) => 410,
+            RecordError::PreconditionFailed(_) => 412,
+            RecordError::Conflict(_) => 409,
+            RecordError::Forbidden => 403,
+            RecordError::LogUnavailable | RecordError::Unavailable(_) => 503,
+            RecordError::Internal(_) => 500,
+        }
+    }
+
+    /// The outcome told to the caller. Internal details stay in the server's own log.
+    pub fn outcome(&self) -> OperationOutcome {
+        match self {
+            RecordError::BadRequest(o) | RecordError::Invalid(o) => o.clone(),
+            RecordError::NotFound(what) => OperationOutcome::single(Issue::error(IssueCode::NotFound, format!("{what} is not known"))),
+            RecordError::Gone(what) => OperationOutcome::single(Issue::error(IssueCode::Deleted, format!("{what} has been deleted"))),
+            RecordError::PreconditionFailed(m) => OperationOutcome::single(Issue::error(IssueCode::Conflict, m.clone())),
+            RecordError::Conflict(m) => OperationOutcome::single(Issue::error(IssueCode::Conflict, m.clone())),
+            RecordError::Forbidden => OperationOutcome::single(Issue::error(IssueCode::Forbidden, "you do not have access to this")),
+            RecordError::LogUnavailable => OperationOutcome::single(Issue::error(
+                IssueCode::Transient,
+                "the access log cannot be written at the moment, so no data is released; try again later",
+            )),
+            RecordError::Unavailable(_) => {
+                OperationOutcome::single(Issue::error(IssueCode::Transient, "the database is temporarily unavailable; try again later"))
+            }
+            RecordError::Internal(_) => OperationOutcome::single(Issue::error(IssueCode::Exception, "an internal error occurred; it has been logged")),
+        }
+    }
+}
+
+impl From<StoreError> for RecordError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => RecordError::Conflict("another request changed this resource at the same time; read it again and retry".into()),
+            StoreError::Unavailable(m) => RecordError::Unavailable(m),
+            StoreError::Database(m) | StoreError::Migration(m) => {
+                tracing::error!(error = %m, "database error");
+                RecordError::Internal(m)
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! History: every version of one resource, one type, or the whole system, newest first.
+
+use std::collections::BTreeMap;
+
+use kring_access::Action;
+use kring_fhir::IssueCode;
+use kring_store::{HistoryQuery, HistoryScope};
+
+use crate::{target, Caller, Record, RecordError, Result};
+
+/// A history request (`_since`, `_at` is not supported, `_count`, `_offset`).
+#[derive(Debug, Clone)]
+pub struct HistoryRequest {
+    pub rtype: Option<String>,
+    pub id: Option<String>,
+    pub params: Vec<(String, String)>,
+}
+
+/// One version in a history.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    pub version: crate::Versioned,
+    pub deleted: bool,
+}
+
+/// A page of history.
+#[derive(Debug, Clone)]
+pub struct HistoryPage {
+    pub entries: Vec<HistoryEntry>,
+    pub count: usize,
+    pub offset: usize,
+    pub more: bool,
+}
+
+impl Record {
+    pub async fn history(&self, caller: &Caller, req: &HistoryRequest) -> Result<HistoryPage> {
+        let scope = match (&req.rtype, &req.id) {
+            (Some(t), Some(id)) => {
+                self.check_type(t)?;
+                self.check_id(id)?;
+                HistoryScope::Instance(t.clone(), id.clone())
+            }
+            (Some(t), None) => {
+                self.check_type(t)?;
+                HistoryScope::Type(t.clone())
+            }
+            _ => HistoryScope::System,
+        };
+        let mut count = self.limits.default_count;
+        let mut offset = 0;
+        let mut since = None;
+        for (k, v) in &req.params {
+            match k.as_str() {
+                "_count" => count = v.parse().map_err(|_| RecordError::bad_request(IssueCode::Invalid, "_count is a whole number"))?,
+                "_offset" => offset = v.parse().map_err(|_| RecordError::bad_request(IssueCode::Invalid, "_offset is a whole number"))?,
+                "_since" => {
+                    since = Some(
+                        kring_fhir::datetime::parse_range(v)
+                            .ok_or_else(|| RecordError::bad_request(IssueCode::Invalid, "_since is an instant such as 2024-01-31T10:00:00Z"))?
+                            .low,
+                    )
+                }
+                "_format" | "_pretty" => {}
+                other => return Err(RecordError::bad_request(IssueCode::NotSupported, format!("history does not support the parameter {other}"))),
+            }
+        }
+        let count = count.min(self.limits.max_count);
+        let query = HistoryQuery {
+            scope,
+            since,
+            before: None,
+            count: count + 1,
+            offset,
+            scope_filter: self.access.search_scope(&caller.subject),
+        };
+        let mut rows = self.store.history(&query).await?;
+        let more = rows.len() > count;
+        rows.truncate(count);
+        if let (Some(t), Some(id), true) = (&req.rtype, &req.id, rows.is_empty()) {
+            self.record_outcome(caller, Action::History, "history-instance", "not-found", &target(t, Some(id), "")).await?;
+            return Err(RecordError::NotFound(format!("{t}/{id}")));
+        }
+        let interaction = match (&req.rtype, &req.id) {
+            (Some(_), Some(_)) => "history-instance",
+            (Some(_), None) => "history-type",
+            _ => "history-system",
+        };
+        // One decision and one log entry per client whose data is in the page.
+        let mut by_client: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, r) in rows.iter().enumerate() {
+            by_client.entry(r.client_key.clone()).or_default().push(i);
+        }
+        let mut entries = Vec::new();
+        let mut allowed = vec![false; rows.len()];
+        for (client, idx) in &by_client {
+            let first = &rows[idx[0]];
+            let mut t = target(&first.rtype, None, client);
+            let d = self.access.decide(&caller.subject, Action::History, &t);
+            if d.permit {
+                for i in idx {
+                    allowed[*i] = true;
+                }
+            }
+            t.id = Some(idx.iter().map(|i| format!("{}/{}", rows[*i].rtype, rows[*i].id)).collect::<Vec<_>>().join(","));
+            entries.push(self.entry(caller, Action::History, interaction, if d.permit { "success" } else { "denied" }, &t, &d.reasons));
+        }
+        self.record(entries).await?;
+        let entries = rows
+            .into_iter()
+            .zip(allowed)
+            .filter(|(_, ok)| *ok)
+            .map(|(r, _)| HistoryEntry { deleted: r.deleted, version: crate::Versioned::from_stored(r) })
+            .collect();
+        Ok(HistoryPage { entries, count, offset, more })
+    }
+}

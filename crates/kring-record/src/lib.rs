@@ -1,0 +1,163 @@
+//! The record store: every FHIR interaction on the shared client record.
+//!
+//! Owns: the meaning of read, vread, create, update, patch, delete, history, search, batch and
+//! transaction Bundles and `$everything` — versioning, validation, indexing, the client each
+//! resource belongs to — and the rule that each of them first asks the decision point
+//! (`kring-access`) and records the access in the log (`kring-audit`) before any data is
+//! returned. Must never: speak HTTP, or reach the store except through this crate's operations.
+
+mod bundle;
+mod client;
+mod error;
+mod everything;
+mod history;
+mod meta;
+pub mod output;
+mod read;
+pub mod search;
+mod write;
+
+use std::sync::Arc;
+
+use kring_access::{AccessDecision, Action, Decision, Subject, Target};
+use kring_audit::{AccessEntry, AccessLog};
+use kring_fhir::Definitions;
+use kring_store::Store;
+
+pub use bundle::BundleKind;
+pub use error::RecordError;
+pub use history::HistoryRequest;
+pub use search::{Handling, SearchRequest};
+pub use write::{Preference, WriteResult};
+
+pub type Result<T, E = RecordError> = std::result::Result<T, E>;
+
+/// Who is calling, and from where (for the decision and the log).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub subject: Subject,
+    /// Network address, or `cli`.
+    pub source: String,
+}
+
+impl Caller {
+    pub fn operator(source: &str) -> Caller {
+        Caller { subject: Subject::Operator, source: source.to_string() }
+    }
+}
+
+/// One version of a resource, as returned to a caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned {
+    pub rtype: String,
+    pub id: String,
+    pub version: i64,
+    /// ms since the epoch.
+    pub last_updated: i64,
+    /// The exact stored JSON.
+    pub body: Vec<u8>,
+}
+
+impl Versioned {
+    pub(crate) fn from_stored(s: kring_store::StoredResource) -> Self {
+        Versioned { rtype: s.rtype, id: s.id, version: s.version, last_updated: s.last_updated, body: s.body }
+    }
+    /// The weak ETag of this version.
+    pub fn etag(&self) -> String {
+        format!("W/\"{}\"", self.version)
+    }
+    /// `Type/id/_history/v`.
+    pub fn versioned_path(&self) -> String {
+        format!("{}/{}/_history/{}", self.rtype, self.id, self.version)
+    }
+}
+
+/// Limits on requests.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub default_count: usize,
+    pub max_count: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { default_count: 20, max_count: 1000 }
+    }
+}
+
+/// The record: the store behind the decision point and the access log.
+#[derive(Clone)]
+pub struct Record {
+    store: Arc<dyn Store>,
+    access: Arc<dyn AccessDecision>,
+    log: Arc<dyn AccessLog>,
+    defs: &'static Definitions,
+    pub limits: Limits,
+}
+
+impl Record {
+    pub fn new(store: Arc<dyn Store>, access: Arc<dyn AccessDecision>, log: Arc<dyn AccessLog>) -> Record {
+        Record { store, access, log, defs: kring_fhir::definitions(), limits: Limits::default() }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn definitions(&self) -> &'static Definitions {
+        self.defs
+    }
+
+    /// A log entry for one access.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn entry(
+        &self,
+        caller: &Caller,
+        action: Action,
+        interaction: &str,
+        outcome: &'static str,
+        target: &Target,
+        reasons: &[String],
+    ) -> AccessEntry {
+        AccessEntry {
+            recorded: kring_audit::now(),
+            action: action.code(),
+            interaction: interaction.to_string(),
+            outcome,
+            subject: caller.subject.log_id(),
+            client: target.client_key.clone(),
+            resource_type: target.rtype.clone(),
+            resource_id: target.id.clone().unwrap_or_default(),
+            source: caller.source.clone(),
+            reasons: reasons.to_vec(),
+        }
+    }
+
+    /// Records entries durably; if that fails, the request fails and nothing is returned.
+    pub(crate) async fn record(&self, entries: Vec<AccessEntry>) -> Result<()> {
+        self.log.record(entries).await.map_err(|e| {
+            tracing::error!(error = %e, "access log unavailable; refusing the request");
+            RecordError::LogUnavailable
+        })
+    }
+
+    /// Asks the decision point; a denial is logged and becomes an error.
+    pub(crate) async fn decide(&self, caller: &Caller, action: Action, interaction: &str, target: &Target) -> Result<Decision> {
+        let d = self.access.decide(&caller.subject, action, target);
+        if !d.permit {
+            self.record(vec![self.entry(caller, action, interaction, "denied", target, &d.reasons)]).await?;
+            return Err(RecordError::Forbidden);
+        }
+        Ok(d)
+    }
+
+    /// Logs an access that ended without data (not found, invalid …).
+    pub(crate) async fn record_outcome(&self, caller: &Caller, action: Action, interaction: &str, outcome: &'static str, target: &Target) -> Result<()> {
+        self.record(vec![self.entry(caller, action, interaction, outcome, target, &[])]).await
+    }
+}
+
+/// Builds a target for a resource.
+pub(crate) fn target(rtype: &str, id: Option<&str>, client_key: &str) -> Target {
+    Target { rtype: rtype.to_string(), id: id.map(str::to_string), client_key: client_key.to_string() }
+}

@@ -1,0 +1,47 @@
+//! Reads: `read` and `vread`.
+
+use kring_access::Action;
+use kring_fhir::IssueCode;
+
+use crate::{target, Caller, Record, RecordError, Result, Versioned};
+
+impl Record {
+    /// `GET /Type/id`: the current version (410 when deleted).
+    pub async fn read(&self, caller: &Caller, rtype: &str, id: &str) -> Result<Versioned> {
+        self.check_type(rtype)?;
+        self.check_id(id)?;
+        let Some(stored) = self.store.read(rtype, id).await? else {
+            self.record_outcome(caller, Action::Read, "read", "not-found", &target(rtype, Some(id), "")).await?;
+            return Err(RecordError::NotFound(format!("{rtype}/{id}")));
+        };
+        let t = target(rtype, Some(id), &stored.client_key);
+        let d = self.decide(caller, Action::Read, "read", &t).await?;
+        if stored.deleted {
+            self.record(vec![self.entry(caller, Action::Read, "read", "deleted", &t, &d.reasons)]).await?;
+            return Err(RecordError::Gone(format!("{rtype}/{id}")));
+        }
+        self.record(vec![self.entry(caller, Action::Read, "read", "success", &t, &d.reasons)]).await?;
+        Ok(Versioned::from_stored(stored))
+    }
+
+    /// `GET /Type/id/_history/vid`: one version (410 when that version is a deletion).
+    pub async fn vread(&self, caller: &Caller, rtype: &str, id: &str, version: &str) -> Result<Versioned> {
+        self.check_type(rtype)?;
+        self.check_id(id)?;
+        let Ok(v) = version.parse::<i64>() else {
+            return Err(RecordError::bad_request(IssueCode::Invalid, "a version id is a whole number"));
+        };
+        let Some(stored) = self.store.vread(rtype, id, v).await? else {
+            self.record_outcome(caller, Action::Read, "vread", "not-found", &target(rtype, Some(id), "")).await?;
+            return Err(RecordError::NotFound(format!("version {v} of {rtype}/{id}")));
+        };
+        let t = target(rtype, Some(id), &stored.client_key);
+        let d = self.decide(caller, Action::Read, "vread", &t).await?;
+        let outcome = if stored.deleted { "deleted" } else { "success" };
+        self.record(vec![self.entry(caller, Action::Read, "vread", outcome, &t, &d.reasons)]).await?;
+        if stored.deleted {
+            return Err(RecordError::Gone(format!("version {v} of {rtype}/{id}")));
+        }
+        Ok(Versioned::from_stored(stored))
+    }
+}

@@ -1,0 +1,175 @@
+//! Search: planning ([`parse`]), running the plan inside the database with the caller's
+//! access scope, `_include`/`_revinclude`, and one access-log entry per client whose data is
+//! returned (as IHE BALP prescribes).
+
+pub mod parse;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kring_access::Action;
+use kring_fhir::SearchParamType;
+use kring_store::{ResourceKey, StoredResource};
+
+pub use parse::{Include, Planned, Summary};
+
+use crate::{target, Caller, Record, Result, Versioned};
+
+/// How unknown parameters are treated (`Prefer: handling=…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Handling {
+    Strict,
+    #[default]
+    Lenient,
+}
+
+/// A search as the caller asked for it.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub rtype: String,
+    pub params: Vec<(String, String)>,
+}
+
+impl SearchRequest {
+    /// From a URL query string (`a=1&b=2`, percent-encoded).
+    pub fn from_query(rtype: &str, query: &str) -> Self {
+        SearchRequest { rtype: rtype.to_string(), params: form_urlencoded::parse(query.as_bytes()).into_owned().collect() }
+    }
+}
+
+/// The result of a search, ready to be rendered as a Bundle.
+#[derive(Debug, Clone)]
+pub struct SearchOutcome {
+    pub rtype: String,
+    pub matches: Vec<Versioned>,
+    pub included: Vec<Versioned>,
+    pub total: Option<u64>,
+    pub count: usize,
+    pub offset: usize,
+    pub more: bool,
+    pub summary: Summary,
+    pub elements: Option<Vec<String>>,
+    pub ignored: Vec<String>,
+    pub applied: Vec<(String, String)>,
+}
+
+impl Record {
+    /// Plans a search for `caller`, with their access scope applied inside the query.
+    pub(crate) fn plan(&self, caller: &Caller, req: &SearchRequest, strict: bool) -> Result<Planned> {
+        self.check_type(&req.rtype)?;
+        let mut planned = parse::plan(self.defs, &self.limits, &req.rtype, &req.params, strict)?;
+        planned.plan.scope = self.access.search_scope(&caller.subject);
+        Ok(planned)
+    }
+
+    /// `GET /Type?…` and `POST /Type/_search`.
+    pub async fn search(&self, caller: &Caller, req: &SearchRequest, handling: Handling) -> Result<SearchOutcome> {
+        let planned = self.plan(caller, req, handling == Handling::Strict)?;
+        let result = self.store.search(&planned.plan).await?;
+        let matches = self.permitted(caller, result.matches);
+        let included = self.includes(caller, &matches, &planned.includes).await?;
+        self.log_returned(caller, Action::Search, "search-type", &req.rtype, &matches, &included).await?;
+        Ok(SearchOutcome {
+            rtype: req.rtype.clone(),
+            matches: matches.into_iter().map(Versioned::from_stored).collect(),
+            included: included.into_iter().map(Versioned::from_stored).collect(),
+            total: result.total,
+            count: planned.plan.count,
+            offset: planned.plan.offset,
+            more: result.more,
+            summary: planned.summary,
+            elements: planned.elements,
+            ignored: planned.ignored,
+            applied: planned.applied,
+        })
+    }
+
+    /// Keeps the resources the decision point permits (the scope already did the work inside
+    /// the query; this is the per-resource check on the way out).
+    pub(crate) fn permitted(&self, caller: &Caller, rows: Vec<StoredResource>) -> Vec<StoredResource> {
+        rows.into_iter()
+            .filter(|r| self.access.decide(&caller.subject, Action::Read, &target(&r.rtype, Some(&r.id), &r.client_key)).permit)
+            .collect()
+    }
+
+    /// Logs one entry per client whose data is returned, before it is returned.
+    pub(crate) async fn log_returned(
+        &self,
+        caller: &Caller,
+        action: Action,
+        interaction: &str,
+        rtype: &str,
+        matches: &[StoredResource],
+        included: &[StoredResource],
+    ) -> Result<()> {
+        let mut by_client: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for r in matches.iter().chain(included) {
+            by_client.entry(r.client_key.as_str()).or_default().push(format!("{}/{}", r.rtype, r.id));
+        }
+        let mut entries = Vec::new();
+        if by_client.is_empty() {
+            entries.push(self.entry(caller, action, interaction, "success", &target(rtype, None, ""), &[]));
+        }
+        for (client, ids) in by_client {
+            let mut t = target(rtype, None, client);
+            let d = self.access.decide(&caller.subject, action, &t);
+            t.id = Some(ids.join(","));
+            entries.push(self.entry(caller, action, interaction, "success", &t, &d.reasons));
+        }
+        self.record(entries).await
+    }
+
+    /// Resolves `_include` and `_revinclude` (with `:iterate` one level further).
+    async fn includes(&self, caller: &Caller, matches: &[StoredResource], includes: &[Include]) -> Result<Vec<StoredResource>> {
+        if includes.is_empty() || matches.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut seen: BTreeSet<ResourceKey> = matches.iter().map(|m| ResourceKey { rtype: m.rtype.clone(), id: m.id.clone() }).collect();
+        let mut out = Vec::new();
+        let mut frontier: Vec<ResourceKey> = seen.iter().cloned().collect();
+        for round in 0..2 {
+            let mut found = Vec::new();
+            for inc in includes.iter().filter(|i| round == 0 || i.iterate) {
+                let sources: Vec<ResourceKey> = frontier.iter().filter(|k| inc.source_type.is_empty() || k.rtype == inc.source_type).cloned().collect();
+                if sources.is_empty() {
+                    continue;
+                }
+                let keys = if inc.reverse {
+                    match &inc.param {
+                        Some(p) => self.store.referrers_to(&inc.source_type, p, &sources).await?,
+                        None => vec![],
+                    }
+                } else {
+                    let params = match &inc.param {
+                        Some(p) => vec![p.clone()],
+                        None => self.reference_params(&sources),
+                    };
+                    let mut keys = self.store.references_from(&sources, &params).await?;
+                    if let Some(t) = &inc.target_type {
+                        keys.retain(|k| &k.rtype == t);
+                    }
+                    keys
+                };
+                found.extend(keys.into_iter().filter(|k| seen.insert(k.clone())));
+            }
+            if found.is_empty() {
+                break;
+            }
+            let rows = self.permitted(caller, self.store.read_many(&found).await?);
+            frontier = rows.iter().map(|r| ResourceKey { rtype: r.rtype.clone(), id: r.id.clone() }).collect();
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// Every reference parameter of the types among `keys`.
+    pub(crate) fn reference_params(&self, keys: &[ResourceKey]) -> Vec<String> {
+        let types: BTreeSet<&str> = keys.iter().map(|k| k.rtype.as_str()).collect();
+        let mut params: BTreeSet<String> = BTreeSet::new();
+        for t in types {
+            for p in self.defs.search_params(t).iter().filter(|p| p.kind == SearchParamType::Reference) {
+                params.insert(p.code.clone());
+            }
+        }
+        params.into_iter().collect()
+    }
+}

@@ -1,0 +1,387 @@
+//! Writes: create, update (and update-as-create), conditional create/update/delete, JSON Patch,
+//! delete, and restoring an exported version. All of them funnel into [`Record::put_in`], which
+//! also serves transaction Bundles, so the rules live in one place.
+
+use kring_access::Action;
+use kring_audit::AccessEntry;
+use kring_fhir::reference::is_valid_id;
+use kring_fhir::{index, validate, Issue, IssueCode, OperationOutcome};
+use kring_store::{NewVersion, StoreTx};
+use serde_json::Value;
+
+use crate::search::SearchRequest;
+use crate::{client, meta, target, Caller, Record, RecordError, Result, Versioned};
+
+/// What the caller wants back from a write (`Prefer: return=…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Preference {
+    Minimal,
+    #[default]
+    Representation,
+    OperationOutcome,
+}
+
+/// The result of a write.
+#[derive(Debug, Clone)]
+pub struct WriteResult {
+    /// The version written (or found, for a conditional create that matched); `None` after a
+    /// delete.
+    pub resource: Option<Versioned>,
+    /// A new resource was created (201).
+    pub created: bool,
+    /// Nothing changed (a conditional create that matched, a delete of a deleted resource).
+    pub unchanged: bool,
+}
+
+/// What to write.
+pub(crate) enum Body {
+    Put(Value),
+    Delete,
+    /// Bytes exported earlier, with their own `meta` (import/restore).
+    Restore(Vec<u8>, Value),
+}
+
+fn now_ms() -> i64 {
+    kring_fhir::datetime::now_ms()
+}
+
+impl Record {
+    /// Checks a resource body against the URL and the definitions.
+    pub(crate) fn check_body(&self, value: &Value, rtype: &str, id: Option<&str>) -> Result<()> {
+        let body_type = value.get("resourceType").and_then(Value::as_str);
+        if !value.is_object() {
+            return Err(RecordError::bad_request(IssueCode::Structure, "the body must be a JSON object holding a FHIR resource"));
+        }
+        match body_type {
+            None => return Err(RecordError::bad_request(IssueCode::Required, "the resource has no resourceType")),
+            Some(t) if t != rtype => {
+                return Err(RecordError::bad_request(IssueCode::Invalid, format!("the body is a {t}, but the URL names {rtype}")))
+            }
+            _ => {}
+        }
+        if let Some(id) = id {
+            match value.get("id").and_then(Value::as_str) {
+                Some(body_id) if body_id != id => {
+                    return Err(RecordError::BadRequest(OperationOutcome::single(
+                        Issue::error(IssueCode::Invalid, "the id in the body differs from the id in the URL").at(format!("{rtype}.id")),
+                    )))
+                }
+                None => {
+                    return Err(RecordError::BadRequest(OperationOutcome::single(
+                        Issue::error(IssueCode::Required, "an update must carry the resource id in the body").at(format!("{rtype}.id")),
+                    )))
+                }
+                _ => {}
+            }
+        }
+        let issues = validate::validate(self.defs, value);
+        if !issues.is_empty() {
+            return Err(RecordError::Invalid(OperationOutcome { issues }));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_type(&self, rtype: &str) -> Result<()> {
+        if !self.defs.is_resource_type(rtype) {
+            return Err(RecordError::bad_request(IssueCode::NotSupported, format!("'{rtype}' is not a FHIR R4 resource type")));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_id(&self, id: &str) -> Result<()> {
+        if !is_valid_id(id) {
+            return Err(RecordError::bad_request(IssueCode::Invalid, "an id has 1 to 64 letters, digits, '-' or '.'"));
+        }
+        Ok(())
+    }
+
+    /// Writes one version inside `tx`, after the decision; pushes the log entry to `entries`.
+    /// The caller records the entries and then commits.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn put_in(
+        &self,
+        tx: &mut dyn StoreTx,
+        caller: &Caller,
+        entries: &mut Vec<AccessEntry>,
+        rtype: &str,
+        id: &str,
+        body: Body,
+        if_match: Option<i64>,
+        interaction: &str,
+    ) -> Result<WriteResult> {
+        let cur = tx.current(rtype, id).await?;
+        if let Some(expected) = if_match {
+            match &cur {
+                Some(c) if c.version == expected && !c.deleted => {}
+                Some(c) if !c.deleted => {
+                    return Err(RecordError::PreconditionFailed(format!(
+                        "If-Match names version {expected}, but the current version is {}; read the resource again",
+                        c.version
+                    )))
+                }
+                _ => return Err(RecordError::PreconditionFailed(format!("If-Match names version {expected}, but {rtype}/{id} does not exist"))),
+            }
+        }
+        let version = cur.as_ref().map(|c| c.version + 1).unwrap_or(1);
+        let now = now_ms();
+        let (bytes, idx, client_key, action, last_updated, version) = match body {
+            Body::Put(value) => {
+                let idx = index::extract(self.defs, &value);
+                let key = client::client_key(self.defs, rtype, id, &idx);
+                let action = if cur.as_ref().is_some_and(|c| !c.deleted) { Action::Update } else { Action::Create };
+                (Some(meta::stamp(value, id, version, now)), idx, key, action, now, version)
+            }
+            Body::Restore(bytes, value) => {
+                let (v, t) = meta::version_of(&value).unwrap_or((version, now));
+                if cur.as_ref().is_some_and(|c| c.version >= v) {
+                    // Already there (an import that resumes): nothing to do.
+                    return Ok(WriteResult { resource: None, created: false, unchanged: true });
+                }
+                let idx = index::extract(self.defs, &value);
+                let key = client::client_key(self.defs, rtype, id, &idx);
+                (Some(bytes), idx, key, Action::Import, t, v)
+            }
+            Body::Delete => {
+                let Some(c) = &cur else {
+                    return Err(RecordError::NotFound(format!("{rtype}/{id}")));
+                };
+                if c.deleted {
+                    return Ok(WriteResult { resource: None, created: false, unchanged: true });
+                }
+                (None, vec![], c.client_key.clone(), Action::Delete, now, version)
+            }
+        };
+        let t = target(rtype, Some(id), &client_key);
+        let decision = self.decide(caller, action, interaction, &t).await?;
+        if let Some(c) = cur.as_ref().filter(|c| c.client_key != client_key) {
+            // Moving data from one client to another needs the right on both.
+            self.decide(caller, Action::Update, interaction, &target(rtype, Some(id), &c.client_key)).await?;
+        }
+        entries.push(self.entry(caller, action, interaction, "success", &t, &decision.reasons));
+        let created = cur.as_ref().is_none_or(|c| c.deleted);
+        tx.put(NewVersion {
+            rtype: rtype.to_string(),
+            id: id.to_string(),
+            version,
+            last_updated,
+            client_key,
+            body: bytes.clone(),
+            index: idx,
+        })
+        .await?;
+        Ok(WriteResult {
+            resource: bytes.map(|body| Versioned { rtype: rtype.to_string(), id: id.to_string(), version, last_updated, body }),
+            created,
+            unchanged: false,
+        })
+    }
+
+    /// Records the entries, then commits: no write is acknowledged without its log entry.
+    pub(crate) async fn finish(&self, tx: Box<dyn StoreTx>, entries: Vec<AccessEntry>, caller: &Caller) -> Result<()> {
+        let failed: Vec<AccessEntry> = entries.iter().map(|e| AccessEntry { outcome: "failed", ..e.clone() }).collect();
+        self.record(entries).await?;
+        if let Err(e) = tx.commit().await {
+            tracing::error!(error = %e, source = %caller.source, "commit failed after logging; recording the failure");
+            let _ = self.log.record(failed).await;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// `POST /Type`: creates with a server-assigned id; with `if_none_exist`, only when no
+    /// resource matches those search parameters (then the match is returned, unchanged).
+    pub async fn create(&self, caller: &Caller, rtype: &str, value: Value, if_none_exist: Option<&str>) -> Result<WriteResult> {
+        self.check_type(rtype)?;
+        let mut value = value;
+        if let Some(obj) = value.as_object_mut() {
+            // The server assigns the id of a created resource; a client-supplied one is ignored.
+            obj.remove("id");
+        }
+        self.check_body(&value, rtype, None)?;
+        let mut tx = self.store.begin().await?;
+        let mut entries = Vec::new();
+        if let Some(query) = if_none_exist {
+            if let Some(found) = self.conditional_match(tx.as_mut(), caller, rtype, query, "create").await? {
+                drop(tx);
+                return Ok(WriteResult { resource: Some(found), created: false, unchanged: true });
+            }
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let r = self.put_in(tx.as_mut(), caller, &mut entries, rtype, &id, Body::Put(value), None, "create").await?;
+        self.finish(tx, entries, caller).await?;
+        Ok(r)
+    }
+
+    /// Runs a conditional query in `tx`: `None` when nothing matches, the match when one does,
+    /// 412 when several do.
+    pub(crate) async fn conditional_match(
+        &self,
+        tx: &mut dyn StoreTx,
+        caller: &Caller,
+        rtype: &str,
+        query: &str,
+        what: &str,
+    ) -> Result<Option<Versioned>> {
+        let req = SearchRequest::from_query(rtype, query.trim_start_matches('?'));
+        if req.params.is_empty() {
+            return Err(RecordError::bad_request(IssueCode::Required, format!("a conditional {what} needs search parameters")));
+        }
+        let mut plan = self.plan(caller, &req, true)?.plan;
+        plan.count = 2;
+        plan.offset = 0;
+        tx.lock(lock_key(rtype, query)).await?;
+        let found = tx.search(&plan).await?;
+        match found.matches.len() {
+            0 => Ok(None),
+            1 => {
+                let m = found.matches.into_iter().next().expect("one match");
+                let t = target(&m.rtype, Some(&m.id), &m.client_key);
+                let d = self.decide(caller, Action::Read, &format!("conditional-{what}"), &t).await?;
+                self.record(vec![self.entry(caller, Action::Read, &format!("conditional-{what}"), "success", &t, &d.reasons)]).await?;
+                Ok(Some(Versioned::from_stored(m)))
+            }
+            _ => Err(RecordError::PreconditionFailed(format!("the conditional {what} matched more than one {rtype}; make the criteria more specific"))),
+        }
+    }
+
+    /// `PUT /Type/id`: a new version, or a new resource with this id (update as create).
+    pub async fn update(&self, caller: &Caller, rtype: &str, id: &str, value: Value, if_match: Option<i64>) -> Result<WriteResult> {
+        self.check_type(rtype)?;
+        self.check_id(id)?;
+        self.check_body(&value, rtype, Some(id))?;
+        let mut tx = self.store.begin().await?;
+        let mut entries = Vec::new();
+        let r = self.put_in(tx.as_mut(), caller, &mut entries, rtype, id, Body::Put(value), if_match, "update").await?;
+        self.finish(tx, entries, caller).await?;
+        Ok(r)
+    }
+
+    /// `PUT /Type?criteria`: updates the one match, or creates when none matches.
+    pub async fn conditional_update(&self, caller: &Caller, rtype: &str, query: &str, mut value: Value, if_match: Option<i64>) -> Result<WriteResult> {
+        self.check_type(rtype)?;
+        let mut tx = self.store.begin().await?;
+        let id = match self.conditional_match(tx.as_mut(), caller, rtype, query, "update").await? {
+            Some(found) => {
+                if let Some(body_id) = value.get("id").and_then(Value::as_str) {
+                    if body_id != found.id {
+                        return Err(RecordError::bad_request(IssueCode::Invalid, "the id in the body differs from the resource the criteria matched"));
+                    }
+                }
+                found.id
+            }
+            None => match value.get("id").and_then(Value::as_str) {
+                Some(id) => id.to_string(),
+                None => uuid::Uuid::new_v4().to_string(),
+            },
+        };
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("id".into(), Value::String(id.clone()));
+        }
+        self.check_id(&id)?;
+        self.check_body(&value, rtype, Some(&id))?;
+        let mut entries = Vec::new();
+        let r = self.put_in(tx.as_mut(), caller, &mut entries, rtype, &id, Body::Put(value), if_match, "update").await?;
+        self.finish(tx, entries, caller).await?;
+        Ok(r)
+    }
+
+    /// `PATCH /Type/id` with a JSON Patch document.
+    pub async fn patch(&self, caller: &Caller, rtype: &str, id: &str, patch: Value, if_match: Option<i64>) -> Result<WriteResult> {
+        self.check_type(rtype)?;
+        self.check_id(id)?;
+        let patch: json_patch::Patch = serde_json::from_value(patch)
+            .map_err(|e| RecordError::bad_request(IssueCode::Structure, format!("the body is not a JSON Patch document: {e}")))?;
+        let mut tx = self.store.begin().await?;
+        let cur = tx.current(rtype, id).await?;
+        let Some(cur) = cur.filter(|c| !c.deleted) else {
+            drop(tx);
+            self.record_outcome(caller, Action::Update, "patch", "not-found", &target(rtype, Some(id), "")).await?;
+            return Err(RecordError::NotFound(format!("{rtype}/{id}")));
+        };
+        // Reading the current version to patch it is itself an access.
+        self.decide(caller, Action::Read, "patch", &target(rtype, Some(id), &cur.client_key)).await?;
+        let stored = self.store.read(rtype, id).await?.ok_or_else(|| RecordError::NotFound(format!("{rtype}/{id}")))?;
+        let mut value: Value = serde_json::from_slice(&stored.body).map_err(|e| RecordError::Internal(e.to_string()))?;
+        json_patch::patch(&mut value, &patch).map_err(|e| RecordError::bad_request(IssueCode::Processing, format!("the patch cannot be applied: {e}")))?;
+        self.check_body(&value, rtype, Some(id))?;
+        let mut entries = Vec::new();
+        let r = self.put_in(tx.as_mut(), caller, &mut entries, rtype, id, Body::Put(value), if_match.or(Some(cur.version)), "patch").await?;
+        self.finish(tx, entries, caller).await?;
+        Ok(r)
+    }
+
+    /// `DELETE /Type/id`: a deletion version; the history keeps every earlier version.
+    pub async fn delete(&self, caller: &Caller, rtype: &str, id: &str, if_match: Option<i64>) -> Result<WriteResult> {
+        self.check_type(rtype)?;
+        self.check_id(id)?;
+        let mut tx = self.store.begin().await?;
+        let mut entries = Vec::new();
+        match self.put_in(tx.as_mut(), caller, &mut entries, rtype, id, Body::Delete, if_match, "delete").await {
+            Ok(r) => {
+                self.finish(tx, entries, caller).await?;
+                Ok(r)
+            }
+            Err(RecordError::NotFound(what)) => {
+                drop(tx);
+                self.record_outcome(caller, Action::Delete, "delete", "not-found", &target(rtype, Some(id), "")).await?;
+                Err(RecordError::NotFound(what))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `DELETE /Type?criteria`: deletes the one match (412 when several match).
+    pub async fn conditional_delete(&self, caller: &Caller, rtype: &str, query: &str) -> Result<WriteResult> {
+        self.check_type(rtype)?;
+        let mut tx = self.store.begin().await?;
+        let Some(found) = self.conditional_match(tx.as_mut(), caller, rtype, query, "delete").await? else {
+            return Ok(WriteResult { resource: None, created: false, unchanged: true });
+        };
+        let mut entries = Vec::new();
+        let r = self.put_in(tx.as_mut(), caller, &mut entries, rtype, &found.id, Body::Delete, None, "delete").await?;
+        self.finish(tx, entries, caller).await?;
+        Ok(r)
+    }
+
+    /// Restores exported resources (their `meta` kept, bytes unchanged) in one transaction;
+    /// versions already present are skipped, so an interrupted import can simply run again.
+    /// Returns, per line, the write result or the reason it was rejected.
+    pub async fn restore(&self, caller: &Caller, lines: Vec<Vec<u8>>) -> Result<Vec<Result<WriteResult>>> {
+        let mut tx = self.store.begin().await?;
+        let mut entries = Vec::new();
+        let mut results = Vec::with_capacity(lines.len());
+        for bytes in lines {
+            let r = async {
+                let value: Value = serde_json::from_slice(&bytes)
+                    .map_err(|e| RecordError::bad_request(IssueCode::Structure, format!("not valid JSON: {e}")))?;
+                let rtype = value.get("resourceType").and_then(Value::as_str).unwrap_or_default().to_string();
+                self.check_type(&rtype)?;
+                let Some(id) = value.get("id").and_then(Value::as_str).map(str::to_string) else {
+                    return Err(RecordError::bad_request(IssueCode::Required, "an exported resource carries its id"));
+                };
+                self.check_id(&id)?;
+                self.check_body(&value, &rtype, Some(&id))?;
+                let body = if meta::version_of(&value).is_some() { Body::Restore(bytes, value) } else { Body::Put(value) };
+                self.put_in(tx.as_mut(), caller, &mut entries, &rtype, &id, body, None, "import").await
+            }
+            .await;
+            if let Err(RecordError::LogUnavailable | RecordError::Unavailable(_) | RecordError::Internal(_)) = &r {
+                return Err(r.expect_err("checked"));
+            }
+            results.push(r);
+        }
+        self.finish(tx, entries, caller).await?;
+        Ok(results)
+    }
+}
+
+/// A lock key for conditional interactions with the same criteria: FNV-1a, stable across
+/// builds, so every server process on one database computes the same key.
+fn lock_key(rtype: &str, query: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in rtype.bytes().chain([0]).chain(query.bytes()) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}
