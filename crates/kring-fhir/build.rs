@@ -13,9 +13,11 @@ fn main() {
     println!("cargo:rerun-if-env-changed=KRING_FHIR_PACKAGE");
     println!("cargo:rerun-if-changed=build.rs");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    let package = std::env::var("KRING_FHIR_PACKAGE").map(PathBuf::from).unwrap_or_else(|_| {
-        manifest.join("../../../shared/data/fhir/hl7.fhir.r4.examples-4.0.1.tgz")
-    });
+    let package = std::env::var("KRING_FHIR_PACKAGE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            manifest.join("../../../shared/data/fhir/hl7.fhir.r4.examples-4.0.1.tgz")
+        });
     println!("cargo:rerun-if-changed={}", package.display());
     let file = std::fs::File::open(&package).unwrap_or_else(|e| {
         panic!(
@@ -45,10 +47,20 @@ fn main() {
         }
     }
     let load = |n: &str| -> Value {
-        serde_json::from_slice(wanted.get(n).unwrap_or_else(|| panic!("{n} missing from the package"))).unwrap()
+        serde_json::from_slice(
+            wanted
+                .get(n)
+                .unwrap_or_else(|| panic!("{n} missing from the package")),
+        )
+        .unwrap()
     };
     let entries = |b: &Value| -> Vec<Value> {
-        b["entry"].as_array().unwrap().iter().map(|e| e["resource"].clone()).collect()
+        b["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["resource"].clone())
+            .collect()
     };
 
     // --- StructureDefinitions -------------------------------------------------------------
@@ -56,7 +68,10 @@ fn main() {
     let mut elements = Map::new();
     let mut required_vs = BTreeSet::new();
     let mut resources = Vec::new();
-    for sd in entries(&load("Bundle-types.json")).into_iter().chain(entries(&load("Bundle-resources.json"))) {
+    for sd in entries(&load("Bundle-types.json"))
+        .into_iter()
+        .chain(entries(&load("Bundle-resources.json")))
+    {
         if sd["resourceType"] != "StructureDefinition" || sd["derivation"] == "constraint" {
             continue;
         }
@@ -68,8 +83,17 @@ fn main() {
         if kind == "logical" {
             continue;
         }
-        let base = sd["baseDefinition"].as_str().unwrap_or("").rsplit('/').next().unwrap_or("").to_string();
-        types.insert(name.clone(), json!({"kind": kind, "base": base, "abstract": sd["abstract"]}));
+        let base = sd["baseDefinition"]
+            .as_str()
+            .unwrap_or("")
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        types.insert(
+            name.clone(),
+            json!({"kind": kind, "base": base, "abstract": sd["abstract"]}),
+        );
         if kind == "resource" && sd["abstract"] != true {
             resources.push(name.clone());
         }
@@ -95,7 +119,10 @@ fn main() {
                         .as_array()
                         .and_then(|a| a.iter().find_map(|e| e["valueUrl"].as_str()))
                         .unwrap_or("string");
-                    code = if path.ends_with(".id") && path.matches('.').count() == 1 && kind == "resource" {
+                    code = if path.ends_with(".id")
+                        && path.matches('.').count() == 1
+                        && kind == "resource"
+                    {
                         "id".to_string()
                     } else {
                         fhir_type.to_string()
@@ -105,7 +132,10 @@ fn main() {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .filter_map(|p| p.as_str().map(|p| p.rsplit('/').next().unwrap().to_string()))
+                    .filter_map(|p| {
+                        p.as_str()
+                            .map(|p| p.rsplit('/').next().unwrap().to_string())
+                    })
                     .collect();
                 tys.push(json!([code, targets]));
             }
@@ -125,7 +155,11 @@ fn main() {
     // --- Value sets (only those bound as required, and only when fully resolvable) ----------
     let mut code_systems: HashMap<String, Value> = HashMap::new();
     let mut value_sets: HashMap<String, Value> = HashMap::new();
-    for bundle in ["Bundle-valuesets.json", "Bundle-v3-valuesets.json", "Bundle-v2-valuesets.json"] {
+    for bundle in [
+        "Bundle-valuesets.json",
+        "Bundle-v3-valuesets.json",
+        "Bundle-v2-valuesets.json",
+    ] {
         for r in entries(&load(bundle)) {
             let url = r["url"].as_str().unwrap_or("").to_string();
             match r["resourceType"].as_str() {
@@ -166,7 +200,10 @@ fn main() {
     let mut compartment = Map::new();
     for r in comp["resource"].as_array().unwrap() {
         if let Some(p) = r["param"].as_array() {
-            compartment.insert(r["code"].as_str().unwrap().to_string(), Value::Array(p.clone()));
+            compartment.insert(
+                r["code"].as_str().unwrap().to_string(),
+                Value::Array(p.clone()),
+            );
         }
     }
 
@@ -179,8 +216,12 @@ fn main() {
         "compartment": compartment,
     });
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("definitions.json.gz");
-    let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(dest).unwrap(), flate2::Compression::default());
-    gz.write_all(serde_json::to_string(&out).unwrap().as_bytes()).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(dest).unwrap(),
+        flate2::Compression::default(),
+    );
+    gz.write_all(serde_json::to_string(&out).unwrap().as_bytes())
+        .unwrap();
     gz.finish().unwrap();
 }
 
@@ -196,7 +237,12 @@ fn concepts_of(cs: &Value, out: &mut BTreeSet<(String, String)>, system: &str) {
     walk(&cs["concept"], system, out);
 }
 
-fn descendants(cs: &Value, root: &str, system: &str, include_self: bool) -> BTreeSet<(String, String)> {
+fn descendants(
+    cs: &Value,
+    root: &str,
+    system: &str,
+    include_self: bool,
+) -> BTreeSet<(String, String)> {
     fn find<'v>(list: &'v Value, code: &str) -> Option<&'v Value> {
         for c in list.as_array().into_iter().flatten() {
             if c["code"] == code {
@@ -233,9 +279,16 @@ fn expand(
     let mut out = BTreeSet::new();
     for inc in vs["compose"]["include"].as_array()? {
         for nested in inc["valueSet"].as_array().into_iter().flatten() {
-            out.extend(expand(nested.as_str()?.split('|').next()?, vss, css, depth + 1)?);
+            out.extend(expand(
+                nested.as_str()?.split('|').next()?,
+                vss,
+                css,
+                depth + 1,
+            )?);
         }
-        let Some(system) = inc["system"].as_str() else { continue };
+        let Some(system) = inc["system"].as_str() else {
+            continue;
+        };
         if let Some(list) = inc["concept"].as_array() {
             for c in list {
                 out.insert((system.to_string(), c["code"].as_str()?.to_string()));
@@ -264,7 +317,10 @@ fn expand(
     for exc in vs["compose"]["exclude"].as_array().into_iter().flatten() {
         let system = exc["system"].as_str().unwrap_or("");
         for c in exc["concept"].as_array().into_iter().flatten() {
-            out.remove(&(system.to_string(), c["code"].as_str().unwrap_or("").to_string()));
+            out.remove(&(
+                system.to_string(),
+                c["code"].as_str().unwrap_or("").to_string(),
+            ));
         }
     }
     if out.is_empty() {

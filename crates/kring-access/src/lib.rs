@@ -73,10 +73,16 @@ pub struct Decision {
 
 impl Decision {
     pub fn permit(reason: impl Into<String>) -> Self {
-        Decision { permit: true, reasons: vec![reason.into()] }
+        Decision {
+            permit: true,
+            reasons: vec![reason.into()],
+        }
     }
     pub fn deny(reason: impl Into<String>) -> Self {
-        Decision { permit: false, reasons: vec![reason.into()] }
+        Decision {
+            permit: false,
+            reasons: vec![reason.into()],
+        }
     }
 }
 
@@ -93,7 +99,8 @@ pub trait AccessDecision: Send + Sync + 'static {
 /// decision says so. Deny-by-default still holds for any other subject.
 pub struct TrustedOperator;
 
-pub const OPERATOR_REASON: &str = "no sign-in is configured: the operator of this installation has full access";
+pub const OPERATOR_REASON: &str =
+    "no sign-in is configured: the operator of this installation has full access";
 
 impl AccessDecision for TrustedOperator {
     fn decide(&self, subject: &Subject, _action: Action, _target: &Target) -> Decision {

@@ -22,13 +22,20 @@ impl FileLog {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| AuditError::Unavailable(e.to_string()))?;
         }
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| AuditError::Unavailable(e.to_string()))?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| AuditError::Unavailable(e.to_string()))?;
         let (tx, rx) = mpsc::channel(4096);
         std::thread::Builder::new()
             .name("access-log".into())
             .spawn(move || writer(file, rx))
             .map_err(|e| AuditError::Unavailable(e.to_string()))?;
-        Ok(FileLog { tx, path: path.to_path_buf() })
+        Ok(FileLog {
+            tx,
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -54,7 +61,10 @@ fn writer(mut file: std::fs::File, mut rx: mpsc::Receiver<(Vec<AccessEntry>, Ack
                 buf.push(b'\n');
             }
         }
-        let result = file.write_all(&buf).and_then(|_| file.sync_data()).map_err(|e| e.to_string());
+        let result = file
+            .write_all(&buf)
+            .and_then(|_| file.sync_data())
+            .map_err(|e| e.to_string());
         if let Err(e) = &result {
             tracing::error!(error = %e, "access log write failed");
         }
@@ -71,8 +81,13 @@ impl AccessLog for FileLog {
             return Ok(());
         }
         let (ack, done) = oneshot::channel();
-        self.tx.send((entries, ack)).await.map_err(|_| AuditError::Unavailable("the log writer has stopped".into()))?;
-        done.await.map_err(|_| AuditError::Unavailable("the log writer has stopped".into()))?.map_err(AuditError::Unavailable)
+        self.tx
+            .send((entries, ack))
+            .await
+            .map_err(|_| AuditError::Unavailable("the log writer has stopped".into()))?;
+        done.await
+            .map_err(|_| AuditError::Unavailable("the log writer has stopped".into()))?
+            .map_err(AuditError::Unavailable)
     }
 }
 
@@ -102,7 +117,9 @@ mod tests {
         let mut tasks = Vec::new();
         for i in 0..200 {
             let log = log.clone();
-            tasks.push(tokio::spawn(async move { log.record(vec![entry(i)]).await }));
+            tasks.push(tokio::spawn(
+                async move { log.record(vec![entry(i)]).await },
+            ));
         }
         for t in tasks {
             t.await.unwrap().unwrap();

@@ -4,7 +4,9 @@
 //! both ends as milliseconds since the epoch (inclusive), so `eq`, `sa`, `eb`, `ap` … become
 //! plain range comparisons in SQL. A value without a timezone is read as UTC.
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+};
 
 /// Lowest and highest instant (ms since epoch, inclusive) covered by a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +20,9 @@ pub const OPEN_HIGH: i64 = i64::MAX / 2;
 
 fn last_day(y: i32, m: u32) -> u32 {
     let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    NaiveDate::from_ymd_opt(ny, nm, 1).map(|d| (d - Duration::days(1)).day()).unwrap_or(28)
+    NaiveDate::from_ymd_opt(ny, nm, 1)
+        .map(|d| (d - Duration::days(1)).day())
+        .unwrap_or(28)
 }
 
 /// Parses a FHIR `date`, `dateTime` or `instant` into the interval it denotes.
@@ -29,7 +33,13 @@ pub fn parse_range(s: &str) -> Option<Range> {
         None => (s, None),
     };
     let pieces: Vec<&str> = date_part.split('-').collect();
-    if pieces.is_empty() || pieces[0].len() != 4 || pieces.len() > 3 || pieces.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+    if pieces.is_empty()
+        || pieces[0].len() != 4
+        || pieces.len() > 3
+        || pieces
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return None;
     }
     let y: i32 = pieces[0].parse().ok()?;
@@ -38,17 +48,27 @@ pub fn parse_range(s: &str) -> Option<Range> {
         (1, None) => {
             let lo = NaiveDate::from_ymd_opt(y, 1, 1)?.and_hms_opt(0, 0, 0)?;
             let hi = NaiveDate::from_ymd_opt(y, 12, 31)?.and_hms_milli_opt(23, 59, 59, 999)?;
-            Some(Range { low: to_ms(lo), high: to_ms(hi) })
+            Some(Range {
+                low: to_ms(lo),
+                high: to_ms(hi),
+            })
         }
         (2, None) => {
             let m: u32 = pieces[1].parse().ok()?;
             let lo = NaiveDate::from_ymd_opt(y, m, 1)?.and_hms_opt(0, 0, 0)?;
-            let hi = NaiveDate::from_ymd_opt(y, m, last_day(y, m))?.and_hms_milli_opt(23, 59, 59, 999)?;
-            Some(Range { low: to_ms(lo), high: to_ms(hi) })
+            let hi = NaiveDate::from_ymd_opt(y, m, last_day(y, m))?
+                .and_hms_milli_opt(23, 59, 59, 999)?;
+            Some(Range {
+                low: to_ms(lo),
+                high: to_ms(hi),
+            })
         }
         (3, None) => {
             let d = NaiveDate::from_ymd_opt(y, pieces[1].parse().ok()?, pieces[2].parse().ok()?)?;
-            Some(Range { low: to_ms(d.and_hms_opt(0, 0, 0)?), high: to_ms(d.and_hms_milli_opt(23, 59, 59, 999)?) })
+            Some(Range {
+                low: to_ms(d.and_hms_opt(0, 0, 0)?),
+                high: to_ms(d.and_hms_milli_opt(23, 59, 59, 999)?),
+            })
         }
         (3, Some(t)) => {
             let d = NaiveDate::from_ymd_opt(y, pieces[1].parse().ok()?, pieces[2].parse().ok()?)?;
@@ -70,7 +90,10 @@ pub fn parse_range(s: &str) -> Option<Range> {
             } else {
                 59_999
             };
-            Some(Range { low, high: low + span })
+            Some(Range {
+                low,
+                high: low + span,
+            })
         }
         _ => None,
     }
@@ -93,7 +116,10 @@ fn split_offset(t: &str) -> Option<(&str, FixedOffset)> {
 
 /// Formats ms since epoch as a FHIR instant with milliseconds, in UTC.
 pub fn format_instant(ms: i64) -> String {
-    Utc.timestamp_millis_opt(ms).single().map(|d| d.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()).unwrap_or_default()
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_default()
 }
 
 /// Whether `s` has the lexical form of a FHIR `date`.
@@ -107,7 +133,9 @@ pub fn is_datetime(s: &str) -> bool {
         None => is_date(s),
         Some(i) => {
             let t = &s[i + 1..];
-            (t.ends_with('Z') || t.contains('+') || t.contains('-')) && t.matches(':').count() >= 2 && parse_range(s).is_some()
+            (t.ends_with('Z') || t.contains('+') || t.contains('-'))
+                && t.matches(':').count() >= 2
+                && parse_range(s).is_some()
         }
     }
 }
@@ -119,7 +147,8 @@ pub fn is_instant(s: &str) -> bool {
 
 /// Whether `s` is a FHIR `time` (hh:mm:ss with optional fraction).
 pub fn is_time(s: &str) -> bool {
-    NaiveTime::parse_from_str(s, "%H:%M:%S%.f").is_ok() || NaiveTime::parse_from_str(s, "%H:%M:%S").is_ok()
+    NaiveTime::parse_from_str(s, "%H:%M:%S%.f").is_ok()
+        || NaiveTime::parse_from_str(s, "%H:%M:%S").is_ok()
 }
 
 /// The current instant in ms.

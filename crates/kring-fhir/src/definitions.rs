@@ -132,10 +132,16 @@ pub struct Definitions {
 impl Definitions {
     fn load() -> Definitions {
         let mut text = String::new();
-        flate2::read::GzDecoder::new(EMBEDDED).read_to_string(&mut text).expect("embedded definitions are valid gzip");
+        flate2::read::GzDecoder::new(EMBEDDED)
+            .read_to_string(&mut text)
+            .expect("embedded definitions are valid gzip");
         let raw: Value = serde_json::from_str(&text).expect("embedded definitions are valid JSON");
-        let resource_types: BTreeSet<String> =
-            raw["resources"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect();
+        let resource_types: BTreeSet<String> = raw["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
         let mut types = HashMap::new();
         for (name, t) in raw["types"].as_object().into_iter().flatten() {
             types.insert(
@@ -157,7 +163,12 @@ impl Definitions {
                 .flatten()
                 .map(|t| TypeRef {
                     code: t[0].as_str().unwrap_or("").to_string(),
-                    targets: t[1].as_array().into_iter().flatten().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+                    targets: t[1]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect(),
                 })
                 .collect();
             let def = ElementDef {
@@ -170,7 +181,10 @@ impl Definitions {
                 summary: e["summary"].as_bool().unwrap_or(false),
             };
             if let Some((parent, name)) = path.rsplit_once('.') {
-                children.entry(parent.to_string()).or_default().push(name.to_string());
+                children
+                    .entry(parent.to_string())
+                    .or_default()
+                    .push(name.to_string());
             }
             elements.insert(path.clone(), def);
         }
@@ -180,13 +194,25 @@ impl Definitions {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|p| (p[0].as_str().unwrap_or("").to_string(), p[1].as_str().unwrap_or("").to_string()))
+                .map(|p| {
+                    (
+                        p[0].as_str().unwrap_or("").to_string(),
+                        p[1].as_str().unwrap_or("").to_string(),
+                    )
+                })
                 .collect();
             valuesets.insert(url.clone(), set);
         }
         let mut compartment = HashMap::new();
         for (rt, ps) in raw["compartment"].as_object().into_iter().flatten() {
-            compartment.insert(rt.clone(), ps.as_array().into_iter().flatten().filter_map(|p| p.as_str().map(str::to_string)).collect());
+            compartment.insert(
+                rt.clone(),
+                ps.as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.as_str().map(str::to_string))
+                    .collect(),
+            );
         }
         let mut defs = Definitions {
             resource_types,
@@ -201,17 +227,36 @@ impl Definitions {
         let mut params: HashMap<String, Vec<SearchParamDef>> = HashMap::new();
         let mut unparsed = Vec::new();
         for p in raw["params"].as_array().into_iter().flatten() {
-            let Some(kind) = p["type"].as_str().and_then(SearchParamType::parse) else { continue };
+            let Some(kind) = p["type"].as_str().and_then(SearchParamType::parse) else {
+                continue;
+            };
             let code = p["code"].as_str().unwrap_or("").to_string();
-            let targets: Vec<String> = p["target"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_string)).collect();
-            for base in p["base"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            let targets: Vec<String> = p["target"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect();
+            for base in p["base"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
                 let applies_to: Vec<String> = match base {
                     "Resource" => defs.resource_types.iter().cloned().collect(),
-                    "DomainResource" => defs.resource_types.iter().filter(|t| defs.is_a(t, "DomainResource")).cloned().collect(),
+                    "DomainResource" => defs
+                        .resource_types
+                        .iter()
+                        .filter(|t| defs.is_a(t, "DomainResource"))
+                        .cloned()
+                        .collect(),
                     other => vec![other.to_string()],
                 };
                 for rt in applies_to {
-                    let expression = p["expr"].as_str().and_then(|e| expression_for(e, base, &rt));
+                    let expression = p["expr"]
+                        .as_str()
+                        .and_then(|e| expression_for(e, base, &rt));
                     let parsed = match &expression {
                         Some(e) => match Expr::parse(e) {
                             Ok(x) => Some(x),
@@ -248,7 +293,9 @@ impl Definitions {
 
     /// Whether `name` is a primitive data type (`string`, `date` …).
     pub fn is_primitive(&self, name: &str) -> bool {
-        self.types.get(name).is_some_and(|t| t.kind == "primitive-type")
+        self.types
+            .get(name)
+            .is_some_and(|t| t.kind == "primitive-type")
     }
 
     pub fn is_abstract(&self, name: &str) -> bool {
@@ -298,16 +345,24 @@ impl Definitions {
 
     /// The search parameters of a resource type (including `Resource`/`DomainResource` ones).
     pub fn search_params(&self, resource_type: &str) -> &[SearchParamDef] {
-        self.params.get(resource_type).map(Vec::as_slice).unwrap_or(&[])
+        self.params
+            .get(resource_type)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     pub fn search_param(&self, resource_type: &str, code: &str) -> Option<&SearchParamDef> {
-        self.search_params(resource_type).iter().find(|p| p.code == code)
+        self.search_params(resource_type)
+            .iter()
+            .find(|p| p.code == code)
     }
 
     /// The search parameters linking a resource type to its Patient (the Patient compartment).
     pub fn patient_compartment_params(&self, resource_type: &str) -> &[String] {
-        self.compartment.get(resource_type).map(Vec::as_slice).unwrap_or(&[])
+        self.compartment
+            .get(resource_type)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 }
 
@@ -394,15 +449,29 @@ mod tests {
         let e = p.expression.as_deref().unwrap();
         assert!(e.starts_with("Observation.subject"), "{e}");
         assert!(!e.contains("AllergyIntolerance"));
-        assert!(d.search_param("Patient", "_lastUpdated").unwrap().expression.as_deref().unwrap().starts_with("Patient.meta"));
+        assert!(d
+            .search_param("Patient", "_lastUpdated")
+            .unwrap()
+            .expression
+            .as_deref()
+            .unwrap()
+            .starts_with("Patient.meta"));
         assert!(d.unparsed_params.is_empty(), "{:?}", d.unparsed_params);
     }
 
     #[test]
     fn required_value_sets_are_expanded() {
         let d = definitions();
-        let gender = d.value_set("http://hl7.org/fhir/ValueSet/administrative-gender").unwrap();
-        assert!(gender.contains(&("http://hl7.org/fhir/administrative-gender".into(), "female".into())));
-        assert_eq!(d.element("Patient.gender").unwrap().binding.as_deref(), Some("http://hl7.org/fhir/ValueSet/administrative-gender"));
+        let gender = d
+            .value_set("http://hl7.org/fhir/ValueSet/administrative-gender")
+            .unwrap();
+        assert!(gender.contains(&(
+            "http://hl7.org/fhir/administrative-gender".into(),
+            "female".into()
+        )));
+        assert_eq!(
+            d.element("Patient.gender").unwrap().binding.as_deref(),
+            Some("http://hl7.org/fhir/ValueSet/administrative-gender")
+        );
     }
 }

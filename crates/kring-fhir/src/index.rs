@@ -15,14 +15,33 @@ use crate::text::normalize;
 #[derive(Debug, Clone, PartialEq)]
 pub enum IndexValue {
     /// `norm` is case/accent-folded for default matching; `exact` as written.
-    String { norm: String, exact: String },
+    String {
+        norm: String,
+        exact: String,
+    },
     /// `text` holds the normalised display/text for `:text`.
-    Token { system: Option<String>, code: Option<String>, text: Option<String> },
-    Reference { target_type: Option<String>, target_id: Option<String>, url: Option<String> },
+    Token {
+        system: Option<String>,
+        code: Option<String>,
+        text: Option<String>,
+    },
+    Reference {
+        target_type: Option<String>,
+        target_id: Option<String>,
+        url: Option<String>,
+    },
     Date(Range),
     /// The interval implied by the value's precision (`1.5` is `[1.45, 1.55]`).
-    Number { low: f64, high: f64 },
-    Quantity { system: Option<String>, code: Option<String>, low: f64, high: f64 },
+    Number {
+        low: f64,
+        high: f64,
+    },
+    Quantity {
+        system: Option<String>,
+        code: Option<String>,
+        low: f64,
+        high: f64,
+    },
     Uri(String),
 }
 
@@ -34,7 +53,9 @@ pub struct IndexEntry {
 
 /// Computes the index entries of a resource for every search parameter of its type.
 pub fn extract(defs: &Definitions, resource: &Value) -> Vec<IndexEntry> {
-    let Some(rt) = resource.get("resourceType").and_then(Value::as_str) else { return vec![] };
+    let Some(rt) = resource.get("resourceType").and_then(Value::as_str) else {
+        return vec![];
+    };
     let ctx = EvalContext::new(defs);
     let mut out = Vec::new();
     for p in defs.search_params(rt) {
@@ -43,10 +64,17 @@ pub fn extract(defs: &Definitions, resource: &Value) -> Vec<IndexEntry> {
             continue;
         }
         let Some(expr) = &p.parsed else { continue };
-        let Ok(items) = expr.evaluate(&ctx, resource) else { continue };
+        let Ok(items) = expr.evaluate(&ctx, resource) else {
+            continue;
+        };
         let before = out.len();
         for it in &items {
-            values_of(defs, p.kind, it, &mut |value| out.push(IndexEntry { param: p.code.clone(), value }));
+            values_of(defs, p.kind, it, &mut |value| {
+                out.push(IndexEntry {
+                    param: p.code.clone(),
+                    value,
+                })
+            });
         }
         dedup_tail(&mut out, before);
     }
@@ -77,24 +105,48 @@ pub fn number_range(text: &str) -> Option<(f64, f64)> {
     Some((v - half, v + half))
 }
 
-fn values_of(defs: &Definitions, kind: SearchParamType, item: &Item<'_>, emit: &mut dyn FnMut(IndexValue)) {
-    let Item::Node { value, ty } = item else { return };
+fn values_of(
+    defs: &Definitions,
+    kind: SearchParamType,
+    item: &Item<'_>,
+    emit: &mut dyn FnMut(IndexValue),
+) {
+    let Item::Node { value, ty } = item else {
+        return;
+    };
     let ty = ty.as_deref().unwrap_or("");
     match kind {
         SearchParamType::String => match value {
-            Value::String(text) => emit(IndexValue::String { norm: normalize(text), exact: text.clone() }),
+            Value::String(text) => emit(IndexValue::String {
+                norm: normalize(text),
+                exact: text.clone(),
+            }),
             Value::Object(_) => {
                 let keys: &[&str] = match ty {
                     "HumanName" => &["family", "given", "prefix", "suffix", "text"],
-                    "Address" => &["line", "city", "district", "state", "postalCode", "country", "text"],
+                    "Address" => &[
+                        "line",
+                        "city",
+                        "district",
+                        "state",
+                        "postalCode",
+                        "country",
+                        "text",
+                    ],
                     _ => &["text", "display", "value", "name"],
                 };
                 for k in keys {
                     match value.get(*k) {
-                        Some(Value::String(t)) => emit(IndexValue::String { norm: normalize(t), exact: t.clone() }),
+                        Some(Value::String(t)) => emit(IndexValue::String {
+                            norm: normalize(t),
+                            exact: t.clone(),
+                        }),
                         Some(Value::Array(a)) => {
                             for t in a.iter().filter_map(Value::as_str) {
-                                emit(IndexValue::String { norm: normalize(t), exact: t.to_string() })
+                                emit(IndexValue::String {
+                                    norm: normalize(t),
+                                    exact: t.to_string(),
+                                })
                             }
                         }
                         _ => {}
@@ -104,33 +156,68 @@ fn values_of(defs: &Definitions, kind: SearchParamType, item: &Item<'_>, emit: &
             _ => {}
         },
         SearchParamType::Token => match value {
-            Value::String(code) => emit(IndexValue::Token { system: None, code: Some(code.clone()), text: None }),
-            Value::Bool(b) => emit(IndexValue::Token { system: None, code: Some(b.to_string()), text: None }),
+            Value::String(code) => emit(IndexValue::Token {
+                system: None,
+                code: Some(code.clone()),
+                text: None,
+            }),
+            Value::Bool(b) => emit(IndexValue::Token {
+                system: None,
+                code: Some(b.to_string()),
+                text: None,
+            }),
             Value::Object(_) => match ty {
                 "CodeableConcept" => {
                     let text = s(value, "text").map(|t| normalize(&t));
                     let mut any = false;
-                    for c in value.get("coding").and_then(Value::as_array).into_iter().flatten() {
+                    for c in value
+                        .get("coding")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
                         any = true;
                         emit(IndexValue::Token {
                             system: s(c, "system"),
                             code: s(c, "code"),
-                            text: s(c, "display").map(|d| normalize(&d)).or_else(|| text.clone()),
+                            text: s(c, "display")
+                                .map(|d| normalize(&d))
+                                .or_else(|| text.clone()),
                         });
                     }
                     if let (false, Some(t)) = (any, text) {
-                        emit(IndexValue::Token { system: None, code: None, text: Some(t) });
+                        emit(IndexValue::Token {
+                            system: None,
+                            code: None,
+                            text: Some(t),
+                        });
                     } else if let Some(t) = s(value, "text") {
-                        emit(IndexValue::Token { system: None, code: None, text: Some(normalize(&t)) });
+                        emit(IndexValue::Token {
+                            system: None,
+                            code: None,
+                            text: Some(normalize(&t)),
+                        });
                     }
                 }
                 "Identifier" => emit(IndexValue::Token {
                     system: s(value, "system"),
                     code: s(value, "value"),
-                    text: value.get("type").and_then(|t| t.get("text")).and_then(Value::as_str).map(normalize),
+                    text: value
+                        .get("type")
+                        .and_then(|t| t.get("text"))
+                        .and_then(Value::as_str)
+                        .map(normalize),
                 }),
-                "ContactPoint" => emit(IndexValue::Token { system: s(value, "system"), code: s(value, "value"), text: None }),
-                _ => emit(IndexValue::Token { system: s(value, "system"), code: s(value, "code"), text: s(value, "display").map(|d| normalize(&d)) }),
+                "ContactPoint" => emit(IndexValue::Token {
+                    system: s(value, "system"),
+                    code: s(value, "value"),
+                    text: None,
+                }),
+                _ => emit(IndexValue::Token {
+                    system: s(value, "system"),
+                    code: s(value, "code"),
+                    text: s(value, "display").map(|d| normalize(&d)),
+                }),
             },
             _ => {}
         },
@@ -142,12 +229,22 @@ fn values_of(defs: &Definitions, kind: SearchParamType, item: &Item<'_>, emit: &
             };
             let Some(r) = r else { return };
             match reference::parse(&r, |t| defs.is_resource_type(t)) {
-                Some(Reference::Local { rtype, id, .. }) => {
-                    emit(IndexValue::Reference { target_type: Some(rtype), target_id: Some(id), url: None })
-                }
-                Some(Reference::External(url)) => emit(IndexValue::Reference { target_type: explicit_type, target_id: None, url: Some(url) }),
+                Some(Reference::Local { rtype, id, .. }) => emit(IndexValue::Reference {
+                    target_type: Some(rtype),
+                    target_id: Some(id),
+                    url: None,
+                }),
+                Some(Reference::External(url)) => emit(IndexValue::Reference {
+                    target_type: explicit_type,
+                    target_id: None,
+                    url: Some(url),
+                }),
                 Some(Reference::Contained(_)) => {}
-                None => emit(IndexValue::Reference { target_type: explicit_type, target_id: None, url: Some(r) }),
+                None => emit(IndexValue::Reference {
+                    target_type: explicit_type,
+                    target_id: None,
+                    url: Some(r),
+                }),
             }
         }
         SearchParamType::Date => match value {
@@ -157,14 +254,26 @@ fn values_of(defs: &Definitions, kind: SearchParamType, item: &Item<'_>, emit: &
                 }
             }
             Value::Object(_) if ty == "Period" => {
-                let low = s(value, "start").and_then(|x| datetime::parse_range(&x)).map(|r| r.low).unwrap_or(OPEN_LOW);
-                let high = s(value, "end").and_then(|x| datetime::parse_range(&x)).map(|r| r.high).unwrap_or(OPEN_HIGH);
+                let low = s(value, "start")
+                    .and_then(|x| datetime::parse_range(&x))
+                    .map(|r| r.low)
+                    .unwrap_or(OPEN_LOW);
+                let high = s(value, "end")
+                    .and_then(|x| datetime::parse_range(&x))
+                    .map(|r| r.high)
+                    .unwrap_or(OPEN_HIGH);
                 if low != OPEN_LOW || high != OPEN_HIGH {
                     emit(IndexValue::Date(Range { low, high }))
                 }
             }
             Value::Object(_) if ty == "Timing" => {
-                for e in value.get("event").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                for e in value
+                    .get("event")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
                     if let Some(r) = datetime::parse_range(e) {
                         emit(IndexValue::Date(r))
                     }
@@ -180,18 +289,38 @@ fn values_of(defs: &Definitions, kind: SearchParamType, item: &Item<'_>, emit: &
             }
         }
         SearchParamType::Quantity => {
-            let Some(n) = value.get("value").and_then(Value::as_number) else { return };
-            let Some((low, high)) = number_range(&n.to_string()) else { return };
-            let (system, code) = if ty == "Money" {
-                (Some("urn:iso:std:iso:4217".to_string()), s(value, "currency"))
-            } else {
-                (s(value, "system"), s(value, "code").or_else(|| s(value, "unit")))
+            let Some(n) = value.get("value").and_then(Value::as_number) else {
+                return;
             };
-            emit(IndexValue::Quantity { system, code, low, high });
+            let Some((low, high)) = number_range(&n.to_string()) else {
+                return;
+            };
+            let (system, code) = if ty == "Money" {
+                (
+                    Some("urn:iso:std:iso:4217".to_string()),
+                    s(value, "currency"),
+                )
+            } else {
+                (
+                    s(value, "system"),
+                    s(value, "code").or_else(|| s(value, "unit")),
+                )
+            };
+            emit(IndexValue::Quantity {
+                system,
+                code,
+                low,
+                high,
+            });
             // Also findable by its human unit when the code differs.
             if let (Some(unit), Some(code)) = (s(value, "unit"), s(value, "code")) {
                 if unit != code {
-                    emit(IndexValue::Quantity { system: None, code: Some(unit), low, high });
+                    emit(IndexValue::Quantity {
+                        system: None,
+                        code: Some(unit),
+                        low,
+                        high,
+                    });
                 }
             }
         }
@@ -216,13 +345,33 @@ mod tests {
             "birthDate": "2011-04", "gender": "female", "identifier": [{"system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": "999990019"}],
             "generalPractitioner": [{"reference": "Practitioner/gp1"}]});
         let e = extract(definitions(), &p);
-        let has = |param: &str, f: &dyn Fn(&IndexValue) -> bool| e.iter().any(|x| x.param == param && f(&x.value));
-        assert!(has("family", &|v| matches!(v, IndexValue::String { norm, .. } if norm == "muller")));
-        assert!(has("name", &|v| matches!(v, IndexValue::String { norm, .. } if norm == "elif")));
-        assert!(has("gender", &|v| matches!(v, IndexValue::Token { code: Some(c), .. } if c == "female")));
-        assert!(has("identifier", &|v| matches!(v, IndexValue::Token { system: Some(s), .. } if s.ends_with("bsn"))));
-        assert!(has("general-practitioner", &|v| matches!(v, IndexValue::Reference { target_id: Some(i), .. } if i == "gp1")));
-        assert!(has("birthdate", &|v| matches!(v, IndexValue::Date(r) if datetime::format_instant(r.high) == "2011-04-30T23:59:59.999Z")));
+        let has = |param: &str, f: &dyn Fn(&IndexValue) -> bool| {
+            e.iter().any(|x| x.param == param && f(&x.value))
+        };
+        assert!(has(
+            "family",
+            &|v| matches!(v, IndexValue::String { norm, .. } if norm == "muller")
+        ));
+        assert!(has(
+            "name",
+            &|v| matches!(v, IndexValue::String { norm, .. } if norm == "elif")
+        ));
+        assert!(has(
+            "gender",
+            &|v| matches!(v, IndexValue::Token { code: Some(c), .. } if c == "female")
+        ));
+        assert!(has(
+            "identifier",
+            &|v| matches!(v, IndexValue::Token { system: Some(s), .. } if s.ends_with("bsn"))
+        ));
+        assert!(has(
+            "general-practitioner",
+            &|v| matches!(v, IndexValue::Reference { target_id: Some(i), .. } if i == "gp1")
+        ));
+        assert!(has(
+            "birthdate",
+            &|v| matches!(v, IndexValue::Date(r) if datetime::format_instant(r.high) == "2011-04-30T23:59:59.999Z")
+        ));
     }
 
     #[test]
@@ -234,6 +383,7 @@ mod tests {
         assert!(e.iter().any(|x| x.param == "patient" && matches!(&x.value, IndexValue::Reference { target_id: Some(i), .. } if i == "p1")), "{e:?}");
         assert!(e.iter().any(|x| x.param == "value-quantity" && matches!(&x.value, IndexValue::Quantity { low, .. } if (*low - 70.45).abs() < 1e-9)), "{e:?}");
         assert!(e.iter().any(|x| x.param == "date"));
-        assert!(e.iter().any(|x| x.param == "code" && matches!(&x.value, IndexValue::Token { text: Some(t), .. } if t == "body weight")));
+        assert!(e.iter().any(|x| x.param == "code"
+            && matches!(&x.value, IndexValue::Token { text: Some(t), .. } if t == "body weight")));
     }
 }

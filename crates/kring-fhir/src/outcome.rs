@@ -77,10 +77,20 @@ pub struct Issue {
 
 impl Issue {
     pub fn error(code: IssueCode, diagnostics: impl Into<String>) -> Self {
-        Issue { severity: Severity::Error, code, diagnostics: diagnostics.into(), expression: None }
+        Issue {
+            severity: Severity::Error,
+            code,
+            diagnostics: diagnostics.into(),
+            expression: None,
+        }
     }
     pub fn warning(code: IssueCode, diagnostics: impl Into<String>) -> Self {
-        Issue { severity: Severity::Warning, code, diagnostics: diagnostics.into(), expression: None }
+        Issue {
+            severity: Severity::Warning,
+            code,
+            diagnostics: diagnostics.into(),
+            expression: None,
+        }
     }
     pub fn information(diagnostics: impl Into<String>) -> Self {
         Issue {
@@ -104,7 +114,9 @@ pub struct OperationOutcome {
 
 impl OperationOutcome {
     pub fn single(issue: Issue) -> Self {
-        OperationOutcome { issues: vec![issue] }
+        OperationOutcome {
+            issues: vec![issue],
+        }
     }
 
     pub fn to_json(&self) -> Value {

@@ -4,7 +4,11 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reference {
     /// `Type/id` (optionally versioned), relative to this server.
-    Local { rtype: String, id: String, version: Option<String> },
+    Local {
+        rtype: String,
+        id: String,
+        version: Option<String>,
+    },
     /// An absolute URL, `urn:uuid:` or `urn:oid:`.
     External(String),
     /// `#id` pointing into `contained`.
@@ -13,7 +17,11 @@ pub enum Reference {
 
 /// Whether `id` is a valid FHIR logical id: 1–64 of `[A-Za-z0-9\-\.]`.
 pub fn is_valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 /// Parses a reference string; `None` when it has no recognisable form.
@@ -28,7 +36,11 @@ pub fn parse(reference: &str, is_resource_type: impl Fn(&str) -> bool) -> Option
     let absolute = reference.contains("://");
     // Type/id or …/Type/id/_history/v at the end.
     let (rtype, id, version) = if parts.len() >= 4 && parts[parts.len() - 2] == "_history" {
-        (parts[parts.len() - 4], parts[parts.len() - 3], Some(parts[parts.len() - 1].to_string()))
+        (
+            parts[parts.len() - 4],
+            parts[parts.len() - 3],
+            Some(parts[parts.len() - 1].to_string()),
+        )
     } else if parts.len() >= 2 {
         (parts[parts.len() - 2], parts[parts.len() - 1], None)
     } else {
@@ -37,8 +49,15 @@ pub fn parse(reference: &str, is_resource_type: impl Fn(&str) -> bool) -> Option
     if absolute {
         return Some(Reference::External(reference.to_string()));
     }
-    if (parts.len() == 2 || (parts.len() == 4 && version.is_some())) && is_resource_type(rtype) && is_valid_id(id) {
-        return Some(Reference::Local { rtype: rtype.to_string(), id: id.to_string(), version });
+    if (parts.len() == 2 || (parts.len() == 4 && version.is_some()))
+        && is_resource_type(rtype)
+        && is_valid_id(id)
+    {
+        return Some(Reference::Local {
+            rtype: rtype.to_string(),
+            id: id.to_string(),
+            version,
+        });
     }
     None
 }
@@ -51,9 +70,25 @@ mod tests {
     }
     #[test]
     fn forms() {
-        assert_eq!(parse("Patient/1", rt), Some(Reference::Local { rtype: "Patient".into(), id: "1".into(), version: None }));
-        assert_eq!(parse("Patient/1/_history/3", rt).and_then(|r| match r { Reference::Local { version, .. } => version, _ => None }), Some("3".into()));
-        assert!(matches!(parse("http://x.org/fhir/Patient/1", rt), Some(Reference::External(_))));
+        assert_eq!(
+            parse("Patient/1", rt),
+            Some(Reference::Local {
+                rtype: "Patient".into(),
+                id: "1".into(),
+                version: None
+            })
+        );
+        assert_eq!(
+            parse("Patient/1/_history/3", rt).and_then(|r| match r {
+                Reference::Local { version, .. } => version,
+                _ => None,
+            }),
+            Some("3".into())
+        );
+        assert!(matches!(
+            parse("http://x.org/fhir/Patient/1", rt),
+            Some(Reference::External(_))
+        ));
         assert!(matches!(parse("#c1", rt), Some(Reference::Contained(_))));
         assert_eq!(parse("Nonsense/1", rt), None);
         assert_eq!(parse("Patient", rt), None);

@@ -6,7 +6,13 @@ use unicode_normalization::UnicodeNormalization;
 
 /// Lower-cases and strips combining marks and surrounding whitespace.
 pub fn normalize(s: &str) -> String {
-    s.nfd().filter(|c| !is_combining_mark(*c)).collect::<String>().to_lowercase().split_whitespace().collect::<Vec<_>>().join(" ")
+    s.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .collect::<String>()
+        .to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

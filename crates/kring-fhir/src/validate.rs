@@ -15,7 +15,10 @@ use crate::reference::{self, Reference};
 
 /// Validates a resource; an empty result means it is valid.
 pub fn validate(defs: &Definitions, resource: &Value) -> Vec<Issue> {
-    let mut v = Validator { defs, issues: Vec::new() };
+    let mut v = Validator {
+        defs,
+        issues: Vec::new(),
+    };
     v.resource(resource, None);
     v.issues
 }
@@ -51,15 +54,27 @@ impl<'d> Validator<'d> {
 
     fn resource(&mut self, v: &Value, at: Option<&str>) {
         let Some(obj) = v.as_object() else {
-            self.err(IssueCode::Structure, at.unwrap_or("Resource"), format!("a resource must be a JSON object, not {}", json_kind(v)));
+            self.err(
+                IssueCode::Structure,
+                at.unwrap_or("Resource"),
+                format!("a resource must be a JSON object, not {}", json_kind(v)),
+            );
             return;
         };
         let Some(rt) = obj.get("resourceType").and_then(Value::as_str) else {
-            self.err(IssueCode::Required, at.unwrap_or("Resource"), "the resource has no resourceType");
+            self.err(
+                IssueCode::Required,
+                at.unwrap_or("Resource"),
+                "the resource has no resourceType",
+            );
             return;
         };
         if !self.defs.is_resource_type(rt) {
-            self.err(IssueCode::NotSupported, at.unwrap_or("Resource"), format!("'{rt}' is not a FHIR R4 resource type"));
+            self.err(
+                IssueCode::NotSupported,
+                at.unwrap_or("Resource"),
+                format!("'{rt}' is not a FHIR R4 resource type"),
+            );
             return;
         }
         let path = at.map(str::to_string).unwrap_or_else(|| rt.to_string());
@@ -82,14 +97,22 @@ impl<'d> Validator<'d> {
                 None => (key.as_str(), false),
             };
             let Some((el, code)) = self.find_element(def_path, &names, base_key) else {
-                self.err(IssueCode::Structure, &format!("{at}.{key}"), format!("unknown element '{key}'"));
+                self.err(
+                    IssueCode::Structure,
+                    &format!("{at}.{key}"),
+                    format!("unknown element '{key}'"),
+                );
                 continue;
             };
             let el = el.clone();
             let child_at = format!("{at}.{base_key}");
             if el.is_choice() && !primitive_ext {
                 if choices_seen.contains(&el.path) {
-                    self.err(IssueCode::Structure, &child_at, format!("only one type of '{}' may be given", el.name()));
+                    self.err(
+                        IssueCode::Structure,
+                        &child_at,
+                        format!("only one type of '{}' may be given", el.name()),
+                    );
                     continue;
                 }
                 choices_seen.push(el.path.clone());
@@ -103,8 +126,14 @@ impl<'d> Validator<'d> {
                 for (i, it) in items.into_iter().enumerate() {
                     match it {
                         Value::Null => {}
-                        Value::Object(m) => self.object("Element", m, &format!("{at}.{key}[{i}]"), false),
-                        other => self.err(IssueCode::Structure, &format!("{at}.{key}"), format!("must be an object, not {}", json_kind(other))),
+                        Value::Object(m) => {
+                            self.object("Element", m, &format!("{at}.{key}[{i}]"), false)
+                        }
+                        other => self.err(
+                            IssueCode::Structure,
+                            &format!("{at}.{key}"),
+                            format!("must be an object, not {}", json_kind(other)),
+                        ),
                     }
                 }
                 continue;
@@ -112,20 +141,34 @@ impl<'d> Validator<'d> {
             match val {
                 Value::Array(items) => {
                     if !el.is_array() {
-                        self.err(IssueCode::Structure, &child_at, format!("'{base_key}' has at most one value; it must not be an array"));
+                        self.err(
+                            IssueCode::Structure,
+                            &child_at,
+                            format!("'{base_key}' has at most one value; it must not be an array"),
+                        );
                         continue;
                     }
                     if items.is_empty() {
-                        self.err(IssueCode::Structure, &child_at, "an array must not be empty");
+                        self.err(
+                            IssueCode::Structure,
+                            &child_at,
+                            "an array must not be empty",
+                        );
                     }
                     if let Some(max) = el.max {
                         if items.len() > max as usize {
-                            self.err(IssueCode::Structure, &child_at, format!("at most {max} values are allowed"));
+                            self.err(
+                                IssueCode::Structure,
+                                &child_at,
+                                format!("at most {max} values are allowed"),
+                            );
                         }
                     }
                     let with_ext = obj.get(&format!("_{key}")).and_then(Value::as_array);
                     for (i, it) in items.iter().enumerate() {
-                        if it.is_null() && with_ext.is_some_and(|e| e.get(i).is_some_and(|x| !x.is_null())) {
+                        if it.is_null()
+                            && with_ext.is_some_and(|e| e.get(i).is_some_and(|x| !x.is_null()))
+                        {
                             continue;
                         }
                         self.value(&el, &code, it, &format!("{child_at}[{i}]"));
@@ -133,7 +176,11 @@ impl<'d> Validator<'d> {
                 }
                 other => {
                     if el.is_array() {
-                        self.err(IssueCode::Structure, &child_at, format!("'{base_key}' repeats, so it must be an array"));
+                        self.err(
+                            IssueCode::Structure,
+                            &child_at,
+                            format!("'{base_key}' repeats, so it must be an array"),
+                        );
                         continue;
                     }
                     self.value(&el, &code, other, &child_at);
@@ -141,31 +188,53 @@ impl<'d> Validator<'d> {
             }
         }
         for name in &names {
-            let Some(el) = self.defs.element(&format!("{def_path}.{name}")) else { continue };
+            let Some(el) = self.defs.element(&format!("{def_path}.{name}")) else {
+                continue;
+            };
             if el.min == 0 {
                 continue;
             }
             let present = if let Some(base) = name.strip_suffix("[x]") {
-                obj.keys().any(|k| k.strip_prefix(base).is_some_and(|s| s.chars().next().is_some_and(|c| c.is_ascii_uppercase())))
+                obj.keys().any(|k| {
+                    k.strip_prefix(base)
+                        .is_some_and(|s| s.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
+                })
             } else {
                 obj.contains_key(name.as_str()) || obj.contains_key(&format!("_{name}"))
             };
             if !present {
                 let n = name.trim_end_matches("[x]");
-                self.err(IssueCode::Required, &format!("{at}.{n}"), format!("'{n}' is required (minimum cardinality {})", el.min));
+                self.err(
+                    IssueCode::Required,
+                    &format!("{at}.{n}"),
+                    format!("'{n}' is required (minimum cardinality {})", el.min),
+                );
             }
         }
     }
 
     /// Finds the element a JSON key names, and the type it carries (for choices, from the key).
-    fn find_element(&self, def_path: &str, names: &[String], key: &str) -> Option<(&'d ElementDef, String)> {
+    fn find_element(
+        &self,
+        def_path: &str,
+        names: &[String],
+        key: &str,
+    ) -> Option<(&'d ElementDef, String)> {
         if let Some(el) = self.defs.element(&format!("{def_path}.{key}")) {
-            let code = el.types.first().map(|t| t.code.clone()).unwrap_or_else(|| "BackboneElement".into());
+            let code = el
+                .types
+                .first()
+                .map(|t| t.code.clone())
+                .unwrap_or_else(|| "BackboneElement".into());
             return Some((el, code));
         }
         for n in names {
-            let Some(base) = n.strip_suffix("[x]") else { continue };
-            let Some(suffix) = key.strip_prefix(base) else { continue };
+            let Some(base) = n.strip_suffix("[x]") else {
+                continue;
+            };
+            let Some(suffix) = key.strip_prefix(base) else {
+                continue;
+            };
             let el = self.defs.element(&format!("{def_path}.{n}"))?;
             if let Some(t) = el.types.iter().find(|t| capitalize(&t.code) == suffix) {
                 return Some((el, t.code.clone()));
@@ -188,7 +257,11 @@ impl<'d> Validator<'d> {
             return;
         }
         let Some(obj) = v.as_object() else {
-            self.err(IssueCode::Structure, at, format!("must be an object of type {code}, not {}", json_kind(v)));
+            self.err(
+                IssueCode::Structure,
+                at,
+                format!("must be an object of type {code}, not {}", json_kind(v)),
+            );
             return;
         };
         let content = self.defs.content_path(el, code);
@@ -203,7 +276,11 @@ impl<'d> Validator<'d> {
             }
             "CodeableConcept" => {
                 if let Some(vs) = &el.binding {
-                    let codings: Vec<&Value> = obj.get("coding").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+                    let codings: Vec<&Value> = obj
+                        .get("coding")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().collect())
+                        .unwrap_or_default();
                     self.coding_binding(vs, &codings, at, true);
                 }
             }
@@ -216,35 +293,62 @@ impl<'d> Validator<'d> {
         match code {
             "boolean" => {
                 if !v.is_boolean() {
-                    self.err(IssueCode::Value, at, format!("must be a JSON boolean (true or false), not {}", json_kind(v)));
+                    self.err(
+                        IssueCode::Value,
+                        at,
+                        format!(
+                            "must be a JSON boolean (true or false), not {}",
+                            json_kind(v)
+                        ),
+                    );
                 }
             }
             "integer" | "positiveInt" | "unsignedInt" => {
                 let Some(n) = v.as_number() else {
-                    self.err(IssueCode::Value, at, format!("must be a JSON number, not {}", json_kind(v)));
+                    self.err(
+                        IssueCode::Value,
+                        at,
+                        format!("must be a JSON number, not {}", json_kind(v)),
+                    );
                     return;
                 };
                 let text = n.to_string();
                 match text.parse::<i64>() {
                     Ok(i) if i >= i32::MIN as i64 && i <= i32::MAX as i64 => {
                         if code == "positiveInt" && i < 1 {
-                            self.err(IssueCode::Value, at, "must be a positive integer (1 or more)");
+                            self.err(
+                                IssueCode::Value,
+                                at,
+                                "must be a positive integer (1 or more)",
+                            );
                         }
                         if code == "unsignedInt" && i < 0 {
                             self.err(IssueCode::Value, at, "must not be negative");
                         }
                     }
-                    _ => self.err(IssueCode::Value, at, bad("a whole number within 32 bits is expected")),
+                    _ => self.err(
+                        IssueCode::Value,
+                        at,
+                        bad("a whole number within 32 bits is expected"),
+                    ),
                 }
             }
             "decimal" => {
                 if !v.is_number() {
-                    self.err(IssueCode::Value, at, format!("must be a JSON number, not {}", json_kind(v)));
+                    self.err(
+                        IssueCode::Value,
+                        at,
+                        format!("must be a JSON number, not {}", json_kind(v)),
+                    );
                 }
             }
             _ => {
                 let Some(s) = v.as_str() else {
-                    self.err(IssueCode::Value, at, format!("must be a JSON string, not {}", json_kind(v)));
+                    self.err(
+                        IssueCode::Value,
+                        at,
+                        format!("must be a JSON string, not {}", json_kind(v)),
+                    );
                     return;
                 };
                 if s.is_empty() {
@@ -258,8 +362,13 @@ impl<'d> Validator<'d> {
                     "time" => datetime::is_time(s),
                     "id" => reference::is_valid_id(s),
                     "code" => s.trim() == s && !s.contains("  "),
-                    "uri" | "url" | "canonical" | "oid" | "uuid" => !s.chars().any(char::is_whitespace),
-                    "base64Binary" => s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'\n' | b'\r' | b' ')),
+                    "uri" | "url" | "canonical" | "oid" | "uuid" => {
+                        !s.chars().any(char::is_whitespace)
+                    }
+                    "base64Binary" => s.bytes().all(|b| {
+                        b.is_ascii_alphanumeric()
+                            || matches!(b, b'+' | b'/' | b'=' | b'\n' | b'\r' | b' ')
+                    }),
                     _ => true,
                 };
                 if !ok {
@@ -278,7 +387,11 @@ impl<'d> Validator<'d> {
                     if let Some(vs) = &el.binding {
                         if let Some(set) = self.defs.value_set(vs) {
                             if !set.iter().any(|(_, c)| c == s) {
-                                self.err(IssueCode::CodeInvalid, at, format!("the code is not in the required value set {vs}"));
+                                self.err(
+                                    IssueCode::CodeInvalid,
+                                    at,
+                                    format!("the code is not in the required value set {vs}"),
+                                );
                             }
                         }
                     }
@@ -288,10 +401,17 @@ impl<'d> Validator<'d> {
     }
 
     fn coding_binding(&mut self, vs: &str, codings: &[&Value], at: &str, concept: bool) {
-        let Some(set) = self.defs.value_set(vs) else { return };
+        let Some(set) = self.defs.value_set(vs) else {
+            return;
+        };
         let pairs: Vec<(Option<&str>, Option<&str>)> = codings
             .iter()
-            .map(|c| (c.get("system").and_then(Value::as_str), c.get("code").and_then(Value::as_str)))
+            .map(|c| {
+                (
+                    c.get("system").and_then(Value::as_str),
+                    c.get("code").and_then(Value::as_str),
+                )
+            })
             .filter(|(_, c)| c.is_some())
             .collect();
         if pairs.is_empty() {
@@ -304,22 +424,45 @@ impl<'d> Validator<'d> {
                 None => set.iter().any(|(_, x)| x == c),
             }
         };
-        let ok = if concept { pairs.iter().any(in_set) } else { pairs.iter().all(in_set) };
+        let ok = if concept {
+            pairs.iter().any(in_set)
+        } else {
+            pairs.iter().all(in_set)
+        };
         if !ok {
-            self.err(IssueCode::CodeInvalid, at, format!("no coding is from the required value set {vs}"));
+            self.err(
+                IssueCode::CodeInvalid,
+                at,
+                format!("no coding is from the required value set {vs}"),
+            );
         }
     }
 
     fn reference(&mut self, el: &ElementDef, obj: &Map<String, Value>, at: &str) {
-        let Some(r) = obj.get("reference").and_then(Value::as_str) else { return };
+        let Some(r) = obj.get("reference").and_then(Value::as_str) else {
+            return;
+        };
         match reference::parse(r, |t| self.defs.is_resource_type(t)) {
-            None => self.err(IssueCode::Value, &format!("{at}.reference"), "is not a valid reference: use Type/id, an absolute URL, urn:uuid:…, or #id"),
+            None => self.err(
+                IssueCode::Value,
+                &format!("{at}.reference"),
+                "is not a valid reference: use Type/id, an absolute URL, urn:uuid:…, or #id",
+            ),
             Some(Reference::Local { rtype, .. }) => {
-                let targets: Vec<&String> = el.types.iter().filter(|t| t.code == "Reference").flat_map(|t| t.targets.iter()).collect();
+                let targets: Vec<&String> = el
+                    .types
+                    .iter()
+                    .filter(|t| t.code == "Reference")
+                    .flat_map(|t| t.targets.iter())
+                    .collect();
                 let open = targets.is_empty() || targets.iter().any(|t| *t == "Resource");
                 if !open && !targets.iter().any(|t| **t == rtype) {
                     let allowed: Vec<&str> = targets.iter().map(|t| t.as_str()).collect();
-                    self.err(IssueCode::Value, &format!("{at}.reference"), format!("may refer to {} only, not to {rtype}", allowed.join(", ")));
+                    self.err(
+                        IssueCode::Value,
+                        &format!("{at}.reference"),
+                        format!("may refer to {} only, not to {rtype}", allowed.join(", ")),
+                    );
                 }
             }
             Some(_) => {}
@@ -332,7 +475,11 @@ impl<'d> Validator<'d> {
         }
         match obj.get("value").and_then(Value::as_str) {
             Some(v) if passes_eleven_test(v) => {}
-            Some(_) => self.err(IssueCode::Value, &format!("{at}.value"), "is not a valid BSN: a BSN has 9 digits and passes the eleven test (elfproef)"),
+            Some(_) => self.err(
+                IssueCode::Value,
+                &format!("{at}.value"),
+                "is not a valid BSN: a BSN has 9 digits and passes the eleven test (elfproef)",
+            ),
             None => {}
         }
     }
@@ -345,7 +492,10 @@ mod tests {
     use serde_json::json;
 
     fn issues(v: Value) -> Vec<String> {
-        validate(definitions(), &v).into_iter().map(|i| format!("{} {}", i.expression.unwrap_or_default(), i.diagnostics)).collect()
+        validate(definitions(), &v)
+            .into_iter()
+            .map(|i| format!("{} {}", i.expression.unwrap_or_default(), i.diagnostics))
+            .collect()
     }
 
     #[test]
@@ -359,14 +509,22 @@ mod tests {
 
     #[test]
     fn names_the_element_that_is_wrong() {
-        let got = issues(json!({"resourceType": "Patient", "birthDate": "02-04-2011", "gender": "vrouw", "colour": "blue",
+        let got = issues(
+            json!({"resourceType": "Patient", "birthDate": "02-04-2011", "gender": "vrouw", "colour": "blue",
             "name": {"family": "x"}, "active": "yes",
             "identifier": [{"system": BSN_SYSTEM, "value": "123456789"}],
-            "managingOrganization": {"reference": "Patient/p2"}}));
+            "managingOrganization": {"reference": "Patient/p2"}}),
+        );
         let joined = got.join("\n");
-        for want in ["Patient.birthDate is not a valid date", "Patient.gender the code is not in", "Patient.colour unknown element",
-            "Patient.name 'name' repeats", "Patient.active must be a JSON boolean", "Patient.identifier[0].value is not a valid BSN",
-            "Patient.managingOrganization.reference may refer to Organization only"] {
+        for want in [
+            "Patient.birthDate is not a valid date",
+            "Patient.gender the code is not in",
+            "Patient.colour unknown element",
+            "Patient.name 'name' repeats",
+            "Patient.active must be a JSON boolean",
+            "Patient.identifier[0].value is not a valid BSN",
+            "Patient.managingOrganization.reference may refer to Organization only",
+        ] {
             assert!(joined.contains(want), "missing '{want}' in:\n{joined}");
         }
         assert!(!joined.contains("123456789"), "the BSN must not be echoed");
@@ -374,12 +532,26 @@ mod tests {
 
     #[test]
     fn cardinality_and_choices() {
-        let got = issues(json!({"resourceType": "Observation", "code": {"text": "x"}, "valueQuantity": {"value": 3}, "valueString": "x"}));
-        assert!(got.iter().any(|g| g.starts_with("Observation.status 'status' is required")), "{got:?}");
-        assert!(got.iter().any(|g| g.contains("only one type of 'value[x]'")), "{got:?}");
-        let ok = issues(json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "valueQuantity": {"value": 3.5, "unit": "kg"}}));
+        let got = issues(
+            json!({"resourceType": "Observation", "code": {"text": "x"}, "valueQuantity": {"value": 3}, "valueString": "x"}),
+        );
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with("Observation.status 'status' is required")),
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .any(|g| g.contains("only one type of 'value[x]'")),
+            "{got:?}"
+        );
+        let ok = issues(
+            json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "valueQuantity": {"value": 3.5, "unit": "kg"}}),
+        );
         assert!(ok.is_empty(), "{ok:?}");
-        let bad = issues(json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "valueBanana": 1}));
+        let bad = issues(
+            json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "valueBanana": 1}),
+        );
         assert!(bad[0].contains("unknown element 'valueBanana'"));
     }
 }

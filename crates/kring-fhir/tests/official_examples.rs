@@ -31,15 +31,27 @@ pub const KNOWN_INVALID: &[(&str, &str)] = &[
 
 #[test]
 fn official_examples_validate() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/fhir/hl7.fhir.r4.examples-4.0.1.tgz");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/fhir/hl7.fhir.r4.examples-4.0.1.tgz"
+    );
     let file = std::fs::File::open(path).expect("the FHIR package");
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let defs = definitions();
     let (mut total, mut failed) = (0, Vec::new());
     for entry in archive.entries().unwrap() {
         let mut entry = entry.unwrap();
-        let name = entry.path().unwrap().to_string_lossy().trim_start_matches("package/").to_string();
-        if !name.ends_with(".json") || name == "package.json" || name.starts_with('.') || name.contains('/') {
+        let name = entry
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches("package/")
+            .to_string();
+        if !name.ends_with(".json")
+            || name == "package.json"
+            || name.starts_with('.')
+            || name.contains('/')
+        {
             continue;
         }
         let mut buf = String::new();
@@ -49,11 +61,31 @@ fn official_examples_validate() {
         let issues = validate(defs, &v);
         let known_invalid = KNOWN_INVALID.iter().any(|(n, _)| *n == name);
         // A known-invalid example that starts to pass means the list is stale.
-        assert!(!(issues.is_empty() && known_invalid), "{name} is listed as invalid but validates");
+        assert!(
+            !(issues.is_empty() && known_invalid),
+            "{name} is listed as invalid but validates"
+        );
         if !issues.is_empty() && !known_invalid {
-            failed.push(format!("{name}: {}", issues.iter().take(3).map(|i| format!("{} {}", i.expression.clone().unwrap_or_default(), i.diagnostics)).collect::<Vec<_>>().join(" | ")));
+            failed.push(format!(
+                "{name}: {}",
+                issues
+                    .iter()
+                    .take(3)
+                    .map(|i| format!(
+                        "{} {}",
+                        i.expression.clone().unwrap_or_default(),
+                        i.diagnostics
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ));
         }
     }
     eprintln!("{total} examples, {} rejected", failed.len());
-    assert!(failed.is_empty(), "{} of {total} rejected:\n{}", failed.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} of {total} rejected:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
 }

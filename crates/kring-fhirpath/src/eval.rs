@@ -42,17 +42,35 @@ pub struct EvalContext<'m> {
 
 impl<'m> EvalContext<'m> {
     pub fn new(model: &'m dyn TypeModel) -> Self {
-        EvalContext { model, vars: HashMap::new() }
+        EvalContext {
+            model,
+            vars: HashMap::new(),
+        }
     }
 }
 
 impl Expr {
     /// Evaluates this expression with `resource` as `%resource`, `%context` and the input.
-    pub fn evaluate<'a>(&self, ctx: &EvalContext<'_>, resource: &'a Value) -> Result<Vec<Item<'a>>> {
-        let root_ty = resource.get("resourceType").and_then(Value::as_str).map(str::to_string);
+    pub fn evaluate<'a>(
+        &self,
+        ctx: &EvalContext<'_>,
+        resource: &'a Value,
+    ) -> Result<Vec<Item<'a>>> {
+        let root_ty = resource
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let root = Item::node(resource, root_ty);
-        let ev = Evaluator { ctx, root: root.clone(), depth: 0 };
-        let scope = Scope { this: vec![root], index: None, total: None };
+        let ev = Evaluator {
+            ctx,
+            root: root.clone(),
+            depth: 0,
+        };
+        let scope = Scope {
+            this: vec![root],
+            index: None,
+            total: None,
+        };
         ev.eval(self, &scope.this.clone(), &scope)
     }
 }
@@ -123,12 +141,19 @@ fn choice_type(suffix: &str) -> String {
 
 /// Children of one node named `name`, following FHIR's JSON rules for choice elements.
 fn children<'a>(model: &dyn TypeModel, item: &Item<'a>, name: &str, out: &mut Coll<'a>) {
-    let Item::Node { value: Value::Object(map), ty } = item else {
+    let Item::Node {
+        value: Value::Object(map),
+        ty,
+    } = item
+    else {
         return;
     };
     let push = |v: &'a Value, t: Option<String>, out: &mut Coll<'a>| {
         let resolved_ty = |v: &'a Value| {
-            v.get("resourceType").and_then(Value::as_str).map(str::to_string).or_else(|| t.clone())
+            v.get("resourceType")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or_else(|| t.clone())
         };
         match v {
             Value::Array(items) => {
@@ -149,7 +174,11 @@ fn children<'a>(model: &dyn TypeModel, item: &Item<'a>, name: &str, out: &mut Co
     }
     for (key, v) in map {
         if let Some(suffix) = key.strip_prefix(name) {
-            if suffix.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
+            if suffix
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_uppercase())
+            {
                 push(v, Some(choice_type(suffix)), out);
             }
         }
@@ -169,11 +198,22 @@ fn type_matches(model: &dyn TypeModel, item: &Item<'_>, wanted: &str) -> bool {
             // System types answer to their FHIRPath names.
             p.type_name() == wanted
         }
-        Item::Resolved(t) => model.is_a(t, wanted) || t == wanted || wanted == "Resource" || wanted == "DomainResource",
+        Item::Resolved(t) => {
+            model.is_a(t, wanted)
+                || t == wanted
+                || wanted == "Resource"
+                || wanted == "DomainResource"
+        }
         Item::Node { value, ty } => match ty {
-            Some(t) => t == wanted || model.is_a(t, wanted) || (wanted == "Resource" && value.get("resourceType").is_some()),
+            Some(t) => {
+                t == wanted
+                    || model.is_a(t, wanted)
+                    || (wanted == "Resource" && value.get("resourceType").is_some())
+            }
             None => match value {
-                Value::Object(_) => value.get("resourceType").and_then(Value::as_str) == Some(wanted),
+                Value::Object(_) => {
+                    value.get("resourceType").and_then(Value::as_str) == Some(wanted)
+                }
                 Value::Bool(_) => wanted == "boolean" || wanted == "Boolean",
                 Value::String(_) => wanted == "string" || wanted == "String",
                 _ => false,
@@ -186,7 +226,9 @@ pub(crate) fn prim_equal(a: &Primitive, b: &Primitive) -> Option<bool> {
     use Primitive::*;
     Some(match (a, b) {
         (Integer(x), Integer(y)) => x == y,
-        (Integer(_) | Decimal(_), Integer(_) | Decimal(_)) => (a.as_f64() - b.as_f64()).abs() < 1e-9,
+        (Integer(_) | Decimal(_), Integer(_) | Decimal(_)) => {
+            (a.as_f64() - b.as_f64()).abs() < 1e-9
+        }
         (String(x), String(y)) => x == y,
         (Boolean(x), Boolean(y)) => x == y,
         (Date(x) | DateTime(x), Date(y) | DateTime(y)) | (Time(x), Time(y)) => {
@@ -311,17 +353,31 @@ fn prim_cmp(a: &Primitive, b: &Primitive) -> Result<Option<Ordering>> {
             }
             x.partial_cmp(&y)
         }
-        _ => return err(format!("cannot compare {} with {}", a.type_name(), b.type_name())),
+        _ => {
+            return err(format!(
+                "cannot compare {} with {}",
+                a.type_name(),
+                b.type_name()
+            ))
+        }
     })
 }
 
 fn equivalent(a: &Item<'_>, b: &Item<'_>) -> bool {
     match (a.to_primitive(), b.to_primitive()) {
         (Some(Primitive::String(x)), Some(Primitive::String(y))) => {
-            let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+            let norm = |s: &str| {
+                s.split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .to_lowercase()
+            };
             norm(&x) == norm(&y)
         }
-        (Some(x @ (Primitive::Decimal(_) | Primitive::Integer(_))), Some(y @ (Primitive::Decimal(_) | Primitive::Integer(_)))) => {
+        (
+            Some(x @ (Primitive::Decimal(_) | Primitive::Integer(_))),
+            Some(y @ (Primitive::Decimal(_) | Primitive::Integer(_))),
+        ) => {
             let prec = |p: &Primitive| match p {
                 Primitive::Decimal(d) => {
                     let s = format!("{d}");
@@ -333,9 +389,10 @@ fn equivalent(a: &Item<'_>, b: &Item<'_>) -> bool {
             let f = 10f64.powi(digits);
             (x.as_f64() * f).round() == (y.as_f64() * f).round()
         }
-        (Some(Primitive::Date(x) | Primitive::DateTime(x)), Some(Primitive::Date(y) | Primitive::DateTime(y))) => {
-            datetime_cmp(&x, &y) == Some(Ordering::Equal)
-        }
+        (
+            Some(Primitive::Date(x) | Primitive::DateTime(x)),
+            Some(Primitive::Date(y) | Primitive::DateTime(y)),
+        ) => datetime_cmp(&x, &y) == Some(Ordering::Equal),
         (Some(x), Some(y)) => prim_equal(&x, &y) == Some(true),
         _ => a.same(b),
     }
@@ -411,7 +468,10 @@ fn convert_to(p: &Primitive, target: &str) -> Option<Primitive> {
         ("Decimal", Decimal(d)) => Some(Decimal(*d)),
         ("Decimal", Boolean(b)) => Some(Decimal(if *b { 1.0 } else { 0.0 })),
         ("Decimal", String(s)) => {
-            if s.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+')) && !s.is_empty() {
+            if s.chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+'))
+                && !s.is_empty()
+            {
                 s.parse().ok().map(Decimal)
             } else {
                 None
@@ -443,7 +503,10 @@ fn convert_to(p: &Primitive, target: &str) -> Option<Primitive> {
         ("DateTime", Date(s) | DateTime(s)) => Some(DateTime(s.clone())),
         ("DateTime", String(s)) => looks_like_date(s).then(|| DateTime(s.clone())),
         ("Time", Time(s)) => Some(Time(s.clone())),
-        ("Time", String(s)) => (s.len() >= 2 && s.as_bytes()[0].is_ascii_digit() && s.chars().nth(2).is_none_or(|c| c == ':')).then(|| Time(s.clone())),
+        ("Time", String(s)) => (s.len() >= 2
+            && s.as_bytes()[0].is_ascii_digit()
+            && s.chars().nth(2).is_none_or(|c| c == ':'))
+        .then(|| Time(s.clone())),
         ("Quantity", Quantity(v, u)) => Some(Quantity(*v, u.clone())),
         ("Quantity", Integer(_) | Decimal(_)) => Some(Quantity(p.as_f64(), "1".into())),
         ("Quantity", String(s)) => parse_quantity(s),
@@ -494,8 +557,12 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
             Expr::Quantity(v, u) => vec![Item::Prim(Primitive::Quantity(*v, u.clone()))],
             Expr::Env(name) => match name.as_str() {
                 "resource" | "context" | "rootResource" => vec![self.root.clone()],
-                "ucum" => vec![Item::Prim(Primitive::String("http://unitsofmeasure.org".into()))],
-                "sct" => vec![Item::Prim(Primitive::String("http://snomed.info/sct".into()))],
+                "ucum" => vec![Item::Prim(Primitive::String(
+                    "http://unitsofmeasure.org".into(),
+                ))],
+                "sct" => vec![Item::Prim(Primitive::String(
+                    "http://snomed.info/sct".into(),
+                ))],
                 "loinc" => vec![Item::Prim(Primitive::String("http://loinc.org".into()))],
                 other => match self.ctx.vars.get(other) {
                     Some(p) => vec![Item::Prim(p.clone())],
@@ -507,7 +574,10 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
             },
             Expr::Special(name) => match name.as_str() {
                 "$this" => scope.this.clone(),
-                "$index" => scope.index.map(|i| vec![Item::Prim(Primitive::Integer(i))]).unwrap_or_default(),
+                "$index" => scope
+                    .index
+                    .map(|i| vec![Item::Prim(Primitive::Integer(i))])
+                    .unwrap_or_default(),
                 _ => scope.total.clone().unwrap_or_default(),
             },
             Expr::Ident(name) => {
@@ -545,9 +615,24 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
                 let v = self.eval(inner, input, scope)?;
                 match single_prim(&v)? {
                     None => vec![],
-                    Some(Primitive::Integer(n)) => vec![Item::Prim(Primitive::Integer(if *op == "-" { -n } else { n }))],
-                    Some(Primitive::Decimal(d)) => vec![Item::Prim(Primitive::Decimal(if *op == "-" { -d } else { d }))],
-                    Some(Primitive::Quantity(d, u)) => vec![Item::Prim(Primitive::Quantity(if *op == "-" { -d } else { d }, u))],
+                    Some(Primitive::Integer(n)) => {
+                        vec![Item::Prim(Primitive::Integer(if *op == "-" {
+                            -n
+                        } else {
+                            n
+                        }))]
+                    }
+                    Some(Primitive::Decimal(d)) => {
+                        vec![Item::Prim(Primitive::Decimal(if *op == "-" {
+                            -d
+                        } else {
+                            d
+                        }))]
+                    }
+                    Some(Primitive::Quantity(d, u)) => vec![Item::Prim(Primitive::Quantity(
+                        if *op == "-" { -d } else { d },
+                        u,
+                    ))],
                     Some(p) => return err(format!("cannot negate {}", p.type_name())),
                 }
             }
@@ -559,7 +644,9 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
                         Some(it) => boolean(type_matches(self.model(), it, ty)),
                     }
                 } else {
-                    l.into_iter().filter(|it| type_matches(self.model(), it, ty)).collect()
+                    l.into_iter()
+                        .filter(|it| type_matches(self.model(), it, ty))
+                        .collect()
                 }
             }
             Expr::Binary(op, l, r) => self.binary(op, l, r, input, scope)?,
@@ -581,7 +668,14 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
         out
     }
 
-    fn binary(&self, op: &str, l: &Expr, r: &Expr, input: &Coll<'a>, scope: &Scope<'a>) -> Result<Coll<'a>> {
+    fn binary(
+        &self,
+        op: &str,
+        l: &Expr,
+        r: &Expr,
+        input: &Coll<'a>,
+        scope: &Scope<'a>,
+    ) -> Result<Coll<'a>> {
         // Logic operators short-circuit where the specification allows.
         match op {
             "and" | "or" | "xor" | "implies" => {
@@ -666,7 +760,14 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
         })
     }
 
-    fn call(&self, name: &str, focus: Coll<'a>, args: &[Expr], input: &Coll<'a>, scope: &Scope<'a>) -> Result<Coll<'a>> {
+    fn call(
+        &self,
+        name: &str,
+        focus: Coll<'a>,
+        args: &[Expr],
+        input: &Coll<'a>,
+        scope: &Scope<'a>,
+    ) -> Result<Coll<'a>> {
         // Arguments evaluated against the original input (not per item).
         let arg = |i: usize| -> Result<Coll<'a>> {
             match args.get(i) {
@@ -675,8 +776,16 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
             }
         };
         let per_item = |item: &Item<'a>, idx: usize, e: &Expr| -> Result<Coll<'a>> {
-            let inner = Scope { this: vec![item.clone()], index: Some(idx as i64), total: scope.total.clone() };
-            let sub = Evaluator { ctx: self.ctx, root: self.root.clone(), depth: self.depth + 1 };
+            let inner = Scope {
+                this: vec![item.clone()],
+                index: Some(idx as i64),
+                total: scope.total.clone(),
+            };
+            let sub = Evaluator {
+                ctx: self.ctx,
+                root: self.root.clone(),
+                depth: self.depth + 1,
+            };
             sub.eval(e, &inner.this.clone(), &inner)
         };
         let type_name_arg = |i: usize| -> Result<String> {
@@ -713,7 +822,9 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
                 }
             },
             "all" => {
-                let e = args.first().ok_or_else(|| FhirPathError::Eval("all() needs a criterion".into()))?;
+                let e = args
+                    .first()
+                    .ok_or_else(|| FhirPathError::Eval("all() needs a criterion".into()))?;
                 let mut all = true;
                 for (i, it) in focus.iter().enumerate() {
                     if to_bool(&per_item(it, i, e)?)? != Some(true) {
@@ -753,7 +864,9 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
                 boolean(distinct(focus).len() == n)
             }
             "where" => {
-                let e = args.first().ok_or_else(|| FhirPathError::Eval("where() needs a criterion".into()))?;
+                let e = args
+                    .first()
+                    .ok_or_else(|| FhirPathError::Eval("where() needs a criterion".into()))?;
                 let mut out = Vec::new();
                 for (i, it) in focus.into_iter().enumerate() {
                     if to_bool(&per_item(&it, i, e)?)? == Some(true) {
@@ -763,7 +876,9 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
                 out
             }
             "select" => {
-                let e = args.first().ok_or_else(|| FhirPathError::Eval("select() needs a projection".into()))?;
+                let e = args
+                    .first()
+                    .ok_or_else(|| FhirPathError::Eval("select() needs a projection".into()))?;
                 let mut out = Vec::new();
                 for (i, it) in focus.iter().enumerate() {
                     out.extend(per_item(it, i, e)?);
@@ -771,7 +886,9 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
                 out
             }
             "repeat" => {
-                let e = args.first().ok_or_else(|| FhirPathError::Eval("repeat() needs a projection".into()))?;
+                let e = args
+                    .first()
+                    .ok_or_else(|| FhirPathError::Eval("repeat() needs a projection".into()))?;
                 let mut out: Coll<'a> = Vec::new();
                 let mut frontier = focus;
                 let mut rounds = 0;
@@ -792,11 +909,17 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
             }
             "ofType" => {
                 let ty = type_name_arg(0)?;
-                focus.into_iter().filter(|it| type_matches(self.model(), it, &ty)).collect()
+                focus
+                    .into_iter()
+                    .filter(|it| type_matches(self.model(), it, &ty))
+                    .collect()
             }
             "as" => {
                 let ty = type_name_arg(0)?;
-                focus.into_iter().filter(|it| type_matches(self.model(), it, &ty)).collect()
+                focus
+                    .into_iter()
+                    .filter(|it| type_matches(self.model(), it, &ty))
+                    .collect()
             }
             "is" => {
                 let ty = type_name_arg(0)?;
@@ -822,11 +945,19 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
             }
             "intersect" => {
                 let other = arg(0)?;
-                distinct(focus.into_iter().filter(|x| other.iter().any(|y| x.same(y))).collect())
+                distinct(
+                    focus
+                        .into_iter()
+                        .filter(|x| other.iter().any(|y| x.same(y)))
+                        .collect(),
+                )
             }
             "exclude" => {
                 let other = arg(0)?;
-                focus.into_iter().filter(|x| !other.iter().any(|y| x.same(y))).collect()
+                focus
+                    .into_iter()
+                    .filter(|x| !other.iter().any(|y| x.same(y)))
+                    .collect()
             }
             "union" => distinct(focus.into_iter().chain(arg(0)?).collect()),
             "combine" => focus.into_iter().chain(arg(0)?).collect(),
@@ -848,8 +979,15 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
             "children" => {
                 let mut out = Vec::new();
                 for it in &focus {
-                    if let Item::Node { value: Value::Object(map), .. } = it {
-                        for (k, _) in map.iter().filter(|(k, _)| !k.starts_with('_') && *k != "resourceType") {
+                    if let Item::Node {
+                        value: Value::Object(map),
+                        ..
+                    } = it
+                    {
+                        for (k, _) in map
+                            .iter()
+                            .filter(|(k, _)| !k.starts_with('_') && *k != "resourceType")
+                        {
                             children(self.model(), it, k, &mut out);
                         }
                     }
@@ -870,7 +1008,10 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
                 .iter()
                 .filter_map(|it| match it {
                     Item::Node { value, .. } => {
-                        let r = value.get("reference").and_then(Value::as_str).or_else(|| value.as_str())?;
+                        let r = value
+                            .get("reference")
+                            .and_then(Value::as_str)
+                            .or_else(|| value.as_str())?;
                         let parts: Vec<&str> = r.trim_end_matches('/').split('/').collect();
                         let ty = if parts.len() >= 4 && parts[parts.len() - 2] == "_history" {
                             parts[parts.len() - 4]
@@ -894,30 +1035,42 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
                     .filter(|e| matches!(e, Item::Node { value, .. } if value.get("url").and_then(Value::as_str) == Some(url.as_str())))
                     .collect()
             }
-            "hasValue" => boolean(matches!(single(&focus)?, Some(it) if it.to_primitive().is_some())),
-            "getValue" => focus.into_iter().filter(|i| i.to_primitive().is_some()).collect(),
-            "memberOf" | "conformsTo" | "htmlChecks" => return err(format!("{name}() needs a terminology service, which this evaluator does not have")),
+            "hasValue" => {
+                boolean(matches!(single(&focus)?, Some(it) if it.to_primitive().is_some()))
+            }
+            "getValue" => focus
+                .into_iter()
+                .filter(|i| i.to_primitive().is_some())
+                .collect(),
+            "memberOf" | "conformsTo" | "htmlChecks" => {
+                return err(format!(
+                    "{name}() needs a terminology service, which this evaluator does not have"
+                ))
+            }
             "toString" => match single_prim(&focus)? {
                 Some(p) => s(p.render()),
                 None => vec![],
             },
-            "toInteger" | "toDecimal" | "toBoolean" | "toDate" | "toDateTime" | "toTime" | "toQuantity" => {
+            "toInteger" | "toDecimal" | "toBoolean" | "toDate" | "toDateTime" | "toTime"
+            | "toQuantity" => {
                 let target = &name[2..];
                 match single_prim(&focus)? {
                     Some(p) => convert_to(&p, target).map(Item::Prim).into_iter().collect(),
                     None => vec![],
                 }
             }
-            "convertsToInteger" | "convertsToDecimal" | "convertsToBoolean" | "convertsToString"
-            | "convertsToDate" | "convertsToDateTime" | "convertsToTime" | "convertsToQuantity" => {
+            "convertsToInteger" | "convertsToDecimal" | "convertsToBoolean"
+            | "convertsToString" | "convertsToDate" | "convertsToDateTime" | "convertsToTime"
+            | "convertsToQuantity" => {
                 let target = &name[10..];
                 match single_prim(&focus)? {
                     Some(p) => boolean(convert_to(&p, target).is_some()),
                     None => vec![],
                 }
             }
-            "startsWith" | "endsWith" | "contains" | "indexOf" | "matches" | "replaceMatches" | "replace"
-            | "substring" | "upper" | "lower" | "length" | "toChars" | "trim" | "split" | "encode" | "decode" => {
+            "startsWith" | "endsWith" | "contains" | "indexOf" | "matches" | "replaceMatches"
+            | "replace" | "substring" | "upper" | "lower" | "length" | "toChars" | "trim"
+            | "split" | "encode" | "decode" => {
                 let a0 = if args.is_empty() { None } else { Some(arg(0)?) };
                 let a1 = if args.len() > 1 { Some(arg(1)?) } else { None };
                 let sarg = |c: &Option<Coll<'a>>| -> Result<Option<String>> {
@@ -938,7 +1091,9 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
                         "endsWith" => boolean(text.ends_with(&p0)),
                         "contains" => boolean(text.contains(&p0)),
                         "indexOf" => vec![Item::Prim(Primitive::Integer(
-                            text.find(&p0).map(|b| text[..b].chars().count() as i64).unwrap_or(-1),
+                            text.find(&p0)
+                                .map(|b| text[..b].chars().count() as i64)
+                                .unwrap_or(-1),
                         ))],
                         "matches" => {
                             let re = regex_lite::Regex::new(&format!("(?s)^(?:{p0})$"))
@@ -946,12 +1101,17 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
                             boolean(re.is_match(text))
                         }
                         "replaceMatches" => {
-                            let re = regex_lite::Regex::new(&p0).map_err(|e| FhirPathError::Eval(format!("bad regex: {e}")))?;
-                            let Some(rep) = p1.clone() else { return Ok(vec![]) };
+                            let re = regex_lite::Regex::new(&p0)
+                                .map_err(|e| FhirPathError::Eval(format!("bad regex: {e}")))?;
+                            let Some(rep) = p1.clone() else {
+                                return Ok(vec![]);
+                            };
                             s(re.replace_all(text, rep.as_str()).into_owned())
                         }
                         "replace" => {
-                            let Some(rep) = p1.clone() else { return Ok(vec![]) };
+                            let Some(rep) = p1.clone() else {
+                                return Ok(vec![]);
+                            };
                             if p0.is_empty() {
                                 let mut out = rep.clone();
                                 for c in text.chars() {
@@ -964,7 +1124,12 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
                             }
                         }
                         "substring" => {
-                            let start = a0.as_ref().map(|c| int_arg(c)).transpose()?.flatten().unwrap_or(0);
+                            let start = a0
+                                .as_ref()
+                                .map(|c| int_arg(c))
+                                .transpose()?
+                                .flatten()
+                                .unwrap_or(0);
                             let chars: Vec<char> = text.chars().collect();
                             if start < 0 || start as usize >= chars.len() {
                                 return Ok(vec![]);
@@ -979,15 +1144,26 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
                         "upper" => s(text.to_uppercase()),
                         "lower" => s(text.to_lowercase()),
                         "trim" => s(text.trim().to_string()),
-                        "length" => vec![Item::Prim(Primitive::Integer(text.chars().count() as i64))],
-                        "toChars" => text.chars().map(|c| Item::Prim(Primitive::String(c.to_string()))).collect(),
-                        "split" => text.split(p0.as_str()).map(|p| Item::Prim(Primitive::String(p.into()))).collect(),
+                        "length" => {
+                            vec![Item::Prim(Primitive::Integer(text.chars().count() as i64))]
+                        }
+                        "toChars" => text
+                            .chars()
+                            .map(|c| Item::Prim(Primitive::String(c.to_string())))
+                            .collect(),
+                        "split" => text
+                            .split(p0.as_str())
+                            .map(|p| Item::Prim(Primitive::String(p.into())))
+                            .collect(),
                         _ => return err(format!("{name}() is not supported")),
                     })
                 })?
             }
-            "abs" | "ceiling" | "floor" | "round" | "sqrt" | "exp" | "ln" | "truncate" | "log" | "power" => {
-                let Some(p) = single_prim(&focus)? else { return Ok(vec![]) };
+            "abs" | "ceiling" | "floor" | "round" | "sqrt" | "exp" | "ln" | "truncate" | "log"
+            | "power" => {
+                let Some(p) = single_prim(&focus)? else {
+                    return Ok(vec![]);
+                };
                 let v = p.as_f64();
                 if v.is_nan() {
                     return err(format!("{name}() needs a number"));
@@ -1003,23 +1179,35 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
                 match name {
                     "abs" => match p {
                         Primitive::Integer(n) => vec![Item::Prim(Primitive::Integer(n.abs()))],
-                        Primitive::Quantity(q, u) => vec![Item::Prim(Primitive::Quantity(q.abs(), u))],
+                        Primitive::Quantity(q, u) => {
+                            vec![Item::Prim(Primitive::Quantity(q.abs(), u))]
+                        }
                         _ => dec(v.abs()),
                     },
                     "ceiling" => vec![int(v.ceil())],
                     "floor" => vec![int(v.floor())],
                     "truncate" => vec![int(v.trunc())],
                     "round" => {
-                        let digits = if args.is_empty() { 0 } else { int_arg(&arg(0)?)?.unwrap_or(0) };
+                        let digits = if args.is_empty() {
+                            0
+                        } else {
+                            int_arg(&arg(0)?)?.unwrap_or(0)
+                        };
                         let f = 10f64.powi(digits as i32);
                         let r = (v * f).round() / f;
-                        if digits == 0 && matches!(p, Primitive::Integer(_)) { vec![int(r)] } else { dec(r) }
+                        if digits == 0 && matches!(p, Primitive::Integer(_)) {
+                            vec![int(r)]
+                        } else {
+                            dec(r)
+                        }
                     }
                     "sqrt" => dec(v.sqrt()),
                     "exp" => dec(v.exp()),
                     "ln" => dec(v.ln()),
                     "log" => {
-                        let base = single_prim(&arg(0)?)?.map(|b| b.as_f64()).unwrap_or(f64::NAN);
+                        let base = single_prim(&arg(0)?)?
+                            .map(|b| b.as_f64())
+                            .unwrap_or(f64::NAN);
                         dec(v.ln() / base.ln())
                     }
                     _ => {
@@ -1034,14 +1222,28 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
                     }
                 }
             }
-            "now" => vec![Item::Prim(Primitive::DateTime(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string()))],
-            "today" => vec![Item::Prim(Primitive::Date(chrono::Utc::now().format("%Y-%m-%d").to_string()))],
-            "timeOfDay" => vec![Item::Prim(Primitive::Time(chrono::Utc::now().format("%H:%M:%S%.3f").to_string()))],
+            "now" => vec![Item::Prim(Primitive::DateTime(
+                chrono::Utc::now()
+                    .format("%Y-%m-%dT%H:%M:%S%.3f+00:00")
+                    .to_string(),
+            ))],
+            "today" => vec![Item::Prim(Primitive::Date(
+                chrono::Utc::now().format("%Y-%m-%d").to_string(),
+            ))],
+            "timeOfDay" => vec![Item::Prim(Primitive::Time(
+                chrono::Utc::now().format("%H:%M:%S%.3f").to_string(),
+            ))],
             "aggregate" => {
-                let e = args.first().ok_or_else(|| FhirPathError::Eval("aggregate() needs an aggregator".into()))?;
+                let e = args
+                    .first()
+                    .ok_or_else(|| FhirPathError::Eval("aggregate() needs an aggregator".into()))?;
                 let mut total = if args.len() > 1 { arg(1)? } else { vec![] };
                 for (i, it) in focus.iter().enumerate() {
-                    let inner = Scope { this: vec![it.clone()], index: Some(i as i64), total: Some(total.clone()) };
+                    let inner = Scope {
+                        this: vec![it.clone()],
+                        index: Some(i as i64),
+                        total: Some(total.clone()),
+                    };
                     total = self.eval(e, &inner.this.clone(), &inner)?;
                 }
                 total
@@ -1056,10 +1258,14 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
 
 fn coerce_pair(x: Primitive, y: Primitive) -> (Primitive, Primitive) {
     match (&x, &y) {
-        (Primitive::String(s), Primitive::Date(_) | Primitive::DateTime(_)) if looks_like_date(s) => {
+        (Primitive::String(s), Primitive::Date(_) | Primitive::DateTime(_))
+            if looks_like_date(s) =>
+        {
             (Primitive::DateTime(s.clone()), y)
         }
-        (Primitive::Date(_) | Primitive::DateTime(_), Primitive::String(s)) if looks_like_date(s) => {
+        (Primitive::Date(_) | Primitive::DateTime(_), Primitive::String(s))
+            if looks_like_date(s) =>
+        {
             let s = s.clone();
             (x, Primitive::DateTime(s))
         }
@@ -1084,17 +1290,26 @@ fn arithmetic(op: &str, x: Primitive, y: Primitive) -> Result<Option<Primitive>>
                 None => return Ok(None),
             }
         }
-        ("+" | "-" | "*", Integer(a), Integer(b)) => Integer(match op {
-            "+" => a.checked_add(*b),
-            "-" => a.checked_sub(*b),
-            _ => a.checked_mul(*b),
-        }
-        .ok_or_else(|| FhirPathError::Eval("integer overflow".into()))?),
+        ("+" | "-" | "*", Integer(a), Integer(b)) => Integer(
+            match op {
+                "+" => a.checked_add(*b),
+                "-" => a.checked_sub(*b),
+                _ => a.checked_mul(*b),
+            }
+            .ok_or_else(|| FhirPathError::Eval("integer overflow".into()))?,
+        ),
         ("div", Integer(a), Integer(b)) => {
             if *b == 0 {
                 return Ok(None);
             }
-            Integer(a.div_euclid(*b) + if (*a < 0) != (*b < 0) && a % b != 0 { 1 } else { 0 })
+            Integer(
+                a.div_euclid(*b)
+                    + if (*a < 0) != (*b < 0) && a % b != 0 {
+                        1
+                    } else {
+                        0
+                    },
+            )
         }
         ("mod", Integer(a), Integer(b)) => {
             if *b == 0 {
@@ -1102,7 +1317,9 @@ fn arithmetic(op: &str, x: Primitive, y: Primitive) -> Result<Option<Primitive>>
             }
             Integer(a % b)
         }
-        ("+" | "-", Quantity(a, u), Quantity(b, v)) if u == v => Quantity(if op == "+" { a + b } else { a - b }, u.clone()),
+        ("+" | "-", Quantity(a, u), Quantity(b, v)) if u == v => {
+            Quantity(if op == "+" { a + b } else { a - b }, u.clone())
+        }
         ("*", Quantity(a, u), Integer(_) | Decimal(_)) => Quantity(a * y.as_f64(), u.clone()),
         ("/", Quantity(a, u), Integer(_) | Decimal(_)) => Quantity(a / y.as_f64(), u.clone()),
         (_, Integer(_) | Decimal(_), Integer(_) | Decimal(_)) => {
@@ -1132,7 +1349,13 @@ fn arithmetic(op: &str, x: Primitive, y: Primitive) -> Result<Option<Primitive>>
                 _ => return err(format!("unknown operator {op}")),
             }
         }
-        _ => return err(format!("cannot apply {op} to {} and {}", x.type_name(), y.type_name())),
+        _ => {
+            return err(format!(
+                "cannot apply {op} to {} and {}",
+                x.type_name(),
+                y.type_name()
+            ))
+        }
     }))
 }
 
@@ -1152,8 +1375,12 @@ fn add_to_date(d: &str, v: f64, unit: &str) -> Option<String> {
         "year" | "a" => date.with_year(date.year() + n as i32)?,
         "month" | "mo" => {
             let months = date.year() as i64 * 12 + date.month0() as i64 + n;
-            let (y, m) = (months.div_euclid(12) as i32, months.rem_euclid(12) as u32 + 1);
-            NaiveDate::from_ymd_opt(y, m, date.day()).or_else(|| NaiveDate::from_ymd_opt(y, m + 1, 1).map(|d| d - Duration::days(1)))?
+            let (y, m) = (
+                months.div_euclid(12) as i32,
+                months.rem_euclid(12) as u32 + 1,
+            );
+            NaiveDate::from_ymd_opt(y, m, date.day())
+                .or_else(|| NaiveDate::from_ymd_opt(y, m + 1, 1).map(|d| d - Duration::days(1)))?
         }
         "week" | "wk" => date + Duration::days(7 * n),
         "day" | "d" => date + Duration::days(n),

@@ -31,7 +31,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>> {
     let chars: Vec<char> = src.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
-    let err = |pos: usize, msg: &str| FhirPathError::Syntax { pos, msg: msg.to_string() };
+    let err = |pos: usize, msg: &str| FhirPathError::Syntax {
+        pos,
+        msg: msg.to_string(),
+    };
     while i < chars.len() {
         let c = chars[i];
         if c.is_whitespace() {
@@ -89,7 +92,11 @@ pub fn lex(src: &str) -> Result<Vec<Token>> {
                 }
             }
             out.push(Token {
-                tok: if quote == '\'' { Tok::Str(s) } else { Tok::Delimited(s) },
+                tok: if quote == '\'' {
+                    Tok::Str(s)
+                } else {
+                    Tok::Delimited(s)
+                },
                 pos: start,
             });
             continue;
@@ -97,12 +104,16 @@ pub fn lex(src: &str) -> Result<Vec<Token>> {
         if c == '@' {
             i += 1;
             while i < chars.len()
-                && (chars[i].is_ascii_alphanumeric() || matches!(chars[i], '-' | ':' | '.' | '+' | 'Z' | 'T'))
+                && (chars[i].is_ascii_alphanumeric()
+                    || matches!(chars[i], '-' | ':' | '.' | '+' | 'Z' | 'T'))
             {
                 i += 1;
             }
             let text: String = chars[start + 1..i].iter().collect();
-            out.push(Token { tok: Tok::DateTime(text), pos: start });
+            out.push(Token {
+                tok: Tok::DateTime(text),
+                pos: start,
+            });
             continue;
         }
         if c == '%' {
@@ -116,13 +127,21 @@ pub fn lex(src: &str) -> Result<Vec<Token>> {
                 }
                 let name: String = chars[s0..i.min(chars.len())].iter().collect();
                 i += 1;
-                out.push(Token { tok: Tok::Env(name), pos: start });
+                out.push(Token {
+                    tok: Tok::Env(name),
+                    pos: start,
+                });
             } else {
                 let s0 = i;
-                while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '-') {
+                while i < chars.len()
+                    && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '-')
+                {
                     i += 1;
                 }
-                out.push(Token { tok: Tok::Env(chars[s0..i].iter().collect()), pos: start });
+                out.push(Token {
+                    tok: Tok::Env(chars[s0..i].iter().collect()),
+                    pos: start,
+                });
             }
             continue;
         }
@@ -140,24 +159,42 @@ pub fn lex(src: &str) -> Result<Vec<Token>> {
             if i < chars.len() && chars[i] == 'L' {
                 i += 1;
             }
-            out.push(Token { tok: Tok::Num(chars[start..i].iter().collect::<String>().trim_end_matches('L').to_string()), pos: start });
+            out.push(Token {
+                tok: Tok::Num(
+                    chars[start..i]
+                        .iter()
+                        .collect::<String>()
+                        .trim_end_matches('L')
+                        .to_string(),
+                ),
+                pos: start,
+            });
             continue;
         }
         if c.is_alphabetic() || c == '_' || c == '$' {
             while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
                 i += 1;
             }
-            out.push(Token { tok: Tok::Ident(chars[start..i].iter().collect()), pos: start });
+            out.push(Token {
+                tok: Tok::Ident(chars[start..i].iter().collect()),
+                pos: start,
+            });
             continue;
         }
         let rest: String = chars[i..(i + 2).min(chars.len())].iter().collect();
         if let Some(op) = OPS.iter().find(|op| rest.starts_with(**op)) {
             i += op.chars().count();
-            out.push(Token { tok: Tok::Op(op), pos: start });
+            out.push(Token {
+                tok: Tok::Op(op),
+                pos: start,
+            });
             continue;
         }
         return Err(err(i, &format!("unexpected character '{c}'")));
     }
-    out.push(Token { tok: Tok::Eof, pos: chars.len() });
+    out.push(Token {
+        tok: Tok::Eof,
+        pos: chars.len(),
+    });
     Ok(out)
 }

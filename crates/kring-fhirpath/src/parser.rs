@@ -60,7 +60,10 @@ impl Parser {
         t
     }
     fn err(&self, msg: &str) -> FhirPathError {
-        FhirPathError::Syntax { pos: self.toks[self.i].pos, msg: msg.to_string() }
+        FhirPathError::Syntax {
+            pos: self.toks[self.i].pos,
+            msg: msg.to_string(),
+        }
     }
     fn expect(&mut self, op: &str) -> Result<()> {
         if self.peek() == &Tok::Op(leak(op)) {
@@ -112,8 +115,12 @@ impl Parser {
             self.next();
             let inner = self.unary()?;
             return Ok(match (op, inner) {
-                ("-", Expr::Literal(Primitive::Integer(n))) => Expr::Literal(Primitive::Integer(-n)),
-                ("-", Expr::Literal(Primitive::Decimal(d))) => Expr::Literal(Primitive::Decimal(-d)),
+                ("-", Expr::Literal(Primitive::Integer(n))) => {
+                    Expr::Literal(Primitive::Integer(-n))
+                }
+                ("-", Expr::Literal(Primitive::Decimal(d))) => {
+                    Expr::Literal(Primitive::Decimal(-d))
+                }
                 ("-", Expr::Quantity(v, u)) => Expr::Quantity(-v, u),
                 ("+", e) => e,
                 (op, e) => Expr::Unary(op, Box::new(e)),
@@ -188,12 +195,17 @@ impl Parser {
                     }
                     Tok::Ident(word) if calendar_unit(&word).is_some() => {
                         self.next();
-                        Ok(Expr::Quantity(lit.as_f64(), calendar_unit(&word).unwrap_or_default().to_string()))
+                        Ok(Expr::Quantity(
+                            lit.as_f64(),
+                            calendar_unit(&word).unwrap_or_default().to_string(),
+                        ))
                     }
                     _ => Ok(Expr::Literal(lit)),
                 }
             }
-            Tok::DateTime(text) => literal_datetime(&text).ok_or_else(|| self.err("bad date/time literal")),
+            Tok::DateTime(text) => {
+                literal_datetime(&text).ok_or_else(|| self.err("bad date/time literal"))
+            }
             Tok::Env(name) => Ok(Expr::Env(name)),
             Tok::Delimited(name) => Ok(Expr::Ident(name)),
             Tok::Ident(name) => match name.as_str() {

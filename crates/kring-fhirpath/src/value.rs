@@ -45,7 +45,10 @@ impl Primitive {
     pub fn render(&self) -> String {
         match self {
             Primitive::Boolean(b) => b.to_string(),
-            Primitive::String(s) | Primitive::Date(s) | Primitive::DateTime(s) | Primitive::Time(s) => s.clone(),
+            Primitive::String(s)
+            | Primitive::Date(s)
+            | Primitive::DateTime(s)
+            | Primitive::Time(s) => s.clone(),
             Primitive::Integer(n) => n.to_string(),
             Primitive::Decimal(d) => render_decimal(*d),
             Primitive::Quantity(v, u) => {
@@ -60,7 +63,10 @@ impl Primitive {
 }
 
 pub(crate) fn is_calendar_unit(u: &str) -> bool {
-    matches!(u, "year" | "month" | "week" | "day" | "hour" | "minute" | "second" | "millisecond")
+    matches!(
+        u,
+        "year" | "month" | "week" | "day" | "hour" | "minute" | "second" | "millisecond"
+    )
 }
 
 pub(crate) fn render_decimal(d: f64) -> String {
@@ -76,7 +82,10 @@ pub(crate) fn render_decimal(d: f64) -> String {
 #[derive(Debug, Clone)]
 pub enum Item<'a> {
     /// A node of the input resource; `ty` is its FHIR type where the model knows it.
-    Node { value: &'a Value, ty: Option<String> },
+    Node {
+        value: &'a Value,
+        ty: Option<String>,
+    },
     Prim(Primitive),
     /// What `resolve()` returns for a reference: only its type is known.
     Resolved(String),
@@ -84,8 +93,25 @@ pub enum Item<'a> {
 
 /// FHIR primitive type names, whose JSON values are FHIRPath primitives.
 pub const FHIR_PRIMITIVES: [&str; 20] = [
-    "boolean", "integer", "string", "decimal", "uri", "url", "canonical", "base64Binary", "instant",
-    "date", "dateTime", "time", "code", "oid", "id", "markdown", "unsignedInt", "positiveInt", "uuid",
+    "boolean",
+    "integer",
+    "string",
+    "decimal",
+    "uri",
+    "url",
+    "canonical",
+    "base64Binary",
+    "instant",
+    "date",
+    "dateTime",
+    "time",
+    "code",
+    "oid",
+    "id",
+    "markdown",
+    "unsignedInt",
+    "positiveInt",
+    "uuid",
     "xhtml",
 ];
 
@@ -98,7 +124,10 @@ impl<'a> Item<'a> {
     pub fn type_name(&self) -> Option<String> {
         match self {
             Item::Node { value, ty } => ty.clone().or_else(|| {
-                value.get("resourceType").and_then(Value::as_str).map(str::to_string)
+                value
+                    .get("resourceType")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
             }),
             Item::Prim(p) => Some(p.type_name().to_string()),
             Item::Resolved(t) => Some(t.clone()),
@@ -134,7 +163,15 @@ impl<'a> Item<'a> {
                         "time" => Primitive::Time(s.clone()),
                         _ => Primitive::String(s.clone()),
                     }),
-                    Value::Object(_) if ty == "Quantity" || ty == "Age" || ty == "Duration" || ty == "Distance" || ty == "Count" || ty == "SimpleQuantity" || ty == "MoneyQuantity" => {
+                    Value::Object(_)
+                        if ty == "Quantity"
+                            || ty == "Age"
+                            || ty == "Duration"
+                            || ty == "Distance"
+                            || ty == "Count"
+                            || ty == "SimpleQuantity"
+                            || ty == "MoneyQuantity" =>
+                    {
                         let v = value.get("value")?.as_f64()?;
                         let unit = value
                             .get("code")
@@ -153,7 +190,11 @@ impl<'a> Item<'a> {
     /// Structural equality used by `=` and collection functions.
     pub fn same(&self, other: &Item<'_>) -> bool {
         match (self, other) {
-            (Item::Node { value: a, .. }, Item::Node { value: b, .. }) if a.is_object() || b.is_object() => a == b,
+            (Item::Node { value: a, .. }, Item::Node { value: b, .. })
+                if a.is_object() || b.is_object() =>
+            {
+                a == b
+            }
             _ => match (self.to_primitive(), other.to_primitive()) {
                 (Some(a), Some(b)) => crate::eval::prim_equal(&a, &b) == Some(true),
                 _ => false,

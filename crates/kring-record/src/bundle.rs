@@ -42,24 +42,50 @@ struct Entry {
 }
 
 fn entry_error(index: usize, msg: impl Into<String>) -> RecordError {
-    RecordError::BadRequest(OperationOutcome::single(Issue::error(IssueCode::Invalid, msg).at(format!("Bundle.entry[{index}]"))))
+    RecordError::BadRequest(OperationOutcome::single(
+        Issue::error(IssueCode::Invalid, msg).at(format!("Bundle.entry[{index}]")),
+    ))
 }
 
 fn parse_entries(bundle: &Value) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
-    for (index, e) in bundle.get("entry").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        let req = e.get("request").ok_or_else(|| entry_error(index, "every entry of a batch or transaction needs a request"))?;
+    for (index, e) in bundle
+        .get("entry")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let req = e.get("request").ok_or_else(|| {
+            entry_error(
+                index,
+                "every entry of a batch or transaction needs a request",
+            )
+        })?;
         let method = match req.get("method").and_then(Value::as_str) {
             Some("DELETE") => Method::Delete,
             Some("POST") => Method::Post,
             Some("PUT") => Method::Put,
             Some("PATCH") => Method::Patch,
             Some("GET") | Some("HEAD") => Method::Get,
-            _ => return Err(entry_error(index, "request.method must be GET, HEAD, POST, PUT, PATCH or DELETE")),
+            _ => {
+                return Err(entry_error(
+                    index,
+                    "request.method must be GET, HEAD, POST, PUT, PATCH or DELETE",
+                ))
+            }
         };
-        let url = req.get("url").and_then(Value::as_str).ok_or_else(|| entry_error(index, "request.url is required"))?.trim_start_matches('/').to_string();
+        let url = req
+            .get("url")
+            .and_then(Value::as_str)
+            .ok_or_else(|| entry_error(index, "request.url is required"))?
+            .trim_start_matches('/')
+            .to_string();
         let if_match = match req.get("ifMatch").and_then(Value::as_str) {
-            Some(tag) => Some(parse_etag(tag).ok_or_else(|| entry_error(index, "ifMatch must be an ETag such as W/\"3\""))?),
+            Some(tag) => Some(
+                parse_etag(tag)
+                    .ok_or_else(|| entry_error(index, "ifMatch must be an ETag such as W/\"3\""))?,
+            ),
             None => None,
         };
         out.push(Entry {
@@ -69,7 +95,10 @@ fn parse_entries(bundle: &Value) -> Result<Vec<Entry>> {
             full_url: e.get("fullUrl").and_then(Value::as_str).map(str::to_string),
             resource: e.get("resource").cloned(),
             if_match,
-            if_none_exist: req.get("ifNoneExist").and_then(Value::as_str).map(str::to_string),
+            if_none_exist: req
+                .get("ifNoneExist")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         });
     }
     Ok(out)
@@ -77,7 +106,11 @@ fn parse_entries(bundle: &Value) -> Result<Vec<Entry>> {
 
 /// `W/"3"` or `"3"` or `3` → 3.
 pub fn parse_etag(tag: &str) -> Option<i64> {
-    tag.trim().trim_start_matches("W/").trim_matches('"').parse().ok()
+    tag.trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .ok()
 }
 
 /// Replaces every `reference` that names a `fullUrl` of the Bundle with the local reference.
@@ -146,7 +179,13 @@ fn resource_json(v: &Versioned) -> Value {
 }
 
 fn write_response(r: &WriteResult, pref: Preference) -> Value {
-    let status = if r.created { 201 } else if r.resource.is_none() { 204 } else { 200 };
+    let status = if r.created {
+        201
+    } else if r.resource.is_none() {
+        204
+    } else {
+        200
+    };
     let mut resp = json!({"status": status_line(status)});
     let mut entry = json!({});
     if let Some(v) = &r.resource {
@@ -156,6 +195,10 @@ fn write_response(r: &WriteResult, pref: Preference) -> Value {
         if pref == Preference::Representation {
             entry["resource"] = resource_json(v);
         }
+    }
+    if r.unchanged {
+        resp["outcome"] =
+            kring_fhir::OperationOutcome::single(Issue::information("unchanged")).to_json();
     }
     entry["response"] = resp;
     entry
@@ -167,16 +210,31 @@ fn error_response(e: &RecordError) -> Value {
 
 impl Record {
     /// Processes a `batch` or `transaction` Bundle and returns the response Bundle.
-    pub async fn process_bundle(&self, caller: &Caller, bundle: Value, base: &str, pref: Preference) -> Result<Value> {
+    pub async fn process_bundle(
+        &self,
+        caller: &Caller,
+        bundle: Value,
+        base: &str,
+        pref: Preference,
+    ) -> Result<Value> {
         if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
-            return Err(RecordError::bad_request(IssueCode::Invalid, "POST to the base URL takes a Bundle of type batch or transaction"));
+            return Err(RecordError::bad_request(
+                IssueCode::Invalid,
+                "POST to the base URL takes a Bundle of type batch or transaction",
+            ));
         }
         let kind = match bundle.get("type").and_then(Value::as_str) {
             Some("transaction") => BundleKind::Transaction,
             Some("batch") => BundleKind::Batch,
-            _ => return Err(RecordError::BadRequest(OperationOutcome::single(
-                Issue::error(IssueCode::Invalid, "the Bundle type must be batch or transaction").at("Bundle.type"),
-            ))),
+            _ => {
+                return Err(RecordError::BadRequest(OperationOutcome::single(
+                    Issue::error(
+                        IssueCode::Invalid,
+                        "the Bundle type must be batch or transaction",
+                    )
+                    .at("Bundle.type"),
+                )))
+            }
         };
         let entries = parse_entries(&bundle)?;
         let responses = match kind {
@@ -196,18 +254,28 @@ impl Record {
         match id {
             Some(id) => {
                 let v = self.read(caller, &t, &id).await?;
-                Ok(json!({"resource": resource_json(&v), "response": {"status": "200 OK", "etag": v.etag()}}))
+                Ok(
+                    json!({"resource": resource_json(&v), "response": {"status": "200 OK", "etag": v.etag()}}),
+                )
             }
             None => {
                 let req = SearchRequest::from_query(&t, query.as_deref().unwrap_or(""));
                 let out = self.search(caller, &req, Handling::Lenient).await?;
                 let bytes = crate::output::search_bundle(self.defs, base, &t, &out);
-                Ok(json!({"resource": serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null), "response": {"status": "200 OK"}}))
+                Ok(
+                    json!({"resource": serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null), "response": {"status": "200 OK"}}),
+                )
             }
         }
     }
 
-    async fn batch(&self, caller: &Caller, entries: Vec<Entry>, base: &str, pref: Preference) -> Vec<Value> {
+    async fn batch(
+        &self,
+        caller: &Caller,
+        entries: Vec<Entry>,
+        base: &str,
+        pref: Preference,
+    ) -> Vec<Value> {
         let mut out = Vec::with_capacity(entries.len());
         for e in entries {
             let (t, id, query) = split_url(&e.url);
@@ -215,26 +283,59 @@ impl Record {
                 match e.method {
                     Method::Get => self.run_get(caller, &e.url, base).await,
                     Method::Post => {
-                        let body = e.resource.ok_or_else(|| entry_error(e.index, "a POST entry needs a resource"))?;
-                        Ok(write_response(&self.create(caller, &t, body, e.if_none_exist.as_deref()).await?, pref))
+                        let body = e
+                            .resource
+                            .ok_or_else(|| entry_error(e.index, "a POST entry needs a resource"))?;
+                        Ok(write_response(
+                            &self
+                                .create(caller, &t, body, e.if_none_exist.as_deref())
+                                .await?,
+                            pref,
+                        ))
                     }
                     Method::Put => {
-                        let body = e.resource.ok_or_else(|| entry_error(e.index, "a PUT entry needs a resource"))?;
+                        let body = e
+                            .resource
+                            .ok_or_else(|| entry_error(e.index, "a PUT entry needs a resource"))?;
                         match (id, query) {
-                            (Some(id), _) => Ok(write_response(&self.update(caller, &t, &id, body, e.if_match).await?, pref)),
-                            (None, Some(q)) => Ok(write_response(&self.conditional_update(caller, &t, &q, body, e.if_match).await?, pref)),
-                            _ => Err(entry_error(e.index, "a PUT entry needs Type/id or Type?criteria")),
+                            (Some(id), _) => Ok(write_response(
+                                &self.update(caller, &t, &id, body, e.if_match).await?,
+                                pref,
+                            )),
+                            (None, Some(q)) => Ok(write_response(
+                                &self
+                                    .conditional_update(caller, &t, &q, body, e.if_match)
+                                    .await?,
+                                pref,
+                            )),
+                            _ => Err(entry_error(
+                                e.index,
+                                "a PUT entry needs Type/id or Type?criteria",
+                            )),
                         }
                     }
                     Method::Patch => {
-                        let id = id.ok_or_else(|| entry_error(e.index, "a PATCH entry needs Type/id"))?;
+                        let id =
+                            id.ok_or_else(|| entry_error(e.index, "a PATCH entry needs Type/id"))?;
                         let patch = patch_document(e.resource, e.index)?;
-                        Ok(write_response(&self.patch(caller, &t, &id, patch, e.if_match).await?, pref))
+                        Ok(write_response(
+                            &self.patch(caller, &t, &id, patch, e.if_match).await?,
+                            pref,
+                        ))
                     }
                     Method::Delete => match (id, query) {
-                        (Some(id), _) => Ok(write_response(&self.delete(caller, &t, &id, e.if_match).await?, pref)),
-                        (None, Some(q)) => Ok(write_response(&self.conditional_delete(caller, &t, &q).await?, pref)),
-                        _ => Err(entry_error(e.index, "a DELETE entry needs Type/id or Type?criteria")),
+                        (Some(id), _) => Ok(write_response(
+                            &self.delete(caller, &t, &id, e.if_match).await?,
+                            pref,
+                        )),
+                        (None, Some(q)) => Ok(write_response(
+                            &self.conditional_delete(caller, &t, &q).await?,
+                            pref,
+                        )),
+                        _ => Err(entry_error(
+                            e.index,
+                            "a DELETE entry needs Type/id or Type?criteria",
+                        )),
                     },
                 }
             }
@@ -244,7 +345,13 @@ impl Record {
         out
     }
 
-    async fn transaction(&self, caller: &Caller, mut entries: Vec<Entry>, base: &str, pref: Preference) -> Result<Vec<Value>> {
+    async fn transaction(
+        &self,
+        caller: &Caller,
+        mut entries: Vec<Entry>,
+        base: &str,
+        pref: Preference,
+    ) -> Result<Vec<Value>> {
         let fail = |index: usize, e: RecordError| -> RecordError {
             // Name the entry that failed in every issue.
             let mut oo = e.outcome();
@@ -269,7 +376,11 @@ impl Record {
             let resolved = match e.method {
                 Method::Post => {
                     if let Some(q) = &e.if_none_exist {
-                        match self.conditional_match(tx.as_mut(), caller, &t, q, "create").await.map_err(|err| fail(e.index, err))? {
+                        match self
+                            .conditional_match(tx.as_mut(), caller, &t, q, "create")
+                            .await
+                            .map_err(|err| fail(e.index, err))?
+                        {
                             Some(found) => Some((found.id, true)),
                             None => Some((uuid::Uuid::new_v4().to_string(), false)),
                         }
@@ -279,14 +390,28 @@ impl Record {
                 }
                 Method::Put => match (id, query) {
                     (Some(id), _) => Some((id, false)),
-                    (None, Some(q)) => match self.conditional_match(tx.as_mut(), caller, &t, &q, "update").await.map_err(|err| fail(e.index, err))? {
+                    (None, Some(q)) => match self
+                        .conditional_match(tx.as_mut(), caller, &t, &q, "update")
+                        .await
+                        .map_err(|err| fail(e.index, err))?
+                    {
                         Some(found) => Some((found.id, false)),
                         None => Some((
-                            e.resource.as_ref().and_then(|r| r.get("id")).and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                            e.resource
+                                .as_ref()
+                                .and_then(|r| r.get("id"))
+                                .and_then(Value::as_str)
+                                .map(str::to_string)
+                                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
                             false,
                         )),
                     },
-                    _ => return Err(entry_error(e.index, "a PUT entry needs Type/id or Type?criteria")),
+                    _ => {
+                        return Err(entry_error(
+                            e.index,
+                            "a PUT entry needs Type/id or Type?criteria",
+                        ))
+                    }
                 },
                 _ => None,
             };
@@ -303,7 +428,10 @@ impl Record {
                 rewrite_references(r, &id_map);
                 if e.method != Method::Patch {
                     if let Some(urn) = unresolved_urn(r) {
-                        return Err(entry_error(e.index, format!("the reference {urn} names no entry of this transaction")));
+                        return Err(entry_error(
+                            e.index,
+                            format!("the reference {urn} names no entry of this transaction"),
+                        ));
                     }
                 }
             }
@@ -321,43 +449,125 @@ impl Record {
                 Method::Delete => {
                     let id = match (id, query) {
                         (Some(id), _) => Some(id),
-                        (None, Some(q)) => self.conditional_match(tx.as_mut(), caller, &t, &q, "delete").await.map_err(|err| fail(e.index, err))?.map(|v| v.id),
-                        _ => return Err(entry_error(e.index, "a DELETE entry needs Type/id or Type?criteria")),
+                        (None, Some(q)) => self
+                            .conditional_match(tx.as_mut(), caller, &t, &q, "delete")
+                            .await
+                            .map_err(|err| fail(e.index, err))?
+                            .map(|v| v.id),
+                        _ => {
+                            return Err(entry_error(
+                                e.index,
+                                "a DELETE entry needs Type/id or Type?criteria",
+                            ))
+                        }
                     };
                     match id {
-                        Some(id) => match self.put_in(tx.as_mut(), caller, &mut log, &t, &id, Body::Delete, e.if_match, "delete").await {
+                        Some(id) => match self
+                            .put_in(
+                                tx.as_mut(),
+                                caller,
+                                &mut log,
+                                &t,
+                                &id,
+                                Body::Delete,
+                                e.if_match,
+                                "delete",
+                            )
+                            .await
+                        {
                             Ok(r) => Some(r),
-                            Err(RecordError::NotFound(_)) => Some(WriteResult { resource: None, created: false, unchanged: true }),
+                            Err(RecordError::NotFound(_)) => Some(WriteResult {
+                                resource: None,
+                                created: false,
+                                unchanged: true,
+                            }),
                             Err(err) => return Err(fail(e.index, err)),
                         },
-                        None => Some(WriteResult { resource: None, created: false, unchanged: true }),
+                        None => Some(WriteResult {
+                            resource: None,
+                            created: false,
+                            unchanged: true,
+                        }),
                     }
                 }
                 Method::Post | Method::Put => {
-                    let (id, matched) = assigned.get(&e.index).cloned().expect("ids were assigned above");
+                    let (id, matched) = assigned
+                        .get(&e.index)
+                        .cloned()
+                        .expect("ids were assigned above");
                     if matched {
                         let v = self.store.read(&t, &id).await?.map(Versioned::from_stored);
-                        Some(WriteResult { resource: v, created: false, unchanged: true })
+                        Some(WriteResult {
+                            resource: v,
+                            created: false,
+                            unchanged: true,
+                        })
                     } else {
-                        let mut body = e.resource.clone().ok_or_else(|| entry_error(e.index, "a POST or PUT entry needs a resource"))?;
+                        let mut body = e.resource.clone().ok_or_else(|| {
+                            entry_error(e.index, "a POST or PUT entry needs a resource")
+                        })?;
                         if let Some(obj) = body.as_object_mut() {
                             obj.insert("id".into(), Value::String(id.clone()));
                         }
                         self.check_id(&id).map_err(|err| fail(e.index, err))?;
-                        self.check_body(&body, &t, Some(&id)).map_err(|err| fail(e.index, err))?;
-                        let interaction = if e.method == Method::Post { "create" } else { "update" };
-                        Some(self.put_in(tx.as_mut(), caller, &mut log, &t, &id, Body::Put(body), e.if_match, interaction).await.map_err(|err| fail(e.index, err))?)
+                        self.check_body(&body, &t, Some(&id))
+                            .map_err(|err| fail(e.index, err))?;
+                        let interaction = if e.method == Method::Post {
+                            "create"
+                        } else {
+                            "update"
+                        };
+                        Some(
+                            self.put_in(
+                                tx.as_mut(),
+                                caller,
+                                &mut log,
+                                &t,
+                                &id,
+                                Body::Put(body),
+                                e.if_match,
+                                interaction,
+                            )
+                            .await
+                            .map_err(|err| fail(e.index, err))?,
+                        )
                     }
                 }
                 Method::Patch => {
-                    let id = id.ok_or_else(|| entry_error(e.index, "a PATCH entry needs Type/id"))?;
-                    let patch: json_patch::Patch = serde_json::from_value(patch_document(e.resource.clone(), e.index)?)
-                        .map_err(|err| entry_error(e.index, format!("not a JSON Patch document: {err}")))?;
-                    let stored = self.store.read(&t, &id).await?.filter(|s| !s.deleted).ok_or_else(|| fail(e.index, RecordError::NotFound(format!("{t}/{id}"))))?;
-                    let mut value: Value = serde_json::from_slice(&stored.body).map_err(|err| RecordError::Internal(err.to_string()))?;
-                    json_patch::patch(&mut value, &patch).map_err(|err| entry_error(e.index, format!("the patch cannot be applied: {err}")))?;
-                    self.check_body(&value, &t, Some(&id)).map_err(|err| fail(e.index, err))?;
-                    Some(self.put_in(tx.as_mut(), caller, &mut log, &t, &id, Body::Put(value), e.if_match.or(Some(stored.version)), "patch").await.map_err(|err| fail(e.index, err))?)
+                    let id =
+                        id.ok_or_else(|| entry_error(e.index, "a PATCH entry needs Type/id"))?;
+                    let patch: json_patch::Patch =
+                        serde_json::from_value(patch_document(e.resource.clone(), e.index)?)
+                            .map_err(|err| {
+                                entry_error(e.index, format!("not a JSON Patch document: {err}"))
+                            })?;
+                    let stored = self
+                        .store
+                        .read(&t, &id)
+                        .await?
+                        .filter(|s| !s.deleted)
+                        .ok_or_else(|| fail(e.index, RecordError::NotFound(format!("{t}/{id}"))))?;
+                    let mut value: Value = serde_json::from_slice(&stored.body)
+                        .map_err(|err| RecordError::Internal(err.to_string()))?;
+                    json_patch::patch(&mut value, &patch).map_err(|err| {
+                        entry_error(e.index, format!("the patch cannot be applied: {err}"))
+                    })?;
+                    self.check_body(&value, &t, Some(&id))
+                        .map_err(|err| fail(e.index, err))?;
+                    Some(
+                        self.put_in(
+                            tx.as_mut(),
+                            caller,
+                            &mut log,
+                            &t,
+                            &id,
+                            Body::Put(value),
+                            e.if_match.or(Some(stored.version)),
+                            "patch",
+                        )
+                        .await
+                        .map_err(|err| fail(e.index, err))?,
+                    )
                 }
             };
             if let Some(w) = written {
@@ -372,10 +582,17 @@ impl Record {
         // 4. Reads, after the writes.
         for i in order {
             if entries[i].method == Method::Get {
-                responses[i] = Some(self.run_get(caller, &entries[i].url, base).await.unwrap_or_else(|e| error_response(&e)));
+                responses[i] = Some(
+                    self.run_get(caller, &entries[i].url, base)
+                        .await
+                        .unwrap_or_else(|e| error_response(&e)),
+                );
             }
         }
-        Ok(responses.into_iter().map(|r| r.unwrap_or(Value::Null)).collect())
+        Ok(responses
+            .into_iter()
+            .map(|r| r.unwrap_or(Value::Null))
+            .collect())
     }
 }
 
@@ -385,12 +602,19 @@ fn patch_document(resource: Option<Value>, index: usize) -> Result<Value> {
     match resource {
         Some(Value::Array(a)) => Ok(Value::Array(a)),
         Some(r) if r.get("resourceType").and_then(Value::as_str) == Some("Binary") => {
-            let data = r.get("data").and_then(Value::as_str).ok_or_else(|| entry_error(index, "the Binary has no data"))?;
+            let data = r
+                .get("data")
+                .and_then(Value::as_str)
+                .ok_or_else(|| entry_error(index, "the Binary has no data"))?;
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(data.trim())
                 .map_err(|_| entry_error(index, "the Binary data is not base64"))?;
-            serde_json::from_slice(&bytes).map_err(|e| entry_error(index, format!("the Binary data is not JSON: {e}")))
+            serde_json::from_slice(&bytes)
+                .map_err(|e| entry_error(index, format!("the Binary data is not JSON: {e}")))
         }
-        _ => Err(entry_error(index, "a PATCH entry needs a JSON Patch, as a Binary resource")),
+        _ => Err(entry_error(
+            index,
+            "a PATCH entry needs a JSON Patch, as a Binary resource",
+        )),
     }
 }

@@ -11,7 +11,12 @@ pub fn client_key(defs: &Definitions, rtype: &str, id: &str, index: &[IndexEntry
     }
     for param in defs.patient_compartment_params(rtype) {
         for e in index.iter().filter(|e| &e.param == param) {
-            if let IndexValue::Reference { target_type: Some(t), target_id: Some(pid), .. } = &e.value {
+            if let IndexValue::Reference {
+                target_type: Some(t),
+                target_id: Some(pid),
+                ..
+            } = &e.value
+            {
                 if t == "Patient" {
                     return pid.clone();
                 }

@@ -76,7 +76,10 @@ impl RecordError {
 impl From<StoreError> for RecordError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict => RecordError::Conflict("another request changed this resource at the same time; read it again and retry".into()),
+            StoreError::Conflict => RecordError::Conflict(
+                "another request changed this resource at the same time; read it again and retry"
+                    .into(),
+            ),
             StoreError::Unavailable(m) => RecordError::Unavailable(m),
             StoreError::Database(m) | StoreError::Migration(m) => {
                 tracing::error!(error = %m, "database error");

@@ -51,17 +51,35 @@ impl Record {
         let mut since = None;
         for (k, v) in &req.params {
             match k.as_str() {
-                "_count" => count = v.parse().map_err(|_| RecordError::bad_request(IssueCode::Invalid, "_count is a whole number"))?,
-                "_offset" => offset = v.parse().map_err(|_| RecordError::bad_request(IssueCode::Invalid, "_offset is a whole number"))?,
+                "_count" => {
+                    count = v.parse().map_err(|_| {
+                        RecordError::bad_request(IssueCode::Invalid, "_count is a whole number")
+                    })?
+                }
+                "_offset" => {
+                    offset = v.parse().map_err(|_| {
+                        RecordError::bad_request(IssueCode::Invalid, "_offset is a whole number")
+                    })?
+                }
                 "_since" => {
                     since = Some(
                         kring_fhir::datetime::parse_range(v)
-                            .ok_or_else(|| RecordError::bad_request(IssueCode::Invalid, "_since is an instant such as 2024-01-31T10:00:00Z"))?
+                            .ok_or_else(|| {
+                                RecordError::bad_request(
+                                    IssueCode::Invalid,
+                                    "_since is an instant such as 2024-01-31T10:00:00Z",
+                                )
+                            })?
                             .low,
                     )
                 }
                 "_format" | "_pretty" => {}
-                other => return Err(RecordError::bad_request(IssueCode::NotSupported, format!("history does not support the parameter {other}"))),
+                other => {
+                    return Err(RecordError::bad_request(
+                        IssueCode::NotSupported,
+                        format!("history does not support the parameter {other}"),
+                    ))
+                }
             }
         }
         let count = count.min(self.limits.max_count);
@@ -77,7 +95,14 @@ impl Record {
         let more = rows.len() > count;
         rows.truncate(count);
         if let (Some(t), Some(id), true) = (&req.rtype, &req.id, rows.is_empty()) {
-            self.record_outcome(caller, Action::History, "history-instance", "not-found", &target(t, Some(id), "")).await?;
+            self.record_outcome(
+                caller,
+                Action::History,
+                "history-instance",
+                "not-found",
+                &target(t, Some(id), ""),
+            )
+            .await?;
             return Err(RecordError::NotFound(format!("{t}/{id}")));
         }
         let interaction = match (&req.rtype, &req.id) {
@@ -101,16 +126,36 @@ impl Record {
                     allowed[*i] = true;
                 }
             }
-            t.id = Some(idx.iter().map(|i| format!("{}/{}", rows[*i].rtype, rows[*i].id)).collect::<Vec<_>>().join(","));
-            entries.push(self.entry(caller, Action::History, interaction, if d.permit { "success" } else { "denied" }, &t, &d.reasons));
+            t.id = Some(
+                idx.iter()
+                    .map(|i| format!("{}/{}", rows[*i].rtype, rows[*i].id))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            entries.push(self.entry(
+                caller,
+                Action::History,
+                interaction,
+                if d.permit { "success" } else { "denied" },
+                &t,
+                &d.reasons,
+            ));
         }
         self.record(entries).await?;
         let entries = rows
             .into_iter()
             .zip(allowed)
             .filter(|(_, ok)| *ok)
-            .map(|(r, _)| HistoryEntry { deleted: r.deleted, version: crate::Versioned::from_stored(r) })
+            .map(|(r, _)| HistoryEntry {
+                deleted: r.deleted,
+                version: crate::Versioned::from_stored(r),
+            })
             .collect();
-        Ok(HistoryPage { entries, count, offset, more })
+        Ok(HistoryPage {
+            entries,
+            count,
+            offset,
+            more,
+        })
     }
 }

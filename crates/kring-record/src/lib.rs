@@ -24,7 +24,7 @@ use kring_audit::{AccessEntry, AccessLog};
 use kring_fhir::Definitions;
 use kring_store::Store;
 
-pub use bundle::BundleKind;
+pub use bundle::{parse_etag, BundleKind};
 pub use error::RecordError;
 pub use history::HistoryRequest;
 pub use search::{Handling, SearchRequest};
@@ -42,7 +42,10 @@ pub struct Caller {
 
 impl Caller {
     pub fn operator(source: &str) -> Caller {
-        Caller { subject: Subject::Operator, source: source.to_string() }
+        Caller {
+            subject: Subject::Operator,
+            source: source.to_string(),
+        }
     }
 }
 
@@ -60,7 +63,13 @@ pub struct Versioned {
 
 impl Versioned {
     pub(crate) fn from_stored(s: kring_store::StoredResource) -> Self {
-        Versioned { rtype: s.rtype, id: s.id, version: s.version, last_updated: s.last_updated, body: s.body }
+        Versioned {
+            rtype: s.rtype,
+            id: s.id,
+            version: s.version,
+            last_updated: s.last_updated,
+            body: s.body,
+        }
     }
     /// The weak ETag of this version.
     pub fn etag(&self) -> String {
@@ -81,7 +90,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { default_count: 20, max_count: 1000 }
+        Limits {
+            default_count: 20,
+            max_count: 1000,
+        }
     }
 }
 
@@ -96,8 +108,18 @@ pub struct Record {
 }
 
 impl Record {
-    pub fn new(store: Arc<dyn Store>, access: Arc<dyn AccessDecision>, log: Arc<dyn AccessLog>) -> Record {
-        Record { store, access, log, defs: kring_fhir::definitions(), limits: Limits::default() }
+    pub fn new(
+        store: Arc<dyn Store>,
+        access: Arc<dyn AccessDecision>,
+        log: Arc<dyn AccessLog>,
+    ) -> Record {
+        Record {
+            store,
+            access,
+            log,
+            defs: kring_fhir::definitions(),
+            limits: Limits::default(),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -142,22 +164,55 @@ impl Record {
     }
 
     /// Asks the decision point; a denial is logged and becomes an error.
-    pub(crate) async fn decide(&self, caller: &Caller, action: Action, interaction: &str, target: &Target) -> Result<Decision> {
+    pub(crate) async fn decide(
+        &self,
+        caller: &Caller,
+        action: Action,
+        interaction: &str,
+        target: &Target,
+    ) -> Result<Decision> {
         let d = self.access.decide(&caller.subject, action, target);
         if !d.permit {
-            self.record(vec![self.entry(caller, action, interaction, "denied", target, &d.reasons)]).await?;
+            self.record(vec![self.entry(
+                caller,
+                action,
+                interaction,
+                "denied",
+                target,
+                &d.reasons,
+            )])
+            .await?;
             return Err(RecordError::Forbidden);
         }
         Ok(d)
     }
 
     /// Logs an access that ended without data (not found, invalid …).
-    pub(crate) async fn record_outcome(&self, caller: &Caller, action: Action, interaction: &str, outcome: &'static str, target: &Target) -> Result<()> {
-        self.record(vec![self.entry(caller, action, interaction, outcome, target, &[])]).await
+    pub(crate) async fn record_outcome(
+        &self,
+        caller: &Caller,
+        action: Action,
+        interaction: &str,
+        outcome: &'static str,
+        target: &Target,
+    ) -> Result<()> {
+        self.record(vec![self.entry(
+            caller,
+            action,
+            interaction,
+            outcome,
+            target,
+            &[],
+        )])
+        .await
     }
 }
 
 /// Builds a target for a resource.
 pub(crate) fn target(rtype: &str, id: Option<&str>, client_key: &str) -> Target {
-    Target { rtype: rtype.to_string(), id: id.map(str::to_string), client_key: client_key.to_string() }
+    Target {
+        rtype: rtype.to_string(),
+        id: id.map(str::to_string),
+        client_key: client_key.to_string(),
+    }
 }

@@ -18,7 +18,10 @@ fn bundle_head(buf: &mut Vec<u8>, kind: &str, total: Option<u64>) {
     buf.extend_from_slice(b"{\"resourceType\":\"Bundle\",\"id\":");
     push_str(buf, &uuid::Uuid::new_v4().to_string());
     buf.extend_from_slice(b",\"meta\":{\"lastUpdated\":");
-    push_str(buf, &kring_fhir::datetime::format_instant(kring_fhir::datetime::now_ms()));
+    push_str(
+        buf,
+        &kring_fhir::datetime::format_instant(kring_fhir::datetime::now_ms()),
+    );
     buf.extend_from_slice(b"},\"type\":");
     push_str(buf, kind);
     if let Some(t) = total {
@@ -41,7 +44,13 @@ fn links(buf: &mut Vec<u8>, links: &[(&str, String)]) {
     buf.push(b']');
 }
 
-fn page_url(base: &str, path: &str, applied: &[(String, String)], count: usize, offset: usize) -> String {
+fn page_url(
+    base: &str,
+    path: &str,
+    applied: &[(String, String)],
+    count: usize,
+    offset: usize,
+) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     for (k, v) in applied {
         q.append_pair(k, v);
@@ -53,17 +62,38 @@ fn page_url(base: &str, path: &str, applied: &[(String, String)], count: usize, 
 
 /// A `searchset` Bundle.
 pub fn search_bundle(defs: &Definitions, base: &str, path: &str, out: &SearchOutcome) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(1024 + out.matches.iter().map(|m| m.body.len() + 128).sum::<usize>());
+    let mut buf = Vec::with_capacity(
+        1024 + out
+            .matches
+            .iter()
+            .map(|m| m.body.len() + 128)
+            .sum::<usize>(),
+    );
     bundle_head(&mut buf, "searchset", out.total);
     let count = out.count.max(1);
-    let mut l = vec![("self", page_url(base, path, &out.applied, out.count, out.offset))];
+    let mut l = vec![(
+        "self",
+        page_url(base, path, &out.applied, out.count, out.offset),
+    )];
     if out.count > 0 {
         l.push(("first", page_url(base, path, &out.applied, out.count, 0)));
         if out.offset > 0 {
-            l.push(("previous", page_url(base, path, &out.applied, out.count, out.offset.saturating_sub(count))));
+            l.push((
+                "previous",
+                page_url(
+                    base,
+                    path,
+                    &out.applied,
+                    out.count,
+                    out.offset.saturating_sub(count),
+                ),
+            ));
         }
         if out.more {
-            l.push(("next", page_url(base, path, &out.applied, out.count, out.offset + count)));
+            l.push((
+                "next",
+                page_url(base, path, &out.applied, out.count, out.offset + count),
+            ));
         }
     }
     links(&mut buf, &l);
@@ -95,7 +125,10 @@ pub fn search_bundle(defs: &Definitions, base: &str, path: &str, out: &SearchOut
             }
             let oo = kring_fhir::OperationOutcome::single(kring_fhir::Issue::warning(
                 kring_fhir::IssueCode::NotSupported,
-                format!("these search parameters are not known and were ignored: {}", out.ignored.join(", ")),
+                format!(
+                    "these search parameters are not known and were ignored: {}",
+                    out.ignored.join(", ")
+                ),
             ));
             buf.extend_from_slice(b"{\"resource\":");
             serde_json::to_writer(&mut buf, &oo.to_json()).expect("serialises");
@@ -109,14 +142,32 @@ pub fn search_bundle(defs: &Definitions, base: &str, path: &str, out: &SearchOut
 
 /// A `history` Bundle.
 pub fn history_bundle(base: &str, path: &str, page: &HistoryPage) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(1024 + page.entries.iter().map(|e| e.version.body.len() + 256).sum::<usize>());
+    let mut buf = Vec::with_capacity(
+        1024 + page
+            .entries
+            .iter()
+            .map(|e| e.version.body.len() + 256)
+            .sum::<usize>(),
+    );
     bundle_head(&mut buf, "history", None);
     let mut l = vec![("self", page_url(base, path, &[], page.count, page.offset))];
     if page.more {
-        l.push(("next", page_url(base, path, &[], page.count, page.offset + page.count.max(1))));
+        l.push((
+            "next",
+            page_url(base, path, &[], page.count, page.offset + page.count.max(1)),
+        ));
     }
     if page.offset > 0 {
-        l.push(("previous", page_url(base, path, &[], page.count, page.offset.saturating_sub(page.count.max(1)))));
+        l.push((
+            "previous",
+            page_url(
+                base,
+                path,
+                &[],
+                page.count,
+                page.offset.saturating_sub(page.count.max(1)),
+            ),
+        ));
     }
     links(&mut buf, &l);
     if !page.entries.is_empty() {
@@ -148,7 +199,10 @@ pub fn history_bundle(base: &str, path: &str, page: &HistoryPage) -> Vec<u8> {
             buf.extend_from_slice(b",\"etag\":");
             push_str(&mut buf, &v.etag());
             buf.extend_from_slice(b",\"lastModified\":");
-            push_str(&mut buf, &kring_fhir::datetime::format_instant(v.last_updated));
+            push_str(
+                &mut buf,
+                &kring_fhir::datetime::format_instant(v.last_updated),
+            );
             buf.extend_from_slice(b"}}");
         }
         buf.push(b']');
@@ -158,9 +212,20 @@ pub fn history_bundle(base: &str, path: &str, page: &HistoryPage) -> Vec<u8> {
 }
 
 /// The subset of a resource that `_summary` or `_elements` asks for, marked `SUBSETTED`.
-pub fn subset(defs: &Definitions, body: &[u8], summary: Summary, elements: Option<&[String]>) -> Vec<u8> {
-    let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) else { return body.to_vec() };
-    let rtype = obj.get("resourceType").and_then(Value::as_str).unwrap_or("").to_string();
+pub fn subset(
+    defs: &Definitions,
+    body: &[u8],
+    summary: Summary,
+    elements: Option<&[String]>,
+) -> Vec<u8> {
+    let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) else {
+        return body.to_vec();
+    };
+    let rtype = obj
+        .get("resourceType")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let keep = |key: &str| -> bool {
         if matches!(key, "resourceType" | "id" | "meta") {
             return true;
@@ -168,11 +233,18 @@ pub fn subset(defs: &Definitions, body: &[u8], summary: Summary, elements: Optio
         let base = defs
             .children(&rtype)
             .iter()
-            .find(|n| n.as_str() == key || n.strip_suffix("[x]").is_some_and(|b| key.starts_with(b)))
+            .find(|n| {
+                n.as_str() == key || n.strip_suffix("[x]").is_some_and(|b| key.starts_with(b))
+            })
             .cloned();
-        let el = base.as_ref().and_then(|n| defs.element(&format!("{rtype}.{n}")));
+        let el = base
+            .as_ref()
+            .and_then(|n| defs.element(&format!("{rtype}.{n}")));
         if let Some(list) = elements {
-            let name = base.as_deref().map(|n| n.trim_end_matches("[x]")).unwrap_or(key);
+            let name = base
+                .as_deref()
+                .map(|n| n.trim_end_matches("[x]"))
+                .unwrap_or(key);
             return list.iter().any(|e| e == name || e == key) || el.is_some_and(|e| e.min > 0);
         }
         match summary {
@@ -188,7 +260,9 @@ pub fn subset(defs: &Definitions, body: &[u8], summary: Summary, elements: Optio
             out.insert(k, v);
         }
     }
-    let meta = out.entry("meta").or_insert_with(|| Value::Object(Map::new()));
+    let meta = out
+        .entry("meta")
+        .or_insert_with(|| Value::Object(Map::new()));
     if let Value::Object(m) = meta {
         let tags = m.entry("tag").or_insert_with(|| Value::Array(vec![]));
         if let Value::Array(a) = tags {

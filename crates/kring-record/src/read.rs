@@ -11,37 +11,123 @@ impl Record {
         self.check_type(rtype)?;
         self.check_id(id)?;
         let Some(stored) = self.store.read(rtype, id).await? else {
-            self.record_outcome(caller, Action::Read, "read", "not-found", &target(rtype, Some(id), "")).await?;
+            self.record_outcome(
+                caller,
+                Action::Read,
+                "read",
+                "not-found",
+                &target(rtype, Some(id), ""),
+            )
+            .await?;
             return Err(RecordError::NotFound(format!("{rtype}/{id}")));
         };
         let t = target(rtype, Some(id), &stored.client_key);
         let d = self.decide(caller, Action::Read, "read", &t).await?;
         if stored.deleted {
-            self.record(vec![self.entry(caller, Action::Read, "read", "deleted", &t, &d.reasons)]).await?;
+            self.record(vec![self.entry(
+                caller,
+                Action::Read,
+                "read",
+                "deleted",
+                &t,
+                &d.reasons,
+            )])
+            .await?;
             return Err(RecordError::Gone(format!("{rtype}/{id}")));
         }
-        self.record(vec![self.entry(caller, Action::Read, "read", "success", &t, &d.reasons)]).await?;
+        self.record(vec![self.entry(
+            caller,
+            Action::Read,
+            "read",
+            "success",
+            &t,
+            &d.reasons,
+        )])
+        .await?;
         Ok(Versioned::from_stored(stored))
     }
 
     /// `GET /Type/id/_history/vid`: one version (410 when that version is a deletion).
-    pub async fn vread(&self, caller: &Caller, rtype: &str, id: &str, version: &str) -> Result<Versioned> {
+    pub async fn vread(
+        &self,
+        caller: &Caller,
+        rtype: &str,
+        id: &str,
+        version: &str,
+    ) -> Result<Versioned> {
         self.check_type(rtype)?;
         self.check_id(id)?;
         let Ok(v) = version.parse::<i64>() else {
-            return Err(RecordError::bad_request(IssueCode::Invalid, "a version id is a whole number"));
+            return Err(RecordError::bad_request(
+                IssueCode::Invalid,
+                "a version id is a whole number",
+            ));
         };
         let Some(stored) = self.store.vread(rtype, id, v).await? else {
-            self.record_outcome(caller, Action::Read, "vread", "not-found", &target(rtype, Some(id), "")).await?;
-            return Err(RecordError::NotFound(format!("version {v} of {rtype}/{id}")));
+            self.record_outcome(
+                caller,
+                Action::Read,
+                "vread",
+                "not-found",
+                &target(rtype, Some(id), ""),
+            )
+            .await?;
+            return Err(RecordError::NotFound(format!(
+                "version {v} of {rtype}/{id}"
+            )));
         };
         let t = target(rtype, Some(id), &stored.client_key);
         let d = self.decide(caller, Action::Read, "vread", &t).await?;
         let outcome = if stored.deleted { "deleted" } else { "success" };
-        self.record(vec![self.entry(caller, Action::Read, "vread", outcome, &t, &d.reasons)]).await?;
+        self.record(vec![self.entry(
+            caller,
+            Action::Read,
+            "vread",
+            outcome,
+            &t,
+            &d.reasons,
+        )])
+        .await?;
         if stored.deleted {
             return Err(RecordError::Gone(format!("version {v} of {rtype}/{id}")));
         }
         Ok(Versioned::from_stored(stored))
+    }
+}
+
+impl Record {
+    /// One page of current resources of a type, for export: decided and logged (action E) per
+    /// client before the data leaves.
+    pub async fn export_page(
+        &self,
+        caller: &Caller,
+        rtype: &str,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Versioned>> {
+        self.check_type(rtype)?;
+        let rows = self.store.scan(rtype, after_id, limit).await?;
+        let rows: Vec<_> = rows
+            .into_iter()
+            .filter(|r| {
+                self.access
+                    .decide(
+                        &caller.subject,
+                        Action::Export,
+                        &target(&r.rtype, Some(&r.id), &r.client_key),
+                    )
+                    .permit
+            })
+            .collect();
+        if !rows.is_empty() {
+            self.log_returned(caller, Action::Export, "export", rtype, &rows, &[])
+                .await?;
+        }
+        Ok(rows.into_iter().map(Versioned::from_stored).collect())
+    }
+
+    /// Resource types that hold at least one current resource.
+    pub async fn types_in_use(&self) -> Result<Vec<String>> {
+        Ok(self.store.types_in_use().await?)
     }
 }

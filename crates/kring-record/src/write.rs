@@ -50,12 +50,23 @@ impl Record {
     pub(crate) fn check_body(&self, value: &Value, rtype: &str, id: Option<&str>) -> Result<()> {
         let body_type = value.get("resourceType").and_then(Value::as_str);
         if !value.is_object() {
-            return Err(RecordError::bad_request(IssueCode::Structure, "the body must be a JSON object holding a FHIR resource"));
+            return Err(RecordError::bad_request(
+                IssueCode::Structure,
+                "the body must be a JSON object holding a FHIR resource",
+            ));
         }
         match body_type {
-            None => return Err(RecordError::bad_request(IssueCode::Required, "the resource has no resourceType")),
+            None => {
+                return Err(RecordError::bad_request(
+                    IssueCode::Required,
+                    "the resource has no resourceType",
+                ))
+            }
             Some(t) if t != rtype => {
-                return Err(RecordError::bad_request(IssueCode::Invalid, format!("the body is a {t}, but the URL names {rtype}")))
+                return Err(RecordError::bad_request(
+                    IssueCode::Invalid,
+                    format!("the body is a {t}, but the URL names {rtype}"),
+                ))
             }
             _ => {}
         }
@@ -63,12 +74,20 @@ impl Record {
             match value.get("id").and_then(Value::as_str) {
                 Some(body_id) if body_id != id => {
                     return Err(RecordError::BadRequest(OperationOutcome::single(
-                        Issue::error(IssueCode::Invalid, "the id in the body differs from the id in the URL").at(format!("{rtype}.id")),
+                        Issue::error(
+                            IssueCode::Invalid,
+                            "the id in the body differs from the id in the URL",
+                        )
+                        .at(format!("{rtype}.id")),
                     )))
                 }
                 None => {
                     return Err(RecordError::BadRequest(OperationOutcome::single(
-                        Issue::error(IssueCode::Required, "an update must carry the resource id in the body").at(format!("{rtype}.id")),
+                        Issue::error(
+                            IssueCode::Required,
+                            "an update must carry the resource id in the body",
+                        )
+                        .at(format!("{rtype}.id")),
                     )))
                 }
                 _ => {}
@@ -83,14 +102,20 @@ impl Record {
 
     pub(crate) fn check_type(&self, rtype: &str) -> Result<()> {
         if !self.defs.is_resource_type(rtype) {
-            return Err(RecordError::bad_request(IssueCode::NotSupported, format!("'{rtype}' is not a FHIR R4 resource type")));
+            return Err(RecordError::bad_request(
+                IssueCode::NotSupported,
+                format!("'{rtype}' is not a FHIR R4 resource type"),
+            ));
         }
         Ok(())
     }
 
     pub(crate) fn check_id(&self, id: &str) -> Result<()> {
         if !is_valid_id(id) {
-            return Err(RecordError::bad_request(IssueCode::Invalid, "an id has 1 to 64 letters, digits, '-' or '.'"));
+            return Err(RecordError::bad_request(
+                IssueCode::Invalid,
+                "an id has 1 to 64 letters, digits, '-' or '.'",
+            ));
         }
         Ok(())
     }
@@ -122,20 +147,62 @@ impl Record {
                 _ => return Err(RecordError::PreconditionFailed(format!("If-Match names version {expected}, but {rtype}/{id} does not exist"))),
             }
         }
+        if let (Body::Put(value), Some(c)) = (&body, cur.as_ref().filter(|c| !c.deleted)) {
+            // An update that changes nothing makes no new version (imports run again are free).
+            if let Some(stored) = self
+                .store
+                .read(rtype, id)
+                .await?
+                .filter(|s| s.version == c.version)
+            {
+                if same_content(&stored.body, value) {
+                    let t = target(rtype, Some(id), &c.client_key);
+                    let d = self.decide(caller, Action::Update, interaction, &t).await?;
+                    entries.push(self.entry(
+                        caller,
+                        Action::Update,
+                        interaction,
+                        "unchanged",
+                        &t,
+                        &d.reasons,
+                    ));
+                    return Ok(WriteResult {
+                        resource: Some(Versioned::from_stored(stored)),
+                        created: false,
+                        unchanged: true,
+                    });
+                }
+            }
+        }
         let version = cur.as_ref().map(|c| c.version + 1).unwrap_or(1);
         let now = now_ms();
         let (bytes, idx, client_key, action, last_updated, version) = match body {
             Body::Put(value) => {
                 let idx = index::extract(self.defs, &value);
                 let key = client::client_key(self.defs, rtype, id, &idx);
-                let action = if cur.as_ref().is_some_and(|c| !c.deleted) { Action::Update } else { Action::Create };
-                (Some(meta::stamp(value, id, version, now)), idx, key, action, now, version)
+                let action = if cur.as_ref().is_some_and(|c| !c.deleted) {
+                    Action::Update
+                } else {
+                    Action::Create
+                };
+                (
+                    Some(meta::stamp(value, id, version, now)),
+                    idx,
+                    key,
+                    action,
+                    now,
+                    version,
+                )
             }
             Body::Restore(bytes, value) => {
                 let (v, t) = meta::version_of(&value).unwrap_or((version, now));
                 if cur.as_ref().is_some_and(|c| c.version >= v) {
                     // Already there (an import that resumes): nothing to do.
-                    return Ok(WriteResult { resource: None, created: false, unchanged: true });
+                    return Ok(WriteResult {
+                        resource: None,
+                        created: false,
+                        unchanged: true,
+                    });
                 }
                 let idx = index::extract(self.defs, &value);
                 let key = client::client_key(self.defs, rtype, id, &idx);
@@ -146,18 +213,42 @@ impl Record {
                     return Err(RecordError::NotFound(format!("{rtype}/{id}")));
                 };
                 if c.deleted {
-                    return Ok(WriteResult { resource: None, created: false, unchanged: true });
+                    return Ok(WriteResult {
+                        resource: None,
+                        created: false,
+                        unchanged: true,
+                    });
                 }
-                (None, vec![], c.client_key.clone(), Action::Delete, now, version)
+                (
+                    None,
+                    vec![],
+                    c.client_key.clone(),
+                    Action::Delete,
+                    now,
+                    version,
+                )
             }
         };
         let t = target(rtype, Some(id), &client_key);
         let decision = self.decide(caller, action, interaction, &t).await?;
         if let Some(c) = cur.as_ref().filter(|c| c.client_key != client_key) {
             // Moving data from one client to another needs the right on both.
-            self.decide(caller, Action::Update, interaction, &target(rtype, Some(id), &c.client_key)).await?;
+            self.decide(
+                caller,
+                Action::Update,
+                interaction,
+                &target(rtype, Some(id), &c.client_key),
+            )
+            .await?;
         }
-        entries.push(self.entry(caller, action, interaction, "success", &t, &decision.reasons));
+        entries.push(self.entry(
+            caller,
+            action,
+            interaction,
+            "success",
+            &t,
+            &decision.reasons,
+        ));
         let created = cur.as_ref().is_none_or(|c| c.deleted);
         tx.put(NewVersion {
             rtype: rtype.to_string(),
@@ -170,15 +261,32 @@ impl Record {
         })
         .await?;
         Ok(WriteResult {
-            resource: bytes.map(|body| Versioned { rtype: rtype.to_string(), id: id.to_string(), version, last_updated, body }),
+            resource: bytes.map(|body| Versioned {
+                rtype: rtype.to_string(),
+                id: id.to_string(),
+                version,
+                last_updated,
+                body,
+            }),
             created,
             unchanged: false,
         })
     }
 
     /// Records the entries, then commits: no write is acknowledged without its log entry.
-    pub(crate) async fn finish(&self, tx: Box<dyn StoreTx>, entries: Vec<AccessEntry>, caller: &Caller) -> Result<()> {
-        let failed: Vec<AccessEntry> = entries.iter().map(|e| AccessEntry { outcome: "failed", ..e.clone() }).collect();
+    pub(crate) async fn finish(
+        &self,
+        tx: Box<dyn StoreTx>,
+        entries: Vec<AccessEntry>,
+        caller: &Caller,
+    ) -> Result<()> {
+        let failed: Vec<AccessEntry> = entries
+            .iter()
+            .map(|e| AccessEntry {
+                outcome: "failed",
+                ..e.clone()
+            })
+            .collect();
         self.record(entries).await?;
         if let Err(e) = tx.commit().await {
             tracing::error!(error = %e, source = %caller.source, "commit failed after logging; recording the failure");
@@ -190,24 +298,48 @@ impl Record {
 
     /// `POST /Type`: creates with a server-assigned id; with `if_none_exist`, only when no
     /// resource matches those search parameters (then the match is returned, unchanged).
-    pub async fn create(&self, caller: &Caller, rtype: &str, value: Value, if_none_exist: Option<&str>) -> Result<WriteResult> {
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        rtype: &str,
+        value: Value,
+        if_none_exist: Option<&str>,
+    ) -> Result<WriteResult> {
         self.check_type(rtype)?;
         let mut value = value;
         if let Some(obj) = value.as_object_mut() {
             // The server assigns the id of a created resource; a client-supplied one is ignored.
-            obj.remove("id");
+            obj.shift_remove("id");
         }
         self.check_body(&value, rtype, None)?;
         let mut tx = self.store.begin().await?;
         let mut entries = Vec::new();
         if let Some(query) = if_none_exist {
-            if let Some(found) = self.conditional_match(tx.as_mut(), caller, rtype, query, "create").await? {
+            if let Some(found) = self
+                .conditional_match(tx.as_mut(), caller, rtype, query, "create")
+                .await?
+            {
                 drop(tx);
-                return Ok(WriteResult { resource: Some(found), created: false, unchanged: true });
+                return Ok(WriteResult {
+                    resource: Some(found),
+                    created: false,
+                    unchanged: true,
+                });
             }
         }
         let id = uuid::Uuid::new_v4().to_string();
-        let r = self.put_in(tx.as_mut(), caller, &mut entries, rtype, &id, Body::Put(value), None, "create").await?;
+        let r = self
+            .put_in(
+                tx.as_mut(),
+                caller,
+                &mut entries,
+                rtype,
+                &id,
+                Body::Put(value),
+                None,
+                "create",
+            )
+            .await?;
         self.finish(tx, entries, caller).await?;
         Ok(r)
     }
@@ -224,7 +356,10 @@ impl Record {
     ) -> Result<Option<Versioned>> {
         let req = SearchRequest::from_query(rtype, query.trim_start_matches('?'));
         if req.params.is_empty() {
-            return Err(RecordError::bad_request(IssueCode::Required, format!("a conditional {what} needs search parameters")));
+            return Err(RecordError::bad_request(
+                IssueCode::Required,
+                format!("a conditional {what} needs search parameters"),
+            ));
         }
         let mut plan = self.plan(caller, &req, true)?.plan;
         plan.count = 2;
@@ -245,26 +380,57 @@ impl Record {
     }
 
     /// `PUT /Type/id`: a new version, or a new resource with this id (update as create).
-    pub async fn update(&self, caller: &Caller, rtype: &str, id: &str, value: Value, if_match: Option<i64>) -> Result<WriteResult> {
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        rtype: &str,
+        id: &str,
+        value: Value,
+        if_match: Option<i64>,
+    ) -> Result<WriteResult> {
         self.check_type(rtype)?;
         self.check_id(id)?;
         self.check_body(&value, rtype, Some(id))?;
         let mut tx = self.store.begin().await?;
         let mut entries = Vec::new();
-        let r = self.put_in(tx.as_mut(), caller, &mut entries, rtype, id, Body::Put(value), if_match, "update").await?;
+        let r = self
+            .put_in(
+                tx.as_mut(),
+                caller,
+                &mut entries,
+                rtype,
+                id,
+                Body::Put(value),
+                if_match,
+                "update",
+            )
+            .await?;
         self.finish(tx, entries, caller).await?;
         Ok(r)
     }
 
     /// `PUT /Type?criteria`: updates the one match, or creates when none matches.
-    pub async fn conditional_update(&self, caller: &Caller, rtype: &str, query: &str, mut value: Value, if_match: Option<i64>) -> Result<WriteResult> {
+    pub async fn conditional_update(
+        &self,
+        caller: &Caller,
+        rtype: &str,
+        query: &str,
+        mut value: Value,
+        if_match: Option<i64>,
+    ) -> Result<WriteResult> {
         self.check_type(rtype)?;
         let mut tx = self.store.begin().await?;
-        let id = match self.conditional_match(tx.as_mut(), caller, rtype, query, "update").await? {
+        let id = match self
+            .conditional_match(tx.as_mut(), caller, rtype, query, "update")
+            .await?
+        {
             Some(found) => {
                 if let Some(body_id) = value.get("id").and_then(Value::as_str) {
                     if body_id != found.id {
-                        return Err(RecordError::bad_request(IssueCode::Invalid, "the id in the body differs from the resource the criteria matched"));
+                        return Err(RecordError::bad_request(
+                            IssueCode::Invalid,
+                            "the id in the body differs from the resource the criteria matched",
+                        ));
                     }
                 }
                 found.id
@@ -280,50 +446,131 @@ impl Record {
         self.check_id(&id)?;
         self.check_body(&value, rtype, Some(&id))?;
         let mut entries = Vec::new();
-        let r = self.put_in(tx.as_mut(), caller, &mut entries, rtype, &id, Body::Put(value), if_match, "update").await?;
+        let r = self
+            .put_in(
+                tx.as_mut(),
+                caller,
+                &mut entries,
+                rtype,
+                &id,
+                Body::Put(value),
+                if_match,
+                "update",
+            )
+            .await?;
         self.finish(tx, entries, caller).await?;
         Ok(r)
     }
 
     /// `PATCH /Type/id` with a JSON Patch document.
-    pub async fn patch(&self, caller: &Caller, rtype: &str, id: &str, patch: Value, if_match: Option<i64>) -> Result<WriteResult> {
+    pub async fn patch(
+        &self,
+        caller: &Caller,
+        rtype: &str,
+        id: &str,
+        patch: Value,
+        if_match: Option<i64>,
+    ) -> Result<WriteResult> {
         self.check_type(rtype)?;
         self.check_id(id)?;
-        let patch: json_patch::Patch = serde_json::from_value(patch)
-            .map_err(|e| RecordError::bad_request(IssueCode::Structure, format!("the body is not a JSON Patch document: {e}")))?;
+        let patch: json_patch::Patch = serde_json::from_value(patch).map_err(|e| {
+            RecordError::bad_request(
+                IssueCode::Structure,
+                format!("the body is not a JSON Patch document: {e}"),
+            )
+        })?;
         let mut tx = self.store.begin().await?;
         let cur = tx.current(rtype, id).await?;
         let Some(cur) = cur.filter(|c| !c.deleted) else {
             drop(tx);
-            self.record_outcome(caller, Action::Update, "patch", "not-found", &target(rtype, Some(id), "")).await?;
+            self.record_outcome(
+                caller,
+                Action::Update,
+                "patch",
+                "not-found",
+                &target(rtype, Some(id), ""),
+            )
+            .await?;
             return Err(RecordError::NotFound(format!("{rtype}/{id}")));
         };
         // Reading the current version to patch it is itself an access.
-        self.decide(caller, Action::Read, "patch", &target(rtype, Some(id), &cur.client_key)).await?;
-        let stored = self.store.read(rtype, id).await?.ok_or_else(|| RecordError::NotFound(format!("{rtype}/{id}")))?;
-        let mut value: Value = serde_json::from_slice(&stored.body).map_err(|e| RecordError::Internal(e.to_string()))?;
-        json_patch::patch(&mut value, &patch).map_err(|e| RecordError::bad_request(IssueCode::Processing, format!("the patch cannot be applied: {e}")))?;
+        self.decide(
+            caller,
+            Action::Read,
+            "patch",
+            &target(rtype, Some(id), &cur.client_key),
+        )
+        .await?;
+        let stored = self
+            .store
+            .read(rtype, id)
+            .await?
+            .ok_or_else(|| RecordError::NotFound(format!("{rtype}/{id}")))?;
+        let mut value: Value = serde_json::from_slice(&stored.body)
+            .map_err(|e| RecordError::Internal(e.to_string()))?;
+        json_patch::patch(&mut value, &patch).map_err(|e| {
+            RecordError::bad_request(
+                IssueCode::Processing,
+                format!("the patch cannot be applied: {e}"),
+            )
+        })?;
         self.check_body(&value, rtype, Some(id))?;
         let mut entries = Vec::new();
-        let r = self.put_in(tx.as_mut(), caller, &mut entries, rtype, id, Body::Put(value), if_match.or(Some(cur.version)), "patch").await?;
+        let r = self
+            .put_in(
+                tx.as_mut(),
+                caller,
+                &mut entries,
+                rtype,
+                id,
+                Body::Put(value),
+                if_match.or(Some(cur.version)),
+                "patch",
+            )
+            .await?;
         self.finish(tx, entries, caller).await?;
         Ok(r)
     }
 
     /// `DELETE /Type/id`: a deletion version; the history keeps every earlier version.
-    pub async fn delete(&self, caller: &Caller, rtype: &str, id: &str, if_match: Option<i64>) -> Result<WriteResult> {
+    pub async fn delete(
+        &self,
+        caller: &Caller,
+        rtype: &str,
+        id: &str,
+        if_match: Option<i64>,
+    ) -> Result<WriteResult> {
         self.check_type(rtype)?;
         self.check_id(id)?;
         let mut tx = self.store.begin().await?;
         let mut entries = Vec::new();
-        match self.put_in(tx.as_mut(), caller, &mut entries, rtype, id, Body::Delete, if_match, "delete").await {
+        match self
+            .put_in(
+                tx.as_mut(),
+                caller,
+                &mut entries,
+                rtype,
+                id,
+                Body::Delete,
+                if_match,
+                "delete",
+            )
+            .await
+        {
             Ok(r) => {
                 self.finish(tx, entries, caller).await?;
                 Ok(r)
             }
             Err(RecordError::NotFound(what)) => {
                 drop(tx);
-                self.record_outcome(caller, Action::Delete, "delete", "not-found", &target(rtype, Some(id), "")).await?;
+                self.record_outcome(
+                    caller,
+                    Action::Delete,
+                    "delete",
+                    "not-found",
+                    &target(rtype, Some(id), ""),
+                )
+                .await?;
                 Err(RecordError::NotFound(what))
             }
             Err(e) => Err(e),
@@ -331,14 +578,37 @@ impl Record {
     }
 
     /// `DELETE /Type?criteria`: deletes the one match (412 when several match).
-    pub async fn conditional_delete(&self, caller: &Caller, rtype: &str, query: &str) -> Result<WriteResult> {
+    pub async fn conditional_delete(
+        &self,
+        caller: &Caller,
+        rtype: &str,
+        query: &str,
+    ) -> Result<WriteResult> {
         self.check_type(rtype)?;
         let mut tx = self.store.begin().await?;
-        let Some(found) = self.conditional_match(tx.as_mut(), caller, rtype, query, "delete").await? else {
-            return Ok(WriteResult { resource: None, created: false, unchanged: true });
+        let Some(found) = self
+            .conditional_match(tx.as_mut(), caller, rtype, query, "delete")
+            .await?
+        else {
+            return Ok(WriteResult {
+                resource: None,
+                created: false,
+                unchanged: true,
+            });
         };
         let mut entries = Vec::new();
-        let r = self.put_in(tx.as_mut(), caller, &mut entries, rtype, &found.id, Body::Delete, None, "delete").await?;
+        let r = self
+            .put_in(
+                tx.as_mut(),
+                caller,
+                &mut entries,
+                rtype,
+                &found.id,
+                Body::Delete,
+                None,
+                "delete",
+            )
+            .await?;
         self.finish(tx, entries, caller).await?;
         Ok(r)
     }
@@ -346,26 +616,57 @@ impl Record {
     /// Restores exported resources (their `meta` kept, bytes unchanged) in one transaction;
     /// versions already present are skipped, so an interrupted import can simply run again.
     /// Returns, per line, the write result or the reason it was rejected.
-    pub async fn restore(&self, caller: &Caller, lines: Vec<Vec<u8>>) -> Result<Vec<Result<WriteResult>>> {
+    pub async fn restore(
+        &self,
+        caller: &Caller,
+        lines: Vec<Vec<u8>>,
+    ) -> Result<Vec<Result<WriteResult>>> {
         let mut tx = self.store.begin().await?;
         let mut entries = Vec::new();
         let mut results = Vec::with_capacity(lines.len());
         for bytes in lines {
             let r = async {
-                let value: Value = serde_json::from_slice(&bytes)
-                    .map_err(|e| RecordError::bad_request(IssueCode::Structure, format!("not valid JSON: {e}")))?;
-                let rtype = value.get("resourceType").and_then(Value::as_str).unwrap_or_default().to_string();
+                let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+                    RecordError::bad_request(IssueCode::Structure, format!("not valid JSON: {e}"))
+                })?;
+                let rtype = value
+                    .get("resourceType")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 self.check_type(&rtype)?;
                 let Some(id) = value.get("id").and_then(Value::as_str).map(str::to_string) else {
-                    return Err(RecordError::bad_request(IssueCode::Required, "an exported resource carries its id"));
+                    return Err(RecordError::bad_request(
+                        IssueCode::Required,
+                        "an exported resource carries its id",
+                    ));
                 };
                 self.check_id(&id)?;
                 self.check_body(&value, &rtype, Some(&id))?;
-                let body = if meta::version_of(&value).is_some() { Body::Restore(bytes, value) } else { Body::Put(value) };
-                self.put_in(tx.as_mut(), caller, &mut entries, &rtype, &id, body, None, "import").await
+                let body = if meta::version_of(&value).is_some() {
+                    Body::Restore(bytes, value)
+                } else {
+                    Body::Put(value)
+                };
+                self.put_in(
+                    tx.as_mut(),
+                    caller,
+                    &mut entries,
+                    &rtype,
+                    &id,
+                    body,
+                    None,
+                    "import",
+                )
+                .await
             }
             .await;
-            if let Err(RecordError::LogUnavailable | RecordError::Unavailable(_) | RecordError::Internal(_)) = &r {
+            if let Err(
+                RecordError::LogUnavailable
+                | RecordError::Unavailable(_)
+                | RecordError::Internal(_),
+            ) = &r
+            {
                 return Err(r.expect_err("checked"));
             }
             results.push(r);
@@ -373,6 +674,24 @@ impl Record {
         self.finish(tx, entries, caller).await?;
         Ok(results)
     }
+}
+
+/// Whether a stored body and a new one differ only in `meta.versionId`/`meta.lastUpdated`.
+fn same_content(stored: &[u8], new: &Value) -> bool {
+    let Ok(mut old) = serde_json::from_slice::<Value>(stored) else {
+        return false;
+    };
+    let mut new = new.clone();
+    for v in [&mut old, &mut new] {
+        if let Some(meta) = v.get_mut("meta").and_then(Value::as_object_mut) {
+            meta.remove("versionId");
+            meta.remove("lastUpdated");
+            if meta.is_empty() {
+                v.as_object_mut().map(|o| o.remove("meta"));
+            }
+        }
+    }
+    old == new
 }
 
 /// A lock key for conditional interactions with the same criteria: FNV-1a, stable across

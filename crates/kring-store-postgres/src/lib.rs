@@ -11,7 +11,10 @@ use async_trait::async_trait;
 use kring_store::ops::{self, Exec};
 use kring_store::search::{SearchPlan, SearchResult};
 use kring_store::sql::{self, Arg, Sql};
-use kring_store::{Backend, Current, HistoryQuery, NewVersion, ResourceKey, Result, Store, StoreError, StoreTx, StoredResource};
+use kring_store::{
+    Backend, Current, HistoryQuery, NewVersion, ResourceKey, Result, Store, StoreError, StoreTx,
+    StoredResource,
+};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
@@ -26,8 +29,14 @@ fn map_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
         // serialization_failure, deadlock_detected
-        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40001") | Some("40P01")) => StoreError::Conflict,
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(db)
+            if matches!(db.code().as_deref(), Some("40001") | Some("40P01")) =>
+        {
+            StoreError::Conflict
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            StoreError::Unavailable(e.to_string())
+        }
         _ => StoreError::Database(e.to_string()),
     }
 }
@@ -35,13 +44,18 @@ fn map_err(e: sqlx::Error) -> StoreError {
 impl PgStore {
     /// Connects to `url` (`postgres://…`).
     pub async fn connect(url: &str) -> Result<PgStore> {
-        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
         Self::connect_with(options).await
     }
 
     /// Connects with explicit options (tests use a schema of their own via `search_path`).
     pub async fn connect_with(options: PgConnectOptions) -> Result<PgStore> {
-        let pool = PgPoolOptions::new().max_connections(16).connect_with(options).await.map_err(map_err)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(options)
+            .await
+            .map_err(map_err)?;
         Ok(PgStore { pool })
     }
 
@@ -83,29 +97,57 @@ struct Conn<'c>(&'c mut PgConnection);
 impl Exec for Conn<'_> {
     async fn exec(&mut self, sql: &Sql) -> Result<u64> {
         let text = sql.text_for(Backend::Postgres);
-        Ok(bind(&text, &sql.args).execute(&mut *self.0).await.map_err(map_err)?.rows_affected())
+        Ok(bind(&text, &sql.args)
+            .execute(&mut *self.0)
+            .await
+            .map_err(map_err)?
+            .rows_affected())
     }
     async fn fetch_resources(&mut self, sql: &Sql) -> Result<Vec<StoredResource>> {
         let text = sql.text_for(Backend::Postgres);
-        let rows = bind(&text, &sql.args).fetch_all(&mut *self.0).await.map_err(map_err)?;
-        rows.iter().map(decode).collect::<std::result::Result<_, _>>().map_err(map_err)
+        let rows = bind(&text, &sql.args)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(decode)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(map_err)
     }
     async fn fetch_count(&mut self, sql: &Sql) -> Result<i64> {
         let text = sql.text_for(Backend::Postgres);
-        let row = bind(&text, &sql.args).fetch_one(&mut *self.0).await.map_err(map_err)?;
+        let row = bind(&text, &sql.args)
+            .fetch_one(&mut *self.0)
+            .await
+            .map_err(map_err)?;
         row.try_get(0).map_err(map_err)
     }
     async fn fetch_pairs(&mut self, sql: &Sql) -> Result<Vec<(String, String)>> {
         let text = sql.text_for(Backend::Postgres);
-        let rows = bind(&text, &sql.args).fetch_all(&mut *self.0).await.map_err(map_err)?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<std::result::Result<_, sqlx::Error>>().map_err(map_err)
+        let rows = bind(&text, &sql.args)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .map_err(map_err)
     }
     async fn fetch_current(&mut self, sql: &Sql) -> Result<Option<Current>> {
         let text = sql.text_for(Backend::Postgres);
-        let row = bind(&text, &sql.args).fetch_optional(&mut *self.0).await.map_err(map_err)?;
-        row.map(|r| Ok(Current { version: r.try_get(0)?, deleted: r.try_get::<i16, _>(1)? != 0, client_key: r.try_get(2)? }))
-            .transpose()
-            .map_err(map_err)
+        let row = bind(&text, &sql.args)
+            .fetch_optional(&mut *self.0)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| {
+            Ok(Current {
+                version: r.try_get(0)?,
+                deleted: r.try_get::<i16, _>(1)? != 0,
+                client_key: r.try_get(2)?,
+            })
+        })
+        .transpose()
+        .map_err(map_err)
     }
 }
 
@@ -116,7 +158,10 @@ impl Store for PgStore {
     }
 
     async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.pool).await.map_err(|e| StoreError::Migration(e.to_string()))
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))
     }
 
     async fn read(&self, rtype: &str, id: &str) -> Result<Option<StoredResource>> {
@@ -132,27 +177,52 @@ impl Store for PgStore {
     }
 
     async fn history(&self, query: &HistoryQuery) -> Result<Vec<StoredResource>> {
-        Conn(&mut *self.conn().await?).fetch_resources(&sql::history(query)).await
+        Conn(&mut *self.conn().await?)
+            .fetch_resources(&sql::history(query))
+            .await
     }
 
     async fn search(&self, plan: &SearchPlan) -> Result<SearchResult> {
         ops::search(&mut Conn(&mut *self.conn().await?), plan).await
     }
 
-    async fn references_from(&self, from: &[ResourceKey], params: &[String]) -> Result<Vec<ResourceKey>> {
+    async fn references_from(
+        &self,
+        from: &[ResourceKey],
+        params: &[String],
+    ) -> Result<Vec<ResourceKey>> {
         ops::references_from(&mut Conn(&mut *self.conn().await?), from, params).await
     }
 
-    async fn referrers_to(&self, rtype: &str, param: &str, to: &[ResourceKey]) -> Result<Vec<ResourceKey>> {
+    async fn referrers_to(
+        &self,
+        rtype: &str,
+        param: &str,
+        to: &[ResourceKey],
+    ) -> Result<Vec<ResourceKey>> {
         ops::referrers_to(&mut Conn(&mut *self.conn().await?), rtype, param, to).await
     }
 
-    async fn scan(&self, rtype: &str, after_id: Option<&str>, limit: usize) -> Result<Vec<StoredResource>> {
-        Conn(&mut *self.conn().await?).fetch_resources(&sql::scan(rtype, after_id, limit)).await
+    async fn scan(
+        &self,
+        rtype: &str,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredResource>> {
+        Conn(&mut *self.conn().await?)
+            .fetch_resources(&sql::scan(rtype, after_id, limit))
+            .await
     }
 
-    async fn client_resources(&self, client_key: &str, offset: usize, limit: usize) -> Result<Vec<StoredResource>> {
-        Conn(&mut *self.conn().await?).fetch_resources(&sql::client_resources(client_key, offset, limit)).await
+    async fn client_resources(
+        &self,
+        client_key: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<StoredResource>> {
+        Conn(&mut *self.conn().await?)
+            .fetch_resources(&sql::client_resources(client_key, offset, limit))
+            .await
     }
 
     async fn types_in_use(&self) -> Result<Vec<String>> {
@@ -183,7 +253,11 @@ impl StoreTx for PgTx {
     }
 
     async fn lock(&mut self, key: i64) -> Result<()> {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(key).execute(&mut *self.tx).await.map_err(map_err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(key)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
         Ok(())
     }
 

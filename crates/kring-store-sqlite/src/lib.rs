@@ -13,8 +13,14 @@ use async_trait::async_trait;
 use kring_store::ops::{self, Exec};
 use kring_store::search::{SearchPlan, SearchResult};
 use kring_store::sql::{self, Arg, Sql};
-use kring_store::{Backend, Current, HistoryQuery, NewVersion, ResourceKey, Result, Store, StoreError, StoreTx, StoredResource};
-use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use kring_store::{
+    Backend, Current, HistoryQuery, NewVersion, ResourceKey, Result, Store, StoreError, StoreTx,
+    StoredResource,
+};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{ConnectOptions, Row};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -37,10 +43,14 @@ pub struct SqliteStore {
 fn map_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
-        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5") | Some("6") | Some("517")) => {
+        sqlx::Error::Database(db)
+            if matches!(db.code().as_deref(), Some("5") | Some("6") | Some("517")) =>
+        {
             StoreError::Unavailable("the database is busy".into())
         }
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            StoreError::Unavailable(e.to_string())
+        }
         _ => StoreError::Database(e.to_string()),
     }
 }
@@ -63,7 +73,10 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(map_err)?;
-        Ok(SqliteStore { readers, writer: Arc::new(Mutex::new(Writer { conn, in_tx: false })) })
+        Ok(SqliteStore {
+            readers,
+            writer: Arc::new(Mutex::new(Writer { conn, in_tx: false })),
+        })
     }
 
     async fn reader(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>> {
@@ -71,7 +84,10 @@ impl SqliteStore {
     }
 }
 
-fn bind<'q>(text: &'q str, args: &'q [Arg]) -> sqlx::query::Query<'q, sqlx::Sqlite, SqliteArguments<'q>> {
+fn bind<'q>(
+    text: &'q str,
+    args: &'q [Arg],
+) -> sqlx::query::Query<'q, sqlx::Sqlite, SqliteArguments<'q>> {
     let mut q = sqlx::query(text);
     for a in args {
         q = match a {
@@ -104,29 +120,57 @@ struct Conn<'c>(&'c mut SqliteConnection);
 impl Exec for Conn<'_> {
     async fn exec(&mut self, sql: &Sql) -> Result<u64> {
         let text = sql.text_for(Backend::Sqlite);
-        Ok(bind(&text, &sql.args).execute(&mut *self.0).await.map_err(map_err)?.rows_affected())
+        Ok(bind(&text, &sql.args)
+            .execute(&mut *self.0)
+            .await
+            .map_err(map_err)?
+            .rows_affected())
     }
     async fn fetch_resources(&mut self, sql: &Sql) -> Result<Vec<StoredResource>> {
         let text = sql.text_for(Backend::Sqlite);
-        let rows = bind(&text, &sql.args).fetch_all(&mut *self.0).await.map_err(map_err)?;
-        rows.iter().map(decode).collect::<std::result::Result<_, _>>().map_err(map_err)
+        let rows = bind(&text, &sql.args)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(decode)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(map_err)
     }
     async fn fetch_count(&mut self, sql: &Sql) -> Result<i64> {
         let text = sql.text_for(Backend::Sqlite);
-        let row = bind(&text, &sql.args).fetch_one(&mut *self.0).await.map_err(map_err)?;
+        let row = bind(&text, &sql.args)
+            .fetch_one(&mut *self.0)
+            .await
+            .map_err(map_err)?;
         row.try_get(0).map_err(map_err)
     }
     async fn fetch_pairs(&mut self, sql: &Sql) -> Result<Vec<(String, String)>> {
         let text = sql.text_for(Backend::Sqlite);
-        let rows = bind(&text, &sql.args).fetch_all(&mut *self.0).await.map_err(map_err)?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<std::result::Result<_, sqlx::Error>>().map_err(map_err)
+        let rows = bind(&text, &sql.args)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(map_err)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .map_err(map_err)
     }
     async fn fetch_current(&mut self, sql: &Sql) -> Result<Option<Current>> {
         let text = sql.text_for(Backend::Sqlite);
-        let row = bind(&text, &sql.args).fetch_optional(&mut *self.0).await.map_err(map_err)?;
-        row.map(|r| Ok(Current { version: r.try_get(0)?, deleted: r.try_get::<i64, _>(1)? != 0, client_key: r.try_get(2)? }))
-            .transpose()
-            .map_err(map_err)
+        let row = bind(&text, &sql.args)
+            .fetch_optional(&mut *self.0)
+            .await
+            .map_err(map_err)?;
+        row.map(|r| {
+            Ok(Current {
+                version: r.try_get(0)?,
+                deleted: r.try_get::<i64, _>(1)? != 0,
+                client_key: r.try_get(2)?,
+            })
+        })
+        .transpose()
+        .map_err(map_err)
     }
 }
 
@@ -138,7 +182,10 @@ impl Store for SqliteStore {
 
     async fn migrate(&self) -> Result<()> {
         let mut w = self.writer.lock().await;
-        MIGRATOR.run_direct(&mut w.conn).await.map_err(|e| StoreError::Migration(e.to_string()))
+        MIGRATOR
+            .run_direct(&mut w.conn)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))
     }
 
     async fn read(&self, rtype: &str, id: &str) -> Result<Option<StoredResource>> {
@@ -154,27 +201,52 @@ impl Store for SqliteStore {
     }
 
     async fn history(&self, query: &HistoryQuery) -> Result<Vec<StoredResource>> {
-        Conn(&mut *self.reader().await?).fetch_resources(&sql::history(query)).await
+        Conn(&mut *self.reader().await?)
+            .fetch_resources(&sql::history(query))
+            .await
     }
 
     async fn search(&self, plan: &SearchPlan) -> Result<SearchResult> {
         ops::search(&mut Conn(&mut *self.reader().await?), plan).await
     }
 
-    async fn references_from(&self, from: &[ResourceKey], params: &[String]) -> Result<Vec<ResourceKey>> {
+    async fn references_from(
+        &self,
+        from: &[ResourceKey],
+        params: &[String],
+    ) -> Result<Vec<ResourceKey>> {
         ops::references_from(&mut Conn(&mut *self.reader().await?), from, params).await
     }
 
-    async fn referrers_to(&self, rtype: &str, param: &str, to: &[ResourceKey]) -> Result<Vec<ResourceKey>> {
+    async fn referrers_to(
+        &self,
+        rtype: &str,
+        param: &str,
+        to: &[ResourceKey],
+    ) -> Result<Vec<ResourceKey>> {
         ops::referrers_to(&mut Conn(&mut *self.reader().await?), rtype, param, to).await
     }
 
-    async fn scan(&self, rtype: &str, after_id: Option<&str>, limit: usize) -> Result<Vec<StoredResource>> {
-        Conn(&mut *self.reader().await?).fetch_resources(&sql::scan(rtype, after_id, limit)).await
+    async fn scan(
+        &self,
+        rtype: &str,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredResource>> {
+        Conn(&mut *self.reader().await?)
+            .fetch_resources(&sql::scan(rtype, after_id, limit))
+            .await
     }
 
-    async fn client_resources(&self, client_key: &str, offset: usize, limit: usize) -> Result<Vec<StoredResource>> {
-        Conn(&mut *self.reader().await?).fetch_resources(&sql::client_resources(client_key, offset, limit)).await
+    async fn client_resources(
+        &self,
+        client_key: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<StoredResource>> {
+        Conn(&mut *self.reader().await?)
+            .fetch_resources(&sql::client_resources(client_key, offset, limit))
+            .await
     }
 
     async fn types_in_use(&self) -> Result<Vec<String>> {
@@ -185,10 +257,16 @@ impl Store for SqliteStore {
         let mut guard = self.writer.clone().lock_owned().await;
         if guard.in_tx {
             tracing::warn!("rolling back a write transaction that was abandoned");
-            sqlx::query("ROLLBACK").execute(&mut guard.conn).await.map_err(map_err)?;
+            sqlx::query("ROLLBACK")
+                .execute(&mut guard.conn)
+                .await
+                .map_err(map_err)?;
             guard.in_tx = false;
         }
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut guard.conn).await.map_err(map_err)?;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut guard.conn)
+            .await
+            .map_err(map_err)?;
         guard.in_tx = true;
         Ok(Box::new(SqliteTx { guard }))
     }
@@ -219,9 +297,11 @@ impl StoreTx for SqliteTx {
     }
 
     async fn commit(mut self: Box<Self>) -> Result<()> {
-        sqlx::query("COMMIT").execute(&mut self.guard.conn).await.map_err(map_err)?;
+        sqlx::query("COMMIT")
+            .execute(&mut self.guard.conn)
+            .await
+            .map_err(map_err)?;
         self.guard.in_tx = false;
         Ok(())
     }
 }
-

@@ -117,16 +117,35 @@ pub trait Store: Send + Sync + 'static {
 
     /// References held by `from` resources through any of the reference parameters `params`
     /// (for `_include`).
-    async fn references_from(&self, from: &[ResourceKey], params: &[String]) -> Result<Vec<ResourceKey>>;
+    async fn references_from(
+        &self,
+        from: &[ResourceKey],
+        params: &[String],
+    ) -> Result<Vec<ResourceKey>>;
 
     /// Resources of `rtype` that refer to one of `to` through `param` (for `_revinclude`).
-    async fn referrers_to(&self, rtype: &str, param: &str, to: &[ResourceKey]) -> Result<Vec<ResourceKey>>;
+    async fn referrers_to(
+        &self,
+        rtype: &str,
+        param: &str,
+        to: &[ResourceKey],
+    ) -> Result<Vec<ResourceKey>>;
 
     /// Current, non-deleted resources of one type ordered by id, after `after_id` (for export).
-    async fn scan(&self, rtype: &str, after_id: Option<&str>, limit: usize) -> Result<Vec<StoredResource>>;
+    async fn scan(
+        &self,
+        rtype: &str,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredResource>>;
 
     /// Current, non-deleted resources of one client (its compartment), ordered by type and id.
-    async fn client_resources(&self, client_key: &str, offset: usize, limit: usize) -> Result<Vec<StoredResource>>;
+    async fn client_resources(
+        &self,
+        client_key: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<StoredResource>>;
 
     /// Resource types that have at least one current resource.
     async fn types_in_use(&self) -> Result<Vec<String>>;

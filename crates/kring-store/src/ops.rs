@@ -30,7 +30,12 @@ fn text(s: &str) -> Arg {
 }
 
 pub async fn current(ex: &mut dyn Exec, rtype: &str, id: &str) -> Result<Option<Current>> {
-    ex.fetch_current(&Sql::new(sql::CURRENT_VERSION).bind(text(rtype)).bind(text(id))).await
+    ex.fetch_current(
+        &Sql::new(sql::CURRENT_VERSION)
+            .bind(text(rtype))
+            .bind(text(id)),
+    )
+    .await
 }
 
 /// Writes a new version: the current row, the history row and the index, moving the resource
@@ -39,18 +44,46 @@ pub async fn put_version(ex: &mut dyn Exec, nv: NewVersion) -> Result<()> {
     let (rtype, id) = (nv.rtype.as_str(), nv.id.as_str());
     match current(ex, rtype, id).await? {
         None => {
-            ex.exec(&Sql::new(sql::INSERT_KEY).bind(text(rtype)).bind(text(id)).bind(text(&nv.client_key))).await?;
+            ex.exec(
+                &Sql::new(sql::INSERT_KEY)
+                    .bind(text(rtype))
+                    .bind(text(id))
+                    .bind(text(&nv.client_key)),
+            )
+            .await?;
         }
         Some(cur) => {
             if cur.version >= nv.version {
                 return Err(crate::StoreError::Conflict);
             }
-            ex.exec(&Sql::new(sql::DELETE_CURRENT).bind(text(&cur.client_key)).bind(text(rtype)).bind(text(id))).await?;
-            ex.exec(&Sql::new(sql::DELETE_INDEX).bind(text(&cur.client_key)).bind(text(rtype)).bind(text(id))).await?;
+            ex.exec(
+                &Sql::new(sql::DELETE_CURRENT)
+                    .bind(text(&cur.client_key))
+                    .bind(text(rtype))
+                    .bind(text(id)),
+            )
+            .await?;
+            ex.exec(
+                &Sql::new(sql::DELETE_INDEX)
+                    .bind(text(&cur.client_key))
+                    .bind(text(rtype))
+                    .bind(text(id)),
+            )
+            .await?;
             if cur.client_key != nv.client_key {
-                ex.exec(&Sql::new(sql::UPDATE_KEY).bind(text(&nv.client_key)).bind(text(rtype)).bind(text(id))).await?;
                 ex.exec(
-                    &Sql::new(sql::MOVE_VERSIONS).bind(text(&nv.client_key)).bind(text(&cur.client_key)).bind(text(rtype)).bind(text(id)),
+                    &Sql::new(sql::UPDATE_KEY)
+                        .bind(text(&nv.client_key))
+                        .bind(text(rtype))
+                        .bind(text(id)),
+                )
+                .await?;
+                ex.exec(
+                    &Sql::new(sql::MOVE_VERSIONS)
+                        .bind(text(&nv.client_key))
+                        .bind(text(&cur.client_key))
+                        .bind(text(rtype))
+                        .bind(text(id)),
                 )
                 .await?;
             }
@@ -67,8 +100,10 @@ pub async fn put_version(ex: &mut dyn Exec, nv: NewVersion) -> Result<()> {
             .bind(Arg::Int(deleted as i64))
             .bind(text(&nv.client_key))
     };
-    ex.exec(&row(sql::INSERT_VERSION).bind(Arg::Bytes(body.clone()))).await?;
-    ex.exec(&row(sql::INSERT_CURRENT).bind(Arg::Bytes(body))).await?;
+    ex.exec(&row(sql::INSERT_VERSION).bind(Arg::Bytes(body.clone())))
+        .await?;
+    ex.exec(&row(sql::INSERT_CURRENT).bind(Arg::Bytes(body)))
+        .await?;
     if !deleted {
         for stmt in sql::insert_index(&nv.client_key, rtype, id, &nv.index) {
             ex.exec(&stmt).await?;
@@ -79,7 +114,11 @@ pub async fn put_version(ex: &mut dyn Exec, nv: NewVersion) -> Result<()> {
 
 /// Runs a search: the page (one extra row tells whether more follow) and, if asked, the count.
 pub async fn search(ex: &mut dyn Exec, plan: &SearchPlan) -> Result<SearchResult> {
-    let mut matches = if plan.count == 0 { vec![] } else { ex.fetch_resources(&sql::search_page(plan)).await? };
+    let mut matches = if plan.count == 0 {
+        vec![]
+    } else {
+        ex.fetch_resources(&sql::search_page(plan)).await?
+    };
     let more = matches.len() > plan.count;
     matches.truncate(plan.count);
     let total = if plan.want_total || plan.count == 0 {
@@ -90,15 +129,35 @@ pub async fn search(ex: &mut dyn Exec, plan: &SearchPlan) -> Result<SearchResult
     } else {
         None
     };
-    Ok(SearchResult { matches, more, total })
+    Ok(SearchResult {
+        matches,
+        more,
+        total,
+    })
 }
 
 pub async fn read(ex: &mut dyn Exec, rtype: &str, id: &str) -> Result<Option<StoredResource>> {
-    Ok(ex.fetch_resources(&Sql::new(sql::READ_CURRENT).bind(text(rtype)).bind(text(id))).await?.pop())
+    Ok(ex
+        .fetch_resources(&Sql::new(sql::READ_CURRENT).bind(text(rtype)).bind(text(id)))
+        .await?
+        .pop())
 }
 
-pub async fn vread(ex: &mut dyn Exec, rtype: &str, id: &str, version: i64) -> Result<Option<StoredResource>> {
-    Ok(ex.fetch_resources(&Sql::new(sql::READ_VERSION).bind(text(rtype)).bind(text(id)).bind(Arg::Int(version))).await?.pop())
+pub async fn vread(
+    ex: &mut dyn Exec,
+    rtype: &str,
+    id: &str,
+    version: i64,
+) -> Result<Option<StoredResource>> {
+    Ok(ex
+        .fetch_resources(
+            &Sql::new(sql::READ_VERSION)
+                .bind(text(rtype))
+                .bind(text(id))
+                .bind(Arg::Int(version)),
+        )
+        .await?
+        .pop())
 }
 
 pub async fn read_many(ex: &mut dyn Exec, keys: &[ResourceKey]) -> Result<Vec<StoredResource>> {
@@ -110,23 +169,40 @@ pub async fn read_many(ex: &mut dyn Exec, keys: &[ResourceKey]) -> Result<Vec<St
 }
 
 fn keys(pairs: Vec<(String, String)>) -> Vec<ResourceKey> {
-    pairs.into_iter().map(|(rtype, id)| ResourceKey { rtype, id }).collect()
+    pairs
+        .into_iter()
+        .map(|(rtype, id)| ResourceKey { rtype, id })
+        .collect()
 }
 
-pub async fn references_from(ex: &mut dyn Exec, from: &[ResourceKey], params: &[String]) -> Result<Vec<ResourceKey>> {
+pub async fn references_from(
+    ex: &mut dyn Exec,
+    from: &[ResourceKey],
+    params: &[String],
+) -> Result<Vec<ResourceKey>> {
     let mut out = Vec::new();
     for chunk in from.chunks(200) {
-        out.extend(keys(ex.fetch_pairs(&sql::references_from(chunk, params)).await?));
+        out.extend(keys(
+            ex.fetch_pairs(&sql::references_from(chunk, params)).await?,
+        ));
     }
     out.sort();
     out.dedup();
     Ok(out)
 }
 
-pub async fn referrers_to(ex: &mut dyn Exec, rtype: &str, param: &str, to: &[ResourceKey]) -> Result<Vec<ResourceKey>> {
+pub async fn referrers_to(
+    ex: &mut dyn Exec,
+    rtype: &str,
+    param: &str,
+    to: &[ResourceKey],
+) -> Result<Vec<ResourceKey>> {
     let mut out = Vec::new();
     for chunk in to.chunks(200) {
-        out.extend(keys(ex.fetch_pairs(&sql::referrers_to(rtype, param, chunk)).await?));
+        out.extend(keys(
+            ex.fetch_pairs(&sql::referrers_to(rtype, param, chunk))
+                .await?,
+        ));
     }
     out.sort();
     out.dedup();
@@ -134,5 +210,13 @@ pub async fn referrers_to(ex: &mut dyn Exec, rtype: &str, param: &str, to: &[Res
 }
 
 pub async fn types_in_use(ex: &mut dyn Exec) -> Result<Vec<String>> {
-    Ok(ex.fetch_pairs(&Sql::new(&format!("SELECT res_type, '' FROM ({}) t", sql::TYPES_IN_USE))).await?.into_iter().map(|p| p.0).collect())
+    Ok(ex
+        .fetch_pairs(&Sql::new(&format!(
+            "SELECT res_type, '' FROM ({}) t",
+            sql::TYPES_IN_USE
+        )))
+        .await?
+        .into_iter()
+        .map(|p| p.0)
+        .collect())
 }

@@ -63,20 +63,69 @@ pub enum TokenMatch {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cond {
     Id(String),
-    LastUpdated { prefix: Prefix, low: i64, high: i64 },
-    String { param: String, value: String, how: StringMatch },
-    Token { param: String, what: TokenMatch },
-    Reference { param: String, target_type: Option<String>, target_id: Option<String>, url: Option<String> },
-    Date { param: String, prefix: Prefix, low: i64, high: i64 },
-    Number { param: String, prefix: Prefix, low: f64, high: f64 },
-    Quantity { param: String, prefix: Prefix, low: f64, high: f64, system: Option<String>, code: Option<String> },
-    Uri { param: String, value: String, below: bool },
+    LastUpdated {
+        prefix: Prefix,
+        low: i64,
+        high: i64,
+    },
+    String {
+        param: String,
+        value: String,
+        how: StringMatch,
+    },
+    Token {
+        param: String,
+        what: TokenMatch,
+    },
+    Reference {
+        param: String,
+        target_type: Option<String>,
+        target_id: Option<String>,
+        url: Option<String>,
+    },
+    Date {
+        param: String,
+        prefix: Prefix,
+        low: i64,
+        high: i64,
+    },
+    Number {
+        param: String,
+        prefix: Prefix,
+        low: f64,
+        high: f64,
+    },
+    Quantity {
+        param: String,
+        prefix: Prefix,
+        low: f64,
+        high: f64,
+        system: Option<String>,
+        code: Option<String>,
+    },
+    Uri {
+        param: String,
+        value: String,
+        below: bool,
+    },
     /// `:missing=true|false`; `table` is the index table of the parameter's type.
-    Missing { param: String, table: IndexTable, missing: bool },
+    Missing {
+        param: String,
+        table: IndexTable,
+        missing: bool,
+    },
     /// `param:Type.chained=…`: the referenced resource matches `inner`.
-    Chain { param: String, target_type: String, inner: Box<Filter> },
+    Chain {
+        param: String,
+        target_type: String,
+        inner: Box<Filter>,
+    },
     /// `_has:Type:param:…`: some resource of `rtype` refers here through `param` and matches.
-    Has { rtype: String, param: String, inner: Box<Filter> },
+    Has {
+        rtype: String,
+        param: String,
+        inner: Box<Filter>,
+    },
 }
 
 /// A condition group: all `all` must hold; each entry is an OR of conditions (one parameter,
@@ -121,9 +170,17 @@ impl IndexTable {
 /// How results are ordered.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SortKey {
-    Id { desc: bool },
-    LastUpdated { desc: bool },
-    Param { param: String, table: IndexTable, desc: bool },
+    Id {
+        desc: bool,
+    },
+    LastUpdated {
+        desc: bool,
+    },
+    Param {
+        param: String,
+        table: IndexTable,
+        desc: bool,
+    },
 }
 
 /// The clients a caller may see: access restriction applied inside the query.
@@ -149,7 +206,15 @@ pub struct SearchPlan {
 
 impl SearchPlan {
     pub fn new(rtype: &str) -> Self {
-        SearchPlan { rtype: rtype.to_string(), filter: Filter::default(), sort: vec![], count: 20, offset: 0, want_total: false, scope: None }
+        SearchPlan {
+            rtype: rtype.to_string(),
+            filter: Filter::default(),
+            sort: vec![],
+            count: 20,
+            offset: 0,
+            want_total: false,
+            scope: None,
+        }
     }
 }
 
@@ -165,6 +230,12 @@ pub struct SearchResult {
 
 impl SearchResult {
     pub fn keys(&self) -> Vec<ResourceKey> {
-        self.matches.iter().map(|m| ResourceKey { rtype: m.rtype.clone(), id: m.id.clone() }).collect()
+        self.matches
+            .iter()
+            .map(|m| ResourceKey {
+                rtype: m.rtype.clone(),
+                id: m.id.clone(),
+            })
+            .collect()
     }
 }

@@ -6,7 +6,10 @@
 
 use kring_fhir::datetime::{now_ms, OPEN_HIGH, OPEN_LOW};
 
-use crate::search::{AnyOf, ClientScope, Cond, Filter, IndexTable, Prefix, SearchPlan, SortKey, StringMatch, TokenMatch};
+use crate::search::{
+    AnyOf, ClientScope, Cond, Filter, IndexTable, Prefix, SearchPlan, SortKey, StringMatch,
+    TokenMatch,
+};
 use crate::{Backend, IndexEntry, IndexValue};
 
 /// A value bound to a placeholder.
@@ -28,7 +31,10 @@ pub struct Sql {
 
 impl Sql {
     pub fn new(text: &str) -> Self {
-        Sql { text: text.to_string(), args: vec![] }
+        Sql {
+            text: text.to_string(),
+            args: vec![],
+        }
     }
     fn push(&mut self, s: &str) -> &mut Self {
         self.text.push_str(s);
@@ -86,28 +92,75 @@ pub const CURRENT_VERSION: &str = "SELECT r.version, r.deleted, r.client_key FRO
      JOIN resources r ON r.client_key = k.client_key AND r.res_type = k.res_type AND r.id = k.id \
      WHERE k.res_type = ? AND k.id = ?";
 
-pub const INSERT_KEY: &str = "INSERT INTO resource_keys (res_type, id, client_key) VALUES (?, ?, ?)";
-pub const UPDATE_KEY: &str = "UPDATE resource_keys SET client_key = ? WHERE res_type = ? AND id = ?";
-pub const DELETE_CURRENT: &str = "DELETE FROM resources WHERE client_key = ? AND res_type = ? AND id = ?";
-pub const MOVE_VERSIONS: &str = "UPDATE resource_versions SET client_key = ? WHERE client_key = ? AND res_type = ? AND id = ?";
+pub const INSERT_KEY: &str =
+    "INSERT INTO resource_keys (res_type, id, client_key) VALUES (?, ?, ?)";
+pub const UPDATE_KEY: &str =
+    "UPDATE resource_keys SET client_key = ? WHERE res_type = ? AND id = ?";
+pub const DELETE_CURRENT: &str =
+    "DELETE FROM resources WHERE client_key = ? AND res_type = ? AND id = ?";
+pub const MOVE_VERSIONS: &str =
+    "UPDATE resource_versions SET client_key = ? WHERE client_key = ? AND res_type = ? AND id = ?";
 pub const INSERT_CURRENT: &str =
     "INSERT INTO resources (res_type, id, version, last_updated, deleted, client_key, body) VALUES (?, ?, ?, ?, ?, ?, ?)";
 pub const INSERT_VERSION: &str =
     "INSERT INTO resource_versions (res_type, id, version, last_updated, deleted, client_key, body) VALUES (?, ?, ?, ?, ?, ?, ?)";
-pub const DELETE_INDEX: &str = "DELETE FROM search_index WHERE client_key = ? AND res_type = ? AND res_id = ?";
-pub const TYPES_IN_USE: &str = "SELECT DISTINCT res_type FROM resources WHERE deleted = 0 ORDER BY res_type";
+pub const DELETE_INDEX: &str =
+    "DELETE FROM search_index WHERE client_key = ? AND res_type = ? AND res_id = ?";
+pub const TYPES_IN_USE: &str =
+    "SELECT DISTINCT res_type FROM resources WHERE deleted = 0 ORDER BY res_type";
 
 /// One index entry as the generic `search_index` columns: (s1, s2, s3, n1, n2).
 pub fn index_row(value: &IndexValue) -> [Arg; 5] {
     let t = |s: &Option<String>| s.clone().map(Arg::Text).unwrap_or(Arg::Null);
     match value {
-        IndexValue::String { norm, exact } => [Arg::Text(norm.clone()), Arg::Text(exact.clone()), Arg::Null, Arg::Null, Arg::Null],
-        IndexValue::Token { system, code, text } => [t(system), t(code), t(text), Arg::Null, Arg::Null],
-        IndexValue::Reference { target_type, target_id, url } => [t(target_type), t(target_id), t(url), Arg::Null, Arg::Null],
-        IndexValue::Date(r) => [Arg::Null, Arg::Null, Arg::Null, Arg::Float(r.low as f64), Arg::Float(r.high as f64)],
-        IndexValue::Number { low, high } => [Arg::Null, Arg::Null, Arg::Null, Arg::Float(*low), Arg::Float(*high)],
-        IndexValue::Quantity { system, code, low, high } => [t(system), t(code), Arg::Null, Arg::Float(*low), Arg::Float(*high)],
-        IndexValue::Uri(u) => [Arg::Text(u.clone()), Arg::Null, Arg::Null, Arg::Null, Arg::Null],
+        IndexValue::String { norm, exact } => [
+            Arg::Text(norm.clone()),
+            Arg::Text(exact.clone()),
+            Arg::Null,
+            Arg::Null,
+            Arg::Null,
+        ],
+        IndexValue::Token { system, code, text } => {
+            [t(system), t(code), t(text), Arg::Null, Arg::Null]
+        }
+        IndexValue::Reference {
+            target_type,
+            target_id,
+            url,
+        } => [t(target_type), t(target_id), t(url), Arg::Null, Arg::Null],
+        IndexValue::Date(r) => [
+            Arg::Null,
+            Arg::Null,
+            Arg::Null,
+            Arg::Float(r.low as f64),
+            Arg::Float(r.high as f64),
+        ],
+        IndexValue::Number { low, high } => [
+            Arg::Null,
+            Arg::Null,
+            Arg::Null,
+            Arg::Float(*low),
+            Arg::Float(*high),
+        ],
+        IndexValue::Quantity {
+            system,
+            code,
+            low,
+            high,
+        } => [
+            t(system),
+            t(code),
+            Arg::Null,
+            Arg::Float(*low),
+            Arg::Float(*high),
+        ],
+        IndexValue::Uri(u) => [
+            Arg::Text(u.clone()),
+            Arg::Null,
+            Arg::Null,
+            Arg::Null,
+            Arg::Null,
+        ],
     }
 }
 
@@ -141,7 +194,10 @@ pub fn search_page(plan: &SearchPlan) -> Sql {
         sort_expr(&mut sql, key, "r");
         sql.push(", ");
     }
-    sql.push("r.id LIMIT ").arg(Arg::Int(plan.count as i64 + 1)).push(" OFFSET ").arg(Arg::Int(plan.offset as i64));
+    sql.push("r.id LIMIT ")
+        .arg(Arg::Int(plan.count as i64 + 1))
+        .push(" OFFSET ")
+        .arg(Arg::Int(plan.offset as i64));
     sql
 }
 
@@ -153,12 +209,25 @@ pub fn search_count(plan: &SearchPlan) -> Sql {
 }
 
 fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str) {
-    sql.push(alias).push(".res_type = ").text_arg(&plan.rtype).push(" AND ").push(alias).push(".deleted = 0");
+    sql.push(alias)
+        .push(".res_type = ")
+        .text_arg(&plan.rtype)
+        .push(" AND ")
+        .push(alias)
+        .push(".deleted = 0");
     if let Some(scope) = &plan.scope {
         sql.push(" AND ");
         scope_sql(sql, scope, alias);
     }
-    filter_sql(sql, &plan.filter, At { alias, rtype: &plan.rtype }, plan.scope.as_ref());
+    filter_sql(
+        sql,
+        &plan.filter,
+        At {
+            alias,
+            rtype: &plan.rtype,
+        },
+        plan.scope.as_ref(),
+    );
 }
 
 fn scope_sql(sql: &mut Sql, scope: &ClientScope, alias: &str) {
@@ -214,7 +283,10 @@ struct At<'a> {
 
 /// `alias.id IN (SELECT i.res_id FROM search_index i WHERE i.res_type = ? AND i.param = ? AND …)`
 fn index_subquery(sql: &mut Sql, at: &At, param: &str, body: impl FnOnce(&mut Sql)) {
-    sql.push(at.alias).push(".id IN (SELECT i.res_id FROM search_index i WHERE i.res_type = ").text_arg(at.rtype).push(" AND i.param = ");
+    sql.push(at.alias)
+        .push(".id IN (SELECT i.res_id FROM search_index i WHERE i.res_type = ")
+        .text_arg(at.rtype)
+        .push(" AND i.param = ");
     sql.text_arg(param).push(" AND ");
     body(sql);
     sql.push(")");
@@ -222,19 +294,55 @@ fn index_subquery(sql: &mut Sql, at: &At, param: &str, body: impl FnOnce(&mut Sq
 
 /// `s >= prefix AND s < prefix+max` : a starts-with that can use a btree index.
 fn starts_with(sql: &mut Sql, col: &str, prefix: &str) {
-    sql.push("(").push(col).push(" >= ").text_arg(prefix).push(" AND ").push(col).push(" < ").text_arg(&format!("{prefix}\u{10FFFF}")).push(")");
+    sql.push("(")
+        .push(col)
+        .push(" >= ")
+        .text_arg(prefix)
+        .push(" AND ")
+        .push(col)
+        .push(" < ")
+        .text_arg(&format!("{prefix}\u{10FFFF}"))
+        .push(")");
 }
 
 fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// Range comparison of a stored interval [lo, hi] with the searched interval [low, high].
-fn range_cmp(sql: &mut Sql, lo: &str, hi: &str, prefix: Prefix, low: f64, high: f64, approx_span: f64) {
+fn range_cmp(
+    sql: &mut Sql,
+    lo: &str,
+    hi: &str,
+    prefix: Prefix,
+    low: f64,
+    high: f64,
+    approx_span: f64,
+) {
     let f = Arg::Float;
     match prefix {
-        Prefix::Eq => sql.push("(").push(lo).push(" >= ").arg(f(low)).push(" AND ").push(hi).push(" <= ").arg(f(high)).push(")"),
-        Prefix::Ne => sql.push("NOT (").push(lo).push(" >= ").arg(f(low)).push(" AND ").push(hi).push(" <= ").arg(f(high)).push(")"),
+        Prefix::Eq => sql
+            .push("(")
+            .push(lo)
+            .push(" >= ")
+            .arg(f(low))
+            .push(" AND ")
+            .push(hi)
+            .push(" <= ")
+            .arg(f(high))
+            .push(")"),
+        Prefix::Ne => sql
+            .push("NOT (")
+            .push(lo)
+            .push(" >= ")
+            .arg(f(low))
+            .push(" AND ")
+            .push(hi)
+            .push(" <= ")
+            .arg(f(high))
+            .push(")"),
         Prefix::Gt => sql.push(hi).push(" > ").arg(f(high)),
         Prefix::Lt => sql.push(lo).push(" < ").arg(f(low)),
         Prefix::Ge => sql.push(hi).push(" >= ").arg(f(low)),
@@ -268,15 +376,30 @@ fn cond_sql(sql: &mut Sql, cond: &Cond, at: At, scope: Option<&ClientScope>) {
         }
         Cond::LastUpdated { prefix, low, high } => {
             let col = format!("{alias}.last_updated");
-            range_cmp(sql, &col, &col, *prefix, *low as f64, *high as f64, date_approx_span(*low, *high));
+            range_cmp(
+                sql,
+                &col,
+                &col,
+                *prefix,
+                *low as f64,
+                *high as f64,
+                date_approx_span(*low, *high),
+            );
         }
         Cond::String { param, value, how } => index_subquery(sql, &at, param, |sql| match how {
-            StringMatch::StartsWith => starts_with(sql, "i.s1", &kring_fhir::text::normalize(value)),
+            StringMatch::StartsWith => {
+                starts_with(sql, "i.s1", &kring_fhir::text::normalize(value))
+            }
             StringMatch::Exact => {
                 sql.push("i.s2 = ").text_arg(value);
             }
             StringMatch::Contains => {
-                sql.push("i.s1 LIKE ").text_arg(&format!("%{}%", like_escape(&kring_fhir::text::normalize(value)))).push(" ESCAPE '\\'");
+                sql.push("i.s1 LIKE ")
+                    .text_arg(&format!(
+                        "%{}%",
+                        like_escape(&kring_fhir::text::normalize(value))
+                    ))
+                    .push(" ESCAPE '\\'");
             }
         }),
         Cond::Token { param, what } => index_subquery(sql, &at, param, |sql| match what {
@@ -284,7 +407,10 @@ fn cond_sql(sql: &mut Sql, cond: &Cond, at: At, scope: Option<&ClientScope>) {
                 sql.push("i.s2 = ").text_arg(c);
             }
             TokenMatch::SystemCode(Some(s), c) => {
-                sql.push("i.s1 = ").text_arg(s).push(" AND i.s2 = ").text_arg(c);
+                sql.push("i.s1 = ")
+                    .text_arg(s)
+                    .push(" AND i.s2 = ")
+                    .text_arg(c);
             }
             TokenMatch::SystemCode(None, c) => {
                 sql.push("i.s1 IS NULL AND i.s2 = ").text_arg(c);
@@ -294,10 +420,19 @@ fn cond_sql(sql: &mut Sql, cond: &Cond, at: At, scope: Option<&ClientScope>) {
             }
             TokenMatch::Text(t) => {
                 let t = like_escape(&kring_fhir::text::normalize(t));
-                sql.push("(i.s3 LIKE ").text_arg(&format!("{t}%")).push(" ESCAPE '\\' OR i.s3 LIKE ").text_arg(&format!("% {t}%")).push(" ESCAPE '\\')");
+                sql.push("(i.s3 LIKE ")
+                    .text_arg(&format!("{t}%"))
+                    .push(" ESCAPE '\\' OR i.s3 LIKE ")
+                    .text_arg(&format!("% {t}%"))
+                    .push(" ESCAPE '\\')");
             }
         }),
-        Cond::Reference { param, target_type, target_id, url } => index_subquery(sql, &at, param, |sql| {
+        Cond::Reference {
+            param,
+            target_type,
+            target_id,
+            url,
+        } => index_subquery(sql, &at, param, |sql| {
             let mut first = true;
             let mut and = |sql: &mut Sql| {
                 if !std::mem::take(&mut first) {
@@ -320,13 +455,38 @@ fn cond_sql(sql: &mut Sql, cond: &Cond, at: At, scope: Option<&ClientScope>) {
                 sql.push("1 = 1");
             }
         }),
-        Cond::Date { param, prefix, low, high } => index_subquery(sql, &at, param, |sql| {
-            range_cmp(sql, "i.n1", "i.n2", *prefix, *low as f64, *high as f64, date_approx_span(*low, *high));
+        Cond::Date {
+            param,
+            prefix,
+            low,
+            high,
+        } => index_subquery(sql, &at, param, |sql| {
+            range_cmp(
+                sql,
+                "i.n1",
+                "i.n2",
+                *prefix,
+                *low as f64,
+                *high as f64,
+                date_approx_span(*low, *high),
+            );
         }),
-        Cond::Number { param, prefix, low, high } => index_subquery(sql, &at, param, |sql| {
+        Cond::Number {
+            param,
+            prefix,
+            low,
+            high,
+        } => index_subquery(sql, &at, param, |sql| {
             number_cmp(sql, *prefix, *low, *high);
         }),
-        Cond::Quantity { param, prefix, low, high, system, code } => index_subquery(sql, &at, param, |sql| {
+        Cond::Quantity {
+            param,
+            prefix,
+            low,
+            high,
+            system,
+            code,
+        } => index_subquery(sql, &at, param, |sql| {
             number_cmp(sql, *prefix, *low, *high);
             if let Some(s) = system {
                 sql.push(" AND i.s1 = ").text_arg(s);
@@ -335,7 +495,11 @@ fn cond_sql(sql: &mut Sql, cond: &Cond, at: At, scope: Option<&ClientScope>) {
                 sql.push(" AND i.s2 = ").text_arg(c);
             }
         }),
-        Cond::Uri { param, value, below } => index_subquery(sql, &at, param, |sql| {
+        Cond::Uri {
+            param,
+            value,
+            below,
+        } => index_subquery(sql, &at, param, |sql| {
             if *below {
                 starts_with(sql, "i.s1", value);
             } else {
@@ -343,27 +507,71 @@ fn cond_sql(sql: &mut Sql, cond: &Cond, at: At, scope: Option<&ClientScope>) {
             }
         }),
         Cond::Missing { param, missing, .. } => {
-            sql.push(alias).push(if *missing { ".id NOT IN" } else { ".id IN" });
-            sql.push(" (SELECT i.res_id FROM search_index i WHERE i.res_type = ").text_arg(at.rtype).push(" AND i.param = ").text_arg(param).push(")");
+            sql.push(alias)
+                .push(if *missing { ".id NOT IN" } else { ".id IN" });
+            sql.push(" (SELECT i.res_id FROM search_index i WHERE i.res_type = ")
+                .text_arg(at.rtype)
+                .push(" AND i.param = ")
+                .text_arg(param)
+                .push(")");
         }
-        Cond::Chain { param, target_type, inner } => {
+        Cond::Chain {
+            param,
+            target_type,
+            inner,
+        } => {
             let t = format!("{alias}c");
-            sql.push(alias).push(".id IN (SELECT i.res_id FROM search_index i JOIN resources ").push(&t);
-            sql.push(" ON ").push(&t).push(".res_type = i.s1 AND ").push(&t).push(".id = i.s2 WHERE i.res_type = ").text_arg(at.rtype);
-            sql.push(" AND i.param = ").text_arg(param).push(" AND i.s1 = ").text_arg(target_type);
+            sql.push(alias)
+                .push(".id IN (SELECT i.res_id FROM search_index i JOIN resources ")
+                .push(&t);
+            sql.push(" ON ")
+                .push(&t)
+                .push(".res_type = i.s1 AND ")
+                .push(&t)
+                .push(".id = i.s2 WHERE i.res_type = ")
+                .text_arg(at.rtype);
+            sql.push(" AND i.param = ")
+                .text_arg(param)
+                .push(" AND i.s1 = ")
+                .text_arg(target_type);
             sql.push(" AND ").push(&t).push(".deleted = 0");
             if let Some(scope) = scope {
                 sql.push(" AND ");
                 scope_sql(sql, scope, &t);
             }
-            filter_sql(sql, inner, At { alias: &t, rtype: target_type }, scope);
+            filter_sql(
+                sql,
+                inner,
+                At {
+                    alias: &t,
+                    rtype: target_type,
+                },
+                scope,
+            );
             sql.push(")");
         }
-        Cond::Has { rtype, param, inner } => {
+        Cond::Has {
+            rtype,
+            param,
+            inner,
+        } => {
             let h = format!("{alias}h");
-            sql.push(alias).push(".id IN (SELECT i.s2 FROM search_index i JOIN resources ").push(&h);
-            sql.push(" ON ").push(&h).push(".res_type = i.res_type AND ").push(&h).push(".id = i.res_id WHERE i.res_type = ").text_arg(rtype);
-            sql.push(" AND i.param = ").text_arg(param).push(" AND i.s1 = ").text_arg(at.rtype).push(" AND ").push(&h).push(".deleted = 0");
+            sql.push(alias)
+                .push(".id IN (SELECT i.s2 FROM search_index i JOIN resources ")
+                .push(&h);
+            sql.push(" ON ")
+                .push(&h)
+                .push(".res_type = i.res_type AND ")
+                .push(&h)
+                .push(".id = i.res_id WHERE i.res_type = ")
+                .text_arg(rtype);
+            sql.push(" AND i.param = ")
+                .text_arg(param)
+                .push(" AND i.s1 = ")
+                .text_arg(at.rtype)
+                .push(" AND ")
+                .push(&h)
+                .push(".deleted = 0");
             if let Some(scope) = scope {
                 sql.push(" AND ");
                 scope_sql(sql, scope, &h);
@@ -381,15 +589,41 @@ fn number_cmp(sql: &mut Sql, prefix: Prefix, low: f64, high: f64) {
     let value = (low + high) / 2.0;
     let f = Arg::Float;
     match prefix {
-        Prefix::Eq => sql.push("(").push(mid).push(" >= ").arg(f(low)).push(" AND ").push(mid).push(" < ").arg(f(high)).push(")"),
-        Prefix::Ne => sql.push("NOT (").push(mid).push(" >= ").arg(f(low)).push(" AND ").push(mid).push(" < ").arg(f(high)).push(")"),
+        Prefix::Eq => sql
+            .push("(")
+            .push(mid)
+            .push(" >= ")
+            .arg(f(low))
+            .push(" AND ")
+            .push(mid)
+            .push(" < ")
+            .arg(f(high))
+            .push(")"),
+        Prefix::Ne => sql
+            .push("NOT (")
+            .push(mid)
+            .push(" >= ")
+            .arg(f(low))
+            .push(" AND ")
+            .push(mid)
+            .push(" < ")
+            .arg(f(high))
+            .push(")"),
         Prefix::Gt | Prefix::Sa => sql.push(mid).push(" > ").arg(f(value)),
         Prefix::Lt | Prefix::Eb => sql.push(mid).push(" < ").arg(f(value)),
         Prefix::Ge => sql.push(mid).push(" >= ").arg(f(value)),
         Prefix::Le => sql.push(mid).push(" <= ").arg(f(value)),
         Prefix::Ap => {
             let span = (value.abs() * 0.1).max(high - low);
-            sql.push("(").push(mid).push(" >= ").arg(f(value - span)).push(" AND ").push(mid).push(" <= ").arg(f(value + span)).push(")")
+            sql.push("(")
+                .push(mid)
+                .push(" >= ")
+                .arg(f(value - span))
+                .push(" AND ")
+                .push(mid)
+                .push(" <= ")
+                .arg(f(value + span))
+                .push(")")
         }
     };
 }
@@ -397,10 +631,15 @@ fn number_cmp(sql: &mut Sql, prefix: Prefix, low: f64, high: f64) {
 fn sort_expr(sql: &mut Sql, key: &SortKey, alias: &str) {
     match key {
         SortKey::Id { desc } => {
-            sql.push(alias).push(if *desc { ".id DESC" } else { ".id ASC" });
+            sql.push(alias)
+                .push(if *desc { ".id DESC" } else { ".id ASC" });
         }
         SortKey::LastUpdated { desc } => {
-            sql.push(alias).push(if *desc { ".last_updated DESC" } else { ".last_updated ASC" });
+            sql.push(alias).push(if *desc {
+                ".last_updated DESC"
+            } else {
+                ".last_updated ASC"
+            });
         }
         SortKey::Param { param, table, desc } => {
             let col = match (table, desc) {
@@ -411,9 +650,22 @@ fn sort_expr(sql: &mut Sql, key: &SortKey, alias: &str) {
                 (_, true) => "i.n2",
             };
             let agg = if *desc { "MAX" } else { "MIN" };
-            sql.push("(SELECT ").push(agg).push("(").push(col).push(") FROM search_index i WHERE i.res_type = ").push(alias);
-            sql.push(".res_type AND i.res_id = ").push(alias).push(".id AND i.param = ").text_arg(param).push(")");
-            sql.push(if *desc { " DESC NULLS LAST" } else { " ASC NULLS LAST" });
+            sql.push("(SELECT ")
+                .push(agg)
+                .push("(")
+                .push(col)
+                .push(") FROM search_index i WHERE i.res_type = ")
+                .push(alias);
+            sql.push(".res_type AND i.res_id = ")
+                .push(alias)
+                .push(".id AND i.param = ")
+                .text_arg(param)
+                .push(")");
+            sql.push(if *desc {
+                " DESC NULLS LAST"
+            } else {
+                " ASC NULLS LAST"
+            });
         }
     }
 }
@@ -427,7 +679,10 @@ pub fn history(q: &crate::HistoryQuery) -> Sql {
             sql.push(" AND v.res_type = ").text_arg(t);
         }
         crate::HistoryScope::Instance(t, id) => {
-            sql.push(" AND v.res_type = ").text_arg(t).push(" AND v.id = ").text_arg(id);
+            sql.push(" AND v.res_type = ")
+                .text_arg(t)
+                .push(" AND v.id = ")
+                .text_arg(id);
         }
     }
     if let Some(s) = q.since {
@@ -457,7 +712,11 @@ pub fn read_many(keys: &[crate::ResourceKey]) -> Sql {
         if i > 0 {
             sql.push(" OR ");
         }
-        sql.push("(k.res_type = ").text_arg(&k.rtype).push(" AND k.id = ").text_arg(&k.id).push(")");
+        sql.push("(k.res_type = ")
+            .text_arg(&k.rtype)
+            .push(" AND k.id = ")
+            .text_arg(&k.id)
+            .push(")");
     }
     if keys.is_empty() {
         sql.push("1 = 0");
@@ -473,7 +732,11 @@ pub fn references_from(from: &[crate::ResourceKey], params: &[String]) -> Sql {
         if n > 0 {
             sql.push(" OR ");
         }
-        sql.push("(i.res_type = ").text_arg(&k.rtype).push(" AND i.res_id = ").text_arg(&k.id).push(")");
+        sql.push("(i.res_type = ")
+            .text_arg(&k.rtype)
+            .push(" AND i.res_id = ")
+            .text_arg(&k.id)
+            .push(")");
     }
     if from.is_empty() {
         sql.push("1 = 0");
@@ -495,13 +758,21 @@ pub fn references_from(from: &[crate::ResourceKey], params: &[String]) -> Sql {
 
 /// Resources referring to targets (for `_revinclude`).
 pub fn referrers_to(rtype: &str, param: &str, to: &[crate::ResourceKey]) -> Sql {
-    let mut sql = Sql::new("SELECT DISTINCT i.res_type, i.res_id FROM search_index i WHERE i.res_type = ");
-    sql.text_arg(rtype).push(" AND i.param = ").text_arg(param).push(" AND (");
+    let mut sql =
+        Sql::new("SELECT DISTINCT i.res_type, i.res_id FROM search_index i WHERE i.res_type = ");
+    sql.text_arg(rtype)
+        .push(" AND i.param = ")
+        .text_arg(param)
+        .push(" AND (");
     for (n, k) in to.iter().enumerate() {
         if n > 0 {
             sql.push(" OR ");
         }
-        sql.push("(i.s1 = ").text_arg(&k.rtype).push(" AND i.s2 = ").text_arg(&k.id).push(")");
+        sql.push("(i.s1 = ")
+            .text_arg(&k.rtype)
+            .push(" AND i.s2 = ")
+            .text_arg(&k.id)
+            .push(")");
     }
     if to.is_empty() {
         sql.push("1 = 0");
@@ -517,14 +788,19 @@ pub fn scan(rtype: &str, after_id: Option<&str>, limit: usize) -> Sql {
     if let Some(a) = after_id {
         sql.push(" AND r.id > ").text_arg(a);
     }
-    sql.push(" ORDER BY r.id LIMIT ").arg(Arg::Int(limit as i64));
+    sql.push(" ORDER BY r.id LIMIT ")
+        .arg(Arg::Int(limit as i64));
     sql
 }
 
 /// Current resources of one client, for `$everything`.
 pub fn client_resources(client_key: &str, offset: usize, limit: usize) -> Sql {
     let mut sql = Sql::new("SELECT r.res_type, r.id, r.version, r.last_updated, r.deleted, r.client_key, r.body FROM resources r WHERE r.client_key = ");
-    sql.text_arg(client_key).push(" AND r.deleted = 0 ORDER BY r.res_type, r.id LIMIT ").arg(Arg::Int(limit as i64)).push(" OFFSET ").arg(Arg::Int(offset as i64));
+    sql.text_arg(client_key)
+        .push(" AND r.deleted = 0 ORDER BY r.res_type, r.id LIMIT ")
+        .arg(Arg::Int(limit as i64))
+        .push(" OFFSET ")
+        .arg(Arg::Int(offset as i64));
     sql
 }
 
@@ -537,16 +813,28 @@ mod tests {
 
     #[test]
     fn numbers_placeholders_for_postgres() {
-        assert_eq!(numbered("a = ? AND b = ?", Backend::Postgres), "a = $1 AND b = $2");
+        assert_eq!(
+            numbered("a = ? AND b = ?", Backend::Postgres),
+            "a = $1 AND b = $2"
+        );
         assert_eq!(numbered("a = ?", Backend::Sqlite), "a = ?");
     }
 
     #[test]
     fn scope_is_inside_the_query() {
         let mut plan = SearchPlan::new("Observation");
-        plan.scope = Some(ClientScope { clients: vec!["p1".into()], include_shared: false });
+        plan.scope = Some(ClientScope {
+            clients: vec!["p1".into()],
+            include_shared: false,
+        });
         let sql = search_page(&plan);
         assert!(sql.text.contains("r.client_key IN (?)"), "{}", sql.text);
-        assert_eq!(sql.args.iter().filter(|a| **a == Arg::Text("p1".into())).count(), 1);
+        assert_eq!(
+            sql.args
+                .iter()
+                .filter(|a| **a == Arg::Text("p1".into()))
+                .count(),
+            1
+        );
     }
 }

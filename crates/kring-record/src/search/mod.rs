@@ -32,7 +32,12 @@ pub struct SearchRequest {
 impl SearchRequest {
     /// From a URL query string (`a=1&b=2`, percent-encoded).
     pub fn from_query(rtype: &str, query: &str) -> Self {
-        SearchRequest { rtype: rtype.to_string(), params: form_urlencoded::parse(query.as_bytes()).into_owned().collect() }
+        SearchRequest {
+            rtype: rtype.to_string(),
+            params: form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+        }
     }
 }
 
@@ -54,7 +59,12 @@ pub struct SearchOutcome {
 
 impl Record {
     /// Plans a search for `caller`, with their access scope applied inside the query.
-    pub(crate) fn plan(&self, caller: &Caller, req: &SearchRequest, strict: bool) -> Result<Planned> {
+    pub(crate) fn plan(
+        &self,
+        caller: &Caller,
+        req: &SearchRequest,
+        strict: bool,
+    ) -> Result<Planned> {
         self.check_type(&req.rtype)?;
         let mut planned = parse::plan(self.defs, &self.limits, &req.rtype, &req.params, strict)?;
         planned.plan.scope = self.access.search_scope(&caller.subject);
@@ -62,12 +72,25 @@ impl Record {
     }
 
     /// `GET /Type?…` and `POST /Type/_search`.
-    pub async fn search(&self, caller: &Caller, req: &SearchRequest, handling: Handling) -> Result<SearchOutcome> {
+    pub async fn search(
+        &self,
+        caller: &Caller,
+        req: &SearchRequest,
+        handling: Handling,
+    ) -> Result<SearchOutcome> {
         let planned = self.plan(caller, req, handling == Handling::Strict)?;
         let result = self.store.search(&planned.plan).await?;
         let matches = self.permitted(caller, result.matches);
         let included = self.includes(caller, &matches, &planned.includes).await?;
-        self.log_returned(caller, Action::Search, "search-type", &req.rtype, &matches, &included).await?;
+        self.log_returned(
+            caller,
+            Action::Search,
+            "search-type",
+            &req.rtype,
+            &matches,
+            &included,
+        )
+        .await?;
         Ok(SearchOutcome {
             rtype: req.rtype.clone(),
             matches: matches.into_iter().map(Versioned::from_stored).collect(),
@@ -85,9 +108,21 @@ impl Record {
 
     /// Keeps the resources the decision point permits (the scope already did the work inside
     /// the query; this is the per-resource check on the way out).
-    pub(crate) fn permitted(&self, caller: &Caller, rows: Vec<StoredResource>) -> Vec<StoredResource> {
+    pub(crate) fn permitted(
+        &self,
+        caller: &Caller,
+        rows: Vec<StoredResource>,
+    ) -> Vec<StoredResource> {
         rows.into_iter()
-            .filter(|r| self.access.decide(&caller.subject, Action::Read, &target(&r.rtype, Some(&r.id), &r.client_key)).permit)
+            .filter(|r| {
+                self.access
+                    .decide(
+                        &caller.subject,
+                        Action::Read,
+                        &target(&r.rtype, Some(&r.id), &r.client_key),
+                    )
+                    .permit
+            })
             .collect()
     }
 
@@ -103,11 +138,21 @@ impl Record {
     ) -> Result<()> {
         let mut by_client: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for r in matches.iter().chain(included) {
-            by_client.entry(r.client_key.as_str()).or_default().push(format!("{}/{}", r.rtype, r.id));
+            by_client
+                .entry(r.client_key.as_str())
+                .or_default()
+                .push(format!("{}/{}", r.rtype, r.id));
         }
         let mut entries = Vec::new();
         if by_client.is_empty() {
-            entries.push(self.entry(caller, action, interaction, "success", &target(rtype, None, ""), &[]));
+            entries.push(self.entry(
+                caller,
+                action,
+                interaction,
+                "success",
+                &target(rtype, None, ""),
+                &[],
+            ));
         }
         for (client, ids) in by_client {
             let mut t = target(rtype, None, client);
@@ -119,23 +164,42 @@ impl Record {
     }
 
     /// Resolves `_include` and `_revinclude` (with `:iterate` one level further).
-    async fn includes(&self, caller: &Caller, matches: &[StoredResource], includes: &[Include]) -> Result<Vec<StoredResource>> {
+    async fn includes(
+        &self,
+        caller: &Caller,
+        matches: &[StoredResource],
+        includes: &[Include],
+    ) -> Result<Vec<StoredResource>> {
         if includes.is_empty() || matches.is_empty() {
             return Ok(vec![]);
         }
-        let mut seen: BTreeSet<ResourceKey> = matches.iter().map(|m| ResourceKey { rtype: m.rtype.clone(), id: m.id.clone() }).collect();
+        let mut seen: BTreeSet<ResourceKey> = matches
+            .iter()
+            .map(|m| ResourceKey {
+                rtype: m.rtype.clone(),
+                id: m.id.clone(),
+            })
+            .collect();
         let mut out = Vec::new();
         let mut frontier: Vec<ResourceKey> = seen.iter().cloned().collect();
         for round in 0..2 {
             let mut found = Vec::new();
             for inc in includes.iter().filter(|i| round == 0 || i.iterate) {
-                let sources: Vec<ResourceKey> = frontier.iter().filter(|k| inc.source_type.is_empty() || k.rtype == inc.source_type).cloned().collect();
+                let sources: Vec<ResourceKey> = frontier
+                    .iter()
+                    .filter(|k| inc.source_type.is_empty() || k.rtype == inc.source_type)
+                    .cloned()
+                    .collect();
                 if sources.is_empty() {
                     continue;
                 }
                 let keys = if inc.reverse {
                     match &inc.param {
-                        Some(p) => self.store.referrers_to(&inc.source_type, p, &sources).await?,
+                        Some(p) => {
+                            self.store
+                                .referrers_to(&inc.source_type, p, &sources)
+                                .await?
+                        }
                         None => vec![],
                     }
                 } else {
@@ -155,7 +219,13 @@ impl Record {
                 break;
             }
             let rows = self.permitted(caller, self.store.read_many(&found).await?);
-            frontier = rows.iter().map(|r| ResourceKey { rtype: r.rtype.clone(), id: r.id.clone() }).collect();
+            frontier = rows
+                .iter()
+                .map(|r| ResourceKey {
+                    rtype: r.rtype.clone(),
+                    id: r.id.clone(),
+                })
+                .collect();
             out.extend(rows);
         }
         Ok(out)
@@ -166,7 +236,12 @@ impl Record {
         let types: BTreeSet<&str> = keys.iter().map(|k| k.rtype.as_str()).collect();
         let mut params: BTreeSet<String> = BTreeSet::new();
         for t in types {
-            for p in self.defs.search_params(t).iter().filter(|p| p.kind == SearchParamType::Reference) {
+            for p in self
+                .defs
+                .search_params(t)
+                .iter()
+                .filter(|p| p.kind == SearchParamType::Reference)
+            {
                 params.insert(p.code.clone());
             }
         }

@@ -2,8 +2,12 @@
 
 use kring_fhir::datetime;
 use kring_fhir::index::number_range;
-use kring_fhir::{Definitions, Issue, IssueCode, OperationOutcome, SearchParamDef, SearchParamType};
-use kring_store::search::{AnyOf, Cond, Filter, IndexTable, Prefix, SearchPlan, SortKey, StringMatch, TokenMatch};
+use kring_fhir::{
+    Definitions, Issue, IssueCode, OperationOutcome, SearchParamDef, SearchParamType,
+};
+use kring_store::search::{
+    AnyOf, Cond, Filter, IndexTable, Prefix, SearchPlan, SortKey, StringMatch, TokenMatch,
+};
 
 use crate::{Limits, RecordError, Result};
 
@@ -48,7 +52,10 @@ pub(crate) enum ParamError {
 }
 
 fn bad(msg: impl Into<String>) -> RecordError {
-    RecordError::BadRequest(OperationOutcome::single(Issue::error(IssueCode::Invalid, msg)))
+    RecordError::BadRequest(OperationOutcome::single(Issue::error(
+        IssueCode::Invalid,
+        msg,
+    )))
 }
 
 /// Splits on commas not escaped with a backslash, and unescapes `\,` `\|` `\$` `\\`.
@@ -105,30 +112,57 @@ fn date_cond(param: &str, raw: &str) -> std::result::Result<Cond, ParamError> {
         ParamError::Invalid(format!("'{param}' needs a date such as 2024, 2024-05-31 or 2024-05-31T10:00:00Z, optionally after a prefix (ge, lt …)"))
     })?;
     Ok(if param == "_lastUpdated" {
-        Cond::LastUpdated { prefix, low: r.low, high: r.high }
+        Cond::LastUpdated {
+            prefix,
+            low: r.low,
+            high: r.high,
+        }
     } else {
-        Cond::Date { param: param.to_string(), prefix, low: r.low, high: r.high }
+        Cond::Date {
+            param: param.to_string(),
+            prefix,
+            low: r.low,
+            high: r.high,
+        }
     })
 }
 
 /// Parses one parameter (name with modifier or chain) against a resource type.
-pub(crate) fn parse_param(defs: &Definitions, rtype: &str, name: &str, value: &str) -> std::result::Result<AnyOf, ParamError> {
+pub(crate) fn parse_param(
+    defs: &Definitions,
+    rtype: &str,
+    name: &str,
+    value: &str,
+) -> std::result::Result<AnyOf, ParamError> {
     if let Some(rest) = name.strip_prefix("_has:") {
         // _has:Type:param:inner
         let mut parts = rest.splitn(3, ':');
-        let (Some(src), Some(param), Some(inner)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(ParamError::Invalid("_has takes the form _has:Type:parameter:criterion".into()));
+        let (Some(src), Some(param), Some(inner)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(ParamError::Invalid(
+                "_has takes the form _has:Type:parameter:criterion".into(),
+            ));
         };
         if !defs.is_resource_type(src) {
-            return Err(ParamError::Invalid(format!("_has names '{src}', which is not a resource type")));
+            return Err(ParamError::Invalid(format!(
+                "_has names '{src}', which is not a resource type"
+            )));
         }
         match defs.search_param(src, param) {
             Some(p) if p.kind == SearchParamType::Reference => {}
-            _ => return Err(ParamError::Invalid(format!("_has: '{param}' is not a reference parameter of {src}"))),
+            _ => {
+                return Err(ParamError::Invalid(format!(
+                    "_has: '{param}' is not a reference parameter of {src}"
+                )))
+            }
         }
         let inner = parse_param(defs, src, inner, value)?;
         return Ok(AnyOf {
-            conds: vec![Cond::Has { rtype: src.to_string(), param: param.to_string(), inner: Box::new(Filter { all: vec![inner] }) }],
+            conds: vec![Cond::Has {
+                rtype: src.to_string(),
+                param: param.to_string(),
+                inner: Box::new(Filter { all: vec![inner] }),
+            }],
             negate: false,
         });
     }
@@ -145,35 +179,57 @@ pub(crate) fn parse_param(defs: &Definitions, rtype: &str, name: &str, value: &s
         if modifier.is_some() || chain.is_some() {
             return Err(ParamError::Invalid("_id takes no modifier".into()));
         }
-        return Ok(AnyOf { conds: values.into_iter().map(Cond::Id).collect(), negate: false });
+        return Ok(AnyOf {
+            conds: values.into_iter().map(Cond::Id).collect(),
+            negate: false,
+        });
     }
     if pname == "_lastUpdated" {
-        let conds = values.iter().map(|v| date_cond("_lastUpdated", v)).collect::<std::result::Result<Vec<_>, _>>()?;
-        return Ok(AnyOf { conds, negate: false });
+        let conds = values
+            .iter()
+            .map(|v| date_cond("_lastUpdated", v))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        return Ok(AnyOf {
+            conds,
+            negate: false,
+        });
     }
     let Some(def) = defs.search_param(rtype, pname) else {
         return Err(ParamError::Unknown(name.to_string()));
     };
     let Some(table) = table_of(def.kind) else {
-        return Err(ParamError::Invalid(format!("'{pname}' is a {} parameter, which this server does not search on", def.kind.as_str())));
+        return Err(ParamError::Invalid(format!(
+            "'{pname}' is a {} parameter, which this server does not search on",
+            def.kind.as_str()
+        )));
     };
     if let Some(chain) = chain {
         if def.kind != SearchParamType::Reference {
-            return Err(ParamError::Invalid(format!("'{pname}' is not a reference, so it cannot be chained")));
+            return Err(ParamError::Invalid(format!(
+                "'{pname}' is not a reference, so it cannot be chained"
+            )));
         }
         let target_type = match modifier {
             Some(t) => t.to_string(),
             None => match def.targets.as_slice() {
                 [one] => one.clone(),
-                _ => return Err(ParamError::Invalid(format!("'{pname}' can refer to several types; name one, as in {pname}:Patient.{chain}"))),
+                _ => return Err(ParamError::Invalid(format!(
+                    "'{pname}' can refer to several types; name one, as in {pname}:Patient.{chain}"
+                ))),
             },
         };
         if !defs.is_resource_type(&target_type) {
-            return Err(ParamError::Invalid(format!("'{target_type}' is not a resource type")));
+            return Err(ParamError::Invalid(format!(
+                "'{target_type}' is not a resource type"
+            )));
         }
         let inner = parse_param(defs, &target_type, chain, value)?;
         return Ok(AnyOf {
-            conds: vec![Cond::Chain { param: pname.to_string(), target_type, inner: Box::new(Filter { all: vec![inner] }) }],
+            conds: vec![Cond::Chain {
+                param: pname.to_string(),
+                target_type,
+                inner: Box::new(Filter { all: vec![inner] }),
+            }],
             negate: false,
         });
     }
@@ -181,9 +237,20 @@ pub(crate) fn parse_param(defs: &Definitions, rtype: &str, name: &str, value: &s
         let missing = match value {
             "true" => true,
             "false" => false,
-            _ => return Err(ParamError::Invalid(format!("'{pname}:missing' takes true or false"))),
+            _ => {
+                return Err(ParamError::Invalid(format!(
+                    "'{pname}:missing' takes true or false"
+                )))
+            }
         };
-        return Ok(AnyOf { conds: vec![Cond::Missing { param: pname.to_string(), table, missing }], negate: false });
+        return Ok(AnyOf {
+            conds: vec![Cond::Missing {
+                param: pname.to_string(),
+                table,
+                missing,
+            }],
+            negate: false,
+        });
     }
     let mut negate = false;
     let mut conds = Vec::new();
@@ -193,9 +260,20 @@ pub(crate) fn parse_param(defs: &Definitions, rtype: &str, name: &str, value: &s
     Ok(AnyOf { conds, negate })
 }
 
-fn value_cond(defs: &Definitions, def: &SearchParamDef, modifier: Option<&str>, v: &str, negate: &mut bool) -> std::result::Result<Cond, ParamError> {
+fn value_cond(
+    defs: &Definitions,
+    def: &SearchParamDef,
+    modifier: Option<&str>,
+    v: &str,
+    negate: &mut bool,
+) -> std::result::Result<Cond, ParamError> {
     let param = def.code.clone();
-    let unsupported = |m: &str| ParamError::Invalid(format!("the modifier ':{m}' is not supported on the {} parameter '{param}'", def.kind.as_str()));
+    let unsupported = |m: &str| {
+        ParamError::Invalid(format!(
+            "the modifier ':{m}' is not supported on the {} parameter '{param}'",
+            def.kind.as_str()
+        ))
+    };
     Ok(match def.kind {
         SearchParamType::String => {
             let how = match modifier {
@@ -204,7 +282,11 @@ fn value_cond(defs: &Definitions, def: &SearchParamDef, modifier: Option<&str>, 
                 Some("contains") => StringMatch::Contains,
                 Some(m) => return Err(unsupported(m)),
             };
-            Cond::String { param, value: v.to_string(), how }
+            Cond::String {
+                param,
+                value: v.to_string(),
+                how,
+            }
         }
         SearchParamType::Token => {
             let what = match modifier {
@@ -215,7 +297,9 @@ fn value_cond(defs: &Definitions, def: &SearchParamDef, modifier: Option<&str>, 
                         None => TokenMatch::Code(v.to_string()),
                         Some(("", code)) => TokenMatch::SystemCode(None, code.to_string()),
                         Some((system, "")) => TokenMatch::System(system.to_string()),
-                        Some((system, code)) => TokenMatch::SystemCode(Some(system.to_string()), code.to_string()),
+                        Some((system, code)) => {
+                            TokenMatch::SystemCode(Some(system.to_string()), code.to_string())
+                        }
                     }
                 }
                 Some(m) => return Err(unsupported(m)),
@@ -229,20 +313,36 @@ fn value_cond(defs: &Definitions, def: &SearchParamDef, modifier: Option<&str>, 
                 Some(m) => return Err(unsupported(m)),
             };
             if v.contains("://") || v.starts_with("urn:") {
-                Cond::Reference { param, target_type: type_mod, target_id: None, url: Some(v.to_string()) }
+                Cond::Reference {
+                    param,
+                    target_type: type_mod,
+                    target_id: None,
+                    url: Some(v.to_string()),
+                }
             } else {
                 let parts: Vec<&str> = v.split('/').collect();
                 let (t, id) = match parts.as_slice() {
                     [id] => (type_mod, id.to_string()),
                     [t, id] | [t, id, "_history", _] => {
                         if !defs.is_resource_type(t) {
-                            return Err(ParamError::Invalid(format!("'{param}' expects Type/id, and '{t}' is not a resource type")));
+                            return Err(ParamError::Invalid(format!(
+                                "'{param}' expects Type/id, and '{t}' is not a resource type"
+                            )));
                         }
                         (Some(t.to_string()), id.to_string())
                     }
-                    _ => return Err(ParamError::Invalid(format!("'{param}' expects an id, Type/id or an absolute URL"))),
+                    _ => {
+                        return Err(ParamError::Invalid(format!(
+                            "'{param}' expects an id, Type/id or an absolute URL"
+                        )))
+                    }
                 };
-                Cond::Reference { param, target_type: t, target_id: Some(id), url: None }
+                Cond::Reference {
+                    param,
+                    target_type: t,
+                    target_id: Some(id),
+                    url: None,
+                }
             }
         }
         SearchParamType::Date => {
@@ -256,8 +356,17 @@ fn value_cond(defs: &Definitions, def: &SearchParamDef, modifier: Option<&str>, 
                 return Err(unsupported(m));
             }
             let (prefix, n) = Prefix::split(v);
-            let (low, high) = number_range(n).ok_or_else(|| ParamError::Invalid(format!("'{param}' needs a number, optionally after a prefix")))?;
-            Cond::Number { param, prefix, low, high }
+            let (low, high) = number_range(n).ok_or_else(|| {
+                ParamError::Invalid(format!(
+                    "'{param}' needs a number, optionally after a prefix"
+                ))
+            })?;
+            Cond::Number {
+                param,
+                prefix,
+                low,
+                high,
+            }
         }
         SearchParamType::Quantity => {
             if let Some(m) = modifier {
@@ -268,8 +377,17 @@ fn value_cond(defs: &Definitions, def: &SearchParamDef, modifier: Option<&str>, 
             let n = parts.next().unwrap_or("");
             let system = parts.next().filter(|s| !s.is_empty()).map(str::to_string);
             let code = parts.next().filter(|s| !s.is_empty()).map(str::to_string);
-            let (low, high) = number_range(n).ok_or_else(|| ParamError::Invalid(format!("'{param}' needs [prefix]number|system|code")))?;
-            Cond::Quantity { param, prefix, low, high, system, code }
+            let (low, high) = number_range(n).ok_or_else(|| {
+                ParamError::Invalid(format!("'{param}' needs [prefix]number|system|code"))
+            })?;
+            Cond::Quantity {
+                param,
+                prefix,
+                low,
+                high,
+                system,
+                code,
+            }
         }
         SearchParamType::Uri => {
             let below = match modifier {
@@ -277,9 +395,15 @@ fn value_cond(defs: &Definitions, def: &SearchParamDef, modifier: Option<&str>, 
                 Some("below") => true,
                 Some(m) => return Err(unsupported(m)),
             };
-            Cond::Uri { param, value: v.to_string(), below }
+            Cond::Uri {
+                param,
+                value: v.to_string(),
+                below,
+            }
         }
-        SearchParamType::Composite | SearchParamType::Special => return Err(ParamError::Invalid(format!("'{param}' cannot be searched"))),
+        SearchParamType::Composite | SearchParamType::Special => {
+            return Err(ParamError::Invalid(format!("'{param}' cannot be searched")))
+        }
     })
 }
 
@@ -287,25 +411,51 @@ fn parse_include(defs: &Definitions, name: &str, value: &str) -> Result<Include>
     let reverse = name.starts_with("_revinclude");
     let iterate = name.ends_with(":iterate") || name.ends_with(":recurse");
     if value == "*" {
-        return Ok(Include { source_type: String::new(), param: None, target_type: None, iterate, reverse });
+        return Ok(Include {
+            source_type: String::new(),
+            param: None,
+            target_type: None,
+            iterate,
+            reverse,
+        });
     }
     let parts: Vec<&str> = value.split(':').collect();
     let (src, param, target) = match parts.as_slice() {
         [s, p] => (*s, *p, None),
         [s, p, t] => (*s, *p, Some(t.to_string())),
-        _ => return Err(bad(format!("{name} takes Type:parameter or Type:parameter:TargetType"))),
+        _ => {
+            return Err(bad(format!(
+                "{name} takes Type:parameter or Type:parameter:TargetType"
+            )))
+        }
     };
     if !defs.is_resource_type(src) {
         return Err(bad(format!("{name}: '{src}' is not a resource type")));
     }
     if param == "*" {
-        return Ok(Include { source_type: src.to_string(), param: None, target_type: target, iterate, reverse });
+        return Ok(Include {
+            source_type: src.to_string(),
+            param: None,
+            target_type: target,
+            iterate,
+            reverse,
+        });
     }
     match defs.search_param(src, param) {
         Some(p) if p.kind == SearchParamType::Reference => {}
-        _ => return Err(bad(format!("{name}: '{param}' is not a reference parameter of {src}"))),
+        _ => {
+            return Err(bad(format!(
+                "{name}: '{param}' is not a reference parameter of {src}"
+            )))
+        }
     }
-    Ok(Include { source_type: src.to_string(), param: Some(param.to_string()), target_type: target, iterate, reverse })
+    Ok(Include {
+        source_type: src.to_string(),
+        param: Some(param.to_string()),
+        target_type: target,
+        iterate,
+        reverse,
+    })
 }
 
 fn parse_sort(defs: &Definitions, rtype: &str, value: &str) -> Result<Vec<SortKey>> {
@@ -319,9 +469,22 @@ fn parse_sort(defs: &Definitions, rtype: &str, value: &str) -> Result<Vec<SortKe
             "_id" => SortKey::Id { desc },
             "_lastUpdated" => SortKey::LastUpdated { desc },
             _ => {
-                let def = defs.search_param(rtype, name).ok_or_else(|| bad(format!("cannot sort on '{name}': {rtype} has no such search parameter")))?;
-                let table = table_of(def.kind).ok_or_else(|| bad(format!("cannot sort on the {} parameter '{name}'", def.kind.as_str())))?;
-                SortKey::Param { param: name.to_string(), table, desc }
+                let def = defs.search_param(rtype, name).ok_or_else(|| {
+                    bad(format!(
+                        "cannot sort on '{name}': {rtype} has no such search parameter"
+                    ))
+                })?;
+                let table = table_of(def.kind).ok_or_else(|| {
+                    bad(format!(
+                        "cannot sort on the {} parameter '{name}'",
+                        def.kind.as_str()
+                    ))
+                })?;
+                SortKey::Param {
+                    param: name.to_string(),
+                    table,
+                    desc,
+                }
             }
         });
     }
@@ -329,21 +492,39 @@ fn parse_sort(defs: &Definitions, rtype: &str, value: &str) -> Result<Vec<SortKe
 }
 
 /// Plans a search of `rtype` with `params`.
-pub(crate) fn plan(defs: &Definitions, limits: &Limits, rtype: &str, params: &[(String, String)], strict: bool) -> Result<Planned> {
+pub(crate) fn plan(
+    defs: &Definitions,
+    limits: &Limits,
+    rtype: &str,
+    params: &[(String, String)],
+    strict: bool,
+) -> Result<Planned> {
     let mut plan = SearchPlan::new(rtype);
     plan.count = limits.default_count;
-    let mut planned = Planned { plan: plan.clone(), includes: vec![], summary: Summary::False, elements: None, ignored: vec![], applied: vec![] };
+    let mut planned = Planned {
+        plan: plan.clone(),
+        includes: vec![],
+        summary: Summary::False,
+        elements: None,
+        ignored: vec![],
+        applied: vec![],
+    };
     let mut filter = Filter::default();
     let mut total = None;
     let mut problems = Vec::new();
     for (name, value) in params {
         let applied = match name.as_str() {
             "_count" => {
-                plan.count = value.parse::<usize>().map_err(|_| bad("_count is a whole number"))?.min(limits.max_count);
+                plan.count = value
+                    .parse::<usize>()
+                    .map_err(|_| bad("_count is a whole number"))?
+                    .min(limits.max_count);
                 false
             }
             "_offset" => {
-                plan.offset = value.parse().map_err(|_| bad("_offset is a whole number"))?;
+                plan.offset = value
+                    .parse()
+                    .map_err(|_| bad("_offset is a whole number"))?;
                 false
             }
             "_sort" => {
@@ -362,7 +543,13 @@ pub(crate) fn plan(defs: &Definitions, limits: &Limits, rtype: &str, params: &[(
                 true
             }
             "_elements" => {
-                planned.elements = Some(value.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
+                planned.elements = Some(
+                    value
+                        .split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                );
                 true
             }
             "_total" => {
@@ -385,7 +572,10 @@ pub(crate) fn plan(defs: &Definitions, limits: &Limits, rtype: &str, params: &[(
                 }
                 Err(ParamError::Unknown(p)) => {
                     if strict {
-                        problems.push(Issue::error(IssueCode::NotSupported, format!("unknown search parameter '{p}' for {rtype}")));
+                        problems.push(Issue::error(
+                            IssueCode::NotSupported,
+                            format!("unknown search parameter '{p}' for {rtype}"),
+                        ));
                     } else {
                         planned.ignored.push(p);
                     }
@@ -402,7 +592,9 @@ pub(crate) fn plan(defs: &Definitions, limits: &Limits, rtype: &str, params: &[(
         }
     }
     if !problems.is_empty() {
-        return Err(RecordError::BadRequest(OperationOutcome { issues: problems }));
+        return Err(RecordError::BadRequest(OperationOutcome {
+            issues: problems,
+        }));
     }
     if planned.summary == Summary::Count {
         plan.count = 0;
@@ -421,8 +613,17 @@ mod tests {
     use super::*;
 
     fn p(q: &[(&str, &str)], strict: bool) -> Result<Planned> {
-        let params: Vec<(String, String)> = q.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
-        plan(kring_fhir::definitions(), &Limits::default(), "Patient", &params, strict)
+        let params: Vec<(String, String)> = q
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        plan(
+            kring_fhir::definitions(),
+            &Limits::default(),
+            "Patient",
+            &params,
+            strict,
+        )
     }
 
     #[test]
@@ -432,7 +633,10 @@ mod tests {
 
     #[test]
     fn unknown_parameters_are_strict_or_lenient() {
-        assert!(matches!(p(&[("colour", "red")], true), Err(RecordError::BadRequest(_))));
+        assert!(matches!(
+            p(&[("colour", "red")], true),
+            Err(RecordError::BadRequest(_))
+        ));
         let lenient = p(&[("colour", "red"), ("family", "jansen")], false).unwrap();
         assert_eq!(lenient.ignored, vec!["colour".to_string()]);
         assert_eq!(lenient.plan.filter.all.len(), 1);
@@ -440,10 +644,21 @@ mod tests {
 
     #[test]
     fn chains_and_has_are_understood() {
-        let c = plan(kring_fhir::definitions(), &Limits::default(), "Observation", &[("subject:Patient.identifier".into(), "sys|1".into())], true).unwrap();
-        assert!(matches!(&c.plan.filter.all[0].conds[0], Cond::Chain { target_type, .. } if target_type == "Patient"));
+        let c = plan(
+            kring_fhir::definitions(),
+            &Limits::default(),
+            "Observation",
+            &[("subject:Patient.identifier".into(), "sys|1".into())],
+            true,
+        )
+        .unwrap();
+        assert!(
+            matches!(&c.plan.filter.all[0].conds[0], Cond::Chain { target_type, .. } if target_type == "Patient")
+        );
         let h = p(&[("_has:Observation:patient:code", "1234-5")], true).unwrap();
-        assert!(matches!(&h.plan.filter.all[0].conds[0], Cond::Has { rtype, .. } if rtype == "Observation"));
+        assert!(
+            matches!(&h.plan.filter.all[0].conds[0], Cond::Has { rtype, .. } if rtype == "Observation")
+        );
     }
 
     #[test]

@@ -1,0 +1,8 @@
+//! One module per subcommand.
+
+pub mod bench;
+pub mod demo;
+pub mod export;
+pub mod import;
+pub mod migrate;
+pub mod serve;

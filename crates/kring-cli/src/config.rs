@@ -1,0 +1,144 @@
+//! Configuration: built-in defaults, then a TOML file (`--config`), then `KRING_*` environment
+//! variables, then command-line flags — each later source overriding the earlier.
+//!
+//! | setting          | flag          | environment              | default                 |
+//! |------------------|---------------|--------------------------|-------------------------|
+//! | `addr`           | `--addr`      | `KRING_ADDR`             | `127.0.0.1:8080`        |
+//! | `database`       | `--database`  | `KRING_DATABASE`         | `sqlite:kring.db`       |
+//! | `access_log`     | `--access-log`| `KRING_ACCESS_LOG`       | next to the database    |
+//! | `base_url`       |               | `KRING_BASE_URL`         | from the `Host` header  |
+//! | `max_body_bytes` |               | `KRING_MAX_BODY_BYTES`   | 8388608 (8 MiB)         |
+//! | `max_json_depth` |               | `KRING_MAX_JSON_DEPTH`   | 64                      |
+//! | `log`            |               | `KRING_LOG`              | `info`                  |
+
+use std::path::PathBuf;
+
+use clap::Args;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Flags every subcommand takes.
+#[derive(Args, Debug, Default)]
+pub struct GlobalArgs {
+    /// Address to listen on, HOST:PORT.  [env: KRING_ADDR] [default: 127.0.0.1:8080]
+    #[arg(long, global = true)]
+    pub addr: Option<String>,
+    /// The database: sqlite:PATH (embedded) or postgres://USER@HOST/DB.  [env: KRING_DATABASE] [default: sqlite:kring.db]
+    #[arg(long, global = true)]
+    pub database: Option<String>,
+    /// The access log file (NDJSON, append-only).  [env: KRING_ACCESS_LOG] [default: beside the SQLite file, or ./kring-access.ndjson]
+    #[arg(long, global = true)]
+    pub access_log: Option<PathBuf>,
+    /// A TOML file with any of the settings above (and base_url, max_body_bytes, max_json_depth, log).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Every setting, after all sources are merged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    pub addr: String,
+    pub database: String,
+    pub access_log: Option<PathBuf>,
+    pub base_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub max_json_depth: usize,
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            addr: "127.0.0.1:8080".into(),
+            database: "sqlite:kring.db".into(),
+            access_log: None,
+            base_url: None,
+            max_body_bytes: 8 * 1024 * 1024,
+            max_json_depth: 64,
+            log: "info".into(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    addr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_log: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn load(args: &GlobalArgs) -> Result<Config, figment::Error> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = &args.config {
+            if !file.exists() {
+                return Err(figment::Error::from(format!(
+                    "the configuration file {} does not exist",
+                    file.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(file));
+        }
+        fig = fig
+            .merge(Env::prefixed("KRING_"))
+            .merge(Serialized::defaults(Overrides {
+                addr: args.addr.clone(),
+                database: args.database.clone(),
+                access_log: args.access_log.clone(),
+            }));
+        fig.extract()
+    }
+
+    /// Where the access log goes: the configured file, or beside the SQLite database.
+    pub fn access_log_path(&self) -> PathBuf {
+        if let Some(p) = &self.access_log {
+            return p.clone();
+        }
+        match self.database.strip_prefix("sqlite:") {
+            Some(path) => {
+                let path = path.trim_start_matches("//");
+                let p = PathBuf::from(path.split('?').next().unwrap_or(path));
+                p.with_file_name(format!(
+                    "{}-access.ndjson",
+                    p.file_stem().and_then(|s| s.to_str()).unwrap_or("kring")
+                ))
+            }
+            None => PathBuf::from("kring-access.ndjson"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kring.toml");
+        std::fs::write(&file, "addr = \"0.0.0.0:9000\"\nmax_json_depth = 32\n").unwrap();
+        let args = GlobalArgs {
+            config: Some(file),
+            database: Some("sqlite:/tmp/x.db".into()),
+            ..Default::default()
+        };
+        let c = Config::load(&args).unwrap();
+        assert_eq!(c.addr, "0.0.0.0:9000");
+        assert_eq!(c.max_json_depth, 32);
+        assert_eq!(c.database, "sqlite:/tmp/x.db");
+        assert_eq!(c.access_log_path(), PathBuf::from("/tmp/x-access.ndjson"));
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error() {
+        let args = GlobalArgs {
+            config: Some("/nonexistent/kring.toml".into()),
+            ..Default::default()
+        };
+        assert!(Config::load(&args).is_err());
+    }
+}

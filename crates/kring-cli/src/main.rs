@@ -1,0 +1,85 @@
+//! `kring`: the one binary. Each subcommand lives in `commands/`; configuration in `config.rs`.
+
+mod commands;
+mod config;
+mod open;
+
+use clap::{Parser, Subcommand};
+
+/// Kring — the shared client record of a care network.
+///
+/// Kring keeps one record per client (identity, support plan, crisis plan, medication,
+/// reports) as HL7 FHIR R4 resources, on SQLite (one file, the default) or PostgreSQL.
+///
+/// Start here:  kring demo          (a generated Dutch care network, served at once)
+/// Production:  kring --database postgres://kring@db/kring serve
+#[derive(Parser)]
+#[command(name = "kring", version, about, long_about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: config::GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the FHIR API (and, later, the web pages) on --addr.
+    Serve,
+    /// Create a fresh demo network in --data and serve it.
+    Demo(commands::demo::DemoArgs),
+    /// Import FHIR Bundles (.json) and NDJSON exports (.ndjson); safe to run again after an
+    /// interruption.
+    Import(commands::import::ImportArgs),
+    /// Export current resources as NDJSON, one file per type (like Bulk Data $export).
+    Export(commands::export::ExportArgs),
+    /// Bring the database schema up to date (serve and import do this on their own too).
+    Migrate,
+    /// Measure throughput and latency on generated data; see BENCHMARKS.md.
+    Bench(commands::bench::BenchArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let cfg = match config::Config::load(&cli.global) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kring: the configuration is not valid: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cfg.log)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kring: cannot start: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve => commands::serve::run(&cfg).await,
+            Command::Demo(args) => commands::demo::run(&cfg, args).await,
+            Command::Import(args) => commands::import::run(&cfg, args).await,
+            Command::Export(args) => commands::export::run(&cfg, args).await,
+            Command::Migrate => commands::migrate::run(&cfg).await,
+            Command::Bench(args) => commands::bench::run(&cfg, args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kring: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Opening the configured database and assembling the record.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use kring_record::Record;
+use kring_store::Store;
+
+use crate::config::Config;
+
+/// Opens the store named by a database URL and brings its schema up to date.
+pub async fn store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
+        Arc::new(
+            kring_store_sqlite::SqliteStore::open(url)
+                .await
+                .context("cannot open the SQLite database")?,
+        )
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Arc::new(
+            kring_store_postgres::PgStore::connect(url)
+                .await
+                .context("cannot connect to PostgreSQL")?,
+        )
+    } else {
+        anyhow::bail!("the database must be sqlite:PATH or postgres://…, not '{url}'");
+    };
+    store
+        .migrate()
+        .await
+        .context("cannot bring the database schema up to date")?;
+    Ok(store)
+}
+
+/// The record over the configured store, decision point and access log.
+pub async fn record(cfg: &Config) -> anyhow::Result<Record> {
+    let store = store(&cfg.database).await?;
+    let log =
+        kring_audit::FileLog::open(&cfg.access_log_path()).context("cannot open the access log")?;
+    Ok(Record::new(
+        store,
+        Arc::new(kring_access::TrustedOperator),
+        Arc::new(log),
+    ))
+}

@@ -1,0 +1,711 @@
+//! A generated Dutch care network: organisations, professionals, families and residents, and
+//! around every client a circle with a support plan, crisis plan, medication, reports and
+//! consents — all as FHIR R4 resources.
+//!
+//! Owns: generating that network, deterministically from a seed. Every BSN is valid (eleven
+//! test) and lies in the range 999 990 000 – 999 999 999 that the Dutch government reserves for
+//! tests, so no real person can be meant. Must never: touch storage; callers load the resources.
+
+mod names;
+
+use chrono::{Datelike, Duration, NaiveDate};
+use kring_fhir::bsn::{passes_eleven_test, BSN_SYSTEM};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+
+pub use names::SURNAMES;
+
+/// The demo's "today", fixed so that a seed always yields the same network.
+pub fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 1).expect("valid date")
+}
+
+/// A professional (or officer) who will sign in to the demo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoPerson {
+    pub username: String,
+    pub role: String,
+    pub organisation: String,
+    pub practitioner: String,
+}
+
+/// The generated network.
+#[derive(Debug, Clone)]
+pub struct Network {
+    /// Every resource, referring to each other by `Type/id`.
+    pub resources: Vec<Value>,
+    pub people: Vec<DemoPerson>,
+}
+
+impl Network {
+    pub fn count(&self, rtype: &str) -> usize {
+        self.resources
+            .iter()
+            .filter(|r| r["resourceType"] == rtype)
+            .count()
+    }
+}
+
+struct Org {
+    id: &'static str,
+    name: &'static str,
+    kind: &'static str,
+    roles: &'static [(&'static str, &'static str)],
+    staff: usize,
+}
+
+/// (role code, Dutch display)
+const ORGS: &[Org] = &[
+    Org {
+        id: "wijkteam-noord",
+        name: "Wijkteam Zaanstad Noord",
+        kind: "govt",
+        staff: 9,
+        roles: &[
+            ("wijkteammedewerker", "Wijkteammedewerker"),
+            ("regisseur", "Casusregisseur"),
+        ],
+    },
+    Org {
+        id: "jeugdhulp-de-brug",
+        name: "Jeugdhulp De Brug",
+        kind: "prov",
+        staff: 10,
+        roles: &[
+            ("jeugdhulpverlener", "Jeugdhulpverlener"),
+            ("gedragswetenschapper", "Gedragswetenschapper"),
+            ("gezinsvoogd", "Gezinsvoogd"),
+        ],
+    },
+    Org {
+        id: "ggz-rivierland",
+        name: "GGZ Rivierland",
+        kind: "prov",
+        staff: 9,
+        roles: &[
+            ("psychiater", "Psychiater"),
+            ("spv", "Sociaal-psychiatrisch verpleegkundige"),
+            ("psycholoog", "GZ-psycholoog"),
+        ],
+    },
+    Org {
+        id: "zorggroep-de-linde",
+        name: "Zorggroep De Linde",
+        kind: "prov",
+        staff: 12,
+        roles: &[
+            ("begeleider", "Persoonlijk begeleider"),
+            ("verpleegkundige", "Verpleegkundige"),
+            ("avvg", "Arts verstandelijk gehandicapten"),
+        ],
+    },
+    Org {
+        id: "huisarts-de-vaart",
+        name: "Huisartsenpraktijk De Vaart",
+        kind: "prov",
+        staff: 5,
+        roles: &[
+            ("huisarts", "Huisarts"),
+            ("poh-ggz", "Praktijkondersteuner GGZ"),
+        ],
+    },
+];
+
+const LOCATIONS: &[(&str, &str, &str, &str)] = &[
+    (
+        "linde-lindelaan",
+        "Woonlocatie De Linde",
+        "Lindelaan 4",
+        "Zaandam",
+    ),
+    (
+        "linde-anker",
+        "Woonlocatie Het Anker",
+        "Zuiddijk 112",
+        "Zaandam",
+    ),
+    (
+        "linde-vaart",
+        "Woonlocatie Aan de Vaart",
+        "Vaartweg 19",
+        "Wormerveer",
+    ),
+];
+
+struct Gen {
+    rng: ChaCha8Rng,
+    bsn_next: u32,
+    out: Vec<Value>,
+}
+
+impl Gen {
+    fn pick<'a, T>(&mut self, list: &'a [T]) -> &'a T {
+        list.choose(&mut self.rng).expect("non-empty list")
+    }
+
+    fn surname(&mut self) -> &'static str {
+        let total: u32 = SURNAMES.iter().map(|(_, w)| w).sum();
+        let mut n = self.rng.gen_range(0..total);
+        for (s, w) in SURNAMES {
+            if n < *w {
+                return s;
+            }
+            n -= w;
+        }
+        SURNAMES[0].0
+    }
+
+    /// The next test BSN that passes the eleven test.
+    fn bsn(&mut self) -> String {
+        loop {
+            self.bsn_next += 1;
+            let s = format!("{:09}", 999_990_000 + self.bsn_next);
+            if passes_eleven_test(&s) {
+                return s;
+            }
+        }
+    }
+
+    fn address(&mut self) -> Value {
+        let (town, pc) = *self.pick(names::TOWNS);
+        let street = *self.pick(names::STREETS);
+        let nr = self.rng.gen_range(1..180);
+        let letters = ["AB", "BC", "CD", "GH", "KL", "MN", "RS", "TV", "XZ"];
+        let postcode = format!("{pc}{} {}", self.rng.gen_range(0..10), self.pick(&letters));
+        json!({"use": "home", "line": [format!("{street} {nr}")], "city": town, "postalCode": postcode, "country": "NL"})
+    }
+
+    fn birth_date(&mut self, age: i64) -> String {
+        let d = today() - Duration::days(age * 365 + self.rng.gen_range(0..365));
+        d.format("%Y-%m-%d").to_string()
+    }
+
+    fn phone(&mut self) -> String {
+        format!("06-{:08}", self.rng.gen_range(10_000_000..99_999_999))
+    }
+}
+
+fn age_on(birth: &str, day: NaiveDate) -> i32 {
+    let b = NaiveDate::parse_from_str(birth, "%Y-%m-%d").expect("generated date");
+    let mut age = day.year() - b.year();
+    if (day.month(), day.day()) < (b.month(), b.day()) {
+        age -= 1;
+    }
+    age
+}
+
+/// Data categories of Kring's need-to-know rules, as coded in CareTeam extensions and Consent.
+pub const CATEGORIES: &[&str] = &[
+    "identity",
+    "support-plan",
+    "crisis-plan",
+    "reports",
+    "medication",
+    "treatment-notes",
+    "documents",
+    "safety",
+];
+
+pub const CATEGORY_SYSTEM: &str = "https://kring.example/fhir/CodeSystem/data-category";
+pub const ROLE_SYSTEM: &str = "https://kring.example/fhir/CodeSystem/care-role";
+
+/// Generates the network for `seed`: same seed, same network.
+pub fn generate(seed: u64) -> Network {
+    let mut g = Gen {
+        rng: ChaCha8Rng::seed_from_u64(seed),
+        bsn_next: 0,
+        out: Vec::new(),
+    };
+    let mut people = Vec::new();
+    // Organisations, locations, professionals.
+    let mut staff: Vec<(String, String, &'static str, &'static str)> = Vec::new(); // (practitioner id, role id, org id, role code)
+    for org in ORGS {
+        g.out.push(json!({
+            "resourceType": "Organization", "id": org.id, "active": true, "name": org.name,
+            "identifier": [{"system": "http://fhir.nl/fhir/NamingSystem/agb-z", "value": format!("0{}", 7_100_000 + staff.len())}],
+            "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/organization-type", "code": org.kind}]}],
+            "address": [{"line": ["Stationsweg 1"], "city": "Zaandam", "postalCode": "1501 AB", "country": "NL"}],
+        }));
+        for i in 0..org.staff {
+            let female = g.rng.gen_bool(0.7);
+            let given = *g.pick(if female { names::GIRLS } else { names::BOYS });
+            let family = g.surname();
+            let pid = format!("{}-prof-{:02}", org.id, i + 1);
+            let (role_code, role_name) = org.roles[i % org.roles.len()];
+            let age = g.rng.gen_range(24..63);
+            let birth = g.birth_date(age);
+            let address = g.address();
+            g.out.push(json!({
+                "resourceType": "Practitioner", "id": pid, "active": true,
+                "identifier": [{"system": "http://fhir.nl/fhir/NamingSystem/uzi-nr-pers", "value": format!("90{:07}", 1000 + staff.len())}],
+                "name": [{"family": family, "given": [given], "text": format!("{given} {family}")}],
+                "gender": if female { "female" } else { "male" }, "birthDate": birth, "address": [address],
+            }));
+            let rid = format!("{pid}-role");
+            g.out.push(json!({
+                "resourceType": "PractitionerRole", "id": rid, "active": true,
+                "practitioner": {"reference": format!("Practitioner/{pid}")},
+                "organization": {"reference": format!("Organization/{}", org.id)},
+                "code": [{"coding": [{"system": ROLE_SYSTEM, "code": role_code, "display": role_name}], "text": role_name}],
+            }));
+            people.push(DemoPerson {
+                username: format!(
+                    "{}.{}",
+                    given.to_lowercase(),
+                    family.to_lowercase().replace(' ', "")
+                ),
+                role: role_code.to_string(),
+                organisation: org.id.to_string(),
+                practitioner: format!("Practitioner/{pid}"),
+            });
+            staff.push((pid, rid, org.id, role_code));
+        }
+    }
+    for (id, name, line, city) in LOCATIONS {
+        g.out.push(json!({
+            "resourceType": "Location", "id": id, "status": "active", "name": name, "mode": "instance",
+            "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "PTRES", "display": "Patient's Residence"}]}],
+            "address": {"line": [line], "city": city, "country": "NL"},
+            "managingOrganization": {"reference": "Organization/zorggroep-de-linde"},
+        }));
+    }
+    // Dedupe usernames deterministically.
+    let mut seen = std::collections::HashMap::new();
+    for p in &mut people {
+        let n = seen.entry(p.username.clone()).or_insert(0);
+        *n += 1;
+        if *n > 1 {
+            p.username = format!("{}{}", p.username, n);
+        }
+    }
+
+    // Families: parents and children of every age 0–17.
+    let mut client_no = 0;
+    let mut child_ages: Vec<i64> = (0..18).collect();
+    for fam in 0..70 {
+        let family = g.surname();
+        let address = g.address();
+        let phone = g.phone();
+        let mut parents = Vec::new();
+        let n_parents = if g.rng.gen_bool(0.75) { 2 } else { 1 };
+        for p in 0..n_parents {
+            client_no += 1;
+            let female = p == 0;
+            let given = *g.pick(if female { names::GIRLS } else { names::BOYS });
+            let pid = format!("client-{client_no:04}");
+            let age = g.rng.gen_range(27..52);
+            let birth = g.birth_date(age);
+            let bsn = g.bsn();
+            g.out.push(patient(
+                &pid,
+                given,
+                family,
+                female,
+                &birth,
+                &bsn,
+                &address,
+                &phone,
+                "wijkteam-noord",
+            ));
+            parents.push((pid, given));
+        }
+        let n_children = g.rng.gen_range(1..=3);
+        for _ in 0..n_children {
+            client_no += 1;
+            // Cycle through every age so the network has children of each age.
+            let age = if child_ages.is_empty() {
+                g.rng.gen_range(0..18)
+            } else {
+                child_ages.remove(g.rng.gen_range(0..child_ages.len()))
+            };
+            let female = g.rng.gen_bool(0.5);
+            let given = *g.pick(if female { names::GIRLS } else { names::BOYS });
+            let cid = format!("client-{client_no:04}");
+            let birth = g.birth_date(age);
+            let bsn = g.bsn();
+            let org = if age < 18 {
+                "jeugdhulp-de-brug"
+            } else {
+                "wijkteam-noord"
+            };
+            g.out.push(patient(
+                &cid, given, family, female, &birth, &bsn, &address, &phone, org,
+            ));
+            for (i, (ppid, pgiven)) in parents.iter().enumerate() {
+                g.out.push(json!({
+                    "resourceType": "RelatedPerson", "id": format!("{cid}-parent-{}", i + 1), "active": true,
+                    "patient": {"reference": format!("Patient/{cid}")},
+                    "relationship": [
+                        {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "PRN", "display": "parent"}]},
+                        {"coding": [{"system": "https://kring.example/fhir/CodeSystem/legal-authority", "code": "gezag", "display": "Ouder met gezag"}]}
+                    ],
+                    "name": [{"family": family, "given": [pgiven]}], "address": [address.clone()],
+                    "telecom": [{"system": "phone", "value": phone}],
+                    "identifier": [{"system": "https://kring.example/fhir/NamingSystem/client", "value": ppid}],
+                }));
+            }
+            circle_and_record(&mut g, &cid, &birth, &staff, fam % 3 == 0);
+        }
+        if fam % 4 == 0 {
+            // Some parents are clients of the network themselves (e.g. of the ggz).
+            let (ppid, _) = parents[0].clone();
+            let birth = g
+                .out
+                .iter()
+                .find(|r| r["id"] == ppid.as_str())
+                .map(|r| r["birthDate"].as_str().unwrap_or("").to_string())
+                .unwrap_or_default();
+            circle_and_record(&mut g, &ppid, &birth, &staff, true);
+        }
+    }
+    // Adults living in care locations.
+    for i in 0..60 {
+        client_no += 1;
+        let female = g.rng.gen_bool(0.5);
+        let given = *g.pick(if female { names::GIRLS } else { names::BOYS });
+        let family = g.surname();
+        let pid = format!("client-{client_no:04}");
+        let age = g.rng.gen_range(19..80);
+        let birth = g.birth_date(age);
+        let bsn = g.bsn();
+        let (loc, _, line, city) = LOCATIONS[i % LOCATIONS.len()];
+        let address = json!({"use": "home", "line": [line], "city": city, "country": "NL"});
+        let phone = g.phone();
+        g.out.push(patient(
+            &pid,
+            given,
+            family,
+            female,
+            &birth,
+            &bsn,
+            &address,
+            &phone,
+            "zorggroep-de-linde",
+        ));
+        g.out.push(json!({
+            "resourceType": "Encounter", "id": format!("{pid}-stay"), "status": "in-progress",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "HH", "display": "home health"},
+            "subject": {"reference": format!("Patient/{pid}")},
+            "location": [{"location": {"reference": format!("Location/{loc}")}}],
+            "period": {"start": format!("{}-01-01", 2015 + (i % 10))},
+            "serviceProvider": {"reference": "Organization/zorggroep-de-linde"},
+        }));
+        circle_and_record(&mut g, &pid, &birth, &staff, true);
+    }
+    // A privacy officer and an administrator per organisation will be accounts, not practitioners.
+    Network {
+        resources: g.out,
+        people,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn patient(
+    id: &str,
+    given: &str,
+    family: &str,
+    female: bool,
+    birth: &str,
+    bsn: &str,
+    address: &Value,
+    phone: &str,
+    org: &str,
+) -> Value {
+    json!({
+        "resourceType": "Patient", "id": id, "active": true,
+        "identifier": [{"system": BSN_SYSTEM, "value": bsn}],
+        "name": [{"use": "official", "family": family, "given": [given], "text": format!("{given} {family}")}],
+        "gender": if female { "female" } else { "male" }, "birthDate": birth,
+        "address": [address], "telecom": [{"system": "phone", "value": phone, "use": "home"}],
+        "managingOrganization": {"reference": format!("Organization/{org}")},
+    })
+}
+
+fn date(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn categories(list: &[&str]) -> Value {
+    Value::Array(
+        list.iter()
+            .map(|c| json!({"system": CATEGORY_SYSTEM, "code": c}))
+            .collect(),
+    )
+}
+
+/// The circle (CareTeam) of one client and their record: plans, medication, reports, consent.
+fn circle_and_record(
+    g: &mut Gen,
+    pid: &str,
+    birth: &str,
+    staff: &[(String, String, &'static str, &'static str)],
+    medication: bool,
+) {
+    let age = age_on(birth, today());
+    let start = today() - Duration::days(g.rng.gen_range(30..900));
+    let by_org = |org: &str| staff.iter().filter(|s| s.2 == org).collect::<Vec<_>>();
+    let mut members: Vec<(
+        &(String, String, &'static str, &'static str),
+        Vec<&str>,
+        bool,
+    )> = Vec::new();
+    let wijk = by_org("wijkteam-noord");
+    let director = wijk[g.rng.gen_range(0..wijk.len())];
+    members.push((
+        director,
+        vec![
+            "identity",
+            "support-plan",
+            "crisis-plan",
+            "reports",
+            "documents",
+        ],
+        true,
+    ));
+    let main_org = if age < 18 {
+        "jeugdhulp-de-brug"
+    } else if medication && age < 60 && g.rng.gen_bool(0.5) {
+        "ggz-rivierland"
+    } else {
+        "zorggroep-de-linde"
+    };
+    let main = by_org(main_org);
+    let m = main[g.rng.gen_range(0..main.len())];
+    members.push((
+        m,
+        vec![
+            "identity",
+            "support-plan",
+            "crisis-plan",
+            "reports",
+            "medication",
+            "treatment-notes",
+            "documents",
+        ],
+        false,
+    ));
+    let gp = by_org("huisarts-de-vaart");
+    members.push((
+        gp[g.rng.gen_range(0..gp.len())],
+        vec!["identity", "crisis-plan", "medication"],
+        false,
+    ));
+    // One membership has ended: it must grant nothing any more.
+    let ended = g.rng.gen_bool(0.25);
+    let participants: Vec<Value> = members
+        .iter()
+        .enumerate()
+        .map(|(i, (s, cats, is_director))| {
+            let end = if ended && i == 2 { Some(date(today() - Duration::days(20))) } else { Some(date(today() + Duration::days(g.rng.gen_range(60..400)))) };
+            let mut role = vec![json!({"coding": [{"system": ROLE_SYSTEM, "code": s.3}]})];
+            if *is_director {
+                role.push(json!({"coding": [{"system": ROLE_SYSTEM, "code": "regisseur", "display": "Regisseur"}], "text": "Regisseur"}));
+            }
+            json!({
+                "extension": [{"url": "https://kring.example/fhir/StructureDefinition/data-categories", "valueCodeableConcept": {"coding": categories(cats)}}],
+                "role": role,
+                "member": {"reference": format!("PractitionerRole/{}", s.1)},
+                "onBehalfOf": {"reference": format!("Organization/{}", s.2)},
+                "period": {"start": date(start), "end": end},
+            })
+        })
+        .collect();
+    g.out.push(json!({
+        "resourceType": "CareTeam", "id": format!("{pid}-circle"), "status": "active", "name": "Kring",
+        "subject": {"reference": format!("Patient/{pid}")}, "period": {"start": date(start)},
+        "participant": participants,
+        "managingOrganization": [{"reference": "Organization/wijkteam-noord"}],
+    }));
+    // Support plan with goals and agreements (who does what by when).
+    let goals = [
+        ("Naar school of dagbesteding gaan", "education"),
+        ("Schulden onder controle", "finance"),
+        ("Veilig thuis wonen", "safety"),
+        ("Goed slapen", "health"),
+    ];
+    let mut goal_refs = Vec::new();
+    let chosen: Vec<usize> = (0..goals.len())
+        .filter(|i| *i < 2 || g.rng.gen_bool(0.4))
+        .collect();
+    for i in chosen {
+        let text = goals[i].0;
+        let gid = format!("{pid}-goal-{}", i + 1);
+        g.out.push(json!({
+            "resourceType": "Goal", "id": gid, "lifecycleStatus": "active",
+            "description": {"text": text}, "subject": {"reference": format!("Patient/{pid}")},
+            "startDate": date(start), "target": [{"dueDate": date(today() + Duration::days(g.rng.gen_range(30..300)))}],
+        }));
+        goal_refs.push(json!({"reference": format!("Goal/{gid}")}));
+    }
+    let activities: Vec<Value> = members
+        .iter()
+        .take(2)
+        .enumerate()
+        .map(|(i, (s, _, _))| {
+            let what = ["Wekelijks huisbezoek", "Aanmelding budgetcoach", "Gesprek met school", "Medicatie-evaluatie"][i + g.rng.gen_range(0..2)];
+            json!({"detail": {
+                "status": "in-progress", "description": what,
+                "performer": [{"reference": format!("PractitionerRole/{}", s.1)}],
+                "scheduledPeriod": {"start": date(start), "end": date(today() + Duration::days(90))},
+            }})
+        })
+        .collect();
+    g.out.push(json!({
+        "resourceType": "CarePlan", "id": format!("{pid}-plan"), "status": "active", "intent": "plan",
+        "title": "Ondersteuningsplan", "subject": {"reference": format!("Patient/{pid}")},
+        "period": {"start": date(start)}, "careTeam": [{"reference": format!("CareTeam/{pid}-circle")}],
+        "goal": goal_refs, "activity": activities,
+    }));
+    g.out.push(json!({
+        "resourceType": "CarePlan", "id": format!("{pid}-crisis"), "status": "active", "intent": "plan",
+        "category": [{"coding": [{"system": "https://kring.example/fhir/CodeSystem/plan-category", "code": "crisis", "display": "Crisisplan"}]}],
+        "title": "Crisisplan", "subject": {"reference": format!("Patient/{pid}")},
+        "description": "Signalen en acties per fase. Groen: rustig, slaapt goed. Oranje: trekt zich terug, slaapt slecht — bel de begeleider. Rood: dreigt zichzelf iets aan te doen — bel 112 en de crisisdienst.",
+        "activity": [
+            {"detail": {"status": "not-started", "description": "Oranje: dagelijks contact door persoonlijk begeleider"}},
+            {"detail": {"status": "not-started", "description": "Rood: crisisdienst GGZ inschakelen, regisseur informeren"}}
+        ],
+    }));
+    // Reports.
+    let authors: Vec<&str> = members.iter().map(|(s, _, _)| s.1.as_str()).collect();
+    for r in 0..g.rng.gen_range(1..4) {
+        let author = authors[r % authors.len()];
+        let day = today() - Duration::days(g.rng.gen_range(1..120));
+        let text = *g.pick(&[
+            "Huisbezoek afgelegd. Het gaat redelijk; afspraken over de dagstructuur doorgenomen.",
+            "Telefonisch contact. Zorgen over slapen, volgende week evaluatie.",
+            "Gesprek met school gehad, aanwezigheid is verbeterd.",
+            "Client was onrustig, crisisplan fase oranje besproken met het netwerk.",
+        ]);
+        g.out.push(json!({
+            "resourceType": "Communication", "id": format!("{pid}-report-{}", r + 1), "status": "completed",
+            "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "reports", "display": "Rapportage"}]}],
+            "subject": {"reference": format!("Patient/{pid}")}, "sent": format!("{}T10:{:02}:00+01:00", date(day), r * 7),
+            "sender": {"reference": format!("PractitionerRole/{author}")},
+            "payload": [{"contentString": text}],
+        }));
+    }
+    // Medication schedules and administrations.
+    if medication {
+        for k in 0..g.rng.gen_range(1..3) {
+            let (name, dose, high_risk) = *g.pick(names::MEDICATIONS);
+            let mid = format!("{pid}-med-{}", k + 1);
+            g.out.push(json!({
+                "resourceType": "MedicationRequest", "id": mid, "status": "active", "intent": "order",
+                "medicationCodeableConcept": {"text": name},
+                "subject": {"reference": format!("Patient/{pid}")}, "authoredOn": date(start),
+                "requester": {"reference": format!("PractitionerRole/{}", members[2].0 .1)},
+                "dosageInstruction": [{"text": dose}],
+                "extension": [{"url": "https://kring.example/fhir/StructureDefinition/high-risk-medication", "valueBoolean": high_risk}],
+            }));
+            for d in 0..3 {
+                let day = today() - Duration::days(d);
+                let mut performers = vec![
+                    json!({"actor": {"reference": format!("PractitionerRole/{}", members[1].0 .1)}}),
+                ];
+                if high_risk {
+                    performers.push(json!({
+                        "function": {"coding": [{"system": "https://kring.example/fhir/CodeSystem/performer-function", "code": "double-check", "display": "Dubbele controle"}]},
+                        "actor": {"reference": format!("PractitionerRole/{}", members[0].0 .1)}
+                    }));
+                }
+                g.out.push(json!({
+                    "resourceType": "MedicationAdministration", "id": format!("{mid}-adm-{}", d + 1), "status": "completed",
+                    "medicationCodeableConcept": {"text": name}, "subject": {"reference": format!("Patient/{pid}")},
+                    "effectiveDateTime": format!("{}T08:00:00+01:00", date(day)),
+                    "performer": performers, "request": {"reference": format!("MedicationRequest/{mid}")},
+                }));
+            }
+        }
+    }
+    // Consent: sharing with the organisations in the circle; treatment notes stay inside.
+    let decider = if age < 12 {
+        "parents"
+    } else if age < 16 {
+        "client-and-parents"
+    } else {
+        "client"
+    };
+    let orgs: Vec<Value> = members
+        .iter()
+        .map(|(s, _, _)| json!({"reference": format!("Organization/{}", s.2)}))
+        .collect();
+    g.out.push(json!({
+        "resourceType": "Consent", "id": format!("{pid}-consent"), "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0", "display": "Patient Consent"}]}],
+        "patient": {"reference": format!("Patient/{pid}")}, "dateTime": format!("{}T09:00:00+01:00", date(start)),
+        "policyRule": {"text": format!("Toestemming gegeven door: {decider}")},
+        "provision": {
+            "type": "permit", "period": {"start": date(start)}, "actor": orgs.iter().map(|o| json!({
+                "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}]}, "reference": o
+            })).collect::<Vec<_>>(),
+            "class": CATEGORIES.iter().filter(|c| **c != "treatment-notes").map(|c| json!({"system": CATEGORY_SYSTEM, "code": c})).collect::<Vec<_>>(),
+        },
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_network() {
+        let a = generate(7);
+        let b = generate(7);
+        assert_eq!(a.resources, b.resources);
+        assert_ne!(a.resources, generate(8).resources);
+    }
+
+    #[test]
+    fn the_network_is_as_large_as_promised() {
+        let n = generate(1);
+        assert!(n.count("Organization") >= 5);
+        assert!(n.count("Practitioner") >= 40, "{}", n.count("Practitioner"));
+        assert!(n.count("Patient") >= 200, "{}", n.count("Patient"));
+        assert!(n.count("CareTeam") >= 150);
+        assert!(
+            n.count("MedicationAdministration") > 0
+                && n.count("Consent") > 0
+                && n.count("Goal") > 0
+        );
+        let ages: std::collections::BTreeSet<i32> = n
+            .resources
+            .iter()
+            .filter(|r| r["resourceType"] == "Patient")
+            .map(|r| age_on(r["birthDate"].as_str().unwrap(), today()))
+            .filter(|a| *a < 18)
+            .collect();
+        assert_eq!(ages.len(), 18, "children of every age 0–17: {ages:?}");
+    }
+
+    #[test]
+    fn every_bsn_is_a_valid_test_number() {
+        for r in generate(3)
+            .resources
+            .iter()
+            .filter(|r| r["resourceType"] == "Patient")
+        {
+            let bsn = r["identifier"][0]["value"].as_str().unwrap();
+            assert!(passes_eleven_test(bsn));
+            assert!(bsn.starts_with("99999"), "a fictitious number");
+        }
+    }
+
+    #[test]
+    fn every_resource_is_valid_fhir() {
+        let defs = kring_fhir::definitions();
+        for r in generate(5).resources {
+            let issues = kring_fhir::validate::validate(defs, &r);
+            assert!(
+                issues.is_empty(),
+                "{} {}: {:?}",
+                r["resourceType"],
+                r["id"],
+                issues
+            );
+        }
+    }
+}

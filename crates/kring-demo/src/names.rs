@@ -1,0 +1,136 @@
+//! Dutch names and places. Surnames are weighted by how common they are in the Netherlands, so
+//! that, as in real life, many unrelated clients share a surname.
+
+/// (surname, relative frequency) — the most common Dutch surnames, roughly as counted by the
+/// Meertens Institute, plus names common among Dutch families of other origins.
+pub const SURNAMES: &[(&str, u32)] = &[
+    ("de Jong", 86),
+    ("Jansen", 73),
+    ("de Vries", 72),
+    ("van den Berg", 61),
+    ("van Dijk", 58),
+    ("Bakker", 57),
+    ("Janssen", 56),
+    ("Visser", 50),
+    ("Smit", 45),
+    ("Meijer", 43),
+    ("de Boer", 40),
+    ("Mulder", 38),
+    ("de Groot", 38),
+    ("Bos", 36),
+    ("Vos", 33),
+    ("Peters", 32),
+    ("Hendriks", 32),
+    ("van Leeuwen", 31),
+    ("Dekker", 30),
+    ("Brouwer", 30),
+    ("de Wit", 29),
+    ("Dijkstra", 28),
+    ("Smits", 27),
+    ("de Graaf", 27),
+    ("van der Meer", 26),
+    ("van der Linden", 25),
+    ("Kok", 24),
+    ("Jacobs", 24),
+    ("de Haan", 24),
+    ("Vermeulen", 23),
+    ("van den Heuvel", 23),
+    ("van der Veen", 22),
+    ("van den Broek", 22),
+    ("de Bruijn", 21),
+    ("de Bruin", 21),
+    ("van der Heijden", 21),
+    ("Schouten", 20),
+    ("van Beek", 20),
+    ("Willems", 20),
+    ("van Vliet", 19),
+    ("van de Ven", 19),
+    ("Hoekstra", 19),
+    ("Maas", 19),
+    ("Verhoeven", 18),
+    ("Koster", 18),
+    ("van Dam", 18),
+    ("Prins", 17),
+    ("Blom", 17),
+    ("Huisman", 17),
+    ("Yılmaz", 15),
+    ("El Amrani", 12),
+    ("Kaya", 12),
+    ("Bouzid", 10),
+    ("Öztürk", 10),
+    ("Nguyen", 8),
+    ("Pinas", 8),
+    ("Martina", 7),
+    ("Kowalski", 7),
+    ("Haddou", 7),
+];
+
+pub const GIRLS: &[&str] = &[
+    "Emma", "Julia", "Mila", "Tess", "Sophie", "Zoë", "Sara", "Nora", "Yara", "Eva", "Liv",
+    "Lotte", "Noor", "Fleur", "Anna", "Lieke", "Fenna", "Saar", "Isa", "Maud", "Roos", "Sanne",
+    "Femke", "Lisa", "Anouk", "Ayla", "Fatima", "Elif", "Nina", "Ilse", "Marieke", "Annemiek",
+    "Petra", "Ingrid", "Monique", "Esther", "Wilma", "Ria",
+];
+
+pub const BOYS: &[&str] = &[
+    "Noah", "Sem", "Liam", "Lucas", "Daan", "Finn", "Levi", "Luuk", "Mees", "James", "Milan",
+    "Sam", "Thijs", "Bram", "Jesse", "Ruben", "Thomas", "Lars", "Tim", "Jayden", "Mohammed",
+    "Adam", "Yusuf", "Emre", "Jan", "Pieter", "Kees", "Henk", "Gerrit", "Mark", "Dennis", "Erik",
+    "Marco", "Rob", "Wim", "Johan", "Frank", "Bas",
+];
+
+/// (town, postcode prefix)
+pub const TOWNS: &[(&str, &str)] = &[
+    ("Zaandam", "150"),
+    ("Wormerveer", "152"),
+    ("Krommenie", "156"),
+    ("Assendelft", "156"),
+    ("Westzaan", "155"),
+    ("Koog aan de Zaan", "154"),
+    ("Zaandijk", "154"),
+];
+
+pub const STREETS: &[&str] = &[
+    "Kerkstraat",
+    "Dorpsstraat",
+    "Molenweg",
+    "Schoolstraat",
+    "Stationsweg",
+    "Julianastraat",
+    "Beatrixlaan",
+    "Wilhelminastraat",
+    "Parkweg",
+    "Lindelaan",
+    "Eikenlaan",
+    "Zuiddijk",
+    "Westzijde",
+    "Oostzijde",
+    "Vaartweg",
+    "Tulpstraat",
+    "Rozenstraat",
+    "Populierenlaan",
+    "Prins Hendrikkade",
+    "Sluispad",
+];
+
+pub const MEDICATIONS: &[(&str, &str, bool)] = &[
+    // (name, dose, high-risk: needs a double check)
+    ("Methylfenidaat 10 mg tablet", "1 tablet 's ochtends", false),
+    ("Sertraline 50 mg tablet", "1 tablet per dag", false),
+    ("Quetiapine 25 mg tablet", "1 tablet voor de nacht", false),
+    (
+        "Lithiumcarbonaat 400 mg tablet",
+        "2 tabletten per dag",
+        true,
+    ),
+    ("Clozapine 100 mg tablet", "2x per dag 1 tablet", true),
+    ("Valproïnezuur 500 mg tablet", "2x per dag 1 tablet", false),
+    ("Insuline aspart 100 E/ml", "volgens schema", true),
+    (
+        "Paracetamol 500 mg tablet",
+        "zo nodig, max 6 per dag",
+        false,
+    ),
+    ("Melatonine 1 mg tablet", "1 tablet voor de nacht", false),
+    ("Levetiracetam 500 mg tablet", "2x per dag 1 tablet", false),
+];

@@ -1,0 +1,45 @@
+//! The FHIR R4 REST API, mounted at `/fhir`. One file per interaction family; routes here.
+
+mod bundle;
+mod capability;
+mod error;
+mod history;
+mod read;
+mod request;
+mod response;
+mod search;
+mod write;
+
+use axum::routing::get;
+use axum::Router;
+
+pub use error::FhirError;
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", axum::routing::post(bundle::process))
+        .route("/metadata", get(capability::metadata))
+        .route("/_history", get(history::system))
+        .route(
+            "/{rtype}",
+            get(search::search_get)
+                .post(write::create)
+                .put(write::conditional_update)
+                .delete(write::conditional_delete),
+        )
+        .route("/{rtype}/_search", axum::routing::post(search::search_post))
+        .route("/{rtype}/_history", get(history::of_type))
+        .route(
+            "/{rtype}/{id}",
+            get(read::read)
+                .put(write::update)
+                .patch(write::patch)
+                .delete(write::delete),
+        )
+        .route("/{rtype}/{id}/_history", get(history::instance))
+        .route("/{rtype}/{id}/_history/{vid}", get(read::vread))
+        .route("/{rtype}/{id}/{operation}", get(search::operation))
+        .fallback(error::unknown_route)
+}

@@ -1,0 +1,98 @@
+//! Kring's HTTP server.
+//!
+//! Owns: the routes ([`router`]), turning HTTP requests into record operations and their
+//! results into FHIR responses, and serving with graceful shutdown. Holds no domain rules:
+//! every handler's first act is a call into `kring-record`, which asks the decision point and
+//! writes the access log. Request logs name the route template and status only, never a URL
+//! with its query (which may hold names).
+
+pub mod fhir;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use kring_record::Record;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Deepest accepted JSON nesting.
+    pub max_json_depth: usize,
+    /// The public base URL of the FHIR API (`https://kring.example.nl/fhir`); when unset it is
+    /// derived from the `Host` header.
+    pub base_url: Option<String>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_body_bytes: 8 * 1024 * 1024,
+            max_json_depth: 64,
+            base_url: None,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub record: Record,
+    pub http: Arc<HttpConfig>,
+}
+
+/// All routes of the server.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .nest("/fhir", fhir::routes())
+        .layer(axum::middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// Logs method, route template, status and duration: no query strings, no ids, no bodies.
+async fn log_request(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let start = Instant::now();
+    let res = next.run(req).await;
+    tracing::info!(%method, %route, status = res.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request");
+    res
+}
+
+/// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
