@@ -73,6 +73,7 @@ fn bind<'q>(text: &'q str, args: &'q [Arg]) -> sqlx::query::Query<'q, Postgres, 
             Arg::Float(f) => q.bind(*f),
             Arg::Bytes(b) => q.bind(b.as_slice()),
             Arg::Null => q.bind(None::<String>),
+            Arg::NullFloat => q.bind(None::<f64>),
         };
     }
     q

@@ -96,6 +96,7 @@ fn bind<'q>(
             Arg::Float(f) => q.bind(*f),
             Arg::Bytes(b) => q.bind(b.as_slice()),
             Arg::Null => q.bind(None::<String>),
+            Arg::NullFloat => q.bind(None::<f64>),
         };
     }
     q

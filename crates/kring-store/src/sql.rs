@@ -19,7 +19,10 @@ pub enum Arg {
     Int(i64),
     Float(f64),
     Bytes(Vec<u8>),
+    /// A NULL in a text column.
     Null,
+    /// A NULL in a floating-point column (PostgreSQL types its parameters).
+    NullFloat,
 }
 
 /// SQL text with its arguments.
@@ -109,25 +112,42 @@ pub const DELETE_INDEX: &str =
 pub const TYPES_IN_USE: &str =
     "SELECT DISTINCT res_type FROM resources WHERE deleted = 0 ORDER BY res_type";
 
+/// The longest text kept in an indexed column, in bytes. Longer values are cut (at a character
+/// boundary) so that every row fits a B-tree index entry; matching on the first 512 bytes is
+/// what string and token search need.
+pub const MAX_INDEXED_TEXT: usize = 512;
+
+fn cut(s: &str) -> String {
+    if s.len() <= MAX_INDEXED_TEXT {
+        return s.to_string();
+    }
+    let mut end = MAX_INDEXED_TEXT;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
 /// One index entry as the generic `search_index` columns: (s1, s2, s3, n1, n2).
 pub fn index_row(value: &IndexValue) -> [Arg; 5] {
-    let t = |s: &Option<String>| s.clone().map(Arg::Text).unwrap_or(Arg::Null);
+    let t = |s: &Option<String>| s.as_deref().map(|s| Arg::Text(cut(s))).unwrap_or(Arg::Null);
+    let none = Arg::NullFloat;
     match value {
         IndexValue::String { norm, exact } => [
-            Arg::Text(norm.clone()),
-            Arg::Text(exact.clone()),
+            Arg::Text(cut(norm)),
+            Arg::Text(cut(exact)),
             Arg::Null,
-            Arg::Null,
-            Arg::Null,
+            none.clone(),
+            none,
         ],
         IndexValue::Token { system, code, text } => {
-            [t(system), t(code), t(text), Arg::Null, Arg::Null]
+            [t(system), t(code), t(text), none.clone(), none]
         }
         IndexValue::Reference {
             target_type,
             target_id,
             url,
-        } => [t(target_type), t(target_id), t(url), Arg::Null, Arg::Null],
+        } => [t(target_type), t(target_id), t(url), none.clone(), none],
         IndexValue::Date(r) => [
             Arg::Null,
             Arg::Null,
@@ -154,13 +174,7 @@ pub fn index_row(value: &IndexValue) -> [Arg; 5] {
             Arg::Float(*low),
             Arg::Float(*high),
         ],
-        IndexValue::Uri(u) => [
-            Arg::Text(u.clone()),
-            Arg::Null,
-            Arg::Null,
-            Arg::Null,
-            Arg::Null,
-        ],
+        IndexValue::Uri(u) => [Arg::Text(cut(u)), Arg::Null, Arg::Null, none.clone(), none],
     }
 }
 
@@ -391,7 +405,7 @@ fn cond_sql(sql: &mut Sql, cond: &Cond, at: At, scope: Option<&ClientScope>) {
                 starts_with(sql, "i.s1", &kring_fhir::text::normalize(value))
             }
             StringMatch::Exact => {
-                sql.push("i.s2 = ").text_arg(value);
+                sql.push("i.s2 = ").text_arg(&cut(value));
             }
             StringMatch::Contains => {
                 sql.push("i.s1 LIKE ")

@@ -185,9 +185,13 @@ impl Record {
         for round in 0..2 {
             let mut found = Vec::new();
             for inc in includes.iter().filter(|i| round == 0 || i.iterate) {
+                // `_include` starts from resources of its source type; `_revinclude` from the
+                // resources referred to, whatever their type.
                 let sources: Vec<ResourceKey> = frontier
                     .iter()
-                    .filter(|k| inc.source_type.is_empty() || k.rtype == inc.source_type)
+                    .filter(|k| {
+                        inc.reverse || inc.source_type.is_empty() || k.rtype == inc.source_type
+                    })
                     .cloned()
                     .collect();
                 if sources.is_empty() {

@@ -209,27 +209,42 @@ pub(crate) fn parse_param(
                 "'{pname}' is not a reference, so it cannot be chained"
             )));
         }
-        let target_type = match modifier {
-            Some(t) => t.to_string(),
-            None => match def.targets.as_slice() {
-                [one] => one.clone(),
-                _ => return Err(ParamError::Invalid(format!(
-                    "'{pname}' can refer to several types; name one, as in {pname}:Patient.{chain}"
-                ))),
-            },
+        let inner_name = chain.split(['.', ':']).next().unwrap_or(chain);
+        let candidates: Vec<String> = match modifier {
+            Some(t) => {
+                if !defs.is_resource_type(t) {
+                    return Err(ParamError::Invalid(format!("'{t}' is not a resource type")));
+                }
+                vec![t.to_string()]
+            }
+            // Every target type that knows the chained parameter; one condition per type.
+            None => def
+                .targets
+                .iter()
+                .filter(|t| {
+                    inner_name.starts_with("_has")
+                        || matches!(inner_name, "_id" | "_lastUpdated")
+                        || defs.search_param(t, inner_name).is_some()
+                })
+                .cloned()
+                .collect(),
         };
-        if !defs.is_resource_type(&target_type) {
+        if candidates.is_empty() {
             return Err(ParamError::Invalid(format!(
-                "'{target_type}' is not a resource type"
+                "no type that '{pname}' can refer to has a search parameter '{inner_name}'"
             )));
         }
-        let inner = parse_param(defs, &target_type, chain, value)?;
-        return Ok(AnyOf {
-            conds: vec![Cond::Chain {
+        let mut conds = Vec::new();
+        for target_type in candidates {
+            let inner = parse_param(defs, &target_type, chain, value)?;
+            conds.push(Cond::Chain {
                 param: pname.to_string(),
                 target_type,
                 inner: Box::new(Filter { all: vec![inner] }),
-            }],
+            });
+        }
+        return Ok(AnyOf {
+            conds,
             negate: false,
         });
     }

@@ -1,0 +1,114 @@
+//! Transaction and batch Bundles.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::harness::TestApp;
+
+both_backends!(
+    transaction_resolves_references_atomically,
+    |app: TestApp| async move {
+        let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"fullUrl": "urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a", "resource": {"resourceType": "Patient", "name": [{"family": "Kok"}]},
+             "request": {"method": "POST", "url": "Patient"}},
+            {"fullUrl": "urn:uuid:88f151c0-a954-468a-88bd-5ae15c08e059", "resource": {"resourceType": "Observation", "status": "final", "code": {"text": "gewicht"},
+             "subject": {"reference": "urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a"}}, "request": {"method": "POST", "url": "Observation"}},
+            {"resource": {"resourceType": "Organization", "id": "org-1", "name": "Wijkteam"}, "request": {"method": "PUT", "url": "Organization/org-1"}},
+            {"request": {"method": "GET", "url": "Organization/org-1"}}
+        ]});
+        let r = app.post("/fhir", &tx).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.diagnostics());
+        assert_eq!(r.body["type"], "transaction-response");
+        let e = r.body["entry"].as_array().unwrap();
+        assert_eq!(e[0]["response"]["status"], "201 Created");
+        let pid = e[0]["response"]["location"]
+            .as_str()
+            .unwrap()
+            .split('/')
+            .nth(1)
+            .unwrap()
+            .to_string();
+        let oid = e[1]["response"]["location"]
+            .as_str()
+            .unwrap()
+            .split('/')
+            .nth(1)
+            .unwrap()
+            .to_string();
+        let obs = app.get(&format!("/fhir/Observation/{oid}")).await;
+        assert_eq!(
+            obs.body["subject"]["reference"],
+            format!("Patient/{pid}"),
+            "urn:uuid rewritten to the new id"
+        );
+        assert_eq!(
+            e[3]["resource"]["name"], "Wijkteam",
+            "GET runs after the writes"
+        );
+        // The observation belongs to the patient's record.
+        let all = app.get(&format!("/fhir/Patient/{pid}/$everything")).await;
+        assert_eq!(all.body["entry"].as_array().unwrap().len(), 2);
+    }
+);
+
+both_backends!(
+    a_transaction_with_one_bad_entry_writes_nothing,
+    |app: TestApp| async move {
+        let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"resource": {"resourceType": "Patient", "id": "ok-1", "name": [{"family": "Goed"}]}, "request": {"method": "PUT", "url": "Patient/ok-1"}},
+            {"resource": {"resourceType": "Patient", "birthDate": "not a date"}, "request": {"method": "POST", "url": "Patient"}}
+        ]});
+        let r = app.post("/fhir", &tx).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.diagnostics().contains("entry 1") && r.diagnostics().contains("Patient.birthDate"),
+            "{}",
+            r.diagnostics()
+        );
+        assert_eq!(
+            app.get("/fhir/Patient/ok-1").await.status,
+            StatusCode::NOT_FOUND,
+            "nothing was written"
+        );
+        let dangling = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": "urn:uuid:00000000-0000-0000-0000-000000000000"}},
+         "request": {"method": "POST", "url": "Observation"}}]});
+        let r = app.post("/fhir", &dangling).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(r.diagnostics().contains("names no entry"));
+    }
+);
+
+both_backends!(batch_entries_stand_alone, |app: TestApp| async move {
+    let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "b1", "name": [{"family": "Een"}]}, "request": {"method": "PUT", "url": "Patient/b1"}},
+        {"resource": {"resourceType": "Patient", "gender": "vrouw"}, "request": {"method": "POST", "url": "Patient"}},
+        {"request": {"method": "GET", "url": "Patient/b1"}},
+        {"request": {"method": "GET", "url": "Patient?family=een"}},
+        {"request": {"method": "DELETE", "url": "Patient/nobody"}}
+    ]});
+    let r = app.post("/fhir", &batch).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let e = r.body["entry"].as_array().unwrap();
+    assert_eq!(e[0]["response"]["status"], "201 Created");
+    assert_eq!(e[1]["response"]["status"], "422 Unprocessable Entity");
+    assert!(e[1]["response"]["outcome"]["issue"][0]["expression"][0] == "Patient.gender");
+    assert_eq!(e[2]["response"]["status"], "200 OK");
+    assert_eq!(e[3]["resource"]["type"], "searchset");
+    assert_eq!(e[4]["response"]["status"], "404 Not Found");
+});
+
+both_backends!(
+    bundle_type_must_be_batch_or_transaction,
+    |app: TestApp| async move {
+        let r = app
+            .post(
+                "/fhir",
+                &json!({"resourceType": "Bundle", "type": "collection"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(r.diagnostics().contains("Bundle.type"));
+    }
+);

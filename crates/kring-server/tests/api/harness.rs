@@ -1,0 +1,238 @@
+//! `TestApp`: the real router over a real database and a real access log, per test.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use kring_record::Record;
+use kring_server::{AppState, HttpConfig};
+use kring_store::Store;
+use serde_json::Value;
+use tower::ServiceExt;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub router: axum::Router,
+    #[allow(dead_code)]
+    pub record: Record,
+    pub store: Arc<dyn Store>,
+    pub log_path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub raw: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+    /// The diagnostics of an OperationOutcome, joined.
+    pub fn diagnostics(&self) -> String {
+        self.body["issue"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| {
+                format!(
+                    "{} {}",
+                    i["expression"][0].as_str().unwrap_or(""),
+                    i["diagnostics"].as_str().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+}
+
+/// The PostgreSQL server the tests use (a schema of their own per test).
+pub fn pg_url() -> String {
+    std::env::var("KRING_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub async fn store_for(backend: Backend, dir: &std::path::Path) -> Arc<dyn Store> {
+    match backend {
+        Backend::Sqlite => {
+            let url = format!("sqlite:{}", dir.join("kring.db").display());
+            Arc::new(
+                kring_store_sqlite::SqliteStore::open(&url)
+                    .await
+                    .expect("sqlite"),
+            )
+        }
+        Backend::Postgres => {
+            let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let admin = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&pg_url())
+                .await
+                .expect("PostgreSQL is running");
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&admin)
+                .await
+                .expect("create schema");
+            admin.close().await;
+            let opts = sqlx::postgres::PgConnectOptions::from_str(&pg_url())
+                .expect("url")
+                .options([("search_path", schema.as_str())]);
+            Arc::new(
+                kring_store_postgres::PgStore::connect_with(opts)
+                    .await
+                    .expect("postgres"),
+            )
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> TestApp {
+        Self::with_log(backend, None).await
+    }
+
+    /// An app whose access log is written to `log` (e.g. `/dev/full`, which refuses writes).
+    pub async fn with_log(backend: Backend, log: Option<PathBuf>) -> TestApp {
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter("warn")
+            .try_init();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store_for(backend, dir.path()).await;
+        store.migrate().await.expect("migrate");
+        let log_path = log.unwrap_or_else(|| dir.path().join("access.ndjson"));
+        let log = kring_audit::FileLog::open(&log_path).expect("log");
+        let record = Record::new(
+            store.clone(),
+            Arc::new(kring_access::TrustedOperator),
+            Arc::new(log),
+        );
+        let http = HttpConfig {
+            max_body_bytes: 8 * 1024 * 1024,
+            max_json_depth: 64,
+            base_url: Some("http://kring.test/fhir".into()),
+        };
+        let router = kring_server::router(AppState {
+            record: record.clone(),
+            http: Arc::new(http),
+        });
+        TestApp {
+            router,
+            record,
+            store,
+            log_path,
+            _dir: dir,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Resp {
+        let mut req = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = self
+            .router
+            .clone()
+            .oneshot(req.body(Body::from(body)).expect("request"))
+            .await
+            .expect("response");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let raw = res
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            raw,
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> Resp {
+        self.call(Method::GET, uri, &[], vec![]).await
+    }
+
+    pub async fn send(&self, method: Method, uri: &str, body: &Value) -> Resp {
+        self.call(
+            method,
+            uri,
+            &[("content-type", "application/fhir+json")],
+            serde_json::to_vec(body).unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post(&self, uri: &str, body: &Value) -> Resp {
+        self.send(Method::POST, uri, body).await
+    }
+
+    pub async fn put(&self, uri: &str, body: &Value) -> Resp {
+        self.send(Method::PUT, uri, body).await
+    }
+
+    /// Ids of the match entries of a search Bundle.
+    pub fn ids(bundle: &Value) -> Vec<String> {
+        bundle["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["search"]["mode"] == "match")
+            .map(|e| e["resource"]["id"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
+    pub fn log_lines(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log_path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("log line is JSON"))
+            .collect()
+    }
+}
+
+/// Defines `mod $name { sqlite, postgres }`, each running `$body(app)` on its own database.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::harness::TestApp::new($crate::harness::Backend::Sqlite).await;
+                ($body)(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let app = $crate::harness::TestApp::new($crate::harness::Backend::Postgres).await;
+                ($body)(app).await;
+            }
+        }
+    };
+}

@@ -1,0 +1,12 @@
+//! The FHIR API, tested through the real router against both storage backends.
+//!
+//! Every test runs twice — on a fresh SQLite file and on a fresh PostgreSQL schema — through
+//! [`both_backends!`]. Folders mirror the API: `crud`, `search`, `bundles`, `robustness` …
+
+mod harness;
+
+mod bundles;
+mod conformance;
+mod crud;
+mod robustness;
+mod search;
