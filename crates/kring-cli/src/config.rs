@@ -72,14 +72,14 @@ struct Overrides {
 }
 
 impl Config {
-    pub fn load(args: &GlobalArgs) -> Result<Config, figment::Error> {
+    pub fn load(args: &GlobalArgs) -> Result<Config, Box<figment::Error>> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = &args.config {
             if !file.exists() {
-                return Err(figment::Error::from(format!(
+                return Err(Box::new(figment::Error::from(format!(
                     "the configuration file {} does not exist",
                     file.display()
-                )));
+                ))));
             }
             fig = fig.merge(Toml::file(file));
         }
@@ -90,7 +90,7 @@ impl Config {
                 database: args.database.clone(),
                 access_log: args.access_log.clone(),
             }));
-        fig.extract()
+        fig.extract().map_err(Box::new)
     }
 
     /// Where the access log goes: the configured file, or beside the SQLite database.

@@ -134,6 +134,12 @@ const LOCATIONS: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
+/// A professional: (practitioner id, practitioner role id, organisation id, role code).
+type Staff = (String, String, &'static str, &'static str);
+
+/// A circle membership: the professional, their data categories, whether they direct the case.
+type Member<'a> = (&'a Staff, Vec<&'static str>, bool);
+
 struct Gen {
     rng: ChaCha8Rng,
     bsn_next: u32,
@@ -220,7 +226,7 @@ pub fn generate(seed: u64) -> Network {
     };
     let mut people = Vec::new();
     // Organisations, locations, professionals.
-    let mut staff: Vec<(String, String, &'static str, &'static str)> = Vec::new(); // (practitioner id, role id, org id, role code)
+    let mut staff: Vec<Staff> = Vec::new();
     for org in ORGS {
         g.out.push(json!({
             "resourceType": "Organization", "id": org.id, "active": true, "name": org.name,
@@ -440,17 +446,13 @@ fn circle_and_record(
     g: &mut Gen,
     pid: &str,
     birth: &str,
-    staff: &[(String, String, &'static str, &'static str)],
+    staff: &[Staff],
     medication: bool,
 ) {
     let age = age_on(birth, today());
     let start = today() - Duration::days(g.rng.gen_range(30..900));
     let by_org = |org: &str| staff.iter().filter(|s| s.2 == org).collect::<Vec<_>>();
-    let mut members: Vec<(
-        &(String, String, &'static str, &'static str),
-        Vec<&str>,
-        bool,
-    )> = Vec::new();
+    let mut members: Vec<Member> = Vec::new();
     let wijk = by_org("wijkteam-noord");
     let director = wijk[g.rng.gen_range(0..wijk.len())];
     members.push((

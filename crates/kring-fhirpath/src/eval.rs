@@ -232,10 +232,7 @@ pub(crate) fn prim_equal(a: &Primitive, b: &Primitive) -> Option<bool> {
         (String(x), String(y)) => x == y,
         (Boolean(x), Boolean(y)) => x == y,
         (Date(x) | DateTime(x), Date(y) | DateTime(y)) | (Time(x), Time(y)) => {
-            return match datetime_cmp(x, y) {
-                Some(o) => Some(o == Ordering::Equal),
-                None => None,
-            }
+            return datetime_cmp(x, y).map(|o| o == Ordering::Equal)
         }
         (Quantity(x, u), Quantity(y, v)) => {
             let (x, u) = normalize_unit(*x, u);
