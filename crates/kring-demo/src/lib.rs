@@ -442,13 +442,7 @@ fn categories(list: &[&str]) -> Value {
 }
 
 /// The circle (CareTeam) of one client and their record: plans, medication, reports, consent.
-fn circle_and_record(
-    g: &mut Gen,
-    pid: &str,
-    birth: &str,
-    staff: &[Staff],
-    medication: bool,
-) {
+fn circle_and_record(g: &mut Gen, pid: &str, birth: &str, staff: &[Staff], medication: bool) {
     let age = age_on(birth, today());
     let start = today() - Duration::days(g.rng.gen_range(30..900));
     let by_org = |org: &str| staff.iter().filter(|s| s.2 == org).collect::<Vec<_>>();
