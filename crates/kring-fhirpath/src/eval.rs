@@ -959,17 +959,79 @@ impl<'c, 'm, 'a> Evaluator<'c, 'm, 'a> {
             "union" => distinct(focus.into_iter().chain(arg(0)?).collect()),
             "combine" => focus.into_iter().chain(arg(0)?).collect(),
             "iif" => {
+                if focus.len() > 1 {
+                    return err("iif() works on a single item");
+                }
+                // The criterion and the results see the focus as $this.
+                let inner = Scope {
+                    this: focus.clone(),
+                    index: scope.index,
+                    total: scope.total.clone(),
+                };
                 let cond = match args.first() {
-                    Some(e) => to_bool(&self.eval(e, &focus, scope)?)?,
+                    Some(e) => match self.eval(e, &focus, &inner)?.as_slice() {
+                        [] => None,
+                        [one] => match one.to_primitive() {
+                            Some(Primitive::Boolean(b)) => Some(b),
+                            _ => return err("the criterion of iif() must be a boolean"),
+                        },
+                        _ => return err("the criterion of iif() must be a single boolean"),
+                    },
                     None => return err("iif() needs a condition"),
                 };
-                if cond == Some(true) {
-                    arg(1)?
-                } else if args.len() > 2 {
-                    arg(2)?
+                let pick = if cond == Some(true) {
+                    args.get(1)
                 } else {
-                    vec![]
+                    args.get(2)
+                };
+                match pick {
+                    Some(e) => self.eval(e, &focus, &inner)?,
+                    None => vec![],
                 }
+            }
+            "sort" => {
+                // Sort keys: each argument (`-expr` for descending); no argument sorts the items.
+                let desc: Vec<bool> = args
+                    .iter()
+                    .map(|a| matches!(a, Expr::Unary("-", _)))
+                    .collect();
+                let mut keyed: Vec<(Vec<Option<Primitive>>, Item<'a>)> = Vec::new();
+                for (i, it) in focus.into_iter().enumerate() {
+                    let mut keys = Vec::new();
+                    if args.is_empty() {
+                        keys.push(it.to_primitive());
+                    }
+                    for a in args {
+                        let e = match a {
+                            Expr::Unary("-", inner) => inner.as_ref(),
+                            other => other,
+                        };
+                        keys.push(per_item(&it, i, e)?.first().and_then(Item::to_primitive));
+                    }
+                    keyed.push((keys, it));
+                }
+                keyed.sort_by(|(a, _), (b, _)| {
+                    for (k, (x, y)) in a.iter().zip(b).enumerate() {
+                        let o = match (x, y) {
+                            (Some(x), Some(y)) => {
+                                prim_cmp(x, y).ok().flatten().unwrap_or(Ordering::Equal)
+                            }
+                            (None, Some(_)) => Ordering::Less,
+                            (Some(_), None) => Ordering::Greater,
+                            (None, None) => Ordering::Equal,
+                        };
+                        let o = if desc.get(k).copied().unwrap_or(false) {
+                            o.reverse()
+                        } else {
+                            o
+                        };
+                        if o != Ordering::Equal {
+                            return o;
+                        }
+                    }
+                    Ordering::Equal
+                });
+                keyed.into_iter().map(|(_, it)| it).collect()
             }
             "not" => opt_bool(to_bool(&focus)?.map(|b| !b)),
             "trace" => focus,
@@ -1357,6 +1419,43 @@ fn arithmetic(op: &str, x: Primitive, y: Primitive) -> Result<Option<Primitive>>
 }
 
 fn add_to_date(d: &str, v: f64, unit: &str) -> Option<String> {
+    use chrono::{DateTime, Duration};
+    let unit = match unit {
+        "year" | "years" => "year",
+        "month" | "months" => "month",
+        "week" | "weeks" | "wk" => "week",
+        "day" | "days" | "d" => "day",
+        "hour" | "hours" | "h" => "hour",
+        "minute" | "minutes" | "min" => "minute",
+        "second" | "seconds" | "s" => "second",
+        "millisecond" | "milliseconds" | "ms" => "millisecond",
+        // UCUM 'a' and 'mo' are not calendar durations: date arithmetic with them is empty.
+        _ => return None,
+    };
+    if d.contains('T') && d.len() > 16 {
+        // A full date-time: shift the instant, keeping its offset and precision.
+        let parsed = DateTime::parse_from_rfc3339(d).ok()?;
+        let ms = match unit {
+            "week" => v * 7.0 * 86_400_000.0,
+            "day" => v * 86_400_000.0,
+            "hour" => v * 3_600_000.0,
+            "minute" => v * 60_000.0,
+            "second" => v.trunc() * 1000.0,
+            "millisecond" => v,
+            _ => return add_calendar(d, v, unit),
+        };
+        let shifted = parsed + Duration::milliseconds(ms as i64);
+        let fmt = if d.contains('.') {
+            "%Y-%m-%dT%H:%M:%S%.3f%:z"
+        } else {
+            "%Y-%m-%dT%H:%M:%S%:z"
+        };
+        return Some(shifted.format(fmt).to_string());
+    }
+    add_calendar(d, v, unit)
+}
+
+fn add_calendar(d: &str, v: f64, unit: &str) -> Option<String> {
     use chrono::{Datelike, Duration, NaiveDate};
     let date_part = &d[..d.len().min(10)];
     let rest = &d[date_part.len()..];
@@ -1369,8 +1468,8 @@ fn add_to_date(d: &str, v: f64, unit: &str) -> Option<String> {
     let date = NaiveDate::parse_from_str(&full, "%Y-%m-%d").ok()?;
     let n = v.trunc() as i64;
     let shifted = match unit {
-        "year" | "a" => date.with_year(date.year() + n as i32)?,
-        "month" | "mo" => {
+        "year" => date.with_year(date.year() + n as i32)?,
+        "month" => {
             let months = date.year() as i64 * 12 + date.month0() as i64 + n;
             let (y, m) = (
                 months.div_euclid(12) as i32,
@@ -1379,8 +1478,8 @@ fn add_to_date(d: &str, v: f64, unit: &str) -> Option<String> {
             NaiveDate::from_ymd_opt(y, m, date.day())
                 .or_else(|| NaiveDate::from_ymd_opt(y, m + 1, 1).map(|d| d - Duration::days(1)))?
         }
-        "week" | "wk" => date + Duration::days(7 * n),
-        "day" | "d" => date + Duration::days(n),
+        "week" => date + Duration::days(7 * n),
+        "day" => date + Duration::days(n),
         _ => return None,
     };
     let text = shifted.format("%Y-%m-%d").to_string();

@@ -103,11 +103,16 @@ pub fn lex(src: &str) -> Result<Vec<Token>> {
         }
         if c == '@' {
             i += 1;
-            while i < chars.len()
-                && (chars[i].is_ascii_alphanumeric()
-                    || matches!(chars[i], '-' | ':' | '.' | '+' | 'Z' | 'T'))
-            {
-                i += 1;
+            // Digits and the separators of dates and times; a '.' only when a digit follows
+            // (fractional seconds), so `@2015.is(Date)` ends the literal at the dot.
+            while i < chars.len() {
+                let ch = chars[i];
+                let fraction = ch == '.' && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
+                if ch.is_ascii_digit() || matches!(ch, '-' | ':' | '+' | 'Z' | 'T') || fraction {
+                    i += 1;
+                } else {
+                    break;
+                }
             }
             let text: String = chars[start + 1..i].iter().collect();
             out.push(Token {
@@ -172,6 +177,7 @@ pub fn lex(src: &str) -> Result<Vec<Token>> {
             continue;
         }
         if c.is_alphabetic() || c == '_' || c == '$' {
+            i += 1;
             while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
                 i += 1;
             }
