@@ -13,7 +13,7 @@ use kring_fhir::{Issue, IssueCode, OperationOutcome};
 use serde_json::{json, Value};
 
 use crate::search::SearchRequest;
-use crate::write::{Body, Preference};
+use crate::write::{Body, Preference, Prepared};
 use crate::{Caller, Handling, Record, RecordError, Result, Versioned, WriteResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -364,7 +364,16 @@ impl Record {
                 other => other,
             }
         };
-        let mut tx = self.store.begin().await?;
+        // Conditional entries need the transaction from the start; otherwise it begins only
+        // after every resource is checked and indexed, so that work does not hold the writer.
+        let conditional = entries
+            .iter()
+            .any(|e| e.if_none_exist.is_some() || (e.method != Method::Get && e.url.contains('?')));
+        let mut early_tx = if conditional {
+            Some(self.store.begin().await?)
+        } else {
+            None
+        };
         // 1. Resolve ids: POSTs get new ids (or the match of their ifNoneExist), PUTs keep theirs.
         let mut id_map: HashMap<String, String> = HashMap::new();
         let mut assigned: HashMap<usize, (String, bool)> = HashMap::new(); // index → (id, matched existing)
@@ -377,7 +386,16 @@ impl Record {
                 Method::Post => {
                     if let Some(q) = &e.if_none_exist {
                         match self
-                            .conditional_match(tx.as_mut(), caller, &t, q, "create")
+                            .conditional_match(
+                                early_tx
+                                    .as_mut()
+                                    .expect("begun for conditional entries")
+                                    .as_mut(),
+                                caller,
+                                &t,
+                                q,
+                                "create",
+                            )
                             .await
                             .map_err(|err| fail(e.index, err))?
                         {
@@ -391,7 +409,16 @@ impl Record {
                 Method::Put => match (id, query) {
                     (Some(id), _) => Some((id, false)),
                     (None, Some(q)) => match self
-                        .conditional_match(tx.as_mut(), caller, &t, &q, "update")
+                        .conditional_match(
+                            early_tx
+                                .as_mut()
+                                .expect("begun for conditional entries")
+                                .as_mut(),
+                            caller,
+                            &t,
+                            &q,
+                            "update",
+                        )
                         .await
                         .map_err(|err| fail(e.index, err))?
                     {
@@ -436,6 +463,36 @@ impl Record {
                 }
             }
         }
+        // Check and index every created or updated resource before writing any.
+        let mut prepared: HashMap<usize, Prepared> = HashMap::new();
+        for e in entries
+            .iter()
+            .filter(|e| matches!(e.method, Method::Post | Method::Put))
+        {
+            let (id, matched) = assigned
+                .get(&e.index)
+                .cloned()
+                .expect("ids were assigned above");
+            if matched {
+                continue;
+            }
+            let (t, _, _) = split_url(&e.url);
+            let mut body = e
+                .resource
+                .clone()
+                .ok_or_else(|| entry_error(e.index, "a POST or PUT entry needs a resource"))?;
+            if let Some(obj) = body.as_object_mut() {
+                obj.insert("id".into(), Value::String(id.clone()));
+            }
+            self.check_id(&id).map_err(|err| fail(e.index, err))?;
+            self.check_body(&body, &t, Some(&id))
+                .map_err(|err| fail(e.index, err))?;
+            prepared.insert(e.index, self.prepare(body));
+        }
+        let mut tx = match early_tx {
+            Some(tx) => tx,
+            None => self.store.begin().await?,
+        };
         // 3. Writes, in the order the specification gives.
         let mut order: Vec<usize> = (0..entries.len()).collect();
         order.sort_by_key(|i| (entries[*i].method, *i));
@@ -503,15 +560,7 @@ impl Record {
                             unchanged: true,
                         })
                     } else {
-                        let mut body = e.resource.clone().ok_or_else(|| {
-                            entry_error(e.index, "a POST or PUT entry needs a resource")
-                        })?;
-                        if let Some(obj) = body.as_object_mut() {
-                            obj.insert("id".into(), Value::String(id.clone()));
-                        }
-                        self.check_id(&id).map_err(|err| fail(e.index, err))?;
-                        self.check_body(&body, &t, Some(&id))
-                            .map_err(|err| fail(e.index, err))?;
+                        let body = prepared.remove(&e.index).expect("prepared above");
                         let interaction = if e.method == Method::Post {
                             "create"
                         } else {
@@ -561,7 +610,7 @@ impl Record {
                             &mut log,
                             &t,
                             &id,
-                            Body::Put(value),
+                            Body::Put(self.prepare(value)),
                             e.if_match.or(Some(stored.version)),
                             "patch",
                         )

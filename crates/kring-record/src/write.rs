@@ -35,10 +35,17 @@ pub struct WriteResult {
 
 /// What to write.
 pub(crate) enum Body {
-    Put(Value),
+    Put(Prepared),
     Delete,
     /// Bytes exported earlier, with their own `meta` (import/restore).
-    Restore(Vec<u8>, Value),
+    Restore(Vec<u8>, Prepared),
+}
+
+/// A validated resource with its search index computed: the CPU work of a write, done before
+/// the write transaction starts so that it does not hold the database's writer.
+pub(crate) struct Prepared {
+    pub value: Value,
+    pub index: Vec<kring_fhir::index::IndexEntry>,
 }
 
 fn now_ms() -> i64 {
@@ -100,6 +107,12 @@ impl Record {
         Ok(())
     }
 
+    /// Computes the search index of a checked resource.
+    pub(crate) fn prepare(&self, value: Value) -> Prepared {
+        let index = index::extract(self.defs, &value);
+        Prepared { value, index }
+    }
+
     pub(crate) fn check_type(&self, rtype: &str) -> Result<()> {
         if !self.defs.is_resource_type(rtype) {
             return Err(RecordError::bad_request(
@@ -147,7 +160,9 @@ impl Record {
                 _ => return Err(RecordError::PreconditionFailed(format!("If-Match names version {expected}, but {rtype}/{id} does not exist"))),
             }
         }
-        if let (Body::Put(value), Some(c)) = (&body, cur.as_ref().filter(|c| !c.deleted)) {
+        if let (Body::Put(Prepared { value, .. }), Some(c)) =
+            (&body, cur.as_ref().filter(|c| !c.deleted))
+        {
             // An update that changes nothing makes no new version (imports run again are free).
             if let Some(stored) = self
                 .store
@@ -177,8 +192,7 @@ impl Record {
         let version = cur.as_ref().map(|c| c.version + 1).unwrap_or(1);
         let now = now_ms();
         let (bytes, idx, client_key, action, last_updated, version) = match body {
-            Body::Put(value) => {
-                let idx = index::extract(self.defs, &value);
+            Body::Put(Prepared { value, index: idx }) => {
                 let key = client::client_key(self.defs, rtype, id, &idx);
                 let action = if cur.as_ref().is_some_and(|c| !c.deleted) {
                     Action::Update
@@ -194,7 +208,7 @@ impl Record {
                     version,
                 )
             }
-            Body::Restore(bytes, value) => {
+            Body::Restore(bytes, Prepared { value, index: idx }) => {
                 let (v, t) = meta::version_of(&value).unwrap_or((version, now));
                 if cur.as_ref().is_some_and(|c| c.version >= v) {
                     // Already there (an import that resumes): nothing to do.
@@ -204,7 +218,6 @@ impl Record {
                         unchanged: true,
                     });
                 }
-                let idx = index::extract(self.defs, &value);
                 let key = client::client_key(self.defs, rtype, id, &idx);
                 (Some(bytes), idx, key, Action::Import, t, v)
             }
@@ -312,6 +325,7 @@ impl Record {
             obj.shift_remove("id");
         }
         self.check_body(&value, rtype, None)?;
+        let prepared = self.prepare(value);
         let mut tx = self.store.begin().await?;
         let mut entries = Vec::new();
         if let Some(query) = if_none_exist {
@@ -335,7 +349,7 @@ impl Record {
                 &mut entries,
                 rtype,
                 &id,
-                Body::Put(value),
+                Body::Put(prepared),
                 None,
                 "create",
             )
@@ -391,6 +405,7 @@ impl Record {
         self.check_type(rtype)?;
         self.check_id(id)?;
         self.check_body(&value, rtype, Some(id))?;
+        let prepared = self.prepare(value);
         let mut tx = self.store.begin().await?;
         let mut entries = Vec::new();
         let r = self
@@ -400,7 +415,7 @@ impl Record {
                 &mut entries,
                 rtype,
                 id,
-                Body::Put(value),
+                Body::Put(prepared),
                 if_match,
                 "update",
             )
@@ -453,7 +468,7 @@ impl Record {
                 &mut entries,
                 rtype,
                 &id,
-                Body::Put(value),
+                Body::Put(self.prepare(value)),
                 if_match,
                 "update",
             )
@@ -523,7 +538,7 @@ impl Record {
                 &mut entries,
                 rtype,
                 id,
-                Body::Put(value),
+                Body::Put(self.prepare(value)),
                 if_match.or(Some(cur.version)),
                 "patch",
             )
@@ -621,11 +636,10 @@ impl Record {
         caller: &Caller,
         lines: Vec<Vec<u8>>,
     ) -> Result<Vec<Result<WriteResult>>> {
-        let mut tx = self.store.begin().await?;
-        let mut entries = Vec::new();
-        let mut results = Vec::with_capacity(lines.len());
-        for bytes in lines {
-            let r = async {
+        // Parse, check and index every line before the transaction takes the writer.
+        let checked: Vec<Result<(String, String, Body)>> = lines
+            .into_iter()
+            .map(|bytes| {
                 let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
                     RecordError::bad_request(IssueCode::Structure, format!("not valid JSON: {e}"))
                 })?;
@@ -644,23 +658,33 @@ impl Record {
                 self.check_id(&id)?;
                 self.check_body(&value, &rtype, Some(&id))?;
                 let body = if meta::version_of(&value).is_some() {
-                    Body::Restore(bytes, value)
+                    Body::Restore(bytes, self.prepare(value))
                 } else {
-                    Body::Put(value)
+                    Body::Put(self.prepare(value))
                 };
-                self.put_in(
-                    tx.as_mut(),
-                    caller,
-                    &mut entries,
-                    &rtype,
-                    &id,
-                    body,
-                    None,
-                    "import",
-                )
-                .await
-            }
-            .await;
+                Ok((rtype, id, body))
+            })
+            .collect();
+        let mut tx = self.store.begin().await?;
+        let mut entries = Vec::new();
+        let mut results = Vec::with_capacity(checked.len());
+        for item in checked {
+            let r = match item {
+                Ok((rtype, id, body)) => {
+                    self.put_in(
+                        tx.as_mut(),
+                        caller,
+                        &mut entries,
+                        &rtype,
+                        &id,
+                        body,
+                        None,
+                        "import",
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
             if let Err(
                 RecordError::LogUnavailable
                 | RecordError::Unavailable(_)

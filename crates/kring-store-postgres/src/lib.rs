@@ -49,6 +49,49 @@ impl PgStore {
         Self::connect_with(options).await
     }
 
+    /// Connects to `url` and works inside `schema` (created if missing): benchmarks and tests
+    /// use a schema of their own so they never touch real data.
+    pub async fn connect_in_schema(url: &str, schema: &str) -> Result<PgStore> {
+        if !schema
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(StoreError::Database(
+                "a schema name has letters, digits and _ only".into(),
+            ));
+        }
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(map_err)?;
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .execute(&admin)
+            .await
+            .map_err(map_err)?;
+        admin.close().await;
+        Self::connect_with(options.options([("search_path", schema)])).await
+    }
+
+    /// Drops a schema made by [`PgStore::connect_in_schema`].
+    pub async fn drop_schema(url: &str, schema: &str) -> Result<()> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(map_err)?;
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .execute(&admin)
+            .await
+            .map_err(map_err)?;
+        admin.close().await;
+        Ok(())
+    }
+
     /// Connects with explicit options (tests use a schema of their own via `search_path`).
     pub async fn connect_with(options: PgConnectOptions) -> Result<PgStore> {
         let pool = PgPoolOptions::new()

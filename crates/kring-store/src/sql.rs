@@ -337,11 +337,16 @@ fn range_cmp(
 ) {
     let f = Arg::Float;
     match prefix {
+        // `lo <= high` follows from the others; it bounds the index range scan on `lo`.
         Prefix::Eq => sql
             .push("(")
             .push(lo)
             .push(" >= ")
             .arg(f(low))
+            .push(" AND ")
+            .push(lo)
+            .push(" <= ")
+            .arg(f(high))
             .push(" AND ")
             .push(hi)
             .push(" <= ")

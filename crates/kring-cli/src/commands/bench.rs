@@ -1,16 +1,387 @@
-//! `kring bench`: throughput and latency on generated data. See BENCHMARKS.md.
+//! `kring bench`: throughput and latency on data it generates itself. Results are printed as
+//! Markdown rows for BENCHMARKS.md.
+//!
+//! 1. Bundle import: transaction Bundles of 50 patients with their observations, through the
+//!    same path as `kring import`, until the database holds `--resources` resources.
+//! 2. Read by id over HTTP with `--clients` concurrent clients.
+//! 3. A create/read/update/delete mix over HTTP with the same clients.
+//! 4. Search by identifier, name, birthdate and subject over HTTP, one at a time (latency).
 
-use clap::Args;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use clap::{Args, ValueEnum};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use indicatif::{ProgressBar, ProgressStyle};
+use kring_record::{Caller, Preference, Record};
+use kring_store::Store;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
 
 use crate::config::Config;
 
-#[derive(Args)]
-pub struct BenchArgs {
-    /// How many resources to generate for the search benchmark.
-    #[arg(long, default_value_t = 100_000)]
-    pub resources: usize,
+#[derive(Clone, Copy, ValueEnum, Debug, PartialEq)]
+pub enum BenchBackend {
+    Sqlite,
+    Postgres,
 }
 
-pub async fn run(_cfg: &Config, _args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("the benchmark suite is not built yet")
+#[derive(Args)]
+pub struct BenchArgs {
+    /// The storage backend to measure.
+    #[arg(long, value_enum, default_value = "sqlite")]
+    pub backend: BenchBackend,
+    /// PostgreSQL server for --backend postgres; a fresh schema is created there and dropped after.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pub postgres: String,
+    /// How many resources the database holds for the search benchmark (a tenth are patients).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub resources: usize,
+    /// Seconds each HTTP throughput benchmark runs.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
+}
+
+const OBS_PER_PATIENT: usize = 9;
+const BENCH_SYSTEM: &str = "urn:kring:bench:patient";
+
+fn patient(i: usize, rng: &mut rand_chacha::ChaCha8Rng) -> Value {
+    let total: u32 = kring_demo::SURNAMES.iter().map(|(_, w)| w).sum();
+    let mut n = rng.gen_range(0..total);
+    let mut family = kring_demo::SURNAMES[0].0;
+    for (s, w) in kring_demo::SURNAMES {
+        if n < *w {
+            family = s;
+            break;
+        }
+        n -= w;
+    }
+    let year = rng.gen_range(1930..2025);
+    let given = ["Anna", "Bram", "Cor", "Daan", "Emma", "Fenna"][i % 6];
+    json!({"resourceType": "Patient", "id": format!("bp{i}"), "identifier": [{"system": BENCH_SYSTEM, "value": i.to_string()}],
+        "name": [{"family": family, "given": [given]}],
+        "gender": if i % 2 == 0 { "female" } else { "male" },
+        "birthDate": format!("{year}-{:02}-{:02}", rng.gen_range(1..13), rng.gen_range(1..29))})
+}
+
+fn observation(p: usize, j: usize, rng: &mut rand_chacha::ChaCha8Rng) -> Value {
+    let (code, unit) = [
+        ("29463-7", "kg"),
+        ("8867-4", "/min"),
+        ("8310-5", "Cel"),
+        ("2339-0", "mg/dL"),
+    ][j % 4];
+    json!({"resourceType": "Observation", "id": format!("bo{p}-{j}"), "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+        "subject": {"reference": format!("Patient/bp{p}")},
+        "effectiveDateTime": format!("2025-{:02}-{:02}T{:02}:00:00Z", rng.gen_range(1..13), rng.gen_range(1..29), rng.gen_range(0..24)),
+        "valueQuantity": {"value": rng.gen_range(30..120), "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}})
+}
+
+/// Loads patients `from..to` with their observations as transaction Bundles of 50 patients.
+async fn load(record: &Record, from: usize, to: usize, bar: &ProgressBar) -> anyhow::Result<()> {
+    let caller = Caller::operator("bench");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(from as u64);
+    let mut p = from;
+    while p < to {
+        let end = (p + 50).min(to);
+        let mut entries = Vec::new();
+        for i in p..end {
+            let pat = patient(i, &mut rng);
+            entries.push(json!({"resource": pat, "request": {"method": "PUT", "url": format!("Patient/bp{i}")}}));
+            for j in 0..OBS_PER_PATIENT {
+                let o = observation(i, j, &mut rng);
+                entries.push(json!({"resource": o, "request": {"method": "PUT", "url": format!("Observation/bo{i}-{j}")}}));
+            }
+        }
+        let n = entries.len() as u64;
+        let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries});
+        record
+            .process_bundle(&caller, bundle, "", Preference::Minimal)
+            .await
+            .map_err(|e| anyhow::anyhow!("{:?}", e.outcome()))?;
+        bar.inc(n);
+        p = end;
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+async fn call(
+    client: &HttpClient,
+    method: &str,
+    url: &str,
+    body: Option<&Value>,
+) -> anyhow::Result<(u16, Bytes)> {
+    let mut req = hyper::Request::builder().method(method).uri(url);
+    let bytes = match body {
+        Some(b) => {
+            req = req.header("content-type", "application/fhir+json");
+            Bytes::from(serde_json::to_vec(b)?)
+        }
+        None => Bytes::new(),
+    };
+    let res = client.request(req.body(Full::new(bytes))?).await?;
+    let status = res.status().as_u16();
+    Ok((status, res.into_body().collect().await?.to_bytes()))
+}
+
+struct Throughput {
+    ops: u64,
+    seconds: f64,
+    latencies: Vec<u64>,
+    errors: u64,
+}
+
+/// Runs `op` in `clients` loops for `seconds`, counting operations and latencies (µs).
+async fn run_clients<F, Fut>(clients: usize, seconds: u64, op: F) -> Throughput
+where
+    F: Fn(HttpClient, u64) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<u64>> + Send,
+{
+    let client: HttpClient = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(clients)
+        .build_http();
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (client, op) = (client.clone(), op.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut lat, mut errors, mut ops, mut n) =
+                (Vec::new(), 0u64, 0u64, c as u64 * 1_000_003);
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match op(client.clone(), n).await {
+                    Ok(k) => {
+                        ops += k;
+                        lat.push(t.elapsed().as_micros() as u64);
+                    }
+                    Err(_) => errors += 1,
+                }
+                n += 1;
+            }
+            (lat, errors, ops)
+        }));
+    }
+    let mut all = Throughput {
+        ops: 0,
+        seconds: 0.0,
+        latencies: Vec::new(),
+        errors: 0,
+    };
+    for t in tasks {
+        if let Ok((lat, errors, ops)) = t.await {
+            all.latencies.extend(lat);
+            all.errors += errors;
+            all.ops += ops;
+        }
+    }
+    all.seconds = start.elapsed().as_secs_f64();
+    all.latencies.sort_unstable();
+    all
+}
+
+pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
+    let dir = tempfile_dir()?;
+    let schema = format!("kring_bench_{}", std::process::id());
+    let store: Arc<dyn Store> = match args.backend {
+        BenchBackend::Sqlite => Arc::new(
+            kring_store_sqlite::SqliteStore::open(&format!(
+                "sqlite:{}",
+                dir.join("bench.db").display()
+            ))
+            .await?,
+        ),
+        BenchBackend::Postgres => Arc::new(
+            kring_store_postgres::PgStore::connect_in_schema(&args.postgres, &schema).await?,
+        ),
+    };
+    store.migrate().await?;
+    let log = kring_audit::FileLog::open(&dir.join("access.ndjson"))?;
+    let record = Record::new(
+        store,
+        Arc::new(kring_access::TrustedOperator),
+        Arc::new(log),
+    );
+    let patients = (args.resources / (OBS_PER_PATIENT + 1)).max(100);
+    let total = patients * (OBS_PER_PATIENT + 1);
+    let backend = format!("{:?}", args.backend).to_lowercase();
+    println!(
+        "# kring bench — {backend}, {total} resources, {} clients, {} s per HTTP run",
+        args.clients, args.seconds
+    );
+
+    // 1. Bundle import (two importers, as a migration script would run them).
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} resources ({per_sec}) {msg}")
+            .expect("template"),
+    );
+    bar.set_message("importing transaction Bundles");
+    let start = Instant::now();
+    let half = patients / 2;
+    let (a, b) = tokio::join!(
+        load(&record, 0, half, &bar),
+        load(&record, half, patients, &bar)
+    );
+    a?;
+    b?;
+    let import_s = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    println!("| {backend} | Bundle import (transactions of 500 resources, 2 importers) | {:.0} resources/s | {total} resources in {import_s:.1} s |", total as f64 / import_s);
+
+    // The server, in this process, on a free port.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let state = kring_server::AppState {
+        record: record.clone(),
+        http: Arc::new(kring_server::HttpConfig::default()),
+    };
+    let server =
+        tokio::spawn(async move { axum::serve(listener, kring_server::router(state)).await });
+    let base = format!("http://{addr}/fhir");
+
+    // 2. Read by id.
+    let b = base.clone();
+    let reads = run_clients(args.clients, args.seconds, move |client, n| {
+        let url = format!("{b}/Patient/bp{}", (n * 7919) as usize % patients);
+        async move {
+            let (s, _) = call(&client, "GET", &url, None).await?;
+            anyhow::ensure!(s == 200, "status {s}");
+            Ok(1)
+        }
+    })
+    .await;
+    println!(
+        "| {backend} | read by id over HTTP, {} clients | {:.0} requests/s | p50 {:.2} ms, p99 {:.2} ms, {} errors |",
+        args.clients,
+        reads.ops as f64 / reads.seconds,
+        percentile(&reads.latencies, 0.5),
+        percentile(&reads.latencies, 0.99),
+        reads.errors
+    );
+
+    // 3. CRUD mix: create, read, update, delete — four operations per round.
+    let b = base.clone();
+    let crud = run_clients(args.clients, args.seconds, move |client, n| {
+        let b = b.clone();
+        async move {
+            let body = json!({"resourceType": "Patient", "name": [{"family": "Mix", "given": [n.to_string()]}], "birthDate": "1990-01-01"});
+            let (s, created) = call(&client, "POST", &format!("{b}/Patient"), Some(&body)).await?;
+            anyhow::ensure!(s == 201, "create {s}");
+            let v: Value = serde_json::from_slice(&created)?;
+            let id = v["id"].as_str().unwrap_or_default().to_string();
+            let (s, _) = call(&client, "GET", &format!("{b}/Patient/{id}"), None).await?;
+            anyhow::ensure!(s == 200, "read {s}");
+            let mut upd = v.clone();
+            upd["gender"] = json!("other");
+            let (s, _) = call(&client, "PUT", &format!("{b}/Patient/{id}"), Some(&upd)).await?;
+            anyhow::ensure!(s == 200, "update {s}");
+            let (s, _) = call(&client, "DELETE", &format!("{b}/Patient/{id}"), None).await?;
+            anyhow::ensure!(s == 204, "delete {s}");
+            Ok(4)
+        }
+    })
+    .await;
+    println!(
+        "| {backend} | create/read/update/delete mix over HTTP, {} clients | {:.0} operations/s | a round of 4: p50 {:.2} ms, p99 {:.2} ms, {} errors |",
+        args.clients,
+        crud.ops as f64 / crud.seconds,
+        percentile(&crud.latencies, 0.5),
+        percentile(&crud.latencies, 0.99),
+        crud.errors
+    );
+
+    // 4. Searches, one at a time, over the whole database.
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
+    let kinds: [(&str, Box<dyn Fn(&mut rand_chacha::ChaCha8Rng) -> String>); 4] = [
+        (
+            "identifier",
+            Box::new(move |r| {
+                format!(
+                    "Patient?identifier={BENCH_SYSTEM}|{}",
+                    r.gen_range(0..patients)
+                )
+            }),
+        ),
+        (
+            "name",
+            Box::new(|r| {
+                format!(
+                    "Patient?name={}&_count=20",
+                    ["jansen", "de jong", "bakker", "visser", "smit", "kaya"][r.gen_range(0..6)]
+                        .replace(' ', "%20")
+                )
+            }),
+        ),
+        (
+            "birthdate",
+            Box::new(|r| {
+                format!(
+                    "Patient?birthdate={}-{:02}-{:02}",
+                    r.gen_range(1930..2025),
+                    r.gen_range(1..13),
+                    r.gen_range(1..29)
+                )
+            }),
+        ),
+        (
+            "subject",
+            Box::new(move |r| {
+                format!("Observation?subject=Patient/bp{}", r.gen_range(0..patients))
+            }),
+        ),
+    ];
+    for (name, make) in kinds.iter() {
+        let mut lat = Vec::new();
+        let mut hits = 0usize;
+        for _ in 0..300 {
+            let url = format!("{base}/{}", make(&mut rng));
+            let t = Instant::now();
+            let (s, body) = call(&client, "GET", &url, None).await?;
+            lat.push(t.elapsed().as_micros() as u64);
+            anyhow::ensure!(s == 200, "search {url}: {s}");
+            let v: Value = serde_json::from_slice(&body)?;
+            hits += v["entry"].as_array().map(Vec::len).unwrap_or(0);
+        }
+        lat.sort_unstable();
+        println!(
+            "| {backend} | search by {name} over {total} resources | p50 {:.2} ms, p95 {:.2} ms | {:.1} matches per page on average |",
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.95),
+            hits as f64 / 300.0
+        );
+    }
+    server.abort();
+    if args.backend == BenchBackend::Postgres {
+        kring_store_postgres::PgStore::drop_schema(&args.postgres, &schema)
+            .await
+            .context("cannot drop the benchmark schema")?;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("kring-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }

@@ -1,7 +1,6 @@
 //! `TestApp`: the real router over a real database and a real access log, per test.
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -25,7 +24,28 @@ pub struct TestApp {
     pub record: Record,
     pub store: Arc<dyn Store>,
     pub log_path: PathBuf,
+    /// The PostgreSQL schema of this test, dropped when the test ends.
+    pg_schema: Option<String>,
     _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(schema) = self.pg_schema.take() {
+            // Drop runs outside async; a small runtime of its own does the cleanup.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(kring_store_postgres::PgStore::drop_schema(
+                    &pg_url(),
+                    &schema,
+                ))
+            })
+            .join();
+        }
+    }
 }
 
 pub struct Resp {
@@ -66,36 +86,29 @@ pub fn pg_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-pub async fn store_for(backend: Backend, dir: &std::path::Path) -> Arc<dyn Store> {
+/// A fresh store; for PostgreSQL also the name of its schema.
+pub async fn store_for(
+    backend: Backend,
+    dir: &std::path::Path,
+) -> (Arc<dyn Store>, Option<String>) {
     match backend {
         Backend::Sqlite => {
             let url = format!("sqlite:{}", dir.join("kring.db").display());
-            Arc::new(
-                kring_store_sqlite::SqliteStore::open(&url)
-                    .await
-                    .expect("sqlite"),
+            (
+                Arc::new(
+                    kring_store_sqlite::SqliteStore::open(&url)
+                        .await
+                        .expect("sqlite"),
+                ),
+                None,
             )
         }
         Backend::Postgres => {
             let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let admin = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&pg_url())
+            let store = kring_store_postgres::PgStore::connect_in_schema(&pg_url(), &schema)
                 .await
                 .expect("PostgreSQL is running");
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&admin)
-                .await
-                .expect("create schema");
-            admin.close().await;
-            let opts = sqlx::postgres::PgConnectOptions::from_str(&pg_url())
-                .expect("url")
-                .options([("search_path", schema.as_str())]);
-            Arc::new(
-                kring_store_postgres::PgStore::connect_with(opts)
-                    .await
-                    .expect("postgres"),
-            )
+            (Arc::new(store), Some(schema))
         }
     }
 }
@@ -112,7 +125,7 @@ impl TestApp {
             .with_env_filter("warn")
             .try_init();
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = store_for(backend, dir.path()).await;
+        let (store, pg_schema) = store_for(backend, dir.path()).await;
         store.migrate().await.expect("migrate");
         let log_path = log.unwrap_or_else(|| dir.path().join("access.ndjson"));
         let log = kring_audit::FileLog::open(&log_path).expect("log");
@@ -135,6 +148,7 @@ impl TestApp {
             record,
             store,
             log_path,
+            pg_schema,
             _dir: dir,
         }
     }
