@@ -1,11 +1,18 @@
 //! The embedded backend: the whole record in one SQLite file.
 //!
 //! Owns: opening the file (WAL journal, full fsync at commit), its migrations, and running the
-//! shared SQL of `kring_store::ops` on SQLite connections. Writers are serialised on one
-//! connection with `BEGIN IMMEDIATE`, as SQLite allows one writer at a time anyway; readers use a
-//! pool and never block the writer.
+//! shared SQL of `kring_store::ops` on SQLite connections. Readers use a pool and never block
+//! the writer.
+//!
+//! Writers are serialised on one connection, as SQLite allows one writer at a time anyway, and
+//! committed in groups: each write transaction runs inside a SAVEPOINT of one shared
+//! `BEGIN IMMEDIATE` transaction; when it commits and another writer is already waiting, it
+//! hands the connection on instead of committing, and the last writer of the group commits for
+//! all — one fsync for many writes. A transaction's `commit()` returns only after that COMMIT
+//! is durable, so nothing is acknowledged before it is on disk.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,18 +33,45 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// The one writing connection and whether a transaction was left open on it.
+type Ack = tokio::sync::oneshot::Sender<std::result::Result<(), String>>;
+
+/// The one writing connection and the group commit in progress on it.
 struct Writer {
     conn: SqliteConnection,
-    /// Set while a transaction runs; still set if its owner was dropped mid-way, so the next
-    /// user rolls it back first.
-    in_tx: bool,
+    /// A shared `BEGIN IMMEDIATE` transaction is open.
+    outer_open: bool,
+    /// Transactions whose work sits in the open transaction, waiting for its COMMIT.
+    pending: Vec<Ack>,
+}
+
+impl Writer {
+    /// Commits the shared transaction and tells every waiting transaction the outcome.
+    async fn flush(&mut self) {
+        if !self.outer_open {
+            return;
+        }
+        let result = sqlx::query("COMMIT")
+            .execute(&mut self.conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        if result.is_err() {
+            let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
+        }
+        self.outer_open = false;
+        for ack in self.pending.drain(..) {
+            let _ = ack.send(result.clone());
+        }
+    }
 }
 
 /// A record stored in one SQLite file.
 pub struct SqliteStore {
     readers: SqlitePool,
     writer: Arc<Mutex<Writer>>,
+    /// Writers waiting for the connection: while there are any, a committing transaction
+    /// leaves the COMMIT to the group.
+    waiting: Arc<AtomicUsize>,
 }
 
 fn map_err(e: sqlx::Error) -> StoreError {
@@ -75,7 +109,12 @@ impl SqliteStore {
             .map_err(map_err)?;
         Ok(SqliteStore {
             readers,
-            writer: Arc::new(Mutex::new(Writer { conn, in_tx: false })),
+            writer: Arc::new(Mutex::new(Writer {
+                conn,
+                outer_open: false,
+                pending: Vec::new(),
+            })),
+            waiting: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -183,6 +222,7 @@ impl Store for SqliteStore {
 
     async fn migrate(&self) -> Result<()> {
         let mut w = self.writer.lock().await;
+        w.flush().await;
         MIGRATOR
             .run_direct(&mut w.conn)
             .await
@@ -255,33 +295,86 @@ impl Store for SqliteStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn StoreTx>> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
         let mut guard = self.writer.clone().lock_owned().await;
-        if guard.in_tx {
-            tracing::warn!("rolling back a write transaction that was abandoned");
-            sqlx::query("ROLLBACK")
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let started = async {
+            if !guard.outer_open {
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(&mut guard.conn)
+                    .await?;
+                guard.outer_open = true;
+            }
+            sqlx::query("SAVEPOINT kring_tx")
                 .execute(&mut guard.conn)
                 .await
-                .map_err(map_err)?;
-            guard.in_tx = false;
+                .map(|_| ())
         }
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut guard.conn)
-            .await
-            .map_err(map_err)?;
-        guard.in_tx = true;
-        Ok(Box::new(SqliteTx { guard }))
+        .await;
+        if let Err(e) = started {
+            // Earlier members of the group must not wait for a writer that never came.
+            guard.flush().await;
+            return Err(map_err(e));
+        }
+        Ok(Box::new(SqliteTx {
+            guard: Some(guard),
+            waiting: self.waiting.clone(),
+        }))
     }
 }
 
-/// A write transaction holding the writer connection.
+/// A write transaction: a SAVEPOINT in the shared transaction, holding the writer connection.
+/// Dropped without `commit`, it is rolled back to its savepoint in the background.
 struct SqliteTx {
-    guard: OwnedMutexGuard<Writer>,
+    guard: Option<OwnedMutexGuard<Writer>>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl SqliteTx {
+    fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self
+            .guard
+            .as_mut()
+            .expect("a live transaction holds the writer")
+            .conn
+    }
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        let Some(mut guard) = self.guard.take() else {
+            return;
+        };
+        let waiting = self.waiting.clone();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        // Undo this transaction's work; commit the group if nobody else will.
+        runtime.spawn(async move {
+            let undone = sqlx::query("ROLLBACK TO kring_tx")
+                .execute(&mut guard.conn)
+                .await;
+            let _ = sqlx::query("RELEASE kring_tx")
+                .execute(&mut guard.conn)
+                .await;
+            if undone.is_err() {
+                tracing::error!("could not roll back an abandoned write; rolling back its group");
+                let _ = sqlx::query("ROLLBACK").execute(&mut guard.conn).await;
+                guard.outer_open = false;
+                for ack in guard.pending.drain(..) {
+                    let _ = ack.send(Err("the group's transaction was rolled back".into()));
+                }
+            } else if waiting.load(Ordering::SeqCst) == 0 {
+                guard.flush().await;
+            }
+        });
+    }
 }
 
 #[async_trait]
 impl StoreTx for SqliteTx {
     async fn current(&mut self, rtype: &str, id: &str) -> Result<Option<Current>> {
-        ops::current(&mut Conn(&mut self.guard.conn), rtype, id).await
+        ops::current(&mut Conn(self.conn()), rtype, id).await
     }
 
     async fn lock(&mut self, _key: i64) -> Result<()> {
@@ -290,19 +383,46 @@ impl StoreTx for SqliteTx {
     }
 
     async fn search(&mut self, plan: &SearchPlan) -> Result<SearchResult> {
-        ops::search(&mut Conn(&mut self.guard.conn), plan).await
+        ops::search(&mut Conn(self.conn()), plan).await
     }
 
     async fn put(&mut self, version: NewVersion) -> Result<()> {
-        ops::put_version(&mut Conn(&mut self.guard.conn), version).await
+        ops::put_version(&mut Conn(self.conn()), version).await
     }
 
     async fn commit(mut self: Box<Self>) -> Result<()> {
-        sqlx::query("COMMIT")
-            .execute(&mut self.guard.conn)
+        let mut guard = self
+            .guard
+            .take()
+            .expect("a live transaction holds the writer");
+        if let Err(e) = sqlx::query("RELEASE kring_tx")
+            .execute(&mut guard.conn)
             .await
-            .map_err(map_err)?;
-        self.guard.in_tx = false;
-        Ok(())
+        {
+            let _ = sqlx::query("ROLLBACK TO kring_tx")
+                .execute(&mut guard.conn)
+                .await;
+            let _ = sqlx::query("RELEASE kring_tx")
+                .execute(&mut guard.conn)
+                .await;
+            if self.waiting.load(Ordering::SeqCst) == 0 {
+                guard.flush().await;
+            }
+            return Err(map_err(e));
+        }
+        let (ack, done) = tokio::sync::oneshot::channel();
+        guard.pending.push(ack);
+        // The last writer of a group (or one that has waited long enough) commits for all.
+        if self.waiting.load(Ordering::SeqCst) == 0 || guard.pending.len() >= 64 {
+            guard.flush().await;
+        }
+        drop(guard);
+        match done.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Database(format!("commit failed: {e}"))),
+            Err(_) => Err(StoreError::Unavailable(
+                "the writer stopped before committing".into(),
+            )),
+        }
     }
 }
