@@ -319,6 +319,7 @@ impl Store for SqliteStore {
         Ok(Box::new(SqliteTx {
             guard: Some(guard),
             waiting: self.waiting.clone(),
+            puts: 0,
         }))
     }
 }
@@ -328,7 +329,13 @@ impl Store for SqliteStore {
 struct SqliteTx {
     guard: Option<OwnedMutexGuard<Writer>>,
     waiting: Arc<AtomicUsize>,
+    /// Versions written: a large transaction commits at once instead of joining a group, so
+    /// its writer can go on preparing the next one.
+    puts: usize,
 }
+
+/// Transactions writing more versions than this commit on their own.
+const GROUP_MAX_PUTS: usize = 16;
 
 impl SqliteTx {
     fn conn(&mut self) -> &mut SqliteConnection {
@@ -387,6 +394,7 @@ impl StoreTx for SqliteTx {
     }
 
     async fn put(&mut self, version: NewVersion) -> Result<()> {
+        self.puts += 1;
         ops::put_version(&mut Conn(self.conn()), version).await
     }
 
@@ -413,7 +421,10 @@ impl StoreTx for SqliteTx {
         let (ack, done) = tokio::sync::oneshot::channel();
         guard.pending.push(ack);
         // The last writer of a group (or one that has waited long enough) commits for all.
-        if self.waiting.load(Ordering::SeqCst) == 0 || guard.pending.len() >= 64 {
+        if self.waiting.load(Ordering::SeqCst) == 0
+            || guard.pending.len() >= 64
+            || self.puts > GROUP_MAX_PUTS
+        {
             guard.flush().await;
         }
         drop(guard);

@@ -67,7 +67,7 @@ fn patient(i: usize, rng: &mut rand_chacha::ChaCha8Rng) -> Value {
     let given = ["Anna", "Bram", "Cor", "Daan", "Emma", "Fenna"][i % 6];
     json!({"resourceType": "Patient", "id": format!("bp{i}"), "identifier": [{"system": BENCH_SYSTEM, "value": i.to_string()}],
         "name": [{"family": family, "given": [given]}],
-        "gender": if i % 2 == 0 { "female" } else { "male" },
+        "gender": if i.is_multiple_of(2) { "female" } else { "male" },
         "birthDate": format!("{year}-{:02}-{:02}", rng.gen_range(1..13), rng.gen_range(1..29))})
 }
 
@@ -120,6 +120,9 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i] as f64 / 1000.0
 }
+
+/// Makes the next query of one search benchmark.
+type QueryMaker = Box<dyn Fn(&mut rand_chacha::ChaCha8Rng) -> String>;
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
@@ -312,7 +315,7 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
     // 4. Searches, one at a time, over the whole database.
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
-    let kinds: [(&str, Box<dyn Fn(&mut rand_chacha::ChaCha8Rng) -> String>); 4] = [
+    let kinds: [(&str, QueryMaker); 4] = [
         (
             "identifier",
             Box::new(move |r| {
