@@ -10,6 +10,7 @@ pub mod datetime;
 pub mod definitions;
 pub mod index;
 pub mod outcome;
+pub mod package;
 pub mod reference;
 pub mod text;
 pub mod validate;

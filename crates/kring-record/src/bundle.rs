@@ -553,7 +553,7 @@ impl Record {
                         .cloned()
                         .expect("ids were assigned above");
                     if matched {
-                        let v = self.store.read(&t, &id).await?.map(Versioned::from_stored);
+                        let v = tx.read(&t, &id).await?.map(Versioned::from_stored);
                         Some(WriteResult {
                             resource: v,
                             created: false,
@@ -590,8 +590,7 @@ impl Record {
                             .map_err(|err| {
                                 entry_error(e.index, format!("not a JSON Patch document: {err}"))
                             })?;
-                    let stored = self
-                        .store
+                    let stored = tx
                         .read(&t, &id)
                         .await?
                         .filter(|s| !s.deleted)

@@ -164,12 +164,7 @@ impl Record {
             (&body, cur.as_ref().filter(|c| !c.deleted))
         {
             // An update that changes nothing makes no new version (imports run again are free).
-            if let Some(stored) = self
-                .store
-                .read(rtype, id)
-                .await?
-                .filter(|s| s.version == c.version)
-            {
+            if let Some(stored) = tx.read(rtype, id).await?.filter(|s| s.version == c.version) {
                 if same_content(&stored.body, value) {
                     let t = target(rtype, Some(id), &c.client_key);
                     let d = self.decide(caller, Action::Update, interaction, &t).await?;
@@ -516,8 +511,7 @@ impl Record {
             &target(rtype, Some(id), &cur.client_key),
         )
         .await?;
-        let stored = self
-            .store
+        let stored = tx
             .read(rtype, id)
             .await?
             .ok_or_else(|| RecordError::NotFound(format!("{rtype}/{id}")))?;

@@ -296,6 +296,10 @@ impl StoreTx for PgTx {
         ops::current(&mut Conn(&mut self.tx), rtype, id).await
     }
 
+    async fn read(&mut self, rtype: &str, id: &str) -> Result<Option<StoredResource>> {
+        ops::read(&mut Conn(&mut self.tx), rtype, id).await
+    }
+
     async fn lock(&mut self, key: i64) -> Result<()> {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(key)

@@ -384,6 +384,10 @@ impl StoreTx for SqliteTx {
         ops::current(&mut Conn(self.conn()), rtype, id).await
     }
 
+    async fn read(&mut self, rtype: &str, id: &str) -> Result<Option<StoredResource>> {
+        ops::read(&mut Conn(self.conn()), rtype, id).await
+    }
+
     async fn lock(&mut self, _key: i64) -> Result<()> {
         // Writers are already serialised on one connection.
         Ok(())

@@ -160,6 +160,11 @@ pub trait StoreTx: Send {
     /// The current version of a resource, locked against concurrent writers until commit.
     async fn current(&mut self, rtype: &str, id: &str) -> Result<Option<Current>>;
 
+    /// The current version of a resource as this transaction sees it. Reads inside a
+    /// transaction must use this, not [`Store::read`]: a second connection from the pool while
+    /// holding one can exhaust the pool under load.
+    async fn read(&mut self, rtype: &str, id: &str) -> Result<Option<StoredResource>>;
+
     /// Serialises transactions that use the same key (e.g. conditional creates with the same
     /// criteria), until this transaction ends.
     async fn lock(&mut self, key: i64) -> Result<()>;

@@ -1,67 +1,23 @@
 //! Every valid example of the official R4 package is accepted, read back and equal to what was
 //! sent (ignoring `meta`).
 
-use std::io::Read;
-
 use serde_json::Value;
 
 use crate::both_backends;
 use crate::harness::TestApp;
 
-/// The examples the package itself ships invalid (see kring-fhir's tests for the reasons).
-const KNOWN_INVALID: &[&str] = &[
-    "Bundle-v2-valuesets.json",
-    "CodeSystem-v2-0550.json",
-    "DeviceMetric-example.json",
-    "DeviceUseStatement-example.json",
-    "ig-r4.json",
-    "ImplementationGuide-fhir.json",
-    "MedicationRequest-medrx0301.json",
-    "Observation-clinical-gender.json",
-    "Questionnaire-qs1.json",
-    "SearchParameter-questionnaireresponse-extensions-QuestionnaireResponse-item-subject.json",
-];
-
 fn examples() -> Vec<(String, Value)> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/fhir/hl7.fhir.r4.examples-4.0.1.tgz"
-    );
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(
-        std::fs::File::open(path).expect("package"),
-    ));
-    let mut out = Vec::new();
-    for entry in archive.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let name = entry
-            .path()
-            .unwrap()
-            .to_string_lossy()
-            .trim_start_matches("package/")
-            .to_string();
-        if !name.ends_with(".json")
-            || name == "package.json"
-            || name.starts_with('.')
-            || name.contains('/')
-        {
-            continue;
-        }
-        if KNOWN_INVALID.contains(&name.as_str())
-            || (name.starts_with("SearchParameter-") && name.contains("-extensions-"))
-        {
-            continue;
-        }
-        let mut buf = String::new();
-        entry.read_to_string(&mut buf).unwrap();
-        let v: Value = serde_json::from_str(&buf).unwrap();
-        // The big definition Bundles are data, not examples of a client record; they are
-        // validated in kring-fhir's tests and would only slow this one down.
-        if name.starts_with("Bundle-") && buf.len() > 1_000_000 {
-            continue;
-        }
-        out.push((name, v));
-    }
-    out
+    kring_fhir::package::examples()
+        .expect("the FHIR package")
+        .into_iter()
+        // The package's own invalid examples, and the big definition Bundles (data, not examples
+        // of a client record; kring-fhir's tests validate them) are left out.
+        .filter(|(name, text)| {
+            let definition_bundle = name.starts_with("Bundle-") && text.len() > 1_000_000;
+            !kring_fhir::package::is_known_invalid(name) && !definition_bundle
+        })
+        .map(|(name, text)| (name, kring_fhir::package::parse(&text)))
+        .collect()
 }
 
 fn without_meta(mut v: Value) -> Value {

@@ -378,3 +378,46 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    more_concurrent_writers_than_connections,
+    |app: TestApp| async move {
+        // More writers than the PostgreSQL pool has connections: each must use only its own
+        // transaction's connection, or the pool runs dry and every writer waits forever.
+        let created = app.post("/fhir/Patient", &patient("Veel")).await;
+        let id = created.body["id"].as_str().unwrap().to_string();
+        let mut tasks = Vec::new();
+        for i in 0..48 {
+            let router = app.router.clone();
+            let mut b = created.body.clone();
+            b["name"][0]["given"] = json!([format!("Schrijver{i}")]);
+            let uri = format!("/fhir/Patient/{id}");
+            tasks.push(tokio::spawn(async move {
+                use tower::ServiceExt;
+                let req = axum::http::Request::builder()
+                    .method(Method::PUT)
+                    .uri(uri)
+                    .header("content-type", "application/fhir+json")
+                    .body(axum::body::Body::from(serde_json::to_vec(&b).unwrap()))
+                    .unwrap();
+                router.oneshot(req).await.unwrap().status()
+            }));
+        }
+        let statuses = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            futures::future::join_all(tasks),
+        )
+        .await
+        .expect("no writer starves");
+        assert!(
+            statuses
+                .iter()
+                .all(|s| *s.as_ref().unwrap() == StatusCode::OK),
+            "{statuses:?}"
+        );
+        assert_eq!(
+            app.get(&format!("/fhir/Patient/{id}")).await.body["meta"]["versionId"],
+            "49"
+        );
+    }
+);
