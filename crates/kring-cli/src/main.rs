@@ -10,17 +10,24 @@ use clap::{Parser, Subcommand};
 ///
 /// Kring keeps one record per client (identity, support plan, crisis plan, medication,
 /// reports) as HL7 FHIR R4 resources, on SQLite (one file, the default) or PostgreSQL.
-///
-/// Start here:  kring demo          (a generated Dutch care network, served at once)
-/// Production:  kring --database postgres://kring@db/kring serve
+/// Every access passes one decision point and is written to the access log first.
 #[derive(Parser)]
-#[command(name = "kring", version, about, long_about, propagate_version = true)]
+#[command(name = "kring", version, about, long_about, propagate_version = true, after_help = EXAMPLES)]
 struct Cli {
     #[command(flatten)]
     global: config::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
+
+const EXAMPLES: &str = "\
+Examples:
+  kring demo                                   a generated Dutch care network, served at once
+  kring --database sqlite:/srv/kring.db serve  one organisation, one file
+  kring --database postgres://kring@db/kring --addr 0.0.0.0:8080 serve
+  kring import ../shared/data/synthea/*.json   Bundles and NDJSON, resumable
+  kring export --type Patient --type CarePlan out/
+  kring --config /etc/kring.toml serve         settings from a file (KRING_* variables override)";
 
 #[derive(Subcommand)]
 enum Command {
