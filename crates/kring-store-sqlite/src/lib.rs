@@ -295,9 +295,12 @@ impl Store for SqliteStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn StoreTx>> {
-        self.waiting.fetch_add(1, Ordering::SeqCst);
-        let mut guard = self.writer.clone().lock_owned().await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let mut guard = {
+            // Counted as waiting until the lock is ours — also if this future is dropped while
+            // it waits, or a committer would wait for a group member that never comes.
+            let _waiting = Waiting::enter(&self.waiting);
+            self.writer.clone().lock_owned().await
+        };
         let started = async {
             if !guard.outer_open {
                 sqlx::query("BEGIN IMMEDIATE")
@@ -332,6 +335,22 @@ struct SqliteTx {
     /// Versions written: a large transaction commits at once instead of joining a group, so
     /// its writer can go on preparing the next one.
     puts: usize,
+}
+
+/// Marks a writer as waiting for the connection while it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Transactions writing more versions than this commit on their own.

@@ -70,3 +70,33 @@ async fn committed_writes_land_and_abandoned_ones_do_not() {
     tx.commit().await.unwrap();
     assert!(store.read("Patient", "fresh").await.unwrap().is_some());
 }
+
+/// A writer that gives up while waiting for the connection leaves no one waiting for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_waiter_does_not_stall_the_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        SqliteStore::open(&format!("sqlite:{}", dir.path().join("c.db").display()))
+            .await
+            .unwrap(),
+    );
+    store.migrate().await.unwrap();
+    let mut holder = store.begin().await.unwrap();
+    holder.put(version("a")).await.unwrap();
+    // A second writer starts waiting, then is cancelled.
+    let waiter = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let _ = store.begin().await;
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    waiter.abort();
+    let _ = waiter.await;
+    // The holder must now commit on its own instead of waiting for the cancelled writer.
+    tokio::time::timeout(Duration::from_secs(5), holder.commit())
+        .await
+        .expect("commit does not wait for a cancelled writer")
+        .unwrap();
+    assert!(store.read("Patient", "a").await.unwrap().is_some());
+}
