@@ -131,6 +131,25 @@ fn rewrite_references(v: &mut Value, map: &HashMap<String, String>) {
     }
 }
 
+/// Collects references of the form `Type?search`.
+fn conditional_references(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(obj) => {
+            if let Some(Value::String(r)) = obj.get("reference") {
+                if let Some((t, q)) = r.split_once('?') {
+                    if !t.is_empty() && !q.is_empty() && t.bytes().all(|b| b.is_ascii_alphabetic())
+                    {
+                        out.push(r.clone());
+                    }
+                }
+            }
+            obj.values().for_each(|c| conditional_references(c, out));
+        }
+        Value::Array(a) => a.iter().for_each(|c| conditional_references(c, out)),
+        _ => {}
+    }
+}
+
 fn unresolved_urn(v: &Value) -> Option<String> {
     match v {
         Value::Object(obj) => {
@@ -366,9 +385,21 @@ impl Record {
         };
         // Conditional entries need the transaction from the start; otherwise it begins only
         // after every resource is checked and indexed, so that work does not hold the writer.
-        let conditional = entries
-            .iter()
-            .any(|e| e.if_none_exist.is_some() || (e.method != Method::Get && e.url.contains('?')));
+        let conditional_refs: Vec<String> = {
+            let mut refs = Vec::new();
+            for e in &entries {
+                if let Some(r) = &e.resource {
+                    conditional_references(r, &mut refs);
+                }
+            }
+            refs.sort();
+            refs.dedup();
+            refs
+        };
+        let conditional = !conditional_refs.is_empty()
+            || entries.iter().any(|e| {
+                e.if_none_exist.is_some() || (e.method != Method::Get && e.url.contains('?'))
+            });
         let mut early_tx = if conditional {
             Some(self.store.begin().await?)
         } else {
@@ -449,7 +480,28 @@ impl Record {
                 assigned.insert(e.index, (id, matched));
             }
         }
-        // 2. Rewrite references between entries.
+        // 2. Resolve conditional references (`Patient?identifier=…`) by search: exactly one
+        //    match, or the transaction fails. Then rewrite references between entries.
+        for r in &conditional_refs {
+            let (t, q) = r
+                .split_once('?')
+                .expect("a conditional reference has a query");
+            let tx = early_tx
+                .as_mut()
+                .expect("begun for conditional references")
+                .as_mut();
+            match self
+                .conditional_match(tx, caller, t, q, "reference")
+                .await?
+            {
+                Some(found) => {
+                    id_map.insert(r.clone(), format!("{t}/{}", found.id));
+                }
+                None => return Err(RecordError::PreconditionFailed(format!(
+                    "the conditional reference to a {t} matches no resource; nothing was written"
+                ))),
+            }
+        }
         for e in entries.iter_mut() {
             if let Some(r) = e.resource.as_mut() {
                 rewrite_references(r, &id_map);

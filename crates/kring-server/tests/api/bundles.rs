@@ -112,3 +112,57 @@ both_backends!(
         assert!(r.diagnostics().contains("Bundle.type"));
     }
 );
+
+both_backends!(
+    conditional_references_are_resolved_by_search,
+    |app: TestApp| async move {
+        app.put("/fhir/Patient/cr1", &json!({"resourceType": "Patient", "id": "cr1", "identifier": [{"system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": "999990019"}]})).await;
+        let tx = |reference: &str| {
+            json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": {"resourceType": "Observation", "status": "final", "code": {"text": "lengte"}, "subject": {"reference": reference}},
+         "request": {"method": "POST", "url": "Observation"}}]})
+        };
+        let r = app
+            .post(
+                "/fhir",
+                &tx("Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn|999990019"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.diagnostics());
+        let oid = r.body["entry"][0]["response"]["location"]
+            .as_str()
+            .unwrap()
+            .split('/')
+            .nth(1)
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            app.get(&format!("/fhir/Observation/{oid}")).await.body["subject"]["reference"],
+            "Patient/cr1"
+        );
+        let none = app
+            .post(
+                "/fhir",
+                &tx("Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn|999990020"),
+            )
+            .await;
+        assert_eq!(none.status, StatusCode::PRECONDITION_FAILED);
+        assert!(
+            !none.diagnostics().contains("999990020"),
+            "the search value is not echoed"
+        );
+        app.put("/fhir/Patient/cr2", &json!({"resourceType": "Patient", "id": "cr2", "identifier": [{"system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": "999990019"}]})).await;
+        let many = app
+            .post(
+                "/fhir",
+                &tx("Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn|999990019"),
+            )
+            .await;
+        assert_eq!(many.status, StatusCode::PRECONDITION_FAILED, "two matches");
+        assert_eq!(
+            app.get("/fhir/Observation?code:text=lengte").await.body["total"],
+            1,
+            "only the first transaction wrote"
+        );
+    }
+);
