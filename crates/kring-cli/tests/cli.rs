@@ -36,6 +36,13 @@ async fn open(url: &str) -> kring_store_sqlite::SqliteStore {
     kring_store_sqlite::SqliteStore::open(url).await.unwrap()
 }
 
+/// How many current Patients a store holds.
+async fn patients(store: &kring_store_sqlite::SqliteStore) -> u64 {
+    let mut plan = kring_store::SearchPlan::new("Patient");
+    plan.want_total = true;
+    store.search(&plan).await.unwrap().total.unwrap()
+}
+
 #[test]
 fn help_teaches() {
     let out = kring().arg("--help").output().unwrap();
@@ -88,9 +95,7 @@ async fn the_demo_network_is_created() {
             .unwrap();
     assert!(creds["people"].as_array().unwrap().len() >= 40);
     let store = open(&db(&data, "kring.db")).await;
-    let mut plan = kring_store::SearchPlan::new("Patient");
-    plan.want_total = true;
-    assert!(store.search(&plan).await.unwrap().total.unwrap() >= 200);
+    assert!(patients(&store).await >= 200);
     let log = std::fs::read_to_string(data.join("access-log.ndjson")).unwrap();
     assert!(log.lines().count() > 3000, "every write was logged");
 }
@@ -266,13 +271,7 @@ async fn kill_during_import_leaves_no_partial_bundle() {
         "{report}"
     );
     let store = open(&url).await;
-    let mut plan = kring_store::SearchPlan::new("Patient");
-    plan.want_total = true;
-    assert_eq!(
-        store.search(&plan).await.unwrap().total,
-        Some(94),
-        "no duplicates after resuming"
-    );
+    assert_eq!(patients(&store).await, 94, "no duplicates after resuming");
 }
 
 fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {

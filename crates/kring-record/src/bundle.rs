@@ -490,17 +490,16 @@ impl Record {
                 .as_mut()
                 .expect("begun for conditional references")
                 .as_mut();
-            match self
+            let found = self
                 .conditional_match(tx, caller, t, q, "reference")
-                .await?
-            {
-                Some(found) => {
-                    id_map.insert(r.clone(), format!("{t}/{}", found.id));
-                }
-                None => return Err(RecordError::PreconditionFailed(format!(
+                .await?;
+            let Some(found) = found else {
+                let msg = format!(
                     "the conditional reference to a {t} matches no resource; nothing was written"
-                ))),
-            }
+                );
+                return Err(RecordError::PreconditionFailed(msg));
+            };
+            id_map.insert(r.clone(), format!("{t}/{}", found.id));
         }
         for e in entries.iter_mut() {
             if let Some(r) = e.resource.as_mut() {

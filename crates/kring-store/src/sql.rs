@@ -83,6 +83,11 @@ pub fn numbered(text: &str, backend: Backend) -> String {
 /// Columns of a stored resource, in the order the backends decode them.
 pub const RESOURCE_COLUMNS: &str = "res_type, id, version, last_updated, deleted, client_key, body";
 
+/// `SELECT <the resource columns of r> FROM resources r WHERE `.
+fn select_resources() -> Sql {
+    Sql::new("SELECT r.res_type, r.id, r.version, r.last_updated, r.deleted, r.client_key, r.body FROM resources r WHERE ")
+}
+
 pub const READ_CURRENT: &str = "SELECT r.res_type, r.id, r.version, r.last_updated, r.deleted, r.client_key, r.body \
      FROM resource_keys k JOIN resources r ON r.client_key = k.client_key AND r.res_type = k.res_type AND r.id = k.id \
      WHERE k.res_type = ? AND k.id = ?";
@@ -201,7 +206,7 @@ pub fn insert_index(client_key: &str, rtype: &str, id: &str, entries: &[IndexEnt
 
 /// The page query of a search.
 pub fn search_page(plan: &SearchPlan) -> Sql {
-    let mut sql = Sql::new("SELECT r.res_type, r.id, r.version, r.last_updated, r.deleted, r.client_key, r.body FROM resources r WHERE ");
+    let mut sql = select_resources();
     where_clause(&mut sql, plan, "r");
     sql.push(" ORDER BY ");
     for key in &plan.sort {
@@ -802,8 +807,10 @@ pub fn referrers_to(rtype: &str, param: &str, to: &[crate::ResourceKey]) -> Sql 
 
 /// Current resources of one type after an id, for export.
 pub fn scan(rtype: &str, after_id: Option<&str>, limit: usize) -> Sql {
-    let mut sql = Sql::new("SELECT r.res_type, r.id, r.version, r.last_updated, r.deleted, r.client_key, r.body FROM resources r WHERE r.res_type = ");
-    sql.text_arg(rtype).push(" AND r.deleted = 0");
+    let mut sql = select_resources();
+    sql.push("r.res_type = ")
+        .text_arg(rtype)
+        .push(" AND r.deleted = 0");
     if let Some(a) = after_id {
         sql.push(" AND r.id > ").text_arg(a);
     }
@@ -814,8 +821,9 @@ pub fn scan(rtype: &str, after_id: Option<&str>, limit: usize) -> Sql {
 
 /// Current resources of one client, for `$everything`.
 pub fn client_resources(client_key: &str, offset: usize, limit: usize) -> Sql {
-    let mut sql = Sql::new("SELECT r.res_type, r.id, r.version, r.last_updated, r.deleted, r.client_key, r.body FROM resources r WHERE r.client_key = ");
-    sql.text_arg(client_key)
+    let mut sql = select_resources();
+    sql.push("r.client_key = ")
+        .text_arg(client_key)
         .push(" AND r.deleted = 0 ORDER BY r.res_type, r.id LIMIT ")
         .arg(Arg::Int(limit as i64))
         .push(" OFFSET ")

@@ -175,21 +175,9 @@ both_backends!(if_match_and_concurrent_updates, |app: TestApp| async move {
     // Eight writers update version 1 at once: exactly one wins.
     let mut tasks = Vec::new();
     for i in 0..8 {
-        let router = app.router.clone();
         let mut b = body.clone();
         b["name"][0]["given"] = json!([format!("Writer{i}")]);
-        let uri = uri.clone();
-        tasks.push(tokio::spawn(async move {
-            use tower::ServiceExt;
-            let req = axum::http::Request::builder()
-                .method(Method::PUT)
-                .uri(uri)
-                .header("content-type", "application/fhir+json")
-                .header("if-match", "W/\"1\"")
-                .body(axum::body::Body::from(serde_json::to_vec(&b).unwrap()))
-                .unwrap();
-            router.oneshot(req).await.unwrap().status()
-        }));
+        tasks.push(app.spawn_put(uri.clone(), &b, Some("W/\"1\"")));
     }
     let statuses: Vec<StatusCode> = futures::future::join_all(tasks)
         .await
@@ -388,20 +376,9 @@ both_backends!(
         let id = created.body["id"].as_str().unwrap().to_string();
         let mut tasks = Vec::new();
         for i in 0..48 {
-            let router = app.router.clone();
             let mut b = created.body.clone();
             b["name"][0]["given"] = json!([format!("Schrijver{i}")]);
-            let uri = format!("/fhir/Patient/{id}");
-            tasks.push(tokio::spawn(async move {
-                use tower::ServiceExt;
-                let req = axum::http::Request::builder()
-                    .method(Method::PUT)
-                    .uri(uri)
-                    .header("content-type", "application/fhir+json")
-                    .body(axum::body::Body::from(serde_json::to_vec(&b).unwrap()))
-                    .unwrap();
-                router.oneshot(req).await.unwrap().status()
-            }));
+            tasks.push(app.spawn_put(format!("/fhir/Patient/{id}"), &b, None));
         }
         let statuses = tokio::time::timeout(
             std::time::Duration::from_secs(60),

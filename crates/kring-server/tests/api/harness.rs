@@ -210,6 +210,31 @@ impl TestApp {
         self.send(Method::PUT, uri, body).await
     }
 
+    /// Starts a PUT in a task of its own (for concurrency tests) and returns its status.
+    pub fn spawn_put(
+        &self,
+        uri: String,
+        body: &Value,
+        if_match: Option<&'static str>,
+    ) -> tokio::task::JoinHandle<StatusCode> {
+        let router = self.router.clone();
+        let bytes = serde_json::to_vec(body).expect("serialises");
+        tokio::spawn(async move {
+            let mut req = Request::builder()
+                .method(Method::PUT)
+                .uri(uri)
+                .header("content-type", "application/fhir+json");
+            if let Some(tag) = if_match {
+                req = req.header("if-match", tag);
+            }
+            router
+                .oneshot(req.body(Body::from(bytes)).expect("request"))
+                .await
+                .expect("response")
+                .status()
+        })
+    }
+
     /// Ids of the match entries of a search Bundle.
     pub fn ids(bundle: &Value) -> Vec<String> {
         bundle["entry"]
