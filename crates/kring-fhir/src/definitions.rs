@@ -113,7 +113,6 @@ pub struct SearchParamDef {
 struct TypeInfo {
     kind: String,
     base: String,
-    is_abstract: bool,
 }
 
 /// All definitions. Obtain with [`definitions()`].
@@ -149,7 +148,6 @@ impl Definitions {
                 TypeInfo {
                     kind: t["kind"].as_str().unwrap_or("").to_string(),
                     base: t["base"].as_str().unwrap_or("").to_string(),
-                    is_abstract: t["abstract"].as_bool().unwrap_or(false),
                 },
             );
         }
@@ -296,10 +294,6 @@ impl Definitions {
         self.types
             .get(name)
             .is_some_and(|t| t.kind == "primitive-type")
-    }
-
-    pub fn is_abstract(&self, name: &str) -> bool {
-        self.types.get(name).is_some_and(|t| t.is_abstract)
     }
 
     /// `ty` is `base` or one of its specialisations.

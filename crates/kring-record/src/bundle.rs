@@ -641,17 +641,9 @@ impl Record {
                             .map_err(|err| {
                                 entry_error(e.index, format!("not a JSON Patch document: {err}"))
                             })?;
-                    let stored = tx
-                        .read(&t, &id)
-                        .await?
-                        .filter(|s| !s.deleted)
-                        .ok_or_else(|| fail(e.index, RecordError::NotFound(format!("{t}/{id}"))))?;
-                    let mut value: Value = serde_json::from_slice(&stored.body)
-                        .map_err(|err| RecordError::Internal(err.to_string()))?;
-                    json_patch::patch(&mut value, &patch).map_err(|err| {
-                        entry_error(e.index, format!("the patch cannot be applied: {err}"))
-                    })?;
-                    self.check_body(&value, &t, Some(&id))
+                    let (prepared, version) = self
+                        .patched(tx.as_mut(), caller, &t, &id, &patch)
+                        .await
                         .map_err(|err| fail(e.index, err))?;
                     Some(
                         self.put_in(
@@ -660,8 +652,8 @@ impl Record {
                             &mut log,
                             &t,
                             &id,
-                            Body::Put(self.prepare(value)),
-                            e.if_match.or(Some(stored.version)),
+                            Body::Put(prepared),
+                            e.if_match.or(Some(version)),
                             "patch",
                         )
                         .await

@@ -6,6 +6,7 @@ use kring_access::Action;
 use kring_fhir::IssueCode;
 use kring_store::ResourceKey;
 
+use crate::search::parse::whole_number;
 use crate::search::{SearchOutcome, Summary};
 use crate::{target, Caller, Record, RecordError, Result, Versioned};
 
@@ -21,16 +22,8 @@ impl Record {
         let mut offset = 0usize;
         for (k, v) in params {
             match k.as_str() {
-                "_count" => {
-                    count = v.parse().map_err(|_| {
-                        RecordError::bad_request(IssueCode::Invalid, "_count is a whole number")
-                    })?
-                }
-                "_offset" => {
-                    offset = v.parse().map_err(|_| {
-                        RecordError::bad_request(IssueCode::Invalid, "_offset is a whole number")
-                    })?
-                }
+                "_count" => count = whole_number(k, v)?,
+                "_offset" => offset = whole_number(k, v)?,
                 "_format" | "_pretty" => {}
                 other => {
                     return Err(RecordError::bad_request(

@@ -6,6 +6,7 @@ use kring_access::Action;
 use kring_fhir::IssueCode;
 use kring_store::{HistoryQuery, HistoryScope};
 
+use crate::search::parse::whole_number;
 use crate::{target, Caller, Record, RecordError, Result};
 
 /// A history request (`_since`, `_at` is not supported, `_count`, `_offset`).
@@ -51,16 +52,8 @@ impl Record {
         let mut since = None;
         for (k, v) in &req.params {
             match k.as_str() {
-                "_count" => {
-                    count = v.parse().map_err(|_| {
-                        RecordError::bad_request(IssueCode::Invalid, "_count is a whole number")
-                    })?
-                }
-                "_offset" => {
-                    offset = v.parse().map_err(|_| {
-                        RecordError::bad_request(IssueCode::Invalid, "_offset is a whole number")
-                    })?
-                }
+                "_count" => count = whole_number(k, v)?,
+                "_offset" => offset = whole_number(k, v)?,
                 "_since" => {
                     since = Some(
                         kring_fhir::datetime::parse_range(v)
@@ -86,7 +79,6 @@ impl Record {
         let query = HistoryQuery {
             scope,
             since,
-            before: None,
             count: count + 1,
             offset,
             scope_filter: self.access.search_scope(&caller.subject),

@@ -490,40 +490,21 @@ impl Record {
             )
         })?;
         let mut tx = self.store.begin().await?;
-        let cur = tx.current(rtype, id).await?;
-        let Some(cur) = cur.filter(|c| !c.deleted) else {
-            drop(tx);
-            self.record_outcome(
-                caller,
-                Action::Update,
-                "patch",
-                "not-found",
-                &target(rtype, Some(id), ""),
-            )
-            .await?;
-            return Err(RecordError::NotFound(format!("{rtype}/{id}")));
+        let (prepared, version) = match self.patched(tx.as_mut(), caller, rtype, id, &patch).await {
+            Err(RecordError::NotFound(what)) => {
+                drop(tx);
+                self.record_outcome(
+                    caller,
+                    Action::Update,
+                    "patch",
+                    "not-found",
+                    &target(rtype, Some(id), ""),
+                )
+                .await?;
+                return Err(RecordError::NotFound(what));
+            }
+            other => other?,
         };
-        // Reading the current version to patch it is itself an access.
-        self.decide(
-            caller,
-            Action::Read,
-            "patch",
-            &target(rtype, Some(id), &cur.client_key),
-        )
-        .await?;
-        let stored = tx
-            .read(rtype, id)
-            .await?
-            .ok_or_else(|| RecordError::NotFound(format!("{rtype}/{id}")))?;
-        let mut value: Value = serde_json::from_slice(&stored.body)
-            .map_err(|e| RecordError::Internal(e.to_string()))?;
-        json_patch::patch(&mut value, &patch).map_err(|e| {
-            RecordError::bad_request(
-                IssueCode::Processing,
-                format!("the patch cannot be applied: {e}"),
-            )
-        })?;
-        self.check_body(&value, rtype, Some(id))?;
         let mut entries = Vec::new();
         let r = self
             .put_in(
@@ -532,13 +513,46 @@ impl Record {
                 &mut entries,
                 rtype,
                 id,
-                Body::Put(self.prepare(value)),
-                if_match.or(Some(cur.version)),
+                Body::Put(prepared),
+                if_match.or(Some(version)),
                 "patch",
             )
             .await?;
         self.finish(tx, entries, caller).await?;
         Ok(r)
+    }
+
+    /// Reads the current version inside `tx`, applies a JSON Patch and checks the result;
+    /// returns it ready to write, with the version it was patched from. Reading the current
+    /// version in order to patch it is itself an access, and is decided as one.
+    pub(crate) async fn patched(
+        &self,
+        tx: &mut dyn StoreTx,
+        caller: &Caller,
+        rtype: &str,
+        id: &str,
+        patch: &json_patch::Patch,
+    ) -> Result<(Prepared, i64)> {
+        let Some(stored) = tx.read(rtype, id).await?.filter(|s| !s.deleted) else {
+            return Err(RecordError::NotFound(format!("{rtype}/{id}")));
+        };
+        self.decide(
+            caller,
+            Action::Read,
+            "patch",
+            &target(rtype, Some(id), &stored.client_key),
+        )
+        .await?;
+        let mut value: Value = serde_json::from_slice(&stored.body)
+            .map_err(|e| RecordError::Internal(e.to_string()))?;
+        json_patch::patch(&mut value, patch).map_err(|e| {
+            RecordError::bad_request(
+                IssueCode::Processing,
+                format!("the patch cannot be applied: {e}"),
+            )
+        })?;
+        self.check_body(&value, rtype, Some(id))?;
+        Ok((self.prepare(value), stored.version))
     }
 
     /// `DELETE /Type/id`: a deletion version; the history keeps every earlier version.

@@ -77,8 +77,6 @@ pub struct HistoryQuery {
     pub scope: HistoryScope,
     /// Only versions written at or after this instant (ms).
     pub since: Option<i64>,
-    /// Only versions written before this instant (ms).
-    pub before: Option<i64>,
     pub count: usize,
     pub offset: usize,
     /// Restricts to these client keys (plus shared resources when `include_shared`).

@@ -15,7 +15,7 @@ use crate::{Current, NewVersion, ResourceKey, Result, StoredResource};
 pub trait Exec: Send {
     /// Runs a statement; returns the number of rows affected.
     async fn exec(&mut self, sql: &Sql) -> Result<u64>;
-    /// Runs a query returning rows of [`sql::RESOURCE_COLUMNS`].
+    /// Runs a query returning the resource columns of `sql::select_resources`, in that order.
     async fn fetch_resources(&mut self, sql: &Sql) -> Result<Vec<StoredResource>>;
     /// Runs a query returning one integer.
     async fn fetch_count(&mut self, sql: &Sql) -> Result<i64>;

@@ -4,7 +4,7 @@
 //! the plan into SQL through [`crate::sql`]. The plan carries the caller's [`ClientScope`] so
 //! that access restrictions are applied inside the query, before paging and counting.
 
-use crate::{ResourceKey, StoredResource};
+use crate::StoredResource;
 
 /// How a date, number or quantity is compared (FHIR search prefixes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,20 +153,6 @@ pub enum IndexTable {
     Uri,
 }
 
-impl IndexTable {
-    pub fn name(self) -> &'static str {
-        match self {
-            IndexTable::String => "idx_string",
-            IndexTable::Token => "idx_token",
-            IndexTable::Reference => "idx_reference",
-            IndexTable::Date => "idx_date",
-            IndexTable::Number => "idx_number",
-            IndexTable::Quantity => "idx_quantity",
-            IndexTable::Uri => "idx_uri",
-        }
-    }
-}
-
 /// How results are ordered.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SortKey {
@@ -226,16 +212,4 @@ pub struct SearchResult {
     pub more: bool,
     /// The number of all matches, when asked for.
     pub total: Option<u64>,
-}
-
-impl SearchResult {
-    pub fn keys(&self) -> Vec<ResourceKey> {
-        self.matches
-            .iter()
-            .map(|m| ResourceKey {
-                rtype: m.rtype.clone(),
-                id: m.id.clone(),
-            })
-            .collect()
-    }
 }

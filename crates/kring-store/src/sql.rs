@@ -4,7 +4,7 @@
 //! for PostgreSQL. Index values of every parameter type share one table, `search_index`, with
 //! generic columns (see [`index_row`]); the search parameter decides how they are read.
 
-use kring_fhir::datetime::{now_ms, OPEN_HIGH, OPEN_LOW};
+use kring_fhir::datetime::now_ms;
 
 use crate::search::{
     AnyOf, ClientScope, Cond, Filter, IndexTable, Prefix, SearchPlan, SortKey, StringMatch,
@@ -56,8 +56,11 @@ impl Sql {
         self
     }
     /// The statement text with placeholders as the backend expects them.
-    pub fn text_for(&self, backend: Backend) -> String {
-        numbered(&self.text, backend)
+    pub fn text_for(&self, backend: Backend) -> std::borrow::Cow<'_, str> {
+        match backend {
+            Backend::Sqlite => std::borrow::Cow::Borrowed(&self.text),
+            Backend::Postgres => std::borrow::Cow::Owned(numbered(&self.text, backend)),
+        }
     }
 }
 
@@ -80,10 +83,8 @@ pub fn numbered(text: &str, backend: Backend) -> String {
     out
 }
 
-/// Columns of a stored resource, in the order the backends decode them.
-pub const RESOURCE_COLUMNS: &str = "res_type, id, version, last_updated, deleted, client_key, body";
-
-/// `SELECT <the resource columns of r> FROM resources r WHERE `.
+/// `SELECT <the resource columns of r> FROM resources r WHERE `. Every query of resources
+/// returns these columns in this order, which is how the backends decode them.
 fn select_resources() -> Sql {
     Sql::new("SELECT r.res_type, r.id, r.version, r.last_updated, r.deleted, r.client_key, r.body FROM resources r WHERE ")
 }
@@ -251,18 +252,7 @@ fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str) {
 
 fn scope_sql(sql: &mut Sql, scope: &ClientScope, alias: &str) {
     sql.push("(");
-    if scope.clients.is_empty() {
-        sql.push("1 = 0");
-    } else {
-        sql.push(alias).push(".client_key IN (");
-        for (i, c) in scope.clients.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.text_arg(c);
-        }
-        sql.push(")");
-    }
+    is_in(sql, &format!("{alias}.client_key"), &scope.clients);
     if scope.include_shared {
         sql.push(" OR ").push(alias).push(".client_key = ''");
     }
@@ -322,6 +312,42 @@ fn starts_with(sql: &mut Sql, col: &str, prefix: &str) {
         .push(" < ")
         .text_arg(&format!("{prefix}\u{10FFFF}"))
         .push(")");
+}
+
+/// `col IN (?, …)`; with no values, a condition nothing meets.
+fn is_in(sql: &mut Sql, col: &str, values: &[String]) {
+    if values.is_empty() {
+        sql.push("1 = 0");
+        return;
+    }
+    sql.push(col).push(" IN (");
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.text_arg(v);
+    }
+    sql.push(")");
+}
+
+/// `((type_col = ? AND id_col = ?) OR …)` for each key; with no keys, nothing matches.
+fn any_key(sql: &mut Sql, type_col: &str, id_col: &str, keys: &[crate::ResourceKey]) {
+    sql.push("(");
+    if keys.is_empty() {
+        sql.push("1 = 0");
+    }
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        sql.push("(").push(type_col).push(" = ").text_arg(&k.rtype);
+        sql.push(" AND ")
+            .push(id_col)
+            .push(" = ")
+            .text_arg(&k.id)
+            .push(")");
+    }
+    sql.push(")");
 }
 
 fn like_escape(s: &str) -> String {
@@ -712,9 +738,6 @@ pub fn history(q: &crate::HistoryQuery) -> Sql {
     if let Some(s) = q.since {
         sql.push(" AND v.last_updated >= ").arg(Arg::Int(s));
     }
-    if let Some(b) = q.before {
-        sql.push(" AND v.last_updated < ").arg(Arg::Int(b));
-    }
     if let Some(scope) = &q.scope_filter {
         sql.push(" AND ");
         scope_sql(&mut sql, scope, "v");
@@ -730,53 +753,18 @@ pub fn history(q: &crate::HistoryQuery) -> Sql {
 pub fn read_many(keys: &[crate::ResourceKey]) -> Sql {
     let mut sql = Sql::new(
         "SELECT r.res_type, r.id, r.version, r.last_updated, r.deleted, r.client_key, r.body FROM resource_keys k \
-         JOIN resources r ON r.client_key = k.client_key AND r.res_type = k.res_type AND r.id = k.id WHERE r.deleted = 0 AND (",
+         JOIN resources r ON r.client_key = k.client_key AND r.res_type = k.res_type AND r.id = k.id WHERE r.deleted = 0 AND ",
     );
-    for (i, k) in keys.iter().enumerate() {
-        if i > 0 {
-            sql.push(" OR ");
-        }
-        sql.push("(k.res_type = ")
-            .text_arg(&k.rtype)
-            .push(" AND k.id = ")
-            .text_arg(&k.id)
-            .push(")");
-    }
-    if keys.is_empty() {
-        sql.push("1 = 0");
-    }
-    sql.push(")");
+    any_key(&mut sql, "k.res_type", "k.id", keys);
     sql
 }
 
 /// Reference targets held by resources (for `_include`).
 pub fn references_from(from: &[crate::ResourceKey], params: &[String]) -> Sql {
-    let mut sql = Sql::new("SELECT DISTINCT i.s1, i.s2 FROM search_index i WHERE i.s1 IS NOT NULL AND i.s2 IS NOT NULL AND (");
-    for (n, k) in from.iter().enumerate() {
-        if n > 0 {
-            sql.push(" OR ");
-        }
-        sql.push("(i.res_type = ")
-            .text_arg(&k.rtype)
-            .push(" AND i.res_id = ")
-            .text_arg(&k.id)
-            .push(")");
-    }
-    if from.is_empty() {
-        sql.push("1 = 0");
-    }
-    sql.push(")");
-    sql.push(" AND i.param IN (");
-    for (n, p) in params.iter().enumerate() {
-        if n > 0 {
-            sql.push(", ");
-        }
-        sql.text_arg(p);
-    }
-    if params.is_empty() {
-        sql.push("''");
-    }
-    sql.push(")");
+    let mut sql = Sql::new("SELECT DISTINCT i.s1, i.s2 FROM search_index i WHERE i.s1 IS NOT NULL AND i.s2 IS NOT NULL AND ");
+    any_key(&mut sql, "i.res_type", "i.res_id", from);
+    sql.push(" AND ");
+    is_in(&mut sql, "i.param", params);
     sql
 }
 
@@ -787,21 +775,8 @@ pub fn referrers_to(rtype: &str, param: &str, to: &[crate::ResourceKey]) -> Sql 
     sql.text_arg(rtype)
         .push(" AND i.param = ")
         .text_arg(param)
-        .push(" AND (");
-    for (n, k) in to.iter().enumerate() {
-        if n > 0 {
-            sql.push(" OR ");
-        }
-        sql.push("(i.s1 = ")
-            .text_arg(&k.rtype)
-            .push(" AND i.s2 = ")
-            .text_arg(&k.id)
-            .push(")");
-    }
-    if to.is_empty() {
-        sql.push("1 = 0");
-    }
-    sql.push(")");
+        .push(" AND ");
+    any_key(&mut sql, "i.s1", "i.s2", to);
     sql
 }
 
@@ -830,9 +805,6 @@ pub fn client_resources(client_key: &str, offset: usize, limit: usize) -> Sql {
         .arg(Arg::Int(offset as i64));
     sql
 }
-
-/// The lowest and highest date a search value could denote, as open bounds.
-pub const DATE_BOUNDS: (i64, i64) = (OPEN_LOW, OPEN_HIGH);
 
 #[cfg(test)]
 mod tests {

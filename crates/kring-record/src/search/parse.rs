@@ -51,6 +51,13 @@ pub(crate) enum ParamError {
     Invalid(String),
 }
 
+/// Parses a whole-number control parameter such as `_count` or `_offset`.
+pub(crate) fn whole_number(name: &str, value: &str) -> Result<usize> {
+    value
+        .parse()
+        .map_err(|_| bad(format!("{name} is a whole number")))
+}
+
 fn bad(msg: impl Into<String>) -> RecordError {
     RecordError::BadRequest(OperationOutcome::single(Issue::error(
         IssueCode::Invalid,
@@ -530,16 +537,11 @@ pub(crate) fn plan(
     for (name, value) in params {
         let applied = match name.as_str() {
             "_count" => {
-                plan.count = value
-                    .parse::<usize>()
-                    .map_err(|_| bad("_count is a whole number"))?
-                    .min(limits.max_count);
+                plan.count = whole_number(name, value)?.min(limits.max_count);
                 false
             }
             "_offset" => {
-                plan.offset = value
-                    .parse()
-                    .map_err(|_| bad("_offset is a whole number"))?;
+                plan.offset = whole_number(name, value)?;
                 false
             }
             "_sort" => {

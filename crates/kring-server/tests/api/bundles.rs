@@ -166,3 +166,49 @@ both_backends!(
         );
     }
 );
+
+both_backends!(transaction_patch_entries, |app: TestApp| async move {
+    app.put(
+        "/fhir/Patient/pt1",
+        &json!({"resourceType": "Patient", "id": "pt1", "name": [{"family": "Oud"}]}),
+    )
+    .await;
+    let patch = |data: &str, url: &str| {
+        json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": {"resourceType": "Binary", "contentType": "application/json-patch+json", "data": data},
+         "request": {"method": "PATCH", "url": url}}]})
+    };
+    // [{"op": "replace", "path": "/name/0/family", "value": "Gepatcht"}]
+    let r = app.post("/fhir", &patch("W3sib3AiOiAicmVwbGFjZSIsICJwYXRoIjogIi9uYW1lLzAvZmFtaWx5IiwgInZhbHVlIjogIkdlcGF0Y2h0In1d", "Patient/pt1")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.diagnostics());
+    let now = app.get("/fhir/Patient/pt1").await;
+    assert_eq!(now.body["name"][0]["family"], "Gepatcht");
+    assert_eq!(now.body["meta"]["versionId"], "2");
+    // [{"op": "add", "path": "/birthDate", "value": "gisteren"}]: invalid, nothing changes.
+    let bad = app
+        .post(
+            "/fhir",
+            &patch(
+                "W3sib3AiOiAiYWRkIiwgInBhdGgiOiAiL2JpcnRoRGF0ZSIsICJ2YWx1ZSI6ICJnaXN0ZXJlbiJ9XQ==",
+                "Patient/pt1",
+            ),
+        )
+        .await;
+    assert_eq!(
+        bad.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        bad.diagnostics()
+    );
+    assert!(
+        bad.diagnostics().contains("entry 0") && bad.diagnostics().contains("Patient.birthDate"),
+        "{}",
+        bad.diagnostics()
+    );
+    let missing = app.post("/fhir", &patch("W3sib3AiOiAicmVwbGFjZSIsICJwYXRoIjogIi9uYW1lLzAvZmFtaWx5IiwgInZhbHVlIjogIkdlcGF0Y2h0In1d", "Patient/nobody")).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/fhir/Patient/pt1").await.body["meta"]["versionId"],
+        "2"
+    );
+});
