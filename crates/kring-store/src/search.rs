@@ -176,6 +176,12 @@ pub struct ClientScope {
     pub clients: Vec<String>,
     /// Whether resources that belong to no client (organisations …) are visible.
     pub include_shared: bool,
+    /// Clients of whom only some resources of the type are visible: those matching the
+    /// condition (a care plan that is the crisis plan …).
+    pub partial: Vec<(Vec<String>, AnyOf)>,
+    /// The scopes of the other types a chained parameter or `_has` reaches; a type missing
+    /// here shows nothing.
+    pub linked: std::collections::BTreeMap<String, ClientScope>,
 }
 
 /// What to search for, how to order it, which page.

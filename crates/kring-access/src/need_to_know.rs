@@ -1,0 +1,460 @@
+//! The need-to-know decision: computes the facts of a request from circles, consents, the
+//! client's age and emergency declarations, asks the rules ([`crate::policy`]), and answers
+//! with the rules and grounds (membership, consent, emergency declaration) that decided.
+
+use std::collections::BTreeSet;
+use std::sync::RwLock;
+
+use chrono::{DateTime, Utc};
+use kring_store::search::{AnyOf, ClientScope, Cond, TokenMatch};
+use serde_json::Value;
+
+use crate::category::{categories_of_type, Category, PLAN_CATEGORY_SYSTEM};
+use crate::consent::{check_givers, resolve, ConsentRecord, ConsentRefusal, Resolution};
+use crate::facts::{is_emergency_declaration, Facts, WATCHED_TYPES};
+use crate::policy::{Policy, PolicyError, RequestFacts};
+use crate::subject::{Action, Decision, Subject, Target};
+use crate::AccessDecision;
+
+/// Kring's access decision: circles, consent, age rules and emergency access, by Cedar rules.
+pub struct NeedToKnow {
+    facts: RwLock<Facts>,
+    policy: Policy,
+}
+
+impl NeedToKnow {
+    /// With the shipped rules and no facts yet (feed them with [`AccessDecision::observe`]).
+    pub fn new() -> Result<NeedToKnow, PolicyError> {
+        Ok(NeedToKnow::with_policy(Policy::shipped()?))
+    }
+
+    pub fn with_policy(policy: Policy) -> NeedToKnow {
+        NeedToKnow {
+            facts: RwLock::new(Facts::default()),
+            policy,
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Read access to the facts (for pages that list circles).
+    pub fn with_facts<R>(&self, f: impl FnOnce(&Facts) -> R) -> R {
+        f(&self.facts.read().expect("facts lock"))
+    }
+
+    /// The decision at a given moment (tests and benchmarks pin the clock).
+    pub fn decide_at(
+        &self,
+        subject: &Subject,
+        action: Action,
+        target: &Target,
+        now: DateTime<Utc>,
+    ) -> Decision {
+        let facts = self.facts.read().expect("facts lock");
+        self.decide_with(&facts, subject, action, target, now)
+    }
+
+    fn decide_with(
+        &self,
+        facts: &Facts,
+        subject: &Subject,
+        action: Action,
+        target: &Target,
+        now: DateTime<Utc>,
+    ) -> Decision {
+        let (request, grounds) = request_facts(facts, subject, action, target, now);
+        let (permit, rules) = self.policy.evaluate(subject, action, &request);
+        let mut reasons: Vec<String> = rules.iter().map(|r| format!("rule:{r}")).collect();
+        if permit {
+            reasons.extend(grounds);
+        } else {
+            if reasons.is_empty() {
+                reasons.push("rule:deny-by-default".into());
+            }
+            let acts_in_circles = matches!(
+                subject,
+                Subject::Professional { .. } | Subject::Partner { .. }
+            );
+            if acts_in_circles && !request.in_circle && !request.emergency && !request.shared {
+                reasons.push("no-running-membership".into());
+            }
+            reasons.extend(grounds.into_iter().filter(|g| g.starts_with("consent:")));
+        }
+        Decision { permit, reasons }
+    }
+
+    /// The clients whose data of `rtype` the subject may search, at `now`.
+    pub fn scope_at(
+        &self,
+        subject: &Subject,
+        rtype: &str,
+        now: DateTime<Utc>,
+    ) -> Option<ClientScope> {
+        if *subject == Subject::Operator {
+            return None;
+        }
+        let facts = self.facts.read().expect("facts lock");
+        let categories = categories_of_type(rtype, true);
+        let mut scope = ClientScope::default();
+        let mut partial: Vec<(Category, Vec<String>)> = Vec::new();
+        for client in candidate_clients(&facts, subject, now) {
+            let allowed: Vec<Category> = categories
+                .iter()
+                .copied()
+                .filter(|c| {
+                    let t = Target::new(rtype, None, &client, *c);
+                    self.decide_with(&facts, subject, Action::Search, &t, now)
+                        .permit
+                })
+                .collect();
+            if allowed.len() == categories.len() {
+                scope.clients.push(client);
+            } else if let [only] = allowed[..] {
+                match partial.iter_mut().find(|(c, _)| *c == only) {
+                    Some((_, clients)) => clients.push(client),
+                    None => partial.push((only, vec![client])),
+                }
+            }
+        }
+        for (category, clients) in partial {
+            if let Some(only) = only_category(rtype, category) {
+                scope.partial.push((clients, only));
+            }
+        }
+        let shared = Target::new(rtype, None, "", Category::Shared);
+        scope.include_shared = self
+            .decide_with(&facts, subject, Action::Search, &shared, now)
+            .permit;
+        Some(scope)
+    }
+}
+
+/// The condition that picks out one category among the resources of a type with several.
+fn only_category(rtype: &str, category: Category) -> Option<AnyOf> {
+    if rtype != "CarePlan" {
+        return None;
+    }
+    Some(AnyOf {
+        conds: vec![Cond::Token {
+            param: "category".into(),
+            what: TokenMatch::SystemCode(Some(PLAN_CATEGORY_SYSTEM.into()), "crisis".into()),
+        }],
+        negate: category != Category::CrisisPlan,
+    })
+}
+
+/// The clients whose data the subject could see at all: those of their circles (directly or
+/// through a team), their emergency declarations, themselves.
+fn candidate_clients(facts: &Facts, subject: &Subject, now: DateTime<Utc>) -> BTreeSet<String> {
+    let today = now.date_naive();
+    let mut out = BTreeSet::new();
+    match subject {
+        Subject::Operator | Subject::Officer { .. } => {}
+        Subject::Professional {
+            practitioner, role, ..
+        } => {
+            for key in member_keys(facts, practitioner, role, today) {
+                for c in facts.circles_naming(&key) {
+                    out.extend(c.client.clone());
+                }
+            }
+            out.extend(facts.emergency_clients(practitioner, now));
+        }
+        Subject::Partner { organisation, .. } => {
+            for c in facts.circles_of_organisation(organisation) {
+                out.extend(c.client.clone());
+            }
+        }
+        Subject::Client { patient, .. } | Subject::Representative { patient, .. } => {
+            out.insert(patient.clone());
+        }
+        Subject::Administrator { organisation, .. } => {
+            out.extend(
+                facts
+                    .clients
+                    .iter()
+                    .filter(|(_, c)| c.organisation.as_deref() == Some(organisation))
+                    .map(|(id, _)| id.clone()),
+            );
+        }
+    }
+    out
+}
+
+/// The references a professional is named by in circles: their role, themselves, and the
+/// teams (CareTeams without a client) they are a running member of.
+fn member_keys(
+    facts: &Facts,
+    practitioner: &str,
+    role: &str,
+    today: chrono::NaiveDate,
+) -> Vec<String> {
+    let mut keys = vec![
+        format!("PractitionerRole/{role}"),
+        format!("Practitioner/{practitioner}"),
+    ];
+    let mut teams = Vec::new();
+    for key in &keys {
+        for team in facts
+            .circles_naming(key)
+            .filter(|c| c.client.is_none() && c.active)
+        {
+            if team
+                .memberships
+                .iter()
+                .any(|m| &m.member == key && m.running(today))
+            {
+                teams.push(format!("CareTeam/{}", team.id));
+            }
+        }
+    }
+    keys.extend(teams);
+    keys
+}
+
+/// The facts of one request and the grounds they rest on.
+fn request_facts(
+    facts: &Facts,
+    subject: &Subject,
+    action: Action,
+    target: &Target,
+    now: DateTime<Utc>,
+) -> (RequestFacts, Vec<String>) {
+    let today = now.date_naive();
+    let client = target.client_key.as_str();
+    let shared = client.is_empty() || target.category == Category::Shared;
+    let mut f = RequestFacts {
+        category: target.category.code(),
+        shared,
+        consent: "none",
+        ..RequestFacts::default()
+    };
+    let mut grounds = Vec::new();
+    if shared {
+        if let Subject::Partner { scopes, .. } = subject {
+            f.scope_allows = scopes.allows(&target.rtype, action);
+        }
+        return (f, grounds);
+    }
+    let client_facts = facts.clients.get(client);
+    let owner = target
+        .owner
+        .clone()
+        .or_else(|| client_facts.and_then(|c| c.organisation.clone()));
+    f.new_client = action == Action::Create
+        && target.rtype == "Patient"
+        && client_facts.is_none()
+        && facts.circles_of_client(client).next().is_none();
+    let mut granted: BTreeSet<Category> = BTreeSet::new();
+    match subject {
+        Subject::Operator | Subject::Officer { .. } => {}
+        Subject::Professional {
+            practitioner,
+            role,
+            organisation,
+            ..
+        } => {
+            let keys = member_keys(facts, practitioner, role, today);
+            for circle in facts.circles_of_client(client).filter(|c| c.active) {
+                for m in circle.memberships.iter().filter(|m| m.running(today)) {
+                    if !keys.contains(&m.member) {
+                        continue;
+                    }
+                    let named = !m.member.starts_with("CareTeam/");
+                    f.in_circle = true;
+                    f.director |= m.director;
+                    f.named |= named && m.categories.contains(&target.category);
+                    granted.extend(m.categories.iter().copied());
+                    grounds.push(format!("membership:CareTeam/{}#{}", circle.id, m.index));
+                }
+            }
+            f.same_organisation = owner.as_deref() == Some(organisation.as_str());
+            consent_facts(
+                facts,
+                client,
+                organisation,
+                target.category,
+                today,
+                &mut f,
+                &mut grounds,
+            );
+            if let Some(e) = facts.emergency_of(practitioner, client, now) {
+                f.emergency = true;
+                grounds.push(format!("emergency:Communication/{}", e.id));
+            }
+        }
+        Subject::Partner {
+            organisation,
+            scopes,
+            ..
+        } => {
+            f.scope_allows = scopes.allows(&target.rtype, action);
+            for circle in facts.circles_of_client(client).filter(|c| c.active) {
+                for m in circle.memberships.iter().filter(|m| m.running(today)) {
+                    if facts.organisation_of(m).as_deref() == Some(organisation.as_str()) {
+                        f.in_circle = true;
+                        granted.extend(m.categories.iter().copied());
+                        grounds.push(format!("membership:CareTeam/{}#{}", circle.id, m.index));
+                    }
+                }
+            }
+            f.same_organisation = owner.as_deref() == Some(organisation.as_str());
+            consent_facts(
+                facts,
+                client,
+                organisation,
+                target.category,
+                today,
+                &mut f,
+                &mut grounds,
+            );
+        }
+        Subject::Client { patient, .. } => {
+            f.own_record = patient == client;
+        }
+        Subject::Representative {
+            related_person,
+            patient,
+            ..
+        } => {
+            let age = client_facts.and_then(|c| c.age_on(today));
+            f.represents = patient == client
+                && facts
+                    .is_parent_with_authority(&format!("RelatedPerson/{related_person}"), client)
+                && age.is_some_and(|a| a < 16);
+            if f.represents {
+                grounds.push(format!("authority:RelatedPerson/{related_person}"));
+            }
+        }
+        Subject::Administrator { organisation, .. } => {
+            f.org_admin =
+                client_facts.and_then(|c| c.organisation.as_deref()) == Some(organisation);
+        }
+    }
+    f.granted = granted.into_iter().map(Category::code).collect();
+    (f, grounds)
+}
+
+fn consent_facts(
+    facts: &Facts,
+    client: &str,
+    organisation: &str,
+    category: Category,
+    today: chrono::NaiveDate,
+    f: &mut RequestFacts,
+    grounds: &mut Vec<String>,
+) {
+    let valid: Vec<&ConsentRecord> = facts
+        .consents_of(client)
+        .filter(|c| consent_is_valid(facts, c, today).is_ok())
+        .collect();
+    match resolve(valid, organisation, category, today) {
+        Resolution::None => {}
+        Resolution::Permit { consent, explicit } => {
+            f.consent = "permit";
+            f.consent_explicit = explicit;
+            grounds.push(format!("consent:Consent/{consent}"));
+        }
+        Resolution::Deny { consent } => {
+            f.consent = "deny";
+            grounds.push(format!("consent:Consent/{consent}"));
+        }
+    }
+}
+
+/// Whether a consent was given by whoever may give it under the age rules, as of `today`.
+/// A consent given by parents alone stops counting once the child turns 16.
+fn consent_is_valid(
+    facts: &Facts,
+    c: &ConsentRecord,
+    today: chrono::NaiveDate,
+) -> Result<(), ConsentRefusal> {
+    let client = c.client.as_deref().ok_or(ConsentRefusal::NoClient)?;
+    let age = facts
+        .clients
+        .get(client)
+        .and_then(|f| f.age_on(today))
+        .ok_or(ConsentRefusal::UnknownAge)?;
+    check_givers(client, age, &c.given_by, |r| {
+        facts.is_parent_with_authority(r, client)
+    })
+}
+
+impl AccessDecision for NeedToKnow {
+    fn decide(&self, subject: &Subject, action: Action, target: &Target) -> Decision {
+        self.decide_at(subject, action, target, Utc::now())
+    }
+
+    fn search_scope(&self, subject: &Subject, rtype: &str) -> Option<ClientScope> {
+        self.scope_at(subject, rtype, Utc::now())
+    }
+
+    fn watches(&self, rtype: &str) -> bool {
+        WATCHED_TYPES.contains(&rtype)
+    }
+
+    fn observe(&self, rtype: &str, id: &str, body: Option<&[u8]>) {
+        if !self.watches(rtype) {
+            return;
+        }
+        let value: Option<Value> = body.and_then(|b| serde_json::from_slice(b).ok());
+        self.facts
+            .write()
+            .expect("facts lock")
+            .observe(rtype, id, value.as_ref());
+    }
+
+    fn check_write(&self, subject: &Subject, rtype: &str, body: &[u8]) -> Result<(), String> {
+        match rtype {
+            "Consent" => {
+                let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+                let c = ConsentRecord::from_json("new", &v);
+                let facts = self.facts.read().expect("facts lock");
+                consent_is_valid(&facts, &c, Utc::now().date_naive()).map_err(|e| e.to_string())?;
+                let giver = match subject {
+                    Subject::Client { patient, .. } => Some(format!("Patient/{patient}")),
+                    Subject::Representative { related_person, .. } => {
+                        Some(format!("RelatedPerson/{related_person}"))
+                    }
+                    _ => None,
+                };
+                if let Some(g) = giver {
+                    if !c.given_by.contains(&g) {
+                        return Err(ConsentRefusal::NotAmongGivers.to_string());
+                    }
+                }
+                Ok(())
+            }
+            "Communication" if *subject != Subject::Operator => {
+                let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+                if is_emergency_declaration(&v) {
+                    return Err("emergency access is declared with the break-the-glass operation, not written directly".into());
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl NeedToKnow {
+    /// Takes in a resource given as JSON (tests, and the record when it already parsed it).
+    pub fn observe_json(&self, rtype: &str, id: &str, body: &Value) {
+        self.facts
+            .write()
+            .expect("facts lock")
+            .observe(rtype, id, Some(body));
+    }
+
+    /// [`AccessDecision::check_write`] for a body given as bytes.
+    pub fn check_write_json(
+        &self,
+        subject: &Subject,
+        rtype: &str,
+        body: &[u8],
+    ) -> Result<(), String> {
+        AccessDecision::check_write(self, subject, rtype, body)
+    }
+}

@@ -1,0 +1,236 @@
+//! The rules, in Cedar: loaded from `policies/kring.cedar`, validated against
+//! `policies/kring.cedarschema`, and evaluated for each decision. The facts arrive as the
+//! request context; the rules that decided come back as reasons (`rule:<@id>`).
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicyId, PolicySet,
+    Request, RestrictedExpression, Schema, ValidationMode, Validator,
+};
+
+use crate::subject::{Action, Subject};
+
+/// The rules as shipped with this version of Kring.
+pub const POLICIES: &str = include_str!("../policies/kring.cedar");
+/// The vocabulary the rules are checked against.
+pub const SCHEMA: &str = include_str!("../policies/kring.cedarschema");
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("the access rules do not parse: {0}")]
+    Parse(String),
+    #[error("the access rules schema does not parse: {0}")]
+    Schema(String),
+    #[error("the access rules do not match their schema: {0}")]
+    Invalid(String),
+    #[error("rule {0} has no @id annotation")]
+    Unnamed(String),
+}
+
+/// One rule, with its explanation for people.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: String,
+    pub permit: bool,
+    pub nl: String,
+    pub en: String,
+}
+
+/// The facts of one request, handed to the rules.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFacts {
+    pub category: &'static str,
+    pub shared: bool,
+    pub in_circle: bool,
+    pub granted: Vec<&'static str>,
+    pub named: bool,
+    pub director: bool,
+    pub org_admin: bool,
+    pub same_organisation: bool,
+    pub consent: &'static str,
+    pub consent_explicit: bool,
+    pub emergency: bool,
+    pub own_record: bool,
+    pub represents: bool,
+    pub scope_allows: bool,
+    pub new_client: bool,
+}
+
+/// The validated rules and an authorizer.
+pub struct Policy {
+    set: PolicySet,
+    ids: HashMap<PolicyId, String>,
+    rules: Vec<Rule>,
+    authorizer: Authorizer,
+    actions: HashMap<Action, EntityUid>,
+    principals: HashMap<&'static str, EntityUid>,
+    resource: EntityUid,
+    entities: Entities,
+}
+
+impl Policy {
+    /// The rules shipped in the repository.
+    pub fn shipped() -> Result<Policy, PolicyError> {
+        Policy::from_text(POLICIES, SCHEMA)
+    }
+
+    pub fn from_text(policies: &str, schema: &str) -> Result<Policy, PolicyError> {
+        let set = PolicySet::from_str(policies).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        let (schema, _warnings) =
+            Schema::from_cedarschema_str(schema).map_err(|e| PolicyError::Schema(e.to_string()))?;
+        let result = Validator::new(schema).validate(&set, ValidationMode::Strict);
+        if !result.validation_passed() {
+            let errors: Vec<String> = result.validation_errors().map(|e| e.to_string()).collect();
+            return Err(PolicyError::Invalid(errors.join("; ")));
+        }
+        let mut ids = HashMap::new();
+        let mut rules = Vec::new();
+        for p in set.policies() {
+            let id = p
+                .annotation("id")
+                .ok_or_else(|| PolicyError::Unnamed(p.id().to_string()))?
+                .to_string();
+            ids.insert(p.id().clone(), id.clone());
+            rules.push(Rule {
+                id,
+                permit: p.effect() == cedar_policy::Effect::Permit,
+                nl: p.annotation("nl").unwrap_or_default().to_string(),
+                en: p.annotation("en").unwrap_or_default().to_string(),
+            });
+        }
+        let uid = |s: &str| EntityUid::from_str(s).expect("a well-formed entity uid");
+        let actions = Action::ALL
+            .into_iter()
+            .map(|a| (a, uid(&format!("Kring::Action::\"{}\"", a.name()))))
+            .collect();
+        let principals = [
+            "Operator",
+            "Professional",
+            "Partner",
+            "Client",
+            "Representative",
+            "Officer",
+            "Administrator",
+        ]
+        .into_iter()
+        .map(|t| (t, uid(&format!("Kring::{t}::\"asker\""))))
+        .collect();
+        Ok(Policy {
+            set,
+            ids,
+            rules,
+            authorizer: Authorizer::new(),
+            actions,
+            principals,
+            resource: uid("Kring::Data::\"data\""),
+            entities: Entities::empty(),
+        })
+    }
+
+    /// Every rule with its explanation, in file order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// Evaluates the rules: (permit, the @ids of the rules that decided).
+    pub fn evaluate(
+        &self,
+        subject: &Subject,
+        action: Action,
+        f: &RequestFacts,
+    ) -> (bool, Vec<String>) {
+        let b = RestrictedExpression::new_bool;
+        let s = |v: &str| RestrictedExpression::new_string(v.to_string());
+        let context = Context::from_pairs([
+            ("category".to_string(), s(f.category)),
+            ("shared".into(), b(f.shared)),
+            ("in_circle".into(), b(f.in_circle)),
+            (
+                "granted".into(),
+                RestrictedExpression::new_set(f.granted.iter().map(|g| s(g))),
+            ),
+            ("named".into(), b(f.named)),
+            ("director".into(), b(f.director)),
+            ("org_admin".into(), b(f.org_admin)),
+            ("same_organisation".into(), b(f.same_organisation)),
+            ("consent".into(), s(f.consent)),
+            ("consent_explicit".into(), b(f.consent_explicit)),
+            ("emergency".into(), b(f.emergency)),
+            ("own_record".into(), b(f.own_record)),
+            ("represents".into(), b(f.represents)),
+            ("scope_allows".into(), b(f.scope_allows)),
+            ("new_client".into(), b(f.new_client)),
+        ]);
+        let Ok(context) = context else {
+            return (false, vec!["context-error".into()]);
+        };
+        let principal = self.principals[subject.entity_type()].clone();
+        let request = match Request::new(
+            principal,
+            self.actions[&action].clone(),
+            self.resource.clone(),
+            context,
+            None,
+        ) {
+            Ok(r) => r,
+            Err(_) => return (false, vec!["request-error".into()]),
+        };
+        let response = self
+            .authorizer
+            .is_authorized(&request, &self.set, &self.entities);
+        let mut reasons: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .filter_map(|id| self.ids.get(id).cloned())
+            .collect();
+        reasons.sort();
+        let errors = response.diagnostics().errors().count();
+        if errors > 0 {
+            tracing::error!(errors, "access rules raised errors; denying");
+            return (false, vec!["rule-error".into()]);
+        }
+        (response.decision() == CedarDecision::Allow, reasons)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_rules_validate_and_are_explained_in_both_languages() {
+        let p = Policy::shipped().expect("valid rules");
+        assert!(p.rules().len() >= 10);
+        for r in p.rules() {
+            assert!(
+                !r.nl.is_empty() && !r.en.is_empty(),
+                "rule {} lacks an explanation",
+                r.id
+            );
+        }
+        let mut ids: Vec<&str> = p.rules().iter().map(|r| r.id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), p.rules().len(), "rule ids are unique");
+    }
+
+    #[test]
+    fn rules_that_do_not_fit_the_schema_are_refused() {
+        let bad = r#"@id("x") @nl("x") @en("x") permit (principal, action, resource) when { context.no_such_fact };"#;
+        assert!(matches!(
+            Policy::from_text(bad, SCHEMA),
+            Err(PolicyError::Invalid(_))
+        ));
+        let unnamed = r#"permit (principal is Kring::Operator, action, resource);"#;
+        assert!(matches!(
+            Policy::from_text(unnamed, SCHEMA),
+            Err(PolicyError::Unnamed(_))
+        ));
+    }
+}

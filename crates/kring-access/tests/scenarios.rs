@@ -1,0 +1,491 @@
+//! The scenario table: role × membership state × consent × age × data category × action, with
+//! the expected decision and the rule that decides it. A privacy officer can read each row as
+//! a sentence; the table is the executable form of docs/access-rules.*.md.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use kring_access::{Action, Category, NeedToKnow, Scopes, Subject, Target};
+use serde_json::{json, Value};
+
+const CAT: &str = "https://kring.example/fhir/CodeSystem/data-category";
+const EXT: &str = "https://kring.example/fhir/StructureDefinition/data-categories";
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn born(age: i64) -> String {
+    // A birthday well away from today, so the age is unambiguous.
+    (now().date_naive() - Duration::days(age * 365 + age / 4 + 30)).to_string()
+}
+
+fn cats(list: &[&str]) -> Value {
+    json!([{"url": EXT, "valueCodeableConcept": {"coding":
+        list.iter().map(|c| json!({"system": CAT, "code": c})).collect::<Vec<_>>()}}])
+}
+
+const ALL: &[&str] = &[
+    "identity",
+    "support-plan",
+    "crisis-plan",
+    "reports",
+    "medication",
+    "treatment-notes",
+    "documents",
+    "safety",
+];
+const DIRECTOR: &[&str] = &[
+    "identity",
+    "support-plan",
+    "crisis-plan",
+    "reports",
+    "documents",
+];
+const GP: &[&str] = &["identity", "crisis-plan", "medication"];
+const SHARED_CATS: &[&str] = &[
+    "identity",
+    "support-plan",
+    "crisis-plan",
+    "reports",
+    "medication",
+    "documents",
+    "safety",
+];
+
+fn member(
+    role: &str,
+    org: &str,
+    categories: &[&str],
+    start: &str,
+    end: &str,
+    director: bool,
+) -> Value {
+    let mut roles = vec![json!({"text": "lid"})];
+    if director {
+        roles.push(json!({"coding": [{"system": "https://kring.example/fhir/CodeSystem/care-role", "code": "regisseur"}]}));
+    }
+    json!({"extension": cats(categories), "role": roles, "member": {"reference": role},
+           "onBehalfOf": {"reference": format!("Organization/{org}")},
+           "period": {"start": start, "end": end}})
+}
+
+fn consent(client: &str, givers: &[&str], provisions: Value) -> Value {
+    json!({"resourceType": "Consent", "status": "active", "patient": {"reference": format!("Patient/{client}")},
+           "performer": givers.iter().map(|g| json!({"reference": g})).collect::<Vec<_>>(),
+           "provision": provisions})
+}
+
+fn permit(orgs: &[&str], categories: &[&str]) -> Value {
+    json!({"type": "permit",
+           "actor": orgs.iter().map(|o| json!({"reference": {"reference": format!("Organization/{o}")}})).collect::<Vec<_>>(),
+           "class": categories.iter().map(|c| json!({"system": CAT, "code": c})).collect::<Vec<_>>()})
+}
+
+/// The world of the table: four organisations, four clients of different ages, their circles,
+/// consents and two emergency declarations.
+fn world() -> NeedToKnow {
+    let d = NeedToKnow::new().unwrap();
+    let put = |rtype: &str, id: &str, v: Value| d.observe_json(rtype, id, &v);
+    for (role, pr, org) in [
+        ("r-dir", "p-dir", "wijkteam"),
+        ("r-jh", "p-jh", "jeugdhulp"),
+        ("r-gp", "p-gp", "huisarts"),
+        ("r-ended", "p-ended", "ggz"),
+        ("r-future", "p-future", "ggz"),
+        ("r-team", "p-team", "jeugdhulp"),
+        ("r-out", "p-out", "ggz"),
+        ("r-late", "p-late", "ggz"),
+    ] {
+        put(
+            "PractitionerRole",
+            role,
+            json!({"resourceType": "PractitionerRole",
+            "practitioner": {"reference": format!("Practitioner/{pr}")},
+            "organization": {"reference": format!("Organization/{org}")}}),
+        );
+    }
+    put(
+        "CareTeam",
+        "team-j",
+        json!({"resourceType": "CareTeam", "status": "active", "participant": [
+        {"member": {"reference": "PractitionerRole/r-team"}, "period": {"start": "2020-01-01"}}]}),
+    );
+    for (client, age, org) in [
+        ("c8", 8, "jeugdhulp"),
+        ("c13", 13, "jeugdhulp"),
+        ("c17", 17, "jeugdhulp"),
+        ("a40", 40, "wijkteam"),
+    ] {
+        put(
+            "Patient",
+            client,
+            json!({"resourceType": "Patient", "birthDate": born(age),
+            "managingOrganization": {"reference": format!("Organization/{org}")}}),
+        );
+        put(
+            "RelatedPerson",
+            &format!("{client}-mum"),
+            json!({"resourceType": "RelatedPerson",
+            "patient": {"reference": format!("Patient/{client}")},
+            "relationship": [{"coding": [{"system": "https://kring.example/fhir/CodeSystem/legal-authority", "code": "gezag"}]}]}),
+        );
+        put(
+            "RelatedPerson",
+            &format!("{client}-stepdad"),
+            json!({"resourceType": "RelatedPerson",
+            "patient": {"reference": format!("Patient/{client}")},
+            "relationship": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "STPPRN"}]}]}),
+        );
+        put(
+            "CareTeam",
+            &format!("{client}-circle"),
+            json!({"resourceType": "CareTeam", "status": "active",
+            "subject": {"reference": format!("Patient/{client}")}, "participant": [
+                member("PractitionerRole/r-dir", "wijkteam", DIRECTOR, "2025-01-01", "2027-12-31", true),
+                member("PractitionerRole/r-jh", "jeugdhulp", ALL, "2025-01-01", "2027-12-31", false),
+                member("PractitionerRole/r-gp", "huisarts", GP, "2025-01-01", "2027-12-31", false),
+                member("PractitionerRole/r-ended", "ggz", ALL, "2025-01-01", "2026-11-22", false),
+                member("PractitionerRole/r-future", "ggz", ALL, "2026-11-24", "2027-12-31", false),
+                member("CareTeam/team-j", "jeugdhulp", &["reports", "safety"], "2025-01-01", "2027-12-31", false),
+            ]}),
+        );
+    }
+    // c8: given by a parent with authority (valid under 12).
+    put(
+        "Consent",
+        "k-c8",
+        consent(
+            "c8",
+            &["RelatedPerson/c8-mum"],
+            permit(&["wijkteam", "jeugdhulp", "huisarts"], SHARED_CATS),
+        ),
+    );
+    // c13: given by the child alone (not valid from 12 to 15: parents must join).
+    put(
+        "Consent",
+        "k-c13",
+        consent(
+            "c13",
+            &["Patient/c13"],
+            permit(&["wijkteam", "jeugdhulp", "huisarts"], SHARED_CATS),
+        ),
+    );
+    // c17: one by a parent (no longer counts from 16), one by the young person for reports only.
+    put(
+        "Consent",
+        "k-c17-parent",
+        consent(
+            "c17",
+            &["RelatedPerson/c17-mum"],
+            permit(&["wijkteam"], SHARED_CATS),
+        ),
+    );
+    put(
+        "Consent",
+        "k-c17",
+        consent("c17", &["Patient/c17"], permit(&["wijkteam"], &["reports"])),
+    );
+    // a40: permits the circle, denies the GP the medication, and permits the youth-care
+    // organisation the treatment notes explicitly.
+    put(
+        "Consent",
+        "k-a40",
+        consent(
+            "a40",
+            &["Patient/a40"],
+            json!({"type": "permit",
+            "actor": [{"reference": {"reference": "Organization/jeugdhulp"}}, {"reference": {"reference": "Organization/huisarts"}}],
+            "provision": [
+                {"type": "deny", "actor": [{"reference": {"reference": "Organization/huisarts"}}], "class": [{"system": CAT, "code": "medication"}]},
+                {"type": "permit", "actor": [{"reference": {"reference": "Organization/jeugdhulp"}}], "class": [{"system": CAT, "code": "treatment-notes"}]}
+            ]}),
+        ),
+    );
+    let declare = |id: &str, pr: &str, hours_ago: i64| {
+        let v = kring_access::emergency::declaration(
+            pr,
+            "a40",
+            "acute crisis at night",
+            &[],
+            now() - Duration::hours(hours_ago),
+        );
+        d.observe_json("Communication", id, &v);
+    };
+    declare("e-out", "p-out", 1);
+    declare("e-late", "p-late", 5);
+    d
+}
+
+fn pro(name: &str, org: &str) -> Subject {
+    Subject::Professional {
+        account: format!("acc-{name}"),
+        practitioner: format!("p-{name}"),
+        role: format!("r-{name}"),
+        organisation: org.into(),
+    }
+}
+
+fn partner(org: &str, scopes: &str) -> Subject {
+    Subject::Partner {
+        client_id: format!("{org}-ecd"),
+        organisation: org.into(),
+        scopes: Scopes::parse(scopes).unwrap(),
+    }
+}
+
+fn client(p: &str) -> Subject {
+    Subject::Client {
+        account: format!("acc-{p}"),
+        patient: p.into(),
+    }
+}
+
+fn rep(rp: &str, p: &str) -> Subject {
+    Subject::Representative {
+        account: format!("acc-{rp}"),
+        related_person: rp.into(),
+        patient: p.into(),
+    }
+}
+
+fn rtype_of(cat: Category) -> &'static str {
+    match cat {
+        Category::Identity => "Patient",
+        Category::SupportPlan | Category::CrisisPlan => "CarePlan",
+        Category::Reports => "Communication",
+        Category::Medication => "MedicationRequest",
+        Category::TreatmentNotes => "Condition",
+        Category::Documents => "DocumentReference",
+        Category::Safety => "RiskAssessment",
+        Category::Circle => "CareTeam",
+        Category::Consent => "Consent",
+        Category::Shared => "Organization",
+    }
+}
+
+use Action::*;
+use Category::*;
+
+#[test]
+fn scenario_table() {
+    let d = world();
+    let all = "system/*.cruds";
+    #[rustfmt::skip]
+    let table: Vec<(&str, Subject, Action, &str, Category, bool, &str)> = vec![
+        ("case director reads a child's reports", pro("dir", "wijkteam"), Read, "c8", Reports, true, "circle-membership"),
+        ("case director lacks medication", pro("dir", "wijkteam"), Read, "c8", Medication, false, "deny-by-default"),
+        ("case director reads the crisis plan", pro("dir", "wijkteam"), Read, "c8", CrisisPlan, true, "circle-membership"),
+        ("case director searches support plans", pro("dir", "wijkteam"), Search, "c8", SupportPlan, true, "circle-membership"),
+        ("youth carer reads own organisation's treatment notes", pro("jh", "jeugdhulp"), Read, "c8", TreatmentNotes, true, "circle-membership"),
+        ("case director lacks treatment notes", pro("dir", "wijkteam"), Read, "c8", TreatmentNotes, false, "treatment-notes-stay-inside"),
+        ("GP reads medication", pro("gp", "huisarts"), Read, "c8", Medication, true, "circle-membership"),
+        ("GP lacks reports", pro("gp", "huisarts"), Read, "c8", Reports, false, "deny-by-default"),
+        ("ended membership grants nothing", pro("ended", "ggz"), Read, "c8", Identity, false, "no-running-membership"),
+        ("future membership grants nothing yet", pro("future", "ggz"), Read, "c8", Identity, false, "no-running-membership"),
+        ("team member reads reports through the team", pro("team", "jeugdhulp"), Read, "c8", Reports, true, "circle-membership"),
+        ("team member lacks medication", pro("team", "jeugdhulp"), Read, "c8", Medication, false, "deny-by-default"),
+        ("safety assessments only for named members", pro("team", "jeugdhulp"), Read, "c8", Safety, false, "safety-named-only"),
+        ("named youth carer reads safety assessment", pro("jh", "jeugdhulp"), Read, "c8", Safety, true, "circle-membership"),
+        ("professional outside the circle", pro("out", "ggz"), Read, "c8", Identity, false, "no-running-membership"),
+        ("case director writes a report", pro("dir", "wijkteam"), Create, "c8", Reports, true, "circle-membership"),
+        ("case director updates the support plan", pro("dir", "wijkteam"), Update, "c8", SupportPlan, true, "circle-membership"),
+        ("case director may not delete another organisation's report", pro("dir", "wijkteam"), Delete, "c8", Reports, false, "deny-by-default"),
+        ("youth carer deletes own organisation's report", pro("jh", "jeugdhulp"), Delete, "c8", Reports, true, "own-organisation-deletes"),
+        ("case director manages the circle", pro("dir", "wijkteam"), Update, "c8", Circle, true, "circle-management"),
+        ("a member who is not case director may not change the circle", pro("jh", "jeugdhulp"), Update, "c8", Circle, false, "deny-by-default"),
+        ("members see the circle", pro("jh", "jeugdhulp"), Read, "c8", Circle, true, "circle-overview"),
+        ("members see the consents", pro("gp", "huisarts"), Read, "c8", Consent, true, "circle-overview"),
+        ("consent of a 13-year-old alone does not count", pro("dir", "wijkteam"), Read, "c13", Reports, false, "no-consent-for-other-organisation"),
+        ("own organisation needs no consent", pro("jh", "jeugdhulp"), Read, "c13", Reports, true, "circle-membership"),
+        ("a 17-year-old's own consent counts", pro("dir", "wijkteam"), Read, "c17", Reports, true, "circle-membership"),
+        ("a parent's consent no longer counts at 17", pro("dir", "wijkteam"), Read, "c17", SupportPlan, false, "no-consent-for-other-organisation"),
+        ("specific deny beats general permit", pro("gp", "huisarts"), Read, "a40", Medication, false, "consent-denies"),
+        ("general permit holds elsewhere", pro("gp", "huisarts"), Read, "a40", CrisisPlan, true, "circle-membership"),
+        ("treatment notes leave with explicit consent", pro("jh", "jeugdhulp"), Read, "a40", TreatmentNotes, true, "circle-membership"),
+        ("own organisation's treatment notes need no consent", pro("jh", "jeugdhulp"), Read, "c17", TreatmentNotes, true, "circle-membership"),
+        ("emergency opens the crisis plan", pro("out", "ggz"), Read, "a40", CrisisPlan, true, "emergency-access"),
+        ("emergency opens medication", pro("out", "ggz"), Search, "a40", Medication, true, "emergency-access"),
+        ("emergency opens contacts", pro("out", "ggz"), Read, "a40", Identity, true, "emergency-access"),
+        ("emergency does not open reports", pro("out", "ggz"), Read, "a40", Reports, false, "deny-by-default"),
+        ("emergency does not allow writing", pro("out", "ggz"), Update, "a40", CrisisPlan, false, "deny-by-default"),
+        ("emergency ends after four hours", pro("late", "ggz"), Read, "a40", CrisisPlan, false, "no-running-membership"),
+        ("partner system of a circle organisation", partner("jeugdhulp", all), Read, "c8", Reports, true, "partner-organisation-in-circle"),
+        ("partner system without the scope", partner("jeugdhulp", "system/Patient.rs"), Read, "c8", Reports, false, "deny-by-default"),
+        ("partner system of an organisation whose memberships ran out", partner("ggz", all), Read, "c8", Identity, false, "no-running-membership"),
+        ("partner system registers a new client", partner("ggz", all), Create, "new-client", Identity, true, "partner-registers-client"),
+        ("partner system needs consent like its people", partner("huisarts", all), Read, "c13", Medication, false, "no-consent-for-other-organisation"),
+        ("client reads own treatment notes", client("c17"), Read, "c17", TreatmentNotes, true, "own-record"),
+        ("client cannot read another client", client("c17"), Read, "c8", Identity, false, "deny-by-default"),
+        ("client cannot change their circle", client("c17"), Update, "c17", Circle, false, "deny-by-default"),
+        ("parent with authority reads a child's reports", rep("c8-mum", "c8"), Read, "c8", Reports, true, "parent-with-authority"),
+        ("parent's authority to read ends at 16", rep("c17-mum", "c17"), Read, "c17", Reports, false, "deny-by-default"),
+        ("a step-parent without authority", rep("c8-stepdad", "c8"), Read, "c8", Reports, false, "deny-by-default"),
+        ("client records consent", client("c17"), Create, "c17", Consent, true, "client-decides-consent"),
+        ("parent records consent for a young child", rep("c8-mum", "c8"), Create, "c8", Consent, true, "client-decides-consent"),
+        ("privacy officer does not read the record", Subject::Officer { account: "o".into(), organisation: "jeugdhulp".into() }, Read, "c8", Identity, false, "deny-by-default"),
+        ("administrator of the client's organisation manages the circle", Subject::Administrator { account: "a".into(), organisation: "jeugdhulp".into() }, Update, "c8", Circle, true, "circle-management"),
+        ("administrator of another organisation does not", Subject::Administrator { account: "a".into(), organisation: "wijkteam".into() }, Update, "c8", Circle, false, "deny-by-default"),
+        ("administrator does not read the record", Subject::Administrator { account: "a".into(), organisation: "jeugdhulp".into() }, Read, "c8", Reports, false, "deny-by-default"),
+        ("professionals see the shared directory", pro("out", "ggz"), Read, "", Shared, true, "shared-directory"),
+        ("partner without a scope for the directory", partner("ggz", "system/Patient.rs"), Read, "", Shared, false, "deny-by-default"),
+        ("the operator at the command line", Subject::Operator, Export, "c8", TreatmentNotes, true, "operator"),
+    ];
+    assert!(table.len() >= 40);
+    let mut failures = Vec::new();
+    for (name, subject, action, client, cat, expect, rule) in &table {
+        let t = Target::new(rtype_of(*cat), Some("x"), client, *cat);
+        let got = d.decide_at(subject, *action, &t, now());
+        if got.permit != *expect
+            || !got
+                .reasons
+                .iter()
+                .any(|r| r == &format!("rule:{rule}") || r == rule)
+        {
+            failures.push(format!(
+                "{name}: expected {} by {rule}, got {:?}",
+                if *expect { "permit" } else { "deny" },
+                got
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenarios failed:\n{}",
+        failures.len(),
+        table.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn permits_name_their_membership_consent_and_emergency() {
+    let d = world();
+    let got = d.decide_at(
+        &pro("dir", "wijkteam"),
+        Read,
+        &Target::new("Communication", None, "c8", Reports),
+        now(),
+    );
+    assert!(
+        got.reasons
+            .contains(&"membership:CareTeam/c8-circle#0".to_string()),
+        "{got:?}"
+    );
+    assert!(
+        got.reasons.contains(&"consent:Consent/k-c8".to_string()),
+        "{got:?}"
+    );
+    let got = d.decide_at(
+        &pro("out", "ggz"),
+        Read,
+        &Target::new("CarePlan", None, "a40", CrisisPlan),
+        now(),
+    );
+    assert!(
+        got.reasons
+            .contains(&"emergency:Communication/e-out".to_string()),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn withdrawing_consent_counts_at_the_next_request() {
+    let d = world();
+    let t = Target::new("Communication", None, "c8", Reports);
+    assert!(d.decide_at(&pro("dir", "wijkteam"), Read, &t, now()).permit);
+    let mut withdrawn = consent(
+        "c8",
+        &["RelatedPerson/c8-mum"],
+        permit(&["wijkteam", "jeugdhulp", "huisarts"], SHARED_CATS),
+    );
+    withdrawn["status"] = json!("inactive");
+    d.observe_json("Consent", "k-c8", &withdrawn);
+    let got = d.decide_at(&pro("dir", "wijkteam"), Read, &t, now());
+    assert!(
+        !got.permit
+            && got
+                .rules()
+                .any(|r| r == "no-consent-for-other-organisation"),
+        "{got:?}"
+    );
+    // Its own organisation still sees it.
+    assert!(d.decide_at(&pro("jh", "jeugdhulp"), Read, &t, now()).permit);
+}
+
+#[test]
+fn ending_a_membership_counts_at_the_next_request() {
+    let d = world();
+    let t = Target::new("Communication", None, "c8", Reports);
+    assert!(d.decide_at(&pro("dir", "wijkteam"), Read, &t, now()).permit);
+    d.observe_json("CareTeam", "c8-circle", &json!({"resourceType": "CareTeam", "status": "active",
+        "subject": {"reference": "Patient/c8"}, "participant": [
+            member("PractitionerRole/r-dir", "wijkteam", DIRECTOR, "2025-01-01", "2026-11-01", true)]}));
+    assert!(!d.decide_at(&pro("dir", "wijkteam"), Read, &t, now()).permit);
+}
+
+#[test]
+fn consent_recorded_by_someone_who_may_not_give_it_is_refused_with_a_reason() {
+    let d = world();
+    let body = |givers: &[&str], client: &str| {
+        serde_json::to_vec(&consent(client, givers, permit(&["ggz"], &["reports"]))).unwrap()
+    };
+    let kid13 = client("c13");
+    let err = d
+        .check_write_json(&kid13, "Consent", &body(&["Patient/c13"], "c13"))
+        .unwrap_err();
+    assert!(err.contains("between 12 and 15"), "{err}");
+    assert!(d
+        .check_write_json(
+            &kid13,
+            "Consent",
+            &body(&["Patient/c13", "RelatedPerson/c13-mum"], "c13")
+        )
+        .is_ok());
+    let err = d
+        .check_write_json(
+            &rep("c17-mum", "c17"),
+            "Consent",
+            &body(&["RelatedPerson/c17-mum"], "c17"),
+        )
+        .unwrap_err();
+    assert!(err.contains("16 or older"), "{err}");
+    let err = d
+        .check_write_json(
+            &rep("c8-stepdad", "c8"),
+            "Consent",
+            &body(&["RelatedPerson/c8-stepdad"], "c8"),
+        )
+        .unwrap_err();
+    assert!(err.contains("younger than 12"), "{err}");
+    let err = d
+        .check_write_json(
+            &rep("c8-stepdad", "c8"),
+            "Consent",
+            &body(&["RelatedPerson/c8-mum"], "c8"),
+        )
+        .unwrap_err();
+    assert!(err.contains("give yourself"), "{err}");
+}
+
+#[test]
+fn search_scope_lists_exactly_the_permitted_clients() {
+    let d = world();
+    let scope = d
+        .scope_at(&pro("dir", "wijkteam"), "Communication", now())
+        .unwrap();
+    // c13's consent is invalid for the wijkteam, c17 consented to reports for the wijkteam,
+    // a40 is the wijkteam's own client.
+    assert_eq!(
+        scope.clients,
+        vec!["a40".to_string(), "c17".to_string(), "c8".to_string()]
+    );
+    let scope = d.scope_at(&pro("out", "ggz"), "CarePlan", now()).unwrap();
+    // Emergency: the crisis plan of a40 only, through a partial scope.
+    assert!(scope.clients.is_empty());
+    assert_eq!(scope.partial.len(), 1);
+    assert_eq!(scope.partial[0].0, vec!["a40".to_string()]);
+    assert!(!scope.partial[0].1.negate);
+    assert!(d.scope_at(&Subject::Operator, "Patient", now()).is_none());
+    let _ = NaiveDate::MIN;
+}
