@@ -44,6 +44,8 @@ enum Command {
     Migrate,
     /// Measure throughput and latency on generated data; see BENCHMARKS.md.
     Bench(commands::bench::BenchArgs),
+    /// Manage partner systems that connect with OAuth2 client credentials.
+    Client(commands::client::ClientArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -80,6 +82,7 @@ fn main() -> std::process::ExitCode {
             Command::Export(args) => commands::export::run(&cfg, args).await,
             Command::Migrate => commands::migrate::run(&cfg).await,
             Command::Bench(args) => commands::bench::run(&cfg, args).await,
+            Command::Client(args) => commands::client::run(&cfg, args).await,
         }
     });
     match result {

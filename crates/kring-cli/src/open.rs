@@ -37,9 +37,12 @@ pub async fn record(cfg: &Config) -> anyhow::Result<Record> {
     let store = store(&cfg.database).await?;
     let log =
         kring_audit::FileLog::open(&cfg.access_log_path()).context("cannot open the access log")?;
-    Ok(Record::new(
-        store,
-        Arc::new(kring_access::TrustedOperator),
-        Arc::new(log),
-    ))
+    let access = kring_access::NeedToKnow::new().context("the access rules are not valid")?;
+    let record = Record::new(store, Arc::new(access), Arc::new(log));
+    let facts = record
+        .load_access_facts()
+        .await
+        .context("cannot read circles and consents for the access decision")?;
+    tracing::info!(facts, "access decision ready");
+    Ok(record)
 }

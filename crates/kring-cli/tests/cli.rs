@@ -94,7 +94,29 @@ async fn the_demo_network_is_created() {
         serde_json::from_slice(&std::fs::read(data.join("demo-credentials.json")).unwrap())
             .unwrap();
     assert!(creds["people"].as_array().unwrap().len() >= 40);
+    let integration = &creds["integration"];
+    assert!(integration["client_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("jeugdhulp-de-brug-"));
+    assert!(integration["client_secret"].as_str().unwrap().len() >= 40);
+    assert!(integration["token_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/oauth/token"));
     let store = open(&db(&data, "kring.db")).await;
+    let partner = store
+        .partner(integration["client_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .expect("the integration client is registered");
+    assert!(
+        !partner
+            .secret_hash
+            .contains(integration["client_secret"].as_str().unwrap()),
+        "only a hash of the secret is stored"
+    );
+    assert!(partner.secret_hash.starts_with("$argon2id$"));
     assert!(patients(&store).await >= 200);
     let log = std::fs::read_to_string(data.join("access-log.ndjson")).unwrap();
     assert!(log.lines().count() > 3000, "every write was logged");
@@ -274,9 +296,9 @@ async fn kill_during_import_leaves_no_partial_bundle() {
     assert_eq!(patients(&store).await, 94, "no duplicates after resuming");
 }
 
-fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+fn http(addr: &str, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
     let status = resp
@@ -298,6 +320,25 @@ async fn acknowledged_writes_survive_kill() {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
+    let out = kring()
+        .args([
+            "--database",
+            &url,
+            "client",
+            "add",
+            "--organisation",
+            "test-org",
+            "--scope",
+        ])
+        .arg("system/Patient.cruds")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let partner: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut child = kring()
         .args(["--database", &url, "--addr", &addr, "serve"])
         .stdout(Stdio::null())
@@ -312,10 +353,29 @@ async fn acknowledged_writes_survive_kill() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A partner system registers the clients, as an organisation's record system would.
+    let (status, resp) = http(
+        &addr,
+        "POST",
+        "/oauth/token",
+        "Content-Type: application/x-www-form-urlencoded\r\n",
+        &format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}",
+            partner["client_id"].as_str().unwrap(),
+            partner["client_secret"].as_str().unwrap()
+        ),
+    );
+    assert_eq!(status, 200, "{resp}");
+    let token: serde_json::Value =
+        serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let auth = format!(
+        "Content-Type: application/fhir+json\r\nAuthorization: Bearer {}\r\n",
+        token["access_token"].as_str().unwrap()
+    );
     let mut acknowledged = Vec::new();
     for i in 0..50 {
         let body = format!("{{\"resourceType\":\"Patient\",\"id\":\"k{i}\",\"name\":[{{\"family\":\"Kill{i}\"}}]}}");
-        let (status, _) = http(&addr, "PUT", &format!("/fhir/Patient/k{i}"), &body);
+        let (status, _) = http(&addr, "PUT", &format!("/fhir/Patient/k{i}"), &auth, &body);
         if status == 201 {
             acknowledged.push(format!("k{i}"));
         }

@@ -352,7 +352,10 @@ pub fn generate(seed: u64) -> Network {
                     "identifier": [{"system": "https://kring.example/fhir/NamingSystem/client", "value": ppid}],
                 }));
             }
-            circle_and_record(&mut g, &cid, &birth, &staff, fam % 3 == 0);
+            let parent_refs: Vec<String> = (0..parents.len())
+                .map(|i| format!("RelatedPerson/{cid}-parent-{}", i + 1))
+                .collect();
+            circle_and_record(&mut g, &cid, &birth, &staff, fam % 3 == 0, &parent_refs);
         }
         if fam % 4 == 0 {
             // Some parents are clients of the network themselves (e.g. of the ggz).
@@ -363,7 +366,7 @@ pub fn generate(seed: u64) -> Network {
                 .find(|r| r["id"] == ppid.as_str())
                 .map(|r| r["birthDate"].as_str().unwrap_or("").to_string())
                 .unwrap_or_default();
-            circle_and_record(&mut g, &ppid, &birth, &staff, true);
+            circle_and_record(&mut g, &ppid, &birth, &staff, true, &[]);
         }
     }
     // Adults living in care locations.
@@ -398,7 +401,7 @@ pub fn generate(seed: u64) -> Network {
             "period": {"start": format!("{}-01-01", 2015 + (i % 10))},
             "serviceProvider": {"reference": "Organization/zorggroep-de-linde"},
         }));
-        circle_and_record(&mut g, &pid, &birth, &staff, true);
+        circle_and_record(&mut g, &pid, &birth, &staff, true, &[]);
     }
     // A privacy officer and an administrator per organisation will be accounts, not practitioners.
     Network {
@@ -442,7 +445,15 @@ fn categories(list: &[&str]) -> Value {
 }
 
 /// The circle (CareTeam) of one client and their record: plans, medication, reports, consent.
-fn circle_and_record(g: &mut Gen, pid: &str, birth: &str, staff: &[Staff], medication: bool) {
+/// `parents`: references to the client's parents with parental authority (children only).
+fn circle_and_record(
+    g: &mut Gen,
+    pid: &str,
+    birth: &str,
+    staff: &[Staff],
+    medication: bool,
+    parents: &[String],
+) {
     let age = age_on(birth, today());
     let start = today() - Duration::days(g.rng.gen_range(30..900));
     let by_org = |org: &str| staff.iter().filter(|s| s.2 == org).collect::<Vec<_>>();
@@ -624,6 +635,14 @@ fn circle_and_record(g: &mut Gen, pid: &str, birth: &str, staff: &[Staff], medic
     } else {
         "client"
     };
+    // Who gave it, by the Dutch age rules.
+    let mut givers: Vec<Value> = Vec::new();
+    if age >= 12 {
+        givers.push(json!({"reference": format!("Patient/{pid}")}));
+    }
+    if age < 16 {
+        givers.extend(parents.iter().map(|p| json!({"reference": p})));
+    }
     let orgs: Vec<Value> = members
         .iter()
         .map(|(s, _, _)| json!({"reference": format!("Organization/{}", s.2)}))
@@ -633,6 +652,7 @@ fn circle_and_record(g: &mut Gen, pid: &str, birth: &str, staff: &[Staff], medic
         "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
         "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0", "display": "Patient Consent"}]}],
         "patient": {"reference": format!("Patient/{pid}")}, "dateTime": format!("{}T09:00:00+01:00", date(start)),
+        "performer": givers,
         "policyRule": {"text": format!("Toestemming gegeven door: {decider}")},
         "provision": {
             "type": "permit", "period": {"start": date(start)}, "actor": orgs.iter().map(|o| json!({

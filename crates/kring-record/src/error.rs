@@ -24,6 +24,13 @@ pub enum RecordError {
     Conflict(String),
     #[error("access denied")]
     Forbidden,
+    /// The partner system's scopes do not cover the interaction (403); says which, nothing else.
+    #[error("{0}")]
+    OutOfScope(String),
+    /// A rule of the domain refuses the write (a consent given by someone who may not give it
+    /// …) (422); the sentence says why.
+    #[error("{0}")]
+    Unprocessable(String),
     /// The access log cannot be written, so nothing may be returned (503).
     #[error("the access log is unavailable")]
     LogUnavailable,
@@ -34,6 +41,14 @@ pub enum RecordError {
 }
 
 impl RecordError {
+    /// A denial of a read by id answers as "not known": it must not reveal that the data exists.
+    pub(crate) fn hiding(self, what: &str) -> Self {
+        match self {
+            RecordError::Forbidden => RecordError::NotFound(what.to_string()),
+            other => other,
+        }
+    }
+
     pub fn bad_request(code: IssueCode, msg: impl Into<String>) -> Self {
         RecordError::BadRequest(OperationOutcome::single(Issue::error(code, msg)))
     }
@@ -46,7 +61,8 @@ impl RecordError {
             RecordError::Gone(_) => 410,
             RecordError::PreconditionFailed(_) => 412,
             RecordError::Conflict(_) => 409,
-            RecordError::Forbidden => 403,
+            RecordError::Forbidden | RecordError::OutOfScope(_) => 403,
+            RecordError::Unprocessable(_) => 422,
             RecordError::LogUnavailable | RecordError::Unavailable(_) => 503,
             RecordError::Internal(_) => 500,
         }
@@ -56,11 +72,13 @@ impl RecordError {
     pub fn outcome(&self) -> OperationOutcome {
         match self {
             RecordError::BadRequest(o) | RecordError::Invalid(o) => o.clone(),
-            RecordError::NotFound(what) => OperationOutcome::single(Issue::error(IssueCode::NotFound, format!("{what} is not known"))),
+            RecordError::NotFound(what) => OperationOutcome::single(Issue::error(IssueCode::NotFound, format!("{what} is not known, or you do not have access to it"))),
             RecordError::Gone(what) => OperationOutcome::single(Issue::error(IssueCode::Deleted, format!("{what} has been deleted"))),
             RecordError::PreconditionFailed(m) => OperationOutcome::single(Issue::error(IssueCode::Conflict, m.clone())),
             RecordError::Conflict(m) => OperationOutcome::single(Issue::error(IssueCode::Conflict, m.clone())),
             RecordError::Forbidden => OperationOutcome::single(Issue::error(IssueCode::Forbidden, "you do not have access to this")),
+            RecordError::OutOfScope(m) => OperationOutcome::single(Issue::error(IssueCode::Forbidden, m.clone())),
+            RecordError::Unprocessable(m) => OperationOutcome::single(Issue::error(IssueCode::Processing, m.clone())),
             RecordError::LogUnavailable => OperationOutcome::single(Issue::error(
                 IssueCode::Transient,
                 "the access log cannot be written at the moment, so no data is released; try again later",

@@ -56,7 +56,8 @@ impl Record {
             "operation-everything",
             &target("Patient", Some(patient_id), &patient.client_key),
         )
-        .await?;
+        .await
+        .map_err(|e| e.hiding(&format!("Patient/{patient_id}")))?;
         let mut rows = self
             .store
             .client_resources(&patient.client_key, offset, count + 1)

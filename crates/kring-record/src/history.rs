@@ -7,7 +7,7 @@ use kring_fhir::IssueCode;
 use kring_store::{HistoryQuery, HistoryScope};
 
 use crate::search::parse::whole_number;
-use crate::{target, Caller, Record, RecordError, Result};
+use crate::{target, target_of, Caller, Record, RecordError, Result};
 
 /// A history request (`_since`, `_at` is not supported, `_count`, `_offset`).
 #[derive(Debug, Clone)]
@@ -81,7 +81,19 @@ impl Record {
             since,
             count: count + 1,
             offset,
-            scope_filter: self.access.search_scope(&caller.subject),
+            // History across types is filtered row by row below; a type's history uses its scope.
+            scope_filter: self
+                .access
+                .search_scope(&caller.subject, req.rtype.as_deref().unwrap_or("Patient"))
+                .map(|mut s| {
+                    if req.rtype.is_none() {
+                        // Clients seen only partly still show their other types' history.
+                        for (clients, _) in std::mem::take(&mut s.partial) {
+                            s.clients.extend(clients);
+                        }
+                    }
+                    s
+                }),
         };
         let mut rows = self.store.history(&query).await?;
         let more = rows.len() > count;
@@ -102,22 +114,25 @@ impl Record {
             (Some(_), None) => "history-type",
             _ => "history-system",
         };
-        // One decision and one log entry per client whose data is in the page.
-        let mut by_client: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        // One decision per version; one log entry per client whose data is in the page.
+        let decisions: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                self.access
+                    .decide(&caller.subject, Action::History, &target_of(r))
+            })
+            .collect();
+        let allowed: Vec<bool> = decisions.iter().map(|d| d.permit).collect();
+        let mut by_client: BTreeMap<(String, bool), Vec<usize>> = BTreeMap::new();
         for (i, r) in rows.iter().enumerate() {
-            by_client.entry(r.client_key.clone()).or_default().push(i);
+            by_client
+                .entry((r.client_key.clone(), allowed[i]))
+                .or_default()
+                .push(i);
         }
         let mut entries = Vec::new();
-        let mut allowed = vec![false; rows.len()];
-        for (client, idx) in &by_client {
-            let first = &rows[idx[0]];
-            let mut t = target(&first.rtype, None, client);
-            let d = self.access.decide(&caller.subject, Action::History, &t);
-            if d.permit {
-                for i in idx {
-                    allowed[*i] = true;
-                }
-            }
+        for ((_, permit), idx) in &by_client {
+            let mut t = target_of(&rows[idx[0]]);
             t.id = Some(
                 idx.iter()
                     .map(|i| format!("{}/{}", rows[*i].rtype, rows[*i].id))
@@ -128,10 +143,15 @@ impl Record {
                 caller,
                 Action::History,
                 interaction,
-                if d.permit { "success" } else { "denied" },
+                if *permit { "success" } else { "denied" },
                 &t,
-                &d.reasons,
+                &decisions[idx[0]].reasons,
             ));
+        }
+        if let (Some(t), Some(id), false) = (&req.rtype, &req.id, allowed.iter().any(|a| *a)) {
+            // Nothing of this resource may be seen: say so as if it did not exist.
+            self.record(entries).await?;
+            return Err(RecordError::NotFound(format!("{t}/{id}")));
         }
         self.record(entries).await?;
         let entries = rows

@@ -155,6 +155,45 @@ impl Record {
         }
     }
 
+    /// Feeds the decision point the current content of every resource type it watches
+    /// (circles, consents, clients …). Run once when the record is opened.
+    pub async fn load_access_facts(&self) -> Result<usize> {
+        let mut n = 0;
+        for rtype in kring_access::facts::WATCHED_TYPES {
+            let mut after: Option<String> = None;
+            loop {
+                let rows = self.store.scan(rtype, after.as_deref(), 1000).await?;
+                let Some(last) = rows.last() else { break };
+                after = Some(last.id.clone());
+                for r in &rows {
+                    self.access
+                        .observe(&r.rtype, &r.id, (!r.deleted).then_some(&r.body[..]));
+                }
+                n += rows.len();
+            }
+        }
+        Ok(n)
+    }
+
+    /// After a commit: tells the decision point the committed state of the watched resources
+    /// the entries name, so the next request is decided on it.
+    pub(crate) async fn observe_committed(&self, entries: &[AccessEntry]) {
+        for e in entries {
+            if !self.access.watches(&e.resource_type) || !matches!(e.action, "C" | "U" | "D") {
+                continue;
+            }
+            match self.store.read(&e.resource_type, &e.resource_id).await {
+                Ok(current) => {
+                    let body = current.as_ref().filter(|r| !r.deleted).map(|r| &r.body[..]);
+                    self.access.observe(&e.resource_type, &e.resource_id, body);
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "could not re-read a committed resource for the access decision")
+                }
+            }
+        }
+    }
+
     /// Records entries durably; if that fails, the request fails and nothing is returned.
     pub(crate) async fn record(&self, entries: Vec<AccessEntry>) -> Result<()> {
         self.log.record(entries).await.map_err(|e| {
@@ -187,6 +226,36 @@ impl Record {
         Ok(d)
     }
 
+    /// A partner system may only touch the resource types its scopes name: outside them the
+    /// answer is 403 before any data is looked at (so it reveals nothing about the data).
+    pub(crate) async fn check_scopes(
+        &self,
+        caller: &Caller,
+        action: Action,
+        interaction: &str,
+        rtype: &str,
+    ) -> Result<()> {
+        if let Subject::Partner { scopes, .. } = &caller.subject {
+            if !scopes.allows(rtype, action) {
+                let reason = format!("scope:system/{rtype} lacks {}", action.name());
+                self.record(vec![self.entry(
+                    caller,
+                    action,
+                    interaction,
+                    "denied",
+                    &target(rtype, None, ""),
+                    &[reason],
+                )])
+                .await?;
+                return Err(RecordError::OutOfScope(format!(
+                    "this client's scopes do not allow {} on {rtype}",
+                    action.name()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Logs an access that ended without data (not found, invalid …).
     pub(crate) async fn record_outcome(
         &self,
@@ -208,11 +277,19 @@ impl Record {
     }
 }
 
-/// Builds a target for a resource.
+/// Builds a target for a resource whose content is not at hand (its category follows from the
+/// type alone).
 pub(crate) fn target(rtype: &str, id: Option<&str>, client_key: &str) -> Target {
-    Target {
-        rtype: rtype.to_string(),
-        id: id.map(str::to_string),
-        client_key: client_key.to_string(),
-    }
+    target_body(rtype, id, client_key, b"")
+}
+
+/// Builds a target for a resource with its content (a CarePlan's category depends on it).
+pub(crate) fn target_body(rtype: &str, id: Option<&str>, client_key: &str, body: &[u8]) -> Target {
+    let category = kring_access::category::category_of(rtype, !client_key.is_empty(), body);
+    Target::new(rtype, id, client_key, category)
+}
+
+/// Builds the target of a stored resource.
+pub(crate) fn target_of(r: &kring_store::StoredResource) -> Target {
+    target_body(&r.rtype, Some(&r.id), &r.client_key, &r.body)
 }

@@ -3,12 +3,14 @@
 use kring_access::Action;
 use kring_fhir::IssueCode;
 
-use crate::{target, Caller, Record, RecordError, Result, Versioned};
+use crate::{target, target_of, Caller, Record, RecordError, Result, Versioned};
 
 impl Record {
     /// `GET /Type/id`: the current version (410 when deleted).
     pub async fn read(&self, caller: &Caller, rtype: &str, id: &str) -> Result<Versioned> {
         self.check_type(rtype)?;
+        self.check_scopes(caller, Action::Read, "read", rtype)
+            .await?;
         self.check_id(id)?;
         let Some(stored) = self.store.read(rtype, id).await? else {
             self.record_outcome(
@@ -21,8 +23,11 @@ impl Record {
             .await?;
             return Err(RecordError::NotFound(format!("{rtype}/{id}")));
         };
-        let t = target(rtype, Some(id), &stored.client_key);
-        let d = self.decide(caller, Action::Read, "read", &t).await?;
+        let t = target_of(&stored);
+        let d = self
+            .decide(caller, Action::Read, "read", &t)
+            .await
+            .map_err(|e| e.hiding(&format!("{rtype}/{id}")))?;
         if stored.deleted {
             self.record(vec![self.entry(
                 caller,
@@ -56,6 +61,8 @@ impl Record {
         version: &str,
     ) -> Result<Versioned> {
         self.check_type(rtype)?;
+        self.check_scopes(caller, Action::Read, "vread", rtype)
+            .await?;
         self.check_id(id)?;
         let Ok(v) = version.parse::<i64>() else {
             return Err(RecordError::bad_request(
@@ -76,8 +83,11 @@ impl Record {
                 "version {v} of {rtype}/{id}"
             )));
         };
-        let t = target(rtype, Some(id), &stored.client_key);
-        let d = self.decide(caller, Action::Read, "vread", &t).await?;
+        let t = target_of(&stored);
+        let d = self
+            .decide(caller, Action::Read, "vread", &t)
+            .await
+            .map_err(|e| e.hiding(&format!("version {v} of {rtype}/{id}")))?;
         let outcome = if stored.deleted { "deleted" } else { "success" };
         self.record(vec![self.entry(
             caller,
@@ -111,11 +121,7 @@ impl Record {
             .into_iter()
             .filter(|r| {
                 self.access
-                    .decide(
-                        &caller.subject,
-                        Action::Export,
-                        &target(&r.rtype, Some(&r.id), &r.client_key),
-                    )
+                    .decide(&caller.subject, Action::Export, &target_of(r))
                     .permit
             })
             .collect();

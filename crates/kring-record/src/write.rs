@@ -10,7 +10,9 @@ use kring_store::{NewVersion, StoreTx};
 use serde_json::Value;
 
 use crate::search::SearchRequest;
-use crate::{client, meta, target, Caller, Record, RecordError, Result, Versioned};
+use crate::{
+    client, meta, target, target_body, target_of, Caller, Record, RecordError, Result, Versioned,
+};
 
 /// What the caller wants back from a write (`Prefer: return=…`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,6 +48,31 @@ pub(crate) enum Body {
 pub(crate) struct Prepared {
     pub value: Value,
     pub index: Vec<kring_fhir::index::IndexEntry>,
+}
+
+/// A new client registered by a partner system without a managing organisation is managed
+/// by that system's organisation: `Ok` with the completed body, `Err` with it unchanged.
+fn registered_by_partner(
+    caller: &Caller,
+    rtype: &str,
+    cur: &Option<kring_store::Current>,
+    mut value: Value,
+) -> std::result::Result<Value, Value> {
+    let kring_access::Subject::Partner { organisation, .. } = &caller.subject else {
+        return Err(value);
+    };
+    let new = cur.as_ref().is_none_or(|c| c.deleted);
+    if rtype != "Patient" || !new || value.get("managingOrganization").is_some() {
+        return Err(value);
+    }
+    value["managingOrganization"] =
+        serde_json::json!({"reference": format!("Organization/{organisation}")});
+    Ok(value)
+}
+
+/// Today's date (UTC) as a FHIR date.
+fn chrono_today() -> String {
+    chrono::Utc::now().date_naive().to_string()
 }
 
 fn now_ms() -> i64 {
@@ -166,7 +193,7 @@ impl Record {
             // An update that changes nothing makes no new version (imports run again are free).
             if let Some(stored) = tx.read(rtype, id).await?.filter(|s| s.version == c.version) {
                 if same_content(&stored.body, value) {
-                    let t = target(rtype, Some(id), &c.client_key);
+                    let t = target_of(&stored);
                     let d = self.decide(caller, Action::Update, interaction, &t).await?;
                     entries.push(self.entry(
                         caller,
@@ -188,6 +215,13 @@ impl Record {
         let now = now_ms();
         let (bytes, idx, client_key, action, last_updated, version) = match body {
             Body::Put(Prepared { value, index: idx }) => {
+                let (value, idx) = match registered_by_partner(caller, rtype, &cur, value) {
+                    Ok(v) => {
+                        let p = self.prepare(v);
+                        (p.value, p.index)
+                    }
+                    Err(v) => (v, idx),
+                };
                 let key = client::client_key(self.defs, rtype, id, &idx);
                 let action = if cur.as_ref().is_some_and(|c| !c.deleted) {
                     Action::Update
@@ -237,17 +271,30 @@ impl Record {
                 )
             }
         };
-        let t = target(rtype, Some(id), &client_key);
-        let decision = self.decide(caller, action, interaction, &t).await?;
-        if let Some(c) = cur.as_ref().filter(|c| c.client_key != client_key) {
-            // Moving data from one client to another needs the right on both.
-            self.decide(
-                caller,
-                Action::Update,
-                interaction,
-                &target(rtype, Some(id), &c.client_key),
-            )
+        self.check_scopes(caller, action, interaction, rtype)
             .await?;
+        let old = match cur.as_ref().filter(|c| !c.deleted) {
+            Some(_) => tx.read(rtype, id).await?,
+            None => None,
+        };
+        let t = match (&bytes, &old) {
+            (Some(b), _) => target_body(rtype, Some(id), &client_key, b),
+            (None, Some(o)) => target_of(o),
+            (None, None) => target(rtype, Some(id), &client_key),
+        };
+        let decision = self.decide(caller, action, interaction, &t).await?;
+        if let Some(b) = &bytes {
+            if let Err(why) = self.access.check_write(&caller.subject, rtype, b) {
+                return Err(RecordError::Unprocessable(why));
+            }
+        }
+        if let Some(o) = old.as_ref().filter(|o| {
+            let before = target_of(o);
+            before.client_key != t.client_key || before.category != t.category
+        }) {
+            // Moving data to another client or category needs the right on both.
+            self.decide(caller, Action::Update, interaction, &target_of(o))
+                .await?;
         }
         entries.push(self.entry(
             caller,
@@ -258,6 +305,13 @@ impl Record {
             &decision.reasons,
         ));
         let created = cur.as_ref().is_none_or(|c| c.deleted);
+        if let (true, "Patient", kring_access::Subject::Partner { organisation, .. }) =
+            (created, rtype, &caller.subject)
+        {
+            // A client a partner system registers starts with its organisation in the circle.
+            self.start_circle(tx, caller, entries, id, organisation, &decision.reasons)
+                .await?;
+        }
         tx.put(NewVersion {
             rtype: rtype.to_string(),
             id: id.to_string(),
@@ -281,6 +335,67 @@ impl Record {
         })
     }
 
+    /// Writes the first circle of a client a partner system registered: the partner's
+    /// organisation, with every category except safety assessments (which need a named person),
+    /// from today on. Part of the same transaction as the client.
+    async fn start_circle(
+        &self,
+        tx: &mut dyn StoreTx,
+        caller: &Caller,
+        entries: &mut Vec<AccessEntry>,
+        client: &str,
+        organisation: &str,
+        reasons: &[String],
+    ) -> Result<()> {
+        use kring_access::category::{Category, CATEGORY_SYSTEM};
+        let id = format!("{client}-circle");
+        if tx.current("CareTeam", &id).await?.is_some() {
+            return Ok(());
+        }
+        let today = chrono_today();
+        let categories: Vec<Value> = Category::GRANTABLE
+            .iter()
+            .filter(|c| **c != Category::Safety)
+            .map(|c| serde_json::json!({"system": CATEGORY_SYSTEM, "code": c.code()}))
+            .collect();
+        let circle = serde_json::json!({
+            "resourceType": "CareTeam", "status": "active", "name": "Kring",
+            "subject": {"reference": format!("Patient/{client}")},
+            "period": {"start": today},
+            "participant": [{
+                "extension": [{"url": kring_access::circle::CATEGORIES_EXTENSION,
+                               "valueCodeableConcept": {"coding": categories}}],
+                "role": [{"text": "Aanmeldende organisatie"}],
+                "member": {"reference": format!("Organization/{organisation}")},
+                "onBehalfOf": {"reference": format!("Organization/{organisation}")},
+                "period": {"start": today},
+            }],
+            "managingOrganization": [{"reference": format!("Organization/{organisation}")}],
+        });
+        let Prepared { value, index } = self.prepare(circle);
+        let now = now_ms();
+        let body = meta::stamp(value, &id, 1, now);
+        entries.push(self.entry(
+            caller,
+            Action::Create,
+            "create",
+            "success",
+            &target_body("CareTeam", Some(&id), client, &body),
+            reasons,
+        ));
+        tx.put(NewVersion {
+            rtype: "CareTeam".into(),
+            id,
+            version: 1,
+            last_updated: now,
+            client_key: client.to_string(),
+            body: Some(body),
+            index,
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Records the entries, then commits: no write is acknowledged without its log entry.
     pub(crate) async fn finish(
         &self,
@@ -295,12 +410,18 @@ impl Record {
                 ..e.clone()
             })
             .collect();
+        let written: Vec<AccessEntry> = entries
+            .iter()
+            .filter(|e| e.outcome == "success" && self.access.watches(&e.resource_type))
+            .cloned()
+            .collect();
         self.record(entries).await?;
         if let Err(e) = tx.commit().await {
             tracing::error!(error = %e, source = %caller.source, "commit failed after logging; recording the failure");
             let _ = self.log.record(failed).await;
             return Err(e.into());
         }
+        self.observe_committed(&written).await;
         Ok(())
     }
 
@@ -379,7 +500,7 @@ impl Record {
             0 => Ok(None),
             1 => {
                 let m = found.matches.into_iter().next().expect("one match");
-                let t = target(&m.rtype, Some(&m.id), &m.client_key);
+                let t = target_of(&m);
                 let d = self.decide(caller, Action::Read, &format!("conditional-{what}"), &t).await?;
                 self.record(vec![self.entry(caller, Action::Read, &format!("conditional-{what}"), "success", &t, &d.reasons)]).await?;
                 Ok(Some(Versioned::from_stored(m)))
@@ -536,13 +657,9 @@ impl Record {
         let Some(stored) = tx.read(rtype, id).await?.filter(|s| !s.deleted) else {
             return Err(RecordError::NotFound(format!("{rtype}/{id}")));
         };
-        self.decide(
-            caller,
-            Action::Read,
-            "patch",
-            &target(rtype, Some(id), &stored.client_key),
-        )
-        .await?;
+        self.decide(caller, Action::Read, "patch", &target_of(&stored))
+            .await
+            .map_err(|e| e.hiding(&format!("{rtype}/{id}")))?;
         let mut value: Value = serde_json::from_slice(&stored.body)
             .map_err(|e| RecordError::Internal(e.to_string()))?;
         json_patch::patch(&mut value, patch).map_err(|e| {

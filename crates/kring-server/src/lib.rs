@@ -6,6 +6,7 @@
 //! writes the access log. Request logs name the route template and status only, never a URL
 //! with its query (which may hold names).
 
+pub mod auth;
 pub mod fhir;
 
 use std::net::SocketAddr;
@@ -17,6 +18,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
 use kring_record::Record;
+
+use auth::{Authenticate, BearerTokens, TokenTable};
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -45,12 +48,61 @@ impl Default for HttpConfig {
 pub struct AppState {
     pub record: Record,
     pub http: Arc<HttpConfig>,
+    /// Resolves the caller of each request.
+    pub auth: Arc<dyn Authenticate>,
+    /// The bearer tokens issued to partner systems.
+    pub auth_tokens: Arc<TokenTable>,
+}
+
+impl AppState {
+    /// The production state: every request needs a partner system's bearer token.
+    pub fn new(record: Record, http: HttpConfig) -> AppState {
+        let tokens = Arc::new(TokenTable::default());
+        AppState {
+            record,
+            http: Arc::new(http),
+            auth: Arc::new(BearerTokens {
+                tokens: tokens.clone(),
+            }),
+            auth_tokens: tokens,
+        }
+    }
+
+    /// A state whose every request is the local operator (tests and benchmarks only).
+    pub fn local_operator(record: Record, http: HttpConfig) -> AppState {
+        AppState {
+            auth: Arc::new(auth::LocalOperator),
+            ..AppState::new(record, http)
+        }
+    }
+
+    /// The public base URL of the server (without `/fhir`).
+    pub fn public_base(&self, headers: &axum::http::HeaderMap) -> String {
+        match &self.http.base_url {
+            Some(b) => b
+                .trim_end_matches('/')
+                .trim_end_matches("/fhir")
+                .to_string(),
+            None => {
+                let host = headers
+                    .get(axum::http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("localhost");
+                format!("http://{host}")
+            }
+        }
+    }
 }
 
 /// All routes of the server.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/fhir", fhir::routes())
+        .route("/oauth/token", axum::routing::post(auth::oauth::token))
+        .route(
+            "/.well-known/smart-configuration",
+            axum::routing::get(auth::oauth::smart_configuration),
+        )
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }

@@ -269,6 +269,14 @@ impl Store for PgStore {
             .await
     }
 
+    async fn put_partner(&self, partner: &kring_store::PartnerClient) -> Result<()> {
+        ops::put_partner(&mut Conn(&mut *self.conn().await?), partner).await
+    }
+
+    async fn partner(&self, client_id: &str) -> Result<Option<kring_store::PartnerClient>> {
+        ops::partner(&mut Conn(&mut *self.conn().await?), client_id).await
+    }
+
     async fn types_in_use(&self) -> Result<Vec<String>> {
         ops::types_in_use(&mut Conn(&mut *self.conn().await?)).await
     }

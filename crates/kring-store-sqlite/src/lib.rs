@@ -290,6 +290,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn put_partner(&self, partner: &kring_store::PartnerClient) -> Result<()> {
+        // Through the one writer, so it never races the record's writes.
+        let mut guard = self.writer.clone().lock_owned().await;
+        // A group waiting for its commit is committed first (and told so).
+        guard.flush().await;
+        ops::put_partner(&mut Conn(&mut guard.conn), partner).await
+    }
+
+    async fn partner(&self, client_id: &str) -> Result<Option<kring_store::PartnerClient>> {
+        ops::partner(&mut Conn(&mut *self.reader().await?), client_id).await
+    }
+
     async fn types_in_use(&self) -> Result<Vec<String>> {
         ops::types_in_use(&mut Conn(&mut *self.reader().await?)).await
     }

@@ -91,6 +91,20 @@ pub struct ResourceKey {
 }
 
 /// The record's storage. Implemented by `kring-store-sqlite` and `kring-store-postgres`.
+/// A partner system registered for OAuth2 client credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerClient {
+    pub client_id: String,
+    /// The organisation (Organization id) the system acts for.
+    pub organisation: String,
+    /// SMART v2 system scopes, space-separated.
+    pub scopes: String,
+    /// The argon2id hash of the client secret (PHC string).
+    pub secret_hash: String,
+    /// ms since the epoch.
+    pub created: i64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> Backend;
@@ -150,6 +164,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Starts a write transaction. Writes become visible together at commit, or not at all.
     async fn begin(&self) -> Result<Box<dyn StoreTx>>;
+
+    /// Registers (or replaces) a partner system.
+    async fn put_partner(&self, partner: &PartnerClient) -> Result<()>;
+
+    /// A registered partner system.
+    async fn partner(&self, client_id: &str) -> Result<Option<PartnerClient>>;
 }
 
 /// A write transaction. Dropping it without `commit` rolls it back.

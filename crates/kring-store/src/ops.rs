@@ -220,3 +220,41 @@ pub async fn types_in_use(ex: &mut dyn Exec) -> Result<Vec<String>> {
         .map(|p| p.0)
         .collect())
 }
+
+pub async fn put_partner(ex: &mut dyn Exec, p: &crate::PartnerClient) -> Result<()> {
+    ex.exec(
+        &Sql::new("INSERT INTO partner_clients (client_id, organisation, scopes, secret_hash, created) VALUES (?, ?, ?, ?, ?) \
+                   ON CONFLICT (client_id) DO UPDATE SET organisation = excluded.organisation, scopes = excluded.scopes, \
+                   secret_hash = excluded.secret_hash, created = excluded.created")
+            .bind(text(&p.client_id))
+            .bind(text(&p.organisation))
+            .bind(text(&p.scopes))
+            .bind(text(&p.secret_hash))
+            .bind(Arg::Int(p.created)),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn partner(ex: &mut dyn Exec, client_id: &str) -> Result<Option<crate::PartnerClient>> {
+    // Two text columns: neither scopes nor a PHC hash contain '|', so it separates them.
+    let rows = ex
+        .fetch_pairs(
+            &Sql::new("SELECT organisation, scopes || '|' || secret_hash || '|' || CAST(created AS TEXT) FROM partner_clients WHERE client_id = ?")
+                .bind(text(client_id)),
+        )
+        .await?;
+    Ok(rows.into_iter().next().and_then(|(organisation, rest)| {
+        let mut parts = rest.splitn(3, '|');
+        let scopes = parts.next()?.to_string();
+        let secret_hash = parts.next()?.to_string();
+        let created = parts.next()?.parse().ok()?;
+        Some(crate::PartnerClient {
+            client_id: client_id.to_string(),
+            organisation,
+            scopes,
+            secret_hash,
+            created,
+        })
+    }))
+}

@@ -197,6 +197,12 @@ pub struct SearchPlan {
 }
 
 impl SearchPlan {
+    /// The same plan restricted to `scope`.
+    pub fn scoped(mut self, scope: ClientScope) -> Self {
+        self.scope = Some(scope);
+        self
+    }
+
     pub fn new(rtype: &str) -> Self {
         SearchPlan {
             rtype: rtype.to_string(),

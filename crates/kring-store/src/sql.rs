@@ -237,7 +237,14 @@ fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str) {
         .push(".deleted = 0");
     if let Some(scope) = &plan.scope {
         sql.push(" AND ");
-        scope_sql(sql, scope, alias);
+        scope_sql(
+            sql,
+            scope,
+            At {
+                alias,
+                rtype: &plan.rtype,
+            },
+        );
     }
     filter_sql(
         sql,
@@ -250,13 +257,33 @@ fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str) {
     );
 }
 
-fn scope_sql(sql: &mut Sql, scope: &ClientScope, alias: &str) {
+/// The caller's scope on the rows at `at`: whole clients, shared data, and clients seen only
+/// partly (rows matching the scope's condition).
+fn scope_sql(sql: &mut Sql, scope: &ClientScope, at: At) {
+    let alias = at.alias;
     sql.push("(");
     is_in(sql, &format!("{alias}.client_key"), &scope.clients);
     if scope.include_shared {
         sql.push(" OR ").push(alias).push(".client_key = ''");
     }
+    for (clients, only) in &scope.partial {
+        sql.push(" OR (");
+        is_in(sql, &format!("{alias}.client_key"), clients);
+        sql.push(" AND ");
+        any_of_sql(sql, only, at, None);
+        sql.push(")");
+    }
     sql.push(")");
+}
+
+/// The scope of rows of another type reached by a chain or `_has`: its own scope, or nothing.
+fn linked_scope_sql(sql: &mut Sql, scope: &ClientScope, at: At) {
+    match scope.linked.get(at.rtype) {
+        Some(linked) => scope_sql(sql, linked, at),
+        None => {
+            sql.push("1 = 0");
+        }
+    }
 }
 
 fn filter_sql(sql: &mut Sql, filter: &Filter, at: At, scope: Option<&ClientScope>) {
@@ -587,7 +614,14 @@ fn cond_sql(sql: &mut Sql, cond: &Cond, at: At, scope: Option<&ClientScope>) {
             sql.push(" AND ").push(&t).push(".deleted = 0");
             if let Some(scope) = scope {
                 sql.push(" AND ");
-                scope_sql(sql, scope, &t);
+                linked_scope_sql(
+                    sql,
+                    scope,
+                    At {
+                        alias: &t,
+                        rtype: target_type,
+                    },
+                );
             }
             filter_sql(
                 sql,
@@ -624,7 +658,7 @@ fn cond_sql(sql: &mut Sql, cond: &Cond, at: At, scope: Option<&ClientScope>) {
                 .push(".deleted = 0");
             if let Some(scope) = scope {
                 sql.push(" AND ");
-                scope_sql(sql, scope, &h);
+                linked_scope_sql(sql, scope, At { alias: &h, rtype });
             }
             filter_sql(sql, inner, At { alias: &h, rtype }, scope);
             sql.push(")");
@@ -740,7 +774,11 @@ pub fn history(q: &crate::HistoryQuery) -> Sql {
     }
     if let Some(scope) = &q.scope_filter {
         sql.push(" AND ");
-        scope_sql(&mut sql, scope, "v");
+        let rtype = match &q.scope {
+            crate::HistoryScope::Type(t) | crate::HistoryScope::Instance(t, _) => t.as_str(),
+            crate::HistoryScope::System => "",
+        };
+        scope_sql(&mut sql, scope, At { alias: "v", rtype });
     }
     sql.push(" ORDER BY v.last_updated DESC, v.res_type, v.id, v.version DESC LIMIT ")
         .arg(Arg::Int(q.count as i64))
@@ -824,7 +862,7 @@ mod tests {
         let mut plan = SearchPlan::new("Observation");
         plan.scope = Some(ClientScope {
             clients: vec!["p1".into()],
-            include_shared: false,
+            ..ClientScope::default()
         });
         let sql = search_page(&plan);
         assert!(sql.text.contains("r.client_key IN (?)"), "{}", sql.text);
@@ -835,5 +873,38 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn chains_and_has_use_the_scope_of_the_type_they_reach() {
+        let mut plan = SearchPlan::new("Patient");
+        plan.filter.all.push(AnyOf {
+            conds: vec![Cond::Has {
+                rtype: "MedicationRequest".into(),
+                param: "subject".into(),
+                inner: Box::default(),
+            }],
+            negate: false,
+        });
+        let mut scope = ClientScope {
+            clients: vec!["p1".into()],
+            ..ClientScope::default()
+        };
+        let sql = search_page(&plan.clone().scoped(scope.clone()));
+        assert!(
+            sql.text.contains("1 = 0"),
+            "no scope for the type reached: nothing: {}",
+            sql.text
+        );
+        scope.linked.insert(
+            "MedicationRequest".into(),
+            ClientScope {
+                clients: vec!["p2".into()],
+                ..ClientScope::default()
+            },
+        );
+        let sql = search_page(&plan.scoped(scope));
+        assert!(!sql.text.contains("1 = 0"), "{}", sql.text);
+        assert!(sql.args.contains(&Arg::Text("p2".into())));
     }
 }

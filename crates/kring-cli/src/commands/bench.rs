@@ -220,7 +220,7 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
     let log = kring_audit::FileLog::open(&dir.join("access.ndjson"))?;
     let record = Record::new(
         store,
-        Arc::new(kring_access::TrustedOperator),
+        Arc::new(kring_access::NeedToKnow::new()?),
         Arc::new(log),
     );
     let patients = (args.resources / (OBS_PER_PATIENT + 1)).max(100);
@@ -253,10 +253,8 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
     // The server, in this process, on a free port.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let state = kring_server::AppState {
-        record: record.clone(),
-        http: Arc::new(kring_server::HttpConfig::default()),
-    };
+    let state =
+        kring_server::AppState::local_operator(record.clone(), kring_server::HttpConfig::default());
     let server =
         tokio::spawn(async move { axum::serve(listener, kring_server::router(state)).await });
     let base = format!("http://{addr}/fhir");

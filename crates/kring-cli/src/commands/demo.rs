@@ -23,6 +23,9 @@ pub struct DemoArgs {
     pub no_serve: bool,
 }
 
+/// The organisation whose record system the demo's integration client is.
+pub const DEMO_INTEGRATION_ORGANISATION: &str = "jeugdhulp-de-brug";
+
 /// Loads a generated network into `record`, in atomic chunks, with a progress bar.
 pub async fn load(record: &Record, network: &kring_demo::Network) -> anyhow::Result<()> {
     let caller = Caller::operator("cli");
@@ -61,11 +64,23 @@ pub async fn run(cfg: &Config, args: DemoArgs) -> anyhow::Result<()> {
     let record = crate::open::record(&cfg).await?;
     let network = kring_demo::generate(args.seed);
     load(&record, &network).await?;
-    let url = format!("http://{}/fhir", cfg.addr);
+    let base = crate::commands::client::public_base(&cfg);
+    let url = format!("{base}/fhir");
+    let integration = kring_server::auth::partners::register(
+        &**record.store(),
+        DEMO_INTEGRATION_ORGANISATION,
+        "system/*.cruds",
+    )
+    .await?;
     let credentials = json!({
         "fhir_base": url,
-        "note": "Sign-in (passwords, two-factor codes) and the integration client arrive with access control; until then the API trusts its operator and listens on this machine only.",
-        "integration": null,
+        "note": "The integration client is the record system of the youth-care organisation: it sees the clients whose circle includes that organisation. Sign-in for people (passwords, two-factor codes) arrives with the professional pages.",
+        "integration": {
+            "client_id": integration.client_id,
+            "client_secret": integration.client_secret,
+            "token_url": format!("{base}/oauth/token"),
+            "scope": integration.scopes.to_string(),
+        },
         "people": network.people.iter().map(|p| json!({
             "username": p.username, "role": p.role, "organisation": p.organisation, "practitioner": p.practitioner,
         })).collect::<Vec<_>>(),
@@ -84,6 +99,8 @@ pub async fn run(cfg: &Config, args: DemoArgs) -> anyhow::Result<()> {
     if args.no_serve {
         return Ok(());
     }
-    println!("Try: {url}/Patient?family=de%20Jong&_count=5&_pretty=true");
+    println!("Try (with the integration client from demo-credentials.json):");
+    println!("  curl -s -d grant_type=client_credentials -d client_id=… -d client_secret=… {base}/oauth/token");
+    println!("  curl -s -H 'Authorization: Bearer …' '{url}/Patient?_count=5&_pretty=true'");
     crate::commands::serve::serve_record(&cfg, record).await
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod client;
 pub mod demo;
 pub mod export;
 pub mod import;

@@ -1,7 +1,5 @@
 //! `kring serve`: serve the FHIR API until Ctrl-C or SIGTERM.
 
-use std::sync::Arc;
-
 use anyhow::Context;
 use kring_record::Record;
 use kring_server::{AppState, HttpConfig};
@@ -21,15 +19,9 @@ pub async fn serve_record(cfg: &Config, record: Record) -> anyhow::Result<()> {
     };
     println!("Kring is serving the FHIR API at http://{addr}/fhir  (capabilities: http://{addr}/fhir/metadata)");
     println!("Press Ctrl-C to stop.");
-    kring_server::serve(
-        listener,
-        AppState {
-            record,
-            http: Arc::new(http),
-        },
-    )
-    .await
-    .context("the server stopped with an error")
+    kring_server::serve(listener, AppState::new(record, http))
+        .await
+        .context("the server stopped with an error")
 }
 
 pub async fn run(cfg: &Config) -> anyhow::Result<()> {

@@ -12,7 +12,7 @@ use kring_store::{ResourceKey, StoredResource};
 
 pub use parse::{Include, Planned, Summary};
 
-use crate::{target, Caller, Record, Result, Versioned};
+use crate::{target, target_of, Caller, Record, Result, Versioned};
 
 /// How unknown parameters are treated (`Prefer: handling=…`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -67,8 +67,27 @@ impl Record {
     ) -> Result<Planned> {
         self.check_type(&req.rtype)?;
         let mut planned = parse::plan(self.defs, &self.limits, &req.rtype, &req.params, strict)?;
-        planned.plan.scope = self.access.search_scope(&caller.subject);
+        planned.plan.scope = self.scope_for(caller, &req.rtype, &planned.plan.filter);
         Ok(planned)
+    }
+
+    /// The caller's scope for a search of `rtype`, with the scopes of the types its chained
+    /// parameters and `_has` reach.
+    pub(crate) fn scope_for(
+        &self,
+        caller: &Caller,
+        rtype: &str,
+        filter: &kring_store::search::Filter,
+    ) -> Option<kring_store::search::ClientScope> {
+        let mut scope = self.access.search_scope(&caller.subject, rtype)?;
+        let mut types = BTreeSet::new();
+        linked_types(filter, &mut types);
+        for t in types {
+            if let Some(s) = self.access.search_scope(&caller.subject, &t) {
+                scope.linked.insert(t, s);
+            }
+        }
+        Some(scope)
     }
 
     /// `GET /Type?…` and `POST /Type/_search`.
@@ -78,6 +97,9 @@ impl Record {
         req: &SearchRequest,
         handling: Handling,
     ) -> Result<SearchOutcome> {
+        self.check_type(&req.rtype)?;
+        self.check_scopes(caller, Action::Search, "search-type", &req.rtype)
+            .await?;
         let planned = self.plan(caller, req, handling == Handling::Strict)?;
         let result = self.store.search(&planned.plan).await?;
         let matches = self.permitted(caller, result.matches);
@@ -116,11 +138,7 @@ impl Record {
         rows.into_iter()
             .filter(|r| {
                 self.access
-                    .decide(
-                        &caller.subject,
-                        Action::Read,
-                        &target(&r.rtype, Some(&r.id), &r.client_key),
-                    )
+                    .decide(&caller.subject, Action::Read, &target_of(r))
                     .permit
             })
             .collect()
@@ -136,12 +154,9 @@ impl Record {
         matches: &[StoredResource],
         included: &[StoredResource],
     ) -> Result<()> {
-        let mut by_client: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        let mut by_client: BTreeMap<&str, Vec<&StoredResource>> = BTreeMap::new();
         for r in matches.iter().chain(included) {
-            by_client
-                .entry(r.client_key.as_str())
-                .or_default()
-                .push(format!("{}/{}", r.rtype, r.id));
+            by_client.entry(r.client_key.as_str()).or_default().push(r);
         }
         let mut entries = Vec::new();
         if by_client.is_empty() {
@@ -154,10 +169,16 @@ impl Record {
                 &[],
             ));
         }
-        for (client, ids) in by_client {
-            let mut t = target(rtype, None, client);
+        for rows in by_client.into_values() {
+            let mut t = target_of(rows[0]);
             let d = self.access.decide(&caller.subject, action, &t);
-            t.id = Some(ids.join(","));
+            t.rtype = rtype.to_string();
+            t.id = Some(
+                rows.iter()
+                    .map(|r| format!("{}/{}", r.rtype, r.id))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
             entries.push(self.entry(caller, action, interaction, "success", &t, &d.reasons));
         }
         self.record(entries).await
@@ -250,5 +271,27 @@ impl Record {
             }
         }
         params.into_iter().collect()
+    }
+}
+
+/// The resource types a filter reaches through chained parameters and `_has`.
+fn linked_types(filter: &kring_store::search::Filter, out: &mut BTreeSet<String>) {
+    use kring_store::search::Cond;
+    for group in &filter.all {
+        for c in &group.conds {
+            match c {
+                Cond::Chain {
+                    target_type, inner, ..
+                } => {
+                    out.insert(target_type.clone());
+                    linked_types(inner, out);
+                }
+                Cond::Has { rtype, inner, .. } => {
+                    out.insert(rtype.clone());
+                    linked_types(inner, out);
+                }
+                _ => {}
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@ use axum::response::Response;
 use kring_fhir::{Definitions, SearchParamType};
 use serde_json::{json, Value};
 
-use super::request::Ctx;
+use super::request::Format;
 use super::response;
 use crate::AppState;
 
@@ -90,10 +90,11 @@ fn statement(defs: &Definitions) -> Value {
     })
 }
 
-pub async fn metadata(State(state): State<AppState>, ctx: Ctx) -> Response {
+/// `GET /fhir/metadata`: public, as the specification requires.
+pub async fn metadata(State(state): State<AppState>, format: Format) -> Response {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
     let bytes = BYTES.get_or_init(|| {
         serde_json::to_vec(&statement(state.record.definitions())).unwrap_or_default()
     });
-    response::json(&ctx, StatusCode::OK, bytes.clone())
+    response::json_as(format.pretty, StatusCode::OK, bytes.clone())
 }

@@ -10,6 +10,8 @@ use kring_record::RecordError;
 pub struct FhirError {
     pub status: StatusCode,
     pub outcome: OperationOutcome,
+    /// The `WWW-Authenticate` challenge of a 401.
+    pub challenge: Option<String>,
 }
 
 impl FhirError {
@@ -17,11 +19,24 @@ impl FhirError {
         FhirError {
             status,
             outcome: OperationOutcome::single(Issue::error(code, msg)),
+            challenge: None,
         }
     }
     pub fn bad_request(msg: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, IssueCode::Invalid, msg)
     }
+    /// 401: no or no valid credentials. Says how to sign in, nothing about the data asked for.
+    pub fn unauthenticated(e: crate::auth::AuthError) -> Self {
+        let error = match e {
+            crate::auth::AuthError::Missing => "",
+            crate::auth::AuthError::Invalid => ", error=\"invalid_token\"",
+        };
+        FhirError {
+            challenge: Some(format!("Bearer realm=\"kring\"{error}")),
+            ..Self::new(StatusCode::UNAUTHORIZED, IssueCode::Login, e.to_string())
+        }
+    }
+
     pub fn unsupported_media(msg: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -39,6 +54,7 @@ impl From<RecordError> for FhirError {
         FhirError {
             status: StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             outcome: e.outcome(),
+            challenge: None,
         }
     }
 }
@@ -46,12 +62,16 @@ impl From<RecordError> for FhirError {
 impl IntoResponse for FhirError {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self.outcome.to_json()).unwrap_or_default();
-        (
+        let mut res = (
             self.status,
             [(header::CONTENT_TYPE, super::response::FHIR_JSON)],
             body,
         )
-            .into_response()
+            .into_response();
+        if let Some(c) = self.challenge.and_then(|c| c.parse().ok()) {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, c);
+        }
+        res
     }
 }
 

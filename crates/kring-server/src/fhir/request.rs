@@ -75,6 +75,11 @@ impl FromRequestParts<AppState> for Ctx {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string())
             .unwrap_or_else(|| "in-process".into());
+        let caller = state
+            .auth
+            .caller(&parts.headers, &source)
+            .await
+            .map_err(FhirError::unauthenticated)?;
         let base = match &state.http.base_url {
             Some(b) => b.trim_end_matches('/').to_string(),
             None => {
@@ -87,42 +92,7 @@ impl FromRequestParts<AppState> for Ctx {
             }
         };
         let query = parts.uri.query().unwrap_or("").to_string();
-        let mut pretty = false;
-        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-            match k.as_ref() {
-                "_format" if wants_xml(&v) => {
-                    return Err(FhirError::new(
-                        StatusCode::NOT_ACCEPTABLE,
-                        IssueCode::NotSupported,
-                        "this server speaks FHIR JSON only; use _format=json",
-                    ))
-                }
-                "_format" if !(v.contains("json") || v == "application/fhir+json") => {
-                    return Err(FhirError::new(
-                        StatusCode::NOT_ACCEPTABLE,
-                        IssueCode::NotSupported,
-                        format!("unknown _format '{v}'; use json"),
-                    ))
-                }
-                "_pretty" => pretty = v == "true",
-                _ => {}
-            }
-        }
-        if let Some(accept) = parts
-            .headers
-            .get(header::ACCEPT)
-            .and_then(|a| a.to_str().ok())
-        {
-            let json_ok =
-                accept.contains("json") || accept.contains("*/*") || accept.trim().is_empty();
-            if !json_ok && wants_xml(accept) {
-                return Err(FhirError::new(
-                    StatusCode::NOT_ACCEPTABLE,
-                    IssueCode::NotSupported,
-                    "this server speaks FHIR JSON only; accept application/fhir+json",
-                ));
-            }
-        }
+        let pretty = format_of(parts)?.pretty;
         let (prefer, handling) = parse_prefer(&parts.headers);
         let if_match = match parts
             .headers
@@ -140,7 +110,7 @@ impl FromRequestParts<AppState> for Ctx {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         Ok(Ctx {
-            caller: Caller::operator(&source),
+            caller,
             base,
             prefer,
             handling,
@@ -264,6 +234,59 @@ pub async fn json_body(
     check_content_type(headers, patch)?;
     let bytes = read_body(body, state.http.max_body_bytes).await?;
     parse_json(&bytes, state.http.max_json_depth)
+}
+
+/// The response format a request asks for: FHIR JSON, pretty or not. XML is refused with 406.
+pub struct Format {
+    pub pretty: bool,
+}
+
+fn format_of(parts: &Parts) -> Result<Format, FhirError> {
+    let query = parts.uri.query().unwrap_or("");
+    let mut pretty = false;
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "_format" if wants_xml(&v) => {
+                return Err(FhirError::new(
+                    StatusCode::NOT_ACCEPTABLE,
+                    IssueCode::NotSupported,
+                    "this server speaks FHIR JSON only; use _format=json",
+                ))
+            }
+            "_format" if !(v.contains("json") || v == "application/fhir+json") => {
+                return Err(FhirError::new(
+                    StatusCode::NOT_ACCEPTABLE,
+                    IssueCode::NotSupported,
+                    format!("unknown _format '{v}'; use json"),
+                ))
+            }
+            "_pretty" => pretty = v == "true",
+            _ => {}
+        }
+    }
+    if let Some(accept) = parts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+    {
+        let json_ok = accept.contains("json") || accept.contains("*/*") || accept.trim().is_empty();
+        if !json_ok && wants_xml(accept) {
+            return Err(FhirError::new(
+                StatusCode::NOT_ACCEPTABLE,
+                IssueCode::NotSupported,
+                "this server speaks FHIR JSON only; accept application/fhir+json",
+            ));
+        }
+    }
+    Ok(Format { pretty })
+}
+
+impl FromRequestParts<AppState> for Format {
+    type Rejection = FhirError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        format_of(parts)
+    }
 }
 
 #[cfg(test)]

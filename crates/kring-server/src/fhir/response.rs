@@ -17,7 +17,12 @@ fn http_date(ms: i64) -> String {
 
 /// A JSON body with the FHIR content type (pretty-printed on `_pretty=true`).
 pub fn json(ctx: &Ctx, status: StatusCode, body: Vec<u8>) -> Response {
-    let body = if ctx.pretty {
+    json_as(ctx.pretty, status, body)
+}
+
+/// A FHIR JSON response, pretty-printed when asked.
+pub fn json_as(pretty: bool, status: StatusCode, body: Vec<u8>) -> Response {
+    let body = if pretty {
         kring_record::output::pretty(&body)
     } else {
         body

@@ -19,7 +19,10 @@ pub enum Backend {
 }
 
 pub struct TestApp {
+    /// Every request is the local operator (the FHIR conformance tests).
     pub router: axum::Router,
+    /// Production authentication: bearer tokens of partner systems (the access tests).
+    pub secure: axum::Router,
     #[allow(dead_code)]
     pub record: Record,
     pub store: Arc<dyn Store>,
@@ -131,7 +134,7 @@ impl TestApp {
         let log = kring_audit::FileLog::open(&log_path).expect("log");
         let record = Record::new(
             store.clone(),
-            Arc::new(kring_access::TrustedOperator),
+            Arc::new(kring_access::NeedToKnow::new().expect("rules")),
             Arc::new(log),
         );
         let http = HttpConfig {
@@ -139,12 +142,12 @@ impl TestApp {
             max_json_depth: 64,
             base_url: Some("http://kring.test/fhir".into()),
         };
-        let router = kring_server::router(AppState {
-            record: record.clone(),
-            http: Arc::new(http),
-        });
+        // The FHIR conformance tests call as the local operator; the access tests sign in.
+        let router = kring_server::router(AppState::local_operator(record.clone(), http.clone()));
+        let secure = kring_server::router(AppState::new(record.clone(), http));
         TestApp {
             router,
+            secure,
             record,
             store,
             log_path,
@@ -170,22 +173,61 @@ impl TestApp {
             .oneshot(req.body(Body::from(body)).expect("request"))
             .await
             .expect("response");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let raw = res
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes()
-            .to_vec();
-        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            body,
-            raw,
+        into_resp(res).await
+    }
+
+    /// A request through the production router, with `Authorization: Bearer token` when given.
+    pub async fn as_partner(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        uri: &str,
+        body: Option<&Value>,
+    ) -> Resp {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/fhir+json");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
         }
+        let body = body
+            .map(|b| serde_json::to_vec(b).unwrap())
+            .unwrap_or_default();
+        into_resp(
+            self.secure
+                .clone()
+                .oneshot(req.body(Body::from(body)).expect("request"))
+                .await
+                .expect("response"),
+        )
+        .await
+    }
+
+    /// `POST /oauth/token` with a form body.
+    pub async fn token_request(&self, form: &str) -> Resp {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/oauth/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form.to_string()))
+            .expect("request");
+        into_resp(self.secure.clone().oneshot(req).await.expect("response")).await
+    }
+
+    /// Registers a partner system for `organisation` and returns a bearer token for it.
+    pub async fn partner_token(&self, organisation: &str, scopes: &str) -> String {
+        let p = kring_server::auth::partners::register(&*self.store, organisation, scopes)
+            .await
+            .expect("register");
+        let r = self
+            .token_request(&format!(
+                "grant_type=client_credentials&client_id={}&client_secret={}",
+                p.client_id, p.client_secret
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        r.body["access_token"].as_str().unwrap().to_string()
     }
 
     pub async fn get(&self, uri: &str) -> Resp {
@@ -252,6 +294,25 @@ impl TestApp {
             .lines()
             .map(|l| serde_json::from_str(l).expect("log line is JSON"))
             .collect()
+    }
+}
+
+async fn into_resp(res: axum::response::Response) -> Resp {
+    let status = res.status();
+    let headers = res.headers().clone();
+    let raw = res
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    Resp {
+        status,
+        headers,
+        body,
+        raw,
     }
 }
 

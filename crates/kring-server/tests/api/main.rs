@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod access;
 mod bundles;
 mod conformance;
 mod crud;

@@ -1,0 +1,60 @@
+//! `kring client add`: registers a partner system (another organisation's record system) that
+//! connects with OAuth2 client credentials, and prints its credentials once.
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::config::Config;
+
+#[derive(Args)]
+pub struct ClientArgs {
+    #[command(subcommand)]
+    pub command: ClientCommand,
+}
+
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Register a partner system; prints client_id, client_secret, token_url and scope as JSON.
+    /// The secret is shown only now: Kring keeps only its argon2id hash.
+    Add(AddArgs),
+}
+
+#[derive(Args)]
+pub struct AddArgs {
+    /// The organisation (FHIR Organization id) the system acts for. It sees only clients whose
+    /// circle includes this organisation, as far as their consent allows.
+    #[arg(long)]
+    pub organisation: String,
+    /// SMART v2 system scopes, space-separated, e.g. "system/Patient.rs system/CarePlan.cruds".
+    #[arg(long, default_value = "system/*.rs")]
+    pub scope: String,
+}
+
+pub async fn run(cfg: &Config, args: ClientArgs) -> anyhow::Result<()> {
+    match args.command {
+        ClientCommand::Add(add) => {
+            let store = crate::open::store(&cfg.database).await?;
+            let p = kring_server::auth::partners::register(&*store, &add.organisation, &add.scope)
+                .await?;
+            let out = json!({
+                "client_id": p.client_id,
+                "client_secret": p.client_secret,
+                "token_url": format!("{}/oauth/token", public_base(cfg)),
+                "scope": p.scopes.to_string(),
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }
+    }
+}
+
+/// The server's public base URL (without `/fhir`), from `base_url` or `addr`.
+pub fn public_base(cfg: &Config) -> String {
+    match &cfg.base_url {
+        Some(b) => b
+            .trim_end_matches('/')
+            .trim_end_matches("/fhir")
+            .to_string(),
+        None => format!("http://{}", cfg.addr),
+    }
+}

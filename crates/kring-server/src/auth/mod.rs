@@ -1,0 +1,69 @@
+//! Who is calling: turns a request's credentials into a [`Caller`] for the record, or refuses
+//! it with 401. Partner systems present a bearer token from [`oauth`]; the token's subject is
+//! their organisation with their scopes. `/fhir/metadata`, `/oauth/token` and
+//! `/.well-known/smart-configuration` are public; everything else needs credentials.
+
+pub mod oauth;
+pub mod partners;
+pub mod tokens;
+
+use async_trait::async_trait;
+use axum::http::HeaderMap;
+use kring_record::Caller;
+
+pub use tokens::TokenTable;
+
+/// Why a request is not authenticated. The texts say what to do, never whether any data exists.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("sign in first: this API needs a bearer token (POST /oauth/token)")]
+    Missing,
+    #[error("the bearer token is not valid or has expired; request a new one at /oauth/token")]
+    Invalid,
+}
+
+/// Resolves the caller of a request.
+#[async_trait]
+pub trait Authenticate: Send + Sync + 'static {
+    async fn caller(&self, headers: &HeaderMap, source: &str) -> Result<Caller, AuthError>;
+}
+
+/// Production authentication: bearer tokens of partner systems.
+pub struct BearerTokens {
+    pub tokens: std::sync::Arc<TokenTable>,
+}
+
+#[async_trait]
+impl Authenticate for BearerTokens {
+    async fn caller(&self, headers: &HeaderMap, source: &str) -> Result<Caller, AuthError> {
+        let Some(value) = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Err(AuthError::Missing);
+        };
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .ok_or(AuthError::Invalid)?;
+        let subject = self
+            .tokens
+            .subject(token.trim())
+            .ok_or(AuthError::Invalid)?;
+        Ok(Caller {
+            subject,
+            source: source.to_string(),
+        })
+    }
+}
+
+/// Every request is the installation's operator. For in-process tests and benchmarks that
+/// measure the record without sign-in; `kring serve` never uses it.
+pub struct LocalOperator;
+
+#[async_trait]
+impl Authenticate for LocalOperator {
+    async fn caller(&self, _headers: &HeaderMap, source: &str) -> Result<Caller, AuthError> {
+        Ok(Caller::operator(source))
+    }
+}

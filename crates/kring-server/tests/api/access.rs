@@ -1,0 +1,401 @@
+//! Access through the API: 401 without credentials, partner systems and their scopes, circles
+//! applied inside searches (counts, totals, includes, chains and `_has` included), and denials
+//! that reveal nothing.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::harness::{Resp, TestApp};
+
+const CAT: &str = "https://kring.example/fhir/CodeSystem/data-category";
+const EXT: &str = "https://kring.example/fhir/StructureDefinition/data-categories";
+
+/// `PUT /fhir/Type/id` with the id in the body, as FHIR requires.
+async fn put(app: &TestApp, path: &str, mut body: Value) {
+    body["id"] = json!(path.rsplit('/').next().unwrap());
+    let r = app.put(&format!("/fhir/{path}"), &body).await;
+    assert!(r.status.is_success(), "{path}: {:?}", r.body);
+}
+
+/// Two organisations, each with one client in whose circle only it stands, and a third client
+/// whose circle includes both (with consent for the other organisation).
+async fn world(app: &TestApp) {
+    for org in ["org-a", "org-b"] {
+        put(
+            app,
+            &format!("Organization/{org}"),
+            json!({"resourceType": "Organization", "name": org}),
+        )
+        .await;
+    }
+    let member = |org: &str| {
+        json!({"extension": [{"url": EXT, "valueCodeableConcept": {"coding": [
+                  {"system": CAT, "code": "identity"}, {"system": CAT, "code": "reports"}]}}],
+               "member": {"reference": format!("Organization/{org}")},
+               "onBehalfOf": {"reference": format!("Organization/{org}")},
+               "period": {"start": "2020-01-01"}})
+    };
+    for (pid, family, org, members) in [
+        ("pa", "Aalders", "org-a", vec![member("org-a")]),
+        ("pb", "Bakker", "org-b", vec![member("org-b")]),
+        (
+            "pab",
+            "Claassen",
+            "org-a",
+            vec![member("org-a"), member("org-b")],
+        ),
+    ] {
+        put(app, &format!("Patient/{pid}"), json!({"resourceType": "Patient", "name": [{"family": family}],
+            "birthDate": "1980-05-05", "managingOrganization": {"reference": format!("Organization/{org}")}})).await;
+        put(
+            app,
+            &format!("CareTeam/{pid}-circle"),
+            json!({"resourceType": "CareTeam", "status": "active",
+            "subject": {"reference": format!("Patient/{pid}")}, "participant": members}),
+        )
+        .await;
+        for (i, code) in ["calm", "restless"].iter().enumerate() {
+            put(app, &format!("Observation/{pid}-obs{i}"), json!({"resourceType": "Observation", "status": "final",
+                "code": {"coding": [{"system": "http://example.org", "code": format!("{pid}-{code}")}]},
+                "subject": {"reference": format!("Patient/{pid}")}})).await;
+        }
+    }
+    // pab (18+) permits org-b to see identity and reports.
+    put(app, "Consent/pab-consent", json!({"resourceType": "Consent", "status": "active",
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+            "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+            "patient": {"reference": "Patient/pab"}, "performer": [{"reference": "Patient/pab"}],
+            "provision": {"type": "permit", "actor": [{"role": {"text": "ontvanger"}, "reference": {"reference": "Organization/org-b"}}]}})).await;
+}
+
+fn ids(r: &Resp) -> Vec<String> {
+    let mut v: Vec<String> = r.body["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["resource"]["resourceType"].as_str().unwrap(),
+                e["resource"]["id"].as_str().unwrap()
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+both_backends!(
+    without_credentials_everything_but_metadata_is_401,
+    |app: TestApp| async move {
+        world(&app).await;
+        for uri in [
+            "/fhir/Patient/pa",
+            "/fhir/Patient/does-not-exist",
+            "/fhir/Patient?family=Aalders",
+            "/fhir/_history",
+        ] {
+            let r = app.as_partner(None, Method::GET, uri, None).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{uri}");
+            assert_eq!(r.header("www-authenticate"), "Bearer realm=\"kring\"");
+            assert_eq!(r.body["resourceType"], "OperationOutcome");
+            assert_eq!(r.body["issue"][0]["code"], "login");
+            let text = String::from_utf8_lossy(&r.raw);
+            assert!(
+                !text.contains("Aalders") && !text.contains("pa\"") && !text.contains("exist"),
+                "{text}"
+            );
+        }
+        // An existing and a missing client get the very same answer.
+        let a = app
+            .as_partner(None, Method::GET, "/fhir/Patient/pa", None)
+            .await;
+        let b = app
+            .as_partner(None, Method::GET, "/fhir/Patient/does-not-exist", None)
+            .await;
+        assert_eq!(a.raw, b.raw);
+        let r = app
+            .as_partner(Some("forged-token"), Method::GET, "/fhir/Patient/pa", None)
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert!(r.header("www-authenticate").contains("invalid_token"));
+        // Public: the capability statement and the SMART configuration.
+        let r = app
+            .as_partner(None, Method::GET, "/fhir/metadata", None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        let r = app
+            .as_partner(None, Method::GET, "/.well-known/smart-configuration", None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r.body["token_endpoint"]
+            .as_str()
+            .unwrap()
+            .ends_with("/oauth/token"));
+    }
+);
+
+both_backends!(
+    the_token_endpoint_checks_client_grant_and_scope,
+    |app: TestApp| async move {
+        let p = kring_server::auth::partners::register(
+            &*app.store,
+            "org-a",
+            "system/Patient.rs system/Observation.rs",
+        )
+        .await
+        .unwrap();
+        let wrong = app
+            .token_request(&format!(
+                "grant_type=client_credentials&client_id={}&client_secret=nope",
+                p.client_id
+            ))
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(wrong.body["error"], "invalid_client");
+        let unknown = app
+            .token_request(&format!(
+                "grant_type=client_credentials&client_id=nobody&client_secret={}",
+                p.client_secret
+            ))
+            .await;
+        assert_eq!(
+            unknown.body, wrong.body,
+            "an unknown client and a wrong secret look the same"
+        );
+        let grant = app
+            .token_request(&format!(
+                "grant_type=password&client_id={}&client_secret={}",
+                p.client_id, p.client_secret
+            ))
+            .await;
+        assert_eq!(grant.body["error"], "unsupported_grant_type");
+        let narrowed = app
+        .token_request(&format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}&scope=system/Patient.cruds",
+            p.client_id, p.client_secret
+        ))
+        .await;
+        assert_eq!(narrowed.status, StatusCode::OK);
+        assert_eq!(
+            narrowed.body["scope"], "system/Patient.rs",
+            "never more than registered"
+        );
+        assert_eq!(narrowed.body["token_type"], "Bearer");
+        assert!(narrowed.body["expires_in"].as_u64().unwrap() <= 300);
+        assert_eq!(narrowed.header("cache-control"), "no-store");
+        let bad = app
+            .token_request(&format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}&scope=user/Patient.read",
+            p.client_id, p.client_secret
+        ))
+            .await;
+        assert_eq!(bad.body["error"], "invalid_scope");
+    }
+);
+
+both_backends!(
+    a_partner_sees_only_clients_whose_circle_includes_it,
+    |app: TestApp| async move {
+        world(&app).await;
+        let a = app.partner_token("org-a", "system/*.cruds").await;
+        let b = app.partner_token("org-b", "system/*.cruds").await;
+        let get = |t: &str, uri: &str| {
+            let t = t.to_string();
+            let uri = uri.to_string();
+            let app = &app;
+            async move { app.as_partner(Some(&t), Method::GET, &uri, None).await }
+        };
+        assert_eq!(get(&a, "/fhir/Patient/pa").await.status, StatusCode::OK);
+        // Another organisation's client answers exactly like a client that does not exist.
+        let hidden = get(&a, "/fhir/Patient/pb").await;
+        let missing = get(&a, "/fhir/Patient/pz").await;
+        assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            String::from_utf8_lossy(&hidden.raw).replace("pb", "pz"),
+            String::from_utf8_lossy(&missing.raw)
+        );
+        assert_eq!(
+            get(&a, "/fhir/Patient/pb/_history").await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            get(&a, "/fhir/Patient/pb/$everything").await.status,
+            StatusCode::NOT_FOUND
+        );
+
+        // Searches are restricted inside the query: full pages, honest totals.
+        let r = get(&a, "/fhir/Patient?_total=accurate").await;
+        assert_eq!(ids(&r), ["Patient/pa", "Patient/pab"]);
+        assert_eq!(r.body["total"], 2);
+        let r = get(&b, "/fhir/Patient?_total=accurate").await;
+        assert_eq!(
+            ids(&r),
+            ["Patient/pab", "Patient/pb"],
+            "org-b sees pab by its consent"
+        );
+        let r = get(&a, "/fhir/Observation?_count=1&_total=accurate").await;
+        assert_eq!(r.body["total"], 4);
+        assert_eq!(
+            r.body["entry"].as_array().unwrap().len(),
+            1,
+            "a full page of one"
+        );
+        let r = get(&a, "/fhir/Patient?_summary=count").await;
+        assert_eq!(r.body["total"], 2);
+        // _include, _revinclude, chains and _has reveal nothing of pb.
+        let r = get(&a, "/fhir/Patient?_revinclude=Observation:subject").await;
+        assert!(ids(&r).iter().all(|id| !id.contains("pb")), "{:?}", ids(&r));
+        let r = get(&a, "/fhir/Observation?subject:Patient.family=Bakker").await;
+        assert!(ids(&r).is_empty(), "{:?}", ids(&r));
+        let r = get(&a, "/fhir/Patient?_has:Observation:subject:code=pb-calm").await;
+        assert!(ids(&r).is_empty(), "{:?}", ids(&r));
+        let r = get(&a, "/fhir/Patient?_has:Observation:subject:code=pa-calm").await;
+        assert_eq!(ids(&r), ["Patient/pa"]);
+        let r = get(&a, "/fhir/Observation?code=pb-restless&_total=accurate").await;
+        assert_eq!(r.body["total"], 0);
+        // Shared data stays visible; the log holds one entry per client returned.
+        assert_eq!(
+            get(&a, "/fhir/Organization/org-b").await.status,
+            StatusCode::OK
+        );
+        let log = app.log_lines();
+        assert!(log
+            .iter()
+            .any(|e| e["outcome"] == "denied" && e["client"] == "pb"));
+        let by_a = |e: &&Value| {
+            e["subject"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("client/org-a-")
+        };
+        assert!(log
+            .iter()
+            .filter(by_a)
+            .any(|e| e["interaction"] == "search-type" && e["client"] == "pa"));
+        assert!(log
+            .iter()
+            .filter(by_a)
+            .filter(|e| e["interaction"] == "search-type")
+            .all(|e| e["client"] != "pb"));
+    }
+);
+
+both_backends!(
+    scopes_bound_what_a_partner_may_do,
+    |app: TestApp| async move {
+        world(&app).await;
+        let t = app.partner_token("org-a", "system/Patient.rs").await;
+        let r = app
+            .as_partner(Some(&t), Method::GET, "/fhir/Observation", None)
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert_eq!(r.body["issue"][0]["code"], "forbidden");
+        assert!(!String::from_utf8_lossy(&r.raw).contains("pa"));
+        let r = app
+            .as_partner(
+                Some(&t),
+                Method::POST,
+                "/fhir/Patient",
+                Some(&json!({"resourceType": "Patient"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "no c in system/Patient.rs");
+        let r = app
+            .as_partner(Some(&t), Method::GET, "/fhir/Patient/pa", None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+);
+
+both_backends!(
+    a_client_a_partner_registers_gets_its_organisation_in_the_circle,
+    |app: TestApp| async move {
+        world(&app).await;
+        let t = app.partner_token("org-b", "system/*.cruds").await;
+        let r = app
+        .as_partner(Some(&t), Method::POST, "/fhir/Patient", Some(&json!({"resourceType": "Patient", "name": [{"family": "Nieuw"}], "birthDate": "1990-01-01"})))
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_string();
+        let r = app
+            .as_partner(Some(&t), Method::GET, &format!("/fhir/Patient/{id}"), None)
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "the new client is in its circle at once"
+        );
+        let r = app
+            .as_partner(
+                Some(&t),
+                Method::GET,
+                &format!("/fhir/CareTeam?subject=Patient/{id}"),
+                None,
+            )
+            .await;
+        let circle = &r.body["entry"][0]["resource"];
+        assert_eq!(
+            circle["participant"][0]["member"]["reference"],
+            "Organization/org-b"
+        );
+        // Another partner does not see it.
+        let other = app.partner_token("org-a", "system/*.cruds").await;
+        let r = app
+            .as_partner(
+                Some(&other),
+                Method::GET,
+                &format!("/fhir/Patient/{id}"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        // Writing into a client it cannot see is refused, and nothing is written.
+        let r = app
+            .as_partner(
+                Some(&other),
+                Method::POST,
+                "/fhir/Observation",
+                Some(&json!({"resourceType": "Observation", "status": "final",
+            "code": {"text": "x"}, "subject": {"reference": format!("Patient/{id}")}})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = app
+            .get(&format!(
+                "/fhir/Observation?subject=Patient/{id}&_summary=count"
+            ))
+            .await;
+        assert_eq!(r.body["total"], 0);
+    }
+);
+
+both_backends!(
+    withdrawing_consent_counts_at_the_next_request,
+    |app: TestApp| async move {
+        world(&app).await;
+        let b = app.partner_token("org-b", "system/*.cruds").await;
+        assert_eq!(
+            app.as_partner(Some(&b), Method::GET, "/fhir/Patient/pab", None)
+                .await
+                .status,
+            StatusCode::OK
+        );
+        let mut consent: Value = app.get("/fhir/Consent/pab-consent").await.body;
+        consent["status"] = json!("inactive");
+        let r = app.put("/fhir/Consent/pab-consent", &consent).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(
+            app.as_partner(Some(&b), Method::GET, "/fhir/Patient/pab", None)
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        let r = app
+            .as_partner(Some(&b), Method::GET, "/fhir/Patient?_total=accurate", None)
+            .await;
+        assert_eq!(r.body["total"], 1);
+    }
+);
