@@ -4,10 +4,12 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::RwLock;
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicyId, PolicySet,
-    Request, RestrictedExpression, Schema, ValidationMode, Validator,
+    ActionConstraint, Authorizer, Context, Decision as CedarDecision, Entities, EntityUid,
+    PolicyId, PolicySet, PrincipalConstraint, Request, RestrictedExpression, Schema,
+    ValidationMode, Validator,
 };
 
 use crate::subject::{Action, Subject};
@@ -39,7 +41,7 @@ pub struct Rule {
 }
 
 /// The facts of one request, handed to the rules.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct RequestFacts {
     pub category: &'static str,
     pub shared: bool,
@@ -60,7 +62,11 @@ pub struct RequestFacts {
 
 /// The validated rules and an authorizer.
 pub struct Policy {
-    set: PolicySet,
+    /// The rules that can apply to each (principal type, action): evaluating only those gives
+    /// the same answer as evaluating all, faster. Built from the rules' scopes at load time.
+    subsets: HashMap<(&'static str, Action), PolicySet>,
+    /// All rules (to check the subsets against).
+    all: PolicySet,
     ids: HashMap<PolicyId, String>,
     rules: Vec<Rule>,
     authorizer: Authorizer,
@@ -68,7 +74,13 @@ pub struct Policy {
     principals: HashMap<&'static str, EntityUid>,
     resource: EntityUid,
     entities: Entities,
+    /// Answers already given: the rules are a pure function of (asker type, action, facts), and
+    /// the facts take few distinct values, so most decisions skip the evaluator. Bounded.
+    answers: RwLock<HashMap<(&'static str, Action, RequestFacts), (bool, Vec<String>)>>,
 }
+
+/// How many distinct answers are remembered before the memory starts afresh.
+const MAX_ANSWERS: usize = 100_000;
 
 impl Policy {
     /// The rules shipped in the repository.
@@ -101,11 +113,11 @@ impl Policy {
             });
         }
         let uid = |s: &str| EntityUid::from_str(s).expect("a well-formed entity uid");
-        let actions = Action::ALL
+        let actions: HashMap<Action, EntityUid> = Action::ALL
             .into_iter()
             .map(|a| (a, uid(&format!("Kring::Action::\"{}\"", a.name()))))
             .collect();
-        let principals = [
+        let principals: HashMap<&'static str, EntityUid> = [
             "Operator",
             "Professional",
             "Partner",
@@ -117,8 +129,36 @@ impl Policy {
         .into_iter()
         .map(|t| (t, uid(&format!("Kring::{t}::\"asker\""))))
         .collect();
+        let mut subsets = HashMap::new();
+        for (&ptype, puid) in &principals {
+            for action in Action::ALL {
+                let auid: &EntityUid = &actions[&action];
+                let mut subset = PolicySet::new();
+                for p in set.policies() {
+                    let principal_fits = match p.principal_constraint() {
+                        PrincipalConstraint::Is(t) | PrincipalConstraint::IsIn(t, _) => {
+                            t == *puid.type_name()
+                        }
+                        PrincipalConstraint::Eq(u) => u == *puid,
+                        PrincipalConstraint::Any | PrincipalConstraint::In(_) => true,
+                    };
+                    let action_fits = match p.action_constraint() {
+                        ActionConstraint::Any => true,
+                        ActionConstraint::Eq(a) => a == *auid,
+                        ActionConstraint::In(list) => list.contains(auid),
+                    };
+                    if principal_fits && action_fits {
+                        subset
+                            .add(p.clone())
+                            .map_err(|e| PolicyError::Parse(e.to_string()))?;
+                    }
+                }
+                subsets.insert((ptype, action), subset);
+            }
+        }
         Ok(Policy {
-            set,
+            subsets,
+            all: set,
             ids,
             rules,
             authorizer: Authorizer::new(),
@@ -126,7 +166,13 @@ impl Policy {
             principals,
             resource: uid("Kring::Data::\"data\""),
             entities: Entities::empty(),
+            answers: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// How many distinct answers are remembered (for benchmarks).
+    pub fn remembered(&self) -> usize {
+        self.answers.read().expect("answers").len()
     }
 
     /// Every rule with its explanation, in file order.
@@ -141,6 +187,51 @@ impl Policy {
     /// Evaluates the rules: (permit, the @ids of the rules that decided).
     pub fn evaluate(
         &self,
+        subject: &Subject,
+        action: Action,
+        f: &RequestFacts,
+    ) -> (bool, Vec<String>) {
+        let key = (subject.entity_type(), action, f.clone());
+        if let Some(answer) = self.answers.read().expect("answers").get(&key) {
+            return answer.clone();
+        }
+        let answer = self.evaluate_rules(subject, action, f);
+        if !answer.1.iter().any(|r| r.ends_with("-error")) {
+            let mut answers = self.answers.write().expect("answers");
+            if answers.len() >= MAX_ANSWERS {
+                answers.clear();
+            }
+            answers.insert(key, answer.clone());
+        }
+        answer
+    }
+
+    /// Evaluates the rules with Cedar, without the memory of earlier answers.
+    pub fn evaluate_rules(
+        &self,
+        subject: &Subject,
+        action: Action,
+        f: &RequestFacts,
+    ) -> (bool, Vec<String>) {
+        match self.subsets.get(&(subject.entity_type(), action)) {
+            Some(set) => self.run(set, subject, action, f),
+            None => (false, vec!["request-error".into()]),
+        }
+    }
+
+    /// Evaluates every rule, not only those whose scope fits (for checking the subsets).
+    pub fn evaluate_all_rules(
+        &self,
+        subject: &Subject,
+        action: Action,
+        f: &RequestFacts,
+    ) -> (bool, Vec<String>) {
+        self.run(&self.all, subject, action, f)
+    }
+
+    fn run(
+        &self,
+        set: &PolicySet,
         subject: &Subject,
         action: Action,
         f: &RequestFacts,
@@ -181,9 +272,7 @@ impl Policy {
             Ok(r) => r,
             Err(_) => return (false, vec!["request-error".into()]),
         };
-        let response = self
-            .authorizer
-            .is_authorized(&request, &self.set, &self.entities);
+        let response = self.authorizer.is_authorized(&request, set, &self.entities);
         let mut reasons: Vec<String> = response
             .diagnostics()
             .reason()
@@ -218,6 +307,63 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), p.rules().len(), "rule ids are unique");
+    }
+
+    #[test]
+    fn remembered_answers_are_the_evaluators_answers() {
+        let p = Policy::shipped().unwrap();
+        let subjects = [
+            Subject::Operator,
+            Subject::Professional {
+                account: "a".into(),
+                practitioner: "p".into(),
+                role: "r".into(),
+                organisation: "o".into(),
+            },
+            Subject::Client {
+                account: "c".into(),
+                patient: "x".into(),
+            },
+            Subject::Partner {
+                client_id: "c".into(),
+                organisation: "o".into(),
+                scopes: crate::Scopes::default(),
+            },
+            Subject::Administrator {
+                account: "d".into(),
+                organisation: "o".into(),
+            },
+        ];
+        for bits in 0u32..512 {
+            let f = RequestFacts {
+                category: ["reports", "treatment-notes", "circle", "safety"][(bits % 4) as usize],
+                in_circle: bits & 4 != 0,
+                granted: if bits & 8 != 0 {
+                    vec!["reports", "safety", "treatment-notes"]
+                } else {
+                    vec![]
+                },
+                named: bits & 16 != 0,
+                director: bits & 32 != 0,
+                same_organisation: bits & 64 != 0,
+                consent: if bits & 128 != 0 { "permit" } else { "deny" },
+                own_record: bits & 256 != 0,
+                ..RequestFacts::default()
+            };
+            for s in &subjects {
+                for a in Action::ALL {
+                    let first = p.evaluate(s, a, &f);
+                    assert_eq!(first, p.evaluate_rules(s, a, &f));
+                    assert_eq!(
+                        first,
+                        p.evaluate_all_rules(s, a, &f),
+                        "the subset is complete"
+                    );
+                    assert_eq!(first, p.evaluate(s, a, &f), "remembered");
+                }
+            }
+        }
+        assert!(p.remembered() > 0);
     }
 
     #[test]
