@@ -42,6 +42,11 @@ pub trait AccessDecision: Send + Sync + 'static {
     /// Takes in a committed write (`None`: deleted) of a watched type.
     fn observe(&self, _rtype: &str, _id: &str, _body: Option<&[u8]>) {}
 
+    /// The plain-language explanation of a rule (`nl` or `en`).
+    fn rule_text(&self, _rule: &str, _lang: &str) -> Option<String> {
+        None
+    }
+
     /// Domain rules on what may be written at all (who may give a consent …): `Err` is a
     /// sentence for the caller.
     fn check_write(&self, _subject: &Subject, _rtype: &str, _body: &[u8]) -> Result<(), String> {

@@ -2,7 +2,8 @@
 //! client's age and emergency declarations, asks the rules ([`crate::policy`]), and answers
 //! with the rules and grounds (membership, consent, emergency declaration) that decided.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use chrono::{DateTime, Utc};
@@ -20,7 +21,15 @@ use crate::AccessDecision;
 pub struct NeedToKnow {
     facts: RwLock<Facts>,
     policy: Policy,
+    /// Bumped by every change of the facts; remembered scopes of an older generation are stale.
+    generation: AtomicU64,
+    /// Search scopes already computed, per asker and type, for the current generation and
+    /// minute (memberships and emergency declarations run out with time).
+    scopes: RwLock<HashMap<String, (u64, i64, ClientScope)>>,
 }
+
+/// How many scopes are remembered before the memory starts afresh.
+const MAX_SCOPES: usize = 10_000;
 
 impl NeedToKnow {
     /// With the shipped rules and no facts yet (feed them with [`AccessDecision::observe`]).
@@ -32,6 +41,8 @@ impl NeedToKnow {
         NeedToKnow {
             facts: RwLock::new(Facts::default()),
             policy,
+            generation: AtomicU64::new(0),
+            scopes: RwLock::new(HashMap::new()),
         }
     }
 
@@ -95,6 +106,24 @@ impl NeedToKnow {
         if *subject == Subject::Operator {
             return None;
         }
+        let key = format!("{subject:?}|{rtype}");
+        let minute = now.timestamp().div_euclid(60);
+        let generation = self.generation.load(Ordering::SeqCst);
+        if let Some((g, m, scope)) = self.scopes.read().expect("scopes").get(&key) {
+            if *g == generation && *m == minute {
+                return Some(scope.clone());
+            }
+        }
+        let scope = self.compute_scope(subject, rtype, now);
+        let mut scopes = self.scopes.write().expect("scopes");
+        if scopes.len() >= MAX_SCOPES {
+            scopes.clear();
+        }
+        scopes.insert(key, (generation, minute, scope.clone()));
+        Some(scope)
+    }
+
+    fn compute_scope(&self, subject: &Subject, rtype: &str, now: DateTime<Utc>) -> ClientScope {
         let facts = self.facts.read().expect("facts lock");
         let categories = categories_of_type(rtype, true);
         let mut scope = ClientScope::default();
@@ -127,7 +156,7 @@ impl NeedToKnow {
         scope.include_shared = self
             .decide_with(&facts, subject, Action::Search, &shared, now)
             .permit;
-        Some(scope)
+        scope
     }
 }
 
@@ -404,6 +433,16 @@ impl AccessDecision for NeedToKnow {
             .write()
             .expect("facts lock")
             .observe(rtype, id, value.as_ref());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn rule_text(&self, rule: &str, lang: &str) -> Option<String> {
+        let r = self.policy.rule(rule)?;
+        Some(if lang == "en" {
+            r.en.clone()
+        } else {
+            r.nl.clone()
+        })
     }
 
     fn check_write(&self, subject: &Subject, rtype: &str, body: &[u8]) -> Result<(), String> {
@@ -414,7 +453,12 @@ impl AccessDecision for NeedToKnow {
                 let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
                 let c = ConsentRecord::from_json("new", &v);
                 let facts = self.facts.read().expect("facts lock");
-                consent_is_valid(&facts, &c, Utc::now().date_naive()).map_err(|e| e.to_string())?;
+                // A proposal waits for the other giver (12 to 15: child and parent); only a
+                // consent that takes effect must satisfy the age rules.
+                if c.active {
+                    consent_is_valid(&facts, &c, Utc::now().date_naive())
+                        .map_err(|e| e.to_string())?;
+                }
                 let giver = match subject {
                     Subject::Client { patient, .. } => Some(format!("Patient/{patient}")),
                     Subject::Representative { related_person, .. } => {
@@ -448,6 +492,7 @@ impl NeedToKnow {
             .write()
             .expect("facts lock")
             .observe(rtype, id, Some(body));
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// [`AccessDecision::check_write`] for a body given as bytes.

@@ -60,6 +60,11 @@ pub struct RequestFacts {
     pub new_client: bool,
 }
 
+/// (asker type, action, facts): everything an answer depends on.
+type AnswerKey = (&'static str, Action, RequestFacts);
+/// (permit, the rules that decided).
+type Answer = (bool, Vec<String>);
+
 /// The validated rules and an authorizer.
 pub struct Policy {
     /// The rules that can apply to each (principal type, action): evaluating only those gives
@@ -76,7 +81,7 @@ pub struct Policy {
     entities: Entities,
     /// Answers already given: the rules are a pure function of (asker type, action, facts), and
     /// the facts take few distinct values, so most decisions skip the evaluator. Bounded.
-    answers: RwLock<HashMap<(&'static str, Action, RequestFacts), (bool, Vec<String>)>>,
+    answers: RwLock<HashMap<AnswerKey, Answer>>,
 }
 
 /// How many distinct answers are remembered before the memory starts afresh.

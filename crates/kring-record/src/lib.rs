@@ -8,6 +8,7 @@
 
 mod bundle;
 mod client;
+mod emergency;
 mod error;
 mod everything;
 mod history;
@@ -224,6 +225,38 @@ impl Record {
             return Err(RecordError::Forbidden);
         }
         Ok(d)
+    }
+
+    /// What the decision point says about `caller` seeing data of `rtype` (and, for a type
+    /// with several categories, this `body`) of `client`, without reading or returning any
+    /// data: for "why can I see this?" and for deciding which parts of a page to fetch.
+    pub fn explain(&self, caller: &Caller, rtype: &str, client: &str, body: &[u8]) -> Decision {
+        self.access.decide(
+            &caller.subject,
+            Action::Read,
+            &target_body(rtype, None, client, body),
+        )
+    }
+
+    /// Whether `caller` may do `action` on data of `rtype` of `client` (no data involved): for
+    /// pages that offer an action only to those who may take it.
+    pub fn explain_action(
+        &self,
+        caller: &Caller,
+        action: Action,
+        rtype: &str,
+        client: &str,
+    ) -> Decision {
+        self.access.decide(
+            &caller.subject,
+            action,
+            &target_body(rtype, None, client, b""),
+        )
+    }
+
+    /// The plain-language explanation of a rule, in `lang` (`nl` or `en`).
+    pub fn rule_text(&self, rule: &str, lang: &str) -> Option<String> {
+        self.access.rule_text(rule, lang)
     }
 
     /// A partner system may only touch the resource types its scopes name: outside them the

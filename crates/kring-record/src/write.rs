@@ -372,20 +372,43 @@ impl Record {
             }],
             "managingOrganization": [{"reference": format!("Organization/{organisation}")}],
         });
-        let Prepared { value, index } = self.prepare(circle);
+        self.system_put(
+            tx, caller, entries, "CareTeam", &id, client, circle, "create", reasons,
+        )
+        .await
+    }
+
+    /// Writes a new resource that Kring itself composes on the caller's behalf (a first circle,
+    /// an emergency declaration): validated and indexed like any other, logged with the
+    /// decision that allowed the request it belongs to.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn system_put(
+        &self,
+        tx: &mut dyn StoreTx,
+        caller: &Caller,
+        entries: &mut Vec<AccessEntry>,
+        rtype: &str,
+        id: &str,
+        client: &str,
+        value: Value,
+        interaction: &str,
+        reasons: &[String],
+    ) -> Result<()> {
+        self.check_body(&value, rtype, None)?;
+        let Prepared { value, index } = self.prepare(value);
         let now = now_ms();
-        let body = meta::stamp(value, &id, 1, now);
+        let body = meta::stamp(value, id, 1, now);
         entries.push(self.entry(
             caller,
             Action::Create,
-            "create",
+            interaction,
             "success",
-            &target_body("CareTeam", Some(&id), client, &body),
+            &target_body(rtype, Some(id), client, &body),
             reasons,
         ));
         tx.put(NewVersion {
-            rtype: "CareTeam".into(),
-            id,
+            rtype: rtype.into(),
+            id: id.to_string(),
             version: 1,
             last_updated: now,
             client_key: client.to_string(),

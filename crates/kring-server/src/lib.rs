@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod fhir;
+pub mod pages;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,10 +60,11 @@ impl AppState {
     pub fn new(record: Record, http: HttpConfig) -> AppState {
         let tokens = Arc::new(TokenTable::default());
         AppState {
-            record,
+            record: record.clone(),
             http: Arc::new(http),
             auth: Arc::new(BearerTokens {
                 tokens: tokens.clone(),
+                store: record.store().clone(),
             }),
             auth_tokens: tokens,
         }
@@ -98,6 +100,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/fhir", fhir::routes())
+        .merge(pages::routes())
         .route("/oauth/token", axum::routing::post(auth::oauth::token))
         .route(
             "/.well-known/smart-configuration",

@@ -277,6 +277,30 @@ impl Store for PgStore {
         ops::partner(&mut Conn(&mut *self.conn().await?), client_id).await
     }
 
+    async fn put_account(&self, username: &str, data: &str) -> Result<()> {
+        ops::put_account(&mut Conn(&mut *self.conn().await?), username, data).await
+    }
+
+    async fn account(&self, username: &str) -> Result<Option<String>> {
+        ops::account(&mut Conn(&mut *self.conn().await?), username).await
+    }
+
+    async fn put_session(&self, id_hash: &str, username: &str, data: &str) -> Result<()> {
+        ops::put_session(&mut Conn(&mut *self.conn().await?), id_hash, username, data).await
+    }
+
+    async fn session(&self, id_hash: &str) -> Result<Option<(String, String)>> {
+        ops::session(&mut Conn(&mut *self.conn().await?), id_hash).await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        ops::delete_session(&mut Conn(&mut *self.conn().await?), id_hash).await
+    }
+
+    async fn delete_sessions_of(&self, username: &str) -> Result<()> {
+        ops::delete_sessions_of(&mut Conn(&mut *self.conn().await?), username).await
+    }
+
     async fn types_in_use(&self) -> Result<Vec<String>> {
         ops::types_in_use(&mut Conn(&mut *self.conn().await?)).await
     }

@@ -302,6 +302,38 @@ impl Store for SqliteStore {
         ops::partner(&mut Conn(&mut *self.reader().await?), client_id).await
     }
 
+    async fn put_account(&self, username: &str, data: &str) -> Result<()> {
+        let mut guard = self.writer.clone().lock_owned().await;
+        guard.flush().await;
+        ops::put_account(&mut Conn(&mut guard.conn), username, data).await
+    }
+
+    async fn account(&self, username: &str) -> Result<Option<String>> {
+        ops::account(&mut Conn(&mut *self.reader().await?), username).await
+    }
+
+    async fn put_session(&self, id_hash: &str, username: &str, data: &str) -> Result<()> {
+        let mut guard = self.writer.clone().lock_owned().await;
+        guard.flush().await;
+        ops::put_session(&mut Conn(&mut guard.conn), id_hash, username, data).await
+    }
+
+    async fn session(&self, id_hash: &str) -> Result<Option<(String, String)>> {
+        ops::session(&mut Conn(&mut *self.reader().await?), id_hash).await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        let mut guard = self.writer.clone().lock_owned().await;
+        guard.flush().await;
+        ops::delete_session(&mut Conn(&mut guard.conn), id_hash).await
+    }
+
+    async fn delete_sessions_of(&self, username: &str) -> Result<()> {
+        let mut guard = self.writer.clone().lock_owned().await;
+        guard.flush().await;
+        ops::delete_sessions_of(&mut Conn(&mut guard.conn), username).await
+    }
+
     async fn types_in_use(&self) -> Result<Vec<String>> {
         ops::types_in_use(&mut Conn(&mut *self.reader().await?)).await
     }

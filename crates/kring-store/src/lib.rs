@@ -170,6 +170,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// A registered partner system.
     async fn partner(&self, client_id: &str) -> Result<Option<PartnerClient>>;
+
+    /// Stores an account's document (see `kring-server`'s auth module).
+    async fn put_account(&self, username: &str, data: &str) -> Result<()>;
+
+    /// An account's document.
+    async fn account(&self, username: &str) -> Result<Option<String>>;
+
+    /// Stores a session's document under the hash of its cookie.
+    async fn put_session(&self, id_hash: &str, username: &str, data: &str) -> Result<()>;
+
+    /// A session: (username, document).
+    async fn session(&self, id_hash: &str) -> Result<Option<(String, String)>>;
+
+    /// Ends one session.
+    async fn delete_session(&self, id_hash: &str) -> Result<()>;
+
+    /// Ends every session of an account ("sign out everywhere").
+    async fn delete_sessions_of(&self, username: &str) -> Result<()>;
 }
 
 /// A write transaction. Dropping it without `commit` rolls it back.

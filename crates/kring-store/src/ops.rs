@@ -258,3 +258,60 @@ pub async fn partner(ex: &mut dyn Exec, client_id: &str) -> Result<Option<crate:
         })
     }))
 }
+
+pub async fn put_account(ex: &mut dyn Exec, username: &str, data: &str) -> Result<()> {
+    ex.exec(
+        &Sql::new("INSERT INTO accounts (username, data) VALUES (?, ?) ON CONFLICT (username) DO UPDATE SET data = excluded.data")
+            .bind(text(username))
+            .bind(text(data)),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn account(ex: &mut dyn Exec, username: &str) -> Result<Option<String>> {
+    let rows = ex
+        .fetch_pairs(
+            &Sql::new("SELECT username, data FROM accounts WHERE username = ?")
+                .bind(text(username)),
+        )
+        .await?;
+    Ok(rows.into_iter().next().map(|(_, d)| d))
+}
+
+pub async fn put_session(
+    ex: &mut dyn Exec,
+    id_hash: &str,
+    username: &str,
+    data: &str,
+) -> Result<()> {
+    ex.exec(
+        &Sql::new("INSERT INTO sessions (id_hash, username, data) VALUES (?, ?, ?) ON CONFLICT (id_hash) DO UPDATE SET data = excluded.data")
+            .bind(text(id_hash))
+            .bind(text(username))
+            .bind(text(data)),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn session(ex: &mut dyn Exec, id_hash: &str) -> Result<Option<(String, String)>> {
+    let rows = ex
+        .fetch_pairs(
+            &Sql::new("SELECT username, data FROM sessions WHERE id_hash = ?").bind(text(id_hash)),
+        )
+        .await?;
+    Ok(rows.into_iter().next())
+}
+
+pub async fn delete_session(ex: &mut dyn Exec, id_hash: &str) -> Result<()> {
+    ex.exec(&Sql::new("DELETE FROM sessions WHERE id_hash = ?").bind(text(id_hash)))
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_sessions_of(ex: &mut dyn Exec, username: &str) -> Result<()> {
+    ex.exec(&Sql::new("DELETE FROM sessions WHERE username = ?").bind(text(username)))
+        .await?;
+    Ok(())
+}

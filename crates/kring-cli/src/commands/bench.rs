@@ -47,7 +47,17 @@ pub struct BenchArgs {
     /// Concurrent HTTP clients.
     #[arg(long, default_value_t = 32)]
     pub clients: usize,
+    /// Measure only the cost of access control: read by id and a filtered search, as the
+    /// unrestricted operator and as a partner system whose organisation is in 1,000 circles,
+    /// side by side.
+    #[arg(long)]
+    pub access: bool,
 }
+
+/// The organisation of the bench's clients and of its partner system.
+const BENCH_ORG: &str = "bench-org";
+/// How many clients have the partner's organisation in their circle.
+const BENCH_CIRCLES: usize = 1_000;
 
 const OBS_PER_PATIENT: usize = 9;
 const BENCH_SYSTEM: &str = "urn:kring:bench:patient";
@@ -68,7 +78,8 @@ fn patient(i: usize, rng: &mut rand_chacha::ChaCha8Rng) -> Value {
     json!({"resourceType": "Patient", "id": format!("bp{i}"), "identifier": [{"system": BENCH_SYSTEM, "value": i.to_string()}],
         "name": [{"family": family, "given": [given]}],
         "gender": if i.is_multiple_of(2) { "female" } else { "male" },
-        "birthDate": format!("{year}-{:02}-{:02}", rng.gen_range(1..13), rng.gen_range(1..29))})
+        "birthDate": format!("{year}-{:02}-{:02}", rng.gen_range(1..13), rng.gen_range(1..29)),
+        "managingOrganization": {"reference": format!("Organization/{BENCH_ORG}")}})
 }
 
 fn observation(p: usize, j: usize, rng: &mut rand_chacha::ChaCha8Rng) -> Value {
@@ -258,6 +269,11 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
     let server =
         tokio::spawn(async move { axum::serve(listener, kring_server::router(state)).await });
     let base = format!("http://{addr}/fhir");
+    if args.access {
+        access_comparison(&record, &base, &args, patients, &backend).await?;
+        server.abort();
+        return cleanup(&args, &schema, &dir).await;
+    }
 
     // 2. Read by id.
     let b = base.clone();
@@ -372,12 +388,139 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
         );
     }
     server.abort();
+    cleanup(&args, &schema, &dir).await
+}
+
+async fn cleanup(args: &BenchArgs, schema: &str, dir: &std::path::Path) -> anyhow::Result<()> {
     if args.backend == BenchBackend::Postgres {
-        kring_store_postgres::PgStore::drop_schema(&args.postgres, &schema)
+        kring_store_postgres::PgStore::drop_schema(&args.postgres, schema)
             .await
             .context("cannot drop the benchmark schema")?;
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(())
+}
+
+/// Read by id and a filtered search, first as the operator (no restriction: the baseline),
+/// then as a partner system through the need-to-know decision, on the same clients.
+async fn access_comparison(
+    record: &Record,
+    operator_base: &str,
+    args: &BenchArgs,
+    patients: usize,
+    backend: &str,
+) -> anyhow::Result<()> {
+    let circles = BENCH_CIRCLES.min(patients);
+    let caller = Caller::operator("bench");
+    let mut lines = vec![serde_json::to_vec(
+        &json!({"resourceType": "Organization", "id": BENCH_ORG, "name": "Bench"}),
+    )?];
+    let cats: Vec<Value> = [
+        "identity",
+        "support-plan",
+        "crisis-plan",
+        "reports",
+        "medication",
+        "treatment-notes",
+        "documents",
+    ]
+    .iter()
+    .map(|c| json!({"system": kring_access::category::CATEGORY_SYSTEM, "code": c}))
+    .collect();
+    for i in 0..circles {
+        lines.push(serde_json::to_vec(&json!({
+            "resourceType": "CareTeam", "id": format!("bp{i}-circle"), "status": "active",
+            "subject": {"reference": format!("Patient/bp{i}")},
+            "participant": [{"extension": [{"url": kring_access::circle::CATEGORIES_EXTENSION,
+                                            "valueCodeableConcept": {"coding": cats}}],
+                             "member": {"reference": format!("Organization/{BENCH_ORG}")},
+                             "period": {"start": "2020-01-01"}}]}))?);
+    }
+    for chunk in lines.chunks(500) {
+        for r in record.restore(&caller, chunk.to_vec()).await? {
+            r.map_err(|e| anyhow::anyhow!("{:?}", e.outcome()))?;
+        }
+    }
+    // The production server: bearer tokens, the need-to-know decision.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let state = kring_server::AppState::new(record.clone(), kring_server::HttpConfig::default());
+    let server =
+        tokio::spawn(async move { axum::serve(listener, kring_server::router(state)).await });
+    let partner =
+        kring_server::auth::partners::register(&**record.store(), BENCH_ORG, "system/*.rs").await?;
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}",
+        partner.client_id, partner.client_secret
+    );
+    let req = hyper::Request::builder()
+        .method("POST")
+        .uri(format!("http://{addr}/oauth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(form)))?;
+    let res = client.request(req).await?;
+    let body = res.into_body().collect().await?.to_bytes();
+    let token: Value = serde_json::from_slice(&body)?;
+    let bearer = format!(
+        "Bearer {}",
+        token["access_token"].as_str().unwrap_or_default()
+    );
+    let secure_base = format!("http://{addr}/fhir");
+    println!("# access control: {circles} clients with the partner's organisation in their circle");
+    for (what, path) in [
+        ("read by id", "Patient/bp{}"),
+        (
+            "filtered search (Observation?subject=…)",
+            "Observation?subject=Patient/bp{}&_count=20",
+        ),
+    ] {
+        let mut results = Vec::new();
+        for (who, base, auth) in [
+            ("operator (no restriction)", operator_base.to_string(), None),
+            (
+                "partner system (need-to-know)",
+                secure_base.clone(),
+                Some(bearer.clone()),
+            ),
+        ] {
+            let path = path.to_string();
+            let t = run_clients(args.clients, args.seconds, move |client, n| {
+                let url = format!(
+                    "{base}/{}",
+                    path.replace("{}", &((n * 7919) as usize % circles).to_string())
+                );
+                let auth = auth.clone();
+                async move {
+                    let mut req = hyper::Request::builder().method("GET").uri(&url);
+                    if let Some(a) = &auth {
+                        req = req.header("authorization", a);
+                    }
+                    let res = client.request(req.body(Full::new(Bytes::new()))?).await?;
+                    let s = res.status().as_u16();
+                    let body = res.into_body().collect().await?.to_bytes();
+                    anyhow::ensure!(s == 200, "status {s}");
+                    anyhow::ensure!(!body.is_empty(), "empty");
+                    Ok(1)
+                }
+            })
+            .await;
+            let rate = t.ops as f64 / t.seconds;
+            println!(
+                "| {backend} | {what}, {who}, {} clients | {rate:.0} requests/s | p50 {:.2} ms, p99 {:.2} ms, {} errors |",
+                args.clients,
+                percentile(&t.latencies, 0.5),
+                percentile(&t.latencies, 0.99),
+                t.errors
+            );
+            results.push(rate);
+        }
+        println!(
+            "| {backend} | {what}: partner ÷ operator | {:.0}% | |",
+            results[1] * 100.0 / results[0].max(1.0)
+        );
+    }
+    server.abort();
     Ok(())
 }
 

@@ -72,18 +72,18 @@ pub async fn run(cfg: &Config, args: DemoArgs) -> anyhow::Result<()> {
         "system/*.cruds",
     )
     .await?;
+    let people = demo_accounts(&**record.store(), &network).await?;
     let credentials = json!({
         "fhir_base": url,
-        "note": "The integration client is the record system of the youth-care organisation: it sees the clients whose circle includes that organisation. Sign-in for people (passwords, two-factor codes) arrives with the professional pages.",
+        "note": "Sign in at the web pages with a username and password; professionals, officers and administrators then give the current code of their totp_secret (any authenticator app, or `oathtool --totp -b SECRET`). The integration client is the record system of the youth-care organisation: it sees the clients whose circle includes that organisation.",
+        "web": format!("{base}/"),
         "integration": {
             "client_id": integration.client_id,
             "client_secret": integration.client_secret,
             "token_url": format!("{base}/oauth/token"),
             "scope": integration.scopes.to_string(),
         },
-        "people": network.people.iter().map(|p| json!({
-            "username": p.username, "role": p.role, "organisation": p.organisation, "practitioner": p.practitioner,
-        })).collect::<Vec<_>>(),
+        "people": people,
     });
     let cred_path = data.join("demo-credentials.json");
     std::fs::write(&cred_path, serde_json::to_vec_pretty(&credentials)?)?;
@@ -96,6 +96,7 @@ pub async fn run(cfg: &Config, args: DemoArgs) -> anyhow::Result<()> {
         network.resources.len()
     );
     println!("Demo logins: {}", cred_path.display());
+    println!("Web pages: {base}/  (sign in with a username, password and two-factor code from that file)");
     if args.no_serve {
         return Ok(());
     }
@@ -103,4 +104,126 @@ pub async fn run(cfg: &Config, args: DemoArgs) -> anyhow::Result<()> {
     println!("  curl -s -d grant_type=client_credentials -d client_id=… -d client_secret=… {base}/oauth/token");
     println!("  curl -s -H 'Authorization: Bearer …' '{url}/Patient?_count=5&_pretty=true'");
     crate::commands::serve::serve_record(&cfg, record).await
+}
+
+/// Creates the demo's accounts — every professional, a privacy officer and an administrator
+/// per organisation, and a few clients and parents — with fresh random passwords and TOTP
+/// secrets (confirmed, so scripts can sign in), and returns them for demo-credentials.json.
+async fn demo_accounts(
+    store: &dyn kring_store::Store,
+    network: &kring_demo::Network,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    use kring_server::auth::accounts::{self, Kind};
+    let mut out = Vec::new();
+    let mut add = |a: accounts::Account, role: &str| {
+        let password = random_password();
+        let entry = (a, password, role.to_string());
+        out.push(entry);
+    };
+    for p in &network.people {
+        let pid = p
+            .practitioner
+            .trim_start_matches("Practitioner/")
+            .to_string();
+        let mut a = accounts::blank(&p.username, Kind::Professional);
+        a.organisation = Some(p.organisation.clone());
+        a.role = Some(format!("{pid}-role"));
+        a.practitioner = Some(pid);
+        add(a, &p.role);
+    }
+    let mut orgs: Vec<&str> = network
+        .people
+        .iter()
+        .map(|p| p.organisation.as_str())
+        .collect();
+    orgs.dedup();
+    for org in orgs {
+        for (prefix, kind, role) in [
+            ("privacy", Kind::Officer, "privacy-officer"),
+            ("beheer", Kind::Administrator, "administrator"),
+        ] {
+            let mut a = accounts::blank(&format!("{prefix}.{org}"), kind);
+            a.organisation = Some(org.to_string());
+            add(a, role);
+        }
+    }
+    // Clients and parents for the client portal: an adult, a parent of a young child, and a
+    // child of 12 to 15 with a parent (who decide together).
+    let today = kring_demo::today();
+    let age_of = |v: &serde_json::Value| {
+        v["birthDate"]
+            .as_str()
+            .and_then(|b| chrono::NaiveDate::parse_from_str(b, "%Y-%m-%d").ok())
+            .and_then(|b| today.years_since(b))
+    };
+    let patients: Vec<&serde_json::Value> = network
+        .resources
+        .iter()
+        .filter(|r| r["resourceType"] == "Patient")
+        .collect();
+    let parent_of = |pid: &str| {
+        network.resources.iter().find(|r| {
+            r["resourceType"] == "RelatedPerson"
+                && r["patient"]["reference"] == format!("Patient/{pid}")
+        })
+    };
+    if let Some(adult) = patients.iter().find(|p| age_of(p).is_some_and(|a| a >= 18)) {
+        let id = adult["id"].as_str().unwrap_or_default();
+        let mut a = accounts::blank(&format!("client.{id}"), Kind::Client);
+        a.patient = Some(id.to_string());
+        add(a, "client");
+    }
+    for (range, label) in [(0..12, "young-child"), (12..16, "child-12-15")] {
+        let Some(child) = patients.iter().find(|p| {
+            age_of(p).is_some_and(|a| range.contains(&a))
+                && parent_of(p["id"].as_str().unwrap_or_default()).is_some()
+        }) else {
+            continue;
+        };
+        let id = child["id"].as_str().unwrap_or_default();
+        if label == "child-12-15" {
+            let mut a = accounts::blank(&format!("client.{id}"), Kind::Client);
+            a.patient = Some(id.to_string());
+            add(a, "client");
+        }
+        if let Some(rp) = parent_of(id) {
+            let rid = rp["id"].as_str().unwrap_or_default();
+            let mut a = accounts::blank(&format!("ouder.{rid}"), Kind::Representative);
+            a.patient = Some(id.to_string());
+            a.related_person = Some(rid.to_string());
+            add(a, "parent-with-authority");
+        }
+    }
+    let mut people = Vec::new();
+    for (a, password, role) in out {
+        let a = accounts::create(store, a, &password, true)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create a demo account: {e}"))?;
+        people.push(json!({
+            "username": a.username,
+            "password": password,
+            "totp_secret": a.totp_secret,
+            "kind": a.kind,
+            "role": role,
+            "organisation": a.organisation,
+            "practitioner": a.practitioner.as_ref().map(|p| format!("Practitioner/{p}")),
+            "patient": a.patient,
+            "related_person": a.related_person,
+        }));
+    }
+    Ok(people)
+}
+
+/// A random password for a demo account (generated anew for every demo).
+fn random_password() -> String {
+    use rand::Rng;
+    const WORDS: &[&str] = &[
+        "kring", "fiets", "molen", "tulp", "gracht", "polder", "dijk", "kaas", "haring", "klomp",
+        "duin", "sluis",
+    ];
+    let mut rng = rand::thread_rng();
+    let words: Vec<&str> = (0..4)
+        .map(|_| WORDS[rng.gen_range(0..WORDS.len())])
+        .collect();
+    format!("{}-{}", words.join("-"), rng.gen_range(1000..10_000))
 }

@@ -3,8 +3,10 @@
 //! their organisation with their scopes. `/fhir/metadata`, `/oauth/token` and
 //! `/.well-known/smart-configuration` are public; everything else needs credentials.
 
+pub mod accounts;
 pub mod oauth;
 pub mod partners;
+pub mod sessions;
 pub mod tokens;
 
 use async_trait::async_trait;
@@ -28,9 +30,34 @@ pub trait Authenticate: Send + Sync + 'static {
     async fn caller(&self, headers: &HeaderMap, source: &str) -> Result<Caller, AuthError>;
 }
 
-/// Production authentication: bearer tokens of partner systems.
+/// Production authentication: bearer tokens of partner systems, or the session of a person
+/// signed in with (where required) two factors.
 pub struct BearerTokens {
     pub tokens: std::sync::Arc<TokenTable>,
+    pub store: std::sync::Arc<dyn kring_store::Store>,
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl BearerTokens {
+    /// The signed-in person of a session cookie, with their account.
+    pub async fn person(
+        &self,
+        headers: &HeaderMap,
+    ) -> Option<(accounts::Account, sessions::Session)> {
+        let cookie = sessions::cookie_of(headers)?;
+        let (username, session) = sessions::find(&*self.store, &cookie, now_ms())
+            .await
+            .ok()??;
+        let account = accounts::load(&*self.store, &username).await.ok()??;
+        Some((account, session))
+    }
 }
 
 #[async_trait]
@@ -40,6 +67,17 @@ impl Authenticate for BearerTokens {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
         else {
+            // A person's session works for the API too (the pages use the same decisions).
+            if let Some((account, session)) = self.person(headers).await {
+                if session.complete {
+                    if let Some(subject) = account.subject() {
+                        return Ok(Caller {
+                            subject,
+                            source: source.to_string(),
+                        });
+                    }
+                }
+            }
             return Err(AuthError::Missing);
         };
         let token = value

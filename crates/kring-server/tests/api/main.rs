@@ -11,3 +11,4 @@ mod conformance;
 mod crud;
 mod robustness;
 mod search;
+mod signin;

@@ -1,0 +1,465 @@
+//! The professional pages and the client portal, driven in a real headless Chromium (Debian's
+//! `chromium` and `chromium-driver`; `scripts/test.sh` installs them when missing) against the
+//! `kring` binary serving a fresh demo network.
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use kring_store::Store;
+use serde_json::{json, Value};
+
+fn kring() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kring"));
+    c.env_remove("KRING_DATABASE")
+        .env_remove("KRING_ADDR")
+        .env("KRING_LOG", "warn");
+    c
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for(addr: &str, what: &str) {
+    let start = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{what} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Kills a child process when the test ends, however it ends.
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn browser(driver_port: u16) -> Client {
+    let caps = json!({"goog:chromeOptions": {
+        "binary": "/usr/bin/chromium",
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,900"]
+    }});
+    let Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    ClientBuilder::rustls()
+        .expect("rustls")
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .expect("chromedriver accepts a session")
+}
+
+fn code_for(secret: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    kring_server::auth::accounts::current_code(secret, now).unwrap()
+}
+
+async fn sign_in(c: &Client, base: &str, person: &Value) {
+    c.goto(&format!("{base}/inloggen")).await.unwrap();
+    c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys(person["username"].as_str().unwrap())
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(person["password"].as_str().unwrap())
+        .await
+        .unwrap();
+    c.find(Locator::Css("button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    if let Some(secret) = person["totp_secret"].as_str() {
+        let field = c.wait().for_element(Locator::Id("code")).await.unwrap();
+        field.send_keys(&code_for(secret)).await.unwrap();
+        c.find(Locator::Css("button.primary"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+}
+
+/// The text of the first element matching `css`, once the page is there (navigation can make
+/// an element stale between finding and reading it: then it is found again).
+async fn text(c: &Client, css: &str) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if let Ok(t) = e.text().await {
+                return t;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no {css} on the page"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits (up to 10 s) until the first `css` element's text contains `expected`; returns it.
+async fn wait_text(c: &Client, css: &str, expected: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let t = text(c, css).await;
+        if t.contains(expected) || start.elapsed() > Duration::from_secs(10) {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits (up to 10 s) until the page holds `n` elements matching `css` (after a form posts,
+/// the old page stays until the new one arrives).
+async fn wait_count(c: &Client, css: &str, n: usize) -> Vec<fantoccini::elements::Element> {
+    let start = Instant::now();
+    loop {
+        let found = c.find_all(Locator::Css(css)).await.unwrap();
+        if found.len() == n || start.elapsed() > Duration::from_secs(10) {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn sign_out(c: &Client) {
+    c.find(Locator::Css("form[action='/uitloggen'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("username")).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn professionals_and_clients_use_the_pages_in_chromium() {
+    assert!(
+        Path::new("/usr/bin/chromedriver").exists(),
+        "Chromium's WebDriver is missing: scripts/test.sh installs chromium and chromium-driver"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let out = kring()
+        .args(["demo", "--no-serve", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let creds: Value =
+        serde_json::from_slice(&std::fs::read(data.join("demo-credentials.json")).unwrap())
+            .unwrap();
+    let people = creds["people"].as_array().unwrap().clone();
+    let db = format!("sqlite:{}", data.join("kring.db").display());
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let _server = Killed(
+        kring()
+            .args(["--database", &db, "--addr", &addr, "serve"])
+            .env("KRING_ACCESS_LOG", data.join("access-log.ndjson"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let driver_port = free_port();
+    let _driver = Killed(
+        Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(&addr, "kring serve");
+    wait_for(&format!("127.0.0.1:{driver_port}"), "chromedriver");
+    let base = format!("http://{addr}");
+    let c = browser(driver_port).await;
+
+    // 1. A case director of the wijkteam signs in with two factors and sees their clients.
+    let director = people
+        .iter()
+        .find(|p| p["role"] == "regisseur")
+        .or_else(|| {
+            people
+                .iter()
+                .find(|p| p["organisation"] == "wijkteam-noord")
+        })
+        .unwrap();
+    sign_in(&c, &base, director).await;
+    assert_eq!(wait_text(&c, "h1", "Mijn cliënten").await, "Mijn cliënten");
+    c.wait()
+        .for_element(Locator::Css("tbody a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // 2. The client page shows only what the director may see, each part with its reasons.
+    let crisis = wait_text(&c, "#sec-crisis-plan", "Crisisplan").await;
+    assert!(crisis.contains("Crisisplan"), "{crisis}");
+    let medication = text(&c, "section[aria-labelledby='sec-medication']").await;
+    assert!(medication.contains("Niet met u gedeeld"), "{medication}");
+    let why = c
+        .find(Locator::Css(
+            "section[aria-labelledby='sec-reports'] summary",
+        ))
+        .await
+        .unwrap();
+    why.click().await.unwrap();
+    let reasons = text(&c, "section[aria-labelledby='sec-reports'] details").await;
+    assert!(
+        reasons.contains("kring van deze cliënt") && reasons.contains("Lidmaatschap"),
+        "{reasons}"
+    );
+
+    // 3. The circle page: add a professional with reports until an end date, then end it.
+    c.find(Locator::LinkText("Kring beheren"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "h1", "Kring beheren").await;
+    let rows_before = c.find_all(Locator::Css("tbody tr")).await.unwrap().len();
+    c.find(Locator::Css("input[name='category'][value='reports']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let end = c.find(Locator::Id("end")).await.unwrap();
+    c.execute(
+        "arguments[0].value = '2027-06-30'",
+        vec![serde_json::to_value(&end).unwrap()],
+    )
+    .await
+    .unwrap();
+    c.find(Locator::Css("form[action$='/kring'] button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let rows = wait_count(&c, "tbody tr", rows_before + 1).await;
+    assert_eq!(
+        rows.len(),
+        rows_before + 1,
+        "the new member is listed: {}",
+        text(&c, "main").await
+    );
+    let last = rows.last().unwrap().text().await.unwrap();
+    assert!(
+        last.contains("2027-06-30") && last.contains("rapportages"),
+        "{last}"
+    );
+    let end_buttons = c
+        .find_all(Locator::Css("form[action$='/beeindigen'] button"))
+        .await
+        .unwrap();
+    end_buttons.last().unwrap().click().await.unwrap();
+    wait_count(
+        &c,
+        "form[action$='/beeindigen'] button",
+        end_buttons.len() - 1,
+    )
+    .await;
+    let last = c
+        .find_all(Locator::Css("tbody tr"))
+        .await
+        .unwrap()
+        .last()
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !last.contains("2027-06-30"),
+        "the membership ended yesterday: {last}"
+    );
+
+    // 4. English on request; the keyboard reaches the skip link first.
+    c.find(Locator::Css("a[lang='en']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_text(&c, "h1", "Manage the circle").await,
+        "Manage the circle"
+    );
+    let html_lang = c
+        .find(Locator::Css("html"))
+        .await
+        .unwrap()
+        .attr("lang")
+        .await
+        .unwrap();
+    assert_eq!(html_lang.as_deref(), Some("en"));
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("\u{e004}")
+        .await
+        .unwrap();
+    let focused = c
+        .active_element()
+        .await
+        .unwrap()
+        .attr("class")
+        .await
+        .unwrap();
+    assert_eq!(focused.as_deref(), Some("skip"));
+    c.find(Locator::Css("a[lang='nl']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "h1", "Kring beheren").await;
+    sign_out(&c).await;
+
+    // 5. Emergency access: a professional outside the adult client's circle states a reason and
+    //    sees the crisis plan, medication and contacts — not the reports.
+    let client = people.iter().find(|p| p["kind"] == "client").unwrap();
+    let patient = client["patient"].as_str().unwrap();
+    let store = kring_store_sqlite::SqliteStore::open(&db).await.unwrap();
+    let p: Value =
+        serde_json::from_slice(&store.read("Patient", patient).await.unwrap().unwrap().body)
+            .unwrap();
+    let bsn = p["identifier"][0]["value"].as_str().unwrap().to_string();
+    let circle = String::from_utf8(
+        store
+            .read("CareTeam", &format!("{patient}-circle"))
+            .await
+            .unwrap()
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    let outsider = people
+        .iter()
+        .find(|x| {
+            x["kind"] == "professional"
+                && !circle.contains(&format!(
+                    "{}-role\"",
+                    x["practitioner"]
+                        .as_str()
+                        .unwrap()
+                        .trim_start_matches("Practitioner/")
+                ))
+        })
+        .unwrap();
+    sign_in(&c, &base, outsider).await;
+    c.goto(&format!("{base}/noodtoegang")).await.unwrap();
+    c.find(Locator::Id("bsn"))
+        .await
+        .unwrap()
+        .send_keys(&bsn)
+        .await
+        .unwrap();
+    c.find(Locator::Id("reason"))
+        .await
+        .unwrap()
+        .send_keys("Client in crisis op de locatie, regisseur niet bereikbaar")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form[action='/noodtoegang'] button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let banner = wait_text(&c, "p.notice", "noodtoegang").await;
+    assert!(banner.contains("noodtoegang"), "{banner}");
+    assert!(text(&c, "#sec-crisis-plan").await.contains("Crisisplan"));
+    let crisis_section = text(&c, "section[aria-labelledby='sec-crisis-plan']").await;
+    assert!(
+        !crisis_section.contains("Niet met u gedeeld"),
+        "{crisis_section}"
+    );
+    let reports = text(&c, "section[aria-labelledby='sec-reports']").await;
+    assert!(reports.contains("Niet met u gedeeld"), "{reports}");
+    sign_out(&c).await;
+
+    // 6. The client records that an organisation may not see their medication, then withdraws it.
+    sign_in(&c, &base, client).await;
+    assert_eq!(wait_text(&c, "h1", "Toestemming").await, "Toestemming");
+    let org = c
+        .find(Locator::Css("#organisation option:nth-child(2)"))
+        .await
+        .unwrap();
+    org.click().await.unwrap();
+    c.find(Locator::Css("#category option[value='medication']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("input[name='choice'][value='deny']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("form[action='/toestemming'] button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(wait_text(&c, "p.ok", "vastgelegd")
+        .await
+        .contains("vastgelegd"));
+    let listed = text(&c, "main").await;
+    assert!(listed.contains("mag niet zien: medicatie"), "{listed}");
+    let withdraw = c
+        .find_all(Locator::Css("form[action='/toestemming/intrekken'] button"))
+        .await
+        .unwrap();
+    let before = withdraw.len();
+    withdraw.last().unwrap().click().await.unwrap();
+    let after = wait_count(
+        &c,
+        "form[action='/toestemming/intrekken'] button",
+        before - 1,
+    )
+    .await
+    .len();
+    assert_eq!(after + 1, before, "withdrawn");
+
+    // 7. Pages need a session: signed out, they lead to the sign-in page.
+    sign_out(&c).await;
+    c.goto(&format!("{base}/clienten")).await.unwrap();
+    assert_eq!(wait_text(&c, "h1", "Inloggen").await, "Inloggen");
+    c.close().await.unwrap();
+}

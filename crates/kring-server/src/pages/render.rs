@@ -1,0 +1,60 @@
+//! Turning a page into a response, and record errors into readable sentences.
+
+use askama::Template;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use kring_record::RecordError;
+
+use super::i18n::Lang;
+
+/// Renders a page; remembers the language when it was chosen with `?lang=`.
+pub fn page(t: &impl Template, lang: Lang, set_lang: bool) -> Response {
+    match t.render() {
+        Ok(html) => {
+            let mut res = Html(html).into_response();
+            res.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            res.headers_mut().insert(
+                "content-security-policy",
+                header::HeaderValue::from_static("default-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"),
+            );
+            if set_lang {
+                if let Ok(v) = format!(
+                    "kring_lang={}; Path=/; SameSite=Lax; Max-Age=31536000",
+                    lang.code()
+                )
+                .parse()
+                {
+                    res.headers_mut().insert(header::SET_COOKIE, v);
+                }
+            }
+            res
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "page could not be rendered");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be shown",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A sentence for a person about a failed record operation (no internals, no personal data).
+pub fn sentence(e: &RecordError, lang: Lang) -> String {
+    let outcome = e.outcome();
+    let detail = outcome
+        .issues
+        .first()
+        .map(|i| i.diagnostics.clone())
+        .unwrap_or_default();
+    match (e, lang) {
+        (RecordError::Forbidden, Lang::Nl) => "U heeft hier geen toegang toe.".into(),
+        (RecordError::NotFound(_), Lang::Nl) => "Niet gevonden, of u heeft er geen toegang toe.".into(),
+        (RecordError::LogUnavailable, Lang::Nl) => "Het toegangslog kan nu niet worden bijgewerkt, daarom worden geen gegevens getoond. Probeer het later opnieuw.".into(),
+        _ => detail,
+    }
+}

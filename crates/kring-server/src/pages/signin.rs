@@ -1,0 +1,283 @@
+//! Sign-in: password, then the second factor (enrolment with a QR code and recovery codes the
+//! first time), sign-out and sign-out everywhere.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+
+use super::i18n::{Lang, Texts};
+use super::{render, Frame, PageLang, Person};
+use crate::auth::accounts::{self, SignInError};
+use crate::auth::{now_ms, sessions};
+use crate::AppState;
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignInPage {
+    f: Frame,
+}
+
+#[derive(Template)]
+#[template(path = "code.html")]
+struct CodePage {
+    f: Frame,
+    qr_svg: Option<String>,
+    secret: String,
+}
+
+#[derive(Template)]
+#[template(path = "recovery.html")]
+struct RecoveryPage {
+    f: Frame,
+    codes: Vec<String>,
+}
+
+fn frame(lang: Lang, title_key: &str, csrf: &str, error: Option<String>) -> Frame {
+    let t = Texts { lang };
+    Frame {
+        title: t.get(title_key),
+        t,
+        signed_in: false,
+        professional: false,
+        client: false,
+        csrf: csrf.to_string(),
+        error,
+        message: None,
+    }
+}
+
+fn with_cookie(mut res: Response, cookie: &str) -> Response {
+    if let Ok(v) = cookie.parse() {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+fn sign_in_error(e: &SignInError, lang: Lang) -> String {
+    match (e, lang) {
+        (SignInError::Wrong, Lang::Nl) => "De gebruikersnaam of het wachtwoord klopt niet.".into(),
+        (SignInError::Locked, Lang::Nl) => {
+            "Te vaak een verkeerde poging: dit account is een kwartier geblokkeerd.".into()
+        }
+        (SignInError::WrongCode, Lang::Nl) => "De code klopt niet of is al gebruikt.".into(),
+        (SignInError::Unavailable, Lang::Nl) => {
+            "Inloggen lukt nu niet; probeer het later opnieuw.".into()
+        }
+        (e, _) => {
+            let s = e.to_string();
+            let mut c = s.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str() + ".")
+                .unwrap_or_default()
+        }
+    }
+}
+
+pub async fn form(PageLang(lang, set): PageLang) -> Response {
+    render::page(
+        &SignInPage {
+            f: frame(lang, "signin-title", "", None),
+        },
+        lang,
+        set,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    username: String,
+    password: String,
+}
+
+pub async fn password(
+    State(state): State<AppState>,
+    PageLang(lang, _): PageLang,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let store = state.record.store();
+    match accounts::check_password(&**store, form.username.trim(), &form.password, now_ms()).await {
+        Ok(account) => {
+            let complete = !account.kind.needs_second_factor();
+            match sessions::start(&**store, &account.username, complete, now_ms()).await {
+                Ok((cookie, _)) => {
+                    tracing::info!(outcome = "password-ok", "sign-in step");
+                    let to = if complete { "/" } else { "/inloggen/code" };
+                    with_cookie(
+                        Redirect::to(to).into_response(),
+                        &sessions::set_cookie(&cookie),
+                    )
+                }
+                Err(_) => retry(lang, SignInError::Unavailable),
+            }
+        }
+        Err(e) => {
+            tracing::info!(outcome = "password-refused", "sign-in step");
+            retry(lang, e)
+        }
+    }
+}
+
+fn retry(lang: Lang, e: SignInError) -> Response {
+    let mut res = render::page(
+        &SignInPage {
+            f: frame(lang, "signin-title", "", Some(sign_in_error(&e, lang))),
+        },
+        lang,
+        false,
+    );
+    *res.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+    res
+}
+
+/// The session that has passed the password but not yet the second factor.
+async fn pending(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Option<(String, sessions::Session, accounts::Account)> {
+    let store = state.record.store();
+    let cookie = sessions::cookie_of(headers)?;
+    let (username, session) = sessions::find(&**store, &cookie, now_ms()).await.ok()??;
+    let account = accounts::load(&**store, &username).await.ok()??;
+    Some((cookie, session, account))
+}
+
+pub async fn code_form(
+    State(state): State<AppState>,
+    PageLang(lang, set): PageLang,
+    headers: HeaderMap,
+) -> Response {
+    let Some((_, session, account)) = pending(&state, &headers).await else {
+        return Redirect::to("/inloggen").into_response();
+    };
+    if session.complete {
+        return Redirect::to("/").into_response();
+    }
+    let enrolling = !account.totp_confirmed;
+    let secret = account.totp_secret.clone().unwrap_or_default();
+    let qr_svg = if enrolling {
+        accounts::otpauth_url(&secret, &account.username).and_then(|u| accounts::qr_svg(&u))
+    } else {
+        None
+    };
+    let title = if enrolling {
+        "enrol-title"
+    } else {
+        "code-title"
+    };
+    render::page(
+        &CodePage {
+            f: frame(lang, title, &session.csrf, None),
+            qr_svg,
+            secret: if enrolling { secret } else { String::new() },
+        },
+        lang,
+        set,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    csrf: String,
+    code: String,
+}
+
+pub async fn code(
+    State(state): State<AppState>,
+    PageLang(lang, _): PageLang,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let Some((cookie, session, account)) = pending(&state, &headers).await else {
+        return Redirect::to("/inloggen").into_response();
+    };
+    if form.csrf != session.csrf {
+        return Redirect::to("/inloggen").into_response();
+    }
+    let store = state.record.store();
+    let enrolling = !account.totp_confirmed;
+    match accounts::check_second_factor(&**store, account, &form.code, now_ms()).await {
+        Ok(mut account) => {
+            let Ok((new_cookie, fresh)) =
+                sessions::complete(&**store, &cookie, &account.username, now_ms()).await
+            else {
+                return retry(lang, SignInError::Unavailable);
+            };
+            tracing::info!(outcome = "signed-in", "sign-in step");
+            let res = if enrolling {
+                let codes = accounts::new_recovery_codes(&mut account);
+                if accounts::save(&**store, &account).await.is_err() {
+                    return retry(lang, SignInError::Unavailable);
+                }
+                let mut f = frame(lang, "recovery-title", &fresh.csrf, None);
+                f.signed_in = true;
+                render::page(&RecoveryPage { f, codes }, lang, false)
+            } else {
+                Redirect::to("/").into_response()
+            };
+            with_cookie(res, &sessions::set_cookie(&new_cookie))
+        }
+        Err(e) => {
+            let mut res = render::page(
+                &CodePage {
+                    f: frame(
+                        lang,
+                        if enrolling {
+                            "enrol-title"
+                        } else {
+                            "code-title"
+                        },
+                        &session.csrf,
+                        Some(sign_in_error(&e, lang)),
+                    ),
+                    qr_svg: None,
+                    secret: String::new(),
+                },
+                lang,
+                false,
+            );
+            *res.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+            res
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn sign_out(
+    State(state): State<AppState>,
+    person: Person,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = person.check_csrf(&form.csrf) {
+        return r.into_response();
+    }
+    if let Some(c) = sessions::cookie_of(&headers) {
+        let _ = sessions::end(&**state.record.store(), &c).await;
+    }
+    with_cookie(
+        Redirect::to("/inloggen").into_response(),
+        &sessions::clear_cookie(),
+    )
+}
+
+pub async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    person: Person,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = person.check_csrf(&form.csrf) {
+        return r.into_response();
+    }
+    let _ = sessions::end_all(&**state.record.store(), &person.account.username).await;
+    with_cookie(
+        Redirect::to("/inloggen").into_response(),
+        &sessions::clear_cookie(),
+    )
+}

@@ -1,0 +1,348 @@
+//! Sign-in for people: argon2id passwords, TOTP second factor, lock-out, server-side sessions
+//! with secure cookies, CSRF, idle and absolute timeouts, sign-out everywhere.
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use kring_server::auth::accounts::{self, Kind};
+use kring_server::auth::{now_ms, sessions};
+use tower::ServiceExt;
+
+use crate::both_backends;
+use crate::harness::TestApp;
+
+struct Reply {
+    status: StatusCode,
+    location: String,
+    cookie: Option<String>,
+    set_cookie: String,
+    body: String,
+}
+
+async fn send(
+    app: &TestApp,
+    method: Method,
+    uri: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+) -> Reply {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, format!("{}={c}", sessions::COOKIE));
+    }
+    if form.is_some() {
+        req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    }
+    let res = app
+        .secure
+        .clone()
+        .oneshot(
+            req.body(Body::from(form.unwrap_or("").to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let set_cookie = res
+        .headers()
+        .get(header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let cookie = set_cookie
+        .strip_prefix(&format!("{}=", sessions::COOKIE))
+        .and_then(|v| v.split(';').next())
+        .filter(|v| !v.is_empty())
+        .map(str::to_string);
+    let location = res
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let status = res.status();
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    Reply {
+        status,
+        location,
+        cookie,
+        set_cookie,
+        body: String::from_utf8_lossy(&body).into(),
+    }
+}
+
+fn csrf_of(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or("")
+        .to_string()
+}
+
+async fn professional(app: &TestApp) -> accounts::Account {
+    let mut a = accounts::blank("anna.devries", Kind::Professional);
+    a.organisation = Some("org-a".into());
+    a.practitioner = Some("pr-1".into());
+    a.role = Some("pr-1-role".into());
+    accounts::create(&*app.store, a, "correct horse battery staple", true)
+        .await
+        .unwrap()
+}
+
+both_backends!(
+    two_factors_lead_to_a_session_that_works_for_pages_and_api,
+    |app: TestApp| async move {
+        let a = professional(&app).await;
+        assert!(a.password_hash.starts_with("$argon2id$"));
+        let r = send(
+            &app,
+            Method::POST,
+            "/inloggen",
+            None,
+            Some("username=anna.devries&password=correct+horse+battery+staple"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(r.location, "/inloggen/code");
+        for attr in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+            assert!(r.set_cookie.contains(attr), "{}", r.set_cookie);
+        }
+        let half = r.cookie.unwrap();
+        // Half signed in: no pages, no API.
+        assert_eq!(
+            send(&app, Method::GET, "/clienten", Some(&half), None)
+                .await
+                .location,
+            "/inloggen"
+        );
+        assert_eq!(
+            send(&app, Method::GET, "/fhir/Patient", Some(&half), None)
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+        let page = send(&app, Method::GET, "/inloggen/code", Some(&half), None).await;
+        let csrf = csrf_of(&page.body);
+        let wrong = send(
+            &app,
+            Method::POST,
+            "/inloggen/code",
+            Some(&half),
+            Some(&format!("csrf={csrf}&code=000000")),
+        )
+        .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        let code = accounts::current_code(a.totp_secret.as_deref().unwrap(), now_ms()).unwrap();
+        let ok = send(
+            &app,
+            Method::POST,
+            "/inloggen/code",
+            Some(&half),
+            Some(&format!("csrf={csrf}&code={code}")),
+        )
+        .await;
+        assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+        let full = ok.cookie.unwrap();
+        assert_ne!(full, half, "a fresh cookie after the second factor");
+        assert_eq!(
+            send(&app, Method::GET, "/fhir/Patient/x", Some(&half), None)
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            send(&app, Method::GET, "/clienten", Some(&full), None)
+                .await
+                .status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            send(&app, Method::GET, "/fhir/Patient", Some(&full), None)
+                .await
+                .status,
+            StatusCode::OK
+        );
+        // The same code does not work twice.
+        let again = send(
+            &app,
+            Method::POST,
+            "/inloggen",
+            None,
+            Some("username=anna.devries&password=correct+horse+battery+staple"),
+        )
+        .await;
+        let again_cookie = again.cookie.unwrap();
+        let csrf2 = csrf_of(
+            &send(
+                &app,
+                Method::GET,
+                "/inloggen/code",
+                Some(&again_cookie),
+                None,
+            )
+            .await
+            .body,
+        );
+        let replay = send(
+            &app,
+            Method::POST,
+            "/inloggen/code",
+            Some(&again_cookie),
+            Some(&format!("csrf={csrf2}&code={code}")),
+        )
+        .await;
+        assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
+        // Sign-out everywhere needs the CSRF token, then ends every session.
+        let page = send(&app, Method::GET, "/clienten", Some(&full), None).await;
+        let token = csrf_of(&page.body);
+        assert_eq!(
+            send(
+                &app,
+                Method::POST,
+                "/uitloggen/overal",
+                Some(&full),
+                Some("csrf=forged")
+            )
+            .await
+            .status,
+            StatusCode::FORBIDDEN
+        );
+        let out = send(
+            &app,
+            Method::POST,
+            "/uitloggen/overal",
+            Some(&full),
+            Some(&format!("csrf={token}")),
+        )
+        .await;
+        assert_eq!(out.location, "/inloggen");
+        assert!(out.set_cookie.contains("Max-Age=0"));
+        assert_eq!(
+            send(&app, Method::GET, "/fhir/Patient", Some(&full), None)
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            send(&app, Method::GET, "/clienten", Some(&again_cookie), None)
+                .await
+                .location,
+            "/inloggen"
+        );
+    }
+);
+
+both_backends!(
+    five_wrong_passwords_lock_the_account,
+    |app: TestApp| async move {
+        professional(&app).await;
+        for i in 0..5 {
+            let r = send(
+                &app,
+                Method::POST,
+                "/inloggen",
+                None,
+                Some("username=anna.devries&password=wrong"),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+            if i < 4 {
+                assert!(r.body.contains("klopt niet"), "{}", r.body);
+            }
+        }
+        let r = send(
+            &app,
+            Method::POST,
+            "/inloggen",
+            None,
+            Some("username=anna.devries&password=correct+horse+battery+staple"),
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "locked, even with the right password"
+        );
+        assert!(r.body.contains("geblokkeerd"), "{}", r.body);
+        // An unknown user gets the answer of a wrong password.
+        let unknown = send(
+            &app,
+            Method::POST,
+            "/inloggen",
+            None,
+            Some("username=nobody&password=x"),
+        )
+        .await;
+        assert!(unknown
+            .body
+            .contains("De gebruikersnaam of het wachtwoord klopt niet"));
+        assert!(!unknown.body.contains("nobody"));
+    }
+);
+
+both_backends!(
+    sessions_end_after_idle_and_absolute_timeouts,
+    |app: TestApp| async move {
+        professional(&app).await;
+        let now = now_ms();
+        let (idle, _) = sessions::start(
+            &*app.store,
+            "anna.devries",
+            true,
+            now - sessions::IDLE_MS - 1000,
+        )
+        .await
+        .unwrap();
+        assert!(
+            sessions::find(&*app.store, &idle, now)
+                .await
+                .unwrap()
+                .is_none(),
+            "idle for more than 15 minutes"
+        );
+        let (old, mut s) = sessions::start(
+            &*app.store,
+            "anna.devries",
+            true,
+            now - sessions::ABSOLUTE_MS - 1000,
+        )
+        .await
+        .unwrap();
+        // Active all along, but older than 12 hours.
+        s.last_seen = now - 1000;
+        assert!(s.expired(now));
+        assert!(sessions::find(&*app.store, &old, now)
+            .await
+            .unwrap()
+            .is_none());
+        let (fresh, _) = sessions::start(&*app.store, "anna.devries", true, now)
+            .await
+            .unwrap();
+        assert!(sessions::find(&*app.store, &fresh, now + 60_000)
+            .await
+            .unwrap()
+            .is_some());
+        // The database holds only a hash of the cookie.
+        assert!(app.store.session(&fresh).await.unwrap().is_none());
+    }
+);
+
+both_backends!(recovery_codes_work_once, |app: TestApp| async move {
+    let mut a = professional(&app).await;
+    let codes = accounts::new_recovery_codes(&mut a);
+    accounts::save(&*app.store, &a).await.unwrap();
+    let a = accounts::load(&*app.store, "anna.devries")
+        .await
+        .unwrap()
+        .unwrap();
+    let a = accounts::check_second_factor(&*app.store, a, &codes[3], now_ms())
+        .await
+        .unwrap();
+    assert_eq!(a.recovery_hashes.len(), 9);
+    assert!(
+        accounts::check_second_factor(&*app.store, a, &codes[3], now_ms())
+            .await
+            .is_err()
+    );
+});
