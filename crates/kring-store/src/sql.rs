@@ -57,12 +57,34 @@ impl Sql {
     }
     /// The statement text with placeholders as the backend expects them.
     pub fn text_for(&self, backend: Backend) -> std::borrow::Cow<'_, str> {
+        let lists = self.text.contains(JSON_LIST);
         match backend {
-            Backend::Sqlite => std::borrow::Cow::Borrowed(&self.text),
-            Backend::Postgres => std::borrow::Cow::Owned(numbered(&self.text, backend)),
+            Backend::Sqlite if !lists => std::borrow::Cow::Borrowed(&self.text),
+            Backend::Sqlite => std::borrow::Cow::Owned(
+                self.text
+                    .replace(JSON_LIST, "SELECT value FROM json_each(")
+                    .replace(JSON_LIST_END, ")"),
+            ),
+            Backend::Postgres => {
+                let text = if lists {
+                    self.text
+                        .replace(JSON_LIST, "SELECT jsonb_array_elements_text(CAST(")
+                        .replace(JSON_LIST_END, " AS jsonb))")
+                } else {
+                    self.text.clone()
+                };
+                std::borrow::Cow::Owned(numbered(&text, backend))
+            }
         }
     }
 }
+
+/// Lists longer than this are bound as one JSON array (`x IN (SELECT value FROM json_each(?))`).
+const LONG_LIST: usize = 32;
+/// Marks where a JSON-array list starts; [`Sql::text_for`] writes the backend's function, and
+/// [`JSON_LIST_END`] closes it.
+const JSON_LIST: &str = "/*json-list*/";
+const JSON_LIST_END: &str = "/*end-json-list*/";
 
 /// Rewrites `?` placeholders to `$n` for PostgreSQL.
 pub fn numbered(text: &str, backend: Backend) -> String {
@@ -345,6 +367,13 @@ fn starts_with(sql: &mut Sql, col: &str, prefix: &str) {
 fn is_in(sql: &mut Sql, col: &str, values: &[String]) {
     if values.is_empty() {
         sql.push("1 = 0");
+        return;
+    }
+    if values.len() > LONG_LIST {
+        // One JSON array parameter instead of hundreds: the statement stays small and cached.
+        let list = serde_json::to_string(values).unwrap_or_else(|_| "[]".into());
+        sql.push(col).push(" IN (").push(JSON_LIST).text_arg(&list);
+        sql.push(JSON_LIST_END).push(")");
         return;
     }
     sql.push(col).push(" IN (");
@@ -873,6 +902,29 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn long_client_lists_are_one_json_parameter() {
+        let clients: Vec<String> = (0..100).map(|i| format!("p{i}")).collect();
+        let plan = SearchPlan::new("Observation").scoped(ClientScope {
+            clients,
+            ..ClientScope::default()
+        });
+        let sql = search_page(&plan);
+        let lite = sql.text_for(Backend::Sqlite);
+        assert!(
+            lite.contains("r.client_key IN (SELECT value FROM json_each(?))"),
+            "{lite}"
+        );
+        let pg = sql.text_for(Backend::Postgres);
+        assert!(
+            pg.contains("IN (SELECT jsonb_array_elements_text(CAST($"),
+            "{pg}"
+        );
+        assert!(sql.args.contains(&Arg::Text(
+            serde_json::to_string(&(0..100).map(|i| format!("p{i}")).collect::<Vec<_>>()).unwrap()
+        )));
     }
 
     #[test]

@@ -83,6 +83,10 @@ fn statement(defs: &Definitions) -> Value {
         "patchFormat": ["application/json-patch+json"],
         "rest": [{
             "mode": "server",
+            "security": {
+                "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"}]}],
+                "description": "Partner systems: OAuth2 client credentials at /oauth/token (see /.well-known/smart-configuration) with SMART v2 system scopes, bound to the partner's organisation. People: a session after sign-in with two factors. Every access is decided by need-to-know (circle, data category, consent) and logged.",
+            },
             "documentation": "Search supports the string, token, reference, date, number, quantity and uri parameters listed per type; modifiers :exact, :contains, :missing, :not, :text, :below and :[type]; prefixes eq, ne, lt, gt, le, ge, sa, eb, ap; _id, _lastUpdated, _count, _offset, _sort, _summary, _elements, _total, _include, _revinclude (with :iterate one level), chaining and _has. Composite and special parameters are not supported. XML is not supported.",
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],

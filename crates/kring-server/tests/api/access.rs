@@ -399,3 +399,40 @@ both_backends!(
         assert_eq!(r.body["total"], 1);
     }
 );
+
+both_backends!(
+    a_partner_with_many_clients_gets_all_of_them,
+    |app: TestApp| async move {
+        // More clients than fit a short list: the scope is bound as one JSON array parameter.
+        let member = json!({"extension": [{"url": EXT, "valueCodeableConcept": {"coding": [{"system": CAT, "code": "identity"}]}}],
+        "member": {"reference": "Organization/org-m"}, "period": {"start": "2020-01-01"}});
+        for i in 0..45 {
+            put(
+                &app,
+                &format!("Patient/m{i}"),
+                json!({"resourceType": "Patient", "birthDate": "1970-01-01",
+            "managingOrganization": {"reference": "Organization/org-m"}}),
+            )
+            .await;
+            if i < 40 {
+                put(&app, &format!("CareTeam/m{i}-circle"), json!({"resourceType": "CareTeam", "status": "active",
+                "subject": {"reference": format!("Patient/m{i}")}, "participant": [member.clone()]})).await;
+            }
+        }
+        let t = app.partner_token("org-m", "system/*.rs").await;
+        let r = app
+            .as_partner(
+                Some(&t),
+                Method::GET,
+                "/fhir/Patient?_count=100&_total=accurate",
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(
+            r.body["total"], 40,
+            "the 40 clients in its circles, not the other 5"
+        );
+        assert_eq!(ids(&r).len(), 40);
+    }
+);
