@@ -127,6 +127,7 @@ impl NeedToKnow {
         let facts = self.facts.read().expect("facts lock");
         let categories = categories_of_type(rtype, true);
         let mut scope = ClientScope::default();
+        let mut whole: Vec<String> = Vec::new();
         let mut partial: Vec<(Category, Vec<String>)> = Vec::new();
         for client in candidate_clients(&facts, subject, now) {
             let allowed: Vec<Category> = categories
@@ -139,7 +140,7 @@ impl NeedToKnow {
                 })
                 .collect();
             if allowed.len() == categories.len() {
-                scope.clients.push(client);
+                whole.push(client);
             } else if let [only] = allowed[..] {
                 match partial.iter_mut().find(|(c, _)| *c == only) {
                     Some((_, clients)) => clients.push(client),
@@ -147,6 +148,7 @@ impl NeedToKnow {
                 }
             }
         }
+        scope.clients = whole.into();
         for (category, clients) in partial {
             if let Some(only) = only_category(rtype, category) {
                 scope.partial.push((clients, only));

@@ -477,7 +477,7 @@ fn search_scope_lists_exactly_the_permitted_clients() {
     // c13's consent is invalid for the wijkteam, c17 consented to reports for the wijkteam,
     // a40 is the wijkteam's own client.
     assert_eq!(
-        scope.clients,
+        scope.clients.to_vec(),
         vec!["a40".to_string(), "c17".to_string(), "c8".to_string()]
     );
     let scope = d.scope_at(&pro("out", "ggz"), "CarePlan", now()).unwrap();

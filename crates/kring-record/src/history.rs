@@ -89,7 +89,9 @@ impl Record {
                     if req.rtype.is_none() {
                         // Clients seen only partly still show their other types' history.
                         for (clients, _) in std::mem::take(&mut s.partial) {
-                            s.clients.extend(clients);
+                            let mut all = s.clients.to_vec();
+                            all.extend(clients);
+                            s.clients = all.into();
                         }
                     }
                     s

@@ -172,8 +172,9 @@ pub enum SortKey {
 /// The clients a caller may see: access restriction applied inside the query.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ClientScope {
-    /// Client keys (Patient ids) whose resources are visible.
-    pub clients: Vec<String>,
+    /// Client keys (Patient ids) whose resources are visible. Shared, because a remembered
+    /// scope is handed to every search of its asker without copying a long list.
+    pub clients: std::sync::Arc<[String]>,
     /// Whether resources that belong to no client (organisations …) are visible.
     pub include_shared: bool,
     /// Clients of whom only some resources of the type are visible: those matching the

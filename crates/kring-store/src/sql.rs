@@ -259,13 +259,16 @@ fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str) {
         .push(".deleted = 0");
     if let Some(scope) = &plan.scope {
         sql.push(" AND ");
-        scope_sql(
+        let long = scope.clients.len() + scope.partial.iter().map(|p| p.0.len()).sum::<usize>()
+            > LONG_LIST;
+        scope_sql_as(
             sql,
             scope,
             At {
                 alias,
                 rtype: &plan.rtype,
             },
+            !(long && !plan.filter.all.is_empty()),
         );
     }
     filter_sql(
@@ -282,15 +285,28 @@ fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str) {
 /// The caller's scope on the rows at `at`: whole clients, shared data, and clients seen only
 /// partly (rows matching the scope's condition).
 fn scope_sql(sql: &mut Sql, scope: &ClientScope, at: At) {
+    scope_sql_as(sql, scope, at, true)
+}
+
+/// `drives`: whether the database may use the client key to find rows. A long client list with
+/// a selective search condition beside it is better checked row by row (`client_key || ''`
+/// hides the column from the planner in both SQLite and PostgreSQL), so the condition's own
+/// index finds the rows instead of a lookup per client.
+fn scope_sql_as(sql: &mut Sql, scope: &ClientScope, at: At, drives: bool) {
     let alias = at.alias;
+    let col = if drives {
+        format!("{alias}.client_key")
+    } else {
+        format!("({alias}.client_key || '')")
+    };
     sql.push("(");
-    is_in(sql, &format!("{alias}.client_key"), &scope.clients);
+    is_in(sql, &col, &scope.clients);
     if scope.include_shared {
         sql.push(" OR ").push(alias).push(".client_key = ''");
     }
     for (clients, only) in &scope.partial {
         sql.push(" OR (");
-        is_in(sql, &format!("{alias}.client_key"), clients);
+        is_in(sql, &col, clients);
         sql.push(" AND ");
         any_of_sql(sql, only, at, None);
         sql.push(")");
@@ -890,7 +906,7 @@ mod tests {
     fn scope_is_inside_the_query() {
         let mut plan = SearchPlan::new("Observation");
         plan.scope = Some(ClientScope {
-            clients: vec!["p1".into()],
+            clients: vec!["p1".to_string()].into(),
             ..ClientScope::default()
         });
         let sql = search_page(&plan);
@@ -908,7 +924,7 @@ mod tests {
     fn long_client_lists_are_one_json_parameter() {
         let clients: Vec<String> = (0..100).map(|i| format!("p{i}")).collect();
         let plan = SearchPlan::new("Observation").scoped(ClientScope {
-            clients,
+            clients: clients.into(),
             ..ClientScope::default()
         });
         let sql = search_page(&plan);
@@ -939,7 +955,7 @@ mod tests {
             negate: false,
         });
         let mut scope = ClientScope {
-            clients: vec!["p1".into()],
+            clients: vec!["p1".to_string()].into(),
             ..ClientScope::default()
         };
         let sql = search_page(&plan.clone().scoped(scope.clone()));
@@ -951,7 +967,7 @@ mod tests {
         scope.linked.insert(
             "MedicationRequest".into(),
             ClientScope {
-                clients: vec!["p2".into()],
+                clients: vec!["p2".to_string()].into(),
                 ..ClientScope::default()
             },
         );
