@@ -268,7 +268,7 @@ fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str) {
                 alias,
                 rtype: &plan.rtype,
             },
-            !(long && !plan.filter.all.is_empty()),
+            !long || plan.filter.all.is_empty(),
         );
     }
     filter_sql(
