@@ -398,3 +398,65 @@ async fn acknowledged_writes_survive_kill() {
         );
     }
 }
+
+/// `kring client add` registers a partner system and prints its credentials once; a key set
+/// that is not a JWK Set is a readable error.
+#[test]
+fn client_add_prints_credentials_and_refuses_bad_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = db(dir.path(), "c.db");
+    let out = kring()
+        .args([
+            "--database",
+            &url,
+            "client",
+            "add",
+            "--organisation",
+            "ggz-x",
+            "--scope",
+        ])
+        .arg("system/Patient.rs system/CarePlan.cruds")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["client_id"].as_str().unwrap().starts_with("ggz-x-"));
+    assert_eq!(v["scope"], "system/Patient.rs system/CarePlan.cruds");
+    let bad = dir.path().join("keys.json");
+    std::fs::write(&bad, r#"{"keys": [{"kty": "EC"}]}"#).unwrap();
+    let out = kring()
+        .args([
+            "--database",
+            &url,
+            "client",
+            "add",
+            "--organisation",
+            "ggz-x",
+            "--jwks",
+        ])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("JWK Set"), "{err}");
+    let out = kring()
+        .args([
+            "--database",
+            &url,
+            "client",
+            "add",
+            "--organisation",
+            "ggz-x",
+            "--scope",
+            "patient/*.read",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a SMART system scope"));
+}

@@ -99,8 +99,11 @@ pub struct PartnerClient {
     pub organisation: String,
     /// SMART v2 system scopes, space-separated.
     pub scopes: String,
-    /// The argon2id hash of the client secret (PHC string).
+    /// The argon2id hash of the client secret (PHC string); empty for a client that signs
+    /// its requests with a key instead.
     pub secret_hash: String,
+    /// The public keys (JWK Set JSON) of a client using private_key_jwt.
+    pub jwks: Option<String>,
     /// ms since the epoch.
     pub created: i64,
 }

@@ -223,38 +223,45 @@ pub async fn types_in_use(ex: &mut dyn Exec) -> Result<Vec<String>> {
 
 pub async fn put_partner(ex: &mut dyn Exec, p: &crate::PartnerClient) -> Result<()> {
     ex.exec(
-        &Sql::new("INSERT INTO partner_clients (client_id, organisation, scopes, secret_hash, created) VALUES (?, ?, ?, ?, ?) \
+        &Sql::new("INSERT INTO partner_clients (client_id, organisation, scopes, secret_hash, created, jwks) VALUES (?, ?, ?, ?, ?, ?) \
                    ON CONFLICT (client_id) DO UPDATE SET organisation = excluded.organisation, scopes = excluded.scopes, \
-                   secret_hash = excluded.secret_hash, created = excluded.created")
+                   secret_hash = excluded.secret_hash, created = excluded.created, jwks = excluded.jwks")
             .bind(text(&p.client_id))
             .bind(text(&p.organisation))
             .bind(text(&p.scopes))
             .bind(text(&p.secret_hash))
-            .bind(Arg::Int(p.created)),
+            .bind(Arg::Int(p.created))
+            .bind(match &p.jwks {
+                Some(j) => text(j),
+                None => Arg::Null,
+            }),
     )
     .await?;
     Ok(())
 }
 
 pub async fn partner(ex: &mut dyn Exec, client_id: &str) -> Result<Option<crate::PartnerClient>> {
-    // Two text columns: neither scopes nor a PHC hash contain '|', so it separates them.
+    // Two text columns: neither scopes, a PHC hash nor a number contain '|', so it separates
+    // them; the key set comes last and may contain anything.
     let rows = ex
         .fetch_pairs(
-            &Sql::new("SELECT organisation, scopes || '|' || secret_hash || '|' || CAST(created AS TEXT) FROM partner_clients WHERE client_id = ?")
+            &Sql::new("SELECT organisation, scopes || '|' || secret_hash || '|' || CAST(created AS TEXT) || '|' || COALESCE(jwks, '') FROM partner_clients WHERE client_id = ?")
                 .bind(text(client_id)),
         )
         .await?;
     Ok(rows.into_iter().next().and_then(|(organisation, rest)| {
-        let mut parts = rest.splitn(3, '|');
+        let mut parts = rest.splitn(4, '|');
         let scopes = parts.next()?.to_string();
         let secret_hash = parts.next()?.to_string();
         let created = parts.next()?.parse().ok()?;
+        let jwks = parts.next().filter(|j| !j.is_empty()).map(str::to_string);
         Some(crate::PartnerClient {
             client_id: client_id.to_string(),
             organisation,
             scopes,
             secret_hash,
             created,
+            jwks,
         })
     }))
 }

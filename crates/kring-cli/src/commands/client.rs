@@ -1,6 +1,7 @@
 //! `kring client add`: registers a partner system (another organisation's record system) that
 //! connects with OAuth2 client credentials, and prints its credentials once.
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -28,12 +29,35 @@ pub struct AddArgs {
     /// SMART v2 system scopes, space-separated, e.g. "system/Patient.rs system/CarePlan.cruds".
     #[arg(long, default_value = "system/*.rs")]
     pub scope: String,
+    /// A JWK Set file with the system's public keys: it then authenticates with private_key_jwt
+    /// (SMART Backend Services, RS384 or ES384) and gets no secret.
+    #[arg(long)]
+    pub jwks: Option<std::path::PathBuf>,
 }
 
 pub async fn run(cfg: &Config, args: ClientArgs) -> anyhow::Result<()> {
     match args.command {
         ClientCommand::Add(add) => {
             let store = crate::open::store(&cfg.database).await?;
+            if let Some(path) = &add.jwks {
+                let jwks = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let client_id = kring_server::auth::partners::register_with_keys(
+                    &*store,
+                    &add.organisation,
+                    &add.scope,
+                    &jwks,
+                )
+                .await?;
+                let out = json!({
+                    "client_id": client_id,
+                    "token_endpoint_auth_method": "private_key_jwt",
+                    "token_url": format!("{}/oauth/token", public_base(cfg)),
+                    "scope": kring_access::Scopes::parse(&add.scope)?.to_string(),
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+                return Ok(());
+            }
             let p = kring_server::auth::partners::register(&*store, &add.organisation, &add.scope)
                 .await?;
             let out = json!({

@@ -1,5 +1,6 @@
-//! OAuth2 for partner systems: `POST /oauth/token` (client-credentials grant, client secret in
-//! the form or HTTP Basic) and `GET /.well-known/smart-configuration`. Errors follow RFC 6749
+//! OAuth2 for partner systems: `POST /oauth/token` (client-credentials grant; the client signs
+//! a JWT assertion with its private key — SMART Backend Services' private_key_jwt — or sends its
+//! secret in the form or HTTP Basic) and `GET /.well-known/smart-configuration`. Errors follow RFC 6749
 //! §5.2 (`{"error": "invalid_client", "error_description": …}`), never saying which part of a
 //! credential was wrong.
 
@@ -22,6 +23,82 @@ pub struct TokenRequest {
     client_id: Option<String>,
     client_secret: Option<String>,
     client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
+}
+
+/// The assertion type of SMART Backend Services (RFC 7523).
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+#[derive(Debug, Deserialize)]
+struct AssertionClaims {
+    iss: String,
+    sub: String,
+    exp: u64,
+    jti: String,
+}
+
+/// Checks a private_key_jwt client assertion: signed (RS384 or ES384) by a key of the client's
+/// registered set, issued by and about the client, for this token endpoint, expiring within
+/// five minutes, and never seen before. Returns the client.
+async fn asserted_client(
+    state: &AppState,
+    token_url: &str,
+    assertion: &str,
+) -> Result<kring_store::PartnerClient, &'static str> {
+    use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+    const BAD: &str = "the client assertion is not valid";
+    let header = decode_header(assertion).map_err(|_| BAD)?;
+    if !matches!(header.alg, Algorithm::RS384 | Algorithm::ES384) {
+        return Err("sign the client assertion with RS384 or ES384");
+    }
+    // Who claims to be asking (not yet trusted): the key to check against is theirs.
+    let mut peek = Validation::new(header.alg);
+    peek.insecure_disable_signature_validation();
+    peek.validate_aud = false;
+    peek.validate_exp = false;
+    peek.set_required_spec_claims::<&str>(&[]);
+    let claimed = decode::<AssertionClaims>(assertion, &DecodingKey::from_secret(&[]), &peek)
+        .map_err(|_| BAD)?
+        .claims;
+    let partner = state
+        .record
+        .store()
+        .partner(&claimed.sub)
+        .await
+        .map_err(|_| "try again later")?
+        .ok_or(BAD)?;
+    let set: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_str(partner.jwks.as_deref().ok_or(BAD)?).map_err(|_| BAD)?;
+    let jwk = match &header.kid {
+        Some(kid) => set.find(kid),
+        None if set.keys.len() == 1 => set.keys.first(),
+        None => None,
+    }
+    .ok_or(BAD)?;
+    let key = DecodingKey::from_jwk(jwk).map_err(|_| BAD)?;
+    let mut v = Validation::new(header.alg);
+    v.set_audience(&[token_url]);
+    v.set_issuer(&[&partner.client_id]);
+    v.sub = Some(partner.client_id.clone());
+    v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    v.leeway = 30;
+    let claims = decode::<AssertionClaims>(assertion, &key, &v)
+        .map_err(|_| BAD)?
+        .claims;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    if claims.exp > now + 300 || claims.iss != partner.client_id {
+        return Err("a client assertion expires within five minutes");
+    }
+    if !state
+        .auth_tokens
+        .first_use(&partner.client_id, &claims.jti, claims.exp)
+    {
+        return Err("this client assertion has been used already");
+    }
+    Ok(partner)
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -61,43 +138,80 @@ pub async fn token(
             "this server issues tokens with grant_type=client_credentials",
         );
     }
-    if req.client_assertion_type.is_some() {
-        return oauth_error(
+    let token_url = format!("{}/oauth/token", state.public_base(&headers));
+    let partner = match req.client_assertion_type.as_deref() {
+        Some(JWT_BEARER) => {
+            let Some(assertion) = req.client_assertion.as_deref() else {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "client_assertion is missing",
+                );
+            };
+            match asserted_client(&state, &token_url, assertion).await {
+                Ok(p) => p,
+                Err(why) => {
+                    tracing::warn!(source = "oauth", "refused client assertion");
+                    return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", why);
+                }
+            }
+        }
+        Some(_) => return oauth_error(
             StatusCode::BAD_REQUEST,
-            "invalid_client",
-            "private_key_jwt is not enabled on this server yet; authenticate with the client secret",
-        );
-    }
-    let (client_id, secret) = match (basic(&headers), req.client_id, req.client_secret) {
+            "invalid_request",
+            "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        None => match secret_client(&state, &headers, req.client_id, req.client_secret).await {
+            Ok(p) => p,
+            Err(res) => return res,
+        },
+    };
+    issue(&state, partner, req.scope.as_deref())
+}
+
+/// The client of a client-secret request (form or HTTP Basic), or the error response.
+async fn secret_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+) -> Result<kring_store::PartnerClient, Response> {
+    let (client_id, secret) = match (basic(headers), client_id, client_secret) {
         (Some(pair), _, _) => pair,
         (None, Some(id), Some(secret)) => (id, secret),
         _ => {
-            return oauth_error(
+            return Err(oauth_error(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
-                "authenticate with client_id and client_secret (form or HTTP Basic)",
-            )
+                "authenticate with client_id and client_secret (form or HTTP Basic), or a client assertion (private_key_jwt)",
+            ))
         }
     };
     let partner = match state.record.store().partner(&client_id).await {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "partner registry unavailable");
-            return oauth_error(
+            return Err(oauth_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
                 "try again later",
-            );
+            ));
         }
     };
-    let Some(partner) = partner.filter(|p| secret_matches(p, &secret)) else {
-        tracing::warn!(source = "oauth", "failed client authentication");
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "the client id or secret is not right",
-        );
-    };
+    partner
+        .filter(|p| secret_matches(p, &secret))
+        .ok_or_else(|| {
+            tracing::warn!(source = "oauth", "failed client authentication");
+            oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "the client id or secret is not right",
+            )
+        })
+}
+
+/// Issues a token for an authenticated client, with the scopes asked for as far as granted.
+fn issue(state: &AppState, partner: kring_store::PartnerClient, asked: Option<&str>) -> Response {
     let granted = match Scopes::parse(&partner.scopes) {
         Ok(s) => s,
         Err(_) => {
@@ -108,7 +222,7 @@ pub async fn token(
             )
         }
     };
-    let scopes = match req.scope.as_deref() {
+    let scopes = match asked {
         None | Some("") => granted,
         Some(asked) => match Scopes::parse(asked) {
             Ok(asked) => granted.narrowed_to(&asked),
@@ -152,9 +266,10 @@ pub async fn smart_configuration(State(state): State<AppState>, headers: HeaderM
         json!({
             "token_endpoint": format!("{base}/oauth/token"),
             "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_post", "client_secret_basic"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
             "scopes_supported": ["system/*.cruds", "system/*.rs"],
-            "capabilities": ["client-confidential-symmetric", "permission-v2"],
+            "capabilities": ["client-confidential-asymmetric", "client-confidential-symmetric", "permission-v2"],
         })
         .to_string(),
     )

@@ -28,6 +28,53 @@ pub enum PartnerError {
     Store(#[from] kring_store::StoreError),
     #[error("could not hash the secret: {0}")]
     Hash(String),
+    #[error("the key set is not a JWK Set with at least one public key: {0}")]
+    Keys(String),
+}
+
+/// Registers a partner system that authenticates with private_key_jwt (SMART Backend
+/// Services): it signs a client assertion with a private key whose public half is in `jwks`.
+/// Returns the client id.
+pub async fn register_with_keys(
+    store: &dyn Store,
+    organisation: &str,
+    scopes: &str,
+    jwks: &str,
+) -> Result<String, PartnerError> {
+    let scopes = Scopes::parse(scopes)?;
+    check_organisation(organisation)?;
+    let set: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_str(jwks).map_err(|e| PartnerError::Keys(e.to_string()))?;
+    if set.keys.is_empty() {
+        return Err(PartnerError::Keys("no keys".into()));
+    }
+    for k in &set.keys {
+        jsonwebtoken::DecodingKey::from_jwk(k).map_err(|e| PartnerError::Keys(e.to_string()))?;
+    }
+    let client_id = format!("{organisation}-{}", random_text(6));
+    store
+        .put_partner(&PartnerClient {
+            client_id: client_id.clone(),
+            organisation: organisation.to_string(),
+            scopes: scopes.to_string(),
+            secret_hash: String::new(),
+            created: chrono_now_ms(),
+            jwks: Some(serde_json::to_string(&set).map_err(|e| PartnerError::Keys(e.to_string()))?),
+        })
+        .await?;
+    Ok(client_id)
+}
+
+fn check_organisation(organisation: &str) -> Result<(), PartnerError> {
+    if organisation.is_empty()
+        || organisation.len() > 64
+        || !organisation
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        return Err(PartnerError::Organisation);
+    }
+    Ok(())
 }
 
 /// Registers a partner system acting for `organisation` with `scopes`.
@@ -37,14 +84,7 @@ pub async fn register(
     scopes: &str,
 ) -> Result<NewPartner, PartnerError> {
     let scopes = Scopes::parse(scopes)?;
-    if organisation.is_empty()
-        || organisation.len() > 64
-        || !organisation
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-    {
-        return Err(PartnerError::Organisation);
-    }
+    check_organisation(organisation)?;
     let client_id = format!("{organisation}-{}", random_text(6));
     let client_secret = random_text(32);
     let salt = SaltString::generate(&mut OsRng);
@@ -59,6 +99,7 @@ pub async fn register(
             scopes: scopes.to_string(),
             secret_hash,
             created: chrono_now_ms(),
+            jwks: None,
         })
         .await?;
     Ok(NewPartner {

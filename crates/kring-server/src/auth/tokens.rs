@@ -19,10 +19,12 @@ struct Issued {
     expires: Instant,
 }
 
-/// The tokens in force.
+/// The tokens in force, and the client assertions already used.
 #[derive(Default)]
 pub struct TokenTable {
     issued: Mutex<HashMap<[u8; 32], Issued>>,
+    /// (client, jti) of assertions until they expire (seconds since the epoch).
+    assertions: Mutex<HashMap<(String, String), u64>>,
 }
 
 impl TokenTable {
@@ -46,6 +48,18 @@ impl TokenTable {
             },
         );
         (token, TOKEN_SECONDS)
+    }
+
+    /// Whether a client assertion (`jti`) is used for the first time; remembers it until `exp`.
+    pub fn first_use(&self, client_id: &str, jti: &str, exp: u64) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut seen = self.assertions.lock().expect("assertions");
+        seen.retain(|_, until| *until + 60 >= now);
+        seen.insert((client_id.to_string(), jti.to_string()), exp)
+            .is_none()
     }
 
     /// The subject of a token in force.

@@ -436,3 +436,116 @@ both_backends!(
         assert_eq!(ids(&r).len(), 40);
     }
 );
+
+/// A signed client assertion (SMART Backend Services): ES384 with `key`, for `aud`.
+fn assertion(
+    key: &jsonwebtoken::EncodingKey,
+    kid: &str,
+    client_id: &str,
+    aud: &str,
+    jti: &str,
+    exp_in: u64,
+) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES384);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(
+        &header,
+        &json!({"iss": client_id, "sub": client_id, "aud": aud, "exp": now + exp_in, "jti": jti}),
+        key,
+    )
+    .unwrap()
+}
+
+/// A fresh P-384 key pair: the signing key and its public JWK Set.
+fn es384_keys(kid: &str) -> (jsonwebtoken::EncodingKey, String) {
+    use base64::Engine;
+    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P384_SHA384_FIXED_SIGNING};
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &rng).unwrap();
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let point = pair.public_key().as_ref();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let jwks = json!({"keys": [{"kty": "EC", "crv": "P-384", "kid": kid, "alg": "ES384", "use": "sig",
+        "x": b64(&point[1..49]), "y": b64(&point[49..97])}]});
+    (
+        jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref()),
+        jwks.to_string(),
+    )
+}
+
+both_backends!(
+    private_key_jwt_clients_sign_their_token_requests,
+    |app: TestApp| async move {
+        world(&app).await;
+        let (key, jwks) = es384_keys("k1");
+        let client_id = kring_server::auth::partners::register_with_keys(
+            &*app.store,
+            "org-a",
+            "system/*.rs",
+            &jwks,
+        )
+        .await
+        .unwrap();
+        let aud = "http://kring.test/oauth/token";
+        let form = |a: &str| {
+            format!("grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={a}")
+        };
+        let ok = app
+            .token_request(&form(&assertion(&key, "k1", &client_id, aud, "jti-1", 240)))
+            .await;
+        assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+        let token = ok.body["access_token"].as_str().unwrap();
+        let r = app
+            .as_partner(Some(token), Method::GET, "/fhir/Patient/pa", None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        // The same assertion twice, another audience, a far expiry, another key: refused.
+        let replay = app
+            .token_request(&form(&assertion(&key, "k1", &client_id, aud, "jti-1", 240)))
+            .await;
+        assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(replay.body["error"], "invalid_client");
+        let wrong_aud = app
+            .token_request(&form(&assertion(
+                &key,
+                "k1",
+                &client_id,
+                "https://elsewhere/token",
+                "jti-2",
+                240,
+            )))
+            .await;
+        assert_eq!(wrong_aud.status, StatusCode::UNAUTHORIZED);
+        let too_long = app
+            .token_request(&form(&assertion(
+                &key, "k1", &client_id, aud, "jti-3", 3600,
+            )))
+            .await;
+        assert_eq!(too_long.status, StatusCode::UNAUTHORIZED);
+        let (other_key, _) = es384_keys("k1");
+        let forged = app
+            .token_request(&form(&assertion(
+                &other_key, "k1", &client_id, aud, "jti-4", 240,
+            )))
+            .await;
+        assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+        // Such a client has no secret to guess.
+        let secret = app
+            .token_request(&format!(
+                "grant_type=client_credentials&client_id={client_id}&client_secret="
+            ))
+            .await;
+        assert_eq!(secret.status, StatusCode::UNAUTHORIZED);
+        let r = app
+            .as_partner(None, Method::GET, "/.well-known/smart-configuration", None)
+            .await;
+        assert!(r.body["token_endpoint_auth_methods_supported"]
+            .to_string()
+            .contains("private_key_jwt"));
+    }
+);
