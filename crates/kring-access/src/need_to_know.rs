@@ -11,6 +11,7 @@ use kring_store::search::{AnyOf, ClientScope, Cond, TokenMatch};
 use serde_json::Value;
 
 use crate::category::{categories_of_type, Category, PLAN_CATEGORY_SYSTEM};
+use crate::circle::{Circle, Membership};
 use crate::consent::{check_givers, resolve, ConsentRecord, ConsentRefusal, Resolution};
 use crate::facts::{is_emergency_declaration, Facts, WATCHED_TYPES};
 use crate::policy::{Policy, PolicyError, RequestFacts};
@@ -288,17 +289,12 @@ fn request_facts(
             ..
         } => {
             let keys = member_keys(facts, practitioner, role, today);
-            for circle in facts.circles_of_client(client).filter(|c| c.active) {
-                for m in circle.memberships.iter().filter(|m| m.running(today)) {
-                    if !keys.contains(&m.member) {
-                        continue;
-                    }
+            for (circle, m) in running_memberships(facts, client, today) {
+                if keys.contains(&m.member) {
                     let named = !m.member.starts_with("CareTeam/");
-                    f.in_circle = true;
                     f.director |= m.director;
                     f.named |= named && m.categories.contains(&target.category);
-                    granted.extend(m.categories.iter().copied());
-                    grounds.push(format!("membership:CareTeam/{}#{}", circle.id, m.index));
+                    grant(&mut f, &mut granted, &mut grounds, circle, m);
                 }
             }
             f.same_organisation = owner.as_deref() == Some(organisation.as_str());
@@ -322,13 +318,9 @@ fn request_facts(
             ..
         } => {
             f.scope_allows = scopes.allows(&target.rtype, action);
-            for circle in facts.circles_of_client(client).filter(|c| c.active) {
-                for m in circle.memberships.iter().filter(|m| m.running(today)) {
-                    if facts.organisation_of(m).as_deref() == Some(organisation.as_str()) {
-                        f.in_circle = true;
-                        granted.extend(m.categories.iter().copied());
-                        grounds.push(format!("membership:CareTeam/{}#{}", circle.id, m.index));
-                    }
+            for (circle, m) in running_memberships(facts, client, today) {
+                if facts.organisation_of(m).as_deref() == Some(organisation.as_str()) {
+                    grant(&mut f, &mut granted, &mut grounds, circle, m);
                 }
             }
             f.same_organisation = owner.as_deref() == Some(organisation.as_str());
@@ -366,6 +358,36 @@ fn request_facts(
     }
     f.granted = granted.into_iter().map(Category::code).collect();
     (f, grounds)
+}
+
+/// The running memberships of a client's active circles.
+fn running_memberships<'a>(
+    facts: &'a Facts,
+    client: &'a str,
+    today: chrono::NaiveDate,
+) -> impl Iterator<Item = (&'a Circle, &'a Membership)> + 'a {
+    facts
+        .circles_of_client(client)
+        .filter(|c| c.active)
+        .flat_map(move |c| {
+            c.memberships
+                .iter()
+                .filter(move |m| m.running(today))
+                .map(move |m| (c, m))
+        })
+}
+
+/// A membership that applies to the asker: in the circle, its categories, and the ground.
+fn grant(
+    f: &mut RequestFacts,
+    granted: &mut BTreeSet<Category>,
+    grounds: &mut Vec<String>,
+    circle: &Circle,
+    m: &Membership,
+) {
+    f.in_circle = true;
+    granted.extend(m.categories.iter().copied());
+    grounds.push(format!("membership:CareTeam/{}#{}", circle.id, m.index));
 }
 
 fn consent_facts(
