@@ -53,6 +53,8 @@ pub struct AppState {
     pub auth: Arc<dyn Authenticate>,
     /// The bearer tokens issued to partner systems.
     pub auth_tokens: Arc<TokenTable>,
+    /// Failed sign-in and token attempts per network address.
+    pub throttle: Arc<auth::throttle::Throttle>,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
                 store: record.store().clone(),
             }),
             auth_tokens: tokens,
+            throttle: Arc::new(auth::throttle::Throttle::default()),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod oauth;
 pub mod partners;
 pub mod sessions;
+pub mod throttle;
 pub mod tokens;
 
 use async_trait::async_trait;
@@ -104,4 +105,34 @@ impl Authenticate for LocalOperator {
     async fn caller(&self, _headers: &HeaderMap, source: &str) -> Result<Caller, AuthError> {
         Ok(Caller::operator(source))
     }
+}
+
+/// The network address a request came from (`in-process` for requests without one).
+pub struct Source(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Source(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_else(|| "in-process".into()),
+        ))
+    }
+}
+
+/// 429 with `Retry-After`, in plain words.
+pub fn too_many(wait_secs: u64) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        [(axum::http::header::RETRY_AFTER, wait_secs.to_string())],
+        "Te veel mislukte pogingen vanaf dit adres; probeer het over een kwartier opnieuw. / Too many failed attempts from this address; try again in a quarter of an hour.",
+    )
+        .into_response()
 }

@@ -128,9 +128,21 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
 /// `POST /oauth/token`.
 pub async fn token(
     State(state): State<AppState>,
+    super::Source(source): super::Source,
     headers: HeaderMap,
     Form(req): Form<TokenRequest>,
 ) -> Response {
+    if let Some(wait) = state.throttle.wait(&source) {
+        return super::too_many(wait);
+    }
+    let res = token_for(&state, &headers, req).await;
+    if res.status() == StatusCode::UNAUTHORIZED {
+        state.throttle.failed(&source);
+    }
+    res
+}
+
+async fn token_for(state: &AppState, headers: &HeaderMap, req: TokenRequest) -> Response {
     if req.grant_type.as_deref() != Some("client_credentials") {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -138,7 +150,7 @@ pub async fn token(
             "this server issues tokens with grant_type=client_credentials",
         );
     }
-    let token_url = format!("{}/oauth/token", state.public_base(&headers));
+    let token_url = format!("{}/oauth/token", state.public_base(headers));
     let partner = match req.client_assertion_type.as_deref() {
         Some(JWT_BEARER) => {
             let Some(assertion) = req.client_assertion.as_deref() else {
@@ -148,7 +160,7 @@ pub async fn token(
                     "client_assertion is missing",
                 );
             };
-            match asserted_client(&state, &token_url, assertion).await {
+            match asserted_client(state, &token_url, assertion).await {
                 Ok(p) => p,
                 Err(why) => {
                     tracing::warn!(source = "oauth", "refused client assertion");
@@ -161,12 +173,12 @@ pub async fn token(
             "invalid_request",
             "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
         ),
-        None => match secret_client(&state, &headers, req.client_id, req.client_secret).await {
+        None => match secret_client(state, headers, req.client_id, req.client_secret).await {
             Ok(p) => p,
             Err(res) => return res,
         },
     };
-    issue(&state, partner, req.scope.as_deref())
+    issue(state, partner, req.scope.as_deref())
 }
 
 /// The client of a client-secret request (form or HTTP Basic), or the error response.

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::i18n::{Lang, Texts};
 use super::{render, Frame, PageLang, Person};
 use crate::auth::accounts::{self, SignInError};
-use crate::auth::{now_ms, sessions};
+use crate::auth::{now_ms, sessions, too_many, Source};
 use crate::AppState;
 
 #[derive(Template)]
@@ -95,8 +95,12 @@ pub struct PasswordForm {
 pub async fn password(
     State(state): State<AppState>,
     PageLang(lang, _): PageLang,
+    Source(source): Source,
     Form(form): Form<PasswordForm>,
 ) -> Response {
+    if let Some(wait) = state.throttle.wait(&source) {
+        return too_many(wait);
+    }
     let store = state.record.store();
     match accounts::check_password(&**store, form.username.trim(), &form.password, now_ms()).await {
         Ok(account) => {
@@ -115,6 +119,7 @@ pub async fn password(
         }
         Err(e) => {
             tracing::info!(outcome = "password-refused", "sign-in step");
+            state.throttle.failed(&source);
             retry(lang, e)
         }
     }
@@ -187,9 +192,13 @@ pub struct CodeForm {
 pub async fn code(
     State(state): State<AppState>,
     PageLang(lang, _): PageLang,
+    Source(source): Source,
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Response {
+    if let Some(wait) = state.throttle.wait(&source) {
+        return too_many(wait);
+    }
     let Some((cookie, session, account)) = pending(&state, &headers).await else {
         return Redirect::to("/inloggen").into_response();
     };
@@ -220,6 +229,7 @@ pub async fn code(
             with_cookie(res, &sessions::set_cookie(&new_cookie))
         }
         Err(e) => {
+            state.throttle.failed(&source);
             let mut res = render::page(
                 &CodePage {
                     f: frame(

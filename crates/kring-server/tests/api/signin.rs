@@ -346,3 +346,39 @@ both_backends!(recovery_codes_work_once, |app: TestApp| async move {
             .is_err()
     );
 });
+
+both_backends!(
+    many_failures_from_one_address_are_throttled,
+    |app: TestApp| async move {
+        // Different usernames each time, so no single account locks: the address is throttled.
+        for i in 0..kring_server::auth::throttle::MAX_FAILURES {
+            let r = send(
+                &app,
+                Method::POST,
+                "/inloggen",
+                None,
+                Some(&format!("username=guess{i}&password=x")),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        }
+        let r = send(
+            &app,
+            Method::POST,
+            "/inloggen",
+            None,
+            Some("username=guess&password=x"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(r.body.contains("Te veel mislukte pogingen"));
+        let r = app
+            .token_request("grant_type=client_credentials&client_id=a&client_secret=b")
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "the token endpoint shares the count"
+        );
+    }
+);
