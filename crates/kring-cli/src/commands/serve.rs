@@ -17,7 +17,7 @@ pub async fn serve_record(cfg: &Config, record: Record) -> anyhow::Result<()> {
         max_json_depth: cfg.max_json_depth,
         base_url: cfg.base_url.clone(),
     };
-    println!("Kring is serving the FHIR API at http://{addr}/fhir  (capabilities: http://{addr}/fhir/metadata)");
+    println!("Kring is serving its pages at http://{addr}/ and the FHIR API at http://{addr}/fhir  (capabilities: http://{addr}/fhir/metadata)");
     println!("Press Ctrl-C to stop.");
     kring_server::serve(listener, AppState::new(record, http))
         .await
