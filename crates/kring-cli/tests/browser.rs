@@ -101,6 +101,12 @@ async fn sign_in(c: &Client, base: &str, person: &Value) {
             .await
             .unwrap();
     }
+    // Signed in once the page carries the sign-out button: the form post has landed (going
+    // elsewhere before that would abort it).
+    c.wait()
+        .for_element(Locator::Css("form[action='/uitloggen'] button"))
+        .await
+        .expect("signed in");
 }
 
 /// The text of the first element matching `css`, once the page is there (navigation can make
