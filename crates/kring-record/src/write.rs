@@ -187,28 +187,30 @@ impl Record {
                 _ => return Err(RecordError::PreconditionFailed(format!("If-Match names version {expected}, but {rtype}/{id} does not exist"))),
             }
         }
-        if let (Body::Put(Prepared { value, .. }), Some(c)) =
-            (&body, cur.as_ref().filter(|c| !c.deleted))
-        {
+        // The current content, read once: to notice an update that changes nothing, and to
+        // decide on what the resource was before it changes.
+        let old = match cur.as_ref().filter(|c| !c.deleted) {
+            Some(c) => tx.read(rtype, id).await?.filter(|s| s.version == c.version),
+            None => None,
+        };
+        if let (Body::Put(Prepared { value, .. }), Some(stored)) = (&body, &old) {
             // An update that changes nothing makes no new version (imports run again are free).
-            if let Some(stored) = tx.read(rtype, id).await?.filter(|s| s.version == c.version) {
-                if same_content(&stored.body, value) {
-                    let t = target_of(&stored);
-                    let d = self.decide(caller, Action::Update, interaction, &t).await?;
-                    entries.push(self.entry(
-                        caller,
-                        Action::Update,
-                        interaction,
-                        "unchanged",
-                        &t,
-                        &d.reasons,
-                    ));
-                    return Ok(WriteResult {
-                        resource: Some(Versioned::from_stored(stored)),
-                        created: false,
-                        unchanged: true,
-                    });
-                }
+            if same_content(&stored.body, value) {
+                let t = target_of(stored);
+                let d = self.decide(caller, Action::Update, interaction, &t).await?;
+                entries.push(self.entry(
+                    caller,
+                    Action::Update,
+                    interaction,
+                    "unchanged",
+                    &t,
+                    &d.reasons,
+                ));
+                return Ok(WriteResult {
+                    resource: Some(Versioned::from_stored(stored.clone())),
+                    created: false,
+                    unchanged: true,
+                });
             }
         }
         let version = cur.as_ref().map(|c| c.version + 1).unwrap_or(1);
@@ -273,10 +275,6 @@ impl Record {
         };
         self.check_scopes(caller, action, interaction, rtype)
             .await?;
-        let old = match cur.as_ref().filter(|c| !c.deleted) {
-            Some(_) => tx.read(rtype, id).await?,
-            None => None,
-        };
         let t = match (&bytes, &old) {
             (Some(b), _) => target_body(rtype, Some(id), &client_key, b),
             (None, Some(o)) => target_of(o),
