@@ -293,24 +293,29 @@ impl Facts {
         client: &str,
         now: DateTime<Utc>,
     ) -> Option<&Emergency> {
-        self.emergencies_of_practitioner
-            .get(practitioner)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.emergencies.get(id))
-            .find(|e| e.client == client && e.running(now))
+        self.running_emergencies(practitioner, now)
+            .find(|e| e.client == client)
     }
 
     /// Clients a practitioner declared emergency access to, running at `now`.
     pub fn emergency_clients(&self, practitioner: &str, now: DateTime<Utc>) -> Vec<String> {
+        self.running_emergencies(practitioner, now)
+            .map(|e| e.client.clone())
+            .collect()
+    }
+
+    /// A practitioner's emergency declarations that run at `now`.
+    fn running_emergencies<'a>(
+        &'a self,
+        practitioner: &str,
+        now: DateTime<Utc>,
+    ) -> impl Iterator<Item = &'a Emergency> + 'a {
         self.emergencies_of_practitioner
             .get(practitioner)
             .into_iter()
             .flatten()
             .filter_map(|id| self.emergencies.get(id))
-            .filter(|e| e.running(now))
-            .map(|e| e.client.clone())
-            .collect()
+            .filter(move |e| e.running(now))
     }
 
     /// Whether `reference` (`RelatedPerson/…`) is a parent with authority of `client`.
@@ -318,11 +323,6 @@ impl Facts {
         reference_id(reference, "RelatedPerson")
             .and_then(|id| self.related.get(&id))
             .is_some_and(|r| r.authority && r.patient.as_deref() == Some(client))
-    }
-
-    /// Number of circles with a client (for benchmarks and the status page).
-    pub fn circle_count(&self) -> usize {
-        self.circles_of_client.values().map(BTreeSet::len).sum()
     }
 }
 

@@ -51,11 +51,6 @@ impl NeedToKnow {
         &self.policy
     }
 
-    /// Read access to the facts (for pages that list circles).
-    pub fn with_facts<R>(&self, f: impl FnOnce(&Facts) -> R) -> R {
-        f(&self.facts.read().expect("facts lock"))
-    }
-
     /// The decision at a given moment (tests and benchmarks pin the clock).
     pub fn decide_at(
         &self,
@@ -283,10 +278,7 @@ fn request_facts(
     match subject {
         Subject::Operator | Subject::Officer { .. } => {}
         Subject::Professional {
-            practitioner,
-            role,
-            organisation,
-            ..
+            practitioner, role, ..
         } => {
             let keys = member_keys(facts, practitioner, role, today);
             for (circle, m) in running_memberships(facts, client, today) {
@@ -297,16 +289,6 @@ fn request_facts(
                     grant(&mut f, &mut granted, &mut grounds, circle, m);
                 }
             }
-            f.same_organisation = owner.as_deref() == Some(organisation.as_str());
-            consent_facts(
-                facts,
-                client,
-                organisation,
-                target.category,
-                today,
-                &mut f,
-                &mut grounds,
-            );
             if let Some(e) = facts.emergency_of(practitioner, client, now) {
                 f.emergency = true;
                 grounds.push(format!("emergency:Communication/{}", e.id));
@@ -323,16 +305,6 @@ fn request_facts(
                     grant(&mut f, &mut granted, &mut grounds, circle, m);
                 }
             }
-            f.same_organisation = owner.as_deref() == Some(organisation.as_str());
-            consent_facts(
-                facts,
-                client,
-                organisation,
-                target.category,
-                today,
-                &mut f,
-                &mut grounds,
-            );
         }
         Subject::Client { patient, .. } => {
             f.own_record = patient == client;
@@ -355,6 +327,22 @@ fn request_facts(
             f.org_admin =
                 client_facts.and_then(|c| c.organisation.as_deref()) == Some(organisation);
         }
+    }
+    // Professionals and partner systems act for an organisation: does it own the data, and
+    // what does the client's consent say to it?
+    if let Subject::Professional { organisation, .. } | Subject::Partner { organisation, .. } =
+        subject
+    {
+        f.same_organisation = owner.as_deref() == Some(organisation.as_str());
+        consent_facts(
+            facts,
+            client,
+            organisation,
+            target.category,
+            today,
+            &mut f,
+            &mut grounds,
+        );
     }
     f.granted = granted.into_iter().map(Category::code).collect();
     (f, grounds)
