@@ -227,30 +227,22 @@ impl Record {
         Ok(d)
     }
 
-    /// What the decision point says about `caller` seeing data of `rtype` (and, for a type
-    /// with several categories, this `body`) of `client`, without reading or returning any
-    /// data: for "why can I see this?" and for deciding which parts of a page to fetch.
-    pub fn explain(&self, caller: &Caller, rtype: &str, client: &str, body: &[u8]) -> Decision {
-        self.access.decide(
-            &caller.subject,
-            Action::Read,
-            &target_body(rtype, None, client, body),
-        )
-    }
-
-    /// Whether `caller` may do `action` on data of `rtype` of `client` (no data involved): for
-    /// pages that offer an action only to those who may take it.
-    pub fn explain_action(
+    /// What the decision point says about `caller` doing `action` on data of `rtype` (and,
+    /// for a type with several categories, with this `body`) of `client`, without reading or
+    /// returning any data: for "why can I see this?", and for pages that offer an action only
+    /// to those who may take it.
+    pub fn explain(
         &self,
         caller: &Caller,
         action: Action,
         rtype: &str,
         client: &str,
+        body: &[u8],
     ) -> Decision {
         self.access.decide(
             &caller.subject,
             action,
-            &target_body(rtype, None, client, b""),
+            &target_body(rtype, None, client, body),
         )
     }
 

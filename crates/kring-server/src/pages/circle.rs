@@ -37,7 +37,7 @@ struct CirclePage {
 fn may_manage(state: &AppState, person: &Person, id: &str) -> bool {
     state
         .record
-        .explain_action(&person.caller, Action::Update, "CareTeam", id)
+        .explain(&person.caller, Action::Update, "CareTeam", id, b"")
         .permit
 }
 

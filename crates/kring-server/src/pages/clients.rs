@@ -322,7 +322,9 @@ pub async fn client_page(
         } else {
             b"{}"
         };
-        let d = state.record.explain(&person.caller, rtype, &id, body);
+        let d = state
+            .record
+            .explain(&person.caller, Action::Read, rtype, &id, body);
         emergency |= d.permit && d.reasons.iter().any(|r| r == "rule:emergency-access");
         let mut items = Vec::new();
         if d.permit {
@@ -355,7 +357,7 @@ pub async fn client_page(
     }
     let circle_manager = state
         .record
-        .explain_action(&person.caller, Action::Update, "CareTeam", &id)
+        .explain(&person.caller, Action::Update, "CareTeam", &id, b"")
         .permit;
     // Nothing may be seen? Then the page is the same whether or not the client exists.
     let mut f = person.frame("client");
