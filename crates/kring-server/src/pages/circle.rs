@@ -12,7 +12,7 @@ use kring_access::circle::{Circle, CATEGORIES_EXTENSION};
 use kring_access::Action;
 use serde_json::{json, Value};
 
-use super::clients::{category_name, human_name, json, search};
+use super::clients::{category_name, human_name, json, search, update};
 use super::{render, Frame, Person};
 use crate::AppState;
 
@@ -182,14 +182,7 @@ async fn update_circle(
     let Some(c) = circle_of(state, person, id).await else {
         return Err("this client has no circle yet".into());
     };
-    let mut v = json(&c);
-    change(&mut v);
-    state
-        .record
-        .update(&person.caller, "CareTeam", &c.id, v, Some(c.version))
-        .await
-        .map(|_| ())
-        .map_err(|e| super::render::sentence(&e, person.lang))
+    update(state, person, &c, change).await
 }
 
 pub async fn add(

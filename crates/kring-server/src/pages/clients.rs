@@ -97,6 +97,30 @@ pub(super) async fn search(
     }
 }
 
+/// Changes a version the person read and writes it back through the record (with If-Match,
+/// so a change made in between is not overwritten); errors as a sentence for the page.
+pub(super) async fn update(
+    state: &AppState,
+    person: &Person,
+    current: &Versioned,
+    change: impl FnOnce(&mut Value),
+) -> Result<(), String> {
+    let mut v = json(current);
+    change(&mut v);
+    state
+        .record
+        .update(
+            &person.caller,
+            &current.rtype,
+            &current.id,
+            v,
+            Some(current.version),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| render::sentence(&e, person.lang))
+}
+
 pub(super) fn json(v: &Versioned) -> Value {
     serde_json::from_slice(&v.body).unwrap_or_default()
 }

@@ -12,7 +12,7 @@ use kring_access::Subject;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::clients::{category_name, json, search};
+use super::clients::{category_name, json, search, update};
 use super::i18n::Lang;
 use super::{render, Frame, Person};
 use crate::AppState;
@@ -57,35 +57,25 @@ fn describe(v: &Value, lang: Lang) -> String {
         .filter_map(Category::from_code)
         .map(|c| category_name(c, lang))
         .collect();
-    let permit = p["type"] == "permit";
-    let (who, what, verb) = match lang {
-        Lang::Nl => (
-            if orgs.is_empty() {
-                "Alle organisaties".to_string()
-            } else {
-                orgs.join(", ")
-            },
-            if cats.is_empty() {
-                "alle gegevens".to_string()
-            } else {
-                cats.join(", ")
-            },
-            if permit { "mag zien" } else { "mag niet zien" },
-        ),
-        Lang::En => (
-            if orgs.is_empty() {
-                "All organisations".to_string()
-            } else {
-                orgs.join(", ")
-            },
-            if cats.is_empty() {
-                "all data".to_string()
-            } else {
-                cats.join(", ")
-            },
-            if permit { "may see" } else { "may not see" },
-        ),
+    // The page's own texts, in sentence position: "Alle organisaties mag niet zien: medicatie".
+    let t = super::i18n::Texts { lang };
+    let who = if orgs.is_empty() {
+        t.get("all-organisations")
+    } else {
+        orgs.join(", ")
     };
+    let what = if cats.is_empty() {
+        t.get("all-categories").to_lowercase()
+    } else {
+        cats.join(", ")
+    };
+    let verb = t
+        .get(if p["type"] == "permit" {
+            "permit"
+        } else {
+            "deny"
+        })
+        .to_lowercase();
     format!(
         "{who} {verb}: {what} ({})",
         v["dateTime"].as_str().unwrap_or("")
@@ -277,14 +267,7 @@ async fn change(
         .read(&person.caller, "Consent", id)
         .await
         .map_err(|e| super::render::sentence(&e, person.lang))?;
-    let mut v = json(&current);
-    f(&mut v, &me);
-    state
-        .record
-        .update(&person.caller, "Consent", id, v, Some(current.version))
-        .await
-        .map(|_| ())
-        .map_err(|e| super::render::sentence(&e, person.lang))
+    update(state, person, &current, |v| f(v, &me)).await
 }
 
 pub async fn cosign(
