@@ -143,7 +143,21 @@ async fn call(
     url: &str,
     body: Option<&Value>,
 ) -> anyhow::Result<(u16, Bytes)> {
+    call_as(client, None, method, url, body).await
+}
+
+/// [`call`] with an `Authorization` header value (`Bearer …`).
+async fn call_as(
+    client: &HttpClient,
+    authorization: Option<&str>,
+    method: &str,
+    url: &str,
+    body: Option<&Value>,
+) -> anyhow::Result<(u16, Bytes)> {
     let mut req = hyper::Request::builder().method(method).uri(url);
+    if let Some(a) = authorization {
+        req = req.header("authorization", a);
+    }
     let bytes = match body {
         Some(b) => {
             req = req.header("content-type", "application/fhir+json");
@@ -492,13 +506,7 @@ async fn access_comparison(
                 );
                 let auth = auth.clone();
                 async move {
-                    let mut req = hyper::Request::builder().method("GET").uri(&url);
-                    if let Some(a) = &auth {
-                        req = req.header("authorization", a);
-                    }
-                    let res = client.request(req.body(Full::new(Bytes::new()))?).await?;
-                    let s = res.status().as_u16();
-                    let body = res.into_body().collect().await?.to_bytes();
+                    let (s, body) = call_as(&client, auth.as_deref(), "GET", &url, None).await?;
                     anyhow::ensure!(s == 200, "status {s}");
                     anyhow::ensure!(!body.is_empty(), "empty");
                     Ok(1)
