@@ -36,6 +36,9 @@ pub enum Category {
     Consent,
     /// Data that belongs to no client (organisations, professionals, locations …).
     Shared,
+    /// The access log (AuditEvent): who looked at a client's data. Never granted through a
+    /// circle; the client, their representatives and the privacy officers read it.
+    AccessLog,
 }
 
 impl Category {
@@ -64,14 +67,20 @@ impl Category {
             Category::Circle => "circle",
             Category::Consent => "consent",
             Category::Shared => "shared",
+            Category::AccessLog => "access-log",
         }
     }
 
     pub fn from_code(code: &str) -> Option<Category> {
-        [Category::Circle, Category::Consent, Category::Shared]
-            .into_iter()
-            .chain(Category::GRANTABLE)
-            .find(|c| c.code() == code)
+        [
+            Category::Circle,
+            Category::Consent,
+            Category::Shared,
+            Category::AccessLog,
+        ]
+        .into_iter()
+        .chain(Category::GRANTABLE)
+        .find(|c| c.code() == code)
     }
 
     /// The Dutch name shown to people.
@@ -88,6 +97,7 @@ impl Category {
             Category::Circle => "de kring",
             Category::Consent => "toestemmingen",
             Category::Shared => "gedeelde gegevens",
+            Category::AccessLog => "toegangslog",
         }
     }
 
@@ -105,6 +115,7 @@ impl Category {
             Category::Circle => "the circle",
             Category::Consent => "consents",
             Category::Shared => "shared data",
+            Category::AccessLog => "access log",
         }
     }
 
@@ -126,6 +137,9 @@ impl fmt::Display for Category {
 /// The categories resources of `rtype` can fall in (more than one only for `CarePlan`).
 /// `client_data` says whether the type belongs to a client at all (its Patient compartment).
 pub fn categories_of_type(rtype: &str, client_data: bool) -> &'static [Category] {
+    if rtype == "AuditEvent" {
+        return &[Category::AccessLog];
+    }
     if !client_data {
         return &[Category::Shared];
     }

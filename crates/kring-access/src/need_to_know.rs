@@ -178,7 +178,7 @@ fn candidate_clients(facts: &Facts, subject: &Subject, now: DateTime<Utc>) -> BT
     let today = now.date_naive();
     let mut out = BTreeSet::new();
     match subject {
-        Subject::Operator | Subject::Officer { .. } => {}
+        Subject::Operator => {}
         Subject::Professional {
             practitioner, role, ..
         } => {
@@ -197,7 +197,7 @@ fn candidate_clients(facts: &Facts, subject: &Subject, now: DateTime<Utc>) -> BT
         Subject::Client { patient, .. } | Subject::Representative { patient, .. } => {
             out.insert(patient.clone());
         }
-        Subject::Administrator { organisation, .. } => {
+        Subject::Administrator { organisation, .. } | Subject::Officer { organisation, .. } => {
             out.extend(
                 facts
                     .clients
@@ -251,7 +251,9 @@ fn request_facts(
 ) -> (RequestFacts, Vec<String>) {
     let today = now.date_naive();
     let client = target.client_key.as_str();
-    let shared = client.is_empty() || target.category == Category::Shared;
+    // The access log is never shared data, not even the entries that name no client.
+    let shared = target.category == Category::Shared
+        || (client.is_empty() && target.category != Category::AccessLog);
     let mut f = RequestFacts {
         category: target.category.code(),
         shared,
@@ -276,7 +278,10 @@ fn request_facts(
         && facts.circles_of_client(client).next().is_none();
     let mut granted: BTreeSet<Category> = BTreeSet::new();
     match subject {
-        Subject::Operator | Subject::Officer { .. } => {}
+        Subject::Operator => {}
+        Subject::Officer { organisation, .. } => {
+            f.same_organisation = owner.as_deref() == Some(organisation.as_str());
+        }
         Subject::Professional {
             practitioner, role, ..
         } => {

@@ -261,6 +261,7 @@ fn rtype_of(cat: Category) -> &'static str {
         Category::Circle => "CareTeam",
         Category::Consent => "Consent",
         Category::Shared => "Organization",
+        Category::AccessLog => "AuditEvent",
     }
 }
 
@@ -329,6 +330,13 @@ fn scenario_table() {
         ("administrator does not read the record", Subject::Administrator { account: "a".into(), organisation: "jeugdhulp".into() }, Read, "c8", Reports, false, "deny-by-default"),
         ("professionals see the shared directory", pro("out", "ggz"), Read, "", Shared, true, "shared-directory"),
         ("partner without a scope for the directory", partner("ggz", "system/Patient.rs"), Read, "", Shared, false, "deny-by-default"),
+        ("the client reads who looked at their file", client("c17"), Read, "c17", AccessLog, true, "own-record"),
+        ("a client does not read another client's access log", client("c17"), Search, "c8", AccessLog, false, "deny-by-default"),
+        ("a parent with authority reads the child's access log", rep("c8-mum", "c8"), Search, "c8", AccessLog, true, "parent-with-authority"),
+        ("the privacy officer of the client's organisation reads its log", Subject::Officer { account: "o".into(), organisation: "jeugdhulp".into() }, Search, "c8", AccessLog, true, "privacy-officer-reads-log"),
+        ("a privacy officer of another organisation does not", Subject::Officer { account: "o".into(), organisation: "wijkteam".into() }, Read, "c8", AccessLog, false, "deny-by-default"),
+        ("a professional in the circle does not read the access log", pro("jh", "jeugdhulp"), Read, "c8", AccessLog, false, "deny-by-default"),
+        ("a partner system does not read the access log", partner("jeugdhulp", all), Search, "c8", AccessLog, false, "deny-by-default"),
         ("the operator at the command line", Subject::Operator, Export, "c8", TreatmentNotes, true, "operator"),
     ];
     assert!(table.len() >= 40);
@@ -356,6 +364,25 @@ fn scenario_table() {
         table.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn the_log_of_a_user_is_for_the_privacy_officer_of_their_organisation_only() {
+    let d = world();
+    let mut t = Target::new("AuditEvent", None, "", AccessLog);
+    t.owner = Some("jeugdhulp".into());
+    let officer = |org: &str| Subject::Officer {
+        account: "o".into(),
+        organisation: org.into(),
+    };
+    assert!(d.decide_at(&officer("jeugdhulp"), Search, &t, now()).permit);
+    assert!(!d.decide_at(&officer("ggz"), Search, &t, now()).permit);
+    // An entry without a client is not shared data: nobody else reads it.
+    assert!(
+        !d.decide_at(&pro("out", "jeugdhulp"), Search, &t, now())
+            .permit
+    );
+    assert!(!d.decide_at(&client("c17"), Search, &t, now()).permit);
 }
 
 #[test]

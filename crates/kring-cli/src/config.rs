@@ -6,6 +6,10 @@
 //! | `addr`           | `--addr`      | `KRING_ADDR`             | `127.0.0.1:8080`        |
 //! | `database`       | `--database`  | `KRING_DATABASE`         | `sqlite:kring.db`       |
 //! | `access_log`     | `--access-log`| `KRING_ACCESS_LOG`       | next to the database    |
+//! | `audit_key`      |               | `KRING_AUDIT_KEY`        | `<access_log>.key`      |
+//! | `audit_witness`  |               | `KRING_AUDIT_WITNESS`    | none                    |
+//! | `audit_syslog`   |               | `KRING_AUDIT_SYSLOG`     | none                    |
+//! | `audit_retention_years` |        | `KRING_AUDIT_RETENTION_YEARS` | 20                 |
 //! | `base_url`       |               | `KRING_BASE_URL`         | from the `Host` header  |
 //! | `max_body_bytes` |               | `KRING_MAX_BODY_BYTES`   | 8388608 (8 MiB)         |
 //! | `max_json_depth` |               | `KRING_MAX_JSON_DEPTH`   | 64                      |
@@ -27,7 +31,7 @@ pub struct GlobalArgs {
     /// The database: sqlite:PATH (embedded) or postgres://USER@HOST/DB.  [env: KRING_DATABASE] [default: sqlite:kring.db]
     #[arg(long, global = true)]
     pub database: Option<String>,
-    /// The access log file (NDJSON, append-only).  [env: KRING_ACCESS_LOG] [default: beside the SQLite file, or ./kring-access.ndjson]
+    /// The access log: its own SQLite file, append-only, hashed into a signed Merkle tree.  [env: KRING_ACCESS_LOG] [default: beside the SQLite database, or ./kring-access-log.db]
     #[arg(long, global = true)]
     pub access_log: Option<PathBuf>,
     /// A TOML file with any of the settings above (and base_url, max_body_bytes, max_json_depth, log).
@@ -41,6 +45,15 @@ pub struct Config {
     pub addr: String,
     pub database: String,
     pub access_log: Option<PathBuf>,
+    /// The Ed25519 key that signs the log's checkpoints; generated at install, kept outside
+    /// the database (put it on another volume in production).
+    pub audit_key: Option<PathBuf>,
+    /// Where checkpoints are published: a file path (another disk or mount) or an http:// URL.
+    pub audit_witness: Option<String>,
+    /// A syslog collector that receives every entry: udp://HOST:PORT or tcp://HOST:PORT.
+    pub audit_syslog: Option<String>,
+    /// Entries older than this lose their content (their hashes stay, so the tree verifies).
+    pub audit_retention_years: u32,
     pub base_url: Option<String>,
     pub max_body_bytes: usize,
     pub max_json_depth: usize,
@@ -53,6 +66,10 @@ impl Default for Config {
             addr: "127.0.0.1:8080".into(),
             database: "sqlite:kring.db".into(),
             access_log: None,
+            audit_key: None,
+            audit_witness: None,
+            audit_syslog: None,
+            audit_retention_years: 20,
             base_url: None,
             max_body_bytes: 8 * 1024 * 1024,
             max_json_depth: 64,
@@ -103,12 +120,22 @@ impl Config {
                 let path = path.trim_start_matches("//");
                 let p = PathBuf::from(path.split('?').next().unwrap_or(path));
                 p.with_file_name(format!(
-                    "{}-access.ndjson",
+                    "{}-access-log.db",
                     p.file_stem().and_then(|s| s.to_str()).unwrap_or("kring")
                 ))
             }
-            None => PathBuf::from("kring-access.ndjson"),
+            None => PathBuf::from("kring-access-log.db"),
         }
+    }
+
+    /// The access log's settings.
+    pub fn log_config(&self) -> kring_audit::LogConfig {
+        let mut c = kring_audit::LogConfig::at(&self.access_log_path());
+        if let Some(k) = &self.audit_key {
+            c.key_path = k.clone();
+        }
+        c.witness = kring_audit::Witness::parse(self.audit_witness.as_deref().unwrap_or(""));
+        c
     }
 }
 
@@ -130,7 +157,11 @@ mod tests {
         assert_eq!(c.addr, "0.0.0.0:9000");
         assert_eq!(c.max_json_depth, 32);
         assert_eq!(c.database, "sqlite:/tmp/x.db");
-        assert_eq!(c.access_log_path(), PathBuf::from("/tmp/x-access.ndjson"));
+        assert_eq!(c.access_log_path(), PathBuf::from("/tmp/x-access-log.db"));
+        assert_eq!(
+            c.log_config().key_path,
+            PathBuf::from("/tmp/x-access-log.key")
+        );
     }
 
     #[test]

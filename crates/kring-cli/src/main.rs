@@ -27,6 +27,7 @@ Examples:
   kring --database postgres://kring@db/kring --addr 0.0.0.0:8080 serve
   kring import ../shared/data/synthea/*.json   Bundles and NDJSON, resumable
   kring export --type Patient --type CarePlan out/
+  kring audit verify                           recompute the access log and its signatures
   kring --config /etc/kring.toml serve         settings from a file (KRING_* variables override)";
 
 #[derive(Subcommand)]
@@ -46,6 +47,9 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Manage partner systems that connect with OAuth2 client credentials.
     Client(commands::client::ClientArgs),
+    /// The access log: verify it from scratch, export it as FHIR AuditEvents, show its
+    /// latest signed checkpoint.
+    Audit(commands::audit::AuditArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -83,6 +87,7 @@ fn main() -> std::process::ExitCode {
             Command::Migrate => commands::migrate::run(&cfg).await,
             Command::Bench(args) => commands::bench::run(&cfg, args).await,
             Command::Client(args) => commands::client::run(&cfg, args).await,
+            Command::Audit(args) => commands::audit::run(&cfg, args).await,
         }
     });
     match result {

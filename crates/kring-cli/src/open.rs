@@ -32,17 +32,21 @@ pub async fn store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     Ok(store)
 }
 
-/// The record over the configured store, decision point and access log.
-pub async fn record(cfg: &Config) -> anyhow::Result<Record> {
+/// The record over the configured store, decision point and access log, with the log itself
+/// (for checkpoints, retention and syslog).
+pub async fn record(cfg: &Config) -> anyhow::Result<(Record, Arc<kring_audit::MerkleLog>)> {
     let store = store(&cfg.database).await?;
-    let log =
-        kring_audit::FileLog::open(&cfg.access_log_path()).context("cannot open the access log")?;
+    let log = Arc::new(
+        kring_audit::MerkleLog::open(cfg.log_config())
+            .await
+            .context("cannot open the access log")?,
+    );
     let access = kring_access::NeedToKnow::new().context("the access rules are not valid")?;
-    let record = Record::new(store, Arc::new(access), Arc::new(log));
+    let record = Record::new(store, Arc::new(access), log.clone());
     let facts = record
         .load_access_facts()
         .await
         .context("cannot read circles and consents for the access decision")?;
     tracing::info!(facts, "access decision ready");
-    Ok(record)
+    Ok((record, log))
 }

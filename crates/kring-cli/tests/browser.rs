@@ -190,7 +190,7 @@ async fn professionals_and_clients_use_the_pages_in_chromium() {
     let _server = Killed(
         kring()
             .args(["--database", &db, "--addr", &addr, "serve"])
-            .env("KRING_ACCESS_LOG", data.join("access-log.ndjson"))
+            .env("KRING_ACCESS_LOG", data.join("access-log.db"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kring_store::Store;
+use serde_json::Value;
 
 fn kring() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kring"));
@@ -37,6 +38,45 @@ async fn open(url: &str) -> kring_store_sqlite::SqliteStore {
 }
 
 /// How many current Patients a store holds.
+/// The access log of `db_url` (kept in `log`), exported with `kring audit export` as
+/// AuditEvents; `kring audit verify` must find it intact first.
+fn audit_events(db_url: &str, log: &Path, witness: Option<&Path>) -> Vec<Value> {
+    let mut verify = kring();
+    verify
+        .args(["--database", db_url, "--access-log"])
+        .arg(log)
+        .args(["audit", "verify"]);
+    if let Some(w) = witness {
+        verify.arg("--witness").arg(w);
+    }
+    let out = verify.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("The access log is intact."), "{text}");
+    let file = log.with_extension("export.ndjson");
+    let out = kring()
+        .args(["--database", db_url, "--access-log"])
+        .arg(log)
+        .args(["audit", "export", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 async fn patients(store: &kring_store_sqlite::SqliteStore) -> u64 {
     let mut plan = kring_store::SearchPlan::new("Patient");
     plan.want_total = true;
@@ -118,8 +158,13 @@ async fn the_demo_network_is_created() {
     );
     assert!(partner.secret_hash.starts_with("$argon2id$"));
     assert!(patients(&store).await >= 200);
-    let log = std::fs::read_to_string(data.join("access-log.ndjson")).unwrap();
-    assert!(log.lines().count() > 3000, "every write was logged");
+    let events = audit_events(
+        &db(&data, "kring.db"),
+        &data.join("access-log.db"),
+        Some(&data.join("witness.ndjson")),
+    );
+    assert!(events.len() > 3000, "every write was logged");
+    assert!(events.iter().all(|e| e["resourceType"] == "AuditEvent"));
 }
 
 /// All 94 Synthea bundles import without a rejection; export then import into an empty database
@@ -390,13 +435,19 @@ async fn acknowledged_writes_survive_kill() {
             "acknowledged Patient/{id} was lost"
         );
     }
-    let log = std::fs::read_to_string(dir.path().join("s-access.ndjson")).unwrap();
+    // The log survived the kill too: it verifies, and holds an entry for every write.
+    let events = audit_events(&url, &dir.path().join("s-access-log.db"), None);
+    let text = serde_json::to_string(&events).unwrap();
     for id in &acknowledged {
         assert!(
-            log.contains(&format!("\"resource_id\":\"{id}\"")),
+            text.contains(&format!("\"Patient/{id}\"")),
             "the access-log entry of {id} was lost"
         );
     }
+    assert!(
+        events.iter().any(|e| e["subtype"][0]["code"] == "token"),
+        "the partner system's sign-in is logged"
+    );
 }
 
 /// `kring client add` registers a partner system and prints its credentials once; a key set

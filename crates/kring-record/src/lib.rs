@@ -6,12 +6,14 @@
 //! (`kring-access`) and records the access in the log (`kring-audit`) before any data is
 //! returned. Must never: speak HTTP, or reach the store except through this crate's operations.
 
+mod access_log;
 mod bundle;
 mod client;
 mod emergency;
 mod error;
 mod everything;
 mod history;
+pub mod logging;
 mod meta;
 pub mod output;
 mod read;
@@ -22,9 +24,12 @@ use std::sync::Arc;
 
 use kring_access::{AccessDecision, Action, Decision, Subject, Target};
 use kring_audit::{AccessEntry, AccessLog};
+
+pub use kring_audit;
 use kring_fhir::Definitions;
 use kring_store::Store;
 
+pub use access_log::LogRequest;
 pub use bundle::{parse_etag, BundleKind};
 pub use error::RecordError;
 pub use history::HistoryRequest;
@@ -39,14 +44,54 @@ pub struct Caller {
     pub subject: Subject,
     /// Network address, or `cli`.
     pub source: String,
+    /// The user's own name for the log (a professional's name; empty when unknown).
+    pub name: String,
+    /// The system the request came through: `kring-api`, `kring-web`, `kring-cli`, or the
+    /// partner system's `client/…`.
+    pub system: String,
+    /// The HTTP User-Agent, when there is one.
+    pub user_agent: String,
 }
 
 impl Caller {
-    pub fn operator(source: &str) -> Caller {
+    /// A caller through the FHIR API.
+    pub fn new(subject: Subject, source: &str) -> Caller {
+        let system = match &subject {
+            Subject::Partner { client_id, .. } => format!("client/{client_id}"),
+            _ => "kring-api".into(),
+        };
         Caller {
-            subject: Subject::Operator,
+            subject,
             source: source.to_string(),
+            name: String::new(),
+            system,
+            user_agent: String::new(),
         }
+    }
+
+    /// The installation's operator (command line, or in-process tests and benchmarks).
+    pub fn operator(source: &str) -> Caller {
+        let mut c = Caller::new(Subject::Operator, source);
+        if source == "cli" {
+            c.system = "kring-cli".into();
+        }
+        c
+    }
+
+    pub fn with_name(mut self, name: &str) -> Caller {
+        self.name = name.to_string();
+        self
+    }
+
+    pub fn with_system(mut self, system: &str) -> Caller {
+        self.system = system.to_string();
+        self
+    }
+
+    pub fn with_user_agent(mut self, user_agent: &str) -> Caller {
+        // Bounded: a header is the caller's to choose.
+        self.user_agent = user_agent.chars().take(200).collect();
+        self
     }
 }
 
@@ -127,33 +172,14 @@ impl Record {
         &self.store
     }
 
-    pub fn definitions(&self) -> &'static Definitions {
-        self.defs
+    /// The access log (checkpoints and proofs hold hashes only; entries are read through
+    /// [`Record::read_log`]).
+    pub fn access_log(&self) -> &Arc<dyn AccessLog> {
+        &self.log
     }
 
-    /// A log entry for one access.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn entry(
-        &self,
-        caller: &Caller,
-        action: Action,
-        interaction: &str,
-        outcome: &'static str,
-        target: &Target,
-        reasons: &[String],
-    ) -> AccessEntry {
-        AccessEntry {
-            recorded: kring_audit::now(),
-            action: action.code(),
-            interaction: interaction.to_string(),
-            outcome,
-            subject: caller.subject.log_id(),
-            client: target.client_key.clone(),
-            resource_type: target.rtype.clone(),
-            resource_id: target.id.clone().unwrap_or_default(),
-            source: caller.source.clone(),
-            reasons: reasons.to_vec(),
-        }
+    pub fn definitions(&self) -> &'static Definitions {
+        self.defs
     }
 
     /// Feeds the decision point the current content of every resource type it watches
@@ -180,27 +206,20 @@ impl Record {
     /// the entries name, so the next request is decided on it.
     pub(crate) async fn observe_committed(&self, entries: &[AccessEntry]) {
         for e in entries {
-            if !self.access.watches(&e.resource_type) || !matches!(e.action, "C" | "U" | "D") {
+            let (rtype, id) = (&e.data.resource_type, &e.data.id);
+            if !self.access.watches(rtype) || !matches!(e.action.as_str(), "C" | "U" | "D") {
                 continue;
             }
-            match self.store.read(&e.resource_type, &e.resource_id).await {
+            match self.store.read(rtype, id).await {
                 Ok(current) => {
                     let body = current.as_ref().filter(|r| !r.deleted).map(|r| &r.body[..]);
-                    self.access.observe(&e.resource_type, &e.resource_id, body);
+                    self.access.observe(rtype, id, body);
                 }
                 Err(err) => {
                     tracing::error!(error = %err, "could not re-read a committed resource for the access decision")
                 }
             }
         }
-    }
-
-    /// Records entries durably; if that fails, the request fails and nothing is returned.
-    pub(crate) async fn record(&self, entries: Vec<AccessEntry>) -> Result<()> {
-        self.log.record(entries).await.map_err(|e| {
-            tracing::error!(error = %e, "access log unavailable; refusing the request");
-            RecordError::LogUnavailable
-        })
     }
 
     /// Asks the decision point; a denial is logged and becomes an error.

@@ -147,6 +147,12 @@ impl Record {
                 format!("'{rtype}' is not a FHIR R4 resource type"),
             ));
         }
+        if rtype == "AuditEvent" {
+            return Err(RecordError::bad_request(
+                IssueCode::NotSupported,
+                "AuditEvent is the access log, which Kring writes itself and nobody can change; read it at /fhir/AuditEvent",
+            ));
+        }
         Ok(())
     }
 
@@ -427,13 +433,13 @@ impl Record {
         let failed: Vec<AccessEntry> = entries
             .iter()
             .map(|e| AccessEntry {
-                outcome: "failed",
+                outcome: "failed".into(),
                 ..e.clone()
             })
             .collect();
         let written: Vec<AccessEntry> = entries
             .iter()
-            .filter(|e| e.outcome == "success" && self.access.watches(&e.resource_type))
+            .filter(|e| e.outcome == "success" && self.access.watches(&e.data.resource_type))
             .cloned()
             .collect();
         self.record(entries).await?;

@@ -125,7 +125,9 @@ async fn check(clients: Vec<Client>, org: usize) -> Result<(), TestCaseError> {
         .unwrap(),
     );
     kring_store::Store::migrate(&*store).await.unwrap();
-    let log = kring_audit::FileLog::open(&dir.path().join("log.ndjson")).unwrap();
+    let log = kring_audit::MerkleLog::open(kring_audit::LogConfig::at(&dir.path().join("log.db")))
+        .await
+        .unwrap();
     let access = Arc::new(NeedToKnow::new().unwrap());
     let record = Record::new(store, access.clone(), Arc::new(log));
     let lines: Vec<Vec<u8>> = resources(&clients)
@@ -145,10 +147,7 @@ async fn check(clients: Vec<Client>, org: usize) -> Result<(), TestCaseError> {
         organisation: ORGS[org].into(),
         scopes: Scopes::parse("system/*.rs").unwrap(),
     };
-    let caller = Caller {
-        subject: subject.clone(),
-        source: "test".into(),
-    };
+    let caller = Caller::new(subject.clone(), "test");
     let permitted = |rtype: &str, client: &str, body: &[u8]| {
         let category = kring_access::category::category_of(rtype, !client.is_empty(), body);
         access

@@ -242,7 +242,8 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
         ),
     };
     store.migrate().await?;
-    let log = kring_audit::FileLog::open(&dir.join("access.ndjson"))?;
+    let log = kring_audit::MerkleLog::open(kring_audit::LogConfig::at(&dir.join("access-log.db")))
+        .await?;
     let record = Record::new(
         store,
         Arc::new(kring_access::NeedToKnow::new()?),

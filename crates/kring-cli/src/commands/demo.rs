@@ -60,8 +60,11 @@ pub async fn run(cfg: &Config, args: DemoArgs) -> anyhow::Result<()> {
     let data = args.data.canonicalize()?;
     let mut cfg = cfg.clone();
     cfg.database = format!("sqlite:{}", data.join("kring.db").display());
-    cfg.access_log = Some(data.join("access-log.ndjson"));
-    let record = crate::open::record(&cfg).await?;
+    cfg.access_log = Some(data.join("access-log.db"));
+    if cfg.audit_witness.is_none() {
+        cfg.audit_witness = Some(data.join("witness.ndjson").display().to_string());
+    }
+    let (record, log) = crate::open::record(&cfg).await?;
     let network = kring_demo::generate(args.seed);
     load(&record, &network).await?;
     let base = crate::commands::client::public_base(&cfg);
@@ -98,12 +101,34 @@ pub async fn run(cfg: &Config, args: DemoArgs) -> anyhow::Result<()> {
     println!("Demo logins: {}", cred_path.display());
     println!("Web pages: {base}/  (sign in with a username, password and two-factor code from that file)");
     if args.no_serve {
+        log.shut_down().await?;
         return Ok(());
     }
     println!("Try (with the integration client from demo-credentials.json):");
     println!("  curl -s -d grant_type=client_credentials -d client_id=… -d client_secret=… {base}/oauth/token");
     println!("  curl -s -H 'Authorization: Bearer …' '{url}/Patient?_count=5&_pretty=true'");
-    crate::commands::serve::serve_record(&cfg, record).await
+    crate::commands::serve::serve_record(&cfg, record, log).await
+}
+
+/// "Given Family" of a demo practitioner, for the access log.
+fn practitioner_name(network: &kring_demo::Network, id: &str) -> String {
+    network
+        .resources
+        .iter()
+        .find(|r| r["resourceType"] == "Practitioner" && r["id"] == id)
+        .and_then(|r| r["name"].get(0))
+        .map(|n| {
+            let given: Vec<&str> = n["given"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|g| g.as_str())
+                .collect();
+            format!("{} {}", given.join(" "), n["family"].as_str().unwrap_or(""))
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
 /// Creates the demo's accounts — every professional, a privacy officer and an administrator
@@ -126,6 +151,7 @@ async fn demo_accounts(
             .trim_start_matches("Practitioner/")
             .to_string();
         let mut a = accounts::blank(&p.username, Kind::Professional);
+        a.name = practitioner_name(network, &pid);
         a.organisation = Some(p.organisation.clone());
         a.role = Some(format!("{pid}-role"));
         a.practitioner = Some(pid);

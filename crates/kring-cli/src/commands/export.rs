@@ -21,7 +21,7 @@ pub struct ExportArgs {
 }
 
 pub async fn run(cfg: &Config, args: ExportArgs) -> anyhow::Result<()> {
-    let record = crate::open::record(cfg).await?;
+    let (record, log) = crate::open::record(cfg).await?;
     let caller = Caller::operator("cli");
     let types = if args.types.is_empty() {
         record.types_in_use().await?
@@ -62,6 +62,7 @@ pub async fn run(cfg: &Config, args: ExportArgs) -> anyhow::Result<()> {
         out.flush()?;
     }
     bar.finish_and_clear();
+    log.shut_down().await?;
     println!(
         "Exported {total} resources of {} types to {}.",
         types.len(),

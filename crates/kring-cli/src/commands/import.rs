@@ -63,8 +63,11 @@ impl Report {
 }
 
 pub async fn run(cfg: &Config, args: ImportArgs) -> anyhow::Result<()> {
-    let record = crate::open::record(cfg).await?;
-    let report = import_files(&record, &args.files).await?;
+    let (record, log) = crate::open::record(cfg).await?;
+    let report = import_files(&record, &args.files).await;
+    // Whatever happened, the log signs a checkpoint over what it took.
+    log.shut_down().await?;
+    let report = report?;
     report.print();
     if !report.rejected.is_empty() {
         anyhow::bail!("{} entries were rejected", report.rejected.len());

@@ -1,13 +1,17 @@
 //! `kring serve`: serve the FHIR API until Ctrl-C or SIGTERM.
 
+use std::sync::Arc;
+
 use anyhow::Context;
+use kring_audit::MerkleLog;
 use kring_record::Record;
 use kring_server::{AppState, HttpConfig};
 
 use crate::config::Config;
 
-/// Binds `cfg.addr` and serves `record` there.
-pub async fn serve_record(cfg: &Config, record: Record) -> anyhow::Result<()> {
+/// Binds `cfg.addr` and serves `record` there; on the way out, the log signs a last
+/// checkpoint over everything it took.
+pub async fn serve_record(cfg: &Config, record: Record, log: Arc<MerkleLog>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&cfg.addr)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.addr))?;
@@ -19,12 +23,46 @@ pub async fn serve_record(cfg: &Config, record: Record) -> anyhow::Result<()> {
     };
     println!("Kring is serving its pages at http://{addr}/ and the FHIR API at http://{addr}/fhir  (capabilities: http://{addr}/fhir/metadata)");
     println!("Press Ctrl-C to stop.");
-    kring_server::serve(listener, AppState::new(record, http))
+    if let Some(spec) = &cfg.audit_syslog {
+        let collector = kring_audit::syslog::Collector::parse(spec).map_err(anyhow::Error::msg)?;
+        kring_audit::syslog::spawn(
+            log.clone(),
+            collector,
+            log.path().with_extension("syslog-cursor"),
+        );
+    }
+    spawn_retention(log.clone(), cfg.audit_retention_years);
+    let served = kring_server::serve(listener, AppState::new(record, http))
         .await
-        .context("the server stopped with an error")
+        .context("the server stopped with an error");
+    log.shut_down()
+        .await
+        .context("the access log could not sign its last checkpoint")?;
+    served
+}
+
+/// Once at start and then daily: entries past the retention period lose their content; their
+/// hashes stay, so the tree and its proofs remain verifiable.
+fn spawn_retention(log: Arc<MerkleLog>, years: u32) {
+    tokio::spawn(async move {
+        loop {
+            // A Julian year in milliseconds.
+            let cutoff = kring_audit::now_ms() - i64::from(years) * 31_557_600_000;
+            match log.apply_retention(cutoff).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    entries = n,
+                    years,
+                    "access log: content past retention removed, hashes kept"
+                ),
+                Err(e) => tracing::warn!(error = %e, "access log retention could not run"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(24 * 3600)).await;
+        }
+    });
 }
 
 pub async fn run(cfg: &Config) -> anyhow::Result<()> {
-    let record = crate::open::record(cfg).await?;
-    serve_record(cfg, record).await
+    let (record, log) = crate::open::record(cfg).await?;
+    serve_record(cfg, record, log).await
 }

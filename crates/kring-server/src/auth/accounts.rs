@@ -42,6 +42,9 @@ impl Kind {
 pub struct Account {
     pub username: String,
     pub kind: Kind,
+    /// The person's own name, for the access log (staff accounts; empty for clients).
+    #[serde(default)]
+    pub name: String,
     pub password_hash: String,
     /// Base32 TOTP secret; `None` until enrolment starts.
     pub totp_secret: Option<String>,
@@ -302,6 +305,7 @@ pub fn blank(username: &str, kind: Kind) -> Account {
     Account {
         username: username.to_string(),
         kind,
+        name: String::new(),
         password_hash: String::new(),
         totp_secret: None,
         totp_confirmed: false,

@@ -4,6 +4,7 @@
 //! `/.well-known/smart-configuration` are public; everything else needs credentials.
 
 pub mod accounts;
+pub mod events;
 pub mod oauth;
 pub mod partners;
 pub mod sessions;
@@ -72,10 +73,9 @@ impl Authenticate for BearerTokens {
             if let Some((account, session)) = self.person(headers).await {
                 if session.complete {
                     if let Some(subject) = account.subject() {
-                        return Ok(Caller {
-                            subject,
-                            source: source.to_string(),
-                        });
+                        return Ok(Caller::new(subject, source)
+                            .with_name(&account.name)
+                            .with_user_agent(&events::user_agent(headers)));
                     }
                 }
             }
@@ -89,10 +89,7 @@ impl Authenticate for BearerTokens {
             .tokens
             .subject(token.trim())
             .ok_or(AuthError::Invalid)?;
-        Ok(Caller {
-            subject,
-            source: source.to_string(),
-        })
+        Ok(Caller::new(subject, source).with_user_agent(&events::user_agent(headers)))
     }
 }
 
@@ -102,8 +99,8 @@ pub struct LocalOperator;
 
 #[async_trait]
 impl Authenticate for LocalOperator {
-    async fn caller(&self, _headers: &HeaderMap, source: &str) -> Result<Caller, AuthError> {
-        Ok(Caller::operator(source))
+    async fn caller(&self, headers: &HeaderMap, source: &str) -> Result<Caller, AuthError> {
+        Ok(Caller::operator(source).with_user_agent(&events::user_agent(headers)))
     }
 }
 

@@ -135,50 +135,89 @@ pub async fn token(
     if let Some(wait) = state.throttle.wait(&source) {
         return super::too_many(wait);
     }
-    let res = token_for(&state, &headers, req).await;
+    let (res, partner) = token_for(&state, &headers, req).await;
     if res.status() == StatusCode::UNAUTHORIZED {
         state.throttle.failed(&source);
+    }
+    // A partner system's sign-in: no token leaves that the log has not taken.
+    let ok = res.status() == StatusCode::OK;
+    let who = match &partner {
+        Some(p) => super::events::Who::Partner {
+            client_id: &p.client_id,
+            organisation: &p.organisation,
+        },
+        None => super::events::Who::Unknown,
+    };
+    let outcome = if ok { "success" } else { "failed" };
+    let logged = super::events::log(
+        &state.record,
+        "token",
+        outcome,
+        who,
+        "kring-api",
+        &source,
+        &headers,
+    )
+    .await;
+    if ok && logged.is_err() {
+        return oauth_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the access log cannot be written at the moment; try again later",
+        );
     }
     res
 }
 
-async fn token_for(state: &AppState, headers: &HeaderMap, req: TokenRequest) -> Response {
+async fn token_for(
+    state: &AppState,
+    headers: &HeaderMap,
+    req: TokenRequest,
+) -> (Response, Option<kring_store::PartnerClient>) {
+    match authenticated_token(state, headers, req).await {
+        Ok((res, partner)) => (res, Some(partner)),
+        Err(res) => (res, None),
+    }
+}
+
+async fn authenticated_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    req: TokenRequest,
+) -> Result<(Response, kring_store::PartnerClient), Response> {
     if req.grant_type.as_deref() != Some("client_credentials") {
-        return oauth_error(
+        return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             "this server issues tokens with grant_type=client_credentials",
-        );
+        ));
     }
     let token_url = format!("{}/oauth/token", state.public_base(headers));
     let partner = match req.client_assertion_type.as_deref() {
         Some(JWT_BEARER) => {
             let Some(assertion) = req.client_assertion.as_deref() else {
-                return oauth_error(
+                return Err(oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
                     "client_assertion is missing",
-                );
+                ));
             };
             match asserted_client(state, &token_url, assertion).await {
                 Ok(p) => p,
                 Err(why) => {
                     tracing::warn!(source = "oauth", "refused client assertion");
-                    return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", why);
+                    return Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", why));
                 }
             }
         }
-        Some(_) => return oauth_error(
+        Some(_) => return Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        ),
-        None => match secret_client(state, headers, req.client_id, req.client_secret).await {
-            Ok(p) => p,
-            Err(res) => return res,
-        },
+        )),
+        None => secret_client(state, headers, req.client_id, req.client_secret).await?,
     };
-    issue(state, partner, req.scope.as_deref())
+    Ok((issue(state, &partner, req.scope.as_deref()), partner))
 }
 
 /// The client of a client-secret request (form or HTTP Basic), or the error response.
@@ -223,7 +262,7 @@ async fn secret_client(
 }
 
 /// Issues a token for an authenticated client, with the scopes asked for as far as granted.
-fn issue(state: &AppState, partner: kring_store::PartnerClient, asked: Option<&str>) -> Response {
+fn issue(state: &AppState, partner: &kring_store::PartnerClient, asked: Option<&str>) -> Response {
     let granted = match Scopes::parse(&partner.scopes) {
         Ok(s) => s,
         Err(_) => {

@@ -65,6 +65,10 @@ fn statement(defs: &Definitions) -> Value {
             "searchRevInclude": ["*"],
             "searchParam": params,
         });
+        if rt == "AuditEvent" {
+            resources.push(super::audit::capability());
+            continue;
+        }
         if rt == "Patient" {
             r["operation"] = json!([{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]);
         }

@@ -1,5 +1,6 @@
 //! The FHIR R4 REST API, mounted at `/fhir`. One file per interaction family; routes here.
 
+mod audit;
 mod bundle;
 mod capability;
 mod error;
@@ -22,6 +23,28 @@ pub fn routes() -> Router<AppState> {
         .route("/", axum::routing::post(bundle::process))
         .route("/metadata", get(capability::metadata))
         .route("/_history", get(history::system))
+        // The access log: its own routes, before the generic ones (static segments win).
+        .route(
+            "/AuditEvent",
+            get(audit::search_get)
+                .post(audit::append_only)
+                .put(audit::append_only)
+                .delete(audit::append_only),
+        )
+        .route(
+            "/AuditEvent/_search",
+            axum::routing::post(audit::search_post),
+        )
+        .route("/AuditEvent/_history", get(audit::append_only))
+        .route(
+            "/AuditEvent/{id}",
+            get(audit::read)
+                .put(audit::append_only)
+                .patch(audit::append_only)
+                .delete(audit::append_only),
+        )
+        .route("/AuditEvent/{id}/_history", get(audit::append_only))
+        .route("/AuditEvent/{id}/_history/{vid}", get(audit::append_only))
         .route(
             "/{rtype}",
             get(search::search_get)

@@ -174,10 +174,14 @@ impl FromRequestParts<AppState> for Person {
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip().to_string())
             .unwrap_or_else(|| "in-process".into());
+        let caller = Caller::new(subject, &source)
+            .with_name(&account.name)
+            .with_system("kring-web")
+            .with_user_agent(&crate::auth::events::user_agent(&parts.headers));
         Ok(Person {
             account,
             session,
-            caller: Caller { subject, source },
+            caller,
             lang,
             set_lang,
         })

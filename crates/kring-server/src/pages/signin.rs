@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::i18n::{Lang, Texts};
 use super::{render, Frame, PageLang, Person};
 use crate::auth::accounts::{self, SignInError};
+use crate::auth::events::{self, Who};
 use crate::auth::{now_ms, sessions, too_many, Source};
 use crate::AppState;
 
@@ -96,15 +97,42 @@ pub async fn password(
     State(state): State<AppState>,
     PageLang(lang, _): PageLang,
     Source(source): Source,
+    headers: HeaderMap,
     Form(form): Form<PasswordForm>,
 ) -> Response {
     if let Some(wait) = state.throttle.wait(&source) {
         return too_many(wait);
     }
     let store = state.record.store();
+    let log =
+        |interaction: &'static str, outcome: &'static str, account: Option<accounts::Account>| {
+            let (state, source, headers) = (state.clone(), source.clone(), headers.clone());
+            async move {
+                let who = account.as_ref().map_or(Who::Unknown, Who::Account);
+                events::log(
+                    &state.record,
+                    interaction,
+                    outcome,
+                    who,
+                    "kring-web",
+                    &source,
+                    &headers,
+                )
+                .await
+            }
+        };
     match accounts::check_password(&**store, form.username.trim(), &form.password, now_ms()).await {
         Ok(account) => {
             let complete = !account.kind.needs_second_factor();
+            // No sign-in goes ahead that the log has not taken.
+            let step = if complete {
+                "sign-in"
+            } else {
+                "sign-in-password"
+            };
+            if log(step, "success", Some(account.clone())).await.is_err() {
+                return retry(lang, SignInError::Unavailable);
+            }
             match sessions::start(&**store, &account.username, complete, now_ms()).await {
                 Ok((cookie, _)) => {
                     tracing::info!(outcome = "password-ok", "sign-in step");
@@ -120,6 +148,16 @@ pub async fn password(
         Err(e) => {
             tracing::info!(outcome = "password-refused", "sign-in step");
             state.throttle.failed(&source);
+            let known = accounts::load(&**store, form.username.trim())
+                .await
+                .ok()
+                .flatten();
+            let outcome = if e == SignInError::Locked {
+                "locked"
+            } else {
+                "failed"
+            };
+            let _ = log("sign-in", outcome, known).await;
             retry(lang, e)
         }
     }
@@ -207,8 +245,27 @@ pub async fn code(
     }
     let store = state.record.store();
     let enrolling = !account.totp_confirmed;
+    let attempted = account.clone();
+    let log = |outcome: &'static str, account: accounts::Account| {
+        let (state, source, headers) = (state.clone(), source.clone(), headers.clone());
+        async move {
+            events::log(
+                &state.record,
+                "sign-in",
+                outcome,
+                Who::Account(&account),
+                "kring-web",
+                &source,
+                &headers,
+            )
+            .await
+        }
+    };
     match accounts::check_second_factor(&**store, account, &form.code, now_ms()).await {
         Ok(mut account) => {
+            if log("success", account.clone()).await.is_err() {
+                return retry(lang, SignInError::Unavailable);
+            }
             let Ok((new_cookie, fresh)) =
                 sessions::complete(&**store, &cookie, &account.username, now_ms()).await
             else {
@@ -218,6 +275,21 @@ pub async fn code(
             let res = if enrolling {
                 let codes = accounts::new_recovery_codes(&mut account);
                 if accounts::save(&**store, &account).await.is_err() {
+                    return retry(lang, SignInError::Unavailable);
+                }
+                // The account changed: second factor enrolled, recovery codes issued.
+                if events::log(
+                    &state.record,
+                    "account-update",
+                    "success",
+                    Who::Account(&account),
+                    "kring-web",
+                    &source,
+                    &headers,
+                )
+                .await
+                .is_err()
+                {
                     return retry(lang, SignInError::Unavailable);
                 }
                 let mut f = frame(lang, "recovery-title", &fresh.csrf, None);
@@ -230,6 +302,12 @@ pub async fn code(
         }
         Err(e) => {
             state.throttle.failed(&source);
+            let outcome = if e == SignInError::Locked {
+                "locked"
+            } else {
+                "failed"
+            };
+            let _ = log(outcome, attempted).await;
             let mut res = render::page(
                 &CodePage {
                     f: frame(
@@ -271,6 +349,22 @@ pub async fn sign_out(
     if let Some(c) = sessions::cookie_of(&headers) {
         let _ = sessions::end(&**state.record.store(), &c).await;
     }
+    // The session has ended either way; a sign-out the log cannot take is noted in the
+    // server's own log.
+    if events::log(
+        &state.record,
+        "sign-out",
+        "success",
+        Who::Account(&person.account),
+        "kring-web",
+        &person.caller.source,
+        &headers,
+    )
+    .await
+    .is_err()
+    {
+        tracing::error!("the access log did not take a sign-out");
+    }
     with_cookie(
         Redirect::to("/inloggen").into_response(),
         &sessions::clear_cookie(),
@@ -280,12 +374,27 @@ pub async fn sign_out(
 pub async fn sign_out_everywhere(
     State(state): State<AppState>,
     person: Person,
+    headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
     if let Err(r) = person.check_csrf(&form.csrf) {
         return r.into_response();
     }
     let _ = sessions::end_all(&**state.record.store(), &person.account.username).await;
+    if events::log(
+        &state.record,
+        "sign-out-everywhere",
+        "success",
+        Who::Account(&person.account),
+        "kring-web",
+        &person.caller.source,
+        &headers,
+    )
+    .await
+    .is_err()
+    {
+        tracing::error!("the access log did not take a sign-out");
+    }
     with_cookie(
         Redirect::to("/inloggen").into_response(),
         &sessions::clear_cookie(),

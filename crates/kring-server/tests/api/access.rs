@@ -261,12 +261,12 @@ both_backends!(
             get(&a, "/fhir/Organization/org-b").await.status,
             StatusCode::OK
         );
-        let log = app.log_lines();
+        let log = app.log_lines().await;
         assert!(log
             .iter()
             .any(|e| e["outcome"] == "denied" && e["client"] == "pb"));
         let by_a = |e: &&Value| {
-            e["subject"]
+            e["user"]["id"]
                 .as_str()
                 .unwrap_or("")
                 .starts_with("client/org-a-")

@@ -1,5 +1,5 @@
 //! Every valid example of the official R4 package is accepted, read back and equal to what was
-//! sent (ignoring `meta`).
+//! sent (ignoring `meta`) — except AuditEvents: the access log is Kring's own and refuses them.
 
 use serde_json::Value;
 
@@ -36,6 +36,13 @@ both_backends!(official_examples_round_trip, |app: TestApp| async move {
         let id = v["id"].as_str().unwrap();
         let uri = format!("/fhir/{rtype}/{id}");
         let r = app.put(&uri, v).await;
+        if rtype == "AuditEvent" {
+            // The access log is Kring's own and append-only: nobody writes AuditEvents.
+            if r.status != axum::http::StatusCode::METHOD_NOT_ALLOWED {
+                failures.push(format!("{name}: an AuditEvent was accepted ({})", r.status));
+            }
+            continue;
+        }
         if !r.status.is_success() {
             failures.push(format!("{name}: {} {}", r.status, r.diagnostics()));
             continue;

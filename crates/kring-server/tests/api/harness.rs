@@ -26,7 +26,9 @@ pub struct TestApp {
     #[allow(dead_code)]
     pub record: Record,
     pub store: Arc<dyn Store>,
+    /// The access log's database file.
     pub log_path: PathBuf,
+    pub log: Arc<kring_audit::MerkleLog>,
     /// The PostgreSQL schema of this test, dropped when the test ends.
     pg_schema: Option<String>,
     _dir: tempfile::TempDir,
@@ -118,11 +120,12 @@ pub async fn store_for(
 
 impl TestApp {
     pub async fn new(backend: Backend) -> TestApp {
-        Self::with_log(backend, None).await
+        Self::with_log(backend, true).await
     }
 
-    /// An app whose access log is written to `log` (e.g. `/dev/full`, which refuses writes).
-    pub async fn with_log(backend: Backend, log: Option<PathBuf>) -> TestApp {
+    /// An app whose access log is `open`, or already shut down (so that it refuses every
+    /// entry, as a log on a failed disk would).
+    pub async fn with_log(backend: Backend, open: bool) -> TestApp {
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_env_filter("warn")
@@ -130,12 +133,19 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let (store, pg_schema) = store_for(backend, dir.path()).await;
         store.migrate().await.expect("migrate");
-        let log_path = log.unwrap_or_else(|| dir.path().join("access.ndjson"));
-        let log = kring_audit::FileLog::open(&log_path).expect("log");
+        let log_path = dir.path().join("access-log.db");
+        let log = Arc::new(
+            kring_audit::MerkleLog::open(kring_audit::LogConfig::at(&log_path))
+                .await
+                .expect("log"),
+        );
+        if !open {
+            log.shut_down().await.expect("shut down");
+        }
         let record = Record::new(
             store.clone(),
             Arc::new(kring_access::NeedToKnow::new().expect("rules")),
-            Arc::new(log),
+            log.clone(),
         );
         let http = HttpConfig {
             max_body_bytes: 8 * 1024 * 1024,
@@ -151,6 +161,7 @@ impl TestApp {
             record,
             store,
             log_path,
+            log,
             pg_schema,
             _dir: dir,
         }
@@ -288,11 +299,20 @@ impl TestApp {
             .collect()
     }
 
-    pub fn log_lines(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.log_path)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("log line is JSON"))
+    /// Every entry of the access log, oldest first, as JSON.
+    pub async fn log_lines(&self) -> Vec<Value> {
+        use kring_audit::AccessLog;
+        let mut all = self
+            .log
+            .query(&kring_audit::LogQuery {
+                limit: 100_000,
+                ..Default::default()
+            })
+            .await
+            .expect("the log reads back");
+        all.reverse();
+        all.iter()
+            .map(|e| serde_json::to_value(e).expect("entry is JSON"))
             .collect()
     }
 }

@@ -212,8 +212,8 @@ both_backends!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_data_leaves_when_the_log_cannot_be_written() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        // /dev/full accepts the open and refuses every write (ENOSPC).
-        let app = TestApp::with_log(backend, Some("/dev/full".into())).await;
+        // A log that refuses every entry, as one on a failed disk does.
+        let app = TestApp::with_log(backend, false).await;
         let r = app
             .put(
                 "/fhir/Patient/p1",

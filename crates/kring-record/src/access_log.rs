@@ -1,0 +1,219 @@
+//! Reading the access log: "who looked at my file" for clients and their representatives, the
+//! views per client and per user for privacy officers, and FHIR `AuditEvent` read and search —
+//! each through the decision point, and each read itself logged before it is answered.
+//!
+//! Owns: who may read which entries (as the decision point says: the client's own entries,
+//! a child's for a parent with authority, the entries of an organisation's clients and users
+//! for its privacy officer) and the log entries of reading the log.
+
+use std::collections::BTreeSet;
+
+use kring_access::{Action, Category, Subject, Target};
+use kring_audit::{AccessEntry, LogQuery};
+
+use crate::{Caller, Record, RecordError, Result};
+
+/// A question to the log. `client` or `user` picks one view; neither searches everything the
+/// caller may read.
+#[derive(Debug, Clone, Default)]
+pub struct LogRequest {
+    /// Entries about this client (Patient id).
+    pub client: Option<String>,
+    /// Entries by this user (`account/…`) acting for this organisation (`Organization` id).
+    pub user: Option<(String, String)>,
+    /// Any of these outcomes (`success`, `denied` …).
+    pub outcome: Vec<String>,
+    /// The acting user: an account id (`account/…`) or person (`Practitioner/…`).
+    pub agent: Option<String>,
+    pub purpose: Option<String>,
+    pub action: Option<String>,
+    /// The data: a resource type, and optionally its id.
+    pub data_type: Option<String>,
+    pub data_id: Option<String>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub count: usize,
+    pub offset: usize,
+}
+
+fn log_target(client: &str, owner: Option<String>) -> Target {
+    let mut t = Target::new("AuditEvent", None, client, Category::AccessLog);
+    t.owner = owner;
+    t
+}
+
+fn unavailable(e: kring_audit::AuditError) -> RecordError {
+    match e {
+        kring_audit::AuditError::Invalid(s) => {
+            RecordError::bad_request(kring_fhir::outcome::IssueCode::Invalid, s)
+        }
+        kring_audit::AuditError::Unavailable(s) => {
+            tracing::error!(error = %s, "access log unreadable");
+            RecordError::LogUnavailable
+        }
+    }
+}
+
+impl Record {
+    /// Entries as the caller may read them, newest first; the reading itself is logged (one
+    /// entry per client whose entries are returned) before the entries are returned.
+    pub async fn read_log(
+        &self,
+        caller: &Caller,
+        req: &LogRequest,
+        interaction: &str,
+    ) -> Result<Vec<AccessEntry>> {
+        let mut q = LogQuery {
+            outcome: req.outcome.clone(),
+            agent: req.agent.clone(),
+            purpose: req.purpose.clone(),
+            action: req.action.clone(),
+            data_type: req.data_type.clone(),
+            data_id: req.data_id.clone(),
+            from_ms: req.from_ms,
+            to_ms: req.to_ms,
+            limit: req.count.max(1),
+            offset: req.offset,
+            ..LogQuery::default()
+        };
+        let target;
+        let decision;
+        if let Some(client) = &req.client {
+            target = log_target(client, None);
+            decision = self
+                .decide(caller, Action::Search, interaction, &target)
+                .await?;
+            q.client = Some(client.clone());
+        } else if let Some((user, org)) = &req.user {
+            target = log_target("", Some(org.clone()));
+            decision = self
+                .decide(caller, Action::Search, interaction, &target)
+                .await?;
+            q.user = Some(user.clone());
+            q.user_org = Some(format!("Organization/{org}"));
+        } else {
+            target = log_target("", None);
+            decision = kring_access::Decision::permit("rule:search-scope");
+            match self.access.search_scope(&caller.subject, "AuditEvent") {
+                None => {}
+                Some(scope) => {
+                    q.clients = Some(scope.clients.iter().cloned().collect());
+                    if let Subject::Officer { organisation, .. } = &caller.subject {
+                        q.user_org = Some(format!("Organization/{organisation}"));
+                    }
+                }
+            }
+        }
+        let entries = self.log.query(&q).await.map_err(unavailable)?;
+        self.log_reading(caller, interaction, &target, &decision.reasons, &entries)
+            .await?;
+        Ok(entries)
+    }
+
+    /// A page of the whole log, oldest first, for an export by those who may export it (the
+    /// operator); each client whose entries leave is logged first.
+    pub async fn export_log_page(
+        &self,
+        caller: &Caller,
+        first: u64,
+        limit: usize,
+    ) -> Result<Vec<AccessEntry>> {
+        let target = log_target("", None);
+        let d = self
+            .decide(caller, Action::Export, "export", &target)
+            .await?;
+        let entries = self
+            .log
+            .entries_from(first, limit)
+            .await
+            .map_err(unavailable)?;
+        if !entries.is_empty() {
+            self.log_reading(caller, "export", &target, &d.reasons, &entries)
+                .await?;
+        }
+        Ok(entries)
+    }
+
+    /// One entry of the log by id, if the caller may read it (otherwise: not found).
+    pub async fn read_log_entry(&self, caller: &Caller, id: u64) -> Result<AccessEntry> {
+        let what = format!("AuditEvent/{id}");
+        let found = self
+            .log
+            .query(&LogQuery {
+                id: Some(id),
+                limit: 1,
+                ..LogQuery::default()
+            })
+            .await
+            .map_err(unavailable)?
+            .pop();
+        let Some(entry) = found else {
+            let t = log_target("", None);
+            self.record(vec![self.entry(
+                caller,
+                Action::Read,
+                "read",
+                "not-found",
+                &t,
+                &[],
+            )])
+            .await?;
+            return Err(RecordError::NotFound(what));
+        };
+        let owner = entry
+            .user
+            .organisation
+            .strip_prefix("Organization/")
+            .map(str::to_string);
+        let mut target = log_target(
+            &entry.client,
+            entry.client.is_empty().then_some(owner).flatten(),
+        );
+        target.id = Some(id.to_string());
+        let d = self
+            .decide(caller, Action::Read, "read", &target)
+            .await
+            .map_err(|e| e.hiding(&what))?;
+        self.record(vec![self.entry(
+            caller,
+            Action::Read,
+            "read",
+            "success",
+            &target,
+            &d.reasons,
+        )])
+        .await?;
+        Ok(entry)
+    }
+
+    /// Logs that `caller` read these entries: one entry per client they concern (IHE BALP),
+    /// or one for the question when they concern none.
+    async fn log_reading(
+        &self,
+        caller: &Caller,
+        interaction: &str,
+        target: &Target,
+        reasons: &[String],
+        entries: &[AccessEntry],
+    ) -> Result<()> {
+        let clients: BTreeSet<&str> = entries
+            .iter()
+            .map(|e| e.client.as_str())
+            .filter(|c| !c.is_empty())
+            .collect();
+        let mut out = Vec::new();
+        let action = if interaction == "export" {
+            Action::Export
+        } else {
+            Action::Search
+        };
+        for c in &clients {
+            let t = log_target(c, None);
+            out.push(self.entry(caller, action, interaction, "success", &t, reasons));
+        }
+        if out.is_empty() {
+            out.push(self.entry(caller, action, interaction, "success", target, reasons));
+        }
+        self.record(out).await
+    }
+}
