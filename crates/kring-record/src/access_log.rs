@@ -160,20 +160,53 @@ impl Record {
             .await?;
             return Err(RecordError::NotFound(what));
         };
-        let owner = entry
+        // Readable as an entry about the client, or as an entry by a user of the reader's
+        // organisation (what the searches show, too).
+        let mut about_client = log_target(&entry.client, None);
+        about_client.id = Some(id.to_string());
+        let by_user = entry
             .user
             .organisation
             .strip_prefix("Organization/")
-            .map(str::to_string);
-        let mut target = log_target(
-            &entry.client,
-            entry.client.is_empty().then_some(owner).flatten(),
-        );
-        target.id = Some(id.to_string());
-        let d = self
-            .decide(caller, Action::Read, "read", &target)
-            .await
-            .map_err(|e| e.hiding(&what))?;
+            .map(|org| {
+                let mut t = log_target("", Some(org.to_string()));
+                t.id = Some(id.to_string());
+                t
+            });
+        let mut decision = if entry.client.is_empty() {
+            None
+        } else {
+            Some(
+                self.access
+                    .decide(&caller.subject, Action::Read, &about_client),
+            )
+        };
+        if !decision.as_ref().is_some_and(|d| d.permit) {
+            if let Some(t) = &by_user {
+                let d = self.access.decide(&caller.subject, Action::Read, t);
+                if d.permit || decision.is_none() {
+                    decision = Some(d);
+                }
+            }
+        }
+        let d = decision.unwrap_or_else(|| kring_access::Decision::deny("rule:deny-by-default"));
+        let target = if entry.client.is_empty() {
+            by_user.unwrap_or(about_client)
+        } else {
+            about_client
+        };
+        if !d.permit {
+            self.record(vec![self.entry(
+                caller,
+                Action::Read,
+                "read",
+                "denied",
+                &target,
+                &d.reasons,
+            )])
+            .await?;
+            return Err(RecordError::NotFound(what));
+        }
         self.record(vec![self.entry(
             caller,
             Action::Read,

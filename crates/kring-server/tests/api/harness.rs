@@ -215,6 +215,20 @@ impl TestApp {
         .await
     }
 
+    /// A request through the production router with the session cookie of a signed-in person.
+    pub async fn as_person(&self, cookie: &str, method: Method, uri: &str) -> Resp {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(
+                "cookie",
+                format!("{}={cookie}", kring_server::auth::sessions::COOKIE),
+            )
+            .body(Body::empty())
+            .expect("request");
+        into_resp(self.secure.clone().oneshot(req).await.expect("response")).await
+    }
+
     /// `POST /oauth/token` with a form body.
     pub async fn token_request(&self, form: &str) -> Resp {
         let req = Request::builder()

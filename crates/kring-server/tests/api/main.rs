@@ -6,6 +6,7 @@
 mod harness;
 
 mod access;
+mod audit;
 mod bundles;
 mod conformance;
 mod crud;
