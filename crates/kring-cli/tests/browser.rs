@@ -463,7 +463,72 @@ async fn professionals_and_clients_use_the_pages_in_chromium() {
     .len();
     assert_eq!(after + 1, before, "withdrawn");
 
-    // 7. Pages need a session: signed out, they lead to the sign-in page.
+    // 7. "Who looked at my file?": the emergency access of step 5 is there, marked, in plain
+    //    Dutch, with a chart per day.
+    c.find(Locator::LinkText("Wie keek in mijn dossier?"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "h1", "Wie keek in mijn dossier?").await;
+    wait_text(&c, "tr.emergency", "NOODTOEGANG").await;
+    let mut marked = Vec::new();
+    for row in c.find_all(Locator::Css("tr.emergency")).await.unwrap() {
+        marked.push(row.text().await.unwrap());
+    }
+    assert!(
+        marked.iter().any(|r| r.contains("crisisplan"))
+            && marked.iter().all(|r| r.contains("NOODTOEGANG")),
+        "{marked:?}"
+    );
+    assert!(
+        c.find(Locator::Css("figure svg[role='img'] title"))
+            .await
+            .is_ok(),
+        "the chart has a text alternative"
+    );
+    let table = text(&c, "tbody").await;
+    assert!(
+        table.contains("U zelf") && table.contains("op uw eigen verzoek"),
+        "{table}"
+    );
+    sign_out(&c).await;
+
+    // 8. The privacy officer of the outsider's organisation filters the log on emergency access.
+    let officer = people
+        .iter()
+        .find(|p| p["role"] == "privacy-officer" && p["organisation"] == outsider["organisation"])
+        .unwrap();
+    sign_in(&c, &base, officer).await;
+    wait_text(&c, "h1", "Toegangslog").await;
+    c.find(Locator::Css("#only option[value='emergency']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("form[action='/toegangslog'] button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "tr.emergency", patient).await;
+    let mut rows = Vec::new();
+    for row in c.find_all(Locator::Css("tr.emergency")).await.unwrap() {
+        rows.push(row.text().await.unwrap());
+    }
+    assert!(rows.iter().any(|r| r.contains("CarePlan/")), "{rows:?}");
+    assert!(
+        c.find_all(Locator::Css("tbody tr:not(.emergency)"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "only emergency access is listed"
+    );
+
+    // 9. Pages need a session: signed out, they lead to the sign-in page.
     sign_out(&c).await;
     c.goto(&format!("{base}/clienten")).await.unwrap();
     assert_eq!(wait_text(&c, "h1", "Inloggen").await, "Inloggen");

@@ -61,6 +61,9 @@ pub async fn home(person: Result<Person, Response>) -> Response {
         Ok(p) if p.account.kind == crate::auth::accounts::Kind::Professional => {
             Redirect::to("/clienten").into_response()
         }
+        Ok(p) if p.account.kind == crate::auth::accounts::Kind::Officer => {
+            Redirect::to("/toegangslog").into_response()
+        }
         Ok(_) => Redirect::to("/toestemming").into_response(),
         Err(r) => r,
     }

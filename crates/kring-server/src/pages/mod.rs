@@ -5,6 +5,7 @@
 //! client data on a page is fetched through the record, so it is decided and logged like any
 //! API call.
 
+mod access_log;
 mod circle;
 mod clients;
 mod consent;
@@ -41,6 +42,11 @@ pub fn routes() -> Router<AppState> {
             get(clients::emergency_form).post(clients::emergency),
         )
         .route("/toestemming", get(consent::page).post(consent::record))
+        .route("/wie-keek", get(access_log::who_looked))
+        .route(
+            "/toegangslog",
+            get(access_log::officer_page).post(access_log::officer_search),
+        )
         .route("/toestemming/mee", post(consent::cosign))
         .route("/toestemming/intrekken", post(consent::withdraw))
 }
@@ -52,6 +58,7 @@ pub struct Frame {
     pub signed_in: bool,
     pub professional: bool,
     pub client: bool,
+    pub officer: bool,
     pub csrf: String,
     pub error: Option<String>,
     pub message: Option<String>,
@@ -110,6 +117,7 @@ impl Person {
                 self.account.kind,
                 crate::auth::accounts::Kind::Client | crate::auth::accounts::Kind::Representative
             ),
+            officer: self.account.kind == crate::auth::accounts::Kind::Officer,
             csrf: self.session.csrf.clone(),
             error: None,
             message: None,

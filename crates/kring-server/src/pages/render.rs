@@ -58,3 +58,18 @@ pub fn sentence(e: &RecordError, lang: Lang) -> String {
         _ => detail,
     }
 }
+
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    f: super::Frame,
+}
+
+/// A page that says, in a sentence, why the record refused (with the error's status).
+pub fn error_page(mut f: super::Frame, e: &RecordError, lang: Lang) -> Response {
+    f.title = f.t.get("error-title");
+    f.error = Some(sentence(e, lang));
+    let mut res = page(&ErrorPage { f }, lang, false);
+    *res.status_mut() = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    res
+}

@@ -44,6 +44,7 @@ fn frame(lang: Lang, title_key: &str, csrf: &str, error: Option<String>) -> Fram
         signed_in: false,
         professional: false,
         client: false,
+        officer: false,
         csrf: csrf.to_string(),
         error,
         message: None,

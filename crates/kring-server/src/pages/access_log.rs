@@ -1,0 +1,479 @@
+//! The access log for people: "who looked at my file?" for clients and their representatives
+//! — in plain words, with emergency access marked and a chart per day — and the privacy
+//! officer's view per client and per staff member with filters. Both read the log through the
+//! record, which decides and logs the reading itself.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::Form;
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use kring_access::category::Category;
+use kring_access::Subject;
+use kring_audit::AccessEntry;
+use kring_record::LogRequest;
+use serde::Deserialize;
+
+use super::clients::{category_name, json, search};
+use super::i18n::{Lang, Texts};
+use super::{render, Frame, Person};
+use crate::AppState;
+
+/// One line of "who looked".
+struct Row {
+    when: String,
+    who: String,
+    what: String,
+    why: String,
+    emergency: bool,
+}
+
+#[derive(Template)]
+#[template(path = "who_looked.html")]
+struct WhoLookedPage {
+    f: Frame,
+    from: String,
+    to: String,
+    rows: Vec<Row>,
+    chart: String,
+}
+
+/// One line of the officer's view.
+struct OfficerRow {
+    id: u64,
+    when: String,
+    who: String,
+    client: String,
+    what: String,
+    outcome: String,
+    grounds: String,
+    reasons: String,
+    emergency: bool,
+}
+
+#[derive(Template)]
+#[template(path = "access_log.html")]
+struct OfficerPage {
+    f: Frame,
+    client: String,
+    user: String,
+    from: String,
+    to: String,
+    only: String,
+    rows: Vec<OfficerRow>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct Period {
+    #[serde(default)]
+    van: String,
+    #[serde(default)]
+    tot: String,
+}
+
+/// Start of the day `date` (YYYY-MM-DD) in Dutch time, as ms; the end of that day when `end`.
+fn day_ms(date: &str, end: bool) -> Option<i64> {
+    let d = NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+    let d = if end { d.succ_opt()? } else { d };
+    let midnight = Utc
+        .from_utc_datetime(&d.and_hms_opt(0, 0, 0)?)
+        .timestamp_millis();
+    Some(midnight - dutch_offset_ms(midnight) - i64::from(end))
+}
+
+/// The offset of Dutch time from UTC at `ms`: CEST (+2) from the last Sunday of March 01:00
+/// UTC to the last Sunday of October 01:00 UTC, CET (+1) otherwise (EU rule since 1996).
+fn dutch_offset_ms(ms: i64) -> i64 {
+    let t = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+    let last_sunday = |month: u32| {
+        let mut d = NaiveDate::from_ymd_opt(t.year(), month, 31).unwrap_or_default();
+        while d.weekday() != chrono::Weekday::Sun {
+            d = d.pred_opt().unwrap_or(d);
+        }
+        Utc.from_utc_datetime(&d.and_hms_opt(1, 0, 0).unwrap_or_default())
+    };
+    if t >= last_sunday(3) && t < last_sunday(10) {
+        2 * 3_600_000
+    } else {
+        3_600_000
+    }
+}
+
+/// `dd-mm-jjjj uu:mm` in Dutch time.
+fn local(ms: i64) -> (String, String) {
+    let t = DateTime::<Utc>::from_timestamp_millis(ms + dutch_offset_ms(ms)).unwrap_or_default();
+    (
+        t.format("%d-%m-%Y %H:%M").to_string(),
+        t.format("%Y-%m-%d").to_string(),
+    )
+}
+
+/// Names of the organisations the entries mention, looked up as this person.
+async fn organisation_names(
+    state: &AppState,
+    person: &Person,
+    entries: &[AccessEntry],
+) -> BTreeMap<String, String> {
+    let ids: BTreeSet<&str> = entries
+        .iter()
+        .filter_map(|e| e.user.organisation.strip_prefix("Organization/"))
+        .collect();
+    if ids.is_empty() {
+        return BTreeMap::new();
+    }
+    let query = format!(
+        "_id={}&_count={}",
+        ids.iter().copied().collect::<Vec<_>>().join(","),
+        ids.len()
+    );
+    search(state, person, "Organization", &query)
+        .await
+        .iter()
+        .map(|v| {
+            let name = json(v)["name"].as_str().unwrap_or(&v.id).to_string();
+            (format!("Organization/{}", v.id), name)
+        })
+        .collect()
+}
+
+/// Who, in the client's words.
+fn who(e: &AccessEntry, t: &Texts, orgs: &BTreeMap<String, String>, me: &str) -> String {
+    let org = orgs.get(&e.user.organisation).cloned().unwrap_or_else(|| {
+        e.user
+            .organisation
+            .trim_start_matches("Organization/")
+            .to_string()
+    });
+    match e.user.role.as_str() {
+        r if r.starts_with("PractitionerRole/") => {
+            let name = if e.user.name.is_empty() {
+                t.get("who-professional")
+            } else {
+                format!("{} ({})", e.user.name, t.get("who-professional"))
+            };
+            format!("{name}, {org}")
+        }
+        "partner-system" => format!("{} {org}", t.get("who-system")),
+        "client" if e.user.person == me => t.get("who-you"),
+        "representative" => t.get("who-representative"),
+        "privacy-officer" => format!("{} {org}", t.get("who-officer")),
+        "administrator" => format!("{} {org}", t.get("who-administrator")),
+        _ => t.get("who-operator"),
+    }
+}
+
+/// What, in plain words: "bekeek: crisisplan".
+fn what(e: &AccessEntry, t: &Texts, lang: Lang) -> String {
+    let verb = match (e.action.as_str(), e.interaction.as_str()) {
+        ("R", i) if i.starts_with("search") => "did-search",
+        ("R", _) => "did-read",
+        ("C", _) => "did-create",
+        ("U", _) => "did-update",
+        ("D", _) => "did-delete",
+        _ => "did-export",
+    };
+    let data = Category::from_code(&e.data.category)
+        .map(|c| category_name(c, lang).to_string())
+        .unwrap_or_else(|| e.data.resource_type.clone());
+    format!("{}: {data}", t.get(verb))
+}
+
+/// Why, in plain words.
+fn why(e: &AccessEntry, t: &Texts) -> String {
+    if e.outcome != "success" {
+        return t.get("why-denied");
+    }
+    if e.is_emergency() {
+        return t.get("why-emergency");
+    }
+    let mut reasons: Vec<String> = Vec::new();
+    for g in &e.grounds {
+        let key = if g.starts_with("CareTeam/") {
+            "why-circle"
+        } else if g.starts_with("Consent/") {
+            "why-consent"
+        } else if g.starts_with("RelatedPerson/") {
+            "why-authority"
+        } else {
+            continue;
+        };
+        let text = t.get(key);
+        if !reasons.contains(&text) {
+            reasons.push(text);
+        }
+    }
+    if reasons.is_empty() {
+        reasons.push(t.get(match e.purpose.as_str() {
+            "PATRQT" => "why-own",
+            "HOPERAT" => "why-oversight",
+            "HSYSADMIN" => "why-admin",
+            _ => "why-other",
+        }));
+    }
+    reasons.join(", ")
+}
+
+/// A bar chart of accesses per day, as inline SVG with a text alternative.
+fn chart(per_day: &BTreeMap<String, usize>, title: &str) -> String {
+    let Some(max) = per_day.values().copied().max() else {
+        return String::new();
+    };
+    let days: Vec<(&String, &usize)> = per_day.iter().rev().take(31).collect::<Vec<_>>();
+    let days: Vec<_> = days.into_iter().rev().collect();
+    let (w, h, bar) = (days.len() * 22 + 10, 140usize, 18usize);
+    let mut svg = format!(
+        "<svg role=\"img\" aria-labelledby=\"chart-title\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\"><title id=\"chart-title\">{title}: {}</title>",
+        days.iter()
+            .map(|(d, n)| format!("{d} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for (i, (day, n)) in days.iter().enumerate() {
+        let height = (**n * 100) / max.max(1);
+        let x = 5 + i * 22;
+        svg.push_str(&format!(
+            "<rect x=\"{x}\" y=\"{}\" width=\"{bar}\" height=\"{height}\" fill=\"#12355b\"><title>{day}: {n}</title></rect><text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{n}</text><text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            110 - height,
+            x + bar / 2,
+            105 - height,
+            x + bar / 2,
+            125,
+            &day[8..10],
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// `GET /wie-keek`: who looked at my (or my child's) file.
+pub async fn who_looked(
+    State(state): State<AppState>,
+    person: Person,
+    Query(period): Query<Period>,
+) -> Response {
+    let (patient, me) = match &person.caller.subject {
+        Subject::Client { patient, .. } => (patient.clone(), format!("Patient/{patient}")),
+        Subject::Representative {
+            patient,
+            related_person,
+            ..
+        } => (patient.clone(), format!("RelatedPerson/{related_person}")),
+        _ => {
+            return render::error_page(
+                person.frame("who-looked"),
+                &kring_record::RecordError::Forbidden,
+                person.lang,
+            )
+        }
+    };
+    let req = LogRequest {
+        client: Some(patient),
+        from_ms: day_ms(&period.van, false),
+        to_ms: day_ms(&period.tot, true),
+        count: 500,
+        ..LogRequest::default()
+    };
+    let entries = match state
+        .record
+        .read_log(&person.caller, &req, "page-view")
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => return render::error_page(person.frame("access-log"), &e, person.lang),
+    };
+    let t = Texts { lang: person.lang };
+    let orgs = organisation_names(&state, &person, &entries).await;
+    let mut per_day: BTreeMap<String, usize> = BTreeMap::new();
+    let rows = entries
+        .iter()
+        .filter(|e| !e.recorded.is_empty())
+        .map(|e| {
+            let (when, day) = local(e.recorded_ms());
+            *per_day.entry(day).or_default() += 1;
+            Row {
+                when,
+                who: who(e, &t, &orgs, &me),
+                what: what(e, &t, person.lang),
+                why: why(e, &t),
+                emergency: e.is_emergency(),
+            }
+        })
+        .collect();
+    let f = person.frame("who-looked");
+    let chart = chart(&per_day, &t.get("accesses-per-day"));
+    render::page(
+        &WhoLookedPage {
+            f,
+            from: period.van,
+            to: period.tot,
+            rows,
+            chart,
+        },
+        person.lang,
+        person.set_lang,
+    )
+}
+
+#[derive(Deserialize, Default)]
+pub struct OfficerFilter {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    client: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    van: String,
+    #[serde(default)]
+    tot: String,
+    #[serde(default)]
+    only: String,
+}
+
+/// `GET /toegangslog`: the privacy officer's view, latest first.
+pub async fn officer_page(State(state): State<AppState>, person: Person) -> Response {
+    officer(&state, person, OfficerFilter::default()).await
+}
+
+/// `POST /toegangslog`: the same with filters (in the body: staff account names stay out of
+/// URLs and server logs).
+pub async fn officer_search(
+    State(state): State<AppState>,
+    person: Person,
+    Form(filter): Form<OfficerFilter>,
+) -> Response {
+    if let Err(r) = person.check_csrf(&filter.csrf) {
+        return axum::response::IntoResponse::into_response(r);
+    }
+    officer(&state, person, filter).await
+}
+
+async fn officer(state: &AppState, person: Person, filter: OfficerFilter) -> Response {
+    let Subject::Officer { organisation, .. } = &person.caller.subject else {
+        return render::error_page(
+            person.frame("access-log"),
+            &kring_record::RecordError::Forbidden,
+            person.lang,
+        );
+    };
+    let mut req = LogRequest {
+        from_ms: day_ms(&filter.van, false),
+        to_ms: day_ms(&filter.tot, true),
+        count: 200,
+        ..LogRequest::default()
+    };
+    match filter.only.as_str() {
+        "denied" => req.outcome = vec!["denied".into()],
+        "emergency" => req.purpose = Some("ETREAT".into()),
+        _ => {}
+    }
+    let client = filter
+        .client
+        .trim()
+        .trim_start_matches("Patient/")
+        .to_string();
+    let user = filter.user.trim().to_string();
+    if !client.is_empty() {
+        req.client = Some(client.clone());
+    }
+    if !user.is_empty() {
+        let id = if user.contains('/') {
+            user.clone()
+        } else {
+            format!("account/{user}")
+        };
+        if client.is_empty() {
+            req.user = Some((id, organisation.clone()));
+        } else {
+            req.agent = Some(id);
+        }
+    }
+    let entries = match state
+        .record
+        .read_log(&person.caller, &req, "page-view")
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => return render::error_page(person.frame("access-log"), &e, person.lang),
+    };
+    let t = Texts { lang: person.lang };
+    let orgs = organisation_names(state, &person, &entries).await;
+    let rows = entries
+        .iter()
+        .map(|e| {
+            let mut who_text = format!("{} · {}", e.user.id, who(e, &t, &orgs, ""));
+            if !e.on_behalf_of.is_empty() {
+                who_text.push_str(&format!(" ({})", e.on_behalf_of));
+            }
+            OfficerRow {
+                id: e.id,
+                when: local(e.recorded_ms()).0,
+                who: who_text,
+                client: e.client.clone(),
+                what: if e.data.id.is_empty() || e.data.id.contains('/') {
+                    format!("{} · {}", what(e, &t, person.lang), e.data.id)
+                } else {
+                    format!(
+                        "{} · {}/{}",
+                        what(e, &t, person.lang),
+                        e.data.resource_type,
+                        e.data.id
+                    )
+                },
+                outcome: if e.is_emergency() {
+                    format!("{} · {}", t.get("why-emergency"), e.outcome)
+                } else {
+                    e.outcome.clone()
+                },
+                grounds: e.grounds.join(", "),
+                reasons: e.reasons.join(", "),
+                emergency: e.is_emergency(),
+            }
+        })
+        .collect();
+    let f = person.frame("access-log");
+    render::page(
+        &OfficerPage {
+            f,
+            client,
+            user,
+            from: filter.van,
+            to: filter.tot,
+            only: filter.only,
+            rows,
+        },
+        person.lang,
+        person.set_lang,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dutch_time_follows_summer_and_winter_time() {
+        // 2026-07-01 10:00 UTC is 12:00 in Amsterdam; 2026-12-01 10:00 UTC is 11:00.
+        let summer = Utc
+            .with_ymd_and_hms(2026, 7, 1, 10, 0, 0)
+            .unwrap()
+            .timestamp_millis();
+        let winter = Utc
+            .with_ymd_and_hms(2026, 12, 1, 10, 0, 0)
+            .unwrap()
+            .timestamp_millis();
+        assert_eq!(local(summer).0, "01-07-2026 12:00");
+        assert_eq!(local(winter).0, "01-12-2026 11:00");
+        // A day's range in Dutch time.
+        assert_eq!(
+            day_ms("2026-12-01", false),
+            Some(
+                Utc.with_ymd_and_hms(2026, 11, 30, 23, 0, 0)
+                    .unwrap()
+                    .timestamp_millis()
+            )
+        );
+    }
+}
