@@ -140,6 +140,30 @@ async fn concurrent_entries_land_once_each_with_its_own_id() {
     let cp = log.checkpoint_now().await.unwrap().unwrap();
     assert_eq!(cp.size, 600);
     assert!(cp.verify(&log.public_key()));
+    // Once indexed (at the checkpoint), the same question finds the same entries; and the
+    // tail after the index is found too.
+    log.record(vec![entry(3)]).await.unwrap();
+    let again = log
+        .query(&LogQuery {
+            client: Some("p3".into()),
+            user: Some("account/u3".into()),
+            limit: 100,
+            ..LogQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(again.len(), one.len() + 1);
+    assert_eq!(&again[1..], &one[..]);
+    let by_org = log
+        .query(&LogQuery {
+            clients: Some(vec!["p1".into()]),
+            user_org: Some("Organization/none".into()),
+            limit: 10_000,
+            ..LogQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(!by_org.is_empty() && by_org.iter().all(|e| e.client == "p1"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -52,6 +52,13 @@ pub struct BenchArgs {
     /// side by side.
     #[arg(long)]
     pub access: bool,
+    /// Measure only the access log: sustained append rate (fsync on), FHIR read by id with
+    /// and without the log side by side, and `kring audit verify` over --entries entries.
+    #[arg(long)]
+    pub audit: bool,
+    /// How many log entries --audit verifies.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub entries: u64,
 }
 
 /// The organisation of the bench's clients and of its partner system.
@@ -97,7 +104,7 @@ fn observation(p: usize, j: usize, rng: &mut rand_chacha::ChaCha8Rng) -> Value {
 }
 
 /// Loads patients `from..to` with their observations as transaction Bundles of 50 patients.
-async fn load(record: &Record, from: usize, to: usize, bar: &ProgressBar) -> anyhow::Result<()> {
+pub(super) async fn load(record: &Record, from: usize, to: usize, bar: &ProgressBar) -> anyhow::Result<()> {
     let caller = Caller::operator("bench");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(from as u64);
     let mut p = from;
@@ -124,7 +131,7 @@ async fn load(record: &Record, from: usize, to: usize, bar: &ProgressBar) -> any
     Ok(())
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
+pub(super) fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -135,9 +142,9 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 /// Makes the next query of one search benchmark.
 type QueryMaker = Box<dyn Fn(&mut rand_chacha::ChaCha8Rng) -> String>;
 
-type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+pub(super) type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
-async fn call(
+pub(super) async fn call(
     client: &HttpClient,
     method: &str,
     url: &str,
@@ -170,15 +177,15 @@ async fn call_as(
     Ok((status, res.into_body().collect().await?.to_bytes()))
 }
 
-struct Throughput {
-    ops: u64,
-    seconds: f64,
-    latencies: Vec<u64>,
-    errors: u64,
+pub(super) struct Throughput {
+    pub(super) ops: u64,
+    pub(super) seconds: f64,
+    pub(super) latencies: Vec<u64>,
+    pub(super) errors: u64,
 }
 
 /// Runs `op` in `clients` loops for `seconds`, counting operations and latencies (µs).
-async fn run_clients<F, Fut>(clients: usize, seconds: u64, op: F) -> Throughput
+pub(super) async fn run_clients<F, Fut>(clients: usize, seconds: u64, op: F) -> Throughput
 where
     F: Fn(HttpClient, u64) -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = anyhow::Result<u64>> + Send,
@@ -227,6 +234,9 @@ where
 }
 
 pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
+    if args.audit {
+        return super::bench_log::run(&args).await;
+    }
     let dir = tempfile_dir()?;
     let schema = format!("kring_bench_{}", std::process::id());
     let store: Arc<dyn Store> = match args.backend {
@@ -533,7 +543,7 @@ async fn access_comparison(
     Ok(())
 }
 
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+pub(super) fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("kring-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)

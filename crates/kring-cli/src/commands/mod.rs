@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod bench;
+mod bench_log;
 pub mod client;
 pub mod demo;
 pub mod export;
