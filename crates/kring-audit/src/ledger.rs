@@ -438,11 +438,21 @@ pub(crate) async fn query(pool: &SqlitePool, q: &LogQuery) -> Result<Vec<AccessE
         sql.push_str(&format!(" AND seq = {id}"));
     }
     if let Some(c) = &q.client {
-        push(&mut sql, &mut binds, &indexed("by_client", "client", "= ?"), c.clone());
+        push(
+            &mut sql,
+            &mut binds,
+            &indexed("by_client", "client", "= ?"),
+            c.clone(),
+        );
         binds.push(c.clone());
     }
     if let Some(u) = &q.user {
-        push(&mut sql, &mut binds, &indexed("by_user", "user_id", "= ?"), u.clone());
+        push(
+            &mut sql,
+            &mut binds,
+            &indexed("by_user", "user_id", "= ?"),
+            u.clone(),
+        );
         binds.push(u.clone());
     }
     if !q.outcome.is_empty() {
@@ -492,7 +502,11 @@ pub(crate) async fn query(pool: &SqlitePool, q: &LogQuery) -> Result<Vec<AccessE
         let mut any = Vec::new();
         if let Some(clients) = &q.clients {
             let list = serde_json::to_string(clients).expect("strings serialise");
-            any.push(seqs_of("by_client", "client", "IN (SELECT value FROM json_each(?))"));
+            any.push(seqs_of(
+                "by_client",
+                "client",
+                "IN (SELECT value FROM json_each(?))",
+            ));
             binds.push(list.clone());
             binds.push(list);
         }
@@ -712,8 +726,9 @@ impl Writer {
                 .map_err(|e| e.to_string())?;
         }
         for chunk in nodes.chunks(2000) {
-            let mut qb =
-                sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT OR FAIL INTO nodes (level, idx, hash) ");
+            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT OR FAIL INTO nodes (level, idx, hash) ",
+            );
             qb.push_values(chunk, |mut b, (t, h)| {
                 b.push_bind(t.level as i64)
                     .push_bind(t.index as i64)

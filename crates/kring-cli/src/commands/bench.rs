@@ -104,7 +104,12 @@ fn observation(p: usize, j: usize, rng: &mut rand_chacha::ChaCha8Rng) -> Value {
 }
 
 /// Loads patients `from..to` with their observations as transaction Bundles of 50 patients.
-pub(super) async fn load(record: &Record, from: usize, to: usize, bar: &ProgressBar) -> anyhow::Result<()> {
+pub(super) async fn load(
+    record: &Record,
+    from: usize,
+    to: usize,
+    bar: &ProgressBar,
+) -> anyhow::Result<()> {
     let caller = Caller::operator("bench");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(from as u64);
     let mut p = from;
@@ -142,7 +147,8 @@ pub(super) fn percentile(sorted: &[u64], p: f64) -> f64 {
 /// Makes the next query of one search benchmark.
 type QueryMaker = Box<dyn Fn(&mut rand_chacha::ChaCha8Rng) -> String>;
 
-pub(super) type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+pub(super) type HttpClient =
+    Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
 pub(super) async fn call(
     client: &HttpClient,

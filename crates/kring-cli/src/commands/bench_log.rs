@@ -54,7 +54,10 @@ fn entry(i: u64) -> AccessEntry {
         ],
         reasons: vec![
             "rule:circle-membership".into(),
-            format!("membership:CareTeam/client-{client:06}-circle#{}", staff % 7),
+            format!(
+                "membership:CareTeam/client-{client:06}-circle#{}",
+                staff % 7
+            ),
         ],
         ..AccessEntry::default()
     }
@@ -131,7 +134,10 @@ async fn append_rate(dir: &std::path::Path, seconds: u64) -> anyhow::Result<()> 
     lat.sort_unstable();
     let n = total.load(Ordering::Relaxed);
     let cp = log.checkpoint_now().await?.map(|c| c.size).unwrap_or(0);
-    anyhow::ensure!(cp == n, "every acknowledged entry is in the signed tree ({cp} vs {n})");
+    anyhow::ensure!(
+        cp == n,
+        "every acknowledged entry is in the signed tree ({cp} vs {n})"
+    );
     println!(
         "| access log | append, 256 writers × 1–20 entries, fsync on | {:.0} entries/s | {n} entries in {secs:.1} s; acknowledgement p50 {:.1} ms, p99 {:.1} ms |",
         n as f64 / secs,
@@ -155,14 +161,17 @@ async fn read_with_and_without(dir: &std::path::Path, args: &BenchArgs) -> anyho
     let unlogged = Record::new(store, access, Arc::new(Discard));
     let patients = 20_000usize;
     let bar = ProgressBar::new((patients * 10) as u64);
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} resources").expect("template"));
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} resources").expect("template"),
+    );
     super::bench::load(&logged, 0, patients, &bar).await?;
     bar.finish_and_clear();
     let mut bases = Vec::new();
     for record in [logged, unlogged] {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let state = kring_server::AppState::local_operator(record, kring_server::HttpConfig::default());
+        let state =
+            kring_server::AppState::local_operator(record, kring_server::HttpConfig::default());
         tokio::spawn(async move { axum::serve(listener, kring_server::router(state)).await });
         bases.push(format!("http://{addr}/fhir"));
     }
