@@ -28,7 +28,12 @@ fn entry(i: u64) -> AccessEntry {
         recorded: kring_audit::now(),
         action: ["R", "R", "R", "C", "U"][(i % 5) as usize].into(),
         interaction: ["read", "search-type", "read", "create", "update"][(i % 5) as usize].into(),
-        outcome: if i % 97 == 0 { "denied" } else { "success" }.into(),
+        outcome: if i.is_multiple_of(97) {
+            "denied"
+        } else {
+            "success"
+        }
+        .into(),
         user: Actor {
             id: format!("account/medewerker.{staff}"),
             person: format!("Practitioner/pr-{staff}"),
