@@ -48,5 +48,44 @@ pub async fn record(cfg: &Config) -> anyhow::Result<(Record, Arc<kring_audit::Me
         .await
         .context("cannot read circles and consents for the access decision")?;
     tracing::info!(facts, "access decision ready");
+    log_rules_in_force(&record).await?;
     Ok((record, log))
+}
+
+/// Logs which access rules are in force from now on (their SHA-256), so that a change of the
+/// rules between two starts is in the access log like any other change.
+async fn log_rules_in_force(record: &Record) -> anyhow::Result<()> {
+    use sha2::{Digest, Sha256};
+    let digest = |text: &str| {
+        Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let caller = kring_record::Caller::operator("cli");
+    record
+        .log_event(kring_audit::AccessEntry {
+            action: "E".into(),
+            interaction: "policy-load".into(),
+            outcome: "success".into(),
+            user: kring_record::logging::actor_of(&caller),
+            data: kring_audit::Data {
+                resource_type: "Policy".into(),
+                id: "kring.cedar".into(),
+                category: String::new(),
+            },
+            source: kring_audit::Origin {
+                system: "kring-cli".into(),
+                address: "cli".into(),
+                user_agent: String::new(),
+            },
+            purpose: "HSYSADMIN".into(),
+            reasons: vec![
+                format!("policies:sha256:{}", digest(kring_access::policy::POLICIES)),
+                format!("schema:sha256:{}", digest(kring_access::policy::SCHEMA)),
+            ],
+            ..kring_audit::AccessEntry::default()
+        })
+        .await
+        .map_err(|_| anyhow::anyhow!("the access log cannot be written"))
 }

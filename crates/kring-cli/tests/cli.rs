@@ -165,6 +165,12 @@ async fn the_demo_network_is_created() {
     );
     assert!(events.len() > 3000, "every write was logged");
     assert!(events.iter().all(|e| e["resourceType"] == "AuditEvent"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["subtype"][0]["code"] == "policy-load"),
+        "the rules in force are logged at start"
+    );
 }
 
 /// All 94 Synthea bundles import without a rejection; export then import into an empty database
