@@ -516,4 +516,12 @@ fn client_add_prints_credentials_and_refuses_bad_keys() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a SMART system scope"));
+    // The new partner system is in the access log, as an account created from the CLI.
+    let events = audit_events(&url, &dir.path().join("c-access-log.db"), None);
+    let client_id = v["client_id"].as_str().unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e["subtype"][0]["code"] == "account-create"
+            && e["action"] == "C"
+            && e["agent"][0]["who"]["identifier"]["value"] == format!("client/{client_id}")));
 }

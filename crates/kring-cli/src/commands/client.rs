@@ -38,7 +38,29 @@ pub struct AddArgs {
 pub async fn run(cfg: &Config, args: ClientArgs) -> anyhow::Result<()> {
     match args.command {
         ClientCommand::Add(add) => {
-            let store = crate::open::store(&cfg.database).await?;
+            let (record, log) = crate::open::record(cfg).await?;
+            let store = record.store().clone();
+            // A new partner system is a new account: in the access log before its
+            // credentials are shown (without the entry, they are not).
+            let logged = |client_id: String| {
+                let (record, organisation) = (record.clone(), add.organisation.clone());
+                async move {
+                    kring_server::auth::events::log(
+                        &record,
+                        "account-create",
+                        "success",
+                        kring_server::auth::events::Who::Partner {
+                            client_id: &client_id,
+                            organisation: &organisation,
+                        },
+                        "kring-cli",
+                        "cli",
+                        &axum::http::HeaderMap::new(),
+                    )
+                    .await
+                    .map_err(|_| anyhow::anyhow!("the access log cannot be written; the new client's credentials are not shown"))
+                }
+            };
             if let Some(path) = &add.jwks {
                 let jwks = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read {}", path.display()))?;
@@ -49,6 +71,8 @@ pub async fn run(cfg: &Config, args: ClientArgs) -> anyhow::Result<()> {
                     &jwks,
                 )
                 .await?;
+                logged(client_id.clone()).await?;
+                log.shut_down().await?;
                 let out = json!({
                     "client_id": client_id,
                     "token_endpoint_auth_method": "private_key_jwt",
@@ -60,6 +84,8 @@ pub async fn run(cfg: &Config, args: ClientArgs) -> anyhow::Result<()> {
             }
             let p = kring_server::auth::partners::register(&*store, &add.organisation, &add.scope)
                 .await?;
+            logged(p.client_id.clone()).await?;
+            log.shut_down().await?;
             let out = json!({
                 "client_id": p.client_id,
                 "client_secret": p.client_secret,

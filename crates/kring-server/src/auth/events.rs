@@ -77,7 +77,12 @@ pub async fn log(
     let is_account_change = interaction.starts_with("account-");
     record
         .log_event(AccessEntry {
-            action: if is_account_change { "U" } else { "E" }.into(),
+            action: match interaction {
+                "account-create" => "C",
+                _ if is_account_change => "U",
+                _ => "E",
+            }
+            .into(),
             interaction: interaction.into(),
             outcome: outcome.into(),
             data: Data {
