@@ -32,7 +32,7 @@ Examples:
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the FHIR API (and, later, the web pages) on --addr.
+    /// Serve the web pages and the FHIR API on --addr.
     Serve,
     /// Create a fresh demo network in --data and serve it.
     Demo(commands::demo::DemoArgs),
