@@ -142,8 +142,13 @@ pub async fn open_read_only(path: &Path) -> Result<SqlitePool, AuditError> {
 
 /// The number of entries in a log opened with [`open_read_only`].
 pub async fn entry_count(pool: &SqlitePool) -> Result<u64, AuditError> {
+    size_of(pool).await
+}
+
+/// The number of entries (ids run without gaps from 0).
+async fn size_of<'c>(db: impl sqlx::SqliteExecutor<'c>) -> Result<u64, AuditError> {
     let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq) + 1, 0) FROM entries")
-        .fetch_one(pool)
+        .fetch_one(db)
         .await
         .map_err(unavailable)?;
     Ok(n as u64)
@@ -167,11 +172,7 @@ impl MerkleLog {
                 .await
                 .map_err(unavailable)?;
         }
-        let size: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq) + 1, 0) FROM entries")
-            .fetch_one(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        let size = size as u64;
+        let size = size_of(&mut conn).await?;
         // A new key only for a log that has nothing to prove yet.
         let key = checkpoint::load_or_create_key(&config.key_path, fresh || size == 0)?;
         let public = key.verifying_key();
@@ -350,11 +351,8 @@ impl AccessLog for MerkleLog {
 }
 
 async fn check_size(conn: &mut SqliteConnection, size: u64) -> Result<(), AuditError> {
-    let have: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq) + 1, 0) FROM entries")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(unavailable)?;
-    if size as i64 > have {
+    let have = size_of(&mut *conn).await?;
+    if size > have {
         return Err(AuditError::Invalid(format!(
             "the log holds {have} entries, fewer than the {size} asked for"
         )));
@@ -429,7 +427,7 @@ async fn range_hash(conn: &mut SqliteConnection, lo: u64, hi: u64) -> Result<Has
 pub(crate) async fn query(pool: &SqlitePool, q: &LogQuery) -> Result<Vec<AccessEntry>, AuditError> {
     let mut sql = String::from("SELECT entry, seq FROM entries WHERE 1 = 1");
     let mut binds: Vec<String> = Vec::new();
-    let mut ints: Vec<(usize, i64)> = Vec::new();
+    let mut ints: Vec<i64> = Vec::new();
     fn push(sql: &mut String, binds: &mut Vec<String>, cond: &str, v: String) {
         sql.push_str(cond);
         binds.push(v);
@@ -518,11 +516,11 @@ pub(crate) async fn query(pool: &SqlitePool, q: &LogQuery) -> Result<Vec<AccessE
         sql.push_str(&format!(" AND seq IN ({})", any.join(" UNION ")));
     }
     if let Some(from) = q.from_ms {
-        ints.push((0, from));
+        ints.push(from);
         sql.push_str(" AND recorded_ms >= ?");
     }
     if let Some(to) = q.to_ms {
-        ints.push((1, to));
+        ints.push(to);
         sql.push_str(" AND recorded_ms <= ?");
     }
     sql.push_str(&format!(
@@ -534,7 +532,7 @@ pub(crate) async fn query(pool: &SqlitePool, q: &LogQuery) -> Result<Vec<AccessE
     for b in &binds {
         query = query.bind(b);
     }
-    for (_, i) in &ints {
+    for i in &ints {
         query = query.bind(i);
     }
     let rows = query.fetch_all(pool).await.map_err(unavailable)?;

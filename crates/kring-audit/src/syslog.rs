@@ -45,6 +45,7 @@ pub fn spawn(log: Arc<MerkleLog>, collector: Collector, cursor: PathBuf) {
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(0);
         let mut tcp: Option<tokio::net::TcpStream> = None;
+        let mut udp: Option<tokio::net::UdpSocket> = None;
         loop {
             let entries = match log.entries_from(next, 1000).await {
                 Ok(e) => e,
@@ -64,7 +65,10 @@ pub fn spawn(log: Arc<MerkleLog>, collector: Collector, cursor: PathBuf) {
                     let line = to_syslog(e, &host);
                     match &collector {
                         Collector::Udp(addr) => {
-                            let sock = tokio::net::UdpSocket::bind("0.0.0.0:0").await?;
+                            if udp.is_none() {
+                                udp = Some(tokio::net::UdpSocket::bind("0.0.0.0:0").await?);
+                            }
+                            let sock = udp.as_ref().expect("just bound");
                             sock.send_to(line.as_bytes(), addr).await?;
                         }
                         Collector::Tcp(addr) => {

@@ -42,18 +42,6 @@ fn log_target(client: &str, owner: Option<String>) -> Target {
     t
 }
 
-fn unavailable(e: kring_audit::AuditError) -> RecordError {
-    match e {
-        kring_audit::AuditError::Invalid(s) => {
-            RecordError::bad_request(kring_fhir::outcome::IssueCode::Invalid, s)
-        }
-        kring_audit::AuditError::Unavailable(s) => {
-            tracing::error!(error = %s, "access log unreadable");
-            RecordError::LogUnavailable
-        }
-    }
-}
-
 impl Record {
     /// Entries as the caller may read them, newest first; the reading itself is logged (one
     /// entry per client whose entries are returned) before the entries are returned.
@@ -104,7 +92,7 @@ impl Record {
                 }
             }
         }
-        let entries = self.log.query(&q).await.map_err(unavailable)?;
+        let entries = self.log.query(&q).await.map_err(RecordError::from)?;
         self.log_reading(caller, interaction, &target, &decision.reasons, &entries)
             .await?;
         Ok(entries)
@@ -126,7 +114,7 @@ impl Record {
             .log
             .entries_from(first, limit)
             .await
-            .map_err(unavailable)?;
+            .map_err(RecordError::from)?;
         if !entries.is_empty() {
             self.log_reading(caller, "export", &target, &d.reasons, &entries)
                 .await?;
@@ -145,7 +133,7 @@ impl Record {
                 ..LogQuery::default()
             })
             .await
-            .map_err(unavailable)?
+            .map_err(RecordError::from)?
             .pop();
         let Some(entry) = found else {
             let t = log_target("", None);

@@ -40,6 +40,22 @@ pub enum RecordError {
     Internal(String),
 }
 
+/// A question the log cannot answer as asked is the caller's (400); a log that cannot be read
+/// means nothing may be answered (503).
+impl From<kring_audit::AuditError> for RecordError {
+    fn from(e: kring_audit::AuditError) -> Self {
+        match e {
+            kring_audit::AuditError::Invalid(s) => {
+                RecordError::bad_request(kring_fhir::outcome::IssueCode::Invalid, s)
+            }
+            kring_audit::AuditError::Unavailable(s) => {
+                tracing::error!(error = %s, "access log unusable");
+                RecordError::LogUnavailable
+            }
+        }
+    }
+}
+
 impl RecordError {
     /// A denial of a read by id answers as "not known": it must not reveal that the data exists.
     pub(crate) fn hiding(self, what: &str) -> Self {

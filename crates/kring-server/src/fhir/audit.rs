@@ -248,12 +248,7 @@ fn number(ctx: &Ctx, name: &str) -> Result<u64, FhirError> {
 async fn operation(state: &AppState, ctx: &Ctx, op: &str) -> Result<Response, FhirError> {
     let log = state.record.access_log();
     let b64 = |h: &[u8]| base64::engine::general_purpose::STANDARD.encode(h);
-    let unavailable = |e: kring_audit::AuditError| match e {
-        kring_audit::AuditError::Invalid(s) => bad(s),
-        kring_audit::AuditError::Unavailable(_) => {
-            FhirError::from(kring_record::RecordError::LogUnavailable)
-        }
-    };
+    let unavailable = |e| FhirError::from(kring_record::RecordError::from(e));
     let body = match op {
         "checkpoint" => match log.latest_checkpoint().await.map_err(unavailable)? {
             Some(cp) => cp.to_json(),

@@ -350,26 +350,7 @@ pub async fn sign_out(
     if let Some(c) = sessions::cookie_of(&headers) {
         let _ = sessions::end(&**state.record.store(), &c).await;
     }
-    // The session has ended either way; a sign-out the log cannot take is noted in the
-    // server's own log.
-    if events::log(
-        &state.record,
-        "sign-out",
-        "success",
-        Who::Account(&person.account),
-        "kring-web",
-        &person.caller.source,
-        &headers,
-    )
-    .await
-    .is_err()
-    {
-        tracing::error!("the access log did not take a sign-out");
-    }
-    with_cookie(
-        Redirect::to("/inloggen").into_response(),
-        &sessions::clear_cookie(),
-    )
+    signed_out(&state, &person, &headers, "sign-out").await
 }
 
 pub async fn sign_out_everywhere(
@@ -382,14 +363,26 @@ pub async fn sign_out_everywhere(
         return r.into_response();
     }
     let _ = sessions::end_all(&**state.record.store(), &person.account.username).await;
+    signed_out(&state, &person, &headers, "sign-out-everywhere").await
+}
+
+/// After the session(s) ended: the sign-out in the access log, and back to the sign-in page.
+/// The session has ended either way; a sign-out the log cannot take is noted in the server's
+/// own log.
+async fn signed_out(
+    state: &AppState,
+    person: &Person,
+    headers: &HeaderMap,
+    interaction: &str,
+) -> Response {
     if events::log(
         &state.record,
-        "sign-out-everywhere",
+        interaction,
         "success",
         Who::Account(&person.account),
         "kring-web",
         &person.caller.source,
-        &headers,
+        headers,
     )
     .await
     .is_err()
