@@ -10,6 +10,8 @@
 //! | `audit_witness`  |               | `KRING_AUDIT_WITNESS`    | none                    |
 //! | `audit_syslog`   |               | `KRING_AUDIT_SYSLOG`     | none                    |
 //! | `audit_retention_years` |        | `KRING_AUDIT_RETENTION_YEARS` | 20                 |
+//! | `oversight_review` |             | `KRING_OVERSIGHT_REVIEW` | `<access_log>-review.db` |
+//! | `oversight_hour` |               | `KRING_OVERSIGHT_HOUR`   | 2 (nightly run, Dutch time) |
 //! | `base_url`       |               | `KRING_BASE_URL`         | from the `Host` header  |
 //! | `max_body_bytes` |               | `KRING_MAX_BODY_BYTES`   | 8388608 (8 MiB)         |
 //! | `max_json_depth` |               | `KRING_MAX_JSON_DEPTH`   | 64                      |
@@ -54,6 +56,10 @@ pub struct Config {
     pub audit_syslog: Option<String>,
     /// Entries older than this lose their content (their hashes stay, so the tree verifies).
     pub audit_retention_years: u32,
+    /// The privacy officer's review store (oversight runs, cases, decisions, warnings).
+    pub oversight_review: Option<PathBuf>,
+    /// The hour (Dutch time, 0–23) of the nightly oversight run over the live log.
+    pub oversight_hour: u32,
     pub base_url: Option<String>,
     pub max_body_bytes: usize,
     pub max_json_depth: usize,
@@ -70,6 +76,8 @@ impl Default for Config {
             audit_witness: None,
             audit_syslog: None,
             audit_retention_years: 20,
+            oversight_review: None,
+            oversight_hour: 2,
             base_url: None,
             max_body_bytes: 8 * 1024 * 1024,
             max_json_depth: 64,
@@ -126,6 +134,18 @@ impl Config {
             }
             None => PathBuf::from("kring-access-log.db"),
         }
+    }
+
+    /// Where the review store goes: the configured file, or beside the access log.
+    pub fn review_path(&self) -> PathBuf {
+        if let Some(p) = &self.oversight_review {
+            return p.clone();
+        }
+        let log = self.access_log_path();
+        log.with_file_name(format!(
+            "{}-review.db",
+            log.file_stem().and_then(|s| s.to_str()).unwrap_or("kring")
+        ))
     }
 
     /// The access log's settings.

@@ -28,6 +28,8 @@ Examples:
   kring import ../shared/data/synthea/*.json   Bundles and NDJSON, resumable
   kring export --type Patient --type CarePlan out/
   kring audit verify                           recompute the access log and its signatures
+  kring watch --audit a.ndjson --context c.ndjson --out findings.ndjson
+                                               screen any system's access log for snooping
   kring --config /etc/kring.toml serve         settings from a file (KRING_* variables override)";
 
 #[derive(Subcommand)]
@@ -50,6 +52,9 @@ enum Command {
     /// The access log: verify it from scratch, export it as FHIR AuditEvents, show its
     /// latest signed checkpoint.
     Audit(commands::audit::AuditArgs),
+    /// Oversight: find the accesses nothing explains and rank them — in any record system's
+    /// AuditEvent log (--audit), or in Kring's own live log (into the officers' review queue).
+    Watch(commands::watch::WatchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -88,6 +93,7 @@ fn main() -> std::process::ExitCode {
             Command::Bench(args) => commands::bench::run(&cfg, args).await,
             Command::Client(args) => commands::client::run(&cfg, args).await,
             Command::Audit(args) => commands::audit::run(&cfg, args).await,
+            Command::Watch(args) => commands::watch::run(&cfg, args).await,
         }
     });
     match result {

@@ -63,11 +63,26 @@ async fn browser(driver_port: u16) -> Client {
         .expect("chromedriver accepts a session")
 }
 
+/// A fresh two-factor code: Kring refuses a code used before, so a second sign-in by the
+/// same person within one 30-second step waits for the next step.
 fn code_for(secret: &str) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    static USED: std::sync::Mutex<Vec<(String, i64)>> = std::sync::Mutex::new(Vec::new());
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    let mut used = USED.lock().unwrap();
+    let mut now = now_ms();
+    if let Some(&(_, step)) = used.iter().find(|(s, _)| s == secret) {
+        while now / 30_000 <= step {
+            std::thread::sleep(Duration::from_millis((30_000 - now % 30_000 + 100) as u64));
+            now = now_ms();
+        }
+    }
+    used.retain(|(s, _)| s != secret);
+    used.push((secret.to_string(), now / 30_000));
     kring_server::auth::accounts::current_code(secret, now).unwrap()
 }
 
@@ -528,9 +543,134 @@ async fn professionals_and_clients_use_the_pages_in_chromium() {
         "only emergency access is listed"
     );
 
-    // 9. Pages need a session: signed out, they lead to the sign-in page.
+    // 9. Oversight: the officer checks the live log now; the outsider's emergency access is a
+    //    case in the queue. The officer reads the evidence, warns the outsider and decides.
+    c.goto(&format!("{base}/toezicht")).await.unwrap();
+    wait_text(&c, "h1", "Toezicht").await;
+    c.find(Locator::Css("form[action='/toezicht/controleren'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(wait_text(&c, "p.ok", "Controle klaar")
+        .await
+        .contains("zaken"));
+    let practitioner = outsider["practitioner"].as_str().unwrap();
+    let queue = text(&c, "tbody").await;
+    assert!(
+        queue.contains(practitioner) && queue.contains("noodtoegang"),
+        "{queue}"
+    );
+    let link = c
+        .find(Locator::XPath(&format!(
+            "//tbody//tr[contains(., '{practitioner}') and contains(., 'Patient/{patient}')]//a"
+        )))
+        .await
+        .unwrap();
+    link.click().await.unwrap();
+    wait_text(&c, "h1", "Zaak").await;
+    let evidence = text(&c, "tbody").await;
+    assert!(evidence.contains("NOODTOEGANG"), "{evidence}");
+    let main = text(&c, "main").await;
+    assert!(main.contains("Gezocht naar een verklaring"), "{main}");
+    c.find(Locator::Css("form[action$='/waarschuwing'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "p.ok", "verstuurd").await;
+    c.find(Locator::Id("decision-warn"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("note"))
+        .await
+        .unwrap()
+        .send_keys("Besproken met de medewerker; reden was niet dringend.")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form[action$='/besluit'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(wait_text(&c, "p.ok", "Besluit vastgelegd")
+        .await
+        .contains("waarschuwen"));
+    c.goto(&format!("{base}/toezicht?besloten=1"))
+        .await
+        .unwrap();
+    let decided = wait_text(&c, "tbody", practitioner).await;
+    assert!(decided.contains("waarschuwen"), "{decided}");
+    c.goto(&format!("{base}/toezicht/rapport")).await.unwrap();
+    wait_text(&c, "h1", "Maandrapport toezicht").await;
+    let figures = text(&c, "main table").await;
+    assert!(
+        figures.contains("Noodtoegang") && figures.contains("Beoordeeld"),
+        "{figures}"
+    );
+    assert!(c
+        .find(Locator::Css("figure svg[role='img'] title"))
+        .await
+        .is_ok());
+    assert!(c
+        .find(Locator::Css("a[href^='/toezicht/rapport.pdf']"))
+        .await
+        .is_ok());
+    sign_out(&c).await;
+
+    // 10. The outsider sees the officer's warning when signing in, and marks it read.
+    sign_in(&c, &base, outsider).await;
+    let warning = wait_text(&c, "section.notice", "privacyfunctionaris").await;
+    assert!(warning.contains("geen reden"), "{warning}");
+    c.find(Locator::Css("form[action^='/meldingen/'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "h1", "Mijn cliënten").await;
+    assert!(c
+        .find_all(Locator::Css("section.notice"))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // 11. Pages need a session: signed out, they lead to the sign-in page.
     sign_out(&c).await;
     c.goto(&format!("{base}/clienten")).await.unwrap();
     assert_eq!(wait_text(&c, "h1", "Inloggen").await, "Inloggen");
     c.close().await.unwrap();
+
+    // 12. The officer's decision and warning are in the access log, like every access.
+    drop(_server);
+    let export = dir.path().join("log.ndjson");
+    let out = kring()
+        .args(["--database", &db, "audit", "export", "--out"])
+        .arg(&export)
+        .env("KRING_ACCESS_LOG", data.join("access-log.db"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = std::fs::read_to_string(&export).unwrap();
+    for interaction in [
+        "review-run",
+        "review-case",
+        "review-warning",
+        "review-decision",
+    ] {
+        assert!(
+            log.contains(&format!("\"code\":\"{interaction}\"")),
+            "{interaction} not logged"
+        );
+    }
 }

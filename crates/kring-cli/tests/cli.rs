@@ -525,3 +525,69 @@ fn client_add_prints_credentials_and_refuses_bad_keys() {
             && e["action"] == "C"
             && e["agent"][0]["who"]["identifier"]["value"] == format!("client/{client_id}")));
 }
+
+#[test]
+fn watch_reproduces_the_worked_example_of_the_docs() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/oversight");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("findings.ndjson");
+    let run = kring()
+        .arg("watch")
+        .arg("--audit")
+        .arg(example.join("audit.ndjson"))
+        .arg("--context")
+        .arg(example.join("context.ndjson"))
+        .arg("--roles")
+        .arg(example.join("roles.json"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        std::fs::read_to_string(example.join("findings.ndjson")).unwrap(),
+        "docs/examples/oversight/findings.ndjson is what kring watch writes"
+    );
+    let report = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        report.contains("line 10: an AuditEvent without a valid recorded"),
+        "{report}"
+    );
+    assert!(report.contains("Observation 1"), "{report}");
+    assert!(report.contains("Explained: 4 (50.0%)"), "{report}");
+
+    // A roles file that is not valid, and a missing file, are readable errors.
+    let bad = dir.path().join("roles.json");
+    std::fs::write(&bad, r#"{"roles": {"ADM": "boss"}}"#).unwrap();
+    let run = kring()
+        .args(["watch", "--audit"])
+        .arg(example.join("audit.ndjson"))
+        .arg("--context")
+        .arg(example.join("context.ndjson"))
+        .arg("--roles")
+        .arg(&bad)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("the roles file is not valid") && err.contains("boss"),
+        "{err}"
+    );
+    let run = kring()
+        .args(["watch", "--audit", "/nonexistent/audit.ndjson", "--context"])
+        .arg(example.join("context.ndjson"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("cannot open the audit log"));
+}

@@ -6,7 +6,7 @@
 //! test) and lies in the range 999 990 000 – 999 999 999 that the Dutch government reserves for
 //! tests, so no real person can be meant. Must never: touch storage; callers load the resources.
 
-mod names;
+pub mod names;
 
 use chrono::{Datelike, Duration, NaiveDate};
 use kring_fhir::bsn::{passes_eleven_test, BSN_SYSTEM};

@@ -151,6 +151,24 @@ pub fn is_time(s: &str) -> bool {
         || NaiveTime::parse_from_str(s, "%H:%M:%S").is_ok()
 }
 
+/// The offset of Dutch time from UTC at `ms`: CEST (+2) from the last Sunday of March 01:00
+/// UTC to the last Sunday of October 01:00 UTC, CET (+1) otherwise (EU rule since 1996).
+pub fn dutch_offset_ms(ms: i64) -> i64 {
+    let t = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+    let last_sunday = |month: u32| {
+        let mut d = NaiveDate::from_ymd_opt(t.year(), month, 31).unwrap_or_default();
+        while d.weekday() != chrono::Weekday::Sun {
+            d = d.pred_opt().unwrap_or(d);
+        }
+        Utc.from_utc_datetime(&d.and_hms_opt(1, 0, 0).unwrap_or_default())
+    };
+    if t >= last_sunday(3) && t < last_sunday(10) {
+        2 * 3_600_000
+    } else {
+        3_600_000
+    }
+}
+
 /// The current instant in ms.
 pub fn now_ms() -> i64 {
     Utc::now().timestamp_millis()

@@ -55,6 +55,8 @@ pub struct AppState {
     pub auth_tokens: Arc<TokenTable>,
     /// Failed sign-in and token attempts per network address.
     pub throttle: Arc<auth::throttle::Throttle>,
+    /// The privacy officer's review queue of the live log, when oversight is set up.
+    pub review: Option<Arc<kring_review::Review>>,
 }
 
 impl AppState {
@@ -70,6 +72,15 @@ impl AppState {
             }),
             auth_tokens: tokens,
             throttle: Arc::new(auth::throttle::Throttle::default()),
+            review: None,
+        }
+    }
+
+    /// The same state with the officers' review queue of the live log.
+    pub fn with_review(self, review: Arc<kring_review::Review>) -> AppState {
+        AppState {
+            review: Some(review),
+            ..self
         }
     }
 

@@ -56,6 +56,11 @@ pub struct BenchArgs {
     /// and without the log side by side, and `kring audit verify` over --entries entries.
     #[arg(long)]
     pub audit: bool,
+    /// Measure only the oversight engine: precision and recall per kind on unseen synthetic
+    /// months, NDJSON screening speed, and the live log at 10 million entries (skipped with
+    /// --entries 0).
+    #[arg(long)]
+    pub oversight: bool,
     /// How many log entries --audit verifies.
     #[arg(long, default_value_t = 10_000_000)]
     pub entries: u64,
@@ -242,6 +247,9 @@ where
 pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
     if args.audit {
         return super::bench_log::run(&args).await;
+    }
+    if args.oversight {
+        return super::bench_oversight::run(&args).await;
     }
     let dir = tempfile_dir()?;
     let schema = format!("kring_bench_{}", std::process::id());

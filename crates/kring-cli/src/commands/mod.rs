@@ -3,9 +3,12 @@
 pub mod audit;
 pub mod bench;
 mod bench_log;
+mod bench_oversight;
 pub mod client;
 pub mod demo;
 pub mod export;
 pub mod import;
 pub mod migrate;
 pub mod serve;
+pub mod watch;
+mod watch_live;

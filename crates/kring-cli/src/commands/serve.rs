@@ -32,13 +32,53 @@ pub async fn serve_record(cfg: &Config, record: Record, log: Arc<MerkleLog>) -> 
         );
     }
     spawn_retention(log.clone(), cfg.audit_retention_years);
-    let served = kring_server::serve(listener, AppState::new(record, http))
+    let review = Arc::new(
+        kring_review::Review::open(&cfg.review_path())
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the review store {}",
+                    cfg.review_path().display()
+                )
+            })?,
+    );
+    spawn_nightly_oversight(review.clone(), record.clone(), cfg.oversight_hour);
+    let state = AppState::new(record, http).with_review(review.clone());
+    let served = kring_server::serve(listener, state)
         .await
         .context("the server stopped with an error");
+    review.close().await;
     log.shut_down()
         .await
         .context("the access log could not sign its last checkpoint")?;
     served
+}
+
+/// Every night at `hour` (Dutch time): screen the last month of the live log into the
+/// officers' review queue.
+fn spawn_nightly_oversight(review: Arc<kring_review::Review>, record: Record, hour: u32) {
+    tokio::spawn(async move {
+        loop {
+            let now = kring_audit::now_ms();
+            let local = now + kring_fhir::datetime::dutch_offset_ms(now);
+            let day_ms = 86_400_000;
+            let target = local.div_euclid(day_ms) * day_ms + i64::from(hour.min(23)) * 3_600_000;
+            let wait = if target > local {
+                target - local
+            } else {
+                target + day_ms - local
+            };
+            tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
+            match kring_review::screen_live(&review, &record, "nightly", 31).await {
+                Ok(s) => tracing::info!(
+                    accesses = s.accesses,
+                    cases = s.cases,
+                    "nightly oversight run done"
+                ),
+                Err(e) => tracing::warn!(error = %e, "the nightly oversight run failed"),
+            }
+        }
+    });
 }
 
 /// Once at start and then daily: entries past the retention period lose their content; their

@@ -9,10 +9,11 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::Form;
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use kring_access::category::Category;
 use kring_access::Subject;
 use kring_audit::AccessEntry;
+use kring_fhir::datetime::dutch_offset_ms;
 use kring_record::LogRequest;
 use serde::Deserialize;
 
@@ -83,26 +84,8 @@ fn day_ms(date: &str, end: bool) -> Option<i64> {
     Some(midnight - dutch_offset_ms(midnight) - i64::from(end))
 }
 
-/// The offset of Dutch time from UTC at `ms`: CEST (+2) from the last Sunday of March 01:00
-/// UTC to the last Sunday of October 01:00 UTC, CET (+1) otherwise (EU rule since 1996).
-fn dutch_offset_ms(ms: i64) -> i64 {
-    let t = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
-    let last_sunday = |month: u32| {
-        let mut d = NaiveDate::from_ymd_opt(t.year(), month, 31).unwrap_or_default();
-        while d.weekday() != chrono::Weekday::Sun {
-            d = d.pred_opt().unwrap_or(d);
-        }
-        Utc.from_utc_datetime(&d.and_hms_opt(1, 0, 0).unwrap_or_default())
-    };
-    if t >= last_sunday(3) && t < last_sunday(10) {
-        2 * 3_600_000
-    } else {
-        3_600_000
-    }
-}
-
 /// `dd-mm-jjjj uu:mm` in Dutch time.
-fn local(ms: i64) -> (String, String) {
+pub(super) fn local(ms: i64) -> (String, String) {
     let t = DateTime::<Utc>::from_timestamp_millis(ms + dutch_offset_ms(ms)).unwrap_or_default();
     (
         t.format("%d-%m-%Y %H:%M").to_string(),

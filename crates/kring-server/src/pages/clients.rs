@@ -30,6 +30,8 @@ struct ClientsPage {
     f: Frame,
     rows: Vec<ClientRow>,
     notifications: Vec<String>,
+    /// Warnings from the privacy officer not yet read: (id, text, sent).
+    warnings: Vec<(i64, String, String)>,
 }
 
 pub struct Section {
@@ -229,11 +231,13 @@ pub async fn my_clients(State(state): State<AppState>, person: Person) -> Respon
         )
     })
     .collect();
+    let warnings = super::oversight::warnings_for(&state, practitioner).await;
     render::page(
         &ClientsPage {
             f: person.frame("my-clients"),
             rows,
             notifications,
+            warnings,
         },
         person.lang,
         person.set_lang,

@@ -10,6 +10,7 @@ mod circle;
 mod clients;
 mod consent;
 pub mod i18n;
+mod oversight;
 mod render;
 mod signin;
 
@@ -47,6 +48,14 @@ pub fn routes() -> Router<AppState> {
             "/toegangslog",
             get(access_log::officer_page).post(access_log::officer_search),
         )
+        .route("/toezicht", get(oversight::queue))
+        .route("/toezicht/controleren", post(oversight::run_now))
+        .route("/toezicht/zaken/{id}", get(oversight::case))
+        .route("/toezicht/zaken/{id}/besluit", post(oversight::decide))
+        .route("/toezicht/zaken/{id}/waarschuwing", post(oversight::warn))
+        .route("/toezicht/rapport", get(oversight::report))
+        .route("/toezicht/rapport.pdf", get(oversight::report_pdf))
+        .route("/meldingen/{id}/gelezen", post(oversight::warning_read))
         .route("/toestemming/mee", post(consent::cosign))
         .route("/toestemming/intrekken", post(consent::withdraw))
 }

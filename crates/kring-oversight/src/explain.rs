@@ -1,0 +1,357 @@
+//! Explain first: the legitimate grounds an access can have, tried in turn. An access that
+//! one of them explains is not listed (except emergency access, which is always reviewed).
+//! Relationships that were never registered are inferred from behaviour: a user who writes to
+//! a client's record is doing care work for that client.
+
+use std::collections::HashMap;
+
+use crate::audit::{Access, Action, Emergency};
+use crate::context::{Context, Importance, Member, MembershipState};
+use crate::finding::Reason;
+use crate::roles::RoleKind;
+use crate::signals::identity;
+use crate::time::{Clock, DAY_MS};
+
+/// How long after a membership ends closing work (final reports, hand-over) is expected.
+pub const CLOSING_DAYS: i64 = 42;
+/// How long before a user's first write to a client, and after the last, their reads count
+/// as part of that documented care work.
+pub const WORK_BEFORE_DAYS: i64 = 30;
+pub const WORK_AFTER_DAYS: i64 = 42;
+/// A client counts as treated at a location from this long before an encounter there to this
+/// long after it.
+pub const TREATMENT_DAYS: i64 = 30;
+
+/// A legitimate ground for an access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Explanation {
+    Membership,
+    Location,
+    Appointment,
+    DocumentedWork,
+    Role(RoleKind),
+    Covering,
+    ClosingWork,
+    /// Emergency access with a reason by someone whose role allows it: still queued.
+    Emergency,
+}
+
+impl Explanation {
+    pub fn code(self) -> &'static str {
+        match self {
+            Explanation::Membership => "membership",
+            Explanation::Location => "location",
+            Explanation::Appointment => "appointment",
+            Explanation::DocumentedWork => "documented-work",
+            Explanation::Role(RoleKind::Administration) => "role-administration",
+            Explanation::Role(RoleKind::Planning) => "role-planning",
+            Explanation::Role(RoleKind::NightShift) => "role-night-shift",
+            Explanation::Role(RoleKind::CrisisService) => "role-crisis-service",
+            Explanation::Role(RoleKind::Care) => "role-care",
+            Explanation::Covering => "covering",
+            Explanation::ClosingWork => "closing-work",
+            Explanation::Emergency => "emergency-with-reason",
+        }
+    }
+
+    /// Why this explanation did not hold, in Dutch, for the evidence list.
+    pub fn dutch_absent(self) -> &'static str {
+        match self {
+            Explanation::Membership => "geen lopend lidmaatschap van de kring",
+            Explanation::Location => "geen gedeelde locatie of team met waar de cliënt woont of behandeld wordt",
+            Explanation::Appointment => "geen afspraak met de cliënt op die dag",
+            Explanation::DocumentedWork => "geen eigen verslaglegging in dit dossier",
+            Explanation::Role(_) => "geen administratieve, plannings-, nacht- of crisisrol binnen de organisatie van de cliënt",
+            Explanation::Covering => "geen waarneming voor een collega van dezelfde locatie binnen werktijd",
+            Explanation::ClosingWork => "geen afronding kort na een beëindigd lidmaatschap",
+            Explanation::Emergency => "geen noodtoegang met reden door een rol die dat toestaat",
+        }
+    }
+
+    /// Every explanation, in the order they are tried.
+    pub const TRIED: [Explanation; 8] = [
+        Explanation::Membership,
+        Explanation::ClosingWork,
+        Explanation::Appointment,
+        Explanation::DocumentedWork,
+        Explanation::Role(RoleKind::Administration),
+        Explanation::Location,
+        Explanation::Covering,
+        Explanation::Emergency,
+    ];
+}
+
+/// The result of trying to explain an access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Explained(Explanation),
+    /// Nothing explains it; the membership state says whether a relationship had ended.
+    Unexplained(MembershipState),
+}
+
+/// Documented work in the log: the first and last write of each user to each client's
+/// record, and who wrote to each client.
+#[derive(Debug, Default)]
+pub struct WorkSpans {
+    spans: HashMap<(u32, u32), (i64, i64)>,
+    writers: HashMap<u32, Vec<u32>>,
+}
+
+impl WorkSpans {
+    /// Whether `at` lies within the user's documented work for the client.
+    pub fn covers(&self, user: u32, client: u32, at: i64) -> bool {
+        self.spans
+            .get(&(user, client))
+            .is_some_and(|&(first, last)| {
+                first - WORK_BEFORE_DAYS * DAY_MS <= at && at <= last + WORK_AFTER_DAYS * DAY_MS
+            })
+    }
+    /// Who documented work for the client.
+    pub fn writers(&self, client: u32) -> &[u32] {
+        self.writers.get(&client).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Collects documented work from the log.
+pub fn work_spans(accesses: &[Access]) -> WorkSpans {
+    let mut work = WorkSpans::default();
+    for a in accesses.iter().filter(|a| a.action == Action::Write) {
+        work.spans
+            .entry((a.user, a.client))
+            .and_modify(|s| {
+                s.0 = s.0.min(a.at);
+                s.1 = s.1.max(a.at);
+            })
+            .or_insert_with(|| {
+                work.writers.entry(a.client).or_default().push(a.user);
+                (a.at, a.at)
+            });
+    }
+    work
+}
+
+/// Tries the explanations for accesses against one context.
+pub struct Explainer<'a> {
+    pub cx: &'a Context,
+    pub clock: &'a Clock,
+    pub work: &'a WorkSpans,
+    /// Role kinds inferred from behaviour, by user, for users without a known kind.
+    pub inferred: &'a [Option<(RoleKind, Option<u32>)>],
+}
+
+impl Explainer<'_> {
+    /// The user's role kind for a client of organisation `org`.
+    pub fn role_kind(&self, user: u32, org: Option<u32>) -> Option<RoleKind> {
+        let staff = &self.cx.staff[user as usize];
+        if let Some(o) = org {
+            if let Some(k) = staff.kind_at(o) {
+                return Some(k);
+            }
+        }
+        match self.inferred.get(user as usize).copied().flatten() {
+            Some((kind, inferred_org)) if inferred_org.is_none() || inferred_org == org => {
+                Some(kind)
+            }
+            _ => None,
+        }
+    }
+
+    fn shares_location(&self, a: u32, b: u32) -> bool {
+        let sa = &self.cx.staff[a as usize];
+        let sb = &self.cx.staff[b as usize];
+        sa.roles
+            .iter()
+            .flat_map(|r| &r.locations)
+            .any(|l| sb.roles.iter().flat_map(|r| &r.locations).any(|m| m == l))
+    }
+
+    /// Whether the client lives at, or is being treated at (an encounter within the
+    /// treatment window), one of the user's locations at `at`.
+    fn at_location(&self, user: u32, client: u32, at: i64, window_days: i64) -> bool {
+        let staff = &self.cx.staff[user as usize];
+        let window = window_days * DAY_MS;
+        self.cx.patients[client as usize]
+            .stays
+            .iter()
+            .filter(|s| s.start - window <= at && at <= s.end + window)
+            .any(|s| {
+                staff
+                    .roles
+                    .iter()
+                    .any(|r| r.locations.contains(&s.location))
+            })
+    }
+
+    /// Explains one access, or says why not.
+    pub fn explain(&self, a: &Access) -> Outcome {
+        let cx = self.cx;
+        let client = &cx.patients[a.client as usize];
+        if a.emergency != Emergency::No {
+            let kind = self.role_kind(a.user, client.organisation);
+            return if a.emergency == Emergency::WithReason
+                && kind.is_some_and(RoleKind::emergency_role)
+                && client.importance != Importance::Vip
+            {
+                Outcome::Explained(Explanation::Emergency)
+            } else {
+                Outcome::Unexplained(MembershipState::None)
+            };
+        }
+        let membership = cx.membership(a.user, a.client, a.at);
+        match membership {
+            MembershipState::Active => return Outcome::Explained(Explanation::Membership),
+            MembershipState::Ended(end) if a.at - end <= CLOSING_DAYS * DAY_MS => {
+                return Outcome::Explained(Explanation::ClosingWork)
+            }
+            _ => {}
+        }
+        if a.action == Action::Write {
+            return Outcome::Explained(Explanation::DocumentedWork);
+        }
+        let day = self.clock.day(a.at);
+        if client
+            .appointments
+            .iter()
+            .any(|&(u, s, e)| u == a.user && self.clock.day(s) <= day && day <= self.clock.day(e))
+        {
+            return Outcome::Explained(Explanation::Appointment);
+        }
+        if self.work.covers(a.user, a.client, a.at) {
+            return Outcome::Explained(Explanation::DocumentedWork);
+        }
+        // The weaker explanations (a role, a shared location, covering) do not excuse what
+        // the user should not open on such grounds: their own or their family's record (no
+        // role does), a colleague's or a VIP's record, or a client whose relationship with
+        // them ended long ago (neither does covering or a location; for a colleague or a VIP
+        // a location counts on the day itself only).
+        let identity = identity(cx, a.user, a.client);
+        let personal = identity
+            .iter()
+            .any(|r| matches!(r, Reason::OwnRecord | Reason::Family));
+        let former = matches!(membership, MembershipState::Ended(_));
+        let sensitive = personal
+            || former
+            || identity
+                .iter()
+                .any(|r| matches!(r, Reason::ColleagueRecord | Reason::Vip));
+        if !personal {
+            match self.role_kind(a.user, client.organisation) {
+                Some(
+                    k @ (RoleKind::Administration | RoleKind::Planning | RoleKind::CrisisService),
+                ) => return Outcome::Explained(Explanation::Role(k)),
+                Some(RoleKind::NightShift)
+                    if self.clock.night(a.at) || self.at_location(a.user, a.client, a.at, 1) =>
+                {
+                    return Outcome::Explained(Explanation::Role(RoleKind::NightShift))
+                }
+                _ => {}
+            }
+        }
+        // For sensitive records only a stay or treatment that very day counts.
+        let window = if sensitive { 1 } else { TREATMENT_DAYS };
+        if !personal && !former && self.at_location(a.user, a.client, a.at, window) {
+            return Outcome::Explained(Explanation::Location);
+        }
+        if sensitive {
+            return Outcome::Unexplained(membership);
+        }
+        if self.clock.working_hours(a.at) {
+            // A colleague of the same location who is in the circle, or who documents work
+            // for the client (an unregistered relationship).
+            let colleague = |c: u32| c != a.user && self.shares_location(a.user, c);
+            let covering = client.memberships.iter().any(|m| {
+                m.start <= a.at
+                    && a.at <= m.end
+                    && matches!(m.member, Member::User(c) if colleague(c))
+            }) || self
+                .work
+                .writers(a.client)
+                .iter()
+                .any(|&c| colleague(c) && self.work.covers(c, a.client, a.at));
+            if covering {
+                return Outcome::Explained(Explanation::Covering);
+            }
+        }
+        Outcome::Unexplained(membership)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{AccessLog, Emergency};
+    use crate::roles::RoleMap;
+
+    /// Two colleagues at one location; Piet is in Els's circle, Anna (administration) is a
+    /// client herself; Jan's membership of Kees's circle ended in 2025.
+    const CONTEXT: &str = r#"{"resourceType":"Organization","id":"o"}
+{"resourceType":"Practitioner","id":"anna","name":[{"family":"Bakker","given":["Anna"]}],"birthDate":"1980-01-01"}
+{"resourceType":"PractitionerRole","id":"ra","practitioner":{"reference":"Practitioner/anna"},"organization":{"reference":"Organization/o"},"code":[{"text":"Administratief medewerker"}]}
+{"resourceType":"Practitioner","id":"piet","name":[{"family":"Smit","given":["Piet"]}]}
+{"resourceType":"PractitionerRole","id":"rp","practitioner":{"reference":"Practitioner/piet"},"organization":{"reference":"Organization/o"},"location":[{"reference":"Location/l"}]}
+{"resourceType":"Practitioner","id":"jan","name":[{"family":"Vos","given":["Jan"]}]}
+{"resourceType":"PractitionerRole","id":"rj","practitioner":{"reference":"Practitioner/jan"},"organization":{"reference":"Organization/o"},"location":[{"reference":"Location/l"}]}
+{"resourceType":"Patient","id":"anna-self","name":[{"family":"Bakker","given":["Anna"]}],"birthDate":"1980-01-01","managingOrganization":{"reference":"Organization/o"}}
+{"resourceType":"Patient","id":"els","name":[{"family":"Dekker","given":["Els"]}],"managingOrganization":{"reference":"Organization/o"}}
+{"resourceType":"Patient","id":"kees","name":[{"family":"Mulder","given":["Kees"]}],"managingOrganization":{"reference":"Organization/o"}}
+{"resourceType":"CareTeam","id":"c1","subject":{"reference":"Patient/els"},"participant":[{"member":{"reference":"Practitioner/piet"}}]}
+{"resourceType":"CareTeam","id":"c2","subject":{"reference":"Patient/kees"},"participant":[{"member":{"reference":"Practitioner/piet"}},{"member":{"reference":"Practitioner/jan"},"period":{"start":"2024-01-01","end":"2025-01-31"}}]}"#;
+
+    fn outcome(user: &str, client: &str, at: &str) -> Outcome {
+        let mut cx = Context::read(CONTEXT.as_bytes(), &RoleMap::default()).unwrap();
+        let at = crate::audit::instant_ms(at).unwrap();
+        let mut log = AccessLog::default();
+        let (u, c) = (cx.user(user), cx.client(client));
+        log.push("e", at, u, c, Action::Read, Emergency::No);
+        let clock = Clock::new(at, at);
+        let work = work_spans(&log.accesses);
+        let inferred = vec![None; cx.staff.len()];
+        Explainer {
+            cx: &cx,
+            clock: &clock,
+            work: &work,
+            inferred: &inferred,
+        }
+        .explain(&log.accesses[0])
+    }
+
+    #[test]
+    fn a_role_explains_ordinary_records_but_never_ones_own() {
+        assert_eq!(
+            outcome("Practitioner/anna", "Patient/els", "2026-11-23T10:00:00Z"),
+            Outcome::Explained(Explanation::Role(RoleKind::Administration))
+        );
+        assert!(matches!(
+            outcome(
+                "Practitioner/anna",
+                "Patient/anna-self",
+                "2026-11-23T10:00:00Z"
+            ),
+            Outcome::Unexplained(_)
+        ));
+    }
+
+    #[test]
+    fn covering_holds_in_working_hours_and_not_for_a_former_client() {
+        // Monday morning: Jan covers for Piet, who is in Els's circle.
+        assert_eq!(
+            outcome("Practitioner/jan", "Patient/els", "2026-11-23T10:00:00Z"),
+            Outcome::Explained(Explanation::Covering)
+        );
+        // Sunday: no covering.
+        assert!(matches!(
+            outcome("Practitioner/jan", "Patient/els", "2026-11-22T10:00:00Z"),
+            Outcome::Unexplained(MembershipState::None)
+        ));
+        // Kees was Jan's client until January 2025: covering does not excuse that.
+        assert!(matches!(
+            outcome("Practitioner/jan", "Patient/kees", "2026-11-23T10:00:00Z"),
+            Outcome::Unexplained(MembershipState::Ended(_))
+        ));
+        // Three weeks after the end it is closing work.
+        assert_eq!(
+            outcome("Practitioner/jan", "Patient/kees", "2025-02-20T10:00:00Z"),
+            Outcome::Explained(Explanation::ClosingWork)
+        );
+    }
+}

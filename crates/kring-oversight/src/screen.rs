@@ -1,0 +1,302 @@
+//! One screening run: explain every access, judge the unexplained ones, and write the review
+//! queue in order of risk. The explanation pass runs on all cores; the rest works on the few
+//! per cent that nothing explains.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::audit::{AccessLog, Action, Emergency};
+use crate::context::Context;
+use crate::explain::{work_spans, Explainer, Explanation, Outcome};
+use crate::finding::{score, sentence, Evidence, Finding, Reason, ROUTINE_EMERGENCY_SCORE};
+use crate::roles::RoleKind;
+use crate::signals::{hour_profiles, patterns, single, Judged};
+use crate::time::Clock;
+
+/// Figures of a run, for the report.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub accesses: u64,
+    pub users: u64,
+    pub clients: u64,
+    /// Accesses explained, by explanation code.
+    pub explained: BTreeMap<&'static str, u64>,
+    pub unexplained: u64,
+    pub emergency: u64,
+    pub findings: u64,
+    pub flagged: u64,
+    pub by_reason: BTreeMap<&'static str, u64>,
+    /// Users whose role kind was inferred from behaviour.
+    pub inferred_roles: u64,
+}
+
+impl Stats {
+    pub fn explained_total(&self) -> u64 {
+        self.explained.values().sum()
+    }
+}
+
+/// The result of a run: the queue, highest risk first, and its figures.
+pub struct Screening {
+    pub findings: Vec<Finding>,
+    pub stats: Stats,
+}
+
+/// Infers role kinds from behaviour for users whose roles say nothing: mostly at night,
+/// writing night reports, on five or more days → night shift; many different clients a day (8 or more), hardly writing, within one organisation →
+/// administration. (Never crisis service: that would let breaking the glass excuse itself.)
+fn infer_roles(
+    cx: &Context,
+    clock: &Clock,
+    log: &AccessLog,
+) -> Vec<Option<(RoleKind, Option<u32>)>> {
+    #[derive(Default, Clone)]
+    struct Seen {
+        total: u32,
+        night: u32,
+        writes: u32,
+        day: i64,
+        today: HashSet<u32>,
+        per_day: Vec<u32>,
+        orgs: HashMap<u32, u32>,
+    }
+    let n = cx.staff.len();
+    let known: Vec<bool> = cx
+        .staff
+        .iter()
+        .map(|s| s.roles.iter().any(|r| r.kind.is_some()))
+        .collect();
+    let mut seen = vec![Seen::default(); n];
+    for a in &log.accesses {
+        if known[a.user as usize] {
+            continue;
+        }
+        let s = &mut seen[a.user as usize];
+        s.total += 1;
+        s.night += u32::from(clock.night(a.at));
+        s.writes += u32::from(a.action == Action::Write);
+        let day = clock.day(a.at);
+        if day != s.day {
+            if !s.today.is_empty() {
+                s.per_day.push(s.today.len() as u32);
+            }
+            s.today.clear();
+            s.day = day;
+        }
+        s.today.insert(a.client);
+        if let Some(o) = cx.patients[a.client as usize].organisation {
+            *s.orgs.entry(o).or_default() += 1;
+        }
+    }
+    seen.into_iter()
+        .enumerate()
+        .map(|(u, mut s)| {
+            if known[u] || s.total < 20 {
+                return None;
+            }
+            if !s.today.is_empty() {
+                s.per_day.push(s.today.len() as u32);
+            }
+            s.per_day.sort_unstable();
+            let median_per_day = s.per_day[s.per_day.len() / 2];
+            let (main_org, main_count) = s
+                .orgs
+                .iter()
+                .max_by_key(|(o, c)| (**c, std::cmp::Reverse(**o)))
+                .map_or((None, 0), |(o, c)| (Some(*o), *c));
+            let own_org = cx.staff[u]
+                .roles
+                .iter()
+                .find_map(|r| r.organisation)
+                .or(main_org);
+            let share = |x: u32| f64::from(x) / f64::from(s.total);
+            // Emergency access never makes a crisis role: breaking the glass often must not
+            // make itself legitimate. A night shift also writes its night reports.
+            let kind = if share(s.night) >= 0.6 && share(s.writes) >= 0.05 && s.per_day.len() >= 5 {
+                Some(RoleKind::NightShift)
+            } else if median_per_day >= 8
+                && s.per_day.len() >= 5
+                && share(s.writes) <= 0.02
+                && share(main_count) >= 0.9
+            {
+                Some(RoleKind::Administration)
+            } else {
+                None
+            };
+            kind.map(|k| (k, own_org))
+        })
+        .collect()
+}
+
+/// What one explanation thread returns: counts per explanation, and the accesses kept.
+type ChunkResult = (HashMap<Explanation, u64>, Vec<(usize, Outcome)>);
+
+/// Screens a log against a context.
+pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
+    let accesses = &log.accesses;
+    let mut stats = Stats {
+        accesses: accesses.len() as u64,
+        ..Stats::default()
+    };
+    if accesses.is_empty() {
+        return Screening {
+            findings: Vec::new(),
+            stats,
+        };
+    }
+    let clock = Clock::new(accesses[0].at, accesses[accesses.len() - 1].at);
+    let work = work_spans(accesses);
+    let inferred = infer_roles(cx, &clock, log);
+    stats.inferred_roles = inferred.iter().filter(|r| r.is_some()).count() as u64;
+    let explainer = Explainer {
+        cx,
+        clock: &clock,
+        work: &work,
+        inferred: &inferred,
+    };
+    // Explain, on all cores; keep only what is not explained (and emergency access).
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = accesses.len().div_ceil(threads).max(1);
+    let parts: Vec<ChunkResult> = std::thread::scope(|s| {
+        let handles: Vec<_> = accesses
+            .chunks(chunk)
+            .enumerate()
+            .map(|(c, part)| {
+                let explainer = &explainer;
+                s.spawn(move || {
+                    let mut counts = HashMap::new();
+                    let mut kept = Vec::new();
+                    for (i, a) in part.iter().enumerate() {
+                        let outcome = explainer.explain(a);
+                        match outcome {
+                            Outcome::Explained(e) => {
+                                *counts.entry(e).or_insert(0) += 1;
+                                if e == Explanation::Emergency {
+                                    kept.push((c * chunk + i, outcome));
+                                }
+                            }
+                            Outcome::Unexplained(_) => kept.push((c * chunk + i, outcome)),
+                        }
+                    }
+                    (counts, kept)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("an explanation thread panicked"))
+            .collect()
+    });
+    let mut judged = Vec::new();
+    let mut routine = Vec::new();
+    for (counts, kept) in parts {
+        for (e, n) in counts {
+            *stats.explained.entry(e.code()).or_default() += n;
+        }
+        for (index, outcome) in kept {
+            match outcome {
+                Outcome::Unexplained(membership) => judged.push(Judged {
+                    index,
+                    membership,
+                    reasons: Vec::new(),
+                }),
+                Outcome::Explained(_) => routine.push(index),
+            }
+        }
+    }
+    stats.unexplained = judged.len() as u64;
+    let profiles = hour_profiles(cx, &clock, accesses);
+    let night_workers: Vec<bool> = (0..cx.staff.len() as u32)
+        .map(|u| {
+            cx.staff[u as usize]
+                .roles
+                .iter()
+                .any(|r| r.kind == Some(RoleKind::NightShift))
+                || matches!(
+                    inferred.get(u as usize),
+                    Some(Some((RoleKind::NightShift, _)))
+                )
+        })
+        .collect();
+    single(cx, &clock, &profiles, &night_workers, accesses, &mut judged);
+    let peer_group = |u: u32| -> String {
+        let s = &cx.staff[u as usize];
+        s.roles
+            .iter()
+            .find_map(|r| r.kind.map(|k| k.code().to_string()))
+            .or_else(|| s.roles.first().map(|r| r.code.to_lowercase()))
+            .unwrap_or_default()
+    };
+    patterns(cx, &clock, accesses, &peer_group, &mut judged);
+
+    let evidence = |index: usize, tried: Vec<String>| {
+        let a = &accesses[index];
+        Evidence {
+            user: cx.users.name(a.user).to_string(),
+            client: cx.clients.name(a.client).to_string(),
+            at: a.at,
+            action: a.action,
+            emergency: a.emergency,
+            tried,
+        }
+    };
+    let tried_all: Vec<String> = Explanation::TRIED
+        .iter()
+        .map(|e| e.dutch_absent().to_string())
+        .collect();
+    let mut findings = Vec::with_capacity(judged.len() + routine.len());
+    for mut j in judged {
+        let signal = j.reasons.iter().any(|r| *r != Reason::OffHours);
+        if !signal {
+            j.reasons.insert(0, Reason::NoExplanation);
+        }
+        j.reasons.sort_unstable();
+        j.reasons.dedup();
+        let a = &accesses[j.index];
+        let e = evidence(j.index, tried_all.clone());
+        findings.push(Finding {
+            event: log.event_id(a.event).to_string(),
+            score: score(&j.reasons),
+            explanation: sentence(&e.user, &e.client, a.action, &j.reasons, false),
+            reasons: j.reasons,
+            evidence: e,
+        });
+    }
+    for index in routine {
+        let a = &accesses[index];
+        let e = evidence(index, vec![]);
+        findings.push(Finding {
+            event: log.event_id(a.event).to_string(),
+            score: ROUTINE_EMERGENCY_SCORE,
+            reasons: vec![Reason::Emergency],
+            explanation: sentence(&e.user, &e.client, a.action, &[Reason::Emergency], true),
+            evidence: e,
+        });
+    }
+    findings.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.evidence.at.cmp(&b.evidence.at))
+    });
+    stats.emergency = accesses
+        .iter()
+        .filter(|a| a.emergency != Emergency::No)
+        .count() as u64;
+    stats.findings = findings.len() as u64;
+    stats.flagged = findings.iter().filter(|f| f.flagged()).count() as u64;
+    for f in &findings {
+        for r in &f.reasons {
+            *stats.by_reason.entry(r.code()).or_default() += 1;
+        }
+    }
+    stats.users = accesses
+        .iter()
+        .map(|a| a.user)
+        .collect::<HashSet<_>>()
+        .len() as u64;
+    stats.clients = accesses
+        .iter()
+        .map(|a| a.client)
+        .collect::<HashSet<_>>()
+        .len() as u64;
+    Screening { findings, stats }
+}

@@ -1,0 +1,179 @@
+//! The review of Kring's own log, end to end on real parts: a SQLite record store, the real
+//! access log, the review store. A practitioner reads a client in their circle (explained) and
+//! a neighbour's record (not); the run finds one case, the officer decides and warns, the
+//! decision survives a second run, and the month's report and PDF carry the figures.
+
+use std::sync::Arc;
+
+use kring_access::{Category, NeedToKnow, Subject, Target};
+use kring_audit::{LogConfig, MerkleLog};
+use kring_record::logging::entry_for;
+use kring_record::{Caller, Record};
+use kring_review::report::{month_report, pdf, PdfLabels};
+use kring_review::{screen_live, Decision, Review};
+use kring_store::Store;
+use serde_json::json;
+
+async fn record(dir: &std::path::Path) -> (Record, Arc<MerkleLog>) {
+    let store: Arc<dyn Store> = Arc::new(
+        kring_store_sqlite::SqliteStore::open(&format!("sqlite:{}", dir.join("k.db").display()))
+            .await
+            .unwrap(),
+    );
+    store.migrate().await.unwrap();
+    let log = Arc::new(
+        MerkleLog::open(LogConfig::at(&dir.join("log.db")))
+            .await
+            .unwrap(),
+    );
+    let record = Record::new(store, Arc::new(NeedToKnow::new().unwrap()), log.clone());
+    (record, log)
+}
+
+fn professional() -> Caller {
+    Caller::new(
+        Subject::Professional {
+            account: "a-anna".into(),
+            practitioner: "anna".into(),
+            role: "anna-role".into(),
+            organisation: "ggz".into(),
+        },
+        "10.0.0.7",
+    )
+    .with_name("Anna")
+    .with_system("kring-web")
+}
+
+#[tokio::test]
+async fn the_live_log_becomes_cases_decisions_and_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (record, log) = record(dir.path()).await;
+    let op = Caller::operator("test");
+    let home =
+        |line: &str, pc: &str| json!([{"line": [line], "postalCode": pc, "city": "Zaandam"}]);
+    let resources = [
+        json!({"resourceType": "Organization", "id": "ggz", "name": "GGZ"}),
+        json!({"resourceType": "Practitioner", "id": "anna", "name": [{"family": "Bakker", "given": ["Anna"]}], "birthDate": "1980-01-01", "address": home("Kerkstraat 3", "1501AA")}),
+        json!({"resourceType": "PractitionerRole", "id": "anna-role", "practitioner": {"reference": "Practitioner/anna"}, "organization": {"reference": "Organization/ggz"}, "code": [{"text": "GZ-psycholoog"}]}),
+        json!({"resourceType": "Patient", "id": "p-own", "name": [{"family": "Jansen", "given": ["Piet"]}], "birthDate": "1950-02-02", "managingOrganization": {"reference": "Organization/ggz"}, "address": home("Molenweg 1", "1502BB")}),
+        json!({"resourceType": "Patient", "id": "p-next", "name": [{"family": "Visser", "given": ["Els"]}], "birthDate": "1960-03-03", "managingOrganization": {"reference": "Organization/ggz"}, "address": home("Kerkstraat 9", "1501AA")}),
+        json!({"resourceType": "CareTeam", "id": "ct", "subject": {"reference": "Patient/p-own"}, "participant": [{"member": {"reference": "PractitionerRole/anna-role"}, "period": {"start": "2020-01-01"}}]}),
+    ];
+    for r in resources {
+        let t = r["resourceType"].as_str().unwrap().to_string();
+        let id = r["id"].as_str().unwrap().to_string();
+        record.update(&op, &t, &id, r, None).await.unwrap();
+    }
+    // Anna reads her own client and, twice, her neighbour's record.
+    let anna = professional();
+    for client in ["p-own", "p-next", "p-next"] {
+        let target = Target::new("CarePlan", Some("cp"), client, Category::SupportPlan);
+        record
+            .log_event(entry_for(&anna, "R", "read", "success", &target, &[]))
+            .await
+            .unwrap();
+    }
+    let review = Review::open(&dir.path().join("review.db")).await.unwrap();
+    let first = screen_live(&review, &record, "test", 31).await.unwrap();
+    assert_eq!(first.accesses, 3, "{first:?}");
+    assert_eq!(first.explained, 1);
+    assert_eq!(first.cases, 1);
+    let org = "Organization/ggz";
+    let open = review.cases(org, false, 10).await.unwrap();
+    assert_eq!(open.len(), 1);
+    let case = &open[0];
+    assert_eq!(case.user, "Practitioner/anna");
+    assert_eq!(case.client, "Patient/p-next");
+    assert!(
+        case.reasons.contains(&"neighbour".to_string()),
+        "{:?}",
+        case.reasons
+    );
+    assert_eq!(case.evidence.accesses.len(), 2);
+    assert!(!case.evidence.tried.is_empty());
+    // Another organisation's officer does not see the case.
+    assert!(review
+        .cases("Organization/other", false, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(review.case("Organization/other", case.id).await.is_err());
+
+    let now = kring_fhir::datetime::now_ms();
+    review
+        .decide(
+            org,
+            case.id,
+            Decision::Warn,
+            "gesprek gevoerd",
+            "account/officer",
+            now,
+        )
+        .await
+        .unwrap();
+    review
+        .warn(org, case.id, "Niet doen.", "account/officer", now)
+        .await
+        .unwrap();
+    assert!(review
+        .warn(org, case.id, "  ", "account/officer", now)
+        .await
+        .is_err());
+    let warnings = review.unread_warnings("Practitioner/anna").await.unwrap();
+    assert_eq!(warnings.len(), 1);
+    review
+        .mark_read("Practitioner/anna", warnings[0].id, now)
+        .await
+        .unwrap();
+    assert!(review
+        .unread_warnings("Practitioner/anna")
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A second run mirrors only what is new (the first run's own reading entries, which
+    // name no practitioner) and keeps the decision.
+    let second = screen_live(&review, &record, "test", 31).await.unwrap();
+    assert_eq!(second.accesses, 3);
+    assert!(review.cases(org, false, 10).await.unwrap().is_empty());
+    let decided = review.cases(org, true, 10).await.unwrap();
+    assert_eq!(decided[0].decision, Some(Decision::Warn));
+    assert_eq!(decided[0].note, "gesprek gevoerd");
+    // The runs read the log and the context, and said so in the log.
+    let entries = log.size().await.unwrap();
+    assert!(entries > 3, "{entries}");
+
+    let month = kring_review::live::local_day(kring_fhir::datetime::now_ms())[..7].to_string();
+    let report = month_report(&review, org, &month).await.unwrap();
+    assert_eq!(report.accesses, 3);
+    assert_eq!(report.explained, 1);
+    assert_eq!(report.cases, 1);
+    assert_eq!(report.reviewed, 1);
+    assert_eq!(report.warnings_sent, 1);
+    assert!(report.outcomes.contains(&(Decision::Warn, 1)));
+    let labels = PdfLabels {
+        title: "Maandrapport toezicht".into(),
+        organisation: org.into(),
+        figures: vec![("Toegang tot dossiers".into(), "3".into())],
+        daily: "Toegang per dag".into(),
+        outcomes: "Besluiten".into(),
+        outcome_names: vec![
+            "Terecht".into(),
+            "Onterecht".into(),
+            "Waarschuwen".into(),
+            "Escaleren".into(),
+        ],
+        reasons: "Signalen".into(),
+        reason_names: vec![("buren".into(), 1)],
+        offenders: "Herhaalde overtreders".into(),
+        offender_lines: vec![],
+        footer: "Vertrouwelijk — één pagina".into(),
+    };
+    let bytes = pdf(&report, &labels);
+    assert!(bytes.starts_with(b"%PDF-"));
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("Maandrapport toezicht"));
+    assert!(text.trim_end().ends_with("%%EOF"));
+    review.close().await;
+    log.shut_down().await.unwrap();
+}
