@@ -231,9 +231,9 @@ async fn queue_page(
                 local(r.finished).0,
                 r.accesses,
                 t.get("accesses-screened"),
-                t.get("explained"),
+                t.get("explained-share"),
                 r.cases,
-                t.get("cases")
+                t.get("case-count")
             )
         }
         Ok(None) => t.get("no-run-yet"),
@@ -302,7 +302,7 @@ pub async fn run_now(
             s.accesses,
             t.get("accesses-screened"),
             s.cases,
-            t.get("cases")
+            t.get("case-count")
         ),
         Err(e) => {
             tracing::error!(error = %e, "on-demand oversight run failed");
@@ -465,6 +465,39 @@ fn unavailable_review(person: &Person, e: &kring_review::ReviewError) -> Respons
     res
 }
 
+/// Before an officer acts on a case: their organisation and the review store, the case found
+/// in that organisation, and the action written to the access log (on the case's client).
+async fn logged_case_action<'a>(
+    state: &'a AppState,
+    person: &Person,
+    id: i64,
+    action: &str,
+    interaction: &str,
+    reason: String,
+) -> Result<(String, &'a Review), Box<Response>> {
+    let (org, review) = officer(state, person)?;
+    let case = review.case(&org, id).await.map_err(|e| {
+        Box::new(match e {
+            kring_review::ReviewError::NoSuchCase => render::error_page(
+                person.frame("oversight"),
+                &RecordError::NotFound("case".into()),
+                person.lang,
+            ),
+            e => unavailable_review(person, &e),
+        })
+    })?;
+    log_review(
+        state,
+        person,
+        action,
+        interaction,
+        &[&case.client],
+        &[reason],
+    )
+    .await?;
+    Ok((org, review))
+}
+
 #[derive(Deserialize)]
 pub struct DecisionForm {
     #[serde(default)]
@@ -485,33 +518,18 @@ pub async fn decide(
     if let Err(r) = person.check_csrf(&form.csrf) {
         return r.into_response();
     }
-    let (org, review) = match officer(&state, &person) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
     let t = Texts { lang: person.lang };
     let Ok(decision) = form.decision.parse::<Decision>() else {
         let error = Some(t.get("choose-decision"));
         return case_page(&state, person, id, None, error).await;
     };
-    let c = match review.case(&org, id).await {
-        Ok(c) => c,
-        Err(e) => return unavailable_review(&person, &e),
-    };
     // The decision goes into the access log first; without that entry it is not taken.
-    let reasons = vec![format!("case {id}: {}", decision.code())];
-    if let Err(r) = log_review(
-        &state,
-        &person,
-        "U",
-        "review-decision",
-        &[&c.client],
-        &reasons,
-    )
-    .await
-    {
-        return *r;
-    }
+    let reason = format!("case {id}: {}", decision.code());
+    let (org, review) =
+        match logged_case_action(&state, &person, id, "U", "review-decision", reason).await {
+            Ok(x) => x,
+            Err(r) => return *r,
+        };
     let officer_id = person.caller.subject.log_id();
     let note: String = form.note.trim().chars().take(4000).collect();
     if let Err(e) = review
@@ -554,32 +572,18 @@ pub async fn warn(
     if let Err(r) = person.check_csrf(&form.csrf) {
         return r.into_response();
     }
-    let (org, review) = match officer(&state, &person) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
     let t = Texts { lang: person.lang };
     let text: String = form.text.trim().chars().take(4000).collect();
     if text.is_empty() {
         let error = Some(t.get("warning-empty"));
         return case_page(&state, person, id, None, error).await;
     }
-    let c = match review.case(&org, id).await {
-        Ok(c) => c,
-        Err(e) => return unavailable_review(&person, &e),
-    };
-    if let Err(r) = log_review(
-        &state,
-        &person,
-        "C",
-        "review-warning",
-        &[&c.client],
-        &[format!("case {id}")],
-    )
-    .await
-    {
-        return *r;
-    }
+    let reason = format!("case {id}");
+    let (org, review) =
+        match logged_case_action(&state, &person, id, "C", "review-warning", reason).await {
+            Ok(x) => x,
+            Err(r) => return *r,
+        };
     let officer_id = person.caller.subject.log_id();
     if let Err(e) = review
         .warn(&org, id, &text, &officer_id, kring_fhir::datetime::now_ms())
@@ -675,7 +679,7 @@ fn offender_lines(r: &MonthReport, names: &BTreeMap<String, String>, t: &Texts) 
             format!(
                 "{} — {n} {}{}",
                 who(names, u),
-                t.get("cases"),
+                t.get("case-count"),
                 if *earlier {
                     format!(" · {}", t.get("earlier-unjustified"))
                 } else {
