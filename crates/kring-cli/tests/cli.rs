@@ -134,6 +134,15 @@ async fn the_demo_network_is_created() {
         serde_json::from_slice(&std::fs::read(data.join("demo-credentials.json")).unwrap())
             .unwrap();
     assert!(creds["people"].as_array().unwrap().len() >= 40);
+    // The simulated morning left cases for the officers: the planted browsing at least.
+    let said = String::from_utf8_lossy(&out.stdout);
+    let cases: u32 = said
+        .split("oversight put ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(cases >= 8, "{said}");
     let integration = &creds["integration"];
     assert!(integration["client_id"]
         .as_str()

@@ -88,6 +88,15 @@ pub async fn run(cfg: &Config, args: DemoArgs) -> anyhow::Result<()> {
         },
         "people": people,
     });
+    let simulated = super::demo_activity::simulate(&record, &network, args.seed, |p| {
+        practitioner_name(&network, p.trim_start_matches("Practitioner/"))
+    })
+    .await?;
+    let review = kring_review::Review::open(&cfg.review_path())
+        .await
+        .context("cannot create the review store")?;
+    let run = kring_review::screen_live(&review, &record, "demo", 31).await?;
+    review.close().await;
     let cred_path = data.join("demo-credentials.json");
     std::fs::write(&cred_path, serde_json::to_vec_pretty(&credentials)?)?;
     println!(
@@ -97,6 +106,10 @@ pub async fn run(cfg: &Config, args: DemoArgs) -> anyhow::Result<()> {
         network.count("Practitioner"),
         network.count("Organization"),
         network.resources.len()
+    );
+    println!(
+        "A simulated morning of work: {simulated} accesses in the access log; oversight put {} cases in the privacy officers' queue (/toezicht).",
+        run.cases
     );
     println!("Demo logins: {}", cred_path.display());
     println!("Web pages: {base}/  (sign in with a username, password and two-factor code from that file)");

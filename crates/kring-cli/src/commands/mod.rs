@@ -6,6 +6,7 @@ mod bench_log;
 mod bench_oversight;
 pub mod client;
 pub mod demo;
+mod demo_activity;
 pub mod export;
 pub mod import;
 pub mod migrate;
