@@ -3,7 +3,7 @@
 //! officer's view per client and per staff member with filters. Both read the log through the
 //! record, which decides and logs the reading itself.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -17,7 +17,7 @@ use kring_fhir::datetime::dutch_offset_ms;
 use kring_record::LogRequest;
 use serde::Deserialize;
 
-use super::clients::{category_name, json, search};
+use super::clients::{category_name, names_of};
 use super::i18n::{Lang, Texts};
 use super::{render, Frame, Person};
 use crate::AppState;
@@ -99,26 +99,11 @@ async fn organisation_names(
     person: &Person,
     entries: &[AccessEntry],
 ) -> BTreeMap<String, String> {
-    let ids: BTreeSet<&str> = entries
-        .iter()
-        .filter_map(|e| e.user.organisation.strip_prefix("Organization/"))
-        .collect();
-    if ids.is_empty() {
-        return BTreeMap::new();
-    }
-    let query = format!(
-        "_id={}&_count={}",
-        ids.iter().copied().collect::<Vec<_>>().join(","),
-        ids.len()
-    );
-    search(state, person, "Organization", &query)
-        .await
-        .iter()
-        .map(|v| {
-            let name = json(v)["name"].as_str().unwrap_or(&v.id).to_string();
-            (format!("Organization/{}", v.id), name)
-        })
-        .collect()
+    let orgs = entries.iter().map(|e| e.user.organisation.as_str());
+    names_of(state, person, "Organization", orgs, |v| {
+        v["name"].as_str().unwrap_or_default().to_string()
+    })
+    .await
 }
 
 /// Who, in the client's words.

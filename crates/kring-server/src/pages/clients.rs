@@ -126,6 +126,37 @@ pub(super) async fn update(
         .map_err(|e| render::sentence(&e, person.lang))
 }
 
+/// Display names of resources of one type, by reference (`Type/id`), looked up as this
+/// person (so the lookup is decided and logged like any other); references of other types,
+/// and resources without a name, are left out.
+pub(super) async fn names_of<'a>(
+    state: &AppState,
+    person: &Person,
+    rtype: &str,
+    references: impl IntoIterator<Item = &'a str>,
+    name: fn(&Value) -> String,
+) -> std::collections::BTreeMap<String, String> {
+    let prefix = format!("{rtype}/");
+    let ids: std::collections::BTreeSet<&str> = references
+        .into_iter()
+        .filter_map(|r| r.strip_prefix(prefix.as_str()))
+        .collect();
+    if ids.is_empty() {
+        return Default::default();
+    }
+    let query = format!(
+        "_id={}&_count={}",
+        ids.iter().copied().collect::<Vec<_>>().join(","),
+        ids.len()
+    );
+    search(state, person, rtype, &query)
+        .await
+        .iter()
+        .map(|v| (format!("{prefix}{}", v.id), name(&json(v))))
+        .filter(|(_, n)| !n.is_empty())
+        .collect()
+}
+
 pub(super) fn json(v: &Versioned) -> Value {
     serde_json::from_slice(&v.body).unwrap_or_default()
 }

@@ -21,7 +21,7 @@ use kring_review::{CaseRow, Decision, Review};
 use serde::Deserialize;
 
 use super::access_log::local;
-use super::clients::{json, search};
+use super::clients::names_of;
 use super::i18n::{Lang, Texts};
 use super::{render, Frame, Person};
 use crate::AppState;
@@ -119,28 +119,14 @@ async fn staff_names(
     person: &Person,
     users: &[&str],
 ) -> BTreeMap<String, String> {
-    let ids: BTreeSet<&str> = users
-        .iter()
-        .filter_map(|u| u.strip_prefix("Practitioner/"))
-        .collect();
-    if ids.is_empty() {
-        return BTreeMap::new();
-    }
-    let query = format!(
-        "_id={}&_count={}",
-        ids.iter().copied().collect::<Vec<_>>().join(","),
-        ids.len()
-    );
-    search(state, person, "Practitioner", &query)
-        .await
-        .iter()
-        .map(|v| {
-            (
-                format!("Practitioner/{}", v.id),
-                super::clients::human_name(&json(v)),
-            )
-        })
-        .collect()
+    names_of(
+        state,
+        person,
+        "Practitioner",
+        users.iter().copied(),
+        super::clients::human_name,
+    )
+    .await
 }
 
 fn who(names: &BTreeMap<String, String>, user: &str) -> String {
