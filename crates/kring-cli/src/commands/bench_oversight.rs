@@ -249,6 +249,69 @@ async fn live_scale(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The nightly step the live figure leaves out: extending the mirror from the real access log
+/// (reading and decoding each JSON entry), over `n` entries by professionals.
+async fn mirror_from_log(dir: &std::path::Path, n: usize) -> anyhow::Result<()> {
+    use kring_audit::AccessLog as _;
+    use std::sync::Arc;
+    let store: Arc<dyn kring_store::Store> = Arc::new(
+        kring_store_sqlite::SqliteStore::open(&format!(
+            "sqlite:{}",
+            dir.join("mirror-record.db").display()
+        ))
+        .await?,
+    );
+    store.migrate().await?;
+    let log = Arc::new(
+        kring_audit::MerkleLog::open(kring_audit::LogConfig::at(&dir.join("mirror-log.db")))
+            .await?,
+    );
+    let record = kring_record::Record::new(
+        store,
+        Arc::new(kring_access::NeedToKnow::new()?),
+        log.clone(),
+    );
+    let t = Instant::now();
+    for batch in 0..n.div_ceil(1000) {
+        let entries = (0..1000)
+            .map(|i| {
+                let k = batch * 1000 + i;
+                let caller = kring_record::Caller::new(
+                    kring_access::Subject::Professional {
+                        account: format!("a{}", k % 10_000),
+                        practitioner: format!("s{}", k % 10_000),
+                        role: format!("r{}", k % 10_000),
+                        organisation: format!("o{}", k % 7),
+                    },
+                    "10.0.0.1",
+                )
+                .with_name("Bench")
+                .with_system("kring-web");
+                let target = kring_access::Target::new(
+                    "CarePlan",
+                    Some("cp"),
+                    &format!("c{}", k % 100_000),
+                    kring_access::Category::SupportPlan,
+                );
+                kring_record::logging::entry_for(&caller, "R", "read", "success", &target, &[])
+            })
+            .collect();
+        log.record(entries).await?;
+    }
+    let appended = t.elapsed().as_secs_f64();
+    let review = kring_review::Review::open(&dir.join("mirror-review.db")).await?;
+    let t = Instant::now();
+    let read = kring_review::live::extend_mirror(&review, &record).await?;
+    let took = t.elapsed().as_secs_f64();
+    println!(
+        "Extending the mirror from the access log itself: {read} entries (appended in {appended:.0} s) read, decoded and mirrored in {took:.1} s = **{:.0} entries/s**.",
+        read as f64 / took
+    );
+    review.close().await;
+    log.shut_down().await?;
+    Ok(())
+}
+
 pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
     println!("# kring bench --oversight");
@@ -260,6 +323,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     ndjson_speed(&dir)?;
     if args.entries > 0 {
         live_scale(&dir).await?;
+        mirror_from_log(&dir, 1_000_000).await?;
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
