@@ -50,6 +50,43 @@ pub struct Quality {
     pub accesses: u64,
 }
 
+impl KindQuality {
+    /// Adds another run's counts to these.
+    pub fn add(&mut self, o: &KindQuality) {
+        self.planted += o.planted;
+        self.caught += o.caught;
+        self.named += o.named;
+        self.flagged += o.flagged;
+        self.right += o.right;
+    }
+}
+
+impl Quality {
+    /// No counts yet, one row per kind.
+    pub fn empty() -> Quality {
+        Quality {
+            per_kind: Reason::ALL
+                .iter()
+                .map(|&k| KindQuality {
+                    kind: Some(k),
+                    ..KindQuality::default()
+                })
+                .collect(),
+            overall: KindQuality::default(),
+            accesses: 0,
+        }
+    }
+
+    /// Adds another run's figures to these (for several seeds together).
+    pub fn add(&mut self, o: &Quality) {
+        for (k, other) in self.per_kind.iter_mut().zip(&o.per_kind) {
+            k.add(other);
+        }
+        self.overall.add(&o.overall);
+        self.accesses += o.accesses;
+    }
+}
+
 /// Compares findings with the truth (planted kind per event position; event ids `e{n}`, or
 /// `{n}` as a live log numbers them).
 pub fn evaluate(findings: &[Finding], truth: &[Option<Reason>]) -> Quality {
@@ -61,14 +98,11 @@ pub fn evaluate(findings: &[Finding], truth: &[Option<Reason>]) -> Quality {
             .ok()
     };
     let mut flagged_events = vec![None::<&Finding>; truth.len()];
-    let mut per_kind: Vec<KindQuality> = Reason::ALL
-        .iter()
-        .map(|&k| KindQuality {
-            kind: Some(k),
-            ..KindQuality::default()
-        })
-        .collect();
-    let mut overall = KindQuality::default();
+    let Quality {
+        mut per_kind,
+        mut overall,
+        ..
+    } = Quality::empty();
     for f in findings.iter().filter(|f| f.flagged()) {
         let Some(i) = position(&f.event).filter(|&i| i < truth.len()) else {
             continue;
@@ -101,5 +135,55 @@ pub fn evaluate(findings: &[Finding], truth: &[Option<Reason>]) -> Quality {
         per_kind,
         overall,
         accesses: truth.len() as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{Action, Emergency};
+    use crate::finding::Evidence;
+
+    fn finding(event: &str, reasons: Vec<Reason>) -> Finding {
+        Finding {
+            event: event.into(),
+            score: crate::finding::score(&reasons),
+            reasons,
+            explanation: String::new(),
+            evidence: Evidence {
+                user: String::new(),
+                client: String::new(),
+                at: 0,
+                action: Action::Read,
+                emergency: Emergency::No,
+                tried: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn runs_add_up_per_kind_and_overall() {
+        // e0 planted family and flagged as such; e1 legitimate but flagged; e2 planted, missed.
+        let truth = vec![Some(Reason::Family), None, Some(Reason::Vip)];
+        let findings = vec![
+            finding("e0", vec![Reason::Family]),
+            finding("1", vec![Reason::NoExplanation]),
+        ];
+        let q = evaluate(&findings, &truth);
+        let family = &q.per_kind[1];
+        assert_eq!((family.planted, family.caught, family.named), (1, 1, 1));
+        assert_eq!(q.per_kind[4].recall(), 0.0, "the VIP access was missed");
+        assert_eq!(
+            q.per_kind[7].precision(),
+            0.0,
+            "no-explanation flagged a legitimate access"
+        );
+        assert_eq!((q.overall.flagged, q.overall.right), (2, 1));
+        let mut total = Quality::empty();
+        total.add(&q);
+        total.add(&q);
+        assert_eq!(total.overall.planted, 4);
+        assert_eq!(total.per_kind[1].named, 2);
+        assert_eq!(total.accesses, 6);
     }
 }

@@ -271,7 +271,6 @@ pub async fn screen_live(
     let from_ms = started - i64::from(days) * 86_400_000;
     let (log, acted_for) = accesses_from_mirror(review, &mut cx, from_ms, started).await?;
     let user_org: HashMap<String, String> = acted_for
-        .clone()
         .iter()
         .map(|(u, o)| (cx.users.name(*u).to_string(), o.clone()))
         .collect();

@@ -12,9 +12,9 @@
 use std::io::{BufReader, BufWriter};
 use std::time::Instant;
 
-use kring_oversight::quality::{evaluate, KindQuality};
+use kring_oversight::quality::{evaluate, Quality};
 use kring_oversight::synthetic::{Params, Synthetic};
-use kring_oversight::{screen, AccessLog, Context, Reason, RoleMap};
+use kring_oversight::{screen, AccessLog, Context, RoleMap};
 use kring_review::store::{MirrorRow, KIND_EMERGENCY, KIND_REASON, KIND_WRITE};
 
 use super::bench::{tempfile_dir, BenchArgs};
@@ -31,23 +31,8 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn add(total: &mut KindQuality, k: &KindQuality) {
-    total.planted += k.planted;
-    total.caught += k.caught;
-    total.named += k.named;
-    total.flagged += k.flagged;
-    total.right += k.right;
-}
-
 fn quality(seeds: std::ops::RangeInclusive<u64>, opaque: bool) {
-    let mut per_kind: Vec<KindQuality> = Reason::ALL
-        .iter()
-        .map(|&k| KindQuality {
-            kind: Some(k),
-            ..KindQuality::default()
-        })
-        .collect();
-    let mut overall = KindQuality::default();
+    let mut total = Quality::empty();
     let mut accesses = 0;
     let mut explained = 0;
     for seed in seeds.clone() {
@@ -69,10 +54,7 @@ fn quality(seeds: std::ops::RangeInclusive<u64>, opaque: bool) {
         accesses += screening.stats.accesses;
         explained += screening.stats.explained_total();
         let q = evaluate(&screening.findings, &s.truth());
-        for (t, k) in per_kind.iter_mut().zip(&q.per_kind) {
-            add(t, k);
-        }
-        add(&mut overall, &q.overall);
+        total.add(&q);
         println!(
             "seed {seed}: {} accesses, {:.2}% explained, precision {:.3}, recall {:.3}",
             screening.stats.accesses,
@@ -96,7 +78,7 @@ fn quality(seeds: std::ops::RangeInclusive<u64>, opaque: bool) {
         "| kind | planted | recall | recall, kind named | flagged with this reason | precision |"
     );
     println!("|---|---:|---:|---:|---:|---:|");
-    for k in per_kind.iter().chain([&overall]) {
+    for k in total.per_kind.iter().chain([&total.overall]) {
         println!(
             "| {} | {} | {:.3} | {:.3} | {} | {:.3} |",
             k.kind.map_or("**all**", |r| r.code()),

@@ -70,32 +70,38 @@ impl Gen<'_> {
         i64::from(self.rng.gen_range(shift.start * 60..shift.end * 60))
     }
 
-    fn push(&mut self, d: i64, minute: i64, user: usize, client: usize, write: bool) {
-        let at = self.at(d, minute);
+    fn emit(
+        &mut self,
+        at: i64,
+        user: usize,
+        client: usize,
+        write: bool,
+        emergency: Emergency,
+        planted: Option<Reason>,
+    ) {
         self.out.push(SynthEvent {
             at,
             user: user as u32,
             client: client as u32,
             write,
-            emergency: Emergency::No,
-            planted: None,
+            emergency,
+            planted,
         });
+    }
+
+    fn push(&mut self, d: i64, minute: i64, user: usize, client: usize, write: bool) {
+        let at = self.at(d, minute);
+        self.emit(at, user, client, write, Emergency::No, None);
     }
 
     fn plant(&mut self, d: i64, minute: i64, user: usize, client: usize, kind: Reason) {
         let at = self.at(d, minute);
-        self.out.push(SynthEvent {
-            at,
-            user: user as u32,
-            client: client as u32,
-            write: false,
-            emergency: if kind == Reason::Emergency {
-                Emergency::WithReason
-            } else {
-                Emergency::No
-            },
-            planted: Some(kind),
-        });
+        let emergency = if kind == Reason::Emergency {
+            Emergency::WithReason
+        } else {
+            Emergency::No
+        };
+        self.emit(at, user, client, false, emergency, Some(kind));
     }
 
     /// A visit: a few reads around one moment, a report most times.
@@ -285,14 +291,14 @@ pub fn behaviour(p: &Params, n: &Network, seed: u64) -> (Vec<SynthEvent>, Diary)
                                 let m = g.rng.gen_range(0..24 * 60);
                                 let at = g.at(d, m);
                                 for k in 0..g.rng.gen_range(1..=3) {
-                                    g.out.push(SynthEvent {
-                                        at: at + k * 60_000,
-                                        user: s as u32,
-                                        client: c as u32,
-                                        write: false,
-                                        emergency: Emergency::WithReason,
-                                        planted: None,
-                                    });
+                                    g.emit(
+                                        at + k * 60_000,
+                                        s,
+                                        c,
+                                        false,
+                                        Emergency::WithReason,
+                                        None,
+                                    );
                                 }
                             }
                         }

@@ -343,13 +343,6 @@ async fn case_page(
     };
     let c = match review.case(&org, id).await {
         Ok(c) => c,
-        Err(kring_review::ReviewError::NoSuchCase) => {
-            return render::error_page(
-                person.frame("oversight"),
-                &RecordError::NotFound("case".into()),
-                person.lang,
-            )
-        }
         Err(e) => return unavailable_review(&person, &e),
     };
     if let Err(r) = log_review(
@@ -442,7 +435,16 @@ async fn case_page(
     )
 }
 
+/// The page for a review error: a case that is not there (or not the officer's) is "not
+/// found"; anything else means the review store cannot be used (503).
 fn unavailable_review(person: &Person, e: &kring_review::ReviewError) -> Response {
+    if let kring_review::ReviewError::NoSuchCase = e {
+        return render::error_page(
+            person.frame("oversight"),
+            &RecordError::NotFound("case".into()),
+            person.lang,
+        );
+    }
     tracing::error!(error = %e, "review store unavailable");
     let mut f = person.frame("oversight");
     f.error = Some(f.t.get("oversight-unavailable"));
@@ -462,16 +464,10 @@ async fn logged_case_action<'a>(
     reason: String,
 ) -> Result<(String, &'a Review), Box<Response>> {
     let (org, review) = officer(state, person)?;
-    let case = review.case(&org, id).await.map_err(|e| {
-        Box::new(match e {
-            kring_review::ReviewError::NoSuchCase => render::error_page(
-                person.frame("oversight"),
-                &RecordError::NotFound("case".into()),
-                person.lang,
-            ),
-            e => unavailable_review(person, &e),
-        })
-    })?;
+    let case = review
+        .case(&org, id)
+        .await
+        .map_err(|e| Box::new(unavailable_review(person, &e)))?;
     log_review(
         state,
         person,
