@@ -261,6 +261,18 @@ fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str) {
         sql.push(" AND ");
         let long = scope.clients.len() + scope.partial.iter().map(|p| p.0.len()).sum::<usize>()
             > LONG_LIST;
+        let named = if long {
+            named_clients(&plan.filter, scope)
+        } else {
+            vec![]
+        };
+        if !named.is_empty() {
+            // The clients this search is about, already known to be in the scope, are checked
+            // first: a search about one client then never expands the caller's long list.
+            sql.push("(");
+            is_in(sql, &format!("{alias}.client_key"), &named);
+            sql.push(" OR ");
+        }
         scope_sql_as(
             sql,
             scope,
@@ -270,6 +282,9 @@ fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str) {
             },
             !long || plan.filter.all.is_empty(),
         );
+        if !named.is_empty() {
+            sql.push(")");
+        }
     }
     filter_sql(
         sql,
@@ -280,6 +295,32 @@ fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str) {
         },
         plan.scope.as_ref(),
     );
+}
+
+/// The client keys a search names in conditions that every match must meet (a reference's
+/// target, a Patient's id) and that the scope shows whole. Checking them before the scope's
+/// list changes nothing about which rows match: each is in that list.
+fn named_clients(filter: &Filter, scope: &ClientScope) -> Vec<String> {
+    let mut named: Vec<String> = Vec::new();
+    for group in filter.all.iter().filter(|g| !g.negate) {
+        for cond in &group.conds {
+            let id = match cond {
+                Cond::Reference {
+                    target_id: Some(id),
+                    ..
+                } => id,
+                Cond::Id(id) => id,
+                _ => continue,
+            };
+            if named.len() < LONG_LIST
+                && !named.contains(id)
+                && scope.clients.iter().any(|c| c == id)
+            {
+                named.push(id.clone());
+            }
+        }
+    }
+    named
 }
 
 /// The caller's scope on the rows at `at`: whole clients, shared data, and clients seen only
@@ -941,6 +982,42 @@ mod tests {
         assert!(sql.args.contains(&Arg::Text(
             serde_json::to_string(&(0..100).map(|i| format!("p{i}")).collect::<Vec<_>>()).unwrap()
         )));
+    }
+
+    #[test]
+    fn a_client_the_search_names_is_checked_before_a_long_list_only_if_in_scope() {
+        let clients: Vec<String> = (0..100).map(|i| format!("p{i}")).collect();
+        let scope = ClientScope {
+            clients: clients.into(),
+            ..ClientScope::default()
+        };
+        let about = |id: &str| {
+            let mut plan = SearchPlan::new("Observation").scoped(scope.clone());
+            plan.filter.all.push(AnyOf {
+                conds: vec![Cond::Reference {
+                    param: "subject".into(),
+                    target_type: Some("Patient".into()),
+                    target_id: Some(id.into()),
+                    url: None,
+                }],
+                negate: false,
+            });
+            search_page(&plan)
+        };
+        let inside = about("p7");
+        let lite = inside.text_for(Backend::Sqlite);
+        assert!(
+            lite.contains(
+                "(r.client_key IN (?) OR ((r.client_key || '') IN (SELECT value FROM json_each(?))"
+            ),
+            "{lite}"
+        );
+        let outside = about("stranger");
+        let lite = outside.text_for(Backend::Sqlite);
+        assert!(!lite.contains("r.client_key IN (?) OR"), "{lite}");
+        // Only as the reference condition itself, never as a client key of the scope.
+        let stranger = Arg::Text("stranger".into());
+        assert_eq!(outside.args.iter().filter(|a| **a == stranger).count(), 1);
     }
 
     #[test]

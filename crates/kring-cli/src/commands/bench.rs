@@ -513,6 +513,11 @@ async fn access_comparison(
             "filtered search (Observation?subject=…)",
             "Observation?subject=Patient/bp{}&_count=20",
         ),
+        // Not about one client: the scope's whole list is checked for every candidate row.
+        (
+            "search across clients (Observation?code=…)",
+            "Observation?code=http://loinc.org|8867-4&_count=20",
+        ),
     ] {
         let mut results = Vec::new();
         for (who, base, auth) in [
