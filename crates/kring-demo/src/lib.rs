@@ -277,6 +277,25 @@ pub fn generate(seed: u64) -> Network {
             "managingOrganization": {"reference": "Organization/zorggroep-de-linde"},
         }));
     }
+    // A team per organisation: a circle's membership for an organisation can name its team
+    // instead of a person, and the team's members then share it.
+    for org in ORGS {
+        let members: Vec<Value> = staff
+            .iter()
+            .filter(|s| s.2 == org.id)
+            .take(3)
+            .map(|s| {
+                json!({"member": {"reference": format!("PractitionerRole/{}", s.1)},
+                       "onBehalfOf": {"reference": format!("Organization/{}", org.id)}})
+            })
+            .collect();
+        g.out.push(json!({
+            "resourceType": "CareTeam", "id": format!("team-{}", org.id), "status": "active",
+            "name": format!("Team {}", org.name),
+            "managingOrganization": [{"reference": format!("Organization/{}", org.id)}],
+            "participant": members,
+        }));
+    }
     // Dedupe usernames deterministically.
     let mut seen = std::collections::HashMap::new();
     for p in &mut people {

@@ -30,7 +30,10 @@ struct CirclePage {
     f: Frame,
     id: String,
     members: Vec<MemberRow>,
-    options: Vec<(String, String)>,
+    /// Who can be added, as (reference, label): people in a role, teams, organisations.
+    professionals: Vec<(String, String)>,
+    teams: Vec<(String, String)>,
+    organisations: Vec<(String, String)>,
     category_options: Vec<(String, String)>,
 }
 
@@ -105,7 +108,7 @@ async fn render_page(
             });
         }
     }
-    let mut options = Vec::new();
+    let mut professionals = Vec::new();
     let roles = state
         .record
         .search(
@@ -132,10 +135,40 @@ async fn render_page(
                 .unwrap_or("")
                 .trim_start_matches("Organization/");
             let code = v["code"][0]["coding"][0]["code"].as_str().unwrap_or("");
-            options.push((r.id.clone(), format!("{name} — {org} ({code})")));
+            professionals.push((
+                format!("PractitionerRole/{}", r.id),
+                format!("{name} — {org} ({code})"),
+            ));
         }
     }
-    options.sort_by(|a, b| a.1.cmp(&b.1));
+    professionals.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut teams: Vec<(String, String)> =
+        search(state, person, "CareTeam", "subject:missing=true&_count=200")
+            .await
+            .iter()
+            .map(|t| {
+                let v = json(t);
+                let org = v["managingOrganization"][0]["reference"]
+                    .as_str()
+                    .unwrap_or("")
+                    .trim_start_matches("Organization/")
+                    .to_string();
+                let name = v["name"].as_str().unwrap_or(&t.id).to_string();
+                (format!("CareTeam/{}", t.id), format!("{name} — {org}"))
+            })
+            .collect();
+    teams.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut organisations: Vec<(String, String)> =
+        search(state, person, "Organization", "_count=200")
+            .await
+            .iter()
+            .map(|o| {
+                let v = json(o);
+                let name = v["name"].as_str().unwrap_or(&o.id).to_string();
+                (format!("Organization/{}", o.id), name)
+            })
+            .collect();
+    organisations.sort_by(|a, b| a.1.cmp(&b.1));
     let category_options = Category::GRANTABLE
         .iter()
         .map(|c| {
@@ -152,12 +185,28 @@ async fn render_page(
             f,
             id: id.to_string(),
             members,
-            options,
+            professionals,
+            teams,
+            organisations,
             category_options,
         },
         person.lang,
         person.set_lang,
     )
+}
+
+/// Whether a form's member is a reference a membership may name: a professional in a role, a
+/// team (a CareTeam without a client) or an organisation.
+fn may_be_member(reference: &str) -> bool {
+    let Some((rtype, id)) = reference.split_once('/') else {
+        return false;
+    };
+    matches!(rtype, "PractitionerRole" | "CareTeam" | "Organization")
+        && !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
 }
 
 /// Form fields, with repeated keys (`category=a&category=b`).
@@ -195,7 +244,7 @@ pub async fn add(
     if let Err(r) = person.check_csrf(&field(&f, "csrf")) {
         return r.into_response();
     }
-    let role = field(&f, "role");
+    let member = field(&f, "member");
     let end = field(&f, "end");
     let cats: Vec<Value> = f
         .iter()
@@ -203,7 +252,7 @@ pub async fn add(
         .filter_map(|(_, v)| Category::from_code(v))
         .map(|c| json!({"system": CATEGORY_SYSTEM, "code": c.code()}))
         .collect();
-    if role.is_empty()
+    if !may_be_member(&member)
         || cats.is_empty()
         || chrono::NaiveDate::parse_from_str(&end, "%Y-%m-%d").is_err()
     {
@@ -213,10 +262,10 @@ pub async fn add(
             &id,
             Some(match person.lang {
                 super::i18n::Lang::Nl => {
-                    "Kies een professional, ten minste één soort gegevens en een einddatum.".into()
+                    "Kies een professional, team of organisatie, ten minste één soort gegevens en een einddatum.".into()
                 }
                 super::i18n::Lang::En => {
-                    "Choose a professional, at least one kind of data and an end date.".into()
+                    "Choose a professional, team or organisation, at least one kind of data and an end date.".into()
                 }
             }),
         )
@@ -226,7 +275,7 @@ pub async fn add(
     let result = update_circle(&state, &person, &id, |v| {
         let participant = json!({
             "extension": [{"url": CATEGORIES_EXTENSION, "valueCodeableConcept": {"coding": cats}}],
-            "member": {"reference": format!("PractitionerRole/{role}")},
+            "member": {"reference": member},
             "period": {"start": today, "end": end},
         });
         match v["participant"].as_array_mut() {
