@@ -13,6 +13,7 @@
 //! | `oversight_review` |             | `KRING_OVERSIGHT_REVIEW` | `<access_log>-review.db` |
 //! | `oversight_hour` |               | `KRING_OVERSIGHT_HOUR`   | 2 (nightly run, Dutch time) |
 //! | `base_url`       |               | `KRING_BASE_URL`         | from the `Host` header  |
+//! | `passkey_origin` |               | `KRING_PASSKEY_ORIGIN`   | origin of `base_url`, else `http://localhost:<port>` |
 //! | `max_body_bytes` |               | `KRING_MAX_BODY_BYTES`   | 8388608 (8 MiB)         |
 //! | `max_json_depth` |               | `KRING_MAX_JSON_DEPTH`   | 64                      |
 //! | `log`            |               | `KRING_LOG`              | `info`                  |
@@ -61,6 +62,8 @@ pub struct Config {
     /// The hour (Dutch time, 0–23) of the nightly oversight run over the live log.
     pub oversight_hour: u32,
     pub base_url: Option<String>,
+    /// Where passkeys work: the origin people's browsers use (`https://kring.regio.nl`).
+    pub passkey_origin: Option<String>,
     pub max_body_bytes: usize,
     pub max_json_depth: usize,
     pub log: String,
@@ -79,6 +82,7 @@ impl Default for Config {
             oversight_review: None,
             oversight_hour: 2,
             base_url: None,
+            passkey_origin: None,
             max_body_bytes: 8 * 1024 * 1024,
             max_json_depth: 64,
             log: "info".into(),
@@ -116,6 +120,22 @@ impl Config {
                 access_log: args.access_log.clone(),
             }));
         fig.extract().map_err(Box::new)
+    }
+
+    /// Where passkeys work: `passkey_origin`, else the origin of `base_url`, else
+    /// `http://localhost:<port>` for the port Kring listens on (browsers offer passkeys on
+    /// https and on localhost, never on a bare IP address).
+    pub fn passkey_origin(&self, port: u16) -> String {
+        if let Some(o) = &self.passkey_origin {
+            return o.trim_end_matches('/').to_string();
+        }
+        if let Some(base) = &self.base_url {
+            if let Some((scheme, rest)) = base.split_once("://") {
+                let host = rest.split('/').next().unwrap_or(rest);
+                return format!("{scheme}://{host}");
+            }
+        }
+        format!("http://localhost:{port}")
     }
 
     /// Where the access log goes: the configured file, or beside the SQLite database.
@@ -182,6 +202,16 @@ mod tests {
             c.log_config().key_path,
             PathBuf::from("/tmp/x-access-log.key")
         );
+    }
+
+    #[test]
+    fn passkeys_work_at_the_configured_origin_or_the_public_address() {
+        let mut c = Config::default();
+        assert_eq!(c.passkey_origin(8080), "http://localhost:8080");
+        c.base_url = Some("https://kring.regio.nl/fhir".into());
+        assert_eq!(c.passkey_origin(8080), "https://kring.regio.nl");
+        c.passkey_origin = Some("https://inloggen.kring.nl/".into());
+        assert_eq!(c.passkey_origin(8080), "https://inloggen.kring.nl");
     }
 
     #[test]

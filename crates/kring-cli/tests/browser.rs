@@ -177,53 +177,100 @@ async fn sign_out(c: &Client) {
     c.wait().for_element(Locator::Id("username")).await.unwrap();
 }
 
+/// A fresh demo network served by the `kring` binary, with Chromium's WebDriver beside it.
+struct Demo {
+    dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    people: Vec<Value>,
+    db: String,
+    port: u16,
+    server: Option<Killed>,
+    driver_port: u16,
+    _driver: Killed,
+}
+
+impl Demo {
+    fn start() -> Demo {
+        assert!(
+            Path::new("/usr/bin/chromedriver").exists(),
+            "Chromium's WebDriver is missing: scripts/test.sh installs chromium and chromium-driver"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("demo");
+        let out = kring()
+            .args(["demo", "--no-serve", "--data"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let creds: Value =
+            serde_json::from_slice(&std::fs::read(data.join("demo-credentials.json")).unwrap())
+                .unwrap();
+        let people = creds["people"].as_array().unwrap().clone();
+        let db = format!("sqlite:{}", data.join("kring.db").display());
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let server = Killed(
+            kring()
+                .args(["--database", &db, "--addr", &addr, "serve"])
+                .env("KRING_ACCESS_LOG", data.join("access-log.db"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let driver_port = free_port();
+        let driver = Killed(
+            Command::new("/usr/bin/chromedriver")
+                .arg(format!("--port={driver_port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_for(&addr, "kring serve");
+        wait_for(&format!("127.0.0.1:{driver_port}"), "chromedriver");
+        Demo {
+            dir,
+            data,
+            people,
+            db,
+            port,
+            server: Some(server),
+            driver_port,
+            _driver: driver,
+        }
+    }
+
+    /// The access log as AuditEvent NDJSON, after the server has stopped.
+    fn exported_log(&mut self) -> String {
+        self.server.take();
+        let export = self.dir.path().join("log.ndjson");
+        let out = kring()
+            .args(["--database", &self.db, "audit", "export", "--out"])
+            .arg(&export)
+            .env("KRING_ACCESS_LOG", self.data.join("access-log.db"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(&export).unwrap()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn professionals_and_clients_use_the_pages_in_chromium() {
-    assert!(
-        Path::new("/usr/bin/chromedriver").exists(),
-        "Chromium's WebDriver is missing: scripts/test.sh installs chromium and chromium-driver"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("demo");
-    let out = kring()
-        .args(["demo", "--no-serve", "--data"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let creds: Value =
-        serde_json::from_slice(&std::fs::read(data.join("demo-credentials.json")).unwrap())
-            .unwrap();
-    let people = creds["people"].as_array().unwrap().clone();
-    let db = format!("sqlite:{}", data.join("kring.db").display());
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let _server = Killed(
-        kring()
-            .args(["--database", &db, "--addr", &addr, "serve"])
-            .env("KRING_ACCESS_LOG", data.join("access-log.db"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let driver_port = free_port();
-    let _driver = Killed(
-        Command::new("/usr/bin/chromedriver")
-            .arg(format!("--port={driver_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for(&addr, "kring serve");
-    wait_for(&format!("127.0.0.1:{driver_port}"), "chromedriver");
-    let base = format!("http://{addr}");
-    let c = browser(driver_port).await;
+    let mut demo = Demo::start();
+    let (people, db) = (demo.people.clone(), demo.db.clone());
+    let base = format!("http://127.0.0.1:{}", demo.port);
+    let c = browser(demo.driver_port).await;
 
     // 1. A case director of the wijkteam signs in with two factors and sees their clients.
     let director = people
@@ -325,6 +372,41 @@ async fn professionals_and_clients_use_the_pages_in_chromium() {
     assert!(
         !last.contains("2027-06-30"),
         "the membership ended yesterday: {last}"
+    );
+    // A team can be a member instead of a person.
+    let rows_before = c.find_all(Locator::Css("tbody tr")).await.unwrap().len();
+    c.find(Locator::Css(
+        "select#member option[value^='CareTeam/team-']",
+    ))
+    .await
+    .expect("the demo's teams are offered")
+    .click()
+    .await
+    .unwrap();
+    c.find(Locator::Css("input[name='category'][value='crisis-plan']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let end = c.find(Locator::Id("end")).await.unwrap();
+    c.execute(
+        "arguments[0].value = '2027-03-31'",
+        vec![serde_json::to_value(&end).unwrap()],
+    )
+    .await
+    .unwrap();
+    c.find(Locator::Css("form[action$='/kring'] button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let rows = wait_count(&c, "tbody tr", rows_before + 1).await;
+    let last = rows.last().unwrap().text().await.unwrap();
+    assert!(
+        last.contains("CareTeam/team-") && last.contains("2027-03-31"),
+        "{last}"
     );
 
     // 4. English on request; the keyboard reaches the skip link first.
@@ -648,20 +730,7 @@ async fn professionals_and_clients_use_the_pages_in_chromium() {
     c.close().await.unwrap();
 
     // 12. The officer's decision and warning are in the access log, like every access.
-    drop(_server);
-    let export = dir.path().join("log.ndjson");
-    let out = kring()
-        .args(["--database", &db, "audit", "export", "--out"])
-        .arg(&export)
-        .env("KRING_ACCESS_LOG", data.join("access-log.db"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let log = std::fs::read_to_string(&export).unwrap();
+    let log = demo.exported_log();
     for interaction in [
         "review-run",
         "review-case",
@@ -673,4 +742,175 @@ async fn professionals_and_clients_use_the_pages_in_chromium() {
             "{interaction} not logged"
         );
     }
+}
+
+/// A WebDriver extension command of the Web Authentication spec, such as adding a virtual
+/// authenticator (`POST /session/{id}/webauthn/authenticator`).
+#[derive(Debug)]
+struct WebAuthnCommand {
+    path: String,
+    body: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for WebAuthnCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/webauthn/{}",
+            session_id.unwrap_or_default(),
+            self.path
+        ))
+    }
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.body.to_string()))
+    }
+}
+
+/// Clicks the primary button of the sign-in form after typing username and password.
+async fn password_step(c: &Client, base: &str, person: &Value) {
+    c.goto(&format!("{base}/inloggen")).await.unwrap();
+    for (field, key) in [("username", "username"), ("password", "password")] {
+        c.find(Locator::Id(field))
+            .await
+            .unwrap()
+            .send_keys(person[key].as_str().unwrap())
+            .await
+            .unwrap();
+    }
+    c.find(Locator::Css("button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_professional_adds_a_passkey_and_signs_in_with_it_in_chromium() {
+    let mut demo = Demo::start();
+    let c = browser(demo.driver_port).await;
+    // Passkeys work at the origin Kring names (http://localhost:<port> by default), never at
+    // a bare IP address.
+    let base = format!("http://localhost:{}", demo.port);
+    c.issue_cmd(WebAuthnCommand {
+        path: "authenticator".into(),
+        body: json!({"protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+                     "hasUserVerification": true, "isUserConsenting": true,
+                     "isUserVerified": true}),
+    })
+    .await
+    .expect("Chromium offers a virtual authenticator");
+    let person = demo
+        .people
+        .iter()
+        .find(|p| p["kind"] == "professional")
+        .unwrap()
+        .clone();
+
+    // 1. Signed in with password and TOTP, the professional adds a passkey.
+    sign_in(&c, &base, &person).await;
+    c.find(Locator::LinkText("Beveiliging"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(wait_text(&c, "h1", "Beveiliging").await, "Beveiliging");
+    assert!(text(&c, "main").await.contains("nog geen passkey"));
+    c.wait()
+        .for_element(Locator::Css(
+            "form#passkey-add:not([hidden]) input[name='name']",
+        ))
+        .await
+        .unwrap()
+        .send_keys("laptop werk")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form#passkey-add button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let added = wait_text(&c, "p.ok", "toegevoegd").await;
+    assert!(added.contains("De passkey is toegevoegd"), "{added}");
+    let row = text(&c, "tbody tr").await;
+    assert!(row.contains("laptop werk"), "{row}");
+    sign_out(&c).await;
+
+    // 2. After the password, the passkey replaces the code.
+    password_step(&c, &base, &person).await;
+    c.wait()
+        .for_element(Locator::Css("button#passkey-signin:not([hidden])"))
+        .await
+        .expect("the passkey is offered at the second step")
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("form[action='/uitloggen'] button"))
+        .await
+        .expect("signed in with the passkey");
+    c.goto(&format!("{base}/beveiliging")).await.unwrap();
+    let row = wait_text(&c, "tbody tr", "laptop werk").await;
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert!(
+        row.matches(today.as_str()).count() >= 1 && !row.contains('—'),
+        "the passkey's last use is shown: {row}"
+    );
+
+    // 3. Removing the passkey takes it away from the second step.
+    c.find(Locator::Css(
+        "form[action='/beveiliging/passkeys/verwijderen'] button",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    assert!(wait_text(&c, "main", "nog geen passkey")
+        .await
+        .contains("nog geen passkey"));
+    sign_out(&c).await;
+    password_step(&c, &base, &person).await;
+    c.wait().for_element(Locator::Id("code")).await.unwrap();
+    assert!(c
+        .find_all(Locator::Css("button#passkey-signin"))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // 4. At an address where browsers refuse passkeys, the page says where they work.
+    let colleague = demo
+        .people
+        .iter()
+        .filter(|p| p["kind"] == "professional")
+        .nth(1)
+        .unwrap()
+        .clone();
+    let ip_base = format!("http://127.0.0.1:{}", demo.port);
+    sign_in(&c, &ip_base, &colleague).await;
+    c.goto(&format!("{ip_base}/beveiliging")).await.unwrap();
+    let note = wait_text(&c, "p.notice:not([hidden])", "localhost").await;
+    assert!(note.contains(&base), "{note}");
+    c.close().await.unwrap();
+
+    // 5. Adding and removing the passkey, and the sign-in with it, are in the access log.
+    let log = demo.exported_log();
+    let account = format!("account/{}", person["username"].as_str().unwrap());
+    let mine: Vec<&str> = log.lines().filter(|l| l.contains(&account)).collect();
+    let count = |code: &str| {
+        mine.iter()
+            .filter(|l| l.contains(&format!("\"code\":\"{code}\"")))
+            .count()
+    };
+    assert!(count("account-update") >= 2, "added and removed");
+    assert_eq!(
+        count("sign-in"),
+        2,
+        "the sign-in with TOTP, then the one with the passkey"
+    );
 }

@@ -32,6 +32,8 @@ pub struct HttpConfig {
     /// The public base URL of the FHIR API (`https://kring.example.nl/fhir`); when unset it is
     /// derived from the `Host` header.
     pub base_url: Option<String>,
+    /// Where passkeys work (`https://kring.regio.nl`); none: passkeys are not offered.
+    pub passkey_origin: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -40,6 +42,7 @@ impl Default for HttpConfig {
             max_body_bytes: 8 * 1024 * 1024,
             max_json_depth: 64,
             base_url: None,
+            passkey_origin: None,
         }
     }
 }
@@ -57,12 +60,20 @@ pub struct AppState {
     pub throttle: Arc<auth::throttle::Throttle>,
     /// The privacy officer's review queue of the live log, when oversight is set up.
     pub review: Option<Arc<kring_review::Review>>,
+    /// Kring as a WebAuthn relying party, when a passkey origin is set.
+    pub passkeys: Option<Arc<auth::passkeys::Passkeys>>,
 }
 
 impl AppState {
     /// The production state: every request needs a partner system's bearer token.
     pub fn new(record: Record, http: HttpConfig) -> AppState {
         let tokens = Arc::new(TokenTable::default());
+        let passkeys = http.passkey_origin.as_deref().and_then(|origin| {
+            auth::passkeys::Passkeys::new(origin)
+                .map_err(|e| tracing::error!(error = %e, "passkeys are not offered"))
+                .ok()
+                .map(Arc::new)
+        });
         AppState {
             record: record.clone(),
             http: Arc::new(http),
@@ -73,6 +84,7 @@ impl AppState {
             auth_tokens: tokens,
             throttle: Arc::new(auth::throttle::Throttle::default()),
             review: None,
+            passkeys,
         }
     }
 

@@ -20,6 +20,7 @@ pub async fn serve_record(cfg: &Config, record: Record, log: Arc<MerkleLog>) -> 
         max_body_bytes: cfg.max_body_bytes,
         max_json_depth: cfg.max_json_depth,
         base_url: cfg.base_url.clone(),
+        passkey_origin: Some(cfg.passkey_origin(addr.port())),
     };
     println!("Kring is serving its pages at http://{addr}/ and the FHIR API at http://{addr}/fhir  (capabilities: http://{addr}/fhir/metadata)");
     println!("Press Ctrl-C to stop.");

@@ -65,6 +65,12 @@ pub struct Account {
     pub role: Option<String>,
     pub patient: Option<String>,
     pub related_person: Option<String>,
+    /// Passkeys registered as a second factor beside TOTP.
+    #[serde(default)]
+    pub passkeys: Vec<super::passkeys::StoredPasskey>,
+    /// The random user handle the passkeys of this account carry (no name, no username).
+    #[serde(default)]
+    pub passkey_handle: Option<String>,
 }
 
 impl Account {
@@ -149,7 +155,8 @@ pub async fn save(store: &dyn Store, a: &Account) -> Result<(), SignInError> {
         .map_err(|_| SignInError::Unavailable)
 }
 
-async fn count_failure(store: &dyn Store, mut a: Account, now_ms: i64) -> SignInError {
+/// Counts a wrong attempt at either step; the fifth in a row locks the account.
+pub async fn count_failure(store: &dyn Store, mut a: Account, now_ms: i64) -> SignInError {
     a.failed += 1;
     let locked = a.failed >= MAX_FAILURES;
     if locked {
@@ -318,5 +325,7 @@ pub fn blank(username: &str, kind: Kind) -> Account {
         role: None,
         patient: None,
         related_person: None,
+        passkeys: vec![],
+        passkey_handle: None,
     }
 }

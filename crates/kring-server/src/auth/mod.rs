@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod events;
 pub mod oauth;
 pub mod partners;
+pub mod passkeys;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;

@@ -11,6 +11,7 @@ mod clients;
 mod consent;
 pub mod i18n;
 mod oversight;
+mod passkeys;
 mod render;
 mod signin;
 
@@ -32,6 +33,16 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(clients::home))
         .route("/inloggen", get(signin::form).post(signin::password))
         .route("/inloggen/code", get(signin::code_form).post(signin::code))
+        .route("/inloggen/passkey/opties", post(passkeys::sign_in_options))
+        .route("/inloggen/passkey", post(passkeys::sign_in))
+        .route("/beveiliging", get(passkeys::page))
+        .route(
+            "/beveiliging/passkeys/opties",
+            post(passkeys::registration_options),
+        )
+        .route("/beveiliging/passkeys", post(passkeys::register))
+        .route("/beveiliging/passkeys/verwijderen", post(passkeys::remove))
+        .route("/static/passkey.js", get(passkeys::script))
         .route("/uitloggen", post(signin::sign_out))
         .route("/uitloggen/overal", post(signin::sign_out_everywhere))
         .route("/clienten", get(clients::my_clients))

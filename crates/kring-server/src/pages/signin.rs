@@ -27,6 +27,8 @@ struct CodePage {
     f: Frame,
     qr_svg: Option<String>,
     secret: String,
+    /// Whether to offer signing in with a passkey instead of the code.
+    passkey: bool,
 }
 
 #[derive(Template)]
@@ -58,7 +60,7 @@ fn with_cookie(mut res: Response, cookie: &str) -> Response {
     res
 }
 
-fn sign_in_error(e: &SignInError, lang: Lang) -> String {
+pub(super) fn sign_in_error(e: &SignInError, lang: Lang) -> String {
     match (e, lang) {
         (SignInError::Wrong, Lang::Nl) => "De gebruikersnaam of het wachtwoord klopt niet.".into(),
         (SignInError::Locked, Lang::Nl) => {
@@ -211,11 +213,18 @@ pub async fn code_form(
     } else {
         "code-title"
     };
+    let passkey = !enrolling
+        && !account.passkeys.is_empty()
+        && state
+            .passkeys
+            .as_deref()
+            .is_some_and(|p| p.served_here(&headers));
     render::page(
         &CodePage {
             f: frame(lang, title, &session.csrf, None),
             qr_svg,
             secret: if enrolling { secret } else { String::new() },
+            passkey,
         },
         lang,
         set,
@@ -323,6 +332,7 @@ pub async fn code(
                     ),
                     qr_svg: None,
                     secret: String::new(),
+                    passkey: false,
                 },
                 lang,
                 false,

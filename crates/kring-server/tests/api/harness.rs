@@ -151,6 +151,7 @@ impl TestApp {
             max_body_bytes: 8 * 1024 * 1024,
             max_json_depth: 64,
             base_url: Some("http://kring.test/fhir".into()),
+            passkey_origin: Some("http://kring.test".into()),
         };
         // The FHIR conformance tests call as the local operator; the access tests sign in.
         let router = kring_server::router(AppState::local_operator(record.clone(), http.clone()));

@@ -11,5 +11,6 @@ mod bundles;
 mod conformance;
 mod crud;
 mod robustness;
+mod passkeys;
 mod search;
 mod signin;
