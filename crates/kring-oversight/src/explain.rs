@@ -1,7 +1,8 @@
 //! Explain first: the legitimate grounds an access can have, tried in turn. An access that
 //! one of them explains is not listed (except emergency access, which is always reviewed).
 //! Relationships that were never registered are inferred from behaviour: a user who writes to
-//! a client's record is doing care work for that client.
+//! a client's record is doing care work for that client, and one whom the agenda shows seeing
+//! the client is in a care relationship around those appointments.
 
 use std::collections::HashMap;
 
@@ -59,7 +60,7 @@ impl Explanation {
         match self {
             Explanation::Membership => "geen lopend lidmaatschap van de kring",
             Explanation::Location => "geen gedeelde locatie of team met waar de cliënt woont of behandeld wordt",
-            Explanation::Appointment => "geen afspraak met de cliënt op die dag",
+            Explanation::Appointment => "geen afspraak met de cliënt op die dag of in de weken eromheen",
             Explanation::DocumentedWork => "geen eigen verslaglegging in dit dossier",
             Explanation::Role(_) => "geen administratieve, plannings-, nacht- of crisisrol binnen de organisatie van de cliënt",
             Explanation::Covering => "geen waarneming voor een collega van dezelfde locatie binnen werktijd",
@@ -234,6 +235,19 @@ impl Explainer<'_> {
             || identity
                 .iter()
                 .any(|r| matches!(r, Reason::ColleagueRecord | Reason::Vip));
+        // An appointment with the client in the weeks around the access: a care relationship
+        // the agenda shows where the circle does not (registrations are incomplete). Like
+        // documented work, from a month before the appointment to six weeks after it; never
+        // for one's own or a family member's record.
+        if !personal
+            && client.appointments.iter().any(|&(u, s, _)| {
+                u == a.user
+                    && s - WORK_BEFORE_DAYS * DAY_MS <= a.at
+                    && a.at <= s + WORK_AFTER_DAYS * DAY_MS
+            })
+        {
+            return Outcome::Explained(Explanation::Appointment);
+        }
         if !personal {
             match self.role_kind(a.user, client.organisation) {
                 Some(
@@ -298,7 +312,11 @@ mod tests {
 {"resourceType":"CareTeam","id":"c2","subject":{"reference":"Patient/kees"},"participant":[{"member":{"reference":"Practitioner/piet"}},{"member":{"reference":"Practitioner/jan"},"period":{"start":"2024-01-01","end":"2025-01-31"}}]}"#;
 
     fn outcome(user: &str, client: &str, at: &str) -> Outcome {
-        let mut cx = Context::read(CONTEXT.as_bytes(), &RoleMap::default()).unwrap();
+        outcome_in(CONTEXT, user, client, at)
+    }
+
+    fn outcome_in(context: &str, user: &str, client: &str, at: &str) -> Outcome {
+        let mut cx = Context::read(context.as_bytes(), &RoleMap::default()).unwrap();
         let at = crate::audit::instant_ms(at).unwrap();
         let mut log = AccessLog::default();
         let (u, c) = (cx.user(user), cx.client(client));
@@ -353,5 +371,41 @@ mod tests {
             outcome("Practitioner/jan", "Patient/kees", "2025-02-20T10:00:00Z"),
             Outcome::Explained(Explanation::ClosingWork)
         );
+    }
+
+    #[test]
+    fn the_agenda_shows_a_relationship_the_circle_does_not() {
+        // Jan sees Kees again on 1 December 2026, long after his membership ended.
+        let context = format!(
+            "{CONTEXT}\n{}",
+            r#"{"resourceType":"Appointment","id":"a1","status":"booked","start":"2026-12-01T09:00:00Z","end":"2026-12-01T10:00:00Z","participant":[{"actor":{"reference":"Practitioner/jan"}},{"actor":{"reference":"Patient/kees"}}]}"#
+        );
+        // Reading the record in the weeks before and after it is care work …
+        for at in ["2026-11-10T10:00:00Z", "2026-12-30T10:00:00Z"] {
+            assert_eq!(
+                outcome_in(&context, "Practitioner/jan", "Patient/kees", at),
+                Outcome::Explained(Explanation::Appointment),
+                "{at}"
+            );
+        }
+        // … but not months away from it, and not for someone else.
+        assert!(matches!(
+            outcome_in(
+                &context,
+                "Practitioner/jan",
+                "Patient/kees",
+                "2027-03-01T10:00:00Z"
+            ),
+            Outcome::Unexplained(MembershipState::Ended(_))
+        ));
+        assert!(matches!(
+            outcome_in(
+                &context,
+                "Practitioner/anna",
+                "Patient/anna-self",
+                "2026-11-30T10:00:00Z"
+            ),
+            Outcome::Unexplained(_)
+        ));
     }
 }

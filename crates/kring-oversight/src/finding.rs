@@ -119,6 +119,10 @@ impl Reason {
 /// The score at or above which a finding is flagged: the officer must look at it. Findings
 /// below it (emergency access by a crisis service, with a reason) are still queued.
 pub const FLAG_SCORE: f64 = 0.5;
+/// The score of an access nothing explains to a client whom nobody is registered for, by care
+/// staff of the client's own organisation: most likely a missing registration (queued, not
+/// flagged).
+pub const REGISTRATION_GAP_SCORE: f64 = 0.35;
 /// The score of emergency access with a reason by someone whose role allows it.
 pub const ROUTINE_EMERGENCY_SCORE: f64 = 0.2;
 
@@ -165,6 +169,19 @@ impl Finding {
 /// each weight as independent evidence.
 pub fn score(reasons: &[Reason]) -> f64 {
     1.0 - reasons.iter().map(|r| 1.0 - r.weight()).product::<f64>()
+}
+
+/// The Dutch sentence of an access in a registration gap.
+pub fn registration_gap_sentence(user: &str, client: &str, action: Action) -> String {
+    let verb = match action {
+        Action::Read => "bekeek",
+        Action::Write => "wijzigde",
+    };
+    format!(
+        "{user} {verb} het dossier van {client} zonder verklaring, maar niemand is voor deze \
+         cliënt geregistreerd en {user} werkt voor de organisatie van de cliënt: waarschijnlijk \
+         ontbreekt de registratie van de zorgrelatie."
+    )
 }
 
 /// The Dutch sentence of a finding.

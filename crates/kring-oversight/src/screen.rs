@@ -4,10 +4,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::audit::{AccessLog, Action, Emergency};
-use crate::context::Context;
+use crate::audit::{Access, AccessLog, Action, Emergency};
+use crate::context::{Context, MembershipState};
 use crate::explain::{work_spans, Explainer, Explanation, Outcome};
-use crate::finding::{score, sentence, Evidence, Finding, Reason, ROUTINE_EMERGENCY_SCORE};
+use crate::finding::{
+    registration_gap_sentence, score, sentence, Evidence, Finding, Reason, REGISTRATION_GAP_SCORE,
+    ROUTINE_EMERGENCY_SCORE,
+};
 use crate::roles::RoleKind;
 use crate::signals::{hour_profiles, patterns, single, Judged};
 use crate::time::Clock;
@@ -245,18 +248,32 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
         .collect();
     let mut findings = Vec::with_capacity(judged.len() + routine.len());
     for mut j in judged {
+        let a = &accesses[j.index];
+        let gap = j.reasons.is_empty()
+            && j.membership == MembershipState::None
+            && registration_gap(cx, a);
         let signal = j.reasons.iter().any(|r| *r != Reason::OffHours);
         if !signal {
             j.reasons.insert(0, Reason::NoExplanation);
         }
         j.reasons.sort_unstable();
         j.reasons.dedup();
-        let a = &accesses[j.index];
         let e = evidence(j.index, tried_all.clone());
+        let (score, explanation) = if gap {
+            (
+                REGISTRATION_GAP_SCORE,
+                registration_gap_sentence(&e.user, &e.client, a.action),
+            )
+        } else {
+            (
+                score(&j.reasons),
+                sentence(&e.user, &e.client, a.action, &j.reasons, false),
+            )
+        };
         findings.push(Finding {
             event: log.event_id(a.event).to_string(),
-            score: score(&j.reasons),
-            explanation: sentence(&e.user, &e.client, a.action, &j.reasons, false),
+            score,
+            explanation,
             reasons: j.reasons,
             evidence: e,
         });
@@ -299,4 +316,27 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
         .collect::<HashSet<_>>()
         .len() as u64;
     Screening { findings, stats }
+}
+
+/// Whether an access nothing explains falls in a registration gap: the client's circle has no
+/// running membership at all, and the user is care staff of the client's own organisation.
+/// Registrations are incomplete (10–30% of care relationships are never recorded); a client
+/// whom nobody is registered for is still cared for by someone, most likely by their own
+/// organisation's carers. Such an access is queued below the flag line with that sentence, so
+/// the officer can complete the registration; any risk signal (own record, family, neighbour,
+/// colleague, VIP, a former relationship, off-hours, a pattern) flags it as usual.
+fn registration_gap(cx: &Context, a: &Access) -> bool {
+    let client = &cx.patients[a.client as usize];
+    let Some(org) = client.organisation else {
+        return false;
+    };
+    let staff = &cx.staff[a.user as usize];
+    staff
+        .roles
+        .iter()
+        .any(|r| r.organisation == Some(org) && r.kind.is_none_or(|k| k == RoleKind::Care))
+        && !client
+            .memberships
+            .iter()
+            .any(|m| m.start <= a.at && a.at <= m.end)
 }

@@ -1,0 +1,52 @@
+//! A client whom nobody is registered for: an own-organisation carer's access is most likely a
+//! missing registration (queued below the flag line, saying so); a carer of another
+//! organisation, or a signal such as family, is flagged as before.
+
+use kring_oversight::{screen, AccessLog, Context, Reason, RoleMap};
+
+const CONTEXT: &str = r#"{"resourceType":"Organization","id":"ggz"}
+{"resourceType":"Organization","id":"jeugd"}
+{"resourceType":"Practitioner","id":"anna","name":[{"family":"Bakker","given":["Anna"]}]}
+{"resourceType":"PractitionerRole","id":"ra","practitioner":{"reference":"Practitioner/anna"},"organization":{"reference":"Organization/ggz"},"code":[{"text":"GZ-psycholoog"}]}
+{"resourceType":"Practitioner","id":"joost","name":[{"family":"Mulder","given":["Joost"]}]}
+{"resourceType":"PractitionerRole","id":"rj","practitioner":{"reference":"Practitioner/joost"},"organization":{"reference":"Organization/jeugd"},"code":[{"text":"Jeugdhulpverlener"}]}
+{"resourceType":"Patient","id":"els","name":[{"family":"Visser","given":["Els"]}],"managingOrganization":{"reference":"Organization/ggz"}}
+{"resourceType":"Patient","id":"kees","name":[{"family":"Smit","given":["Kees"]}],"managingOrganization":{"reference":"Organization/ggz"}}
+{"resourceType":"CareTeam","id":"k1","subject":{"reference":"Patient/kees"},"participant":[{"member":{"reference":"Practitioner/joost"}}]}"#;
+
+fn read(id: &str, who: &str, client: &str, at: &str) -> String {
+    format!(
+        r#"{{"resourceType":"AuditEvent","id":"{id}","subtype":[{{"system":"http://hl7.org/fhir/restful-interaction","code":"read"}}],"action":"R","recorded":"{at}","outcome":"0","agent":[{{"who":{{"reference":"Practitioner/{who}"}},"requestor":true}}],"entity":[{{"what":{{"reference":"Patient/{client}"}}}}]}}"#
+    )
+}
+
+#[test]
+fn an_unregistered_client_of_ones_own_organisation_is_a_registration_gap_not_a_flag() {
+    let audit = [
+        // Anna (ggz) reads Els (ggz), whom nobody is registered for.
+        read("e1", "anna", "els", "2026-11-10T10:00:00Z"),
+        // Joost (another organisation) reads Els: flagged.
+        read("e2", "joost", "els", "2026-11-10T10:05:00Z"),
+        // Anna reads Kees (ggz), who has a registered circle without her: flagged.
+        read("e3", "anna", "kees", "2026-11-10T10:10:00Z"),
+    ]
+    .join("\n");
+    let mut cx = Context::read(CONTEXT.as_bytes(), &RoleMap::default()).unwrap();
+    let log = AccessLog::read(audit.as_bytes(), &mut cx).unwrap();
+    let findings = screen(&cx, &log).findings;
+    let of = |id: &str| findings.iter().find(|f| f.event == id).unwrap();
+    let gap = of("e1");
+    assert!(!gap.flagged(), "{gap:?}");
+    assert!(gap.score > 0.0, "queued all the same");
+    assert_eq!(gap.reasons, vec![Reason::NoExplanation]);
+    assert!(
+        gap.explanation.contains("registratie"),
+        "{}",
+        gap.explanation
+    );
+    for id in ["e2", "e3"] {
+        let f = of(id);
+        assert!(f.flagged(), "{f:?}");
+        assert!(!f.explanation.contains("registratie"), "{}", f.explanation);
+    }
+}
