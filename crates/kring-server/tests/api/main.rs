@@ -10,7 +10,7 @@ mod audit;
 mod bundles;
 mod conformance;
 mod crud;
-mod robustness;
 mod passkeys;
+mod robustness;
 mod search;
 mod signin;

@@ -91,8 +91,15 @@ both_backends!(
     a_passkey_ceremony_needs_the_session_its_csrf_token_and_the_right_address,
     |app: TestApp| async move {
         // Nobody signed in: nothing to ask for.
-        let (status, _, body) =
-            send(&app, "/inloggen/passkey/opties", "kring.test", None, "", "{}").await;
+        let (status, _, body) = send(
+            &app,
+            "/inloggen/passkey/opties",
+            "kring.test",
+            None,
+            "",
+            "{}",
+        )
+        .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(body["error"].as_str().unwrap().contains("passkey"));
 
@@ -132,7 +139,10 @@ both_backends!(
         )
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(body["error"].as_str().unwrap().contains("geen passkey"), "{body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("geen passkey"),
+            "{body}"
+        );
         // Half signed in, the security page's ceremony is out of reach.
         let (status, _, _) = send(
             &app,
