@@ -167,6 +167,38 @@ async fn wait_count(c: &Client, css: &str, n: usize) -> Vec<fantoccini::elements
     }
 }
 
+/// On the circle page: ticks one category, sets the end date and saves the member chosen in
+/// the form; returns the rows once the new member is listed (or after 10 s).
+async fn add_member(
+    c: &Client,
+    category: &str,
+    end: &str,
+    rows_before: usize,
+) -> Vec<fantoccini::elements::Element> {
+    c.find(Locator::Css(&format!(
+        "input[name='category'][value='{category}']"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    let field = c.find(Locator::Id("end")).await.unwrap();
+    c.execute(
+        &format!("arguments[0].value = '{end}'"),
+        vec![serde_json::to_value(&field).unwrap()],
+    )
+    .await
+    .unwrap();
+    c.find(Locator::Css("form[action$='/kring'] button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_count(c, "tbody tr", rows_before + 1).await
+}
+
 async fn sign_out(c: &Client) {
     c.find(Locator::Css("form[action='/uitloggen'] button"))
         .await
@@ -318,26 +350,7 @@ async fn professionals_and_clients_use_the_pages_in_chromium() {
         .unwrap();
     wait_text(&c, "h1", "Kring beheren").await;
     let rows_before = c.find_all(Locator::Css("tbody tr")).await.unwrap().len();
-    c.find(Locator::Css("input[name='category'][value='reports']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let end = c.find(Locator::Id("end")).await.unwrap();
-    c.execute(
-        "arguments[0].value = '2027-06-30'",
-        vec![serde_json::to_value(&end).unwrap()],
-    )
-    .await
-    .unwrap();
-    c.find(Locator::Css("form[action$='/kring'] button.primary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let rows = wait_count(&c, "tbody tr", rows_before + 1).await;
+    let rows = add_member(&c, "reports", "2027-06-30", rows_before).await;
     assert_eq!(
         rows.len(),
         rows_before + 1,
@@ -383,26 +396,7 @@ async fn professionals_and_clients_use_the_pages_in_chromium() {
     .click()
     .await
     .unwrap();
-    c.find(Locator::Css("input[name='category'][value='crisis-plan']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let end = c.find(Locator::Id("end")).await.unwrap();
-    c.execute(
-        "arguments[0].value = '2027-03-31'",
-        vec![serde_json::to_value(&end).unwrap()],
-    )
-    .await
-    .unwrap();
-    c.find(Locator::Css("form[action$='/kring'] button.primary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let rows = wait_count(&c, "tbody tr", rows_before + 1).await;
+    let rows = add_member(&c, "crisis-plan", "2027-03-31", rows_before).await;
     let last = rows.last().unwrap().text().await.unwrap();
     assert!(
         last.contains("CareTeam/team-") && last.contains("2027-03-31"),

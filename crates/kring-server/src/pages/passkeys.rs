@@ -279,19 +279,30 @@ pub async fn remove(
     Redirect::to("/beveiliging").into_response()
 }
 
-/// The session that has passed the password but not the second step, and its account.
-async fn pending(
-    state: &AppState,
+/// What both passkey steps of a sign-in check first: not throttled, a session that has passed
+/// the password but not the second step, this session's CSRF token, and the passkeys' origin.
+async fn second_step<'a>(
+    state: &'a AppState,
+    lang: Lang,
+    source: &str,
     headers: &HeaderMap,
-) -> Option<(String, sessions::Session, accounts::Account)> {
-    let store = state.record.store();
-    let cookie = sessions::cookie_of(headers)?;
-    let (username, session) = sessions::find(&**store, &cookie, now_ms()).await.ok()??;
-    if session.complete {
-        return None;
+) -> Result<(String, sessions::Session, accounts::Account, &'a Passkeys), Response> {
+    if let Some(wait) = state.throttle.wait(source) {
+        return Err(too_many(wait));
     }
-    let account = accounts::load(&**store, &username).await.ok()??;
-    Some((cookie, session, account))
+    let no_ceremony = |status| refused(status, sentence(&PasskeyError::NoCeremony, lang));
+    let Some((cookie, session, account)) = super::signin::pending(state, headers)
+        .await
+        .filter(|(_, session, _)| !session.complete)
+    else {
+        return Err(no_ceremony(StatusCode::UNAUTHORIZED));
+    };
+    if csrf_of(headers) != session.csrf {
+        return Err(no_ceremony(StatusCode::FORBIDDEN));
+    }
+    let passkeys =
+        here(state, headers).map_err(|e| refused(StatusCode::BAD_REQUEST, sentence(&e, lang)))?;
+    Ok((cookie, session, account, passkeys))
 }
 
 /// `POST /inloggen/passkey/opties`: the options to sign in with a passkey (JSON).
@@ -301,31 +312,16 @@ pub async fn sign_in_options(
     Source(source): Source,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(wait) = state.throttle.wait(&source) {
-        return too_many(wait);
-    }
-    let Some((_, session, account)) = pending(&state, &headers).await else {
-        return refused(
-            StatusCode::UNAUTHORIZED,
-            sentence(&PasskeyError::NoCeremony, lang),
-        );
+    let (_, session, account, passkeys) = match second_step(&state, lang, &source, &headers).await {
+        Ok(step) => step,
+        Err(r) => return r,
     };
-    if csrf_of(&headers) != session.csrf {
-        return refused(
-            StatusCode::FORBIDDEN,
-            sentence(&PasskeyError::NoCeremony, lang),
-        );
-    }
     if account.locked_until > now_ms() {
         return refused(
             StatusCode::UNAUTHORIZED,
             super::signin::sign_in_error(&SignInError::Locked, lang),
         );
     }
-    let passkeys = match here(&state, &headers) {
-        Ok(p) => p,
-        Err(e) => return refused(StatusCode::BAD_REQUEST, sentence(&e, lang)),
-    };
     match passkeys.start_sign_in(&session.csrf, &account) {
         Ok(options) => Json(options).into_response(),
         Err(e) => refused(StatusCode::BAD_REQUEST, sentence(&e, lang)),
@@ -341,40 +337,14 @@ pub async fn sign_in(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Some(wait) = state.throttle.wait(&source) {
-        return too_many(wait);
-    }
-    let Some((cookie, session, mut account)) = pending(&state, &headers).await else {
-        return refused(
-            StatusCode::UNAUTHORIZED,
-            sentence(&PasskeyError::NoCeremony, lang),
-        );
-    };
-    if csrf_of(&headers) != session.csrf {
-        return refused(
-            StatusCode::FORBIDDEN,
-            sentence(&PasskeyError::NoCeremony, lang),
-        );
-    }
-    let passkeys = match here(&state, &headers) {
-        Ok(p) => p,
-        Err(e) => return refused(StatusCode::BAD_REQUEST, sentence(&e, lang)),
-    };
+    let (cookie, session, mut account, passkeys) =
+        match second_step(&state, lang, &source, &headers).await {
+            Ok(step) => step,
+            Err(r) => return r,
+        };
     let store = state.record.store();
     let log = |outcome: &'static str, account: accounts::Account| {
-        let (state, source, headers) = (state.clone(), source.clone(), headers.clone());
-        async move {
-            events::log(
-                &state.record,
-                "sign-in",
-                outcome,
-                Who::Account(&account),
-                "kring-web",
-                &source,
-                &headers,
-            )
-            .await
-        }
+        super::signin::log_second_step(&state, &source, &headers, outcome, account)
     };
     let checked = match serde_json::from_slice::<PublicKeyCredential>(&body) {
         Ok(credential) if account.locked_until <= now_ms() => passkeys

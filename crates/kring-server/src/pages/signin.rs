@@ -178,8 +178,8 @@ fn retry(lang: Lang, e: SignInError) -> Response {
     res
 }
 
-/// The session that has passed the password but not yet the second factor.
-async fn pending(
+/// The session that has passed the password (and perhaps the second factor), with its account.
+pub(super) async fn pending(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Option<(String, sessions::Session, accounts::Account)> {
@@ -257,19 +257,7 @@ pub async fn code(
     let enrolling = !account.totp_confirmed;
     let attempted = account.clone();
     let log = |outcome: &'static str, account: accounts::Account| {
-        let (state, source, headers) = (state.clone(), source.clone(), headers.clone());
-        async move {
-            events::log(
-                &state.record,
-                "sign-in",
-                outcome,
-                Who::Account(&account),
-                "kring-web",
-                &source,
-                &headers,
-            )
-            .await
-        }
+        log_second_step(&state, &source, &headers, outcome, account)
     };
     match accounts::check_second_factor(&**store, account, &form.code, now_ms()).await {
         Ok(mut account) => {
@@ -341,6 +329,26 @@ pub async fn code(
             res
         }
     }
+}
+
+/// The second step of a sign-in (a code or a passkey), success or not, in the access log.
+pub(super) async fn log_second_step(
+    state: &AppState,
+    source: &str,
+    headers: &HeaderMap,
+    outcome: &'static str,
+    account: accounts::Account,
+) -> Result<(), kring_record::RecordError> {
+    events::log(
+        &state.record,
+        "sign-in",
+        outcome,
+        Who::Account(&account),
+        "kring-web",
+        source,
+        headers,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
