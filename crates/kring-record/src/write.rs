@@ -442,8 +442,21 @@ impl Record {
             .filter(|e| e.outcome == "success" && self.access.watches(&e.data.resource_type))
             .cloned()
             .collect();
-        self.record(entries).await?;
-        if let Err(e) = tx.commit().await {
+        // The store commits only once the entries are durable; SQLite lets the next writer
+        // start meanwhile, so concurrent writers share the log's fsync.
+        let logged = std::sync::Mutex::new(None);
+        let log = async {
+            let result = self.record(entries).await;
+            let ok = result.is_ok();
+            *logged.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+            ok
+        };
+        let committed = tx.commit_logged(Box::pin(log)).await;
+        if let Some(Err(e)) = logged.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            // Nothing was committed: no write without its log entry.
+            return Err(e);
+        }
+        if let Err(e) = committed {
             tracing::error!(error = %e, source = %caller.source, "commit failed after logging; recording the failure");
             let _ = self.log.record(failed).await;
             return Err(e.into());

@@ -10,6 +10,12 @@
 //! hands the connection on instead of committing, and the last writer of the group commits for
 //! all — one fsync for many writes. A transaction's `commit()` returns only after that COMMIT
 //! is durable, so nothing is acknowledged before it is on disk.
+//!
+//! A transaction committed with its access-log entries (`commit_logged`) hands the connection
+//! on *before* its entries are written, so that the next writers work — and the log's own group
+//! commit batches their entries — while it waits. The group's COMMIT waits until every member's
+//! entries are durable; if any member's could not be written, the whole group is rolled back
+//! and every member fails: nothing is ever committed ahead of its log entry.
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,8 +27,8 @@ use kring_store::ops::{self, Exec};
 use kring_store::search::{SearchPlan, SearchResult};
 use kring_store::sql::{self, Arg, Sql};
 use kring_store::{
-    Backend, Current, HistoryQuery, NewVersion, ResourceKey, Result, Store, StoreError, StoreTx,
-    StoredResource,
+    Backend, Current, HistoryQuery, LogWrite, NewVersion, ResourceKey, Result, Store, StoreError,
+    StoreTx, StoredResource,
 };
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
@@ -42,25 +48,75 @@ struct Writer {
     outer_open: bool,
     /// Transactions whose work sits in the open transaction, waiting for its COMMIT.
     pending: Vec<Ack>,
+    /// Members of the open transaction whose access-log entries are still being written.
+    unlogged: usize,
+    /// A member's entries could not be written: the group must roll back.
+    doomed: bool,
 }
 
 impl Writer {
-    /// Commits the shared transaction and tells every waiting transaction the outcome.
+    /// Ends the shared transaction and tells every waiting transaction the outcome: COMMIT, or
+    /// ROLLBACK when a member's log entries failed. Does nothing while a member's entries are
+    /// still being written (the last of them ends it).
     async fn flush(&mut self) {
-        if !self.outer_open {
+        if !self.outer_open || self.unlogged > 0 {
             return;
         }
-        let result = sqlx::query("COMMIT")
-            .execute(&mut self.conn)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string());
+        let result = if self.doomed {
+            Err("an access-log entry of this group of writes could not be written".to_string())
+        } else {
+            sqlx::query("COMMIT")
+                .execute(&mut self.conn)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
         if result.is_err() {
             let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
         }
         self.outer_open = false;
+        self.doomed = false;
         for ack in self.pending.drain(..) {
             let _ = ack.send(result.clone());
+        }
+    }
+
+    /// One member's log entries are written (`ok`) or failed: the group may end now.
+    async fn logged(&mut self, ok: bool, alone: bool, waiting: &AtomicUsize) {
+        self.unlogged = self.unlogged.saturating_sub(1);
+        self.doomed |= !ok;
+        if waiting.load(Ordering::SeqCst) == 0 || self.pending.len() >= 64 || alone || self.doomed {
+            self.flush().await;
+        }
+    }
+}
+
+/// A member whose log entries are being written; dropped before [`Unlogged::logged`] (its
+/// task was cancelled), it counts as failed, so the group never waits for it forever and
+/// never commits without it.
+struct Unlogged {
+    writer: Option<Arc<Mutex<Writer>>>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Unlogged {
+    async fn logged(mut self, ok: bool, alone: bool) {
+        if let Some(writer) = self.writer.take() {
+            writer.lock().await.logged(ok, alone, &self.waiting).await;
+        }
+    }
+}
+
+impl Drop for Unlogged {
+    fn drop(&mut self) {
+        let Some(writer) = self.writer.take() else {
+            return;
+        };
+        let waiting = self.waiting.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                writer.lock().await.logged(false, false, &waiting).await;
+            });
         }
     }
 }
@@ -113,6 +169,8 @@ impl SqliteStore {
                 conn,
                 outer_open: false,
                 pending: Vec::new(),
+                unlogged: 0,
+                doomed: false,
             })),
             waiting: Arc::new(AtomicUsize::new(0)),
         })
@@ -291,11 +349,11 @@ impl Store for SqliteStore {
     }
 
     async fn put_partner(&self, partner: &kring_store::PartnerClient) -> Result<()> {
-        // Through the one writer, so it never races the record's writes.
-        let mut guard = self.writer.clone().lock_owned().await;
-        // A group waiting for its commit is committed first (and told so).
-        guard.flush().await;
-        ops::put_partner(&mut Conn(&mut guard.conn), partner).await
+        // Through the one writer, as a member of its group, so it never races the record's
+        // writes and returns once durable.
+        let mut tx = self.begin_tx().await?;
+        ops::put_partner(&mut Conn(tx.conn()), partner).await?;
+        Box::new(tx).commit().await
     }
 
     async fn partner(&self, client_id: &str) -> Result<Option<kring_store::PartnerClient>> {
@@ -303,9 +361,9 @@ impl Store for SqliteStore {
     }
 
     async fn put_account(&self, username: &str, data: &str) -> Result<()> {
-        let mut guard = self.writer.clone().lock_owned().await;
-        guard.flush().await;
-        ops::put_account(&mut Conn(&mut guard.conn), username, data).await
+        let mut tx = self.begin_tx().await?;
+        ops::put_account(&mut Conn(tx.conn()), username, data).await?;
+        Box::new(tx).commit().await
     }
 
     async fn account(&self, username: &str) -> Result<Option<String>> {
@@ -313,9 +371,9 @@ impl Store for SqliteStore {
     }
 
     async fn put_session(&self, id_hash: &str, username: &str, data: &str) -> Result<()> {
-        let mut guard = self.writer.clone().lock_owned().await;
-        guard.flush().await;
-        ops::put_session(&mut Conn(&mut guard.conn), id_hash, username, data).await
+        let mut tx = self.begin_tx().await?;
+        ops::put_session(&mut Conn(tx.conn()), id_hash, username, data).await?;
+        Box::new(tx).commit().await
     }
 
     async fn session(&self, id_hash: &str) -> Result<Option<(String, String)>> {
@@ -323,15 +381,15 @@ impl Store for SqliteStore {
     }
 
     async fn delete_session(&self, id_hash: &str) -> Result<()> {
-        let mut guard = self.writer.clone().lock_owned().await;
-        guard.flush().await;
-        ops::delete_session(&mut Conn(&mut guard.conn), id_hash).await
+        let mut tx = self.begin_tx().await?;
+        ops::delete_session(&mut Conn(tx.conn()), id_hash).await?;
+        Box::new(tx).commit().await
     }
 
     async fn delete_sessions_of(&self, username: &str) -> Result<()> {
-        let mut guard = self.writer.clone().lock_owned().await;
-        guard.flush().await;
-        ops::delete_sessions_of(&mut Conn(&mut guard.conn), username).await
+        let mut tx = self.begin_tx().await?;
+        ops::delete_sessions_of(&mut Conn(tx.conn()), username).await?;
+        Box::new(tx).commit().await
     }
 
     async fn types_in_use(&self) -> Result<Vec<String>> {
@@ -339,6 +397,13 @@ impl Store for SqliteStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn StoreTx>> {
+        Ok(Box::new(self.begin_tx().await?))
+    }
+}
+
+impl SqliteStore {
+    /// A write transaction: a SAVEPOINT in the group's shared transaction.
+    async fn begin_tx(&self) -> Result<SqliteTx> {
         let mut guard = {
             // Counted as waiting until the lock is ours — also if this future is dropped while
             // it waits, or a committer would wait for a group member that never comes.
@@ -363,11 +428,12 @@ impl Store for SqliteStore {
             guard.flush().await;
             return Err(map_err(e));
         }
-        Ok(Box::new(SqliteTx {
+        Ok(SqliteTx {
             guard: Some(guard),
+            writer: self.writer.clone(),
             waiting: self.waiting.clone(),
             puts: 0,
-        }))
+        })
     }
 }
 
@@ -375,6 +441,7 @@ impl Store for SqliteStore {
 /// Dropped without `commit`, it is rolled back to its savepoint in the background.
 struct SqliteTx {
     guard: Option<OwnedMutexGuard<Writer>>,
+    writer: Arc<Mutex<Writer>>,
     waiting: Arc<AtomicUsize>,
     /// Versions written: a large transaction commits at once instead of joining a group, so
     /// its writer can go on preparing the next one.
@@ -466,6 +533,49 @@ impl StoreTx for SqliteTx {
     }
 
     async fn commit(mut self: Box<Self>) -> Result<()> {
+        let (mut guard, done) = self.release().await?;
+        // The last writer of a group (or one that has waited long enough) commits for all.
+        if self.waiting.load(Ordering::SeqCst) == 0
+            || guard.pending.len() >= 64
+            || self.puts > GROUP_MAX_PUTS
+        {
+            guard.flush().await;
+        }
+        drop(guard);
+        outcome(done).await
+    }
+
+    async fn commit_logged<'a>(mut self: Box<Self>, logged: LogWrite<'a>) -> Result<()> {
+        let (mut guard, done) = match self.release().await {
+            Ok(released) => released,
+            Err(e) => {
+                // Nothing to commit; the attempt is still logged by the caller.
+                logged.await;
+                return Err(e);
+            }
+        };
+        guard.unlogged += 1;
+        let unlogged = Unlogged {
+            writer: Some(self.writer.clone()),
+            waiting: self.waiting.clone(),
+        };
+        // The next writer may start while this one's entries are written.
+        drop(guard);
+        let ok = logged.await;
+        unlogged.logged(ok, self.puts > GROUP_MAX_PUTS).await;
+        outcome(done).await
+    }
+}
+
+impl SqliteTx {
+    /// Ends this transaction's savepoint inside the group and waits in line for the group's
+    /// COMMIT; on failure its work is undone.
+    async fn release(
+        &mut self,
+    ) -> Result<(
+        OwnedMutexGuard<Writer>,
+        tokio::sync::oneshot::Receiver<std::result::Result<(), String>>,
+    )> {
         let mut guard = self
             .guard
             .take()
@@ -487,20 +597,19 @@ impl StoreTx for SqliteTx {
         }
         let (ack, done) = tokio::sync::oneshot::channel();
         guard.pending.push(ack);
-        // The last writer of a group (or one that has waited long enough) commits for all.
-        if self.waiting.load(Ordering::SeqCst) == 0
-            || guard.pending.len() >= 64
-            || self.puts > GROUP_MAX_PUTS
-        {
-            guard.flush().await;
-        }
-        drop(guard);
-        match done.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::Database(format!("commit failed: {e}"))),
-            Err(_) => Err(StoreError::Unavailable(
-                "the writer stopped before committing".into(),
-            )),
-        }
+        Ok((guard, done))
+    }
+}
+
+/// What the group's end said to one member.
+async fn outcome(
+    done: tokio::sync::oneshot::Receiver<std::result::Result<(), String>>,
+) -> Result<()> {
+    match done.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(StoreError::Database(format!("commit failed: {e}"))),
+        Err(_) => Err(StoreError::Unavailable(
+            "the writer stopped before committing".into(),
+        )),
     }
 }

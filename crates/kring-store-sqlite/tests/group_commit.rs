@@ -100,3 +100,105 @@ async fn a_cancelled_waiter_does_not_stall_the_group() {
         .unwrap();
     assert!(store.read("Patient", "a").await.unwrap().is_some());
 }
+
+async fn fresh_store(name: &str) -> (tempfile::TempDir, Arc<SqliteStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        SqliteStore::open(&format!("sqlite:{}", dir.path().join(name).display()))
+            .await
+            .unwrap(),
+    );
+    store.migrate().await.unwrap();
+    (dir, store)
+}
+
+/// A transaction committed with its log entries: started while it waits for its log, the next
+/// writer joins its group, and nothing of the group is committed before that log is durable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_writer_starts_while_the_log_is_written_and_nothing_commits_before_it() {
+    let (_dir, store) = fresh_store("l.db").await;
+    let (log_done, log_waits) = tokio::sync::oneshot::channel::<bool>();
+    let mut first = store.begin().await.unwrap();
+    first.put(version("first")).await.unwrap();
+    let first = tokio::spawn(async move {
+        first
+            .commit_logged(Box::pin(async move { log_waits.await.unwrap_or(false) }))
+            .await
+    });
+    // The writer is free while the first transaction's log is written.
+    let mut second = tokio::time::timeout(Duration::from_secs(5), store.begin())
+        .await
+        .expect("the writer is handed on while the log is written")
+        .unwrap();
+    second.put(version("second")).await.unwrap();
+    let second = tokio::spawn(async move { second.commit_logged(Box::pin(async { true })).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !first.is_finished() && !second.is_finished(),
+        "nothing commits before the log"
+    );
+    assert!(store.read("Patient", "first").await.unwrap().is_none());
+    assert!(store.read("Patient", "second").await.unwrap().is_none());
+    log_done.send(true).unwrap();
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+    assert!(store.read("Patient", "first").await.unwrap().is_some());
+    assert!(store.read("Patient", "second").await.unwrap().is_some());
+}
+
+/// When one member's log entries cannot be written, its whole group is rolled back and every
+/// member fails: no write lands without its entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_log_rolls_back_its_group() {
+    let (_dir, store) = fresh_store("f.db").await;
+    let (log_done, log_waits) = tokio::sync::oneshot::channel::<bool>();
+    let mut first = store.begin().await.unwrap();
+    first.put(version("unlogged")).await.unwrap();
+    let first = tokio::spawn(async move {
+        first
+            .commit_logged(Box::pin(async move { log_waits.await.unwrap_or(false) }))
+            .await
+    });
+    let mut second = store.begin().await.unwrap();
+    second.put(version("bystander")).await.unwrap();
+    let second = tokio::spawn(async move { second.commit_logged(Box::pin(async { true })).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    log_done.send(false).unwrap();
+    assert!(first.await.unwrap().is_err());
+    assert!(
+        second.await.unwrap().is_err(),
+        "the group went down together"
+    );
+    assert!(store.read("Patient", "unlogged").await.unwrap().is_none());
+    assert!(store.read("Patient", "bystander").await.unwrap().is_none());
+    // The writer goes on afterwards.
+    let mut tx = store.begin().await.unwrap();
+    tx.put(version("later")).await.unwrap();
+    tx.commit_logged(Box::pin(async { true })).await.unwrap();
+    assert!(store.read("Patient", "later").await.unwrap().is_some());
+}
+
+/// A member whose task is cancelled while its log is written counts as unlogged: the group
+/// neither hangs nor commits without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_cancelled_while_logging_neither_stalls_nor_commits_its_group() {
+    let (_dir, store) = fresh_store("x.db").await;
+    let mut first = store.begin().await.unwrap();
+    first.put(version("cancelled")).await.unwrap();
+    let first = tokio::spawn(async move {
+        first
+            .commit_logged(Box::pin(std::future::pending::<bool>()))
+            .await
+    });
+    let mut second = store.begin().await.unwrap();
+    second.put(version("companion")).await.unwrap();
+    let second = tokio::spawn(async move { second.commit_logged(Box::pin(async { true })).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    first.abort();
+    let second = tokio::time::timeout(Duration::from_secs(5), second)
+        .await
+        .expect("the group does not wait for a cancelled member");
+    assert!(second.unwrap().is_err());
+    assert!(store.read("Patient", "cancelled").await.unwrap().is_none());
+    assert!(store.read("Patient", "companion").await.unwrap().is_none());
+}

@@ -17,6 +17,9 @@ pub use search::{SearchPlan, SearchResult};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// The writing of a transaction's access-log entries: `true` once they are durable.
+pub type LogWrite<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>>;
+
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -215,4 +218,19 @@ pub trait StoreTx: Send {
     async fn put(&mut self, version: NewVersion) -> Result<()>;
 
     async fn commit(self: Box<Self>) -> Result<()>;
+
+    /// Commits once `logged` — the writing of this transaction's access-log entries — ends
+    /// with `true`; when it ends with `false` nothing is committed. A backend may let the next
+    /// transaction start while the log is being written, so that concurrent writers share the
+    /// log's fsync, as long as nothing is committed before the entries it depends on are
+    /// durable. This default writes the log first, then commits.
+    async fn commit_logged<'a>(self: Box<Self>, logged: LogWrite<'a>) -> Result<()> {
+        if logged.await {
+            self.commit().await
+        } else {
+            Err(StoreError::Unavailable(
+                "the access log did not take this write's entries; nothing was committed".into(),
+            ))
+        }
+    }
 }
