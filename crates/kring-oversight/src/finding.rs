@@ -171,12 +171,17 @@ pub fn score(reasons: &[Reason]) -> f64 {
     1.0 - reasons.iter().map(|r| 1.0 - r.weight()).product::<f64>()
 }
 
-/// The Dutch sentence of an access in a registration gap.
-pub fn registration_gap_sentence(user: &str, client: &str, action: Action) -> String {
-    let verb = match action {
+/// The Dutch verb of an action, for the sentences.
+fn verb(action: Action) -> &'static str {
+    match action {
         Action::Read => "bekeek",
         Action::Write => "wijzigde",
-    };
+    }
+}
+
+/// The Dutch sentence of an access in a registration gap.
+pub fn registration_gap_sentence(user: &str, client: &str, action: Action) -> String {
+    let verb = verb(action);
     format!(
         "{user} {verb} het dossier van {client} zonder verklaring, maar niemand is voor deze \
          cliënt geregistreerd en {user} werkt voor de organisatie van de cliënt: waarschijnlijk \
@@ -192,10 +197,7 @@ pub fn sentence(
     reasons: &[Reason],
     routine: bool,
 ) -> String {
-    let verb = match action {
-        Action::Read => "bekeek",
-        Action::Write => "wijzigde",
-    };
+    let verb = verb(action);
     if routine {
         return format!(
             "{user} {verb} met noodtoegang en een opgegeven reden het dossier van {client}; \

@@ -85,6 +85,13 @@ impl Writer {
     async fn logged(&mut self, ok: bool, alone: bool, waiting: &AtomicUsize) {
         self.unlogged = self.unlogged.saturating_sub(1);
         self.doomed |= !ok;
+        self.end_unless_others_follow(alone, waiting).await;
+    }
+
+    /// Ends the group unless more writers are on their way to it: the last writer of a group
+    /// (or one that has waited long enough, a large transaction, or a doomed group) ends it for
+    /// all.
+    async fn end_unless_others_follow(&mut self, alone: bool, waiting: &AtomicUsize) {
         if waiting.load(Ordering::SeqCst) == 0 || self.pending.len() >= 64 || alone || self.doomed {
             self.flush().await;
         }
@@ -534,13 +541,9 @@ impl StoreTx for SqliteTx {
 
     async fn commit(mut self: Box<Self>) -> Result<()> {
         let (mut guard, done) = self.release().await?;
-        // The last writer of a group (or one that has waited long enough) commits for all.
-        if self.waiting.load(Ordering::SeqCst) == 0
-            || guard.pending.len() >= 64
-            || self.puts > GROUP_MAX_PUTS
-        {
-            guard.flush().await;
-        }
+        guard
+            .end_unless_others_follow(self.puts > GROUP_MAX_PUTS, &self.waiting)
+            .await;
         drop(guard);
         outcome(done).await
     }

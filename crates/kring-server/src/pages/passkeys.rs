@@ -60,13 +60,7 @@ fn sentence(e: &PasskeyError, lang: Lang) -> String {
             "Dit account heeft het maximale aantal passkeys. Verwijder er eerst een.".into()
         }
         (PasskeyError::BadName, Lang::Nl) => "Geef de passkey een naam van 1 tot 60 tekens.".into(),
-        (e, _) => {
-            let s = e.to_string();
-            let mut c = s.chars();
-            c.next()
-                .map(|f| f.to_uppercase().collect::<String>() + c.as_str() + ".")
-                .unwrap_or_default()
-        }
+        (e, _) => render::as_sentence(e),
     }
 }
 

@@ -43,6 +43,15 @@ pub fn page(t: &impl Template, lang: Lang, set_lang: bool) -> Response {
     }
 }
 
+/// An error's own (English) text as a sentence: capital first letter, closing full stop.
+pub fn as_sentence(e: &impl std::fmt::Display) -> String {
+    let s = e.to_string();
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str() + ".")
+        .unwrap_or_default()
+}
+
 /// A sentence for a person about a failed record operation (no internals, no personal data).
 pub fn sentence(e: &RecordError, lang: Lang) -> String {
     let outcome = e.outcome();

@@ -70,13 +70,7 @@ pub(super) fn sign_in_error(e: &SignInError, lang: Lang) -> String {
         (SignInError::Unavailable, Lang::Nl) => {
             "Inloggen lukt nu niet; probeer het later opnieuw.".into()
         }
-        (e, _) => {
-            let s = e.to_string();
-            let mut c = s.chars();
-            c.next()
-                .map(|f| f.to_uppercase().collect::<String>() + c.as_str() + ".")
-                .unwrap_or_default()
-        }
+        (e, _) => render::as_sentence(e),
     }
 }
 
