@@ -850,7 +850,8 @@ async fn a_professional_adds_a_passkey_and_signs_in_with_it_in_chromium() {
         .expect("signed in with the passkey");
     c.goto(&format!("{base}/beveiliging")).await.unwrap();
     let row = wait_text(&c, "tbody tr", "laptop werk").await;
-    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    // The pages show days in Dutch time.
+    let today = kring_server::pages::dutch_day(chrono::Utc::now().timestamp_millis());
     assert!(
         row.matches(today.as_str()).count() >= 1 && !row.contains('—'),
         "the passkey's last use is shown: {row}"

@@ -71,6 +71,11 @@ pub fn routes() -> Router<AppState> {
         .route("/toestemming/intrekken", post(consent::withdraw))
 }
 
+/// The day (`YYYY-MM-DD`) of an instant in Dutch time, as the pages show dates.
+pub fn dutch_day(ms: i64) -> String {
+    access_log::local(ms).1
+}
+
 /// What every page shows around its content.
 pub struct Frame {
     pub t: Texts,

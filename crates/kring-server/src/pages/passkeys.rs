@@ -42,12 +42,6 @@ struct Row {
     last_used: String,
 }
 
-fn day(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d").to_string())
-        .unwrap_or_default()
-}
-
 fn sentence(e: &PasskeyError, lang: Lang) -> String {
     match (e, lang) {
         (PasskeyError::NotHere, Lang::Nl) => "Passkeys werken niet op dit adres.".into(),
@@ -113,6 +107,18 @@ pub async fn page(
     if query.is_some_and(|q| q.split('&').any(|p| p == "toegevoegd")) {
         f.message = Some(f.t.get("passkey-added"));
     }
+    security_page(&state, &person, &headers, f)
+}
+
+/// The security page of `person`'s account as stored, around `f` (with its message or error).
+fn security_page(
+    state: &AppState,
+    person: &Person,
+    headers: &HeaderMap,
+    f: super::Frame,
+) -> Response {
+    // Dates as on the other pages: the day in Dutch time.
+    let day = super::dutch_day;
     let passkeys = person
         .account
         .passkeys
@@ -124,7 +130,7 @@ pub async fn page(
             last_used: p.last_used_ms.map(day).unwrap_or_default(),
         })
         .collect();
-    let available = here(&state, &headers).is_ok();
+    let available = here(state, headers).is_ok();
     let origin = state
         .passkeys
         .as_deref()
@@ -257,18 +263,12 @@ pub async fn remove(
         && (!log_account_update(&state, &person, &headers).await
             || accounts::save(&**store, &account).await.is_err())
     {
+        // Nothing was removed: the page shows the passkeys as they still are.
         let mut f = person.frame("security-title");
         f.error = Some(unavailable(person.lang));
-        return render::page(
-            &SecurityPage {
-                f,
-                passkeys: vec![],
-                available: false,
-                origin: String::new(),
-            },
-            person.lang,
-            false,
-        );
+        let mut res = security_page(&state, &person, &headers, f);
+        *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        return res;
     }
     Redirect::to("/beveiliging").into_response()
 }
