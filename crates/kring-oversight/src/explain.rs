@@ -189,9 +189,14 @@ impl Explainer<'_> {
         let client = &cx.patients[a.client as usize];
         if a.emergency != Emergency::No {
             let kind = self.role_kind(a.user, client.organisation);
+            // No role makes breaking the glass on one's own or a family member's record
+            // routine.
             return if a.emergency == Emergency::WithReason
                 && kind.is_some_and(RoleKind::emergency_role)
                 && client.importance != Importance::Vip
+                && !identity(cx, a.user, a.client)
+                    .iter()
+                    .any(|r| matches!(r, Reason::OwnRecord | Reason::Family))
             {
                 Outcome::Explained(Explanation::Emergency)
             } else {
@@ -250,9 +255,19 @@ impl Explainer<'_> {
         }
         if !personal {
             match self.role_kind(a.user, client.organisation) {
-                Some(
-                    k @ (RoleKind::Administration | RoleKind::Planning | RoleKind::CrisisService),
-                ) => return Outcome::Explained(Explanation::Role(k)),
+                Some(k @ (RoleKind::Administration | RoleKind::Planning)) => {
+                    return Outcome::Explained(Explanation::Role(k))
+                }
+                // A crisis role inferred from breaking the glass explains only that; a
+                // registered one also the ordinary reads of the service.
+                Some(RoleKind::CrisisService)
+                    if client
+                        .organisation
+                        .and_then(|o| self.cx.staff[a.user as usize].kind_at(o))
+                        == Some(RoleKind::CrisisService) =>
+                {
+                    return Outcome::Explained(Explanation::Role(RoleKind::CrisisService))
+                }
                 Some(RoleKind::NightShift)
                     if self.clock.night(a.at) || self.at_location(a.user, a.client, a.at, 1) =>
                 {

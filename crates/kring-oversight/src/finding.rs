@@ -123,6 +123,9 @@ pub const FLAG_SCORE: f64 = 0.5;
 /// staff of the client's own organisation: most likely a missing registration (queued, not
 /// flagged).
 pub const REGISTRATION_GAP_SCORE: f64 = 0.35;
+/// The score of a former carer's read while the client was being treated at the carer's own
+/// location: most likely the client came back (queued, not flagged).
+pub const CLIENT_PRESENT_SCORE: f64 = 0.35;
 /// The score of emergency access with a reason by someone whose role allows it.
 pub const ROUTINE_EMERGENCY_SCORE: f64 = 0.2;
 
@@ -186,6 +189,16 @@ pub fn registration_gap_sentence(user: &str, client: &str, action: Action) -> St
         "{user} {verb} het dossier van {client} zonder verklaring, maar niemand is voor deze \
          cliënt geregistreerd en {user} werkt voor de organisatie van de cliënt: waarschijnlijk \
          ontbreekt de registratie van de zorgrelatie."
+    )
+}
+
+/// The Dutch sentence of a former carer's read while the client was at the carer's location.
+pub fn client_present_sentence(user: &str, client: &str, action: Action) -> String {
+    let verb = verb(action);
+    format!(
+        "{user} {verb} het dossier van {client} lang nadat de zorgrelatie eindigde, maar de \
+         cliënt werd op dat moment behandeld op de locatie van {user}: waarschijnlijk is de \
+         cliënt teruggekomen en ontbreekt de registratie van de nieuwe zorgrelatie."
     )
 }
 

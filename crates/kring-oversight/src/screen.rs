@@ -8,12 +8,12 @@ use crate::audit::{Access, AccessLog, Action, Emergency};
 use crate::context::{Context, MembershipState};
 use crate::explain::{work_spans, Explainer, Explanation, Outcome};
 use crate::finding::{
-    registration_gap_sentence, score, sentence, Evidence, Finding, Reason, REGISTRATION_GAP_SCORE,
-    ROUTINE_EMERGENCY_SCORE,
+    client_present_sentence, registration_gap_sentence, score, sentence, Evidence, Finding, Reason,
+    CLIENT_PRESENT_SCORE, REGISTRATION_GAP_SCORE, ROUTINE_EMERGENCY_SCORE,
 };
 use crate::roles::RoleKind;
 use crate::signals::{hour_profiles, patterns, single, Judged};
-use crate::time::Clock;
+use crate::time::{Clock, DAY_MS};
 
 /// Figures of a run, for the report.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +57,8 @@ fn infer_roles(
         total: u32,
         night: u32,
         writes: u32,
+        /// Emergency accesses with a stated reason.
+        emergency: u32,
         day: i64,
         today: HashSet<u32>,
         per_day: Vec<u32>,
@@ -77,6 +79,7 @@ fn infer_roles(
         s.total += 1;
         s.night += u32::from(clock.night(a.at));
         s.writes += u32::from(a.action == Action::Write);
+        s.emergency += u32::from(a.emergency == Emergency::WithReason);
         let day = clock.day(a.at);
         if day != s.day {
             if !s.today.is_empty() {
@@ -112,10 +115,16 @@ fn infer_roles(
                 .find_map(|r| r.organisation)
                 .or(main_org);
             let share = |x: u32| f64::from(x) / f64::from(s.total);
-            // Emergency access never makes a crisis role: breaking the glass often must not
-            // make itself legitimate. A night shift also writes its night reports.
+            // A night shift also writes its night reports. A crisis service does almost
+            // nothing but emergency access with a stated reason, on many days, within one
+            // organisation: someone who also does ordinary work and breaks the glass now and
+            // then never qualifies, and what a crisis role explains is still queued (a VIP,
+            // one's own or a family member's record is flagged all the same).
             let kind = if share(s.night) >= 0.6 && share(s.writes) >= 0.05 && s.per_day.len() >= 5 {
                 Some(RoleKind::NightShift)
+            } else if share(s.emergency) >= 0.9 && s.per_day.len() >= 5 && share(main_count) >= 0.9
+            {
+                Some(RoleKind::CrisisService)
             } else if median_per_day >= 8
                 && s.per_day.len() >= 5
                 && share(s.writes) <= 0.02
@@ -252,6 +261,7 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
         let gap = j.reasons.is_empty()
             && j.membership == MembershipState::None
             && registration_gap(cx, a);
+        let back = j.reasons == [Reason::RelationshipEnded] && client_present(cx, a);
         let signal = j.reasons.iter().any(|r| *r != Reason::OffHours);
         if !signal {
             j.reasons.insert(0, Reason::NoExplanation);
@@ -263,6 +273,11 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
             (
                 REGISTRATION_GAP_SCORE,
                 registration_gap_sentence(&e.user, &e.client, a.action),
+            )
+        } else if back {
+            (
+                CLIENT_PRESENT_SCORE,
+                client_present_sentence(&e.user, &e.client, a.action),
             )
         } else {
             (
@@ -339,4 +354,26 @@ fn registration_gap(cx: &Context, a: &Access) -> bool {
             .memberships
             .iter()
             .any(|m| m.start <= a.at && a.at <= m.end)
+}
+
+/// Whether a former carer's access (the relationship ended long ago, no other signal) fell
+/// while the client was being treated at one of the carer's own locations: within an
+/// encounter there, from an hour before it to its end, that lasts at most a day (a residence,
+/// which spans months, says nothing about any one moment). A client who comes back is often
+/// seen by whom they knew, before anyone registers it; such an access is queued below the
+/// flag line with that sentence instead of flagged. Off-hours, a pattern or any signal about
+/// the person flags it as usual.
+fn client_present(cx: &Context, a: &Access) -> bool {
+    const HOUR_MS: i64 = 3_600_000;
+    let staff = &cx.staff[a.user as usize];
+    a.action == Action::Read
+        && cx.patients[a.client as usize].stays.iter().any(|s| {
+            s.end - s.start <= DAY_MS
+                && s.start - HOUR_MS <= a.at
+                && a.at <= s.end
+                && staff
+                    .roles
+                    .iter()
+                    .any(|r| r.locations.contains(&s.location))
+        })
 }
