@@ -544,6 +544,21 @@ impl Record {
             Some(tx) => tx,
             None => self.store.begin().await?,
         };
+        // The current versions of everything the Bundle writes, in one go.
+        let keys: Vec<(String, String)> = entries
+            .iter()
+            .filter_map(|e| {
+                let (t, id, _) = split_url(&e.url);
+                match e.method {
+                    Method::Post | Method::Put => {
+                        assigned.get(&e.index).map(|(id, _)| (t, id.clone()))
+                    }
+                    Method::Delete => id.map(|id| (t, id)),
+                    _ => None,
+                }
+            })
+            .collect();
+        tx.prefetch(&keys).await?;
         // 3. Writes, in the order the specification gives.
         let mut order: Vec<usize> = (0..entries.len()).collect();
         order.sort_by_key(|i| (entries[*i].method, *i));

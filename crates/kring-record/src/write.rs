@@ -6,7 +6,7 @@ use kring_access::Action;
 use kring_audit::AccessEntry;
 use kring_fhir::reference::is_valid_id;
 use kring_fhir::{index, validate, Issue, IssueCode, OperationOutcome};
-use kring_store::{NewVersion, StoreTx};
+use kring_store::{NewVersion, Prior, StoreTx};
 use serde_json::Value;
 
 use crate::search::SearchRequest;
@@ -324,6 +324,7 @@ impl Record {
             client_key,
             body: bytes.clone(),
             index: idx,
+            prior: Prior::Read(cur),
         })
         .await?;
         Ok(WriteResult {
@@ -418,6 +419,7 @@ impl Record {
             client_key: client.to_string(),
             body: Some(body),
             index,
+            prior: Prior::Unread,
         })
         .await?;
         Ok(())

@@ -9,11 +9,12 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use kring_store::ops::{self, Exec};
+use kring_store::pending::Pending;
 use kring_store::search::{SearchPlan, SearchResult};
 use kring_store::sql::{self, Arg, Sql};
 use kring_store::{
-    Backend, Current, HistoryQuery, NewVersion, ResourceKey, Result, Store, StoreError, StoreTx,
-    StoredResource,
+    Backend, Current, HistoryQuery, LogWrite, NewVersion, ResourceKey, Result, Store, StoreError,
+    StoreTx, StoredResource,
 };
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
@@ -193,6 +194,27 @@ impl Exec for Conn<'_> {
         .transpose()
         .map_err(map_err)
     }
+
+    async fn fetch_currents(&mut self, sql: &Sql) -> Result<Vec<(String, Current)>> {
+        let text = sql.text_for(Backend::Postgres);
+        let rows = bind(&text, &sql.args)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(map_err)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    Current {
+                        version: r.try_get(1)?,
+                        deleted: r.try_get::<i16, _>(2)? != 0,
+                        client_key: r.try_get(3)?,
+                    },
+                ))
+            })
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .map_err(map_err)
+    }
 }
 
 #[async_trait]
@@ -307,17 +329,41 @@ impl Store for PgStore {
 
     async fn begin(&self) -> Result<Box<dyn StoreTx>> {
         let tx = self.pool.begin().await.map_err(map_err)?;
-        Ok(Box::new(PgTx { tx }))
+        Ok(Box::new(PgTx {
+            tx,
+            pending: Pending::default(),
+        }))
     }
 }
 
 struct PgTx {
     tx: Transaction<'static, Postgres>,
+    /// Versions put but not yet written (sent before any read of them, search or commit).
+    pending: Pending,
+}
+
+impl PgTx {
+    async fn flush(&mut self) -> Result<()> {
+        self.pending.flush(&mut Conn(&mut self.tx)).await
+    }
+
+    /// Writes the pending versions (all of them) before `rtype/id` is read.
+    async fn flush_for(&mut self, rtype: &str, id: &str) -> Result<()> {
+        if self.pending.holds(rtype, id) {
+            self.flush().await?;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl StoreTx for PgTx {
     async fn current(&mut self, rtype: &str, id: &str) -> Result<Option<Current>> {
+        // Known: prefetched (and locked), read before (and locked), or written by this
+        // transaction.
+        if let Some(known) = self.pending.known(rtype, id) {
+            return Ok(known);
+        }
         // Lock the key row so concurrent writers of this resource queue up behind us.
         sqlx::query("SELECT 1 FROM resource_keys WHERE res_type = $1 AND id = $2 FOR UPDATE")
             .bind(rtype)
@@ -325,10 +371,19 @@ impl StoreTx for PgTx {
             .execute(&mut *self.tx)
             .await
             .map_err(map_err)?;
-        ops::current(&mut Conn(&mut self.tx), rtype, id).await
+        let found = ops::current(&mut Conn(&mut self.tx), rtype, id).await?;
+        self.pending.remember(rtype, id, found.clone());
+        Ok(found)
+    }
+
+    async fn prefetch(&mut self, keys: &[(String, String)]) -> Result<()> {
+        self.pending
+            .prefetch(&mut Conn(&mut self.tx), keys, true)
+            .await
     }
 
     async fn read(&mut self, rtype: &str, id: &str) -> Result<Option<StoredResource>> {
+        self.flush_for(rtype, id).await?;
         ops::read(&mut Conn(&mut self.tx), rtype, id).await
     }
 
@@ -342,14 +397,32 @@ impl StoreTx for PgTx {
     }
 
     async fn search(&mut self, plan: &SearchPlan) -> Result<SearchResult> {
+        self.flush().await?;
         ops::search(&mut Conn(&mut self.tx), plan).await
     }
 
     async fn put(&mut self, version: NewVersion) -> Result<()> {
-        ops::put_version(&mut Conn(&mut self.tx), version).await
+        self.pending.put(&mut Conn(&mut self.tx), version).await
     }
 
-    async fn commit(self: Box<Self>) -> Result<()> {
+    async fn commit(mut self: Box<Self>) -> Result<()> {
+        self.flush().await?;
         self.tx.commit().await.map_err(map_err)
+    }
+
+    async fn commit_logged<'a>(mut self: Box<Self>, logged: LogWrite<'a>) -> Result<()> {
+        // Written first, so that a failing row fails the write before its entries say it
+        // succeeded; committed only once the entries are durable.
+        if let Err(e) = self.flush().await {
+            logged.await;
+            return Err(e);
+        }
+        if logged.await {
+            self.tx.commit().await.map_err(map_err)
+        } else {
+            Err(StoreError::Unavailable(
+                "the access log did not take this write's entries; nothing was committed".into(),
+            ))
+        }
     }
 }

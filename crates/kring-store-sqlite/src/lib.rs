@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kring_store::ops::{self, Exec};
+use kring_store::pending::Pending;
 use kring_store::search::{SearchPlan, SearchResult};
 use kring_store::sql::{self, Arg, Sql};
 use kring_store::{
@@ -161,9 +162,19 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("temp_store", "memory")
             .pragma("cache_size", "-65536");
-        let conn = options.connect().await.map_err(map_err)?;
+        // The writer's temporary files stay on disk: a write transaction is a SAVEPOINT in the
+        // group's transaction, so its statement journal grows with the whole transaction, and
+        // SQLite truncates an *in-memory* journal by walking it from the start after every
+        // statement — quadratic in a Bundle's size (half the CPU of an import). A file journal
+        // is not truncated. Readers sort in memory.
+        let conn = options
+            .clone()
+            .pragma("temp_store", "file")
+            .connect()
+            .await
+            .map_err(map_err)?;
+        let options = options.pragma("temp_store", "memory");
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
@@ -276,6 +287,27 @@ impl Exec for Conn<'_> {
         })
         .transpose()
         .map_err(map_err)
+    }
+
+    async fn fetch_currents(&mut self, sql: &Sql) -> Result<Vec<(String, Current)>> {
+        let text = sql.text_for(Backend::Sqlite);
+        let rows = bind(&text, &sql.args)
+            .fetch_all(&mut *self.0)
+            .await
+            .map_err(map_err)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    Current {
+                        version: r.try_get(1)?,
+                        deleted: r.try_get::<i64, _>(2)? != 0,
+                        client_key: r.try_get(3)?,
+                    },
+                ))
+            })
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .map_err(map_err)
     }
 }
 
@@ -440,6 +472,7 @@ impl SqliteStore {
             writer: self.writer.clone(),
             waiting: self.waiting.clone(),
             puts: 0,
+            pending: Pending::default(),
         })
     }
 }
@@ -453,6 +486,8 @@ struct SqliteTx {
     /// Versions written: a large transaction commits at once instead of joining a group, so
     /// its writer can go on preparing the next one.
     puts: usize,
+    /// Versions put but not yet written (sent before any read of them, search or commit).
+    pending: Pending,
 }
 
 /// Marks a writer as waiting for the connection while it lives.
@@ -481,6 +516,21 @@ impl SqliteTx {
             .as_mut()
             .expect("a live transaction holds the writer")
             .conn
+    }
+
+    /// Writes the pending versions of `rtype/id` (all of them) before it is read.
+    async fn flush_for(&mut self, rtype: &str, id: &str) -> Result<()> {
+        if self.pending.holds(rtype, id) {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        let mut pending = std::mem::take(&mut self.pending);
+        let done = pending.flush(&mut Conn(self.conn())).await;
+        self.pending = pending;
+        done
     }
 }
 
@@ -518,10 +568,23 @@ impl Drop for SqliteTx {
 #[async_trait]
 impl StoreTx for SqliteTx {
     async fn current(&mut self, rtype: &str, id: &str) -> Result<Option<Current>> {
-        ops::current(&mut Conn(self.conn()), rtype, id).await
+        if let Some(known) = self.pending.known(rtype, id) {
+            return Ok(known);
+        }
+        let found = ops::current(&mut Conn(self.conn()), rtype, id).await?;
+        self.pending.remember(rtype, id, found.clone());
+        Ok(found)
+    }
+
+    async fn prefetch(&mut self, keys: &[(String, String)]) -> Result<()> {
+        let mut pending = std::mem::take(&mut self.pending);
+        let done = pending.prefetch(&mut Conn(self.conn()), keys, false).await;
+        self.pending = pending;
+        done
     }
 
     async fn read(&mut self, rtype: &str, id: &str) -> Result<Option<StoredResource>> {
+        self.flush_for(rtype, id).await?;
         ops::read(&mut Conn(self.conn()), rtype, id).await
     }
 
@@ -531,15 +594,21 @@ impl StoreTx for SqliteTx {
     }
 
     async fn search(&mut self, plan: &SearchPlan) -> Result<SearchResult> {
+        self.flush().await?;
         ops::search(&mut Conn(self.conn()), plan).await
     }
 
     async fn put(&mut self, version: NewVersion) -> Result<()> {
         self.puts += 1;
-        ops::put_version(&mut Conn(self.conn()), version).await
+        let mut pending = std::mem::take(&mut self.pending);
+        let done = pending.put(&mut Conn(self.conn()), version).await;
+        self.pending = pending;
+        done
     }
 
     async fn commit(mut self: Box<Self>) -> Result<()> {
+        // A failed write leaves the transaction to its drop, which rolls it back.
+        self.flush().await?;
         let (mut guard, done) = self.release().await?;
         guard
             .end_unless_others_follow(self.puts > GROUP_MAX_PUTS, &self.waiting)
@@ -549,6 +618,11 @@ impl StoreTx for SqliteTx {
     }
 
     async fn commit_logged<'a>(mut self: Box<Self>, logged: LogWrite<'a>) -> Result<()> {
+        if let Err(e) = self.flush().await {
+            // Nothing to commit (dropping rolls it back); the attempt is still logged.
+            logged.await;
+            return Err(e);
+        }
         let (mut guard, done) = match self.release().await {
             Ok(released) => released,
             Err(e) => {

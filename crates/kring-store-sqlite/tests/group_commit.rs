@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kring_store::{NewVersion, Store};
+use kring_store::{NewVersion, Prior, Store};
 use kring_store_sqlite::SqliteStore;
 
 fn version(id: &str) -> NewVersion {
@@ -16,6 +16,7 @@ fn version(id: &str) -> NewVersion {
         client_key: id.into(),
         body: Some(format!("{{\"resourceType\":\"Patient\",\"id\":\"{id}\"}}").into_bytes()),
         index: vec![],
+        prior: Prior::Unread,
     }
 }
 

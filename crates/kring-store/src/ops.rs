@@ -23,6 +23,8 @@ pub trait Exec: Send {
     async fn fetch_pairs(&mut self, sql: &Sql) -> Result<Vec<(String, String)>>;
     /// Runs [`sql::CURRENT_VERSION`].
     async fn fetch_current(&mut self, sql: &Sql) -> Result<Option<Current>>;
+    /// Runs a query of [`sql::CURRENT_VERSIONS_OF`]: (id, current version) per row.
+    async fn fetch_currents(&mut self, sql: &Sql) -> Result<Vec<(String, Current)>>;
 }
 
 fn text(s: &str) -> Arg {
@@ -38,76 +40,78 @@ pub async fn current(ex: &mut dyn Exec, rtype: &str, id: &str) -> Result<Option<
     .await
 }
 
-/// Writes a new version: the current row, the history row and the index, moving the resource
-/// to another client key when its client changed. Must run inside a transaction.
-pub async fn put_version(ex: &mut dyn Exec, nv: NewVersion) -> Result<()> {
-    let (rtype, id) = (nv.rtype.as_str(), nv.id.as_str());
-    match current(ex, rtype, id).await? {
-        None => {
-            ex.exec(
-                &Sql::new(sql::INSERT_KEY)
-                    .bind(text(rtype))
-                    .bind(text(id))
-                    .bind(text(&nv.client_key)),
-            )
-            .await?;
-        }
-        Some(cur) => {
-            if cur.version >= nv.version {
-                return Err(crate::StoreError::Conflict);
-            }
-            ex.exec(
-                &Sql::new(sql::DELETE_CURRENT)
-                    .bind(text(&cur.client_key))
-                    .bind(text(rtype))
-                    .bind(text(id)),
-            )
-            .await?;
-            ex.exec(
-                &Sql::new(sql::DELETE_INDEX)
-                    .bind(text(&cur.client_key))
-                    .bind(text(rtype))
-                    .bind(text(id)),
-            )
-            .await?;
-            if cur.client_key != nv.client_key {
-                ex.exec(
-                    &Sql::new(sql::UPDATE_KEY)
-                        .bind(text(&nv.client_key))
-                        .bind(text(rtype))
-                        .bind(text(id)),
-                )
-                .await?;
-                ex.exec(
-                    &Sql::new(sql::MOVE_VERSIONS)
-                        .bind(text(&nv.client_key))
-                        .bind(text(&cur.client_key))
-                        .bind(text(rtype))
-                        .bind(text(id)),
-                )
-                .await?;
+/// Writes a batch of new versions, each with the current version it replaces (`None` for a
+/// new resource; no two for the same resource): first what the updates remove (the old
+/// current row and index rows, a moved client key), then every new row in multi-row
+/// INSERTs — a few statements for a whole Bundle instead of several per resource.
+pub async fn write_versions(
+    ex: &mut dyn Exec,
+    batch: Vec<(NewVersion, Option<Current>)>,
+) -> Result<()> {
+    let mut keys = Vec::new();
+    let mut current = Vec::new();
+    let mut versions = Vec::new();
+    let mut index = Vec::new();
+    for (nv, prior) in batch {
+        let (rtype, id) = (nv.rtype.as_str(), nv.id.as_str());
+        match &prior {
+            None => keys.push(vec![text(rtype), text(id), text(&nv.client_key)]),
+            Some(cur) => {
+                for stmt in [sql::DELETE_CURRENT, sql::DELETE_INDEX] {
+                    ex.exec(
+                        &Sql::new(stmt)
+                            .bind(text(&cur.client_key))
+                            .bind(text(rtype))
+                            .bind(text(id)),
+                    )
+                    .await?;
+                }
+                if cur.client_key != nv.client_key {
+                    ex.exec(
+                        &Sql::new(sql::UPDATE_KEY)
+                            .bind(text(&nv.client_key))
+                            .bind(text(rtype))
+                            .bind(text(id)),
+                    )
+                    .await?;
+                    ex.exec(
+                        &Sql::new(sql::MOVE_VERSIONS)
+                            .bind(text(&nv.client_key))
+                            .bind(text(&cur.client_key))
+                            .bind(text(rtype))
+                            .bind(text(id)),
+                    )
+                    .await?;
+                }
             }
         }
+        let deleted = nv.body.is_none();
+        if !deleted {
+            index.extend(sql::index_rows(&nv.client_key, rtype, id, &nv.index));
+        }
+        let body = nv.body.unwrap_or_default();
+        let row = |body: Vec<u8>| {
+            vec![
+                text(rtype),
+                text(id),
+                Arg::Int(nv.version),
+                Arg::Int(nv.last_updated),
+                Arg::Int(deleted as i64),
+                text(&nv.client_key),
+                Arg::Bytes(body),
+            ]
+        };
+        versions.push(row(body.clone()));
+        current.push(row(body));
     }
-    let deleted = nv.body.is_none();
-    let body = nv.body.unwrap_or_default();
-    let row = |stmt: &str| {
-        Sql::new(stmt)
-            .bind(text(rtype))
-            .bind(text(id))
-            .bind(Arg::Int(nv.version))
-            .bind(Arg::Int(nv.last_updated))
-            .bind(Arg::Int(deleted as i64))
-            .bind(text(&nv.client_key))
-    };
-    ex.exec(&row(sql::INSERT_VERSION).bind(Arg::Bytes(body.clone())))
-        .await?;
-    ex.exec(&row(sql::INSERT_CURRENT).bind(Arg::Bytes(body)))
-        .await?;
-    if !deleted {
-        for stmt in sql::insert_index(&nv.client_key, rtype, id, &nv.index) {
-            ex.exec(&stmt).await?;
-        }
+    // Rows per statement: well below the backends' limits on bound parameters.
+    let statements = sql::insert_many(sql::INSERT_KEYS_HEAD, keys, 500)
+        .into_iter()
+        .chain(sql::insert_many(sql::INSERT_VERSIONS_HEAD, versions, 100))
+        .chain(sql::insert_many(sql::INSERT_CURRENT_HEAD, current, 100))
+        .chain(sql::insert_many(sql::INSERT_INDEX_HEAD, index, 500));
+    for stmt in statements {
+        ex.exec(&stmt).await?;
     }
     Ok(())
 }

@@ -123,18 +123,19 @@ pub const CURRENT_VERSION: &str = "SELECT r.version, r.deleted, r.client_key FRO
      JOIN resources r ON r.client_key = k.client_key AND r.res_type = k.res_type AND r.id = k.id \
      WHERE k.res_type = ? AND k.id = ?";
 
-pub const INSERT_KEY: &str =
-    "INSERT INTO resource_keys (res_type, id, client_key) VALUES (?, ?, ?)";
+/// The current versions of several resources of one type: the type, then the ids (the
+/// caller writes the `?` list and the closing parenthesis).
+pub const CURRENT_VERSIONS_OF: &str =
+    "SELECT k.id, r.version, r.deleted, r.client_key FROM resource_keys k \
+     JOIN resources r ON r.client_key = k.client_key AND r.res_type = k.res_type AND r.id = k.id \
+     WHERE k.res_type = ? AND k.id IN (";
+
 pub const UPDATE_KEY: &str =
     "UPDATE resource_keys SET client_key = ? WHERE res_type = ? AND id = ?";
 pub const DELETE_CURRENT: &str =
     "DELETE FROM resources WHERE client_key = ? AND res_type = ? AND id = ?";
 pub const MOVE_VERSIONS: &str =
     "UPDATE resource_versions SET client_key = ? WHERE client_key = ? AND res_type = ? AND id = ?";
-pub const INSERT_CURRENT: &str =
-    "INSERT INTO resources (res_type, id, version, last_updated, deleted, client_key, body) VALUES (?, ?, ?, ?, ?, ?, ?)";
-pub const INSERT_VERSION: &str =
-    "INSERT INTO resource_versions (res_type, id, version, last_updated, deleted, client_key, body) VALUES (?, ?, ?, ?, ?, ?, ?)";
 pub const DELETE_INDEX: &str =
     "DELETE FROM search_index WHERE client_key = ? AND res_type = ? AND res_id = ?";
 pub const TYPES_IN_USE: &str =
@@ -207,22 +208,54 @@ pub fn index_row(value: &IndexValue) -> [Arg; 5] {
 }
 
 /// Multi-row inserts of index entries, in chunks the databases accept.
-pub fn insert_index(client_key: &str, rtype: &str, id: &str, entries: &[IndexEntry]) -> Vec<Sql> {
-    entries
-        .chunks(100)
-        .map(|chunk| {
-            let mut sql = Sql::new("INSERT INTO search_index (client_key, res_type, res_id, param, s1, s2, s3, n1, n2) VALUES ");
-            for (i, e) in chunk.iter().enumerate() {
-                if i > 0 {
+/// The heads of the multi-row inserts a batch of new versions is written with.
+pub const INSERT_KEYS_HEAD: &str = "INSERT INTO resource_keys (res_type, id, client_key) VALUES ";
+pub const INSERT_CURRENT_HEAD: &str =
+    "INSERT INTO resources (res_type, id, version, last_updated, deleted, client_key, body) VALUES ";
+pub const INSERT_VERSIONS_HEAD: &str =
+    "INSERT INTO resource_versions (res_type, id, version, last_updated, deleted, client_key, body) VALUES ";
+pub const INSERT_INDEX_HEAD: &str =
+    "INSERT INTO search_index (client_key, res_type, res_id, param, s1, s2, s3, n1, n2) VALUES ";
+
+/// Multi-row INSERTs: `head` (`INSERT INTO t (…) VALUES `) with `per_statement` rows each.
+pub fn insert_many(head: &str, rows: Vec<Vec<Arg>>, per_statement: usize) -> Vec<Sql> {
+    let mut out = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut sql = Sql::new(head);
+        for (i, row) in rows.by_ref().take(per_statement).enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            for (j, a) in row.into_iter().enumerate() {
+                if j > 0 {
                     sql.push(", ");
                 }
-                sql.push("(").text_arg(client_key).push(", ").text_arg(rtype).push(", ").text_arg(id).push(", ").text_arg(&e.param);
-                for a in index_row(&e.value) {
-                    sql.push(", ").arg(a);
-                }
-                sql.push(")");
+                sql.arg(a);
             }
-            sql
+            sql.push(")");
+        }
+        out.push(sql);
+    }
+    out
+}
+
+/// The `search_index` rows of one resource, as arguments for [`INSERT_INDEX_HEAD`].
+pub fn index_rows(
+    client_key: &str,
+    rtype: &str,
+    id: &str,
+    entries: &[IndexEntry],
+) -> Vec<Vec<Arg>> {
+    entries
+        .iter()
+        .map(|e| {
+            let mut row = vec![
+                Arg::Text(client_key.to_string()),
+                Arg::Text(rtype.to_string()),
+                Arg::Text(id.to_string()),
+                Arg::Text(e.param.clone()),
+            ];
+            row.extend(index_row(&e.value));
+            row
         })
         .collect()
 }

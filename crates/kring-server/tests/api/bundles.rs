@@ -212,3 +212,137 @@ both_backends!(transaction_patch_entries, |app: TestApp| async move {
         "2"
     );
 });
+
+both_backends!(
+    a_large_transaction_of_creates_updates_moves_and_deletes_lands_whole,
+    |app: TestApp| async move {
+        // Writes are sent to the database in batches (kring_store::pending): a Bundle larger
+        // than one batch, mixing creates, updates, a move to another client and a delete,
+        // must read back exactly as if each had been written alone.
+        let obs = |id: &str, patient: &str| {
+            json!({"resourceType": "Observation", "id": id, "status": "final",
+            "code": {"text": "gewicht"}, "subject": {"reference": format!("Patient/{patient}")}})
+        };
+        for p in ["p1", "p2"] {
+            let r = app
+                .put(
+                    &format!("/fhir/Patient/{p}"),
+                    &json!({"resourceType": "Patient", "id": p, "name": [{"family": "Oud"}]}),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED);
+        }
+        for (id, p) in [("o-move", "p1"), ("o-del", "p1")] {
+            assert_eq!(
+                app.put(&format!("/fhir/Observation/{id}"), &obs(id, p))
+                    .await
+                    .status,
+                StatusCode::CREATED
+            );
+        }
+        let mut entries: Vec<_> = (0..590)
+            .map(|i| {
+                let id = format!("n{i}");
+                json!({"resource": obs(&id, "p2"), "request": {"method": "PUT", "url": format!("Observation/{id}")}})
+            })
+            .collect();
+        entries.push(json!({"resource": obs("o-move", "p2"), "request": {"method": "PUT", "url": "Observation/o-move"}}));
+        entries.push(json!({"resource": {"resourceType": "Patient", "id": "p1", "name": [{"family": "Nieuw"}]},
+            "request": {"method": "PUT", "url": "Patient/p1", "ifMatch": "W/\"1\""}}));
+        entries.push(json!({"request": {"method": "DELETE", "url": "Observation/o-del"}}));
+        let r = app
+            .post(
+                "/fhir",
+                &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.diagnostics());
+
+        let count = |q: String| {
+            let app = &app;
+            async move { app.get(&q).await.body["total"].as_u64().unwrap() }
+        };
+        assert_eq!(
+            count("/fhir/Observation?subject=Patient/p2&_summary=count".into()).await,
+            591
+        );
+        assert_eq!(
+            count("/fhir/Observation?subject=Patient/p1&_summary=count".into()).await,
+            0
+        );
+        let moved = app.get("/fhir/Observation/o-move").await;
+        assert_eq!(moved.body["meta"]["versionId"], "2");
+        assert_eq!(moved.body["subject"]["reference"], "Patient/p2");
+        let p1 = app.get("/fhir/Patient/p1").await;
+        assert_eq!(p1.body["name"][0]["family"], "Nieuw");
+        assert_eq!(
+            app.get("/fhir/Patient?family=nieuw&_summary=count")
+                .await
+                .body["total"],
+            1
+        );
+        assert_eq!(
+            app.get("/fhir/Patient?family=oud&_summary=count")
+                .await
+                .body["total"],
+            1,
+            "the old name left the index"
+        );
+        assert_eq!(
+            app.get("/fhir/Patient/p1/_history/1").await.body["name"][0]["family"],
+            "Oud"
+        );
+        assert_eq!(
+            app.get("/fhir/Observation/o-del").await.status,
+            StatusCode::GONE
+        );
+        assert_eq!(
+            app.get("/fhir/Observation/o-del/_history").await.body["entry"]
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
+        assert_eq!(
+            app.get("/fhir/Observation/n589").await.status,
+            StatusCode::OK
+        );
+
+        // The same Bundle again changes nothing; a stale If-Match at its end writes nothing.
+        let mut again: Vec<_> = (0..590)
+            .map(|i| {
+                let id = format!("m{i}");
+                json!({"resource": obs(&id, "p2"), "request": {"method": "PUT", "url": format!("Observation/{id}")}})
+            })
+            .collect();
+        again.push(json!({"resource": {"resourceType": "Patient", "id": "p1", "name": [{"family": "Later"}]},
+            "request": {"method": "PUT", "url": "Patient/p1", "ifMatch": "W/\"1\""}}));
+        let r = app
+            .post(
+                "/fhir",
+                &json!({"resourceType": "Bundle", "type": "transaction", "entry": again}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::PRECONDITION_FAILED,
+            "{}",
+            r.diagnostics()
+        );
+        assert_eq!(
+            app.get("/fhir/Observation/m0").await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            app.get("/fhir/Observation/m589").await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            count("/fhir/Observation?subject=Patient/p2&_summary=count".into()).await,
+            591
+        );
+        assert_eq!(
+            app.get("/fhir/Patient/p1").await.body["meta"]["versionId"],
+            "2"
+        );
+    }
+);

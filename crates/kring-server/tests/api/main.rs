@@ -11,6 +11,7 @@ mod bundles;
 mod conformance;
 mod crud;
 mod passkeys;
+mod pending;
 mod robustness;
 mod search;
 mod signin;
