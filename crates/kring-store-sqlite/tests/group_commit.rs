@@ -203,3 +203,47 @@ async fn a_member_cancelled_while_logging_neither_stalls_nor_commits_its_group()
     assert!(store.read("Patient", "cancelled").await.unwrap().is_none());
     assert!(store.read("Patient", "companion").await.unwrap().is_none());
 }
+
+/// The first writer of a group runs without a savepoint (its undo is the group's rollback):
+/// abandoned while the next one waits, it takes only its own work; the next one lands. And a
+/// later member abandoned after the first has joined the group takes only its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_writer_of_a_group_is_undone_alone() {
+    let (_dir, store) = fresh_store("first.db").await;
+    let mut first = store.begin().await.unwrap();
+    first.put(version("first")).await.unwrap();
+    let next = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            tx.put(version("next")).await.unwrap();
+            tx.commit().await.unwrap();
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(first);
+    tokio::time::timeout(Duration::from_secs(10), next)
+        .await
+        .expect("the waiting writer goes on")
+        .unwrap();
+    assert!(store.read("Patient", "first").await.unwrap().is_none());
+    assert!(store.read("Patient", "next").await.unwrap().is_some());
+
+    // The first member joins the group (another writer waits), the second is abandoned.
+    let mut a = store.begin().await.unwrap();
+    a.put(version("a")).await.unwrap();
+    let b = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            tx.put(version("b")).await.unwrap();
+            drop(tx);
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    a.commit().await.unwrap();
+    b.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(store.read("Patient", "a").await.unwrap().is_some());
+    assert!(store.read("Patient", "b").await.unwrap().is_none());
+}
