@@ -2,6 +2,9 @@
 //! location is queued below the flag line (the client most likely came back); the same read
 //! at another time, or during a residence rather than a treatment, is flagged as before.
 
+mod common;
+
+use common::read;
 use kring_oversight::{screen, AccessLog, Context, Reason, RoleMap};
 
 const CONTEXT: &str = r#"{"resourceType":"Organization","id":"ggz"}
@@ -17,12 +20,6 @@ const CONTEXT: &str = r#"{"resourceType":"Organization","id":"ggz"}
 {"resourceType":"CareTeam","id":"m1","subject":{"reference":"Patient/mira"},"participant":[{"member":{"reference":"Practitioner/jan"},"period":{"start":"2024-01-01","end":"2025-06-30"}},{"member":{"reference":"Practitioner/els"}}]}
 {"resourceType":"Encounter","id":"v1","status":"finished","subject":{"reference":"Patient/kees"},"location":[{"location":{"reference":"Location/poli"}}],"period":{"start":"2026-11-10T09:00:00Z","end":"2026-11-10T11:00:00Z"}}
 {"resourceType":"Encounter","id":"v2","status":"in-progress","subject":{"reference":"Patient/mira"},"location":[{"location":{"reference":"Location/huis"}}],"period":{"start":"2025-01-01T00:00:00Z","end":"2027-01-01T00:00:00Z"}}"#;
-
-fn read(id: &str, who: &str, client: &str, at: &str) -> String {
-    format!(
-        r#"{{"resourceType":"AuditEvent","id":"{id}","subtype":[{{"system":"http://hl7.org/fhir/restful-interaction","code":"read"}}],"action":"R","recorded":"{at}","outcome":"0","agent":[{{"who":{{"reference":"Practitioner/{who}"}},"requestor":true}}],"entity":[{{"what":{{"reference":"Patient/{client}"}}}}]}}"#
-    )
-}
 
 #[test]
 fn a_former_carer_reading_while_the_client_is_treated_at_their_location_is_queued_not_flagged() {

@@ -3,6 +3,9 @@
 //! explains is still queued; ordinary reads, a family member's record and a carer who breaks
 //! the glass now and then are flagged.
 
+mod common;
+
+use common::access;
 use kring_oversight::{screen, AccessLog, Context, Reason, RoleMap};
 
 fn context() -> String {
@@ -22,17 +25,6 @@ fn context() -> String {
     }
     lines.push(r#"{"resourceType":"CareTeam","id":"tb","subject":{"reference":"Patient/broer"},"participant":[{"member":{"reference":"Practitioner/piet"}}]}"#.into());
     lines.join("\n")
-}
-
-fn access(id: &str, who: &str, client: &str, at: &str, emergency: bool) -> String {
-    let purpose = if emergency {
-        r#"[{"coding":[{"code":"ETREAT"}],"text":"acute crisis"}]"#
-    } else {
-        r#"[{"coding":[{"code":"TREAT"}]}]"#
-    };
-    format!(
-        r#"{{"resourceType":"AuditEvent","id":"{id}","subtype":[{{"system":"http://hl7.org/fhir/restful-interaction","code":"read"}}],"action":"R","recorded":"{at}","outcome":"0","purposeOfEvent":{purpose},"agent":[{{"who":{{"reference":"Practitioner/{who}"}},"requestor":true}}],"entity":[{{"what":{{"reference":"Patient/{client}"}}}}]}}"#
-    )
 }
 
 #[test]

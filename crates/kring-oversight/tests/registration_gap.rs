@@ -2,6 +2,9 @@
 //! missing registration (queued below the flag line, saying so); a carer of another
 //! organisation, or a signal such as family, is flagged as before.
 
+mod common;
+
+use common::read;
 use kring_oversight::{screen, AccessLog, Context, Reason, RoleMap};
 
 const CONTEXT: &str = r#"{"resourceType":"Organization","id":"ggz"}
@@ -13,12 +16,6 @@ const CONTEXT: &str = r#"{"resourceType":"Organization","id":"ggz"}
 {"resourceType":"Patient","id":"els","name":[{"family":"Visser","given":["Els"]}],"managingOrganization":{"reference":"Organization/ggz"}}
 {"resourceType":"Patient","id":"kees","name":[{"family":"Smit","given":["Kees"]}],"managingOrganization":{"reference":"Organization/ggz"}}
 {"resourceType":"CareTeam","id":"k1","subject":{"reference":"Patient/kees"},"participant":[{"member":{"reference":"Practitioner/joost"}}]}"#;
-
-fn read(id: &str, who: &str, client: &str, at: &str) -> String {
-    format!(
-        r#"{{"resourceType":"AuditEvent","id":"{id}","subtype":[{{"system":"http://hl7.org/fhir/restful-interaction","code":"read"}}],"action":"R","recorded":"{at}","outcome":"0","agent":[{{"who":{{"reference":"Practitioner/{who}"}},"requestor":true}}],"entity":[{{"what":{{"reference":"Patient/{client}"}}}}]}}"#
-    )
-}
 
 #[test]
 fn an_unregistered_client_of_ones_own_organisation_is_a_registration_gap_not_a_flag() {
