@@ -147,6 +147,10 @@ impl Staff {
     pub fn works_at(&self, org: u32) -> bool {
         self.roles.iter().any(|r| r.organisation == Some(org))
     }
+    /// Whether one of the user's roles is at this location.
+    pub fn at_location(&self, location: u32) -> bool {
+        self.roles.iter().any(|r| r.locations.contains(&location))
+    }
     pub fn kind_at(&self, org: u32) -> Option<RoleKind> {
         self.roles
             .iter()

@@ -175,12 +175,7 @@ impl Explainer<'_> {
             .stays
             .iter()
             .filter(|s| s.start - window <= at && at <= s.end + window)
-            .any(|s| {
-                staff
-                    .roles
-                    .iter()
-                    .any(|r| r.locations.contains(&s.location))
-            })
+            .any(|s| staff.at_location(s.location))
     }
 
     /// Explains one access, or says why not.

@@ -13,7 +13,7 @@ use crate::finding::{
 };
 use crate::roles::RoleKind;
 use crate::signals::{hour_profiles, patterns, single, Judged};
-use crate::time::{Clock, DAY_MS};
+use crate::time::{Clock, DAY_MS, HOUR_MS};
 
 /// Figures of a run, for the report.
 #[derive(Debug, Clone, Default)]
@@ -364,16 +364,12 @@ fn registration_gap(cx: &Context, a: &Access) -> bool {
 /// flag line with that sentence instead of flagged. Off-hours, a pattern or any signal about
 /// the person flags it as usual.
 fn client_present(cx: &Context, a: &Access) -> bool {
-    const HOUR_MS: i64 = 3_600_000;
     let staff = &cx.staff[a.user as usize];
     a.action == Action::Read
         && cx.patients[a.client as usize].stays.iter().any(|s| {
             s.end - s.start <= DAY_MS
                 && s.start - HOUR_MS <= a.at
                 && a.at <= s.end
-                && staff
-                    .roles
-                    .iter()
-                    .any(|r| r.locations.contains(&s.location))
+                && staff.at_location(s.location)
         })
 }

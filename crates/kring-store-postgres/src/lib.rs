@@ -346,14 +346,6 @@ impl PgTx {
     async fn flush(&mut self) -> Result<()> {
         self.pending.flush(&mut Conn(&mut self.tx)).await
     }
-
-    /// Writes the pending versions (all of them) before `rtype/id` is read.
-    async fn flush_for(&mut self, rtype: &str, id: &str) -> Result<()> {
-        if self.pending.holds(rtype, id) {
-            self.flush().await?;
-        }
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -383,7 +375,9 @@ impl StoreTx for PgTx {
     }
 
     async fn read(&mut self, rtype: &str, id: &str) -> Result<Option<StoredResource>> {
-        self.flush_for(rtype, id).await?;
+        self.pending
+            .flush_for(&mut Conn(&mut self.tx), rtype, id)
+            .await?;
         ops::read(&mut Conn(&mut self.tx), rtype, id).await
     }
 
@@ -420,9 +414,7 @@ impl StoreTx for PgTx {
         if logged.await {
             self.tx.commit().await.map_err(map_err)
         } else {
-            Err(StoreError::Unavailable(
-                "the access log did not take this write's entries; nothing was committed".into(),
-            ))
+            Err(StoreError::not_logged())
         }
     }
 }

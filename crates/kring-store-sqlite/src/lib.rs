@@ -528,19 +528,18 @@ impl SqliteTx {
             .conn
     }
 
-    /// Writes the pending versions of `rtype/id` (all of them) before it is read.
-    async fn flush_for(&mut self, rtype: &str, id: &str) -> Result<()> {
-        if self.pending.holds(rtype, id) {
-            self.flush().await?;
-        }
-        Ok(())
+    /// The writer connection and the pending versions, borrowed together.
+    fn parts(&mut self) -> (Conn<'_>, &mut Pending) {
+        let guard = self
+            .guard
+            .as_mut()
+            .expect("a live transaction holds the writer");
+        (Conn(&mut guard.conn), &mut self.pending)
     }
 
     async fn flush(&mut self) -> Result<()> {
-        let mut pending = std::mem::take(&mut self.pending);
-        let done = pending.flush(&mut Conn(self.conn())).await;
-        self.pending = pending;
-        done
+        let (mut conn, pending) = self.parts();
+        pending.flush(&mut conn).await
     }
 }
 
@@ -595,14 +594,13 @@ impl StoreTx for SqliteTx {
     }
 
     async fn prefetch(&mut self, keys: &[(String, String)]) -> Result<()> {
-        let mut pending = std::mem::take(&mut self.pending);
-        let done = pending.prefetch(&mut Conn(self.conn()), keys, false).await;
-        self.pending = pending;
-        done
+        let (mut conn, pending) = self.parts();
+        pending.prefetch(&mut conn, keys, false).await
     }
 
     async fn read(&mut self, rtype: &str, id: &str) -> Result<Option<StoredResource>> {
-        self.flush_for(rtype, id).await?;
+        let (mut conn, pending) = self.parts();
+        pending.flush_for(&mut conn, rtype, id).await?;
         ops::read(&mut Conn(self.conn()), rtype, id).await
     }
 
@@ -618,10 +616,8 @@ impl StoreTx for SqliteTx {
 
     async fn put(&mut self, version: NewVersion) -> Result<()> {
         self.puts += 1;
-        let mut pending = std::mem::take(&mut self.pending);
-        let done = pending.put(&mut Conn(self.conn()), version).await;
-        self.pending = pending;
-        done
+        let (mut conn, pending) = self.parts();
+        pending.put(&mut conn, version).await
     }
 
     async fn commit(mut self: Box<Self>) -> Result<()> {

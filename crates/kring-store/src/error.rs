@@ -14,3 +14,12 @@ pub enum StoreError {
     #[error("schema migration failed: {0}")]
     Migration(String),
 }
+
+impl StoreError {
+    /// A write whose access-log entries could not be written: nothing was committed.
+    pub fn not_logged() -> Self {
+        StoreError::Unavailable(
+            "the access log did not take this write's entries; nothing was committed".into(),
+        )
+    }
+}

@@ -248,9 +248,7 @@ pub trait StoreTx: Send {
         if logged.await {
             self.commit().await
         } else {
-            Err(StoreError::Unavailable(
-                "the access log did not take this write's entries; nothing was committed".into(),
-            ))
+            Err(StoreError::not_logged())
         }
     }
 }

@@ -12,7 +12,7 @@
 //! written, so that a Bundle can read the current versions of all its entries in one query
 //! ([`Pending::prefetch`]) and every later `current` is answered from memory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::ops::{self, Exec};
 use crate::sql::{self, Arg, Sql};
@@ -25,20 +25,16 @@ const BATCH: usize = 500;
 #[derive(Debug, Default)]
 pub struct Pending {
     puts: Vec<(NewVersion, Option<Current>)>,
+    /// The (type, id) of every version in `puts`.
+    held: HashSet<(String, String)>,
     /// The current version of resources as this transaction sees them (`None`: none).
     known: HashMap<(String, String), Option<Current>>,
 }
 
 impl Pending {
     /// Whether a version of this resource is waiting.
-    pub fn holds(&self, rtype: &str, id: &str) -> bool {
-        self.puts
-            .iter()
-            .any(|(nv, _)| nv.rtype == rtype && nv.id == id)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.puts.is_empty()
+    fn holds(&self, rtype: &str, id: &str) -> bool {
+        self.held.contains(&(rtype.to_string(), id.to_string()))
     }
 
     /// The current version of `rtype/id` as this transaction sees it, if it is known.
@@ -118,6 +114,7 @@ impl Pending {
                 client_key: nv.client_key.clone(),
             }),
         );
+        self.held.insert((nv.rtype.clone(), nv.id.clone()));
         self.puts.push((nv, prior));
         if self.puts.len() >= BATCH {
             self.flush(ex).await?;
@@ -130,6 +127,15 @@ impl Pending {
         if self.puts.is_empty() {
             return Ok(());
         }
+        self.held.clear();
         ops::write_versions(ex, std::mem::take(&mut self.puts)).await
+    }
+
+    /// Writes everything waiting if a version of `rtype/id` is among it, before it is read.
+    pub async fn flush_for(&mut self, ex: &mut dyn Exec, rtype: &str, id: &str) -> Result<()> {
+        if self.holds(rtype, id) {
+            self.flush(ex).await?;
+        }
+        Ok(())
     }
 }

@@ -207,7 +207,6 @@ pub fn index_row(value: &IndexValue) -> [Arg; 5] {
     }
 }
 
-/// Multi-row inserts of index entries, in chunks the databases accept.
 /// The heads of the multi-row inserts a batch of new versions is written with.
 pub const INSERT_KEYS_HEAD: &str = "INSERT INTO resource_keys (res_type, id, client_key) VALUES ";
 pub const INSERT_CURRENT_HEAD: &str =
