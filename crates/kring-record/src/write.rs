@@ -500,6 +500,7 @@ impl Record {
             }
         }
         let id = uuid::Uuid::new_v4().to_string();
+        tx.new_id(rtype, &id);
         let r = self
             .put_in(
                 tx.as_mut(),
@@ -610,7 +611,11 @@ impl Record {
             }
             None => match value.get("id").and_then(Value::as_str) {
                 Some(id) => id.to_string(),
-                None => uuid::Uuid::new_v4().to_string(),
+                None => {
+                    let id = uuid::Uuid::new_v4().to_string();
+                    tx.new_id(rtype, &id);
+                    id
+                }
             },
         };
         if let Some(obj) = value.as_object_mut() {

@@ -368,6 +368,10 @@ impl StoreTx for PgTx {
         Ok(found)
     }
 
+    fn new_id(&mut self, rtype: &str, id: &str) {
+        self.pending.remember(rtype, id, None);
+    }
+
     async fn prefetch(&mut self, keys: &[(String, String)]) -> Result<()> {
         self.pending
             .prefetch(&mut Conn(&mut self.tx), keys, true)

@@ -6,10 +6,22 @@
 //!
 //! Writers are serialised on one connection, as SQLite allows one writer at a time anyway, and
 //! committed in groups: the first write transaction of a group opens one shared
-//! `BEGIN IMMEDIATE` transaction, each later one runs inside a SAVEPOINT of it; when one
-//! commits and another writer is already waiting, it hands the connection on instead of
-//! committing, and the last writer of the group commits for all — one fsync for many writes. A transaction's `commit()` returns only after that COMMIT
-//! is durable, so nothing is acknowledged before it is on disk.
+//! `BEGIN IMMEDIATE` transaction and each later one runs inside it; when one commits and
+//! another writer is already waiting, it hands the connection on instead of committing, and
+//! the last writer of the group commits for all — one fsync for many writes. A transaction's
+//! `commit()` returns only after that COMMIT is durable, so nothing is acknowledged before it
+//! is on disk.
+//!
+//! Round trips to SQLite's worker thread are what a write waits for while it holds the one
+//! writer, so a transaction sends few: its BEGIN travels with its first statement, its rows
+//! (gathered by `kring_store::pending`) go out as one script at commit, and `current` reads the
+//! whole row that the update's `read` asks for next. How a transaction is undone ([`Undo`]):
+//! the group's first writer by rolling back the group's transaction (which holds only it); a
+//! later one that writes before its commit by a savepoint opened in front of that write; and
+//! a later one whose only write is its commit's script — most of them — without a savepoint
+//! (which would make SQLite copy every page it touches into a sub-journal): if that script
+//! fails part-way, the whole group is rolled back and every member fails, so nothing is ever
+//! half-committed or acknowledged without being durable.
 //!
 //! A transaction committed with its access-log entries (`commit_logged`) hands the connection
 //! on *before* its entries are written, so that the next writers work — and the log's own group
@@ -229,23 +241,111 @@ fn decode(row: &SqliteRow) -> std::result::Result<StoredResource, sqlx::Error> {
     })
 }
 
+/// How a write transaction would be undone now — which also says what it still owes the
+/// connection before its next statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Undo {
+    /// The group's first writer, its `BEGIN IMMEDIATE` not sent yet (it goes in front of the
+    /// first statement, in the same round trip): nothing to undo.
+    Unbegun,
+    /// The group's first writer, begun: undone by rolling back the group's transaction, which
+    /// holds nothing else. (It needs no savepoint, which would make SQLite copy every page it
+    /// first touches into a sub-journal.)
+    Group,
+    /// A later member of the group that has written nothing yet: nothing to undo.
+    Clean,
+    /// A later member that wrote before its commit (a large Bundle, a read or search after a
+    /// write), from inside its own savepoint, sent in front of that first write: undone by
+    /// rolling back to the savepoint.
+    Savepoint,
+    /// A later member whose only write — its commit's one script — ran without a savepoint:
+    /// if that failed part-way, the only undo is rolling back the whole group (every member
+    /// fails, none is acknowledged). Most writes are of this kind, and skip the sub-journal.
+    Script,
+}
+
 /// A SQLite connection seen through the shared [`Exec`] interface.
-struct Conn<'c>(&'c mut SqliteConnection);
+struct Conn<'c> {
+    conn: &'c mut SqliteConnection,
+    /// The write transaction this connection serves (`None` for a reader).
+    undo: Option<&'c mut Undo>,
+    /// Writes before the commit's script open a savepoint first.
+    guard_writes: bool,
+}
+
+impl<'c> Conn<'c> {
+    /// A reading connection: no transaction to open.
+    fn new(conn: &'c mut SqliteConnection) -> Self {
+        Conn {
+            conn,
+            undo: None,
+            guard_writes: false,
+        }
+    }
+
+    /// `sql`'s text for SQLite, after what the transaction owes first (its BEGIN, or the
+    /// savepoint before a member's first write).
+    fn text<'s>(&mut self, sql: &'s Sql, write: bool) -> std::borrow::Cow<'s, str> {
+        let text = sql.text_for(Backend::Sqlite);
+        let Some(undo) = self.undo.as_deref_mut() else {
+            return text;
+        };
+        let owed = match *undo {
+            Undo::Unbegun => {
+                *undo = Undo::Group;
+                Some("BEGIN IMMEDIATE")
+            }
+            Undo::Clean if write && self.guard_writes => {
+                *undo = Undo::Savepoint;
+                Some("SAVEPOINT kring_tx")
+            }
+            Undo::Clean if write => {
+                *undo = Undo::Script;
+                None
+            }
+            _ => None,
+        };
+        match owed {
+            Some(first) => format!("{first};\n{text}").into(),
+            None => text,
+        }
+    }
+}
 
 #[async_trait]
 impl Exec for Conn<'_> {
     async fn exec(&mut self, sql: &Sql) -> Result<u64> {
-        let text = sql.text_for(Backend::Sqlite);
+        let text = self.text(sql, true);
         Ok(bind(&text, &sql.args)
-            .execute(&mut *self.0)
+            .execute(&mut *self.conn)
             .await
             .map_err(map_err)?
             .rows_affected())
     }
+
+    /// One script: SQLite's worker runs the statements one after another (binding each one's
+    /// `?` from the shared list in order) and stops at the first that fails.
+    async fn exec_all(&mut self, statements: Vec<Sql>) -> Result<()> {
+        if statements.is_empty() {
+            return Ok(());
+        }
+        let mut script = String::new();
+        let mut args = Vec::new();
+        for statement in statements {
+            if !script.is_empty() {
+                script.push_str(";\n");
+            }
+            script.push_str(&statement.text_for(Backend::Sqlite));
+            args.extend(statement.args);
+        }
+        self.exec(&Sql::new(&script).bind_all(args)).await?;
+        Ok(())
+    }
+
     async fn fetch_resources(&mut self, sql: &Sql) -> Result<Vec<StoredResource>> {
-        let text = sql.text_for(Backend::Sqlite);
+        let text = self.text(sql, false);
         let rows = bind(&text, &sql.args)
-            .fetch_all(&mut *self.0)
+            .fetch_all(&mut *self.conn)
             .await
             .map_err(map_err)?;
         rows.iter()
@@ -254,17 +354,17 @@ impl Exec for Conn<'_> {
             .map_err(map_err)
     }
     async fn fetch_count(&mut self, sql: &Sql) -> Result<i64> {
-        let text = sql.text_for(Backend::Sqlite);
+        let text = self.text(sql, false);
         let row = bind(&text, &sql.args)
-            .fetch_one(&mut *self.0)
+            .fetch_one(&mut *self.conn)
             .await
             .map_err(map_err)?;
         row.try_get(0).map_err(map_err)
     }
     async fn fetch_pairs(&mut self, sql: &Sql) -> Result<Vec<(String, String)>> {
-        let text = sql.text_for(Backend::Sqlite);
+        let text = self.text(sql, false);
         let rows = bind(&text, &sql.args)
-            .fetch_all(&mut *self.0)
+            .fetch_all(&mut *self.conn)
             .await
             .map_err(map_err)?;
         rows.iter()
@@ -273,9 +373,9 @@ impl Exec for Conn<'_> {
             .map_err(map_err)
     }
     async fn fetch_current(&mut self, sql: &Sql) -> Result<Option<Current>> {
-        let text = sql.text_for(Backend::Sqlite);
+        let text = self.text(sql, false);
         let row = bind(&text, &sql.args)
-            .fetch_optional(&mut *self.0)
+            .fetch_optional(&mut *self.conn)
             .await
             .map_err(map_err)?;
         row.map(|r| {
@@ -290,9 +390,9 @@ impl Exec for Conn<'_> {
     }
 
     async fn fetch_currents(&mut self, sql: &Sql) -> Result<Vec<(String, Current)>> {
-        let text = sql.text_for(Backend::Sqlite);
+        let text = self.text(sql, false);
         let rows = bind(&text, &sql.args)
-            .fetch_all(&mut *self.0)
+            .fetch_all(&mut *self.conn)
             .await
             .map_err(map_err)?;
         rows.into_iter()
@@ -327,25 +427,31 @@ impl Store for SqliteStore {
     }
 
     async fn read(&self, rtype: &str, id: &str) -> Result<Option<StoredResource>> {
-        ops::read(&mut Conn(&mut *self.reader().await?), rtype, id).await
+        ops::read(&mut Conn::new(&mut *self.reader().await?), rtype, id).await
     }
 
     async fn read_many(&self, keys: &[ResourceKey]) -> Result<Vec<StoredResource>> {
-        ops::read_many(&mut Conn(&mut *self.reader().await?), keys).await
+        ops::read_many(&mut Conn::new(&mut *self.reader().await?), keys).await
     }
 
     async fn vread(&self, rtype: &str, id: &str, version: i64) -> Result<Option<StoredResource>> {
-        ops::vread(&mut Conn(&mut *self.reader().await?), rtype, id, version).await
+        ops::vread(
+            &mut Conn::new(&mut *self.reader().await?),
+            rtype,
+            id,
+            version,
+        )
+        .await
     }
 
     async fn history(&self, query: &HistoryQuery) -> Result<Vec<StoredResource>> {
-        Conn(&mut *self.reader().await?)
+        Conn::new(&mut *self.reader().await?)
             .fetch_resources(&sql::history(query))
             .await
     }
 
     async fn search(&self, plan: &SearchPlan) -> Result<SearchResult> {
-        ops::search(&mut Conn(&mut *self.reader().await?), plan).await
+        ops::search(&mut Conn::new(&mut *self.reader().await?), plan).await
     }
 
     async fn references_from(
@@ -353,7 +459,7 @@ impl Store for SqliteStore {
         from: &[ResourceKey],
         params: &[String],
     ) -> Result<Vec<ResourceKey>> {
-        ops::references_from(&mut Conn(&mut *self.reader().await?), from, params).await
+        ops::references_from(&mut Conn::new(&mut *self.reader().await?), from, params).await
     }
 
     async fn referrers_to(
@@ -362,7 +468,7 @@ impl Store for SqliteStore {
         param: &str,
         to: &[ResourceKey],
     ) -> Result<Vec<ResourceKey>> {
-        ops::referrers_to(&mut Conn(&mut *self.reader().await?), rtype, param, to).await
+        ops::referrers_to(&mut Conn::new(&mut *self.reader().await?), rtype, param, to).await
     }
 
     async fn scan(
@@ -371,7 +477,7 @@ impl Store for SqliteStore {
         after_id: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredResource>> {
-        Conn(&mut *self.reader().await?)
+        Conn::new(&mut *self.reader().await?)
             .fetch_resources(&sql::scan(rtype, after_id, limit))
             .await
     }
@@ -382,7 +488,7 @@ impl Store for SqliteStore {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<StoredResource>> {
-        Conn(&mut *self.reader().await?)
+        Conn::new(&mut *self.reader().await?)
             .fetch_resources(&sql::client_resources(client_key, offset, limit))
             .await
     }
@@ -391,48 +497,48 @@ impl Store for SqliteStore {
         // Through the one writer, as a member of its group, so it never races the record's
         // writes and returns once durable.
         let mut tx = self.begin_tx().await?;
-        ops::put_partner(&mut Conn(tx.conn()), partner).await?;
+        ops::put_partner(&mut tx.parts().0, partner).await?;
         Box::new(tx).commit().await
     }
 
     async fn partner(&self, client_id: &str) -> Result<Option<kring_store::PartnerClient>> {
-        ops::partner(&mut Conn(&mut *self.reader().await?), client_id).await
+        ops::partner(&mut Conn::new(&mut *self.reader().await?), client_id).await
     }
 
     async fn put_account(&self, username: &str, data: &str) -> Result<()> {
         let mut tx = self.begin_tx().await?;
-        ops::put_account(&mut Conn(tx.conn()), username, data).await?;
+        ops::put_account(&mut tx.parts().0, username, data).await?;
         Box::new(tx).commit().await
     }
 
     async fn account(&self, username: &str) -> Result<Option<String>> {
-        ops::account(&mut Conn(&mut *self.reader().await?), username).await
+        ops::account(&mut Conn::new(&mut *self.reader().await?), username).await
     }
 
     async fn put_session(&self, id_hash: &str, username: &str, data: &str) -> Result<()> {
         let mut tx = self.begin_tx().await?;
-        ops::put_session(&mut Conn(tx.conn()), id_hash, username, data).await?;
+        ops::put_session(&mut tx.parts().0, id_hash, username, data).await?;
         Box::new(tx).commit().await
     }
 
     async fn session(&self, id_hash: &str) -> Result<Option<(String, String)>> {
-        ops::session(&mut Conn(&mut *self.reader().await?), id_hash).await
+        ops::session(&mut Conn::new(&mut *self.reader().await?), id_hash).await
     }
 
     async fn delete_session(&self, id_hash: &str) -> Result<()> {
         let mut tx = self.begin_tx().await?;
-        ops::delete_session(&mut Conn(tx.conn()), id_hash).await?;
+        ops::delete_session(&mut tx.parts().0, id_hash).await?;
         Box::new(tx).commit().await
     }
 
     async fn delete_sessions_of(&self, username: &str) -> Result<()> {
         let mut tx = self.begin_tx().await?;
-        ops::delete_sessions_of(&mut Conn(tx.conn()), username).await?;
+        ops::delete_sessions_of(&mut tx.parts().0, username).await?;
         Box::new(tx).commit().await
     }
 
     async fn types_in_use(&self) -> Result<Vec<String>> {
-        ops::types_in_use(&mut Conn(&mut *self.reader().await?)).await
+        ops::types_in_use(&mut Conn::new(&mut *self.reader().await?)).await
     }
 
     async fn begin(&self) -> Result<Box<dyn StoreTx>> {
@@ -441,7 +547,8 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
-    /// A write transaction: a SAVEPOINT in the group's shared transaction.
+    /// A write transaction: the group's first writer opens the group's shared transaction
+    /// (with its first statement, not on its own); a later one runs inside it.
     async fn begin_tx(&self) -> Result<SqliteTx> {
         let mut guard = {
             // Counted as waiting until the lock is ours — also if this future is dropped while
@@ -449,43 +556,26 @@ impl SqliteStore {
             let _waiting = Waiting::enter(&self.waiting);
             self.writer.clone().lock_owned().await
         };
-        // The first writer of a group needs no savepoint: undoing it is rolling back the
-        // group's transaction, which holds nothing else. (A savepoint makes SQLite copy every
-        // page the transaction first touches into a sub-journal — a tenth of a Bundle import.)
-        let first = !guard.outer_open;
-        let started = async {
-            if first {
-                sqlx::query("BEGIN IMMEDIATE")
-                    .execute(&mut guard.conn)
-                    .await?;
-                guard.outer_open = true;
-                Ok(())
-            } else {
-                sqlx::query("SAVEPOINT kring_tx")
-                    .execute(&mut guard.conn)
-                    .await
-                    .map(|_| ())
-            }
-        }
-        .await;
-        if let Err(e) = started {
-            // Earlier members of the group must not wait for a writer that never came.
-            guard.flush().await;
-            return Err(map_err(e));
-        }
+        let undo = if guard.outer_open {
+            Undo::Clean
+        } else {
+            Undo::Unbegun
+        };
+        guard.outer_open = true;
         Ok(SqliteTx {
             guard: Some(guard),
             writer: self.writer.clone(),
             waiting: self.waiting.clone(),
             puts: 0,
             pending: Pending::default(),
-            savepoint: !first,
+            undo,
+            read_ahead: None,
         })
     }
 }
 
-/// A write transaction: a SAVEPOINT in the shared transaction, holding the writer connection.
-/// Dropped without `commit`, it is rolled back to its savepoint in the background.
+/// A write transaction, holding the writer connection. Dropped without `commit`, it is undone
+/// (see [`Undo`]) in the background.
 struct SqliteTx {
     guard: Option<OwnedMutexGuard<Writer>>,
     writer: Arc<Mutex<Writer>>,
@@ -495,9 +585,10 @@ struct SqliteTx {
     puts: usize,
     /// Versions put but not yet written (sent before any read of them, search or commit).
     pending: Pending,
-    /// Runs in a savepoint of the group's transaction; `false` for the group's first writer,
-    /// whose work is undone by rolling back the group's (otherwise empty) transaction.
-    savepoint: bool,
+    undo: Undo,
+    /// The whole current row that `current` read, for the `read` of the same resource that
+    /// usually follows (an update compares, a delete logs what it removes): one round trip.
+    read_ahead: Option<StoredResource>,
 }
 
 /// Marks a writer as waiting for the connection while it lives.
@@ -520,26 +611,78 @@ impl Drop for Waiting<'_> {
 const GROUP_MAX_PUTS: usize = 16;
 
 impl SqliteTx {
-    fn conn(&mut self) -> &mut SqliteConnection {
-        &mut self
-            .guard
-            .as_mut()
-            .expect("a live transaction holds the writer")
-            .conn
-    }
-
-    /// The writer connection and the pending versions, borrowed together.
+    /// The writer connection, which sends what the transaction owes first (its BEGIN, or a
+    /// savepoint before a member's first write), and the pending versions, borrowed together.
     fn parts(&mut self) -> (Conn<'_>, &mut Pending) {
         let guard = self
             .guard
             .as_mut()
             .expect("a live transaction holds the writer");
-        (Conn(&mut guard.conn), &mut self.pending)
+        (
+            Conn {
+                conn: &mut guard.conn,
+                undo: Some(&mut self.undo),
+                guard_writes: true,
+            },
+            &mut self.pending,
+        )
     }
 
-    async fn flush(&mut self) -> Result<()> {
-        let (mut conn, pending) = self.parts();
-        pending.flush(&mut conn).await
+    /// Sends what is left of the transaction — its BEGIN if nothing was sent yet, the pending
+    /// versions, and the RELEASE of its savepoint if it has one — as one script. On failure
+    /// the transaction is left as it is, for its drop to undo.
+    async fn finish(&mut self) -> Result<()> {
+        let mut statements = self.pending.take_statements();
+        if self.undo == Undo::Savepoint {
+            statements.push(Sql::new("RELEASE kring_tx"));
+        }
+        if statements.is_empty() {
+            if self.undo != Undo::Unbegun {
+                return Ok(());
+            }
+            // The group's first writer, empty: its BEGIN must still run, as the group's
+            // COMMIT ends it.
+            statements.push(Sql::new("SELECT 1"));
+        }
+        let guard = self
+            .guard
+            .as_mut()
+            .expect("a live transaction holds the writer");
+        let mut conn = Conn {
+            conn: &mut guard.conn,
+            undo: Some(&mut self.undo),
+            guard_writes: false,
+        };
+        conn.exec_all(statements).await
+    }
+
+    /// Joins the group's commit: takes the writer from the transaction (nothing of it is
+    /// undone on drop any more) and returns where the group's outcome will arrive.
+    fn join_group(
+        &mut self,
+    ) -> (
+        OwnedMutexGuard<Writer>,
+        tokio::sync::oneshot::Receiver<std::result::Result<(), String>>,
+    ) {
+        let mut guard = self
+            .guard
+            .take()
+            .expect("a live transaction holds the writer");
+        let (ack, done) = tokio::sync::oneshot::channel();
+        guard.pending.push(ack);
+        (guard, done)
+    }
+}
+
+impl Writer {
+    /// Rolls back the group's transaction and fails every member waiting for its COMMIT.
+    async fn abandon(&mut self) {
+        let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
+        self.outer_open = false;
+        self.doomed = false;
+        for ack in self.pending.drain(..) {
+            let _ = ack.send(Err("the group's transaction was rolled back".into()));
+        }
     }
 }
 
@@ -548,34 +691,44 @@ impl Drop for SqliteTx {
         let Some(mut guard) = self.guard.take() else {
             return;
         };
-        let waiting = self.waiting.clone();
+        if self.undo == Undo::Unbegun {
+            // The group's first writer sent nothing: there is no transaction to undo.
+            guard.outer_open = false;
+            guard.doomed = false;
+            return;
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        let (undo, waiting) = (self.undo, self.waiting.clone());
         // Undo this transaction's work; commit the group if nobody else will.
-        let savepoint = self.savepoint;
         runtime.spawn(async move {
-            if !savepoint {
+            match undo {
+                Undo::Unbegun | Undo::Clean => {}
                 // The group's first writer: nothing else is in its transaction.
-                let _ = sqlx::query("ROLLBACK").execute(&mut guard.conn).await;
-                guard.outer_open = false;
-                guard.doomed = false;
-                return;
-            }
-            let undone = sqlx::query("ROLLBACK TO kring_tx")
-                .execute(&mut guard.conn)
-                .await;
-            let _ = sqlx::query("RELEASE kring_tx")
-                .execute(&mut guard.conn)
-                .await;
-            if undone.is_err() {
-                tracing::error!("could not roll back an abandoned write; rolling back its group");
-                let _ = sqlx::query("ROLLBACK").execute(&mut guard.conn).await;
-                guard.outer_open = false;
-                for ack in guard.pending.drain(..) {
-                    let _ = ack.send(Err("the group's transaction was rolled back".into()));
+                Undo::Group => return guard.abandon().await,
+                Undo::Script => {
+                    tracing::error!(
+                        "a write failed part-way without a savepoint; rolling back its group"
+                    );
+                    return guard.abandon().await;
                 }
-            } else if waiting.load(Ordering::SeqCst) == 0 {
+                Undo::Savepoint => {
+                    let undone = sqlx::query("ROLLBACK TO kring_tx")
+                        .execute(&mut guard.conn)
+                        .await;
+                    let _ = sqlx::query("RELEASE kring_tx")
+                        .execute(&mut guard.conn)
+                        .await;
+                    if undone.is_err() {
+                        tracing::error!(
+                            "could not roll back an abandoned write; rolling back its group"
+                        );
+                        return guard.abandon().await;
+                    }
+                }
+            }
+            if waiting.load(Ordering::SeqCst) == 0 {
                 guard.flush().await;
             }
         });
@@ -588,9 +741,21 @@ impl StoreTx for SqliteTx {
         if let Some(known) = self.pending.known(rtype, id) {
             return Ok(known);
         }
-        let found = ops::current(&mut Conn(self.conn()), rtype, id).await?;
+        // The whole row, as an update or delete reads it next.
+        let (mut conn, _) = self.parts();
+        let row = ops::read(&mut conn, rtype, id).await?;
+        let found = row.as_ref().map(|r| Current {
+            version: r.version,
+            deleted: r.deleted,
+            client_key: r.client_key.clone(),
+        });
         self.pending.remember(rtype, id, found.clone());
+        self.read_ahead = row;
         Ok(found)
+    }
+
+    fn new_id(&mut self, rtype: &str, id: &str) {
+        self.pending.remember(rtype, id, None);
     }
 
     async fn prefetch(&mut self, keys: &[(String, String)]) -> Result<()> {
@@ -599,9 +764,20 @@ impl StoreTx for SqliteTx {
     }
 
     async fn read(&mut self, rtype: &str, id: &str) -> Result<Option<StoredResource>> {
+        if let Some(row) = self.read_ahead.take() {
+            // Still the current version only if this transaction has not written one since.
+            let unchanged = self
+                .pending
+                .known(rtype, id)
+                .flatten()
+                .is_some_and(|known| known.version == row.version && known.deleted == row.deleted);
+            if row.rtype == rtype && row.id == id && unchanged {
+                return Ok(Some(row));
+            }
+        }
         let (mut conn, pending) = self.parts();
         pending.flush_for(&mut conn, rtype, id).await?;
-        ops::read(&mut Conn(self.conn()), rtype, id).await
+        ops::read(&mut conn, rtype, id).await
     }
 
     async fn lock(&mut self, _key: i64) -> Result<()> {
@@ -610,8 +786,9 @@ impl StoreTx for SqliteTx {
     }
 
     async fn search(&mut self, plan: &SearchPlan) -> Result<SearchResult> {
-        self.flush().await?;
-        ops::search(&mut Conn(self.conn()), plan).await
+        let (mut conn, pending) = self.parts();
+        pending.flush(&mut conn).await?;
+        ops::search(&mut conn, plan).await
     }
 
     async fn put(&mut self, version: NewVersion) -> Result<()> {
@@ -622,8 +799,8 @@ impl StoreTx for SqliteTx {
 
     async fn commit(mut self: Box<Self>) -> Result<()> {
         // A failed write leaves the transaction to its drop, which rolls it back.
-        self.flush().await?;
-        let (mut guard, done) = self.release().await?;
+        self.finish().await?;
+        let (mut guard, done) = self.join_group();
         guard
             .end_unless_others_follow(self.puts > GROUP_MAX_PUTS, &self.waiting)
             .await;
@@ -632,19 +809,12 @@ impl StoreTx for SqliteTx {
     }
 
     async fn commit_logged<'a>(mut self: Box<Self>, logged: LogWrite<'a>) -> Result<()> {
-        if let Err(e) = self.flush().await {
+        if let Err(e) = self.finish().await {
             // Nothing to commit (dropping rolls it back); the attempt is still logged.
             logged.await;
             return Err(e);
         }
-        let (mut guard, done) = match self.release().await {
-            Ok(released) => released,
-            Err(e) => {
-                // Nothing to commit; the attempt is still logged by the caller.
-                logged.await;
-                return Err(e);
-            }
-        };
+        let (mut guard, done) = self.join_group();
         guard.unlogged += 1;
         let unlogged = Unlogged {
             writer: Some(self.writer.clone()),
@@ -655,46 +825,6 @@ impl StoreTx for SqliteTx {
         let ok = logged.await;
         unlogged.logged(ok, self.puts > GROUP_MAX_PUTS).await;
         outcome(done).await
-    }
-}
-
-impl SqliteTx {
-    /// Ends this transaction's savepoint inside the group and waits in line for the group's
-    /// COMMIT; on failure its work is undone.
-    async fn release(
-        &mut self,
-    ) -> Result<(
-        OwnedMutexGuard<Writer>,
-        tokio::sync::oneshot::Receiver<std::result::Result<(), String>>,
-    )> {
-        let mut guard = self
-            .guard
-            .take()
-            .expect("a live transaction holds the writer");
-        if !self.savepoint {
-            // The group's first writer: its work simply stays in the group's transaction.
-            let (ack, done) = tokio::sync::oneshot::channel();
-            guard.pending.push(ack);
-            return Ok((guard, done));
-        }
-        if let Err(e) = sqlx::query("RELEASE kring_tx")
-            .execute(&mut guard.conn)
-            .await
-        {
-            let _ = sqlx::query("ROLLBACK TO kring_tx")
-                .execute(&mut guard.conn)
-                .await;
-            let _ = sqlx::query("RELEASE kring_tx")
-                .execute(&mut guard.conn)
-                .await;
-            if self.waiting.load(Ordering::SeqCst) == 0 {
-                guard.flush().await;
-            }
-            return Err(map_err(e));
-        }
-        let (ack, done) = tokio::sync::oneshot::channel();
-        guard.pending.push(ack);
-        Ok((guard, done))
     }
 }
 

@@ -1,5 +1,6 @@
 //! Group commit: concurrent write transactions share one COMMIT, and a transaction abandoned
-//! mid-way takes only its own work with it.
+//! mid-way takes only its own work with it — except one whose commit script fails part-way
+//! without a savepoint, which takes its whole group (nothing of it is acknowledged).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -246,4 +247,95 @@ async fn the_first_writer_of_a_group_is_undone_alone() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(store.read("Patient", "a").await.unwrap().is_some());
     assert!(store.read("Patient", "b").await.unwrap().is_none());
+}
+
+/// A later member that writes before its commit (here: it reads back what it put) does so
+/// inside a savepoint of its own: abandoned, it takes only its own work; the group commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_wrote_early_is_undone_by_its_savepoint() {
+    let (_dir, store) = fresh_store("s.db").await;
+    let (log_done, log_waits) = tokio::sync::oneshot::channel::<bool>();
+    let mut first = store.begin().await.unwrap();
+    first.put(version("kept")).await.unwrap();
+    let first = tokio::spawn(async move {
+        first
+            .commit_logged(Box::pin(async move { log_waits.await.unwrap_or(false) }))
+            .await
+    });
+    let mut member = store.begin().await.unwrap();
+    member.put(version("undone")).await.unwrap();
+    assert!(
+        member.read("Patient", "undone").await.unwrap().is_some(),
+        "the member sees its own write, so it has been sent"
+    );
+    drop(member);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut later = store.begin().await.unwrap();
+    later.put(version("after")).await.unwrap();
+    let later = tokio::spawn(async move { later.commit_logged(Box::pin(async { true })).await });
+    log_done.send(true).unwrap();
+    first.await.unwrap().unwrap();
+    later.await.unwrap().unwrap();
+    assert!(store.read("Patient", "kept").await.unwrap().is_some());
+    assert!(store.read("Patient", "undone").await.unwrap().is_none());
+    assert!(store.read("Patient", "after").await.unwrap().is_some());
+}
+
+/// A member whose only write is its commit's one script runs it without a savepoint; if that
+/// script fails part-way, the whole group is rolled back and every member fails — nothing of
+/// it lands, nothing is acknowledged — and the writer goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_whose_commit_fails_part_way_takes_its_group_down() {
+    let (_dir, store) = fresh_store("p.db").await;
+    let mut tx = store.begin().await.unwrap();
+    tx.put(version("taken")).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let (log_done, log_waits) = tokio::sync::oneshot::channel::<bool>();
+    let mut first = store.begin().await.unwrap();
+    first.put(version("bystander")).await.unwrap();
+    let first = tokio::spawn(async move {
+        first
+            .commit_logged(Box::pin(async move { log_waits.await.unwrap_or(false) }))
+            .await
+    });
+    let mut member = store.begin().await.unwrap();
+    member.put(version("half")).await.unwrap();
+    // Claims to have read that "taken" does not exist: the store believes it, and the
+    // script's INSERT fails on the key's unique constraint after "half" went in.
+    member
+        .put(NewVersion {
+            prior: Prior::Read(None),
+            ..version("taken")
+        })
+        .await
+        .unwrap();
+    assert!(member
+        .commit_logged(Box::pin(async { true }))
+        .await
+        .is_err());
+    log_done.send(true).unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), first)
+            .await
+            .expect("the group ends")
+            .unwrap()
+            .is_err(),
+        "the group went down together"
+    );
+    assert!(store.read("Patient", "bystander").await.unwrap().is_none());
+    assert!(store.read("Patient", "half").await.unwrap().is_none());
+    assert_eq!(
+        store
+            .read("Patient", "taken")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
+    let mut tx = store.begin().await.unwrap();
+    tx.put(version("later")).await.unwrap();
+    tx.commit_logged(Box::pin(async { true })).await.unwrap();
+    assert!(store.read("Patient", "later").await.unwrap().is_some());
 }

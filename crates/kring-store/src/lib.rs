@@ -230,6 +230,12 @@ pub trait StoreTx: Send {
     /// Writes a new version. Fails with [`StoreError::Conflict`] if that version exists.
     async fn put(&mut self, version: NewVersion) -> Result<()>;
 
+    /// Tells the store that `rtype/id` is an id this transaction has just made up (a fresh
+    /// random UUID for a create), so it has no current version: a later `current` answers
+    /// `None` without asking the database. Only a saving — a duplicate would still fail at
+    /// commit on the key's unique constraint.
+    fn new_id(&mut self, _rtype: &str, _id: &str) {}
+
     /// Reads the current versions of resources this transaction is about to write, in a few
     /// queries, so that the `current` of each is answered without another round trip (and
     /// locked as `current` locks). Only a saving: without it every `current` still answers.

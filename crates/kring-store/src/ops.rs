@@ -15,6 +15,15 @@ use crate::{Current, NewVersion, ResourceKey, Result, StoredResource};
 pub trait Exec: Send {
     /// Runs a statement; returns the number of rows affected.
     async fn exec(&mut self, sql: &Sql) -> Result<u64>;
+    /// Runs statements in order, stopping at the first that fails. A backend that can send
+    /// several statements at once (SQLite's worker thread takes a whole script) does so: one
+    /// round trip instead of one per statement.
+    async fn exec_all(&mut self, statements: Vec<Sql>) -> Result<()> {
+        for statement in &statements {
+            self.exec(statement).await?;
+        }
+        Ok(())
+    }
     /// Runs a query returning the resource columns of `sql::select_resources`, in that order.
     async fn fetch_resources(&mut self, sql: &Sql) -> Result<Vec<StoredResource>>;
     /// Runs a query returning one integer.
@@ -40,14 +49,20 @@ pub async fn current(ex: &mut dyn Exec, rtype: &str, id: &str) -> Result<Option<
     .await
 }
 
-/// Writes a batch of new versions, each with the current version it replaces (`None` for a
-/// new resource; no two for the same resource): first what the updates remove (the old
-/// current row and index rows, a moved client key), then every new row in multi-row
-/// INSERTs — a few statements for a whole Bundle instead of several per resource.
+/// Writes a batch of new versions (see [`version_statements`]) in one [`Exec::exec_all`].
 pub async fn write_versions(
     ex: &mut dyn Exec,
     batch: Vec<(NewVersion, Option<Current>)>,
 ) -> Result<()> {
+    ex.exec_all(version_statements(batch)).await
+}
+
+/// The statements that write a batch of new versions, each with the current version it
+/// replaces (`None` for a new resource; no two for the same resource): first what the updates
+/// remove (the old current row and index rows, a moved client key), then every new row in
+/// multi-row INSERTs — a few statements for a whole Bundle instead of several per resource.
+pub fn version_statements(batch: Vec<(NewVersion, Option<Current>)>) -> Vec<Sql> {
+    let mut statements = Vec::new();
     let mut keys = Vec::new();
     let mut current = Vec::new();
     let mut versions = Vec::new();
@@ -58,30 +73,27 @@ pub async fn write_versions(
             None => keys.push(vec![text(rtype), text(id), text(&nv.client_key)]),
             Some(cur) => {
                 for stmt in [sql::DELETE_CURRENT, sql::DELETE_INDEX] {
-                    ex.exec(
-                        &Sql::new(stmt)
+                    statements.push(
+                        Sql::new(stmt)
                             .bind(text(&cur.client_key))
                             .bind(text(rtype))
                             .bind(text(id)),
-                    )
-                    .await?;
+                    );
                 }
                 if cur.client_key != nv.client_key {
-                    ex.exec(
-                        &Sql::new(sql::UPDATE_KEY)
+                    statements.push(
+                        Sql::new(sql::UPDATE_KEY)
                             .bind(text(&nv.client_key))
                             .bind(text(rtype))
                             .bind(text(id)),
-                    )
-                    .await?;
-                    ex.exec(
-                        &Sql::new(sql::MOVE_VERSIONS)
+                    );
+                    statements.push(
+                        Sql::new(sql::MOVE_VERSIONS)
                             .bind(text(&nv.client_key))
                             .bind(text(&cur.client_key))
                             .bind(text(rtype))
                             .bind(text(id)),
-                    )
-                    .await?;
+                    );
                 }
             }
         }
@@ -105,15 +117,11 @@ pub async fn write_versions(
         current.push(row(body));
     }
     // Rows per statement: well below the backends' limits on bound parameters.
-    let statements = sql::insert_many(sql::INSERT_KEYS_HEAD, keys, 500)
-        .into_iter()
-        .chain(sql::insert_many(sql::INSERT_VERSIONS_HEAD, versions, 100))
-        .chain(sql::insert_many(sql::INSERT_CURRENT_HEAD, current, 100))
-        .chain(sql::insert_many(sql::INSERT_INDEX_HEAD, index, 500));
-    for stmt in statements {
-        ex.exec(&stmt).await?;
-    }
-    Ok(())
+    statements.extend(sql::insert_many(sql::INSERT_KEYS_HEAD, keys, 500));
+    statements.extend(sql::insert_many(sql::INSERT_VERSIONS_HEAD, versions, 100));
+    statements.extend(sql::insert_many(sql::INSERT_CURRENT_HEAD, current, 100));
+    statements.extend(sql::insert_many(sql::INSERT_INDEX_HEAD, index, 500));
+    statements
 }
 
 /// Runs a search: the page (one extra row tells whether more follow) and, if asked, the count.

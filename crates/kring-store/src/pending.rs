@@ -127,8 +127,15 @@ impl Pending {
         if self.puts.is_empty() {
             return Ok(());
         }
+        ex.exec_all(self.take_statements()).await
+    }
+
+    /// The statements that write everything waiting, which is then no longer held: for a
+    /// backend that sends them together with statements of its own (SQLite's RELEASE at
+    /// commit). The caller must run them, or drop the transaction.
+    pub fn take_statements(&mut self) -> Vec<Sql> {
         self.held.clear();
-        ops::write_versions(ex, std::mem::take(&mut self.puts)).await
+        ops::version_statements(std::mem::take(&mut self.puts))
     }
 
     /// Writes everything waiting if a version of `rtype/id` is among it, before it is read.

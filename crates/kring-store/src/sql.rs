@@ -55,10 +55,17 @@ impl Sql {
         self.args.push(a);
         self
     }
+    pub fn bind_all(mut self, args: Vec<Arg>) -> Self {
+        self.args.extend(args);
+        self
+    }
     /// The statement text with placeholders as the backend expects them.
     pub fn text_for(&self, backend: Backend) -> std::borrow::Cow<'_, str> {
         let lists = self.text.contains(JSON_LIST);
         match backend {
+            Backend::Sqlite if self.text.starts_with(OR_FAIL_INSERT) => {
+                std::borrow::Cow::Owned(self.text.replacen(OR_FAIL_INSERT, "INSERT OR FAIL", 1))
+            }
             Backend::Sqlite if !lists => std::borrow::Cow::Borrowed(&self.text),
             Backend::Sqlite => std::borrow::Cow::Owned(
                 self.text
@@ -85,6 +92,12 @@ const LONG_LIST: usize = 32;
 /// [`JSON_LIST_END`] closes it.
 const JSON_LIST: &str = "/*json-list*/";
 const JSON_LIST_END: &str = "/*end-json-list*/";
+
+/// Starts an INSERT whose failure is undone with its whole transaction (a savepoint, or the
+/// group's rollback), never by the statement alone: SQLite gets `INSERT OR FAIL`, which spares
+/// it the statement journal (a copy of every page the statement first touches, a tenth of a
+/// write's time); PostgreSQL reads a comment.
+const OR_FAIL_INSERT: &str = "INSERT /*or-fail*/";
 
 /// Rewrites `?` placeholders to `$n` for PostgreSQL.
 pub fn numbered(text: &str, backend: Backend) -> String {
@@ -208,13 +221,14 @@ pub fn index_row(value: &IndexValue) -> [Arg; 5] {
 }
 
 /// The heads of the multi-row inserts a batch of new versions is written with.
-pub const INSERT_KEYS_HEAD: &str = "INSERT INTO resource_keys (res_type, id, client_key) VALUES ";
+pub const INSERT_KEYS_HEAD: &str =
+    "INSERT /*or-fail*/ INTO resource_keys (res_type, id, client_key) VALUES ";
 pub const INSERT_CURRENT_HEAD: &str =
-    "INSERT INTO resources (res_type, id, version, last_updated, deleted, client_key, body) VALUES ";
+    "INSERT /*or-fail*/ INTO resources (res_type, id, version, last_updated, deleted, client_key, body) VALUES ";
 pub const INSERT_VERSIONS_HEAD: &str =
-    "INSERT INTO resource_versions (res_type, id, version, last_updated, deleted, client_key, body) VALUES ";
+    "INSERT /*or-fail*/ INTO resource_versions (res_type, id, version, last_updated, deleted, client_key, body) VALUES ";
 pub const INSERT_INDEX_HEAD: &str =
-    "INSERT INTO search_index (client_key, res_type, res_id, param, s1, s2, s3, n1, n2) VALUES ";
+    "INSERT /*or-fail*/ INTO search_index (client_key, res_type, res_id, param, s1, s2, s3, n1, n2) VALUES ";
 
 /// Multi-row INSERTs: `head` (`INSERT INTO t (…) VALUES `) with `per_statement` rows each.
 pub fn insert_many(head: &str, rows: Vec<Vec<Arg>>, per_statement: usize) -> Vec<Sql> {
