@@ -114,19 +114,32 @@ async fn fresh_store(name: &str) -> (tempfile::TempDir, Arc<SqliteStore>) {
     (dir, store)
 }
 
-/// A transaction committed with its log entries: started while it waits for its log, the next
-/// writer joins its group, and nothing of the group is committed before that log is durable.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_next_writer_starts_while_the_log_is_written_and_nothing_commits_before_it() {
-    let (_dir, store) = fresh_store("l.db").await;
+/// The first writer of a group, having put `id`, committed with a log that is still being
+/// written (so the group stays open) until the returned sender says whether it was.
+async fn first_writer_logging(
+    store: &Arc<SqliteStore>,
+    id: &str,
+) -> (
+    tokio::sync::oneshot::Sender<bool>,
+    tokio::task::JoinHandle<kring_store::Result<()>>,
+) {
     let (log_done, log_waits) = tokio::sync::oneshot::channel::<bool>();
     let mut first = store.begin().await.unwrap();
-    first.put(version("first")).await.unwrap();
+    first.put(version(id)).await.unwrap();
     let first = tokio::spawn(async move {
         first
             .commit_logged(Box::pin(async move { log_waits.await.unwrap_or(false) }))
             .await
     });
+    (log_done, first)
+}
+
+/// A transaction committed with its log entries: started while it waits for its log, the next
+/// writer joins its group, and nothing of the group is committed before that log is durable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_writer_starts_while_the_log_is_written_and_nothing_commits_before_it() {
+    let (_dir, store) = fresh_store("l.db").await;
+    let (log_done, first) = first_writer_logging(&store, "first").await;
     // The writer is free while the first transaction's log is written.
     let mut second = tokio::time::timeout(Duration::from_secs(5), store.begin())
         .await
@@ -153,14 +166,7 @@ async fn the_next_writer_starts_while_the_log_is_written_and_nothing_commits_bef
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_log_rolls_back_its_group() {
     let (_dir, store) = fresh_store("f.db").await;
-    let (log_done, log_waits) = tokio::sync::oneshot::channel::<bool>();
-    let mut first = store.begin().await.unwrap();
-    first.put(version("unlogged")).await.unwrap();
-    let first = tokio::spawn(async move {
-        first
-            .commit_logged(Box::pin(async move { log_waits.await.unwrap_or(false) }))
-            .await
-    });
+    let (log_done, first) = first_writer_logging(&store, "unlogged").await;
     let mut second = store.begin().await.unwrap();
     second.put(version("bystander")).await.unwrap();
     let second = tokio::spawn(async move { second.commit_logged(Box::pin(async { true })).await });
@@ -254,14 +260,7 @@ async fn the_first_writer_of_a_group_is_undone_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_wrote_early_is_undone_by_its_savepoint() {
     let (_dir, store) = fresh_store("s.db").await;
-    let (log_done, log_waits) = tokio::sync::oneshot::channel::<bool>();
-    let mut first = store.begin().await.unwrap();
-    first.put(version("kept")).await.unwrap();
-    let first = tokio::spawn(async move {
-        first
-            .commit_logged(Box::pin(async move { log_waits.await.unwrap_or(false) }))
-            .await
-    });
+    let (log_done, first) = first_writer_logging(&store, "kept").await;
     let mut member = store.begin().await.unwrap();
     member.put(version("undone")).await.unwrap();
     assert!(
@@ -291,14 +290,7 @@ async fn a_member_whose_commit_fails_part_way_takes_its_group_down() {
     tx.put(version("taken")).await.unwrap();
     tx.commit().await.unwrap();
 
-    let (log_done, log_waits) = tokio::sync::oneshot::channel::<bool>();
-    let mut first = store.begin().await.unwrap();
-    first.put(version("bystander")).await.unwrap();
-    let first = tokio::spawn(async move {
-        first
-            .commit_logged(Box::pin(async move { log_waits.await.unwrap_or(false) }))
-            .await
-    });
+    let (log_done, first) = first_writer_logging(&store, "bystander").await;
     let mut member = store.begin().await.unwrap();
     member.put(version("half")).await.unwrap();
     // Claims to have read that "taken" does not exist: the store believes it, and the
