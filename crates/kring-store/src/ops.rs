@@ -49,14 +49,6 @@ pub async fn current(ex: &mut dyn Exec, rtype: &str, id: &str) -> Result<Option<
     .await
 }
 
-/// Writes a batch of new versions (see [`version_statements`]) in one [`Exec::exec_all`].
-pub async fn write_versions(
-    ex: &mut dyn Exec,
-    batch: Vec<(NewVersion, Option<Current>)>,
-) -> Result<()> {
-    ex.exec_all(version_statements(batch)).await
-}
-
 /// The statements that write a batch of new versions, each with the current version it
 /// replaces (`None` for a new resource; no two for the same resource): first what the updates
 /// remove (the old current row and index rows, a moved client key), then every new row in

@@ -990,6 +990,24 @@ mod tests {
     }
 
     #[test]
+    fn the_records_inserts_keep_no_statement_journal_on_sqlite() {
+        let rows = vec![vec![
+            Arg::Text("Patient".into()),
+            Arg::Text("p1".into()),
+            Arg::Text("p1".into()),
+        ]];
+        let insert = insert_many(INSERT_KEYS_HEAD, rows, 10).remove(0);
+        assert!(insert
+            .text_for(Backend::Sqlite)
+            .starts_with("INSERT OR FAIL INTO resource_keys"));
+        // PostgreSQL has no OR FAIL; it reads the marker as a comment.
+        assert!(insert
+            .text_for(Backend::Postgres)
+            .starts_with("INSERT /*or-fail*/ INTO resource_keys"));
+        assert!(insert.text_for(Backend::Postgres).ends_with("($1, $2, $3)"));
+    }
+
+    #[test]
     fn scope_is_inside_the_query() {
         let mut plan = SearchPlan::new("Observation");
         plan.scope = Some(ClientScope {
