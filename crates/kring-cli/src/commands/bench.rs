@@ -5,7 +5,8 @@
 //!    same path as `kring import`, until the database holds `--resources` resources.
 //! 2. Read by id over HTTP with `--clients` concurrent clients.
 //! 3. A create/read/update/delete mix over HTTP with the same clients.
-//! 4. Search by identifier, name, birthdate and subject over HTTP, one at a time (latency).
+//! 4. Search by identifier, name, birthdate, subject and a common code (a quarter of all
+//!    observations share it) over HTTP, one at a time (latency).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -150,6 +151,9 @@ pub(super) fn percentile(sorted: &[u64], p: f64) -> f64 {
 }
 
 /// Makes the next query of one search benchmark.
+/// Searches of each kind, one after another.
+const SEARCHES: usize = 100;
+
 type QueryMaker = Box<dyn Fn(&mut rand_chacha::ChaCha8Rng) -> String>;
 
 pub(super) type HttpClient =
@@ -368,7 +372,7 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
     // 4. Searches, one at a time, over the whole database.
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
-    let kinds: [(&str, QueryMaker); 4] = [
+    let kinds: [(&str, QueryMaker); 6] = [
         (
             "identifier",
             Box::new(move |r| {
@@ -405,11 +409,31 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
                 format!("Observation?subject=Patient/bp{}", r.gen_range(0..patients))
             }),
         ),
+        (
+            // A quarter of all observations share each code: the first page must not wait
+            // for every match.
+            "a common code (system|code)",
+            Box::new(|r| {
+                format!(
+                    "Observation?code=http://loinc.org|{}",
+                    ["29463-7", "8867-4", "8310-5", "2339-0"][r.gen_range(0..4)]
+                )
+            }),
+        ),
+        (
+            "a common code (code only)",
+            Box::new(|r| {
+                format!(
+                    "Observation?code={}",
+                    ["29463-7", "8867-4", "8310-5", "2339-0"][r.gen_range(0..4)]
+                )
+            }),
+        ),
     ];
     for (name, make) in kinds.iter() {
         let mut lat = Vec::new();
         let mut hits = 0usize;
-        for _ in 0..300 {
+        for _ in 0..SEARCHES {
             let url = format!("{base}/{}", make(&mut rng));
             let t = Instant::now();
             let (s, body) = call(&client, "GET", &url, None).await?;
@@ -423,7 +447,7 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
             "| {backend} | search by {name} over {total} resources | p50 {:.2} ms, p95 {:.2} ms | {:.1} matches per page on average |",
             percentile(&lat, 0.5),
             percentile(&lat, 0.95),
-            hits as f64 / 300.0
+            hits as f64 / SEARCHES as f64
         );
     }
     server.abort();
