@@ -95,13 +95,17 @@ fn patient(i: usize, rng: &mut rand_chacha::ChaCha8Rng) -> Value {
         "managingOrganization": {"reference": format!("Organization/{BENCH_ORG}")}})
 }
 
+/// The LOINC codes (with their units) of the generated observations, in turn: each is shared
+/// by a quarter of them.
+const OBSERVATION_CODES: [(&str, &str); 4] = [
+    ("29463-7", "kg"),
+    ("8867-4", "/min"),
+    ("8310-5", "Cel"),
+    ("2339-0", "mg/dL"),
+];
+
 fn observation(p: usize, j: usize, rng: &mut rand_chacha::ChaCha8Rng) -> Value {
-    let (code, unit) = [
-        ("29463-7", "kg"),
-        ("8867-4", "/min"),
-        ("8310-5", "Cel"),
-        ("2339-0", "mg/dL"),
-    ][j % 4];
+    let (code, unit) = OBSERVATION_CODES[j % OBSERVATION_CODES.len()];
     json!({"resourceType": "Observation", "id": format!("bo{p}-{j}"), "status": "final",
         "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
         "subject": {"reference": format!("Patient/bp{p}")},
@@ -150,10 +154,10 @@ pub(super) fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[i] as f64 / 1000.0
 }
 
-/// Makes the next query of one search benchmark.
 /// Searches of each kind, one after another.
 const SEARCHES: usize = 100;
 
+/// Makes the next query of one search benchmark.
 type QueryMaker = Box<dyn Fn(&mut rand_chacha::ChaCha8Rng) -> String>;
 
 pub(super) type HttpClient =
@@ -416,7 +420,7 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
             Box::new(|r| {
                 format!(
                     "Observation?code=http://loinc.org|{}",
-                    ["29463-7", "8867-4", "8310-5", "2339-0"][r.gen_range(0..4)]
+                    OBSERVATION_CODES[r.gen_range(0..OBSERVATION_CODES.len())].0
                 )
             }),
         ),
@@ -425,7 +429,7 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
             Box::new(|r| {
                 format!(
                     "Observation?code={}",
-                    ["29463-7", "8867-4", "8310-5", "2339-0"][r.gen_range(0..4)]
+                    OBSERVATION_CODES[r.gen_range(0..OBSERVATION_CODES.len())].0
                 )
             }),
         ),
