@@ -611,9 +611,10 @@ impl Drop for Waiting<'_> {
 const GROUP_MAX_PUTS: usize = 16;
 
 impl SqliteTx {
-    /// The writer connection, which sends what the transaction owes first (its BEGIN, or a
-    /// savepoint before a member's first write), and the pending versions, borrowed together.
-    fn parts(&mut self) -> (Conn<'_>, &mut Pending) {
+    /// The writer connection, which sends what the transaction owes first (its BEGIN, or —
+    /// with `guard_writes` — a savepoint before a member's first write), and the pending
+    /// versions, borrowed together.
+    fn conn(&mut self, guard_writes: bool) -> (Conn<'_>, &mut Pending) {
         let guard = self
             .guard
             .as_mut()
@@ -622,10 +623,15 @@ impl SqliteTx {
             Conn {
                 conn: &mut guard.conn,
                 undo: Some(&mut self.undo),
-                guard_writes: true,
+                guard_writes,
             },
             &mut self.pending,
         )
+    }
+
+    /// The connection for work before the commit: a member's first write opens its savepoint.
+    fn parts(&mut self) -> (Conn<'_>, &mut Pending) {
+        self.conn(true)
     }
 
     /// Sends what is left of the transaction — its BEGIN if nothing was sent yet, the pending
@@ -644,15 +650,8 @@ impl SqliteTx {
             // COMMIT ends it.
             statements.push(Sql::new("SELECT 1"));
         }
-        let guard = self
-            .guard
-            .as_mut()
-            .expect("a live transaction holds the writer");
-        let mut conn = Conn {
-            conn: &mut guard.conn,
-            undo: Some(&mut self.undo),
-            guard_writes: false,
-        };
+        // The commit's script itself needs no savepoint (see `Undo::Script`).
+        let (mut conn, _) = self.conn(false);
         conn.exec_all(statements).await
     }
 
