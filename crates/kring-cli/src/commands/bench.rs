@@ -154,6 +154,43 @@ pub(super) fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[i] as f64 / 1000.0
 }
 
+/// CPU time the host took from this machine while a benchmark ran (`steal` in `/proc/stat`):
+/// on a shared virtual machine the same run can be a third slower when the host is busy, and
+/// a figure read without it compares nothing.
+pub(super) struct HostSteal(Option<(u64, u64)>);
+
+impl HostSteal {
+    pub(super) fn start() -> Self {
+        HostSteal(cpu_ticks())
+    }
+
+    /// `; host steal N%` for a result's detail column, or nothing where it cannot be read.
+    pub(super) fn note(&self) -> String {
+        match (self.0, cpu_ticks()) {
+            (Some((total0, steal0)), Some((total1, steal1))) if total1 > total0 => format!(
+                "; host steal {:.0}%",
+                100.0 * (steal1 - steal0) as f64 / (total1 - total0) as f64
+            ),
+            _ => String::new(),
+        }
+    }
+}
+
+/// (all CPU ticks, stolen ticks) from the first line of `/proc/stat`.
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is counted in user).
+    let steal = *ticks.get(7)?;
+    Some((ticks.iter().take(8).sum(), steal))
+}
+
 /// Searches of each kind, one after another.
 const SEARCHES: usize = 100;
 
@@ -297,16 +334,20 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
     );
     bar.set_message("importing transaction Bundles");
     let start = Instant::now();
+    let steal = HostSteal::start();
+    // Each importer is a task of its own, so that the two check and index their Bundles on
+    // both cores at once, as two `kring import` processes would.
     let half = patients / 2;
-    let (a, b) = tokio::join!(
-        load(&record, 0, half, &bar),
-        load(&record, half, patients, &bar)
-    );
-    a?;
-    b?;
+    let importers = [(0, half), (half, patients)].map(|(from, to)| {
+        let (record, bar) = (record.clone(), bar.clone());
+        tokio::spawn(async move { load(&record, from, to, &bar).await })
+    });
+    for importer in importers {
+        importer.await??;
+    }
     let import_s = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    println!("| {backend} | Bundle import (transactions of 500 resources, 2 importers) | {:.0} resources/s | {total} resources in {import_s:.1} s |", total as f64 / import_s);
+    println!("| {backend} | Bundle import (transactions of 500 resources, 2 importers) | {:.0} resources/s | {total} resources in {import_s:.1} s{} |", total as f64 / import_s, steal.note());
 
     // The server, in this process, on a free port.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -324,6 +365,7 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
 
     // 2. Read by id.
     let b = base.clone();
+    let steal = HostSteal::start();
     let reads = run_clients(args.clients, args.seconds, move |client, n| {
         let url = format!("{b}/Patient/bp{}", (n * 7919) as usize % patients);
         async move {
@@ -334,16 +376,18 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
     })
     .await;
     println!(
-        "| {backend} | read by id over HTTP, {} clients | {:.0} requests/s | p50 {:.2} ms, p99 {:.2} ms, {} errors |",
+        "| {backend} | read by id over HTTP, {} clients | {:.0} requests/s | p50 {:.2} ms, p99 {:.2} ms, {} errors{} |",
         args.clients,
         reads.ops as f64 / reads.seconds,
         percentile(&reads.latencies, 0.5),
         percentile(&reads.latencies, 0.99),
-        reads.errors
+        reads.errors,
+        steal.note()
     );
 
     // 3. CRUD mix: create, read, update, delete — four operations per round.
     let b = base.clone();
+    let steal = HostSteal::start();
     let crud = run_clients(args.clients, args.seconds, move |client, n| {
         let b = b.clone();
         async move {
@@ -365,12 +409,13 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
     })
     .await;
     println!(
-        "| {backend} | create/read/update/delete mix over HTTP, {} clients | {:.0} operations/s | a round of 4: p50 {:.2} ms, p99 {:.2} ms, {} errors |",
+        "| {backend} | create/read/update/delete mix over HTTP, {} clients | {:.0} operations/s | a round of 4: p50 {:.2} ms, p99 {:.2} ms, {} errors{} |",
         args.clients,
         crud.ops as f64 / crud.seconds,
         percentile(&crud.latencies, 0.5),
         percentile(&crud.latencies, 0.99),
-        crud.errors
+        crud.errors,
+        steal.note()
     );
 
     // 4. Searches, one at a time, over the whole database.
@@ -437,6 +482,7 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
     for (name, make) in kinds.iter() {
         let mut lat = Vec::new();
         let mut hits = 0usize;
+        let steal = HostSteal::start();
         for _ in 0..SEARCHES {
             let url = format!("{base}/{}", make(&mut rng));
             let t = Instant::now();
@@ -448,10 +494,11 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
         }
         lat.sort_unstable();
         println!(
-            "| {backend} | search by {name} over {total} resources | p50 {:.2} ms, p95 {:.2} ms | {:.1} matches per page on average |",
+            "| {backend} | search by {name} over {total} resources | p50 {:.2} ms, p95 {:.2} ms | {:.1} matches per page on average{} |",
             percentile(&lat, 0.5),
             percentile(&lat, 0.95),
-            hits as f64 / SEARCHES as f64
+            hits as f64 / SEARCHES as f64,
+            steal.note()
         );
     }
     server.abort();
