@@ -839,3 +839,63 @@ async fn outcome(
         )),
     }
 }
+
+#[cfg(test)]
+mod query_plans {
+    //! Which index SQLite picks for the record's searches: a partial index is used only when
+    //! the query names its condition, which a test sees and a benchmark might not.
+
+    use kring_store::search::{AnyOf, Cond, Prefix, SearchPlan};
+    use kring_store::sql;
+    use kring_store::{Backend, Store};
+    use sqlx::Row;
+
+    async fn plan_of(store: &super::SqliteStore, cond: Cond) -> String {
+        let mut plan = SearchPlan::new("Observation");
+        plan.filter.all.push(AnyOf {
+            conds: vec![cond],
+            negate: false,
+        });
+        let query = sql::search_page(&plan);
+        let text = format!("EXPLAIN QUERY PLAN {}", query.text_for(Backend::Sqlite));
+        let mut conn = store.reader().await.unwrap();
+        let rows = super::bind(&text, &query.args)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.get::<String, _>(3))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[tokio::test]
+    async fn date_number_and_quantity_searches_use_the_partial_index_of_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("p.db").display());
+        let store = super::SqliteStore::open(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        for (prefix, what) in [(Prefix::Eq, "eq"), (Prefix::Gt, "gt"), (Prefix::Lt, "lt")] {
+            let date = Cond::Date {
+                param: "date".into(),
+                prefix,
+                low: 0,
+                high: 86_399_999,
+            };
+            let plan = plan_of(&store, date).await;
+            assert!(plan.contains("search_index_n1"), "date {what}:\n{plan}");
+        }
+        // A quantity with its unit is found by system and code (`search_index_s1`); without,
+        // by its number.
+        let quantity = Cond::Quantity {
+            param: "value-quantity".into(),
+            prefix: Prefix::Ge,
+            low: 69.5,
+            high: 70.5,
+            system: None,
+            code: None,
+        };
+        let plan = plan_of(&store, quantity).await;
+        assert!(plan.contains("search_index_n1"), "quantity:\n{plan}");
+    }
+}

@@ -444,11 +444,20 @@ struct At<'a> {
 
 /// `alias.id IN (SELECT i.res_id FROM search_index i WHERE i.res_type = ? AND i.param = ? AND …)`
 fn index_subquery(sql: &mut Sql, at: &At, param: &str, body: impl FnOnce(&mut Sql)) {
+    index_subquery_on(sql, at, param, "", body)
+}
+
+/// The rows of date, number and quantity values, the only ones in the partial index
+/// `search_index_n1`: a query names its condition so that the database may use that index.
+const HAS_NUMBER: &str = "i.n1 IS NOT NULL AND ";
+
+/// [`index_subquery`] on the rows `rows` (a condition ending in ` AND `, or nothing) selects.
+fn index_subquery_on(sql: &mut Sql, at: &At, param: &str, rows: &str, body: impl FnOnce(&mut Sql)) {
     sql.push(at.alias)
         .push(".id IN (SELECT i.res_id FROM search_index i WHERE i.res_type = ")
         .text_arg(at.rtype)
         .push(" AND i.param = ");
-    sql.text_arg(param).push(" AND ");
+    sql.text_arg(param).push(" AND ").push(rows);
     body(sql);
     sql.push(")");
 }
@@ -669,7 +678,7 @@ fn cond_sql(sql: &mut Sql, cond: &Cond, at: At, scope: Option<&ClientScope>) {
             prefix,
             low,
             high,
-        } => index_subquery(sql, &at, param, |sql| {
+        } => index_subquery_on(sql, &at, param, HAS_NUMBER, |sql| {
             range_cmp(
                 sql,
                 "i.n1",
@@ -685,7 +694,7 @@ fn cond_sql(sql: &mut Sql, cond: &Cond, at: At, scope: Option<&ClientScope>) {
             prefix,
             low,
             high,
-        } => index_subquery(sql, &at, param, |sql| {
+        } => index_subquery_on(sql, &at, param, HAS_NUMBER, |sql| {
             number_cmp(sql, *prefix, *low, *high);
         }),
         Cond::Quantity {
@@ -695,7 +704,7 @@ fn cond_sql(sql: &mut Sql, cond: &Cond, at: At, scope: Option<&ClientScope>) {
             high,
             system,
             code,
-        } => index_subquery(sql, &at, param, |sql| {
+        } => index_subquery_on(sql, &at, param, HAS_NUMBER, |sql| {
             number_cmp(sql, *prefix, *low, *high);
             if let Some(s) = system {
                 sql.push(" AND i.s1 = ").text_arg(s);
