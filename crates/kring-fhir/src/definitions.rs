@@ -121,6 +121,8 @@ pub struct Definitions {
     types: HashMap<String, TypeInfo>,
     elements: HashMap<String, ElementDef>,
     children: HashMap<String, Vec<String>>,
+    /// The children with a minimum cardinality above 0, with that minimum, in definition order.
+    required: HashMap<String, Vec<(String, u32)>>,
     valuesets: HashMap<String, HashSet<(String, String)>>,
     params: HashMap<String, Vec<SearchParamDef>>,
     compartment: HashMap<String, Vec<String>>,
@@ -212,11 +214,24 @@ impl Definitions {
                     .collect(),
             );
         }
+        let mut required: HashMap<String, Vec<(String, u32)>> = HashMap::new();
+        for (parent, names) in &children {
+            for name in names {
+                match elements.get(&format!("{parent}.{name}")) {
+                    Some(ElementDef { min, .. }) if *min > 0 => required
+                        .entry(parent.clone())
+                        .or_default()
+                        .push((name.clone(), *min)),
+                    _ => {}
+                }
+            }
+        }
         let mut defs = Definitions {
             resource_types,
             types,
             elements,
             children,
+            required,
             valuesets,
             params: HashMap::new(),
             compartment,
@@ -315,20 +330,42 @@ impl Definitions {
         self.elements.get(path)
     }
 
+    /// The element `name` directly below `parent`: [`Definitions::element`] of `parent.name`,
+    /// without building that path anew for every lookup (validation and FHIRPath ask this for
+    /// every member of every resource).
+    pub fn child(&self, parent: &str, name: &str) -> Option<&ElementDef> {
+        thread_local! {
+            static PATH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        PATH.with(|path| {
+            let mut path = path.borrow_mut();
+            path.clear();
+            path.push_str(parent);
+            path.push('.');
+            path.push_str(name);
+            self.elements.get(path.as_str())
+        })
+    }
+
+    /// The elements directly below `path` that must be present, with their minimum count.
+    pub fn required_children(&self, path: &str) -> &[(String, u32)] {
+        self.required.get(path).map(Vec::as_slice).unwrap_or(&[])
+    }
+
     /// Names of the elements directly below `path` (a type name or a backbone path).
     pub fn children(&self, path: &str) -> &[String] {
         self.children.get(path).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// The definition path whose children describe values of `element` with type `code`.
-    pub fn content_path(&self, element: &ElementDef, code: &str) -> String {
+    pub fn content_path<'a>(&self, element: &'a ElementDef, code: &'a str) -> &'a str {
         if let Some(r) = &element.content_ref {
-            return r.clone();
+            return r;
         }
         if code == "BackboneElement" || code == "Element" {
-            return element.path.clone();
+            return &element.path;
         }
-        code.to_string()
+        code
     }
 
     /// The codes of a required value set; `None` if the set could not be expanded from the
@@ -404,14 +441,14 @@ fn expression_for(expr: &str, base: &str, rt: &str) -> Option<String> {
 
 impl TypeModel for Definitions {
     fn child_type(&self, parent: &str, name: &str) -> Option<String> {
-        let el = self.elements.get(&format!("{parent}.{name}"))?;
+        let el = self.child(parent, name)?;
         if el.types.len() != 1 {
             if let Some(r) = &el.content_ref {
                 return Some(r.clone());
             }
             return None;
         }
-        Some(self.content_path(el, &el.types[0].code))
+        Some(self.content_path(el, &el.types[0].code).to_string())
     }
 
     fn is_a(&self, ty: &str, base: &str) -> bool {

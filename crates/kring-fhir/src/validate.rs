@@ -28,12 +28,25 @@ struct Validator<'d> {
     issues: Vec<Issue>,
 }
 
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
+/// Whether `suffix` is the type `code` with its first letter in capitals (`valueQuantity`
+/// carries a `Quantity`, `valueString` a `string`).
+fn is_capitalized(code: &str, suffix: &str) -> bool {
+    let mut c = code.chars();
     match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
+        Some(f) => {
+            let mut s = suffix.chars();
+            s.next()
+                .is_some_and(|g| f.to_uppercase().eq(std::iter::once(g)))
+                && s.as_str() == c.as_str()
+        }
+        None => suffix.is_empty(),
     }
+}
+
+/// Appends `[i]` to a path.
+fn push_index(at: &mut String, i: usize) {
+    use std::fmt::Write;
+    let _ = write!(at, "[{i}]");
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -77,14 +90,24 @@ impl<'d> Validator<'d> {
             );
             return;
         }
-        let path = at.map(str::to_string).unwrap_or_else(|| rt.to_string());
-        self.object(rt, obj, &path, true);
+        let mut path = at.map(str::to_string).unwrap_or_else(|| rt.to_string());
+        self.object(rt, obj, &mut path, true);
     }
 
-    /// Validates the members of an object whose definition lives at `def_path`.
-    fn object(&mut self, def_path: &str, obj: &Map<String, Value>, at: &str, is_resource: bool) {
-        let names = self.defs.children(def_path).to_vec();
-        let mut choices_seen: Vec<String> = Vec::new();
+    /// Validates the members of an object whose definition lives at `def_path`. `at` is the
+    /// object's path; it grows by a member's name while that member is checked, so that a path
+    /// is written out only for an issue, and is as it was on return.
+    fn object(
+        &mut self,
+        def_path: &str,
+        obj: &Map<String, Value>,
+        at: &mut String,
+        is_resource: bool,
+    ) {
+        let defs = self.defs;
+        let names = defs.children(def_path);
+        let mut choices_seen: Vec<&'d str> = Vec::new();
+        let len = at.len();
         for (key, val) in obj {
             if is_resource && key == "resourceType" {
                 continue;
@@ -92,108 +115,10 @@ impl<'d> Validator<'d> {
             if key == "fhir_comments" {
                 continue;
             }
-            let (base_key, primitive_ext) = match key.strip_prefix('_') {
-                Some(k) => (k, true),
-                None => (key.as_str(), false),
-            };
-            let Some((el, code)) = self.find_element(def_path, &names, base_key) else {
-                self.err(
-                    IssueCode::Structure,
-                    &format!("{at}.{key}"),
-                    format!("unknown element '{key}'"),
-                );
-                continue;
-            };
-            let el = el.clone();
-            let child_at = format!("{at}.{base_key}");
-            if el.is_choice() && !primitive_ext {
-                if choices_seen.contains(&el.path) {
-                    self.err(
-                        IssueCode::Structure,
-                        &child_at,
-                        format!("only one type of '{}' may be given", el.name()),
-                    );
-                    continue;
-                }
-                choices_seen.push(el.path.clone());
-            }
-            if primitive_ext {
-                // `_name`: the id/extensions of a primitive (an array of them for repeating ones).
-                let items: Vec<&Value> = match val {
-                    Value::Array(a) => a.iter().collect(),
-                    other => vec![other],
-                };
-                for (i, it) in items.into_iter().enumerate() {
-                    match it {
-                        Value::Null => {}
-                        Value::Object(m) => {
-                            self.object("Element", m, &format!("{at}.{key}[{i}]"), false)
-                        }
-                        other => self.err(
-                            IssueCode::Structure,
-                            &format!("{at}.{key}"),
-                            format!("must be an object, not {}", json_kind(other)),
-                        ),
-                    }
-                }
-                continue;
-            }
-            match val {
-                Value::Array(items) => {
-                    if !el.is_array() {
-                        self.err(
-                            IssueCode::Structure,
-                            &child_at,
-                            format!("'{base_key}' has at most one value; it must not be an array"),
-                        );
-                        continue;
-                    }
-                    if items.is_empty() {
-                        self.err(
-                            IssueCode::Structure,
-                            &child_at,
-                            "an array must not be empty",
-                        );
-                    }
-                    if let Some(max) = el.max {
-                        if items.len() > max as usize {
-                            self.err(
-                                IssueCode::Structure,
-                                &child_at,
-                                format!("at most {max} values are allowed"),
-                            );
-                        }
-                    }
-                    let with_ext = obj.get(&format!("_{key}")).and_then(Value::as_array);
-                    for (i, it) in items.iter().enumerate() {
-                        if it.is_null()
-                            && with_ext.is_some_and(|e| e.get(i).is_some_and(|x| !x.is_null()))
-                        {
-                            continue;
-                        }
-                        self.value(&el, &code, it, &format!("{child_at}[{i}]"));
-                    }
-                }
-                other => {
-                    if el.is_array() {
-                        self.err(
-                            IssueCode::Structure,
-                            &child_at,
-                            format!("'{base_key}' repeats, so it must be an array"),
-                        );
-                        continue;
-                    }
-                    self.value(&el, &code, other, &child_at);
-                }
-            }
+            self.member(def_path, names, obj, (key, val), at, &mut choices_seen);
+            at.truncate(len);
         }
-        for name in &names {
-            let Some(el) = self.defs.element(&format!("{def_path}.{name}")) else {
-                continue;
-            };
-            if el.min == 0 {
-                continue;
-            }
+        for (name, min) in defs.required_children(def_path) {
             let present = if let Some(base) = name.strip_suffix("[x]") {
                 obj.keys().any(|k| {
                     k.strip_prefix(base)
@@ -204,11 +129,125 @@ impl<'d> Validator<'d> {
             };
             if !present {
                 let n = name.trim_end_matches("[x]");
+                at.push('.');
+                at.push_str(n);
                 self.err(
                     IssueCode::Required,
-                    &format!("{at}.{n}"),
-                    format!("'{n}' is required (minimum cardinality {})", el.min),
+                    at,
+                    format!("'{n}' is required (minimum cardinality {min})"),
                 );
+                at.truncate(len);
+            }
+        }
+    }
+
+    /// Validates one member `key` of `obj` (at `at`, which it may leave longer).
+    fn member(
+        &mut self,
+        def_path: &str,
+        names: &[String],
+        obj: &Map<String, Value>,
+        (key, val): (&String, &Value),
+        at: &mut String,
+        choices_seen: &mut Vec<&'d str>,
+    ) {
+        let (base_key, primitive_ext) = match key.strip_prefix('_') {
+            Some(k) => (k, true),
+            None => (key.as_str(), false),
+        };
+        let Some((el, code)) = self.find_element(def_path, names, base_key) else {
+            at.push('.');
+            at.push_str(key);
+            self.err(IssueCode::Structure, at, format!("unknown element '{key}'"));
+            return;
+        };
+        at.push('.');
+        if el.is_choice() && !primitive_ext {
+            if choices_seen.contains(&el.path.as_str()) {
+                at.push_str(base_key);
+                self.err(
+                    IssueCode::Structure,
+                    at,
+                    format!("only one type of '{}' may be given", el.name()),
+                );
+                return;
+            }
+            choices_seen.push(&el.path);
+        }
+        if primitive_ext {
+            // `_name`: the id/extensions of a primitive (an array of them for repeating ones).
+            at.push_str(key);
+            let key_len = at.len();
+            let items: Vec<&Value> = match val {
+                Value::Array(a) => a.iter().collect(),
+                other => vec![other],
+            };
+            for (i, it) in items.into_iter().enumerate() {
+                match it {
+                    Value::Null => {}
+                    Value::Object(m) => {
+                        push_index(at, i);
+                        self.object("Element", m, at, false);
+                        at.truncate(key_len);
+                    }
+                    other => self.err(
+                        IssueCode::Structure,
+                        at,
+                        format!("must be an object, not {}", json_kind(other)),
+                    ),
+                }
+            }
+            return;
+        }
+        at.push_str(base_key);
+        match val {
+            Value::Array(items) => {
+                if !el.is_array() {
+                    self.err(
+                        IssueCode::Structure,
+                        at,
+                        format!("'{base_key}' has at most one value; it must not be an array"),
+                    );
+                    return;
+                }
+                if items.is_empty() {
+                    self.err(IssueCode::Structure, at, "an array must not be empty");
+                }
+                if let Some(max) = el.max {
+                    if items.len() > max as usize {
+                        self.err(
+                            IssueCode::Structure,
+                            at,
+                            format!("at most {max} values are allowed"),
+                        );
+                    }
+                }
+                let child_len = at.len();
+                for (i, it) in items.iter().enumerate() {
+                    // A null item is allowed where `_key` gives that item its id/extensions.
+                    if it.is_null()
+                        && obj
+                            .get(&format!("_{key}"))
+                            .and_then(Value::as_array)
+                            .is_some_and(|e| e.get(i).is_some_and(|x| !x.is_null()))
+                    {
+                        continue;
+                    }
+                    push_index(at, i);
+                    self.value(el, code, it, at);
+                    at.truncate(child_len);
+                }
+            }
+            other => {
+                if el.is_array() {
+                    self.err(
+                        IssueCode::Structure,
+                        at,
+                        format!("'{base_key}' repeats, so it must be an array"),
+                    );
+                    return;
+                }
+                self.value(el, code, other, at);
             }
         }
     }
@@ -219,13 +258,14 @@ impl<'d> Validator<'d> {
         def_path: &str,
         names: &[String],
         key: &str,
-    ) -> Option<(&'d ElementDef, String)> {
-        if let Some(el) = self.defs.element(&format!("{def_path}.{key}")) {
+    ) -> Option<(&'d ElementDef, &'d str)> {
+        let defs = self.defs;
+        if let Some(el) = defs.child(def_path, key) {
             let code = el
                 .types
                 .first()
-                .map(|t| t.code.clone())
-                .unwrap_or_else(|| "BackboneElement".into());
+                .map(|t| t.code.as_str())
+                .unwrap_or("BackboneElement");
             return Some((el, code));
         }
         for n in names {
@@ -235,15 +275,15 @@ impl<'d> Validator<'d> {
             let Some(suffix) = key.strip_prefix(base) else {
                 continue;
             };
-            let el = self.defs.element(&format!("{def_path}.{n}"))?;
-            if let Some(t) = el.types.iter().find(|t| capitalize(&t.code) == suffix) {
-                return Some((el, t.code.clone()));
+            let el = defs.child(def_path, n)?;
+            if let Some(t) = el.types.iter().find(|t| is_capitalized(&t.code, suffix)) {
+                return Some((el, t.code.as_str()));
             }
         }
         None
     }
 
-    fn value(&mut self, el: &ElementDef, code: &str, v: &Value, at: &str) {
+    fn value(&mut self, el: &ElementDef, code: &str, v: &Value, at: &mut String) {
         if v.is_null() {
             self.err(IssueCode::Structure, at, "null is not allowed here");
             return;
@@ -265,7 +305,7 @@ impl<'d> Validator<'d> {
             return;
         };
         let content = self.defs.content_path(el, code);
-        self.object(&content, obj, at, false);
+        self.object(content, obj, at, false);
         match code {
             "Reference" => self.reference(el, obj, at),
             "Identifier" => self.identifier(obj, at),
