@@ -107,6 +107,9 @@ pub struct SearchParamDef {
     pub expression: Option<String>,
     pub parsed: Option<Expr>,
     pub targets: Vec<String>,
+    /// The resource's own members the expression starts from, where it is certain to find
+    /// nothing in a resource that has none of them (see [`crate::index::entry_members`]).
+    pub entry_members: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -280,12 +283,16 @@ impl Definitions {
                         },
                         None => None,
                     };
+                    let entry_members = parsed
+                        .as_ref()
+                        .and_then(|x| crate::index::entry_members(x, &rt));
                     params.entry(rt).or_default().push(SearchParamDef {
                         code: code.clone(),
                         kind,
                         expression,
                         parsed,
                         targets: targets.clone(),
+                        entry_members,
                     });
                 }
             }

@@ -3,7 +3,7 @@
 //! Owns: turning a resource into [`IndexEntry`]s, one per value a search parameter can match,
 //! already normalised for the comparison its type needs. The storage backends only store them.
 
-use kring_fhirpath::{EvalContext, Item};
+use kring_fhirpath::{EvalContext, Expr, Item};
 use serde_json::Value;
 
 use crate::datetime::{self, Range, OPEN_HIGH, OPEN_LOW};
@@ -64,6 +64,11 @@ pub fn extract(defs: &Definitions, resource: &Value) -> Vec<IndexEntry> {
             continue;
         }
         let Some(expr) = &p.parsed else { continue };
+        if let Some(members) = &p.entry_members {
+            if !members.iter().any(|m| has_member(resource, m)) {
+                continue;
+            }
+        }
         let Ok(items) = expr.evaluate(&ctx, resource) else {
             continue;
         };
@@ -79,6 +84,62 @@ pub fn extract(defs: &Definitions, resource: &Value) -> Vec<IndexEntry> {
         dedup_tail(&mut out, before);
     }
     out
+}
+
+/// The members of a resource of type `rt` that `expr` starts from, where the expression is
+/// certain to be empty for a resource that has none of them: a union of paths `rt.member…`
+/// continued only by steps that keep an empty collection empty (members, `as`, `where`,
+/// `ofType`, `resolve`, `first`, `last`, indexes). `None` for any other expression, such as
+/// `Patient.deceased.exists() and …`, which has a value when the member is absent.
+///
+/// Most search parameters of a type name members that a given resource lacks, so checking
+/// this before evaluating skips most of the FHIRPath work of indexing.
+pub fn entry_members(expr: &Expr, rt: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    collect_entry_members(expr, rt, &mut out)?;
+    out.sort();
+    out.dedup();
+    Some(out)
+}
+
+fn collect_entry_members(expr: &Expr, rt: &str, out: &mut Vec<String>) -> Option<()> {
+    match expr {
+        Expr::Member(left, name) => match left.as_ref() {
+            Expr::Ident(t) if t == rt => {
+                out.push(name.clone());
+                Some(())
+            }
+            other => collect_entry_members(other, rt, out),
+        },
+        Expr::Binary("|", a, b) => {
+            collect_entry_members(a, rt, out)?;
+            collect_entry_members(b, rt, out)
+        }
+        Expr::TypeOp("as", left, _) | Expr::Index(left, _) => collect_entry_members(left, rt, out),
+        Expr::Call(Some(left), name, _)
+            if matches!(
+                name.as_str(),
+                "where" | "ofType" | "as" | "resolve" | "first" | "last"
+            ) =>
+        {
+            collect_entry_members(left, rt, out)
+        }
+        _ => None,
+    }
+}
+
+/// Whether the FHIRPath member `name` of `resource` has a value: the key itself, or a choice
+/// key (`value` is `valueQuantity`, `valueString` …), as the evaluator reads members.
+fn has_member(resource: &Value, name: &str) -> bool {
+    let Some(map) = resource.as_object() else {
+        return true;
+    };
+    map.contains_key(name)
+        || map.keys().any(|k| {
+            k.strip_prefix(name)
+                .and_then(|rest| rest.chars().next())
+                .is_some_and(|c| c.is_ascii_uppercase())
+        })
 }
 
 fn dedup_tail(out: &mut Vec<IndexEntry>, from: usize) {
@@ -338,6 +399,33 @@ mod tests {
     use super::*;
     use crate::definitions;
     use serde_json::json;
+
+    #[test]
+    fn only_expressions_empty_without_their_members_are_skipped() {
+        let parse = |e: &str| Expr::parse(e).unwrap();
+        assert_eq!(
+            entry_members(
+                &parse("Observation.subject.where(resolve() is Patient)"),
+                "Observation"
+            ),
+            Some(vec!["subject".to_string()])
+        );
+        assert_eq!(
+            entry_members(
+                &parse(
+                    "(Observation.value as Quantity) | (Observation.component.value as Quantity)"
+                ),
+                "Observation"
+            ),
+            Some(vec!["component".to_string(), "value".to_string()])
+        );
+        // Has a value (false) when the member is absent: always evaluated.
+        let deceased = parse("Patient.deceased.exists() and Patient.deceased != false");
+        assert_eq!(entry_members(&deceased, "Patient"), None);
+        // A choice member is found by its typed key.
+        assert!(has_member(&json!({"valueQuantity": {"value": 1}}), "value"));
+        assert!(!has_member(&json!({"valueset": 1}), "value"));
+    }
 
     #[test]
     fn patient_values() {
