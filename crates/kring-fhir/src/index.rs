@@ -172,10 +172,20 @@ fn values_of(
     item: &Item<'_>,
     emit: &mut dyn FnMut(IndexValue),
 ) {
-    let Item::Node { value, ty } = item else {
-        return;
+    let (value, ty) = match item {
+        Item::Node { value, ty } => (*value, ty.as_deref().unwrap_or("")),
+        // A token computed by the expression itself, such as Patient's `deceased`
+        // (`Patient.deceased.exists() and Patient.deceased != false`): true or false.
+        Item::Prim(kring_fhirpath::Primitive::Boolean(b)) if kind == SearchParamType::Token => {
+            emit(IndexValue::Token {
+                system: None,
+                code: Some(b.to_string()),
+                text: None,
+            });
+            return;
+        }
+        _ => return,
     };
-    let ty = ty.as_deref().unwrap_or("");
     match kind {
         SearchParamType::String => match value {
             Value::String(text) => emit(IndexValue::String {
@@ -422,6 +432,28 @@ mod tests {
         // Has a value (false) when the member is absent: always evaluated.
         let deceased = parse("Patient.deceased.exists() and Patient.deceased != false");
         assert_eq!(entry_members(&deceased, "Patient"), None);
+        let deceased_of = |p: Value| -> Vec<IndexValue> {
+            extract(definitions(), &p)
+                .into_iter()
+                .filter(|e| e.param == "deceased")
+                .map(|e| e.value)
+                .collect()
+        };
+        let token = |code: &str| IndexValue::Token {
+            system: None,
+            code: Some(code.into()),
+            text: None,
+        };
+        assert_eq!(
+            deceased_of(json!({"resourceType": "Patient", "id": "p1"})),
+            [token("false")]
+        );
+        assert_eq!(
+            deceased_of(
+                json!({"resourceType": "Patient", "id": "p1", "deceasedDateTime": "2020-01-02"})
+            ),
+            [token("true")]
+        );
         // A choice member is found by its typed key.
         assert!(has_member(&json!({"valueQuantity": {"value": 1}}), "value"));
         assert!(!has_member(&json!({"valueset": 1}), "value"));

@@ -228,9 +228,16 @@ both_backends!(
             ids(&app, "/fhir/Patient?gender:missing=true").await,
             Vec::<String>::new()
         );
+        // `deceased` is computed (`Patient.deceased.exists() and …`): false for the living,
+        // so every patient has a value and none is deceased.
         assert_eq!(
             ids(&app, "/fhir/Patient?deceased:missing=true").await.len(),
-            4
+            0
+        );
+        assert_eq!(ids(&app, "/fhir/Patient?deceased=false").await.len(), 4);
+        assert_eq!(
+            ids(&app, "/fhir/Patient?deceased=true").await,
+            Vec::<String>::new()
         );
         assert_eq!(
             ids(&app, "/fhir/Patient?general-practitioner:missing=false")
