@@ -3,7 +3,7 @@
 //! Owns: turning a resource into [`IndexEntry`]s, one per value a search parameter can match,
 //! already normalised for the comparison its type needs. The storage backends only store them.
 
-use kring_fhirpath::{EvalContext, Expr, Item};
+use kring_fhirpath::{has_member, EvalContext, Expr, Item};
 use serde_json::Value;
 
 use crate::datetime::{self, Range, OPEN_HIGH, OPEN_LOW};
@@ -126,20 +126,6 @@ fn collect_entry_members(expr: &Expr, rt: &str, out: &mut Vec<String>) -> Option
         }
         _ => None,
     }
-}
-
-/// Whether the FHIRPath member `name` of `resource` has a value: the key itself, or a choice
-/// key (`value` is `valueQuantity`, `valueString` …), as the evaluator reads members.
-fn has_member(resource: &Value, name: &str) -> bool {
-    let Some(map) = resource.as_object() else {
-        return true;
-    };
-    map.contains_key(name)
-        || map.keys().any(|k| {
-            k.strip_prefix(name)
-                .and_then(|rest| rest.chars().next())
-                .is_some_and(|c| c.is_ascii_uppercase())
-        })
 }
 
 fn dedup_tail(out: &mut Vec<IndexEntry>, from: usize) {

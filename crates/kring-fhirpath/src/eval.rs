@@ -173,16 +173,30 @@ fn children<'a>(model: &dyn TypeModel, item: &Item<'a>, name: &str, out: &mut Co
         return;
     }
     for (key, v) in map {
-        if let Some(suffix) = key.strip_prefix(name) {
-            if suffix
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_uppercase())
-            {
-                push(v, Some(choice_type(suffix)), out);
-            }
+        if let Some(suffix) = choice_suffix(key, name) {
+            push(v, Some(choice_type(suffix)), out);
         }
     }
+}
+
+/// The type part of a choice key for member `name` (`Quantity` of `valueQuantity`), if `key`
+/// is one.
+fn choice_suffix<'k>(key: &'k str, name: &str) -> Option<&'k str> {
+    key.strip_prefix(name).filter(|suffix| {
+        suffix
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_uppercase())
+    })
+}
+
+/// Whether the object `value` has member `name` as a path step reads it: the key itself or a
+/// choice key (`value` is `valueQuantity`, `valueString` …). A step on a value without it finds
+/// nothing.
+pub fn has_member(value: &Value, name: &str) -> bool {
+    value.as_object().is_some_and(|map| {
+        map.contains_key(name) || map.keys().any(|k| choice_suffix(k, name).is_some())
+    })
 }
 
 fn type_matches(model: &dyn TypeModel, item: &Item<'_>, wanted: &str) -> bool {

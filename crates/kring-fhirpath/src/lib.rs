@@ -12,7 +12,7 @@ mod parser;
 mod value;
 
 pub use ast::Expr;
-pub use eval::{EvalContext, NoTypeModel, TypeModel};
+pub use eval::{has_member, EvalContext, NoTypeModel, TypeModel};
 pub use value::{Item, Primitive};
 
 /// Something went wrong parsing or evaluating an expression.
