@@ -431,10 +431,10 @@ impl Record {
                             .map_err(|err| fail(e.index, err))?
                         {
                             Some(found) => Some((found.id, true)),
-                            None => Some((uuid::Uuid::new_v4().to_string(), false)),
+                            None => Some((crate::ids::new_resource_id(), false)),
                         }
                     } else {
-                        Some((uuid::Uuid::new_v4().to_string(), false))
+                        Some((crate::ids::new_resource_id(), false))
                     }
                 }
                 Method::Put => match (id, query) {
@@ -460,7 +460,7 @@ impl Record {
                                 .and_then(|r| r.get("id"))
                                 .and_then(Value::as_str)
                                 .map(str::to_string)
-                                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                                .unwrap_or_else(crate::ids::new_resource_id),
                             false,
                         )),
                     },

@@ -93,7 +93,7 @@ impl Record {
             &recipients,
             chrono::Utc::now(),
         );
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = crate::ids::new_resource_id();
         let mut tx = self.store.begin().await?;
         let mut entries = Vec::new();
         self.system_put(

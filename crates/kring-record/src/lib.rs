@@ -13,6 +13,7 @@ mod emergency;
 mod error;
 mod everything;
 mod history;
+mod ids;
 pub mod logging;
 mod meta;
 pub mod output;

@@ -499,7 +499,7 @@ impl Record {
                 });
             }
         }
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = crate::ids::new_resource_id();
         tx.new_id(rtype, &id);
         let r = self
             .put_in(
@@ -612,7 +612,7 @@ impl Record {
             None => match value.get("id").and_then(Value::as_str) {
                 Some(id) => id.to_string(),
                 None => {
-                    let id = uuid::Uuid::new_v4().to_string();
+                    let id = crate::ids::new_resource_id();
                     tx.new_id(rtype, &id);
                     id
                 }
