@@ -24,7 +24,10 @@ mod tests {
         let ids: Vec<String> = (0..1000).map(|_| new_resource_id()).collect();
         for id in &ids {
             assert_eq!(id.len(), 36);
-            assert!(id.chars().all(|c| c.is_ascii_hexdigit() || c == '-'), "{id}");
+            assert!(
+                id.chars().all(|c| c.is_ascii_hexdigit() || c == '-'),
+                "{id}"
+            );
         }
         // Ids made one after another sort in that order (the UUID's counter keeps them
         // ordered within one millisecond), and none repeats.
