@@ -24,6 +24,7 @@ mod tests {
     fn ids_are_valid_fhir_ids_and_grow_in_time_order() {
         let ids: Vec<String> = (0..1000).map(|_| new_resource_id()).collect();
         for id in &ids {
+            assert!(kring_fhir::reference::is_valid_id(id), "{id}");
             assert_eq!(id.len(), 36);
             assert!(
                 id.chars().all(|c| c.is_ascii_hexdigit() || c == '-'),
