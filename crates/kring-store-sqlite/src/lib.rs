@@ -845,7 +845,7 @@ mod query_plans {
     //! Which index SQLite picks for the record's searches: a partial index is used only when
     //! the query names its condition, which a test sees and a benchmark might not.
 
-    use kring_store::search::{AnyOf, Cond, Prefix, SearchPlan};
+    use kring_store::search::{AnyOf, Cond, Prefix, SearchPlan, StringMatch, TokenMatch};
     use kring_store::sql;
     use kring_store::{Backend, Store};
     use sqlx::Row;
@@ -897,5 +897,76 @@ mod query_plans {
         };
         let plan = plan_of(&store, quantity).await;
         assert!(plan.contains("search_index_n1"), "quantity:\n{plan}");
+    }
+
+    /// A search for one value reads the first page from the value's index rows in resource
+    /// order: no temporary B-tree that would first collect every match.
+    #[tokio::test]
+    async fn a_search_for_one_value_reads_its_matches_in_resource_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("p.db").display());
+        let store = super::SqliteStore::open(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let code = |what| Cond::Token {
+            param: "code".into(),
+            what,
+        };
+        let cases = [
+            (
+                "system|code",
+                code(TokenMatch::SystemCode(
+                    Some("http://loinc.org".into()),
+                    "8867-4".into(),
+                )),
+                "search_index_s1",
+            ),
+            (
+                "|code",
+                code(TokenMatch::SystemCode(None, "x".into())),
+                "search_index_s1",
+            ),
+            (
+                "code",
+                code(TokenMatch::Code("8867-4".into())),
+                "search_index_s2",
+            ),
+            (
+                "Patient/1",
+                Cond::Reference {
+                    param: "subject".into(),
+                    target_type: Some("Patient".into()),
+                    target_id: Some("1".into()),
+                    url: None,
+                },
+                "search_index_s1",
+            ),
+            (
+                "id alone",
+                Cond::Reference {
+                    param: "subject".into(),
+                    target_type: None,
+                    target_id: Some("1".into()),
+                    url: None,
+                },
+                "search_index_s2",
+            ),
+            (
+                "exact string",
+                Cond::String {
+                    param: "code-text".into(),
+                    value: "Hartslag".into(),
+                    how: StringMatch::Exact,
+                },
+                "search_index_s2",
+            ),
+        ];
+        for (what, cond, index) in cases {
+            let plan = plan_of(&store, cond).await;
+            assert!(
+                plan.contains(&format!("COVERING INDEX {index}")),
+                "{what}:\n{plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "{what}:\n{plan}");
+        }
     }
 }

@@ -59,28 +59,36 @@ impl Sql {
         self.args.extend(args);
         self
     }
-    /// The statement text with placeholders as the backend expects them.
+    /// The statement text with placeholders and marks (see the constants below) as the
+    /// backend expects them.
     pub fn text_for(&self, backend: Backend) -> std::borrow::Cow<'_, str> {
-        let lists = self.text.contains(JSON_LIST);
-        match backend {
-            Backend::Sqlite if self.text.starts_with(OR_FAIL_INSERT) => {
-                std::borrow::Cow::Owned(self.text.replacen(OR_FAIL_INSERT, "INSERT OR FAIL", 1))
-            }
-            Backend::Sqlite if !lists => std::borrow::Cow::Borrowed(&self.text),
-            Backend::Sqlite => std::borrow::Cow::Owned(
-                self.text
-                    .replace(JSON_LIST, "SELECT value FROM json_each(")
-                    .replace(JSON_LIST_END, ")"),
-            ),
-            Backend::Postgres => {
-                let text = if lists {
-                    self.text
-                        .replace(JSON_LIST, "SELECT jsonb_array_elements_text(CAST(")
-                        .replace(JSON_LIST_END, " AS jsonb))")
+        use std::borrow::Cow;
+        let mut text = Cow::Borrowed(self.text.as_str());
+        let mut rewrite = |from: &str, to: &str, all: bool| {
+            if text.contains(from) {
+                let replaced = if all {
+                    text.replace(from, to)
                 } else {
-                    self.text.clone()
+                    text.replacen(from, to, 1)
                 };
-                std::borrow::Cow::Owned(numbered(&text, backend))
+                text = Cow::Owned(replaced);
+            }
+        };
+        match backend {
+            Backend::Sqlite => {
+                if self.text.starts_with(OR_FAIL_INSERT) {
+                    rewrite(OR_FAIL_INSERT, "INSERT OR FAIL", false);
+                }
+                rewrite(GROUP_RESOURCE, "GROUP BY d.res_id", false);
+                rewrite(JSON_LIST, "SELECT value FROM json_each(", true);
+                rewrite(JSON_LIST_END, ")", true);
+                text
+            }
+            Backend::Postgres => {
+                rewrite(DISTINCT_RESOURCE, "DISTINCT ON (d.res_id)", false);
+                rewrite(JSON_LIST, "SELECT jsonb_array_elements_text(CAST(", true);
+                rewrite(JSON_LIST_END, " AS jsonb))", true);
+                Cow::Owned(numbered(&text, backend))
             }
         }
     }
@@ -92,6 +100,13 @@ const LONG_LIST: usize = 32;
 /// [`JSON_LIST_END`] closes it.
 const JSON_LIST: &str = "/*json-list*/";
 const JSON_LIST_END: &str = "/*end-json-list*/";
+
+/// Mark where a query joining index rows `d` to resources answers each resource once: SQLite
+/// groups by `d.res_id` ([`GROUP_RESOURCE`]) and returns the group's one row; PostgreSQL, which
+/// wants every selected column grouped, keeps the first row of each `d.res_id`
+/// ([`DISTINCT_RESOURCE`], after `SELECT`). Both leave the other mark as a comment.
+const GROUP_RESOURCE: &str = "/*group-resource*/";
+const DISTINCT_RESOURCE: &str = "/*distinct-resource*/";
 
 /// Starts an INSERT whose failure is undone with its whole transaction (a savepoint, or the
 /// group's rollback), never by the statement alone: SQLite gets `INSERT OR FAIL`, which spares
@@ -275,6 +290,9 @@ pub fn index_rows(
 
 /// The page query of a search.
 pub fn search_page(plan: &SearchPlan) -> Sql {
+    if let Some(sql) = search_page_by_value(plan) {
+        return sql;
+    }
     let mut sql = select_resources();
     where_clause(&mut sql, plan, "r");
     sql.push(" ORDER BY ");
@@ -287,6 +305,79 @@ pub fn search_page(plan: &SearchPlan) -> Sql {
         .push(" OFFSET ")
         .arg(Arg::Int(plan.offset as i64));
     sql
+}
+
+/// The page query of an unrestricted search for one value (`code=system|code`,
+/// `subject=Patient/1`), unsorted: read from the value's index rows, which are ordered by
+/// resource id, so the first page is found without collecting every match first (a code a
+/// quarter of a million observations share: 0.05 ms instead of 30 ms). One resource may have
+/// the value twice (two codings); it is answered once. Searches with more conditions or a
+/// restricted caller keep the general shape, where the database chooses which condition to
+/// start from: there the scope or another condition is often the narrower one.
+fn search_page_by_value(plan: &SearchPlan) -> Option<Sql> {
+    let [group] = plan.filter.all.as_slice() else {
+        return None;
+    };
+    let [cond] = group.conds.as_slice() else {
+        return None;
+    };
+    if !plan.sort.is_empty() || plan.scope.is_some() || group.negate {
+        return None;
+    }
+    let (param, equal) = index_equality(cond)?;
+    let mut sql = Sql::new(
+        "SELECT /*distinct-resource*/ r.res_type, r.id, r.version, r.last_updated, r.deleted, r.client_key, r.body \
+         FROM search_index d JOIN resources r ON r.res_type = d.res_type AND r.id = d.res_id \
+         WHERE d.res_type = ",
+    );
+    sql.text_arg(&plan.rtype)
+        .push(" AND d.param = ")
+        .text_arg(param);
+    for (col, value) in equal {
+        sql.push(" AND d.").push(col);
+        match value {
+            Some(v) => sql.push(" = ").text_arg(v),
+            None => sql.push(" IS NULL"),
+        };
+    }
+    sql.push(" AND r.deleted = 0 /*group-resource*/ ORDER BY d.res_id LIMIT ")
+        .arg(Arg::Int(plan.count as i64 + 1))
+        .push(" OFFSET ")
+        .arg(Arg::Int(plan.offset as i64));
+    Some(sql)
+}
+
+/// A condition that names its index rows by equality on a prefix of `search_index_s1`
+/// (`s1`, `s2`) or `search_index_s2` (`s2`), the indexes that carry the resource id next: the
+/// parameter and each column with its value (`None`: the column is empty).
+fn index_equality(cond: &Cond) -> Option<(&str, Vec<(&'static str, Option<&str>)>)> {
+    Some(match cond {
+        Cond::Token { param, what } => match what {
+            TokenMatch::Code(c) => (param, vec![("s2", Some(c.as_str()))]),
+            TokenMatch::SystemCode(s, c) => {
+                (param, vec![("s1", s.as_deref()), ("s2", Some(c.as_str()))])
+            }
+            TokenMatch::System(_) | TokenMatch::Text(_) => return None,
+        },
+        Cond::String {
+            param,
+            value,
+            how: StringMatch::Exact,
+        } if value.len() <= MAX_INDEXED_TEXT => (param, vec![("s2", Some(value.as_str()))]),
+        Cond::Reference {
+            param,
+            target_type,
+            target_id: Some(id),
+            url: None,
+        } => match target_type {
+            Some(t) => (
+                param,
+                vec![("s1", Some(t.as_str())), ("s2", Some(id.as_str()))],
+            ),
+            None => (param, vec![("s2", Some(id.as_str()))]),
+        },
+        _ => return None,
+    })
 }
 
 /// The count query of a search.
