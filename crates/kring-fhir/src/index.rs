@@ -60,7 +60,8 @@ pub fn extract(defs: &Definitions, resource: &Value) -> Vec<IndexEntry> {
     let mut out = Vec::new();
     for p in defs.search_params(rt) {
         // `_id` and `_lastUpdated` live in the resource table itself.
-        if p.code == "_id" || p.code == "_lastUpdated" {
+        // A union of other parameters is searched in their rows.
+        if p.code == "_id" || p.code == "_lastUpdated" || !p.union_of.is_empty() {
             continue;
         }
         let Some(expr) = &p.parsed else { continue };
@@ -443,6 +444,59 @@ mod tests {
         // A choice member is found by its typed key.
         assert!(has_member(&json!({"valueQuantity": {"value": 1}}), "value"));
         assert!(!has_member(&json!({"valueset": 1}), "value"));
+    }
+
+    #[test]
+    fn unions_of_other_parameters_are_found_and_not_indexed() {
+        let defs = definitions();
+        let union_of = |rt: &str, code: &str| defs.search_param(rt, code).unwrap().union_of.clone();
+        assert_eq!(
+            union_of("Observation", "combo-code"),
+            ["code", "component-code"]
+        );
+        assert_eq!(
+            union_of("Observation", "combo-value-quantity"),
+            ["component-value-quantity", "value-quantity"]
+        );
+        assert!(union_of("Observation", "code").is_empty());
+        // `patient` is `subject` where it is a Patient: not the same values, so indexed.
+        assert!(union_of("Observation", "patient").is_empty());
+        // Across all types only Observation's four combo-* parameters are such unions today.
+        let mut unions = Vec::new();
+        for rt in defs.resource_types() {
+            for p in defs.search_params(rt) {
+                if !p.union_of.is_empty() {
+                    unions.push(format!("{rt}.{}", p.code));
+                }
+            }
+        }
+        assert_eq!(
+            unions,
+            [
+                "Observation.combo-code",
+                "Observation.combo-data-absent-reason",
+                "Observation.combo-value-concept",
+                "Observation.combo-value-quantity"
+            ]
+        );
+        let obs = json!({"resourceType": "Observation", "id": "o", "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+            "valueQuantity": {"value": 62, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"},
+            "component": [{"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+                           "valueQuantity": {"value": 120, "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}}]});
+        let params: Vec<String> = extract(defs, &obs).into_iter().map(|e| e.param).collect();
+        assert!(
+            params.iter().all(|p| !p.starts_with("combo-")),
+            "{params:?}"
+        );
+        for member in [
+            "code",
+            "component-code",
+            "value-quantity",
+            "component-value-quantity",
+        ] {
+            assert!(params.iter().any(|p| p == member), "{member}: {params:?}");
+        }
     }
 
     #[test]

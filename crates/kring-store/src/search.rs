@@ -128,6 +128,24 @@ pub enum Cond {
     },
 }
 
+impl Cond {
+    /// The search parameter whose index rows the condition reads, where it reads one.
+    pub fn param_mut(&mut self) -> Option<&mut String> {
+        match self {
+            Cond::String { param, .. }
+            | Cond::Token { param, .. }
+            | Cond::Reference { param, .. }
+            | Cond::Date { param, .. }
+            | Cond::Number { param, .. }
+            | Cond::Quantity { param, .. }
+            | Cond::Uri { param, .. }
+            | Cond::Missing { param, .. }
+            | Cond::Chain { param, .. } => Some(param),
+            Cond::Id(_) | Cond::LastUpdated { .. } | Cond::Has { .. } => None,
+        }
+    }
+}
+
 /// A condition group: all `all` must hold; each entry is an OR of conditions (one parameter,
 /// comma-separated values). `negate` wraps an OR group in NOT (for `:not`, `ne`).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -162,8 +180,10 @@ pub enum SortKey {
     LastUpdated {
         desc: bool,
     },
+    /// By the lowest (highest, descending) value of the parameter; `params` are the
+    /// parameters whose index rows hold its values (itself, or the members of a union).
     Param {
-        param: String,
+        params: Vec<String>,
         table: IndexTable,
         desc: bool,
     },

@@ -957,7 +957,11 @@ fn sort_expr(sql: &mut Sql, key: &SortKey, alias: &str) {
                 ".last_updated ASC"
             });
         }
-        SortKey::Param { param, table, desc } => {
+        SortKey::Param {
+            params,
+            table,
+            desc,
+        } => {
             let col = match (table, desc) {
                 (IndexTable::String, _) => "i.s1",
                 (IndexTable::Token | IndexTable::Reference, _) => "i.s2",
@@ -974,9 +978,9 @@ fn sort_expr(sql: &mut Sql, key: &SortKey, alias: &str) {
                 .push(alias);
             sql.push(".res_type AND i.res_id = ")
                 .push(alias)
-                .push(".id AND i.param = ")
-                .text_arg(param)
-                .push(")");
+                .push(".id AND ");
+            is_in(sql, "i.param", params);
+            sql.push(")");
             sql.push(if *desc {
                 " DESC NULLS LAST"
             } else {

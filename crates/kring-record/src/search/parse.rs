@@ -265,21 +265,48 @@ pub(crate) fn parse_param(
                 )))
             }
         };
-        return Ok(AnyOf {
-            conds: vec![Cond::Missing {
-                param: pname.to_string(),
+        // Missing means missing from every parameter holding the values: NOT (present in any).
+        let conds = rows_of(def)
+            .into_iter()
+            .map(|param| Cond::Missing {
+                param,
                 table,
-                missing,
-            }],
-            negate: false,
+                missing: missing && def.union_of.is_empty(),
+            })
+            .collect();
+        return Ok(AnyOf {
+            conds,
+            negate: missing && !def.union_of.is_empty(),
         });
     }
     let mut negate = false;
     let mut conds = Vec::new();
     for v in &values {
-        conds.push(value_cond(defs, def, modifier, v, &mut negate)?);
+        let cond = value_cond(defs, def, modifier, v, &mut negate)?;
+        if def.union_of.is_empty() {
+            conds.push(cond);
+            continue;
+        }
+        // A union's value is found in the rows of any of its members.
+        for member in &def.union_of {
+            let mut c = cond.clone();
+            if let Some(param) = c.param_mut() {
+                *param = member.clone();
+            }
+            conds.push(c);
+        }
     }
     Ok(AnyOf { conds, negate })
+}
+
+/// The parameters whose index rows hold `def`'s values: itself, or the members of the union it
+/// is (see [`SearchParamDef::union_of`]).
+fn rows_of(def: &SearchParamDef) -> Vec<String> {
+    if def.union_of.is_empty() {
+        vec![def.code.clone()]
+    } else {
+        def.union_of.clone()
+    }
 }
 
 fn value_cond(
@@ -503,7 +530,7 @@ fn parse_sort(defs: &Definitions, rtype: &str, value: &str) -> Result<Vec<SortKe
                     ))
                 })?;
                 SortKey::Param {
-                    param: name.to_string(),
+                    params: rows_of(def),
                     table,
                     desc,
                 }

@@ -585,3 +585,72 @@ both_backends!(
         }
     }
 );
+
+// Observation's combo-* parameters are not indexed: they are searched in the rows of the
+// parameters they unite (code and component-code …). Every way to search them still works.
+both_backends!(
+    a_union_parameter_searches_its_members_rows,
+    |app: TestApp| async move {
+        let quantity = |v: f64, code: &str| json!({"value": v, "system": "http://unitsofmeasure.org", "code": code});
+        let loinc = |code: &str| json!({"coding": [{"system": "http://loinc.org", "code": code}]});
+        let obs = [
+            json!({"resourceType": "Observation", "id": "bp", "status": "final", "code": loinc("85354-9"),
+            "component": [{"code": loinc("8480-6"), "valueQuantity": quantity(120.0, "mm[Hg]")},
+                          {"code": loinc("8462-4"), "valueQuantity": quantity(80.0, "mm[Hg]")}]}),
+            json!({"resourceType": "Observation", "id": "hr", "status": "final", "code": loinc("8867-4"),
+            "valueQuantity": quantity(80.0, "/min")}),
+            json!({"resourceType": "Observation", "id": "note", "status": "final",
+            "code": {"text": "Gesprek"}, "valueString": "rustig"}),
+        ];
+        for o in obs {
+            let r = app
+                .put(
+                    &format!("/fhir/Observation/{}", o["id"].as_str().unwrap()),
+                    &o,
+                )
+                .await;
+            assert!(r.status.is_success(), "{}", r.diagnostics());
+        }
+        let q = |s: &str| format!("/fhir/Observation?{s}");
+        assert_eq!(
+            ids(&app, &q("combo-code=8480-6")).await,
+            ["bp"],
+            "a component's code"
+        );
+        assert_eq!(
+            ids(&app, &q("combo-code=http://loinc.org|85354-9")).await,
+            ["bp"],
+            "the code"
+        );
+        assert_eq!(
+            ids(&app, &q("combo-code=8867-4,8462-4")).await,
+            ["bp", "hr"]
+        );
+        assert_eq!(ids(&app, &q("combo-code:not=8480-6")).await, ["hr", "note"]);
+        assert_eq!(ids(&app, &q("combo-value-quantity=80")).await, ["bp", "hr"]);
+        assert_eq!(ids(&app, &q("combo-value-quantity=gt100")).await, ["bp"]);
+        assert_eq!(
+            ids(&app, &q("combo-value-quantity:missing=true")).await,
+            ["note"]
+        );
+        assert_eq!(
+            ids(&app, &q("combo-value-quantity:missing=false")).await,
+            ["bp", "hr"]
+        );
+        // The note's code has only a text: present, so no observation lacks a combo-code.
+        assert!(ids(&app, &q("combo-code:missing=true")).await.is_empty());
+        assert_eq!(
+            ids(&app, &q("combo-code:missing=false")).await,
+            ["bp", "hr", "note"]
+        );
+        // Sorted by the lowest value among the members' rows: 80 (bp's diastolic, hr), then note.
+        let sorted = app.get(&q("_sort=combo-value-quantity,-_id")).await;
+        assert_eq!(TestApp::ids(&sorted.body), ["hr", "bp", "note"]);
+        let desc = app.get(&q("_sort=-combo-value-quantity")).await;
+        assert_eq!(
+            TestApp::ids(&desc.body),
+            ["bp", "hr", "note"],
+            "highest first: 120"
+        );
+    }
+);
