@@ -347,10 +347,13 @@ fn search_page_by_value(plan: &SearchPlan) -> Option<Sql> {
     Some(sql)
 }
 
+/// An index column and the value it must equal (`None`: the column is empty).
+type ColumnIs<'a> = (&'static str, Option<&'a str>);
+
 /// A condition that names its index rows by equality on a prefix of `search_index_s1`
 /// (`s1`, `s2`) or `search_index_s2` (`s2`), the indexes that carry the resource id next: the
-/// parameter and each column with its value (`None`: the column is empty).
-fn index_equality(cond: &Cond) -> Option<(&str, Vec<(&'static str, Option<&str>)>)> {
+/// parameter and each column with its value.
+fn index_equality(cond: &Cond) -> Option<(&str, Vec<ColumnIs<'_>>)> {
     Some(match cond {
         Cond::Token { param, what } => match what {
             TokenMatch::Code(c) => (param, vec![("s2", Some(c.as_str()))]),
