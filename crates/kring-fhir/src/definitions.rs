@@ -83,6 +83,10 @@ impl SearchParamType {
             _ => return None,
         })
     }
+    /// Whether values of this type are indexed and searched (composite and special are not).
+    pub fn is_indexed(self) -> bool {
+        !matches!(self, Self::Composite | Self::Special)
+    }
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Number => "number",
@@ -150,11 +154,7 @@ fn find_unions(list: &mut [SearchParamDef]) {
     let mut found = Vec::new();
     for (i, p) in list.iter().enumerate() {
         let mine = &terms_of[i];
-        let indexed = !matches!(
-            p.kind,
-            SearchParamType::Composite | SearchParamType::Special
-        );
-        if mine.len() < 2 || !indexed {
+        if mine.len() < 2 || !p.kind.is_indexed() {
             continue;
         }
         let parts: Vec<usize> = (0..list.len())

@@ -869,12 +869,18 @@ mod query_plans {
             .join("\n")
     }
 
-    #[tokio::test]
-    async fn date_number_and_quantity_searches_use_the_partial_index_of_numbers() {
+    /// A fresh store with every migration, in a folder that lives as long as the returned guard.
+    async fn migrated_store() -> (tempfile::TempDir, super::SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("p.db").display());
         let store = super::SqliteStore::open(&url).await.unwrap();
         store.migrate().await.unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn date_number_and_quantity_searches_use_the_partial_index_of_numbers() {
+        let (_dir, store) = migrated_store().await;
         for (prefix, what) in [(Prefix::Eq, "eq"), (Prefix::Gt, "gt"), (Prefix::Lt, "lt")] {
             let date = Cond::Date {
                 param: "date".into(),
@@ -903,10 +909,7 @@ mod query_plans {
     /// order: no temporary B-tree that would first collect every match.
     #[tokio::test]
     async fn a_search_for_one_value_reads_its_matches_in_resource_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}", dir.path().join("p.db").display());
-        let store = super::SqliteStore::open(&url).await.unwrap();
-        store.migrate().await.unwrap();
+        let (_dir, store) = migrated_store().await;
         let code = |what| Cond::Token {
             param: "code".into(),
             what,

@@ -13,18 +13,13 @@ use super::request::Format;
 use super::response;
 use crate::AppState;
 
-/// Search parameter types this server indexes and searches.
-fn searchable(kind: SearchParamType) -> bool {
-    !matches!(kind, SearchParamType::Composite | SearchParamType::Special)
-}
-
 fn statement(defs: &Definitions) -> Value {
     let mut resources = Vec::new();
     for rt in defs.resource_types() {
         let params: Vec<Value> = defs
             .search_params(rt)
             .iter()
-            .filter(|p| searchable(p.kind) && (p.parsed.is_some() || p.code == "_id" || p.code == "_lastUpdated"))
+            .filter(|p| p.kind.is_indexed() && (p.parsed.is_some() || p.code == "_id" || p.code == "_lastUpdated"))
             .map(|p| json!({"name": p.code, "type": p.kind.as_str(), "definition": format!("http://hl7.org/fhir/SearchParameter/{}-{}", rt, p.code)}))
             .collect();
         let mut includes = vec![json!("*")];
