@@ -15,6 +15,7 @@ pub mod emergency;
 pub mod facts;
 mod need_to_know;
 pub mod policy;
+mod reason;
 pub mod scopes;
 mod subject;
 
@@ -22,6 +23,7 @@ use kring_store::search::ClientScope;
 
 pub use category::Category;
 pub use need_to_know::NeedToKnow;
+pub use reason::{NotAReason, Reason, EMERGENCY_RULE};
 pub use scopes::Scopes;
 pub use subject::{Action, Decision, Subject, Target};
 

@@ -15,6 +15,7 @@ use crate::circle::{Circle, Membership};
 use crate::consent::{check_givers, resolve, ConsentRecord, ConsentRefusal, Resolution};
 use crate::facts::{is_emergency_declaration, Facts, WATCHED_TYPES};
 use crate::policy::{Policy, PolicyError, RequestFacts};
+use crate::reason::Reason;
 use crate::subject::{Action, Decision, Subject, Target};
 use crate::AccessDecision;
 
@@ -72,22 +73,25 @@ impl NeedToKnow {
         now: DateTime<Utc>,
     ) -> Decision {
         let (request, grounds) = request_facts(facts, subject, action, target, now);
-        let (permit, rules) = self.policy.evaluate(subject, action, &request);
-        let mut reasons: Vec<String> = rules.iter().map(|r| format!("rule:{r}")).collect();
+        let (permit, mut reasons) = self.policy.evaluate(subject, action, &request);
         if permit {
             reasons.extend(grounds);
         } else {
             if reasons.is_empty() {
-                reasons.push("rule:deny-by-default".into());
+                reasons.push(Reason::DenyByDefault);
             }
             let acts_in_circles = matches!(
                 subject,
                 Subject::Professional { .. } | Subject::Partner { .. }
             );
             if acts_in_circles && !request.in_circle && !request.emergency && !request.shared {
-                reasons.push("no-running-membership".into());
+                reasons.push(Reason::NoRunningMembership);
             }
-            reasons.extend(grounds.into_iter().filter(|g| g.starts_with("consent:")));
+            reasons.extend(
+                grounds
+                    .into_iter()
+                    .filter(|g| matches!(g, Reason::Consent(_))),
+            );
         }
         Decision { permit, reasons }
     }
@@ -248,7 +252,7 @@ fn request_facts(
     action: Action,
     target: &Target,
     now: DateTime<Utc>,
-) -> (RequestFacts, Vec<String>) {
+) -> (RequestFacts, Vec<Reason>) {
     let today = now.date_naive();
     let client = target.client_key.as_str();
     // The access log is never shared data, not even the entries that name no client.
@@ -296,7 +300,7 @@ fn request_facts(
             }
             if let Some(e) = facts.emergency_of(practitioner, client, now) {
                 f.emergency = true;
-                grounds.push(format!("emergency:Communication/{}", e.id));
+                grounds.push(Reason::Emergency(e.id.clone()));
             }
         }
         Subject::Partner {
@@ -325,7 +329,7 @@ fn request_facts(
                     .is_parent_with_authority(&format!("RelatedPerson/{related_person}"), client)
                 && age.is_some_and(|a| a < 16);
             if f.represents {
-                grounds.push(format!("authority:RelatedPerson/{related_person}"));
+                grounds.push(Reason::Authority(related_person.clone()));
             }
         }
         Subject::Administrator { organisation, .. } => {
@@ -374,13 +378,16 @@ fn running_memberships<'a>(
 fn grant(
     f: &mut RequestFacts,
     granted: &mut BTreeSet<Category>,
-    grounds: &mut Vec<String>,
+    grounds: &mut Vec<Reason>,
     circle: &Circle,
     m: &Membership,
 ) {
     f.in_circle = true;
     granted.extend(m.categories.iter().copied());
-    grounds.push(format!("membership:CareTeam/{}#{}", circle.id, m.index));
+    grounds.push(Reason::Membership {
+        circle: circle.id.clone(),
+        index: m.index,
+    });
 }
 
 fn consent_facts(
@@ -390,7 +397,7 @@ fn consent_facts(
     category: Category,
     today: chrono::NaiveDate,
     f: &mut RequestFacts,
-    grounds: &mut Vec<String>,
+    grounds: &mut Vec<Reason>,
 ) {
     let valid: Vec<&ConsentRecord> = facts
         .consents_of(client)
@@ -401,11 +408,11 @@ fn consent_facts(
         Resolution::Permit { consent, explicit } => {
             f.consent = "permit";
             f.consent_explicit = explicit;
-            grounds.push(format!("consent:Consent/{consent}"));
+            grounds.push(Reason::Consent(consent));
         }
         Resolution::Deny { consent } => {
             f.consent = "deny";
-            grounds.push(format!("consent:Consent/{consent}"));
+            grounds.push(Reason::Consent(consent));
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The rules, in Cedar: loaded from `policies/kring.cedar`, validated against
 //! `policies/kring.cedarschema`, and evaluated for each decision. The facts arrive as the
-//! request context; the rules that decided come back as reasons (`rule:<@id>`).
+//! request context; the rules that decided come back as [`Reason::Rule`]s.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -12,6 +12,7 @@ use cedar_policy::{
     ValidationMode, Validator,
 };
 
+use crate::reason::Reason;
 use crate::subject::{Action, Subject};
 
 /// The rules as shipped with this version of Kring.
@@ -63,7 +64,7 @@ pub struct RequestFacts {
 /// (asker type, action, facts): everything an answer depends on.
 type AnswerKey = (&'static str, Action, RequestFacts);
 /// (permit, the rules that decided).
-type Answer = (bool, Vec<String>);
+type Answer = (bool, Vec<Reason>);
 
 /// The validated rules and an authorizer.
 pub struct Policy {
@@ -189,19 +190,14 @@ impl Policy {
         self.rules.iter().find(|r| r.id == id)
     }
 
-    /// Evaluates the rules: (permit, the @ids of the rules that decided).
-    pub fn evaluate(
-        &self,
-        subject: &Subject,
-        action: Action,
-        f: &RequestFacts,
-    ) -> (bool, Vec<String>) {
+    /// Evaluates the rules: (permit, the rules that decided).
+    pub fn evaluate(&self, subject: &Subject, action: Action, f: &RequestFacts) -> Answer {
         let key = (subject.entity_type(), action, f.clone());
         if let Some(answer) = self.answers.read().expect("answers").get(&key) {
             return answer.clone();
         }
         let answer = self.evaluate_rules(subject, action, f);
-        if !answer.1.iter().any(|r| r.ends_with("-error")) {
+        if !answer.1.contains(&Reason::RulesFailed) {
             let mut answers = self.answers.write().expect("answers");
             if answers.len() >= MAX_ANSWERS {
                 answers.clear();
@@ -212,15 +208,10 @@ impl Policy {
     }
 
     /// Evaluates the rules with Cedar, without the memory of earlier answers.
-    pub fn evaluate_rules(
-        &self,
-        subject: &Subject,
-        action: Action,
-        f: &RequestFacts,
-    ) -> (bool, Vec<String>) {
+    pub fn evaluate_rules(&self, subject: &Subject, action: Action, f: &RequestFacts) -> Answer {
         match self.subsets.get(&(subject.entity_type(), action)) {
             Some(set) => self.run(set, subject, action, f),
-            None => (false, vec!["request-error".into()]),
+            None => (false, vec![Reason::RulesFailed]),
         }
     }
 
@@ -230,17 +221,11 @@ impl Policy {
         subject: &Subject,
         action: Action,
         f: &RequestFacts,
-    ) -> (bool, Vec<String>) {
+    ) -> Answer {
         self.run(&self.all, subject, action, f)
     }
 
-    fn run(
-        &self,
-        set: &PolicySet,
-        subject: &Subject,
-        action: Action,
-        f: &RequestFacts,
-    ) -> (bool, Vec<String>) {
+    fn run(&self, set: &PolicySet, subject: &Subject, action: Action, f: &RequestFacts) -> Answer {
         let b = RestrictedExpression::new_bool;
         let s = |v: &str| RestrictedExpression::new_string(v.to_string());
         let context = Context::from_pairs([
@@ -264,7 +249,8 @@ impl Policy {
             ("new_client".into(), b(f.new_client)),
         ]);
         let Ok(context) = context else {
-            return (false, vec!["context-error".into()]);
+            tracing::error!("the request facts do not form a Cedar context; denying");
+            return (false, vec![Reason::RulesFailed]);
         };
         let principal = self.principals[subject.entity_type()].clone();
         let request = match Request::new(
@@ -275,19 +261,23 @@ impl Policy {
             None,
         ) {
             Ok(r) => r,
-            Err(_) => return (false, vec!["request-error".into()]),
+            Err(_) => {
+                tracing::error!("the request does not form a Cedar request; denying");
+                return (false, vec![Reason::RulesFailed]);
+            }
         };
         let response = self.authorizer.is_authorized(&request, set, &self.entities);
-        let mut reasons: Vec<String> = response
+        let mut reasons: Vec<Reason> = response
             .diagnostics()
             .reason()
             .filter_map(|id| self.ids.get(id).cloned())
+            .map(Reason::Rule)
             .collect();
         reasons.sort();
         let errors = response.diagnostics().errors().count();
         if errors > 0 {
             tracing::error!(errors, "access rules raised errors; denying");
-            return (false, vec!["rule-error".into()]);
+            return (false, vec![Reason::RulesFailed]);
         }
         (response.decision() == CedarDecision::Allow, reasons)
     }

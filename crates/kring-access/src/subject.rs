@@ -2,6 +2,7 @@
 //! answer with its reasons ([`Decision`]).
 
 use crate::category::Category;
+use crate::reason::Reason;
 use crate::scopes::Scopes;
 
 /// Who is asking. Every variant carries an account or client id for the log, never a name.
@@ -85,7 +86,7 @@ impl Subject {
 }
 
 /// What the subject wants to do (NEN 7513 actions map onto these).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Action {
     Read,
     Search,
@@ -165,26 +166,30 @@ impl Target {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub permit: bool,
-    /// Which rule (`rule:…`), membership (`membership:CareTeam/…#n`), consent (`consent:…`) or
-    /// emergency declaration (`emergency:…`) decided. Ids only, never personal data.
-    pub reasons: Vec<String>,
+    /// Which rules decided and which grounds (memberships, consents, emergency declarations,
+    /// authority, grants) a permit rests on. Ids only, never personal data.
+    pub reasons: Vec<Reason>,
 }
 
 impl Decision {
-    pub fn permit(reason: impl Into<String>) -> Self {
+    pub fn permit(reason: Reason) -> Self {
         Decision {
             permit: true,
-            reasons: vec![reason.into()],
+            reasons: vec![reason],
         }
     }
-    pub fn deny(reason: impl Into<String>) -> Self {
+    pub fn deny(reason: Reason) -> Self {
         Decision {
             permit: false,
-            reasons: vec![reason.into()],
+            reasons: vec![reason],
         }
     }
-    /// The rules (`rule:…` reasons) that decided.
+    /// The rules that decided.
     pub fn rules(&self) -> impl Iterator<Item = &str> {
-        self.reasons.iter().filter_map(|r| r.strip_prefix("rule:"))
+        self.reasons.iter().filter_map(Reason::rule)
+    }
+    /// Whether the decision rests on emergency access.
+    pub fn is_emergency(&self) -> bool {
+        self.reasons.iter().any(Reason::is_emergency)
     }
 }

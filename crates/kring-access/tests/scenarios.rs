@@ -3,7 +3,7 @@
 //! a sentence; the table is the executable form of docs/access-rules.*.md.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use kring_access::{Action, Category, NeedToKnow, Scopes, Subject, Target};
+use kring_access::{Action, Category, NeedToKnow, Reason, Scopes, Subject, Target};
 use serde_json::{json, Value};
 
 const CAT: &str = "https://kring.example/fhir/CodeSystem/data-category";
@@ -348,7 +348,7 @@ fn scenario_table() {
             || !got
                 .reasons
                 .iter()
-                .any(|r| r == &format!("rule:{rule}") || r == rule)
+                .any(|r| r.to_string() == format!("rule:{rule}") || r.to_string() == *rule)
         {
             failures.push(format!(
                 "{name}: expected {} by {rule}, got {:?}",
@@ -395,12 +395,14 @@ fn permits_name_their_membership_consent_and_emergency() {
         now(),
     );
     assert!(
-        got.reasons
-            .contains(&"membership:CareTeam/c8-circle#0".to_string()),
+        got.reasons.contains(&Reason::Membership {
+            circle: "c8-circle".into(),
+            index: 0
+        }),
         "{got:?}"
     );
     assert!(
-        got.reasons.contains(&"consent:Consent/k-c8".to_string()),
+        got.reasons.contains(&Reason::Consent("k-c8".into())),
         "{got:?}"
     );
     let got = d.decide_at(
@@ -410,8 +412,7 @@ fn permits_name_their_membership_consent_and_emergency() {
         now(),
     );
     assert!(
-        got.reasons
-            .contains(&"emergency:Communication/e-out".to_string()),
+        got.reasons.contains(&Reason::Emergency("e-out".into())),
         "{got:?}"
     );
 }

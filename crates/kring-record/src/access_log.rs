@@ -81,7 +81,7 @@ impl Record {
             q.user_org = Some(format!("Organization/{org}"));
         } else {
             target = log_target("", None);
-            decision = kring_access::Decision::permit("rule:search-scope");
+            decision = kring_access::Decision::permit(kring_access::Reason::SearchScope);
             match self.access.search_scope(&caller.subject, "AuditEvent") {
                 None => {}
                 Some(scope) => {
@@ -177,7 +177,8 @@ impl Record {
                 }
             }
         }
-        let d = decision.unwrap_or_else(|| kring_access::Decision::deny("rule:deny-by-default"));
+        let d = decision
+            .unwrap_or_else(|| kring_access::Decision::deny(kring_access::Reason::DenyByDefault));
         let target = if entry.client.is_empty() {
             by_user.unwrap_or(about_client)
         } else {
@@ -214,7 +215,7 @@ impl Record {
         caller: &Caller,
         interaction: &str,
         target: &Target,
-        reasons: &[String],
+        reasons: &[kring_access::Reason],
         entries: &[AccessEntry],
     ) -> Result<()> {
         let clients: BTreeSet<&str> = entries

@@ -106,8 +106,8 @@ impl Record {
             value,
             "break-the-glass",
             &[
-                "emergency:declared".to_string(),
-                format!("emergency:Communication/{id}"),
+                kring_access::Reason::EmergencyDeclared,
+                kring_access::Reason::Emergency(id.clone()),
             ],
         )
         .await?;

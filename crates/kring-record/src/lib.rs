@@ -282,7 +282,10 @@ impl Record {
     ) -> Result<()> {
         if let Subject::Partner { scopes, .. } = &caller.subject {
             if !scopes.allows(rtype, action) {
-                let reason = format!("scope:system/{rtype} lacks {}", action.name());
+                let reason = kring_access::Reason::OutOfScope {
+                    rtype: rtype.to_string(),
+                    action,
+                };
                 self.record(vec![self.entry(
                     caller,
                     action,

@@ -4,7 +4,7 @@
 //! Owns: the mapping from a [`Caller`] and a decision's reasons to the entry's user, purpose
 //! and grounds, and the rule that an entry that cannot be stored fails the request.
 
-use kring_access::{Action, Subject, Target};
+use kring_access::{Action, Reason, Subject, Target};
 use kring_audit::{AccessEntry, Actor, Data, Origin};
 
 use crate::{Caller, Record, RecordError, Result};
@@ -57,8 +57,8 @@ pub fn actor_of(caller: &Caller) -> Actor {
 }
 
 /// The purpose of use (v3 ActReason) of an access with these reasons.
-pub fn purpose_of(subject: &Subject, reasons: &[String]) -> &'static str {
-    if reasons.iter().any(|r| r.starts_with("emergency:")) {
+pub fn purpose_of(subject: &Subject, reasons: &[Reason]) -> &'static str {
+    if reasons.iter().any(Reason::is_emergency) {
         return "ETREAT";
     }
     match subject {
@@ -71,16 +71,8 @@ pub fn purpose_of(subject: &Subject, reasons: &[String]) -> &'static str {
 
 /// The grounds a decision rests on, by id: memberships, consents, emergency declarations,
 /// parental authority.
-pub fn grounds_of(reasons: &[String]) -> Vec<String> {
-    reasons
-        .iter()
-        .filter_map(|r| {
-            ["membership:", "consent:", "emergency:", "authority:"]
-                .iter()
-                .find_map(|p| r.strip_prefix(p))
-        })
-        .map(str::to_string)
-        .collect()
+pub fn grounds_of(reasons: &[Reason]) -> Vec<String> {
+    reasons.iter().filter_map(Reason::ground).collect()
 }
 
 /// An entry for `caller` doing `interaction` (`action`) on `target`, before its id is known.
@@ -90,7 +82,7 @@ pub fn entry_for(
     interaction: &str,
     outcome: &str,
     target: &Target,
-    reasons: &[String],
+    reasons: &[Reason],
 ) -> AccessEntry {
     AccessEntry {
         id: 0,
@@ -116,7 +108,7 @@ pub fn entry_for(
         },
         purpose: purpose_of(&caller.subject, reasons).to_string(),
         grounds: grounds_of(reasons),
-        reasons: reasons.to_vec(),
+        reasons: reasons.iter().map(Reason::to_string).collect(),
     }
 }
 
@@ -129,7 +121,7 @@ impl Record {
         interaction: &str,
         outcome: &str,
         target: &Target,
-        reasons: &[String],
+        reasons: &[Reason],
     ) -> AccessEntry {
         entry_for(caller, action.code(), interaction, outcome, target, reasons)
     }
@@ -179,8 +171,8 @@ mod tests {
             "success",
             &t,
             &[
-                "rule:emergency-access".into(),
-                "emergency:Communication/e1".into(),
+                Reason::Rule("emergency-access".into()),
+                Reason::Emergency("e1".into()),
             ],
         );
         assert_eq!(e.purpose, "ETREAT");

@@ -350,7 +350,7 @@ impl Record {
         entries: &mut Vec<AccessEntry>,
         client: &str,
         organisation: &str,
-        reasons: &[String],
+        reasons: &[kring_access::Reason],
     ) -> Result<()> {
         use kring_access::category::{Category, CATEGORY_SYSTEM};
         let id = format!("{client}-circle");
@@ -397,7 +397,7 @@ impl Record {
         client: &str,
         value: Value,
         interaction: &str,
-        reasons: &[String],
+        reasons: &[kring_access::Reason],
     ) -> Result<()> {
         self.check_body(&value, rtype, None)?;
         let Prepared { value, index } = self.prepare(value);

@@ -123,14 +123,16 @@ pub async fn extend_mirror(review: &Review, record: &Record) -> Result<u64> {
     if next > start {
         // The reading itself is an access to the log: one entry for the range.
         let caller = Caller::operator("oversight").with_system("kring-oversight");
-        let target = Target::new("AuditEvent", None, "", Category::AccessLog);
+        // The entries read, as a range of their ids (`first-last`).
+        let range = format!("{start}-{}", next - 1);
+        let target = Target::new("AuditEvent", Some(&range), "", Category::AccessLog);
         let entry = entry_for(
             &caller,
             "R",
             "oversight-read-log",
             "success",
             &target,
-            &[format!("entries {start}..{next}")],
+            &[kring_access::Reason::Rule("operator".into())],
         );
         record.log_event(entry).await?;
     }

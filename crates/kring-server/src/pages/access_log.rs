@@ -11,6 +11,7 @@ use axum::response::Response;
 use axum::Form;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use kring_access::category::Category;
+use kring_access::Reason;
 use kring_access::Subject;
 use kring_audit::AccessEntry;
 use kring_fhir::datetime::dutch_offset_ms;
@@ -157,15 +158,13 @@ fn why(e: &AccessEntry, t: &Texts) -> String {
         return t.get("why-emergency");
     }
     let mut reasons: Vec<String> = Vec::new();
-    for g in &e.grounds {
-        let key = if g.starts_with("CareTeam/") {
-            "why-circle"
-        } else if g.starts_with("Consent/") {
-            "why-consent"
-        } else if g.starts_with("RelatedPerson/") {
-            "why-authority"
-        } else {
-            continue;
+    for r in e.reasons.iter().filter_map(|r| r.parse::<Reason>().ok()) {
+        let key = match r {
+            Reason::Membership { .. } => "why-circle",
+            Reason::Consent(_) => "why-consent",
+            Reason::Authority(_) => "why-authority",
+            Reason::Grant(_) => "why-grant",
+            _ => continue,
         };
         let text = t.get(key);
         if !reasons.contains(&text) {

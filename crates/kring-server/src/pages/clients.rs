@@ -290,33 +290,7 @@ const PARTS: &[(&str, Category, &str)] = &[
 
 /// "Why": each rule in plain words, then the grounds (membership, consent, emergency).
 fn why(state: &AppState, d: &Decision, lang: Lang) -> Vec<String> {
-    d.reasons
-        .iter()
-        .map(|r| {
-            if let Some(rule) = r.strip_prefix("rule:") {
-                if rule == "deny-by-default" {
-                    return match lang {
-                        Lang::Nl => "Geen enkele regel geeft u toegang: wat niet uitdrukkelijk mag, mag niet.".into(),
-                        Lang::En => "No rule gives you access: what is not explicitly allowed, is not allowed.".into(),
-                    };
-                }
-                return state.record.rule_text(rule, lang.code()).unwrap_or_else(|| rule.to_string());
-            }
-            let (label_nl, label_en) = match r.split_once(':').map(|x| x.0) {
-                Some("membership") => ("Lidmaatschap", "Membership"),
-                Some("consent") => ("Toestemming", "Consent"),
-                Some("emergency") => ("Noodtoegang", "Emergency access"),
-                Some("authority") => ("Gezag", "Parental authority"),
-                _ => ("Grond", "Ground"),
-            };
-            let label = if lang == Lang::Nl { label_nl } else { label_en };
-            match r.as_str() {
-                "no-running-membership" if lang == Lang::Nl => "U heeft geen lopend lidmaatschap in de kring van deze cliënt.".into(),
-                "no-running-membership" => "You have no running membership in this client's circle.".into(),
-                _ => format!("{label}: {}", r.split_once(':').map(|x| x.1).unwrap_or(r)),
-            }
-        })
-        .collect()
+    super::reasons::all_in_words(&state.record, &d.reasons, &super::i18n::Texts { lang })
 }
 
 fn summary(key: &str, v: &Value) -> String {
@@ -387,7 +361,7 @@ pub async fn client_page(
         let d = state
             .record
             .explain(&person.caller, Action::Read, rtype, &id, body);
-        emergency |= d.permit && d.reasons.iter().any(|r| r == "rule:emergency-access");
+        emergency |= d.permit && d.is_emergency();
         let mut items = Vec::new();
         if d.permit {
             let rows = if *rtype == "Patient" {

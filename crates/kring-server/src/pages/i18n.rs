@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use fluent_bundle::concurrent::FluentBundle;
-use fluent_bundle::FluentResource;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 
 /// A language of the pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,12 +66,41 @@ pub struct Texts {
 
 impl Texts {
     pub fn get(&self, key: &str) -> String {
+        self.format(key, None)
+    }
+
+    /// A message with arguments (`{ $name }` in the `.ftl` files): `t.with("key", &[("name",
+    /// "Jan")])`. Numbers given as text are placed as text.
+    pub fn with(&self, key: &str, args: &[(&str, &str)]) -> String {
+        let mut a = FluentArgs::new();
+        for (k, v) in args {
+            a.set(*k, FluentValue::from(v.to_string()));
+        }
+        self.format(key, Some(&a))
+    }
+
+    /// A message with a number argument, for plural forms (`{ $count -> [one] … *[other] … }`).
+    pub fn count(&self, key: &str, name: &str, n: i64, args: &[(&str, &str)]) -> String {
+        let mut a = FluentArgs::new();
+        a.set(name, FluentValue::from(n));
+        for (k, v) in args {
+            a.set(*k, FluentValue::from(v.to_string()));
+        }
+        self.format(key, Some(&a))
+    }
+
+    fn format(&self, key: &str, args: Option<&FluentArgs>) -> String {
         let b = bundle(self.lang);
         let Some(pattern) = b.get_message(key).and_then(|m| m.value()) else {
+            tracing::error!(key, "a page asked for a text that the locale files lack");
             return key.to_string();
         };
         let mut errors = vec![];
-        b.format_pattern(pattern, None, &mut errors).into_owned()
+        let out = b.format_pattern(pattern, args, &mut errors).into_owned();
+        if !errors.is_empty() {
+            tracing::error!(key, ?errors, "a text could not be formatted");
+        }
+        out
     }
 }
 

@@ -12,6 +12,7 @@ mod consent;
 pub mod i18n;
 mod oversight;
 mod passkeys;
+mod reasons;
 mod render;
 mod signin;
 

@@ -62,6 +62,9 @@ fn officer<'a>(
     Ok((format!("Organization/{organisation}"), review))
 }
 
+/// The rule by which privacy officers review the access log of their organisation.
+const OFFICER_RULE: &str = "privacy-officer-reads-log";
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct Unavailable {
@@ -69,30 +72,33 @@ struct Unavailable {
 }
 
 /// Writes what the officer is about to see or do to the access log, one entry per client;
-/// nothing is shown or done when that fails.
+/// nothing is shown or done when that fails. `what` names the review object (`case-12`,
+/// `month-2026-11`), as the entry's data id.
 async fn log_review(
     state: &AppState,
     person: &Person,
     action: &str,
     interaction: &str,
     clients: &[&str],
-    reasons: &[String],
+    what: &str,
 ) -> Result<(), Box<Response>> {
+    let what = (!what.is_empty()).then_some(what);
     let targets: Vec<Target> = if clients.is_empty() {
-        vec![Target::new("AuditEvent", None, "", Category::AccessLog)]
+        vec![Target::new("AuditEvent", what, "", Category::AccessLog)]
     } else {
         clients
             .iter()
             .map(|c| {
                 Target::new(
                     "AuditEvent",
-                    None,
+                    what,
                     c.trim_start_matches("Patient/"),
                     Category::AccessLog,
                 )
             })
             .collect()
     };
+    let reasons = [kring_access::Reason::Rule(OFFICER_RULE.into())];
     for target in &targets {
         let entry = entry_for(
             &person.caller,
@@ -100,7 +106,7 @@ async fn log_review(
             interaction,
             "success",
             target,
-            reasons,
+            &reasons,
         );
         if let Err(e) = state.record.log_event(entry).await {
             return Err(Box::new(render::error_page(
@@ -202,7 +208,7 @@ async fn queue_page(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    if let Err(r) = log_review(state, &person, "R", "review-queue", &clients, &[]).await {
+    if let Err(r) = log_review(state, &person, "R", "review-queue", &clients, "").await {
         return *r;
     }
     let users: Vec<&str> = cases.iter().map(|c| c.user.as_str()).collect();
@@ -277,7 +283,7 @@ pub async fn run_now(
         Ok(x) => x,
         Err(r) => return *r,
     };
-    if let Err(r) = log_review(&state, &person, "E", "review-run", &[], &[]).await {
+    if let Err(r) = log_review(&state, &person, "E", "review-run", &[], "").await {
         return *r;
     }
     let t = Texts { lang: person.lang };
@@ -351,7 +357,7 @@ async fn case_page(
         "R",
         "review-case",
         &[&c.client],
-        &[format!("case {id}")],
+        &format!("case-{id}"),
     )
     .await
     {
@@ -461,22 +467,14 @@ async fn logged_case_action<'a>(
     id: i64,
     action: &str,
     interaction: &str,
-    reason: String,
+    what: String,
 ) -> Result<(String, &'a Review), Box<Response>> {
     let (org, review) = officer(state, person)?;
     let case = review
         .case(&org, id)
         .await
         .map_err(|e| Box::new(unavailable_review(person, &e)))?;
-    log_review(
-        state,
-        person,
-        action,
-        interaction,
-        &[&case.client],
-        &[reason],
-    )
-    .await?;
+    log_review(state, person, action, interaction, &[&case.client], &what).await?;
     Ok((org, review))
 }
 
@@ -506,9 +504,9 @@ pub async fn decide(
         return case_page(&state, person, id, None, error).await;
     };
     // The decision goes into the access log first; without that entry it is not taken.
-    let reason = format!("case {id}: {}", decision.code());
+    let what = format!("case-{id}-{}", decision.code());
     let (org, review) =
-        match logged_case_action(&state, &person, id, "U", "review-decision", reason).await {
+        match logged_case_action(&state, &person, id, "U", "review-decision", what).await {
             Ok(x) => x,
             Err(r) => return *r,
         };
@@ -560,9 +558,9 @@ pub async fn warn(
         let error = Some(t.get("warning-empty"));
         return case_page(&state, person, id, None, error).await;
     }
-    let reason = format!("case {id}");
+    let what = format!("case-{id}");
     let (org, review) =
-        match logged_case_action(&state, &person, id, "C", "review-warning", reason).await {
+        match logged_case_action(&state, &person, id, "C", "review-warning", what).await {
             Ok(x) => x,
             Err(r) => return *r,
         };
@@ -639,7 +637,7 @@ async fn report_data(
         "R",
         "review-report",
         &[],
-        &[format!("month {month}")],
+        &format!("month-{month}"),
     )
     .await?;
     let report = month_report(review, &org, &month)
