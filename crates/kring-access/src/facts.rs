@@ -3,8 +3,12 @@
 //! consents and emergency declarations. Built from the record at start-up and updated after
 //! every committed write of a resource type listed in [`WATCHED_TYPES`], so that a withdrawn
 //! consent or an ended membership counts from the next request on.
+//!
+//! The maps are persistent (`imbl`): a copy of all facts costs nothing until it changes, so a
+//! write transaction can take in its own earlier writes ([`crate::Pending`]) without touching
+//! the facts every other request is decided on.
 
-use std::collections::{BTreeSet, HashMap};
+use imbl::{HashMap, OrdSet as BTreeSet};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde_json::Value;
@@ -83,7 +87,7 @@ pub struct RelatedFacts {
 pub const AUTHORITY_SYSTEM: &str = "https://kring.example/fhir/CodeSystem/legal-authority";
 
 /// Everything the decision knows.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Facts {
     pub clients: HashMap<String, ClientFacts>,
     pub roles: HashMap<String, RoleFacts>,

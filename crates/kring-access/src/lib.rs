@@ -49,9 +49,56 @@ pub trait AccessDecision: Send + Sync + 'static {
         None
     }
 
-    /// Domain rules on what may be written at all (who may give a consent …): `Err` is a
-    /// sentence for the caller.
-    fn check_write(&self, _subject: &Subject, _rtype: &str, _body: &[u8]) -> Result<(), String> {
+    /// Domain rules on what may be written at all (who may give a consent …), with the
+    /// transaction's own earlier writes taken in: `Err` is a sentence for the caller.
+    fn check_write(
+        &self,
+        _subject: &Subject,
+        _action: Action,
+        _rtype: &str,
+        _body: &[u8],
+        _pending: &Pending,
+    ) -> Result<(), String> {
         Ok(())
+    }
+
+    /// [`AccessDecision::decide`] inside a write transaction: on the committed facts plus
+    /// what the transaction itself wrote before (a client it registered, the circle that
+    /// registration started), so that its later entries are decided on them.
+    fn decide_pending(
+        &self,
+        _pending: &Pending,
+        subject: &Subject,
+        action: Action,
+        target: &Target,
+    ) -> Decision {
+        self.decide(subject, action, target)
+    }
+
+    /// Takes in a write of a watched type (`None`: deleted) for the rest of its transaction
+    /// only; the committed facts learn of it through [`AccessDecision::observe`] at commit.
+    fn observe_pending(
+        &self,
+        _pending: &mut Pending,
+        _rtype: &str,
+        _id: &str,
+        _body: Option<&[u8]>,
+    ) {
+    }
+}
+
+/// The facts as one write transaction sees them: its own earlier writes of watched types on
+/// top of the committed facts (a copy that shares everything unchanged with them). Empty until
+/// the transaction writes a watched type.
+#[derive(Debug, Default)]
+pub struct Pending(Option<facts::Facts>);
+
+impl Pending {
+    /// Nothing written yet.
+    pub const NONE: Pending = Pending(None);
+
+    /// Whether the transaction has written nothing the decision watches.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
     }
 }

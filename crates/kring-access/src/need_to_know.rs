@@ -17,7 +17,7 @@ use crate::facts::{is_emergency_declaration, Facts, WATCHED_TYPES};
 use crate::policy::{Policy, PolicyError, RequestFacts};
 use crate::reason::Reason;
 use crate::subject::{Action, Decision, Subject, Target};
-use crate::AccessDecision;
+use crate::{AccessDecision, Pending};
 
 /// Kring's access decision: circles, consent, age rules and emergency access, by Cedar rules.
 pub struct NeedToKnow {
@@ -469,18 +469,71 @@ impl AccessDecision for NeedToKnow {
         })
     }
 
-    fn check_write(&self, subject: &Subject, rtype: &str, body: &[u8]) -> Result<(), String> {
+    fn decide_pending(
+        &self,
+        pending: &Pending,
+        subject: &Subject,
+        action: Action,
+        target: &Target,
+    ) -> Decision {
+        match &pending.0 {
+            Some(facts) => self.decide_with(facts, subject, action, target, Utc::now()),
+            None => self.decide(subject, action, target),
+        }
+    }
+
+    fn observe_pending(&self, pending: &mut Pending, rtype: &str, id: &str, body: Option<&[u8]>) {
+        if !self.watches(rtype) {
+            return;
+        }
+        let value: Option<Value> = body.and_then(|b| serde_json::from_slice(b).ok());
+        pending
+            .0
+            .get_or_insert_with(|| self.facts.read().expect("facts lock").clone())
+            .observe(rtype, id, value.as_ref());
+    }
+
+    fn check_write(
+        &self,
+        subject: &Subject,
+        action: Action,
+        rtype: &str,
+        body: &[u8],
+        pending: &Pending,
+    ) -> Result<(), String> {
         match rtype {
+            // A partner system registers clients for its own organisation: a client it
+            // registered for another would be one it can no longer see.
+            "Patient" if action == Action::Create => {
+                let Subject::Partner { organisation, .. } = subject else {
+                    return Ok(());
+                };
+                let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+                match v["managingOrganization"]["reference"].as_str() {
+                    None => Ok(()),
+                    Some(r) if crate::facts::reference_id(r, "Organization").as_deref() == Some(organisation) => Ok(()),
+                    Some(_) => Err(format!(
+                        "a partner system registers clients for its own organisation only: Patient.managingOrganization must be Organization/{organisation}, or be left out (Kring then fills it in)"
+                    )),
+                }
+            }
             // The operator imports records as they were; the decision still ignores a consent
             // whose givers do not satisfy the age rules.
             "Consent" if *subject != Subject::Operator => {
                 let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
                 let c = ConsentRecord::from_json("new", &v);
-                let facts = self.facts.read().expect("facts lock");
+                let committed;
+                let facts = match &pending.0 {
+                    Some(f) => f,
+                    None => {
+                        committed = self.facts.read().expect("facts lock");
+                        &*committed
+                    }
+                };
                 // A proposal waits for the other giver (12 to 15: child and parent); only a
                 // consent that takes effect must satisfy the age rules.
                 if c.active {
-                    consent_is_valid(&facts, &c, Utc::now().date_naive())
+                    consent_is_valid(facts, &c, Utc::now().date_naive())
                         .map_err(|e| e.to_string())?;
                 }
                 let giver = match subject {
@@ -519,13 +572,13 @@ impl NeedToKnow {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// [`AccessDecision::check_write`] for a body given as bytes.
+    /// [`AccessDecision::check_write`] for a body given as bytes, outside a transaction.
     pub fn check_write_json(
         &self,
         subject: &Subject,
         rtype: &str,
         body: &[u8],
     ) -> Result<(), String> {
-        AccessDecision::check_write(self, subject, rtype, body)
+        AccessDecision::check_write(self, subject, Action::Create, rtype, body, &Pending::NONE)
     }
 }

@@ -62,6 +62,27 @@ impl Reason {
         }
     }
 
+    /// The plain-language explanation of a reason that is the decision point's own, not a
+    /// rule of the policy file (whose `@nl`/`@en` explain those): `lang` is `nl` or `en`.
+    pub fn explanation(&self, lang: &str) -> Option<&'static str> {
+        let (nl, en) = match self {
+            Reason::DenyByDefault => (
+                "Geen enkele regel geeft u toegang: wat niet uitdrukkelijk mag, mag niet.",
+                "No rule gives you access: what is not explicitly allowed, is not allowed.",
+            ),
+            Reason::RulesFailed => (
+                "De toegangsregels konden niet worden toegepast; daarom is de toegang geweigerd.",
+                "The access rules could not be applied, so access was refused.",
+            ),
+            Reason::NoRunningMembership => (
+                "U heeft geen lopend lidmaatschap in de kring van deze cliënt.",
+                "You have no running membership in this client's circle.",
+            ),
+            _ => return None,
+        };
+        Some(if lang == "en" { en } else { nl })
+    }
+
     /// Whether this is an emergency access (declared now, or running).
     pub fn is_emergency(&self) -> bool {
         matches!(self, Reason::Emergency(_) | Reason::EmergencyDeclared)

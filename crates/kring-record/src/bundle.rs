@@ -41,6 +41,24 @@ struct Entry {
     if_none_exist: Option<String>,
 }
 
+impl Entry {
+    /// The entry as its caller wrote it, for messages: `POST Observation`, `PUT Patient/1`,
+    /// `DELETE Patient?…` (a query is never repeated: it may hold a BSN).
+    fn what(&self) -> String {
+        let method = match self.method {
+            Method::Delete => "DELETE",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Get => "GET",
+        };
+        match self.url.split_once('?') {
+            Some((path, _)) => format!("{method} {path}?…"),
+            None => format!("{method} {}", self.url),
+        }
+    }
+}
+
 fn entry_error(index: usize, msg: impl Into<String>) -> RecordError {
     RecordError::BadRequest(OperationOutcome::single(
         Issue::error(IssueCode::Invalid, msg).at(format!("Bundle.entry[{index}]")),
@@ -371,18 +389,6 @@ impl Record {
         base: &str,
         pref: Preference,
     ) -> Result<Vec<Value>> {
-        let fail = |index: usize, e: RecordError| -> RecordError {
-            // Name the entry that failed in every issue.
-            let mut oo = e.outcome();
-            for i in &mut oo.issues {
-                i.diagnostics = format!("entry {index}: {}", i.diagnostics);
-            }
-            match e {
-                RecordError::Invalid(_) => RecordError::Invalid(oo),
-                RecordError::BadRequest(_) => RecordError::BadRequest(oo),
-                other => other,
-            }
-        };
         // Conditional entries need the transaction from the start; otherwise it begins only
         // after every resource is checked and indexed, so that work does not hold the writer.
         let conditional_refs: Vec<String> = {
@@ -411,7 +417,8 @@ impl Record {
         for e in entries.iter() {
             let (t, id, query) = split_url(&e.url);
             if e.method != Method::Get && e.method != Method::Delete {
-                self.check_type(&t).map_err(|err| fail(e.index, err))?;
+                self.check_type(&t)
+                    .map_err(|err| err.at_entry(e.index, &e.what()))?;
             }
             let resolved = match e.method {
                 Method::Post => {
@@ -428,7 +435,7 @@ impl Record {
                                 "create",
                             )
                             .await
-                            .map_err(|err| fail(e.index, err))?
+                            .map_err(|err| err.at_entry(e.index, &e.what()))?
                         {
                             Some(found) => Some((found.id, true)),
                             None => Some((crate::ids::new_resource_id(), false)),
@@ -451,7 +458,7 @@ impl Record {
                             "update",
                         )
                         .await
-                        .map_err(|err| fail(e.index, err))?
+                        .map_err(|err| err.at_entry(e.index, &e.what()))?
                     {
                         Some(found) => Some((found.id, false)),
                         None => Some((
@@ -535,9 +542,10 @@ impl Record {
             if let Some(obj) = body.as_object_mut() {
                 obj.insert("id".into(), Value::String(id.clone()));
             }
-            self.check_id(&id).map_err(|err| fail(e.index, err))?;
+            self.check_id(&id)
+                .map_err(|err| err.at_entry(e.index, &e.what()))?;
             self.check_body(&body, &t, Some(&id))
-                .map_err(|err| fail(e.index, err))?;
+                .map_err(|err| err.at_entry(e.index, &e.what()))?;
             prepared.insert(e.index, self.prepare(body));
         }
         let mut tx = match early_tx {
@@ -560,9 +568,15 @@ impl Record {
             .collect();
         tx.prefetch(&keys).await?;
         // 3. Writes, in the order the specification gives.
+        // Within one method, what the decision watches goes first: a client registered, its
+        // circle, roles, parents and consents are then known when the entries about that
+        // client are decided.
         let mut order: Vec<usize> = (0..entries.len()).collect();
-        order.sort_by_key(|i| (entries[*i].method, *i));
-        let mut log = Vec::new();
+        order.sort_by_key(|i| {
+            let e = &entries[*i];
+            (e.method, decision_rank(&split_url(&e.url).0), *i)
+        });
+        let mut log = crate::write::Work::default();
         let mut responses: Vec<Option<Value>> = vec![None; entries.len()];
         for i in order.iter().copied() {
             let e = &entries[i];
@@ -575,7 +589,7 @@ impl Record {
                         (None, Some(q)) => self
                             .conditional_match(tx.as_mut(), caller, &t, &q, "delete")
                             .await
-                            .map_err(|err| fail(e.index, err))?
+                            .map_err(|err| err.at_entry(e.index, &e.what()))?
                             .map(|v| v.id),
                         _ => {
                             return Err(entry_error(
@@ -604,7 +618,7 @@ impl Record {
                                 created: false,
                                 unchanged: true,
                             }),
-                            Err(err) => return Err(fail(e.index, err)),
+                            Err(err) => return Err(err.at_entry(e.index, &e.what())),
                         },
                         None => Some(WriteResult {
                             resource: None,
@@ -644,7 +658,7 @@ impl Record {
                                 interaction,
                             )
                             .await
-                            .map_err(|err| fail(e.index, err))?,
+                            .map_err(|err| err.at_entry(e.index, &e.what()))?,
                         )
                     }
                 }
@@ -659,7 +673,7 @@ impl Record {
                     let (prepared, version) = self
                         .patched(tx.as_mut(), caller, &t, &id, &patch)
                         .await
-                        .map_err(|err| fail(e.index, err))?;
+                        .map_err(|err| err.at_entry(e.index, &e.what()))?;
                     Some(
                         self.put_in(
                             tx.as_mut(),
@@ -672,7 +686,7 @@ impl Record {
                             "patch",
                         )
                         .await
-                        .map_err(|err| fail(e.index, err))?,
+                        .map_err(|err| err.at_entry(e.index, &e.what()))?,
                     )
                 }
             };
@@ -699,6 +713,19 @@ impl Record {
             .into_iter()
             .map(|r| r.unwrap_or(Value::Null))
             .collect())
+    }
+}
+
+/// Where a type's writes go among those of one method: the facts the decision point weighs
+/// (clients, roles, parents, circles, consents) before the data decided on them.
+fn decision_rank(rtype: &str) -> u8 {
+    match rtype {
+        "Patient" => 0,
+        "PractitionerRole" => 1,
+        "RelatedPerson" => 2,
+        "CareTeam" => 3,
+        "Consent" => 4,
+        _ => 5,
     }
 }
 

@@ -23,7 +23,7 @@ impl Record {
         reason: &str,
     ) -> Result<String> {
         let Subject::Professional { practitioner, .. } = &caller.subject else {
-            return Err(RecordError::Forbidden);
+            return Err(RecordError::Forbidden(crate::Refusal::silent()));
         };
         let reason = reason.trim();
         if reason.chars().count() < MIN_REASON_CHARS {
@@ -95,11 +95,11 @@ impl Record {
         );
         let id = crate::ids::new_resource_id();
         let mut tx = self.store.begin().await?;
-        let mut entries = Vec::new();
+        let mut work = crate::write::Work::default();
         self.system_put(
             &mut *tx,
             caller,
-            &mut entries,
+            &mut work,
             "Communication",
             &id,
             &client,
@@ -111,7 +111,7 @@ impl Record {
             ],
         )
         .await?;
-        self.finish(tx, entries, caller).await?;
+        self.finish(tx, work, caller).await?;
         tracing::warn!(declaration = %id, "emergency access declared");
         Ok(client)
     }

@@ -22,8 +22,9 @@ pub enum RecordError {
     /// Two writers raced (409).
     #[error("{0}")]
     Conflict(String),
+    /// The decision point refused (403); what the caller is told is in the [`Refusal`].
     #[error("access denied")]
-    Forbidden,
+    Forbidden(Refusal),
     /// The partner system's scopes do not cover the interaction (403); says which, nothing else.
     #[error("{0}")]
     OutOfScope(String),
@@ -56,11 +57,84 @@ impl From<kring_audit::AuditError> for RecordError {
     }
 }
 
+/// What a refused caller is told: the rules that refused — unless the caller may not see the
+/// client the data is about, who is told exactly what a caller is told about a client that
+/// does not exist — and, in a Bundle, the entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refusal {
+    /// Why: the rules that refused (or that none permits), each with its explanation; empty
+    /// when the caller may not be told.
+    pub rules: Vec<RuleText>,
+    /// The refused entry of a Bundle: its position and `METHOD url`.
+    pub entry: Option<(usize, String)>,
+}
+
+/// A reason of a refusal, with its explanation in Dutch and English (a rule's `@nl` and
+/// `@en`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleText {
+    pub reason: kring_access::Reason,
+    pub nl: String,
+    pub en: String,
+}
+
+impl Refusal {
+    /// A refusal that tells nothing (a client the caller may not see, or a caller who is not
+    /// the kind of user the action is for).
+    pub fn silent() -> Refusal {
+        Refusal::default()
+    }
+
+    /// The sentence for the caller, in English (the API's language).
+    pub fn diagnostics(&self) -> String {
+        let why = if self.rules.is_empty() {
+            "you do not have access to this".to_string()
+        } else {
+            let rules: Vec<String> = self
+                .rules
+                .iter()
+                .map(|r| match &r.reason {
+                    kring_access::Reason::Rule(id) => format!("rule '{id}': {}", r.en),
+                    _ => r.en.clone(),
+                })
+                .collect();
+            format!("refused by the access rules — {}", rules.join("; "))
+        };
+        match &self.entry {
+            Some((i, what)) => format!("entry {i} ({what}): {why}"),
+            None => why,
+        }
+    }
+}
+
 impl RecordError {
     /// A denial of a read by id answers as "not known": it must not reveal that the data exists.
     pub(crate) fn hiding(self, what: &str) -> Self {
         match self {
-            RecordError::Forbidden => RecordError::NotFound(what.to_string()),
+            RecordError::Forbidden(_) => RecordError::NotFound(what.to_string()),
+            other => other,
+        }
+    }
+
+    /// The same error, naming the Bundle entry it happened at (`Bundle.entry[i]`, `METHOD url`)
+    /// in every issue.
+    pub(crate) fn at_entry(self, index: usize, what: &str) -> Self {
+        let locate = |mut oo: OperationOutcome| {
+            for i in &mut oo.issues {
+                i.diagnostics = format!("entry {index} ({what}): {}", i.diagnostics);
+                if i.expression.is_none() {
+                    i.expression = Some(format!("Bundle.entry[{index}]"));
+                }
+            }
+            oo
+        };
+        match self {
+            RecordError::Invalid(oo) => RecordError::Invalid(locate(oo)),
+            RecordError::BadRequest(oo) => RecordError::BadRequest(locate(oo)),
+            RecordError::Forbidden(r) => RecordError::Forbidden(Refusal {
+                entry: Some((index, what.to_string())),
+                ..r
+            }),
             other => other,
         }
     }
@@ -77,7 +151,7 @@ impl RecordError {
             RecordError::Gone(_) => 410,
             RecordError::PreconditionFailed(_) => 412,
             RecordError::Conflict(_) => 409,
-            RecordError::Forbidden | RecordError::OutOfScope(_) => 403,
+            RecordError::Forbidden(_) | RecordError::OutOfScope(_) => 403,
             RecordError::Unprocessable(_) => 422,
             RecordError::LogUnavailable | RecordError::Unavailable(_) => 503,
             RecordError::Internal(_) => 500,
@@ -92,7 +166,13 @@ impl RecordError {
             RecordError::Gone(what) => OperationOutcome::single(Issue::error(IssueCode::Deleted, format!("{what} has been deleted"))),
             RecordError::PreconditionFailed(m) => OperationOutcome::single(Issue::error(IssueCode::Conflict, m.clone())),
             RecordError::Conflict(m) => OperationOutcome::single(Issue::error(IssueCode::Conflict, m.clone())),
-            RecordError::Forbidden => OperationOutcome::single(Issue::error(IssueCode::Forbidden, "you do not have access to this")),
+            RecordError::Forbidden(r) => {
+                let issue = Issue::error(IssueCode::Forbidden, r.diagnostics());
+                OperationOutcome::single(match &r.entry {
+                    Some((i, _)) => issue.at(format!("Bundle.entry[{i}]")),
+                    None => issue,
+                })
+            }
             RecordError::OutOfScope(m) => OperationOutcome::single(Issue::error(IssueCode::Forbidden, m.clone())),
             RecordError::Unprocessable(m) => OperationOutcome::single(Issue::error(IssueCode::Processing, m.clone())),
             RecordError::LogUnavailable => OperationOutcome::single(Issue::error(

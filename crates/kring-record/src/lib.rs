@@ -32,7 +32,7 @@ use kring_store::Store;
 
 pub use access_log::LogRequest;
 pub use bundle::{parse_etag, BundleKind};
-pub use error::RecordError;
+pub use error::{RecordError, Refusal, RuleText};
 pub use history::HistoryRequest;
 pub use search::{Handling, SearchRequest};
 pub use write::{Preference, WriteResult};
@@ -231,7 +231,29 @@ impl Record {
         interaction: &str,
         target: &Target,
     ) -> Result<Decision> {
-        let d = self.access.decide(&caller.subject, action, target);
+        self.decide_in(
+            &kring_access::Pending::NONE,
+            caller,
+            action,
+            interaction,
+            target,
+        )
+        .await
+    }
+
+    /// [`Record::decide`] inside a write transaction, on the facts as that transaction has
+    /// changed them so far.
+    pub(crate) async fn decide_in(
+        &self,
+        pending: &kring_access::Pending,
+        caller: &Caller,
+        action: Action,
+        interaction: &str,
+        target: &Target,
+    ) -> Result<Decision> {
+        let d = self
+            .access
+            .decide_pending(pending, &caller.subject, action, target);
         if !d.permit {
             self.record(vec![self.entry(
                 caller,
@@ -242,9 +264,53 @@ impl Record {
                 &d.reasons,
             )])
             .await?;
-            return Err(RecordError::Forbidden);
+            return Err(RecordError::Forbidden(
+                self.refusal(pending, caller, target, &d),
+            ));
         }
         Ok(d)
+    }
+
+    /// What a refused caller is told: the rules that refused, when the caller may see the
+    /// client the data is about (or the data is shared); nothing more than for a client that
+    /// does not exist otherwise.
+    fn refusal(
+        &self,
+        pending: &kring_access::Pending,
+        caller: &Caller,
+        target: &Target,
+        d: &Decision,
+    ) -> error::Refusal {
+        let client = &target.client_key;
+        let sees_client = client.is_empty()
+            || self
+                .access
+                .decide_pending(
+                    pending,
+                    &caller.subject,
+                    Action::Read,
+                    &target_body("Patient", Some(client), client, b""),
+                )
+                .permit;
+        if !sees_client {
+            return error::Refusal::silent();
+        }
+        let text = |r: &kring_access::Reason, lang: &str| match r {
+            kring_access::Reason::Rule(id) => self.access.rule_text(id, lang),
+            other => other.explanation(lang).map(str::to_string),
+        };
+        let rules = d
+            .reasons
+            .iter()
+            .filter_map(|r| {
+                Some(error::RuleText {
+                    reason: r.clone(),
+                    nl: text(r, "nl")?,
+                    en: text(r, "en")?,
+                })
+            })
+            .collect();
+        error::Refusal { rules, entry: None }
     }
 
     /// What the decision point says about `caller` doing `action` on data of `rtype` (and,

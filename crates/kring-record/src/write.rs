@@ -35,6 +35,15 @@ pub struct WriteResult {
     pub unchanged: bool,
 }
 
+/// What a write transaction has done so far: its access-log entries, recorded before it
+/// commits, and its own earlier writes of the types the decision watches, which its later
+/// entries are decided on (a client registered, then that client's data).
+#[derive(Default)]
+pub(crate) struct Work {
+    pub entries: Vec<AccessEntry>,
+    pub pending: kring_access::Pending,
+}
+
 /// What to write.
 pub(crate) enum Body {
     Put(Prepared),
@@ -173,7 +182,7 @@ impl Record {
         &self,
         tx: &mut dyn StoreTx,
         caller: &Caller,
-        entries: &mut Vec<AccessEntry>,
+        work: &mut Work,
         rtype: &str,
         id: &str,
         body: Body,
@@ -203,8 +212,10 @@ impl Record {
             // An update that changes nothing makes no new version (imports run again are free).
             if same_content(&stored.body, value) {
                 let t = target_of(stored);
-                let d = self.decide(caller, Action::Update, interaction, &t).await?;
-                entries.push(self.entry(
+                let d = self
+                    .decide_in(&work.pending, caller, Action::Update, interaction, &t)
+                    .await?;
+                work.entries.push(self.entry(
                     caller,
                     Action::Update,
                     interaction,
@@ -286,9 +297,14 @@ impl Record {
             (None, Some(o)) => target_of(o),
             (None, None) => target(rtype, Some(id), &client_key),
         };
-        let decision = self.decide(caller, action, interaction, &t).await?;
+        let decision = self
+            .decide_in(&work.pending, caller, action, interaction, &t)
+            .await?;
         if let Some(b) = &bytes {
-            if let Err(why) = self.access.check_write(&caller.subject, rtype, b) {
+            if let Err(why) =
+                self.access
+                    .check_write(&caller.subject, action, rtype, b, &work.pending)
+            {
                 return Err(RecordError::Unprocessable(why));
             }
         }
@@ -297,10 +313,16 @@ impl Record {
             before.client_key != t.client_key || before.category != t.category
         }) {
             // Moving data to another client or category needs the right on both.
-            self.decide(caller, Action::Update, interaction, &target_of(o))
-                .await?;
+            self.decide_in(
+                &work.pending,
+                caller,
+                Action::Update,
+                interaction,
+                &target_of(o),
+            )
+            .await?;
         }
-        entries.push(self.entry(
+        work.entries.push(self.entry(
             caller,
             action,
             interaction,
@@ -313,7 +335,7 @@ impl Record {
             (created, rtype, &caller.subject)
         {
             // A client a partner system registers starts with its organisation in the circle.
-            self.start_circle(tx, caller, entries, id, organisation, &decision.reasons)
+            self.start_circle(tx, caller, work, id, organisation, &decision.reasons)
                 .await?;
         }
         tx.put(NewVersion {
@@ -327,6 +349,8 @@ impl Record {
             prior: Prior::Read(cur),
         })
         .await?;
+        self.access
+            .observe_pending(&mut work.pending, rtype, id, bytes.as_deref());
         Ok(WriteResult {
             resource: bytes.map(|body| Versioned {
                 rtype: rtype.to_string(),
@@ -347,7 +371,7 @@ impl Record {
         &self,
         tx: &mut dyn StoreTx,
         caller: &Caller,
-        entries: &mut Vec<AccessEntry>,
+        work: &mut Work,
         client: &str,
         organisation: &str,
         reasons: &[kring_access::Reason],
@@ -378,7 +402,7 @@ impl Record {
             "managingOrganization": [{"reference": format!("Organization/{organisation}")}],
         });
         self.system_put(
-            tx, caller, entries, "CareTeam", &id, client, circle, "create", reasons,
+            tx, caller, work, "CareTeam", &id, client, circle, "create", reasons,
         )
         .await
     }
@@ -391,7 +415,7 @@ impl Record {
         &self,
         tx: &mut dyn StoreTx,
         caller: &Caller,
-        entries: &mut Vec<AccessEntry>,
+        work: &mut Work,
         rtype: &str,
         id: &str,
         client: &str,
@@ -403,7 +427,7 @@ impl Record {
         let Prepared { value, index } = self.prepare(value);
         let now = now_ms();
         let body = meta::stamp(value, id, 1, now);
-        entries.push(self.entry(
+        work.entries.push(self.entry(
             caller,
             Action::Create,
             interaction,
@@ -417,11 +441,13 @@ impl Record {
             version: 1,
             last_updated: now,
             client_key: client.to_string(),
-            body: Some(body),
+            body: Some(body.clone()),
             index,
             prior: Prior::Unread,
         })
         .await?;
+        self.access
+            .observe_pending(&mut work.pending, rtype, id, Some(&body));
         Ok(())
     }
 
@@ -429,9 +455,10 @@ impl Record {
     pub(crate) async fn finish(
         &self,
         tx: Box<dyn StoreTx>,
-        entries: Vec<AccessEntry>,
+        work: Work,
         caller: &Caller,
     ) -> Result<()> {
+        let entries = work.entries;
         let failed: Vec<AccessEntry> = entries
             .iter()
             .map(|e| AccessEntry {
@@ -485,7 +512,7 @@ impl Record {
         self.check_body(&value, rtype, None)?;
         let prepared = self.prepare(value);
         let mut tx = self.store.begin().await?;
-        let mut entries = Vec::new();
+        let mut work = Work::default();
         if let Some(query) = if_none_exist {
             if let Some(found) = self
                 .conditional_match(tx.as_mut(), caller, rtype, query, "create")
@@ -505,7 +532,7 @@ impl Record {
             .put_in(
                 tx.as_mut(),
                 caller,
-                &mut entries,
+                &mut work,
                 rtype,
                 &id,
                 Body::Put(prepared),
@@ -513,7 +540,7 @@ impl Record {
                 "create",
             )
             .await?;
-        self.finish(tx, entries, caller).await?;
+        self.finish(tx, work, caller).await?;
         Ok(r)
     }
 
@@ -566,12 +593,12 @@ impl Record {
         self.check_body(&value, rtype, Some(id))?;
         let prepared = self.prepare(value);
         let mut tx = self.store.begin().await?;
-        let mut entries = Vec::new();
+        let mut work = Work::default();
         let r = self
             .put_in(
                 tx.as_mut(),
                 caller,
-                &mut entries,
+                &mut work,
                 rtype,
                 id,
                 Body::Put(prepared),
@@ -579,7 +606,7 @@ impl Record {
                 "update",
             )
             .await?;
-        self.finish(tx, entries, caller).await?;
+        self.finish(tx, work, caller).await?;
         Ok(r)
     }
 
@@ -623,12 +650,12 @@ impl Record {
         }
         self.check_id(&id)?;
         self.check_body(&value, rtype, Some(&id))?;
-        let mut entries = Vec::new();
+        let mut work = Work::default();
         let r = self
             .put_in(
                 tx.as_mut(),
                 caller,
-                &mut entries,
+                &mut work,
                 rtype,
                 &id,
                 Body::Put(self.prepare(value)),
@@ -636,7 +663,7 @@ impl Record {
                 "update",
             )
             .await?;
-        self.finish(tx, entries, caller).await?;
+        self.finish(tx, work, caller).await?;
         Ok(r)
     }
 
@@ -673,12 +700,12 @@ impl Record {
             }
             other => other?,
         };
-        let mut entries = Vec::new();
+        let mut work = Work::default();
         let r = self
             .put_in(
                 tx.as_mut(),
                 caller,
-                &mut entries,
+                &mut work,
                 rtype,
                 id,
                 Body::Put(prepared),
@@ -686,7 +713,7 @@ impl Record {
                 "patch",
             )
             .await?;
-        self.finish(tx, entries, caller).await?;
+        self.finish(tx, work, caller).await?;
         Ok(r)
     }
 
@@ -730,12 +757,12 @@ impl Record {
         self.check_type(rtype)?;
         self.check_id(id)?;
         let mut tx = self.store.begin().await?;
-        let mut entries = Vec::new();
+        let mut work = Work::default();
         match self
             .put_in(
                 tx.as_mut(),
                 caller,
-                &mut entries,
+                &mut work,
                 rtype,
                 id,
                 Body::Delete,
@@ -745,7 +772,7 @@ impl Record {
             .await
         {
             Ok(r) => {
-                self.finish(tx, entries, caller).await?;
+                self.finish(tx, work, caller).await?;
                 Ok(r)
             }
             Err(RecordError::NotFound(what)) => {
@@ -783,12 +810,12 @@ impl Record {
                 unchanged: true,
             });
         };
-        let mut entries = Vec::new();
+        let mut work = Work::default();
         let r = self
             .put_in(
                 tx.as_mut(),
                 caller,
-                &mut entries,
+                &mut work,
                 rtype,
                 &found.id,
                 Body::Delete,
@@ -796,7 +823,7 @@ impl Record {
                 "delete",
             )
             .await?;
-        self.finish(tx, entries, caller).await?;
+        self.finish(tx, work, caller).await?;
         Ok(r)
     }
 
@@ -838,7 +865,7 @@ impl Record {
             })
             .collect();
         let mut tx = self.store.begin().await?;
-        let mut entries = Vec::new();
+        let mut work = Work::default();
         let mut results = Vec::with_capacity(checked.len());
         for item in checked {
             let r = match item {
@@ -846,7 +873,7 @@ impl Record {
                     self.put_in(
                         tx.as_mut(),
                         caller,
-                        &mut entries,
+                        &mut work,
                         &rtype,
                         &id,
                         body,
@@ -867,7 +894,7 @@ impl Record {
             }
             results.push(r);
         }
-        self.finish(tx, entries, caller).await?;
+        self.finish(tx, work, caller).await?;
         Ok(results)
     }
 }

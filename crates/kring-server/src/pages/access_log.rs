@@ -230,7 +230,7 @@ pub async fn who_looked(
         _ => {
             return render::error_page(
                 person.frame("who-looked"),
-                &kring_record::RecordError::Forbidden,
+                &kring_record::RecordError::Forbidden(kring_record::Refusal::silent()),
                 person.lang,
             )
         }
@@ -321,7 +321,7 @@ async fn officer(state: &AppState, person: Person, filter: OfficerFilter) -> Res
     let Subject::Officer { organisation, .. } = &person.caller.subject else {
         return render::error_page(
             person.frame("access-log"),
-            &kring_record::RecordError::Forbidden,
+            &kring_record::RecordError::Forbidden(kring_record::Refusal::silent()),
             person.lang,
         );
     };

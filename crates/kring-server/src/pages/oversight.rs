@@ -46,7 +46,7 @@ fn officer<'a>(
     let Subject::Officer { organisation, .. } = &person.caller.subject else {
         return Err(Box::new(render::error_page(
             person.frame("oversight"),
-            &RecordError::Forbidden,
+            &RecordError::Forbidden(kring_record::Refusal::silent()),
             person.lang,
         )));
     };

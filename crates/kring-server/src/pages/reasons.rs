@@ -13,9 +13,10 @@ pub fn in_words(record: &Record, reason: &Reason, t: &Texts) -> String {
         Reason::Rule(rule) => record
             .rule_text(rule, t.lang.code())
             .unwrap_or_else(|| rule.clone()),
-        Reason::DenyByDefault => t.get("reason-deny-by-default"),
-        Reason::RulesFailed => t.get("reason-rules-failed"),
-        Reason::NoRunningMembership => t.get("reason-no-membership"),
+        Reason::DenyByDefault | Reason::RulesFailed | Reason::NoRunningMembership => reason
+            .explanation(t.lang.code())
+            .unwrap_or_default()
+            .to_string(),
         Reason::Membership { .. } => t.get("reason-membership"),
         Reason::Consent(_) => t.get("reason-consent"),
         Reason::Emergency(_) | Reason::EmergencyDeclared => t.get("reason-emergency"),

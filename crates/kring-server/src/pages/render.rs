@@ -61,7 +61,15 @@ pub fn sentence(e: &RecordError, lang: Lang) -> String {
         .map(|i| i.diagnostics.clone())
         .unwrap_or_default();
     match (e, lang) {
-        (RecordError::Forbidden, Lang::Nl) => "U heeft hier geen toegang toe.".into(),
+        (RecordError::Forbidden(r), _) => {
+            let t = super::i18n::Texts { lang };
+            let mut s = t.get("refused");
+            for rule in &r.rules {
+                s.push(' ');
+                s.push_str(if lang == Lang::Nl { &rule.nl } else { &rule.en });
+            }
+            s
+        }
         (RecordError::NotFound(_), Lang::Nl) => "Niet gevonden, of u heeft er geen toegang toe.".into(),
         (RecordError::LogUnavailable, Lang::Nl) => "Het toegangslog kan nu niet worden bijgewerkt, daarom worden geen gegevens getoond. Probeer het later opnieuw.".into(),
         _ => detail,

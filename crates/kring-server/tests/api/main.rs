@@ -10,6 +10,7 @@ mod audit;
 mod bundles;
 mod conformance;
 mod crud;
+mod partners;
 mod passkeys;
 mod pending;
 mod robustness;
