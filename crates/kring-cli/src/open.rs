@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use kring_record::Record;
-use kring_store::Store;
+use kring_store::{AccountStore, Database};
 
 use crate::config::Config;
 
-/// Opens the store named by a database URL and brings its schema up to date.
-pub async fn store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
-    let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
+/// Opens the database named by a URL (the record and the accounts beside it) and brings its
+/// schema up to date.
+pub async fn database(url: &str) -> anyhow::Result<Arc<dyn Database>> {
+    let store: Arc<dyn Database> = if url.starts_with("sqlite:") {
         Arc::new(
             kring_store_sqlite::SqliteStore::open(url)
                 .await
@@ -32,10 +33,19 @@ pub async fn store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     Ok(store)
 }
 
-/// The record over the configured store, decision point and access log, with the log itself
-/// (for checkpoints, retention and syslog).
-pub async fn record(cfg: &Config) -> anyhow::Result<(Record, Arc<kring_audit::MerkleLog>)> {
-    let store = store(&cfg.database).await?;
+/// An installation as the command line opens it: the record (store, decision point and access
+/// log), the log itself (for checkpoints, retention and syslog) and the accounts.
+pub struct Opened {
+    pub record: Record,
+    pub log: Arc<kring_audit::MerkleLog>,
+    pub accounts: Arc<dyn AccountStore>,
+}
+
+/// Opens the configured installation.
+pub async fn record(cfg: &Config) -> anyhow::Result<Opened> {
+    let database = database(&cfg.database).await?;
+    let accounts: Arc<dyn AccountStore> = database.clone();
+    let store: Arc<dyn kring_store::Store> = database;
     let log = Arc::new(
         kring_audit::MerkleLog::open(cfg.log_config())
             .await
@@ -49,7 +59,11 @@ pub async fn record(cfg: &Config) -> anyhow::Result<(Record, Arc<kring_audit::Me
         .context("cannot read circles and consents for the access decision")?;
     tracing::info!(facts, "access decision ready");
     log_rules_in_force(&record).await?;
-    Ok((record, log))
+    Ok(Opened {
+        record,
+        log,
+        accounts,
+    })
 }
 
 /// Logs which access rules are in force from now on (their SHA-256), so that a change of the

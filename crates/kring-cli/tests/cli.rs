@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kring_store::Store;
+use kring_store::{AccountStore, Store};
 use serde_json::Value;
 
 fn kring() -> Command {

@@ -169,10 +169,6 @@ impl Record {
         }
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
     /// The access log (checkpoints and proofs hold hashes only; entries are read through
     /// [`Record::read_log`]).
     pub fn access_log(&self) -> &Arc<dyn AccessLog> {

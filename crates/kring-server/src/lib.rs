@@ -54,6 +54,8 @@ pub struct AppState {
     pub http: Arc<HttpConfig>,
     /// Resolves the caller of each request.
     pub auth: Arc<dyn Authenticate>,
+    /// Accounts, sessions and partner systems (never client data: that is the record's).
+    pub accounts: Arc<dyn kring_store::AccountStore>,
     /// The bearer tokens issued to partner systems.
     pub auth_tokens: Arc<TokenTable>,
     /// Failed sign-in and token attempts per network address.
@@ -65,8 +67,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The production state: every request needs a partner system's bearer token.
-    pub fn new(record: Record, http: HttpConfig) -> AppState {
+    /// The production state: every request needs a partner system's bearer token or a
+    /// person's session.
+    pub fn new(
+        record: Record,
+        accounts: Arc<dyn kring_store::AccountStore>,
+        http: HttpConfig,
+    ) -> AppState {
         let tokens = Arc::new(TokenTable::default());
         let passkeys = http.passkey_origin.as_deref().and_then(|origin| {
             auth::passkeys::Passkeys::new(origin)
@@ -79,8 +86,9 @@ impl AppState {
             http: Arc::new(http),
             auth: Arc::new(BearerTokens {
                 tokens: tokens.clone(),
-                store: record.store().clone(),
+                accounts: accounts.clone(),
             }),
+            accounts,
             auth_tokens: tokens,
             throttle: Arc::new(auth::throttle::Throttle::default()),
             review: None,
@@ -97,10 +105,14 @@ impl AppState {
     }
 
     /// A state whose every request is the local operator (tests and benchmarks only).
-    pub fn local_operator(record: Record, http: HttpConfig) -> AppState {
+    pub fn local_operator(
+        record: Record,
+        accounts: Arc<dyn kring_store::AccountStore>,
+        http: HttpConfig,
+    ) -> AppState {
         AppState {
             auth: Arc::new(auth::LocalOperator),
-            ..AppState::new(record, http)
+            ..AppState::new(record, accounts, http)
         }
     }
 

@@ -8,13 +8,14 @@
 use std::str::FromStr;
 
 use async_trait::async_trait;
+use kring_store::accounts;
 use kring_store::ops::{self, Exec};
 use kring_store::pending::Pending;
 use kring_store::search::{SearchPlan, SearchResult};
 use kring_store::sql::{self, Arg, Sql};
 use kring_store::{
-    Backend, Current, HistoryQuery, LogWrite, NewVersion, ResourceKey, Result, Store, StoreError,
-    StoreTx, StoredResource,
+    AccountStore, Backend, Current, HistoryQuery, LogWrite, NewVersion, ResourceKey, Result, Store,
+    StoreError, StoreTx, StoredResource,
 };
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
@@ -291,38 +292,6 @@ impl Store for PgStore {
             .await
     }
 
-    async fn put_partner(&self, partner: &kring_store::PartnerClient) -> Result<()> {
-        ops::put_partner(&mut Conn(&mut *self.conn().await?), partner).await
-    }
-
-    async fn partner(&self, client_id: &str) -> Result<Option<kring_store::PartnerClient>> {
-        ops::partner(&mut Conn(&mut *self.conn().await?), client_id).await
-    }
-
-    async fn put_account(&self, username: &str, data: &str) -> Result<()> {
-        ops::put_account(&mut Conn(&mut *self.conn().await?), username, data).await
-    }
-
-    async fn account(&self, username: &str) -> Result<Option<String>> {
-        ops::account(&mut Conn(&mut *self.conn().await?), username).await
-    }
-
-    async fn put_session(&self, id_hash: &str, username: &str, data: &str) -> Result<()> {
-        ops::put_session(&mut Conn(&mut *self.conn().await?), id_hash, username, data).await
-    }
-
-    async fn session(&self, id_hash: &str) -> Result<Option<(String, String)>> {
-        ops::session(&mut Conn(&mut *self.conn().await?), id_hash).await
-    }
-
-    async fn delete_session(&self, id_hash: &str) -> Result<()> {
-        ops::delete_session(&mut Conn(&mut *self.conn().await?), id_hash).await
-    }
-
-    async fn delete_sessions_of(&self, username: &str) -> Result<()> {
-        ops::delete_sessions_of(&mut Conn(&mut *self.conn().await?), username).await
-    }
-
     async fn types_in_use(&self) -> Result<Vec<String>> {
         ops::types_in_use(&mut Conn(&mut *self.conn().await?)).await
     }
@@ -420,5 +389,44 @@ impl StoreTx for PgTx {
         } else {
             Err(StoreError::not_logged())
         }
+    }
+}
+
+#[async_trait]
+impl AccountStore for PgStore {
+    async fn put_partner(&self, partner: &kring_store::PartnerClient) -> Result<()> {
+        accounts::put_partner(&mut Conn(&mut *self.conn().await?), partner).await
+    }
+
+    async fn partner(&self, client_id: &str) -> Result<Option<kring_store::PartnerClient>> {
+        accounts::partner(&mut Conn(&mut *self.conn().await?), client_id).await
+    }
+
+    async fn put_account(&self, username: &str, data: &str) -> Result<()> {
+        accounts::put_account(&mut Conn(&mut *self.conn().await?), username, data).await
+    }
+
+    async fn account(&self, username: &str) -> Result<Option<String>> {
+        accounts::account(&mut Conn(&mut *self.conn().await?), username).await
+    }
+
+    async fn put_session(&self, id_hash: &str, username: &str, data: &str) -> Result<()> {
+        accounts::put_session(&mut Conn(&mut *self.conn().await?), id_hash, username, data).await
+    }
+
+    async fn session(&self, id_hash: &str) -> Result<Option<(String, String)>> {
+        accounts::session(&mut Conn(&mut *self.conn().await?), id_hash).await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        accounts::delete_session(&mut Conn(&mut *self.conn().await?), id_hash).await
+    }
+
+    async fn delete_sessions_of(&self, username: &str) -> Result<()> {
+        accounts::delete_sessions_of(&mut Conn(&mut *self.conn().await?), username).await
+    }
+
+    async fn partners_of(&self, organisation: &str) -> Result<Vec<kring_store::PartnerClient>> {
+        accounts::partners_of(&mut Conn(&mut *self.conn().await?), organisation).await
     }
 }

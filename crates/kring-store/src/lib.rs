@@ -5,6 +5,7 @@
 //! Must never: know about HTTP, JSON parsing of bodies, or access rules. It stores exact bytes
 //! and index rows that the record layer computed.
 
+pub mod accounts;
 mod error;
 pub mod ops;
 pub mod pending;
@@ -106,7 +107,6 @@ pub struct ResourceKey {
     pub id: String,
 }
 
-/// The record's storage. Implemented by `kring-store-sqlite` and `kring-store-postgres`.
 /// A partner system registered for OAuth2 client credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartnerClient {
@@ -124,6 +124,9 @@ pub struct PartnerClient {
     pub created: i64,
 }
 
+/// The record's storage: resources, their versions and their search index. Implemented by
+/// `kring-store-sqlite` and `kring-store-postgres`; only `kring-record` holds one, so every
+/// read and write of client data passes its decision point and access log.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> Backend;
@@ -183,7 +186,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Starts a write transaction. Writes become visible together at commit, or not at all.
     async fn begin(&self) -> Result<Box<dyn StoreTx>>;
+}
 
+/// Who may sign in, kept beside the record in the same database but apart from it: people's
+/// accounts and sessions, and registered partner systems. Holds no client data; the server's
+/// sign-in and token endpoints use it, the record never does.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
     /// Registers (or replaces) a partner system.
     async fn put_partner(&self, partner: &PartnerClient) -> Result<()>;
 
@@ -207,7 +216,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Ends every session of an account ("sign out everywhere").
     async fn delete_sessions_of(&self, username: &str) -> Result<()>;
+
+    /// The partner systems registered for an organisation, oldest first.
+    async fn partners_of(&self, organisation: &str) -> Result<Vec<PartnerClient>>;
 }
+
+/// One database holding both the record and the accounts: what a backend is, and what the
+/// command line opens. Hand the record its [`Store`] and the server its [`AccountStore`].
+pub trait Database: Store + AccountStore {}
+
+impl<T: Store + AccountStore> Database for T {}
 
 /// A write transaction. Dropping it without `commit` rolls it back.
 #[async_trait]

@@ -149,7 +149,7 @@ async fn verify(
 }
 
 async fn export(cfg: &Config, out: &PathBuf) -> anyhow::Result<()> {
-    let (record, log) = crate::open::record(cfg).await?;
+    let crate::open::Opened { record, log, .. } = crate::open::record(cfg).await?;
     let caller = Caller::operator("cli");
     // Up to the size at the start: the export's own entries are not chased.
     let end = log.size().await?;

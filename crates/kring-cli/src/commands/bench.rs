@@ -19,7 +19,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use indicatif::{ProgressBar, ProgressStyle};
 use kring_record::{Caller, Preference, Record};
-use kring_store::Store;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
@@ -298,7 +297,7 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
     }
     let dir = tempfile_dir()?;
     let schema = format!("kring_bench_{}", std::process::id());
-    let store: Arc<dyn Store> = match args.backend {
+    let database: Arc<dyn kring_store::Database> = match args.backend {
         BenchBackend::Sqlite => Arc::new(
             kring_store_sqlite::SqliteStore::open(&format!(
                 "sqlite:{}",
@@ -310,11 +309,12 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
             kring_store_postgres::PgStore::connect_in_schema(&args.postgres, &schema).await?,
         ),
     };
-    store.migrate().await?;
+    database.migrate().await?;
+    let accounts: Arc<dyn kring_store::AccountStore> = database.clone();
     let log = kring_audit::MerkleLog::open(kring_audit::LogConfig::at(&dir.join("access-log.db")))
         .await?;
     let record = Record::new(
-        store,
+        database,
         Arc::new(kring_access::NeedToKnow::new()?),
         Arc::new(log),
     );
@@ -352,13 +352,16 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
     // The server, in this process, on a free port.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let state =
-        kring_server::AppState::local_operator(record.clone(), kring_server::HttpConfig::default());
+    let state = kring_server::AppState::local_operator(
+        record.clone(),
+        accounts.clone(),
+        kring_server::HttpConfig::default(),
+    );
     let server =
         tokio::spawn(async move { axum::serve(listener, kring_server::router(state)).await });
     let base = format!("http://{addr}/fhir");
     if args.access {
-        access_comparison(&record, &base, &args, patients, &backend).await?;
+        access_comparison(&record, &accounts, &base, &args, patients, &backend).await?;
         server.abort();
         return cleanup(&args, &schema, &dir).await;
     }
@@ -519,6 +522,7 @@ async fn cleanup(args: &BenchArgs, schema: &str, dir: &std::path::Path) -> anyho
 /// then as a partner system through the need-to-know decision, on the same clients.
 async fn access_comparison(
     record: &Record,
+    accounts: &Arc<dyn kring_store::AccountStore>,
     operator_base: &str,
     args: &BenchArgs,
     patients: usize,
@@ -558,11 +562,15 @@ async fn access_comparison(
     // The production server: bearer tokens, the need-to-know decision.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let state = kring_server::AppState::new(record.clone(), kring_server::HttpConfig::default());
+    let state = kring_server::AppState::new(
+        record.clone(),
+        accounts.clone(),
+        kring_server::HttpConfig::default(),
+    );
     let server =
         tokio::spawn(async move { axum::serve(listener, kring_server::router(state)).await });
     let partner =
-        kring_server::auth::partners::register(&**record.store(), BENCH_ORG, "system/*.rs").await?;
+        kring_server::auth::partners::register(&**accounts, BENCH_ORG, "system/*.rs").await?;
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let form = format!(
         "grant_type=client_credentials&client_id={}&client_secret={}",

@@ -155,11 +155,13 @@ async fn append_rate(dir: &std::path::Path, seconds: u64) -> anyhow::Result<()> 
 
 /// 2. Read by id over HTTP, with the log and without it, in alternating rounds.
 async fn read_with_and_without(dir: &std::path::Path, args: &BenchArgs) -> anyhow::Result<()> {
-    let store: Arc<dyn Store> = Arc::new(
+    let database = Arc::new(
         kring_store_sqlite::SqliteStore::open(&format!("sqlite:{}", dir.join("read.db").display()))
             .await?,
     );
-    store.migrate().await?;
+    database.migrate().await?;
+    let accounts: Arc<dyn kring_store::AccountStore> = database.clone();
+    let store: Arc<dyn Store> = database;
     let access = Arc::new(kring_access::NeedToKnow::new()?);
     let log = Arc::new(MerkleLog::open(LogConfig::at(&dir.join("read-log.db"))).await?);
     let logged = Record::new(store.clone(), access.clone(), log.clone());
@@ -175,8 +177,11 @@ async fn read_with_and_without(dir: &std::path::Path, args: &BenchArgs) -> anyho
     for record in [logged, unlogged] {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let state =
-            kring_server::AppState::local_operator(record, kring_server::HttpConfig::default());
+        let state = kring_server::AppState::local_operator(
+            record,
+            accounts.clone(),
+            kring_server::HttpConfig::default(),
+        );
         tokio::spawn(async move { axum::serve(listener, kring_server::router(state)).await });
         bases.push(format!("http://{addr}/fhir"));
     }

@@ -38,8 +38,11 @@ pub struct AddArgs {
 pub async fn run(cfg: &Config, args: ClientArgs) -> anyhow::Result<()> {
     match args.command {
         ClientCommand::Add(add) => {
-            let (record, log) = crate::open::record(cfg).await?;
-            let store = record.store().clone();
+            let crate::open::Opened {
+                record,
+                log,
+                accounts: store,
+            } = crate::open::record(cfg).await?;
             // A new partner system is a new account: in the access log before its
             // credentials are shown (without the entry, they are not).
             let logged = |client_id: String| {

@@ -64,18 +64,19 @@ pub async fn run(cfg: &Config, args: DemoArgs) -> anyhow::Result<()> {
     if cfg.audit_witness.is_none() {
         cfg.audit_witness = Some(data.join("witness.ndjson").display().to_string());
     }
-    let (record, log) = crate::open::record(&cfg).await?;
+    let opened = crate::open::record(&cfg).await?;
+    let (record, accounts) = (opened.record.clone(), opened.accounts.clone());
     let network = kring_demo::generate(args.seed);
     load(&record, &network).await?;
     let base = crate::commands::client::public_base(&cfg);
     let url = format!("{base}/fhir");
     let integration = kring_server::auth::partners::register(
-        &**record.store(),
+        &*accounts,
         DEMO_INTEGRATION_ORGANISATION,
         "system/*.cruds",
     )
     .await?;
-    let people = demo_accounts(&**record.store(), &network).await?;
+    let people = demo_accounts(&*accounts, &network).await?;
     let credentials = json!({
         "fhir_base": url,
         "note": "Sign in at the web pages with a username and password; professionals, officers and administrators then give the current code of their totp_secret (any authenticator app, or `oathtool --totp -b SECRET`). The integration client is the record system of the youth-care organisation: it sees the clients whose circle includes that organisation.",
@@ -114,13 +115,13 @@ pub async fn run(cfg: &Config, args: DemoArgs) -> anyhow::Result<()> {
     println!("Demo logins: {}", cred_path.display());
     println!("Web pages: {base}/  (sign in with a username, password and two-factor code from that file)");
     if args.no_serve {
-        log.shut_down().await?;
+        opened.log.shut_down().await?;
         return Ok(());
     }
     println!("Try (with the integration client from demo-credentials.json):");
     println!("  curl -s -d grant_type=client_credentials -d client_id=… -d client_secret=… {base}/oauth/token");
     println!("  curl -s -H 'Authorization: Bearer …' '{url}/Patient?_count=5&_pretty=true'");
-    crate::commands::serve::serve_record(&cfg, record, log).await
+    crate::commands::serve::serve_record(&cfg, opened).await
 }
 
 /// "Given Family" of a demo practitioner, for the access log.
@@ -148,7 +149,7 @@ fn practitioner_name(network: &kring_demo::Network, id: &str) -> String {
 /// per organisation, and a few clients and parents — with fresh random passwords and TOTP
 /// secrets (confirmed, so scripts can sign in), and returns them for demo-credentials.json.
 async fn demo_accounts(
-    store: &dyn kring_store::Store,
+    store: &dyn kring_store::AccountStore,
     network: &kring_demo::Network,
 ) -> anyhow::Result<Vec<serde_json::Value>> {
     use kring_server::auth::accounts::{self, Kind};

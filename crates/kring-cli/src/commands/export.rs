@@ -21,7 +21,7 @@ pub struct ExportArgs {
 }
 
 pub async fn run(cfg: &Config, args: ExportArgs) -> anyhow::Result<()> {
-    let (record, log) = crate::open::record(cfg).await?;
+    let crate::open::Opened { record, log, .. } = crate::open::record(cfg).await?;
     let caller = Caller::operator("cli");
     let types = if args.types.is_empty() {
         record.types_in_use().await?

@@ -63,7 +63,7 @@ impl Report {
 }
 
 pub async fn run(cfg: &Config, args: ImportArgs) -> anyhow::Result<()> {
-    let (record, log) = crate::open::record(cfg).await?;
+    let crate::open::Opened { record, log, .. } = crate::open::record(cfg).await?;
     let report = import_files(&record, &args.files).await;
     // Whatever happened, the log signs a checkpoint over what it took.
     log.shut_down().await?;

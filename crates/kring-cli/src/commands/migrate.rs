@@ -3,7 +3,7 @@
 use crate::config::Config;
 
 pub async fn run(cfg: &Config) -> anyhow::Result<()> {
-    crate::open::store(&cfg.database).await?;
+    crate::open::database(&cfg.database).await?;
     println!("The database schema is up to date.");
     Ok(())
 }

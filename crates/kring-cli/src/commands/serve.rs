@@ -11,7 +11,12 @@ use crate::config::Config;
 
 /// Binds `cfg.addr` and serves `record` there; on the way out, the log signs a last
 /// checkpoint over everything it took.
-pub async fn serve_record(cfg: &Config, record: Record, log: Arc<MerkleLog>) -> anyhow::Result<()> {
+pub async fn serve_record(cfg: &Config, opened: crate::open::Opened) -> anyhow::Result<()> {
+    let crate::open::Opened {
+        record,
+        log,
+        accounts,
+    } = opened;
     let listener = tokio::net::TcpListener::bind(&cfg.addr)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.addr))?;
@@ -44,7 +49,7 @@ pub async fn serve_record(cfg: &Config, record: Record, log: Arc<MerkleLog>) -> 
             })?,
     );
     spawn_nightly_oversight(review.clone(), record.clone(), cfg.oversight_hour);
-    let state = AppState::new(record, http).with_review(review.clone());
+    let state = AppState::new(record, accounts, http).with_review(review.clone());
     let served = kring_server::serve(listener, state)
         .await
         .context("the server stopped with an error");
@@ -104,6 +109,5 @@ fn spawn_retention(log: Arc<MerkleLog>, years: u32) {
 }
 
 pub async fn run(cfg: &Config) -> anyhow::Result<()> {
-    let (record, log) = crate::open::record(cfg).await?;
-    serve_record(cfg, record, log).await
+    serve_record(cfg, crate::open::record(cfg).await?).await
 }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use crate::config::Config;
 
 pub async fn run(cfg: &Config, days: u32, out: Option<&Path>) -> anyhow::Result<()> {
-    let (record, log) = crate::open::record(cfg).await?;
+    let crate::open::Opened { record, log, .. } = crate::open::record(cfg).await?;
     let review = kring_review::Review::open(&cfg.review_path())
         .await
         .with_context(|| {

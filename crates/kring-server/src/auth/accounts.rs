@@ -8,7 +8,7 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 use kring_access::Subject;
-use kring_store::Store;
+use kring_store::AccountStore;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -139,7 +139,10 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash_password("decoy password that matches nothing"))
 }
 
-pub async fn load(store: &dyn Store, username: &str) -> Result<Option<Account>, SignInError> {
+pub async fn load(
+    store: &dyn AccountStore,
+    username: &str,
+) -> Result<Option<Account>, SignInError> {
     let data = store
         .account(username)
         .await
@@ -147,7 +150,7 @@ pub async fn load(store: &dyn Store, username: &str) -> Result<Option<Account>, 
     Ok(data.and_then(|d| serde_json::from_str(&d).ok()))
 }
 
-pub async fn save(store: &dyn Store, a: &Account) -> Result<(), SignInError> {
+pub async fn save(store: &dyn AccountStore, a: &Account) -> Result<(), SignInError> {
     let data = serde_json::to_string(a).map_err(|_| SignInError::Unavailable)?;
     store
         .put_account(&a.username, &data)
@@ -156,7 +159,7 @@ pub async fn save(store: &dyn Store, a: &Account) -> Result<(), SignInError> {
 }
 
 /// Counts a wrong attempt at either step; the fifth in a row locks the account.
-pub async fn count_failure(store: &dyn Store, mut a: Account, now_ms: i64) -> SignInError {
+pub async fn count_failure(store: &dyn AccountStore, mut a: Account, now_ms: i64) -> SignInError {
     a.failed += 1;
     let locked = a.failed >= MAX_FAILURES;
     if locked {
@@ -173,7 +176,7 @@ pub async fn count_failure(store: &dyn Store, mut a: Account, now_ms: i64) -> Si
 
 /// The first step: username and password.
 pub async fn check_password(
-    store: &dyn Store,
+    store: &dyn AccountStore,
     username: &str,
     password: &str,
     now_ms: i64,
@@ -207,7 +210,7 @@ fn totp(secret: &str, username: &str) -> Option<TOTP> {
 
 /// The second step: a TOTP code (each time step once) or an unused recovery code.
 pub async fn check_second_factor(
-    store: &dyn Store,
+    store: &dyn AccountStore,
     mut a: Account,
     code: &str,
     now_ms: i64,
@@ -293,7 +296,7 @@ fn hex(bytes: &[u8]) -> String {
 /// administrators get a TOTP secret that is confirmed at their first sign-in, unless
 /// `confirmed` (the demo hands its secrets out in demo-credentials.json).
 pub async fn create(
-    store: &dyn Store,
+    store: &dyn AccountStore,
     mut a: Account,
     password: &str,
     confirmed: bool,

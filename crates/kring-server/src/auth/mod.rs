@@ -37,7 +37,7 @@ pub trait Authenticate: Send + Sync + 'static {
 /// signed in with (where required) two factors.
 pub struct BearerTokens {
     pub tokens: std::sync::Arc<TokenTable>,
-    pub store: std::sync::Arc<dyn kring_store::Store>,
+    pub accounts: std::sync::Arc<dyn kring_store::AccountStore>,
 }
 
 /// Milliseconds since the epoch.
@@ -55,10 +55,10 @@ impl BearerTokens {
         headers: &HeaderMap,
     ) -> Option<(accounts::Account, sessions::Session)> {
         let cookie = sessions::cookie_of(headers)?;
-        let (username, session) = sessions::find(&*self.store, &cookie, now_ms())
+        let (username, session) = sessions::find(&*self.accounts, &cookie, now_ms())
             .await
             .ok()??;
-        let account = accounts::load(&*self.store, &username).await.ok()??;
+        let account = accounts::load(&*self.accounts, &username).await.ok()??;
         Some((account, session))
     }
 }

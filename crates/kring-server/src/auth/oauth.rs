@@ -61,8 +61,7 @@ async fn asserted_client(
         .map_err(|_| BAD)?
         .claims;
     let partner = state
-        .record
-        .store()
+        .accounts
         .partner(&claimed.sub)
         .await
         .map_err(|_| "try again later")?
@@ -238,7 +237,7 @@ async fn secret_client(
             ))
         }
     };
-    let partner = match state.record.store().partner(&client_id).await {
+    let partner = match state.accounts.partner(&client_id).await {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "partner registry unavailable");

@@ -7,7 +7,7 @@ use argon2::password_hash::{
 use argon2::Argon2;
 use base64::Engine;
 use kring_access::Scopes;
-use kring_store::{PartnerClient, Store};
+use kring_store::{AccountStore, PartnerClient};
 use rand::RngCore;
 
 /// What `kring client add` prints: the only time the secret is visible.
@@ -36,7 +36,7 @@ pub enum PartnerError {
 /// Services): it signs a client assertion with a private key whose public half is in `jwks`.
 /// Returns the client id.
 pub async fn register_with_keys(
-    store: &dyn Store,
+    store: &dyn AccountStore,
     organisation: &str,
     scopes: &str,
     jwks: &str,
@@ -79,7 +79,7 @@ fn check_organisation(organisation: &str) -> Result<(), PartnerError> {
 
 /// Registers a partner system acting for `organisation` with `scopes`.
 pub async fn register(
-    store: &dyn Store,
+    store: &dyn AccountStore,
     organisation: &str,
     scopes: &str,
 ) -> Result<NewPartner, PartnerError> {

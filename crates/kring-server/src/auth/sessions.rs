@@ -3,7 +3,7 @@
 //! 12 hours absolute. Signing out ends one session; "sign out everywhere" ends all of them.
 
 use base64::Engine;
-use kring_store::Store;
+use kring_store::AccountStore;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -42,7 +42,7 @@ fn id_hash(cookie: &str) -> String {
 
 /// Starts a session; returns the cookie value (shown to the browser only).
 pub async fn start(
-    store: &dyn Store,
+    store: &dyn AccountStore,
     username: &str,
     complete: bool,
     now_ms: i64,
@@ -66,7 +66,7 @@ pub async fn start(
 
 /// Marks the second factor as given, with a fresh cookie (no session fixation).
 pub async fn complete(
-    store: &dyn Store,
+    store: &dyn AccountStore,
     old_cookie: &str,
     username: &str,
     now_ms: i64,
@@ -77,7 +77,7 @@ pub async fn complete(
 
 /// The session of a cookie, if it runs; refreshes its idle timer (at most once a minute).
 pub async fn find(
-    store: &dyn Store,
+    store: &dyn AccountStore,
     cookie: &str,
     now_ms: i64,
 ) -> kring_store::Result<Option<(String, Session)>> {
@@ -105,11 +105,11 @@ pub async fn find(
     Ok(Some((username, s)))
 }
 
-pub async fn end(store: &dyn Store, cookie: &str) -> kring_store::Result<()> {
+pub async fn end(store: &dyn AccountStore, cookie: &str) -> kring_store::Result<()> {
     store.delete_session(&id_hash(cookie)).await
 }
 
-pub async fn end_all(store: &dyn Store, username: &str) -> kring_store::Result<()> {
+pub async fn end_all(store: &dyn AccountStore, username: &str) -> kring_store::Result<()> {
     store.delete_sessions_of(username).await
 }
 

@@ -181,7 +181,7 @@ impl FromRequestParts<AppState> for Person {
         let PageLang(lang, set_lang) = PageLang::from_request_parts(parts, state)
             .await
             .unwrap_or(PageLang(Lang::Nl, false));
-        let store = state.record.store();
+        let store = &state.accounts;
         let found = match sessions::cookie_of(&parts.headers) {
             Some(c) => sessions::find(&**store, &c, now_ms()).await.ok().flatten(),
             None => None,

@@ -207,7 +207,7 @@ pub async fn register(
         );
     };
     // Read the account afresh: the ceremony may have taken a while.
-    let store = state.record.store();
+    let store = &state.accounts;
     let Ok(Some(mut account)) = accounts::load(&**store, &person.account.username).await else {
         return refused(StatusCode::SERVICE_UNAVAILABLE, unavailable(lang));
     };
@@ -253,7 +253,7 @@ pub async fn remove(
     if let Err(r) = person.check_csrf(&form.csrf) {
         return r.into_response();
     }
-    let store = state.record.store();
+    let store = &state.accounts;
     let Ok(Some(mut account)) = accounts::load(&**store, &person.account.username).await else {
         return Redirect::to("/beveiliging").into_response();
     };
@@ -336,7 +336,7 @@ pub async fn sign_in(
             Ok(step) => step,
             Err(r) => return r,
         };
-    let store = state.record.store();
+    let store = &state.accounts;
     let log = |outcome: &'static str, account: accounts::Account| {
         super::signin::log_second_step(&state, &source, &headers, outcome, account)
     };

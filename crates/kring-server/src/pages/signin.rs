@@ -100,7 +100,7 @@ pub async fn password(
     if let Some(wait) = state.throttle.wait(&source) {
         return too_many(wait);
     }
-    let store = state.record.store();
+    let store = &state.accounts;
     let log =
         |interaction: &'static str, outcome: &'static str, account: Option<accounts::Account>| {
             let (state, source, headers) = (state.clone(), source.clone(), headers.clone());
@@ -177,7 +177,7 @@ pub(super) async fn pending(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Option<(String, sessions::Session, accounts::Account)> {
-    let store = state.record.store();
+    let store = &state.accounts;
     let cookie = sessions::cookie_of(headers)?;
     let (username, session) = sessions::find(&**store, &cookie, now_ms()).await.ok()??;
     let account = accounts::load(&**store, &username).await.ok()??;
@@ -247,7 +247,7 @@ pub async fn code(
     if form.csrf != session.csrf {
         return Redirect::to("/inloggen").into_response();
     }
-    let store = state.record.store();
+    let store = &state.accounts;
     let enrolling = !account.totp_confirmed;
     let attempted = account.clone();
     let log = |outcome: &'static str, account: accounts::Account| {
@@ -360,7 +360,7 @@ pub async fn sign_out(
         return r.into_response();
     }
     if let Some(c) = sessions::cookie_of(&headers) {
-        let _ = sessions::end(&**state.record.store(), &c).await;
+        let _ = sessions::end(&*state.accounts, &c).await;
     }
     signed_out(&state, &person, &headers, "sign-out").await
 }
@@ -374,7 +374,7 @@ pub async fn sign_out_everywhere(
     if let Err(r) = person.check_csrf(&form.csrf) {
         return r.into_response();
     }
-    let _ = sessions::end_all(&**state.record.store(), &person.account.username).await;
+    let _ = sessions::end_all(&*state.accounts, &person.account.username).await;
     signed_out(&state, &person, &headers, "sign-out-everywhere").await
 }
 

@@ -140,7 +140,7 @@ both_backends!(
     the_token_endpoint_checks_client_grant_and_scope,
     |app: TestApp| async move {
         let p = kring_server::auth::partners::register(
-            &*app.store,
+            &*app.accounts,
             "org-a",
             "system/Patient.rs system/Observation.rs",
         )
@@ -484,7 +484,7 @@ both_backends!(
         world(&app).await;
         let (key, jwks) = es384_keys("k1");
         let client_id = kring_server::auth::partners::register_with_keys(
-            &*app.store,
+            &*app.accounts,
             "org-a",
             "system/*.rs",
             &jwks,

@@ -51,10 +51,10 @@ async fn session(app: &TestApp, username: &str, kind: Kind, link: &str) -> Strin
         Kind::Client => a.patient = Some(link.into()),
         _ => a.organisation = Some(link.into()),
     }
-    accounts::create(&*app.store, a, "correct horse battery staple", true)
+    accounts::create(&*app.accounts, a, "correct horse battery staple", true)
         .await
         .unwrap();
-    sessions::start(&*app.store, username, true, now_ms())
+    sessions::start(&*app.accounts, username, true, now_ms())
         .await
         .unwrap()
         .0
@@ -390,7 +390,7 @@ both_backends!(
     |app: TestApp| async move {
         let mut a = accounts::blank("client.pa", Kind::Client);
         a.patient = Some("pa".into());
-        accounts::create(&*app.store, a, "correct horse battery staple", true)
+        accounts::create(&*app.accounts, a, "correct horse battery staple", true)
             .await
             .unwrap();
         let form = |user: &str, pw: &str| format!("username={user}&password={pw}");

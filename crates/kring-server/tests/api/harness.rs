@@ -26,6 +26,8 @@ pub struct TestApp {
     #[allow(dead_code)]
     pub record: Record,
     pub store: Arc<dyn Store>,
+    /// Accounts, sessions and partner systems, in the same database.
+    pub accounts: Arc<dyn kring_store::AccountStore>,
     /// The access log's database file.
     pub log_path: PathBuf,
     pub log: Arc<kring_audit::MerkleLog>,
@@ -95,7 +97,7 @@ pub fn pg_url() -> String {
 pub async fn store_for(
     backend: Backend,
     dir: &std::path::Path,
-) -> (Arc<dyn Store>, Option<String>) {
+) -> (Arc<dyn kring_store::Database>, Option<String>) {
     match backend {
         Backend::Sqlite => {
             let url = format!("sqlite:{}", dir.join("kring.db").display());
@@ -131,8 +133,10 @@ impl TestApp {
             .with_env_filter("warn")
             .try_init();
         let dir = tempfile::tempdir().expect("tempdir");
-        let (store, pg_schema) = store_for(backend, dir.path()).await;
-        store.migrate().await.expect("migrate");
+        let (database, pg_schema) = store_for(backend, dir.path()).await;
+        database.migrate().await.expect("migrate");
+        let accounts: Arc<dyn kring_store::AccountStore> = database.clone();
+        let store: Arc<dyn Store> = database;
         let log_path = dir.path().join("access-log.db");
         let log = Arc::new(
             kring_audit::MerkleLog::open(kring_audit::LogConfig::at(&log_path))
@@ -154,13 +158,18 @@ impl TestApp {
             passkey_origin: Some("http://kring.test".into()),
         };
         // The FHIR conformance tests call as the local operator; the access tests sign in.
-        let router = kring_server::router(AppState::local_operator(record.clone(), http.clone()));
-        let secure = kring_server::router(AppState::new(record.clone(), http));
+        let router = kring_server::router(AppState::local_operator(
+            record.clone(),
+            accounts.clone(),
+            http.clone(),
+        ));
+        let secure = kring_server::router(AppState::new(record.clone(), accounts.clone(), http));
         TestApp {
             router,
             secure,
             record,
             store,
+            accounts,
             log_path,
             log,
             pg_schema,
@@ -243,7 +252,7 @@ impl TestApp {
 
     /// Registers a partner system for `organisation` and returns a bearer token for it.
     pub async fn partner_token(&self, organisation: &str, scopes: &str) -> String {
-        let p = kring_server::auth::partners::register(&*self.store, organisation, scopes)
+        let p = kring_server::auth::partners::register(&*self.accounts, organisation, scopes)
             .await
             .expect("register");
         let r = self

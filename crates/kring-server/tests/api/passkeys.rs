@@ -66,7 +66,7 @@ async fn half_signed_in(app: &TestApp) -> (String, String) {
     a.organisation = Some("org-a".into());
     a.practitioner = Some("pr-2".into());
     a.role = Some("pr-2-role".into());
-    accounts::create(&*app.store, a, "een lang en goed wachtwoord", true)
+    accounts::create(&*app.accounts, a, "een lang en goed wachtwoord", true)
         .await
         .unwrap();
     let (status, cookie, _) = send(
@@ -80,7 +80,7 @@ async fn half_signed_in(app: &TestApp) -> (String, String) {
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let cookie = cookie.unwrap();
-    let (_, session) = sessions::find(&*app.store, &cookie, kring_server::auth::now_ms())
+    let (_, session) = sessions::find(&*app.accounts, &cookie, kring_server::auth::now_ms())
         .await
         .unwrap()
         .unwrap();
@@ -175,7 +175,7 @@ both_backends!(
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(cookie_after.is_none(), "no session for a forged answer");
         assert!(body["error"].is_string());
-        let a = accounts::load(&*app.store, "piet.jansen")
+        let a = accounts::load(&*app.accounts, "piet.jansen")
             .await
             .unwrap()
             .unwrap();
@@ -193,7 +193,7 @@ both_backends!(
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(!body["error"].as_str().unwrap().contains("line"), "{body}");
         // The half session is still half: the pages still want the second step.
-        let (_, session) = sessions::find(&*app.store, &cookie, kring_server::auth::now_ms())
+        let (_, session) = sessions::find(&*app.accounts, &cookie, kring_server::auth::now_ms())
             .await
             .unwrap()
             .unwrap();

@@ -85,7 +85,7 @@ async fn professional(app: &TestApp) -> accounts::Account {
     a.organisation = Some("org-a".into());
     a.practitioner = Some("pr-1".into());
     a.role = Some("pr-1-role".into());
-    accounts::create(&*app.store, a, "correct horse battery staple", true)
+    accounts::create(&*app.accounts, a, "correct horse battery staple", true)
         .await
         .unwrap()
 }
@@ -287,7 +287,7 @@ both_backends!(
         professional(&app).await;
         let now = now_ms();
         let (idle, _) = sessions::start(
-            &*app.store,
+            &*app.accounts,
             "anna.devries",
             true,
             now - sessions::IDLE_MS - 1000,
@@ -295,14 +295,14 @@ both_backends!(
         .await
         .unwrap();
         assert!(
-            sessions::find(&*app.store, &idle, now)
+            sessions::find(&*app.accounts, &idle, now)
                 .await
                 .unwrap()
                 .is_none(),
             "idle for more than 15 minutes"
         );
         let (old, mut s) = sessions::start(
-            &*app.store,
+            &*app.accounts,
             "anna.devries",
             true,
             now - sessions::ABSOLUTE_MS - 1000,
@@ -312,36 +312,36 @@ both_backends!(
         // Active all along, but older than 12 hours.
         s.last_seen = now - 1000;
         assert!(s.expired(now));
-        assert!(sessions::find(&*app.store, &old, now)
+        assert!(sessions::find(&*app.accounts, &old, now)
             .await
             .unwrap()
             .is_none());
-        let (fresh, _) = sessions::start(&*app.store, "anna.devries", true, now)
+        let (fresh, _) = sessions::start(&*app.accounts, "anna.devries", true, now)
             .await
             .unwrap();
-        assert!(sessions::find(&*app.store, &fresh, now + 60_000)
+        assert!(sessions::find(&*app.accounts, &fresh, now + 60_000)
             .await
             .unwrap()
             .is_some());
         // The database holds only a hash of the cookie.
-        assert!(app.store.session(&fresh).await.unwrap().is_none());
+        assert!(app.accounts.session(&fresh).await.unwrap().is_none());
     }
 );
 
 both_backends!(recovery_codes_work_once, |app: TestApp| async move {
     let mut a = professional(&app).await;
     let codes = accounts::new_recovery_codes(&mut a);
-    accounts::save(&*app.store, &a).await.unwrap();
-    let a = accounts::load(&*app.store, "anna.devries")
+    accounts::save(&*app.accounts, &a).await.unwrap();
+    let a = accounts::load(&*app.accounts, "anna.devries")
         .await
         .unwrap()
         .unwrap();
-    let a = accounts::check_second_factor(&*app.store, a, &codes[3], now_ms())
+    let a = accounts::check_second_factor(&*app.accounts, a, &codes[3], now_ms())
         .await
         .unwrap();
     assert_eq!(a.recovery_hashes.len(), 9);
     assert!(
-        accounts::check_second_factor(&*app.store, a, &codes[3], now_ms())
+        accounts::check_second_factor(&*app.accounts, a, &codes[3], now_ms())
             .await
             .is_err()
     );
