@@ -797,6 +797,57 @@ async fn outcome(
     }
 }
 
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn put_partner(&self, partner: &kring_store::PartnerClient) -> Result<()> {
+        // Through the one writer, as a member of its group, so it never races the record's
+        // writes and returns once durable.
+        let mut tx = self.begin_tx().await?;
+        accounts::put_partner(&mut tx.parts().0, partner).await?;
+        Box::new(tx).commit().await
+    }
+
+    async fn partner(&self, client_id: &str) -> Result<Option<kring_store::PartnerClient>> {
+        accounts::partner(&mut Conn::new(&mut *self.reader().await?), client_id).await
+    }
+
+    async fn put_account(&self, username: &str, data: &str) -> Result<()> {
+        let mut tx = self.begin_tx().await?;
+        accounts::put_account(&mut tx.parts().0, username, data).await?;
+        Box::new(tx).commit().await
+    }
+
+    async fn account(&self, username: &str) -> Result<Option<String>> {
+        accounts::account(&mut Conn::new(&mut *self.reader().await?), username).await
+    }
+
+    async fn put_session(&self, id_hash: &str, username: &str, data: &str) -> Result<()> {
+        let mut tx = self.begin_tx().await?;
+        accounts::put_session(&mut tx.parts().0, id_hash, username, data).await?;
+        Box::new(tx).commit().await
+    }
+
+    async fn session(&self, id_hash: &str) -> Result<Option<(String, String)>> {
+        accounts::session(&mut Conn::new(&mut *self.reader().await?), id_hash).await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        let mut tx = self.begin_tx().await?;
+        accounts::delete_session(&mut tx.parts().0, id_hash).await?;
+        Box::new(tx).commit().await
+    }
+
+    async fn delete_sessions_of(&self, username: &str) -> Result<()> {
+        let mut tx = self.begin_tx().await?;
+        accounts::delete_sessions_of(&mut tx.parts().0, username).await?;
+        Box::new(tx).commit().await
+    }
+
+    async fn partners_of(&self, organisation: &str) -> Result<Vec<kring_store::PartnerClient>> {
+        accounts::partners_of(&mut Conn::new(&mut *self.reader().await?), organisation).await
+    }
+}
+
 #[cfg(test)]
 mod query_plans {
     //! Which index SQLite picks for the record's searches: a partial index is used only when
@@ -928,56 +979,5 @@ mod query_plans {
             );
             assert!(!plan.contains("TEMP B-TREE"), "{what}:\n{plan}");
         }
-    }
-}
-
-#[async_trait]
-impl AccountStore for SqliteStore {
-    async fn put_partner(&self, partner: &kring_store::PartnerClient) -> Result<()> {
-        // Through the one writer, as a member of its group, so it never races the record's
-        // writes and returns once durable.
-        let mut tx = self.begin_tx().await?;
-        accounts::put_partner(&mut tx.parts().0, partner).await?;
-        Box::new(tx).commit().await
-    }
-
-    async fn partner(&self, client_id: &str) -> Result<Option<kring_store::PartnerClient>> {
-        accounts::partner(&mut Conn::new(&mut *self.reader().await?), client_id).await
-    }
-
-    async fn put_account(&self, username: &str, data: &str) -> Result<()> {
-        let mut tx = self.begin_tx().await?;
-        accounts::put_account(&mut tx.parts().0, username, data).await?;
-        Box::new(tx).commit().await
-    }
-
-    async fn account(&self, username: &str) -> Result<Option<String>> {
-        accounts::account(&mut Conn::new(&mut *self.reader().await?), username).await
-    }
-
-    async fn put_session(&self, id_hash: &str, username: &str, data: &str) -> Result<()> {
-        let mut tx = self.begin_tx().await?;
-        accounts::put_session(&mut tx.parts().0, id_hash, username, data).await?;
-        Box::new(tx).commit().await
-    }
-
-    async fn session(&self, id_hash: &str) -> Result<Option<(String, String)>> {
-        accounts::session(&mut Conn::new(&mut *self.reader().await?), id_hash).await
-    }
-
-    async fn delete_session(&self, id_hash: &str) -> Result<()> {
-        let mut tx = self.begin_tx().await?;
-        accounts::delete_session(&mut tx.parts().0, id_hash).await?;
-        Box::new(tx).commit().await
-    }
-
-    async fn delete_sessions_of(&self, username: &str) -> Result<()> {
-        let mut tx = self.begin_tx().await?;
-        accounts::delete_sessions_of(&mut tx.parts().0, username).await?;
-        Box::new(tx).commit().await
-    }
-
-    async fn partners_of(&self, organisation: &str) -> Result<Vec<kring_store::PartnerClient>> {
-        accounts::partners_of(&mut Conn::new(&mut *self.reader().await?), organisation).await
     }
 }
