@@ -133,8 +133,9 @@ pub async fn open_read_only(path: &Path) -> Result<SqlitePool, AuditError> {
             path.display()
         )));
     }
+    // Verification reads the entries and the three index tables at once.
     SqlitePoolOptions::new()
-        .max_connections(2)
+        .max_connections(4)
         .connect_with(options(path)?.read_only(true))
         .await
         .map_err(unavailable)

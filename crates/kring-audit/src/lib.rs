@@ -10,6 +10,7 @@
 
 pub mod audit_event;
 pub mod checkpoint;
+mod columns;
 mod entry;
 pub mod ledger;
 pub mod merkle;

@@ -1,6 +1,7 @@
 //! `kring audit verify`: recomputes the whole log from its entries and checks it against every
 //! signed checkpoint — the log's own and the witness's — naming the first entry that does not
-//! match.
+//! match; and checks everything the pages read besides the hashed entries (the columns beside
+//! each entry and the index tables, [`crate::columns`]) against those entries.
 //!
 //! Owns: the verification pass and its [`Report`]. Reads the database only; it trusts nothing
 //! stored in it except through the signatures of the key it is given.
@@ -12,6 +13,7 @@ use futures::TryStreamExt;
 use sqlx::{Row, SqlitePool};
 
 use crate::checkpoint::Checkpoint;
+use crate::columns::{self, Columns, Keys, INDEXES};
 use crate::ledger::{checkpoint_of, TILE_LEVEL};
 use crate::merkle::{self, Frontier, Hash};
 use crate::AuditError;
@@ -116,12 +118,37 @@ pub async fn verify(
     }
     drop(stream);
 
+    // The index tables, read beside the pass over the entries (each on a connection of its
+    // own), up to where they reached when the pass began.
+    let upto = index_upto(pool).await?;
+    let indexes: Vec<_> = INDEXES
+        .iter()
+        .map(|(table, _)| tokio::spawn(columns::read_index(pool.clone(), table, upto)))
+        .collect();
+    let mut keys: [Keys; 3] = Default::default();
+    let mut changed_columns = 0u64;
+
     let mut frontier = Frontier::new();
     let mut good_up_to = 0u64;
     let mut broken = false;
-    let mut stream = sqlx::query("SELECT seq, entry, leaf FROM entries ORDER BY seq").fetch(pool);
+    let mut stream = sqlx::query(
+        "SELECT seq, entry, leaf, recorded_ms, client, user_id, user_org, action, outcome, purpose FROM entries ORDER BY seq",
+    )
+    .fetch(pool);
     while let Some(r) = stream.try_next().await.map_err(db)? {
         let seq = r.get::<i64, _>(0) as u64;
+        let row = Columns {
+            recorded_ms: r.get(3),
+            client: r.get(4),
+            user_id: r.get(5),
+            user_org: r.get(6),
+            action: r.get(7),
+            outcome: r.get(8),
+            purpose: r.get(9),
+        };
+        for (k, key) in keys.iter_mut().zip([row.client, row.user_id, row.user_org]) {
+            k.set(seq, key);
+        }
         let expected = frontier.size();
         if seq != expected && !broken {
             broken = true;
@@ -144,6 +171,23 @@ pub async fn verify(
                         Some(seq),
                         format!("entry {seq} was changed: its content no longer matches its hash"),
                     );
+                }
+                let differ = columns::differing(&bytes, &row);
+                if !differ.is_empty() {
+                    changed_columns += 1;
+                    if changed_columns <= 5 {
+                        problem(
+                            &mut report,
+                            Some(seq),
+                            format!(
+                                "entry {seq}: the stored {} column{} no longer match{} the entry, so the pages that read {} would show this access wrongly or not at all",
+                                differ.join(", "),
+                                if differ.len() == 1 { "" } else { "s" },
+                                if differ.len() == 1 { "es" } else { "" },
+                                if differ.len() == 1 { "it" } else { "them" },
+                            ),
+                        );
+                    }
                 }
                 if id_of(&bytes) != Some(seq) && !broken {
                     problem(
@@ -212,6 +256,26 @@ pub async fn verify(
         }
     }
     drop(stream);
+    if changed_columns > 5 {
+        problem(
+            &mut report,
+            None,
+            format!(
+                "{} more entries have stored columns that no longer match them",
+                changed_columns - 5
+            ),
+        );
+    }
+    // Rows beyond where the index reached when the pass ended were added by hand.
+    let now_upto = index_upto(pool).await?;
+    for (task, expected) in indexes.into_iter().zip(&keys) {
+        let index = task
+            .await
+            .map_err(|e| AuditError::Unavailable(e.to_string()))??;
+        for p in columns::compare(expected, &index, upto, now_upto) {
+            problem(&mut report, None, p);
+        }
+    }
     let size = frontier.size();
     for (s, expect) in targets.range(size + 1..) {
         for (_, from, time) in expect {
@@ -242,6 +306,15 @@ pub async fn verify(
     report.uncovered = size - targets.keys().next_back().copied().unwrap_or(0).min(size);
     progress(size);
     Ok(report)
+}
+
+/// How far the index tables reach (entries below this are listed in them).
+async fn index_upto(pool: &SqlitePool) -> Result<u64, AuditError> {
+    let upto: i64 = sqlx::query_scalar("SELECT upto FROM index_state")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| AuditError::Unavailable(e.to_string()))?;
+    Ok(upto.max(0) as u64)
 }
 
 /// The id an entry's bytes state (`{"id":N,…`), read without parsing the whole entry.

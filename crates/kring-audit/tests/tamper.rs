@@ -442,3 +442,75 @@ async fn retention_removes_content_but_the_tree_still_verifies() {
     assert!(report.is_intact(), "{:?}", report.problems);
     assert_eq!(report.removed, 600);
 }
+
+/// Every column the pages filter on, changed in one entry's row, is named by verify: a client
+/// changed to another hides the access from that client's "who looked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_column_beside_an_entry_is_named() {
+    for (column, value) in [
+        ("client", "'p99'"),
+        ("user_id", "'account/someone-else'"),
+        ("user_org", "'Organization/o2'"),
+        ("action", "'U'"),
+        ("outcome", "'denied'"),
+        ("purpose", "'ETREAT'"),
+        ("recorded_ms", "recorded_ms + 3600000"),
+    ] {
+        let f = written(300).await;
+        let mut c = f.conn().await;
+        sqlx::query(&format!("UPDATE entries SET {column} = {value} WHERE seq = 123"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let report = f.verify().await;
+        assert!(!report.is_intact(), "{column}");
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains("entry 123") && p.contains(column)),
+            "{column}: {:?}",
+            report.problems
+        );
+    }
+}
+
+/// Index rows added, changed and removed are each named, as is an index that claims to reach
+/// further than it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_index_row_is_named() {
+    let tampering: [(&str, &str); 6] = [
+        ("removed", "DELETE FROM by_client WHERE seq = 42"),
+        ("changed", "UPDATE by_client SET key = 'p99' WHERE seq = 42"),
+        ("added", "INSERT INTO by_client (key, seq) VALUES ('p99', 42)"),
+        ("added beyond", "INSERT INTO by_user (key, seq) VALUES ('account/x', 1000000)"),
+        ("user removed", "DELETE FROM by_user WHERE seq = 7"),
+        ("organisation changed", "UPDATE by_user_org SET key = 'Organization/o2' WHERE seq = 9"),
+    ];
+    for (what, sql) in tampering {
+        let f = written(300).await;
+        let mut c = f.conn().await;
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+        let report = f.verify().await;
+        assert!(!report.is_intact(), "{what}");
+        assert!(
+            report.problems.iter().any(|p| p.contains("index")),
+            "{what}: {:?}",
+            report.problems
+        );
+    }
+    // An index that says it reaches further than it does (rows of the last entries gone):
+    // those entries would be invisible to every query.
+    let f = written(300).await;
+    let mut c = f.conn().await;
+    sqlx::query("DELETE FROM by_client WHERE seq >= 250")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let report = f.verify().await;
+    assert!(
+        report.problems.iter().any(|p| p.contains("by_client index lacks")),
+        "{:?}",
+        report.problems
+    );
+}
