@@ -8,8 +8,8 @@
 //! or an index row added, changed or removed, would hide an access from "who looked at my
 //! file" or show it to the wrong reader; each is named.
 //!
-//! The index tables are read on connections of their own, in parallel with the pass over the
-//! entries. Index rows exist only below `index_state.upto` (they are written at checkpoints in
+//! The columns are compared with each entry in the pass over the entries; the index tables
+//! are read one key at a time, each on a connection of its own, in parallel with that pass. Index rows exist only below `index_state.upto` (they are written at checkpoints in
 //! the same transaction that raises it) and never change after, so any snapshot taken after
 //! reading `upto` holds the same rows below it.
 
@@ -18,8 +18,9 @@ use std::collections::HashMap;
 
 use futures::TryStreamExt;
 use serde::Deserialize;
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row as _, SqlitePool};
 
+use crate::scan::Row;
 use crate::AuditError;
 
 /// The index tables and the column each indexes.
@@ -54,28 +55,16 @@ struct UserFields<'a> {
     organisation: Cow<'a, str>,
 }
 
-/// The columns stored beside one entry, as read from its row.
-pub(crate) struct Columns<'r> {
-    pub recorded_ms: i64,
-    pub client: &'r str,
-    pub user_id: &'r str,
-    pub user_org: &'r str,
-    pub action: &'r str,
-    pub outcome: &'r str,
-    pub purpose: &'r str,
-}
-
-/// The names of the columns of `row` that differ from the entry in `bytes` (all of them when
-/// the bytes are not an entry).
-pub(crate) fn differing(bytes: &[u8], row: &Columns<'_>) -> Vec<&'static str> {
+/// The names of the stored columns of `row` that differ from its entry (all of them when the
+/// bytes are not an entry).
+pub(crate) fn differing(bytes: &[u8], row: &Row<'_>) -> Vec<&'static str> {
     let Ok(f) = serde_json::from_slice::<Fields>(bytes) else {
         return vec!["entry"];
     };
     let recorded_ms = kring_fhir::datetime::parse_range(&f.recorded)
         .map(|r| r.low)
         .unwrap_or(0);
-    let mut out = Vec::new();
-    for (name, same) in [
+    [
         ("recorded_ms", recorded_ms == row.recorded_ms),
         ("client", f.client == row.client),
         ("user_id", f.user.id == row.user_id),
@@ -83,12 +72,11 @@ pub(crate) fn differing(bytes: &[u8], row: &Columns<'_>) -> Vec<&'static str> {
         ("action", f.action == row.action),
         ("outcome", f.outcome == row.outcome),
         ("purpose", f.purpose == row.purpose),
-    ] {
-        if !same {
-            out.push(name);
-        }
-    }
-    out
+    ]
+    .into_iter()
+    .filter(|(_, same)| !same)
+    .map(|(name, _)| name)
+    .collect()
 }
 
 /// No key: the entry is not in that index (its column is empty).
@@ -138,7 +126,9 @@ pub(crate) struct IndexRows {
     beyond: Vec<(u64, String)>,
 }
 
-/// Reads one index table (below `upto`, the rest set aside) on a connection of its own.
+/// Reads one index table (below `upto`, the rest set aside) on a connection of its own. The
+/// rows come one key at a time with all its entries (`group_concat`), in the table's own
+/// order: a few hundred thousand rows instead of one per entry.
 pub(crate) async fn read_index(
     pool: SqlitePool,
     table: &'static str,
@@ -151,21 +141,26 @@ pub(crate) async fn read_index(
     };
     let mut doubled = Vec::new();
     let mut beyond = Vec::new();
-    let sql = format!("SELECT key, seq FROM {table}");
+    let sql = format!("SELECT key, group_concat(seq) FROM {table} GROUP BY key");
     let mut rows = sqlx::query(&sql).fetch(&pool);
     while let Some(r) = rows.try_next().await.map_err(db)? {
         let key: &str = r.get(0);
-        let seq = r.get::<i64, _>(1).max(0) as u64;
-        if seq >= upto {
-            beyond.push((seq, key.to_string()));
-            continue;
-        }
+        let seqs: &str = r.get(1);
         let id = keys.intern(key);
-        let slot = &mut keys.of[seq as usize];
-        if *slot != NONE && *slot != id {
-            doubled.push((seq, key.to_string()));
-        } else {
-            *slot = id;
+        for seq in seqs.split(',') {
+            let Ok(seq) = seq.parse::<u64>() else {
+                continue;
+            };
+            if seq >= upto {
+                beyond.push((seq, key.to_string()));
+                continue;
+            }
+            let slot = &mut keys.of[seq as usize];
+            if *slot != NONE && *slot != id {
+                doubled.push((seq, key.to_string()));
+            } else {
+                *slot = id;
+            }
         }
     }
     Ok(IndexRows {
@@ -183,12 +178,7 @@ const NAMED: usize = 5;
 /// the entries, whose columns were checked against the hashed entries), below `upto`; rows
 /// at or beyond `now_upto` (the index's reach when the pass ended) should not exist at all.
 /// Returns the problems, in plain words.
-pub(crate) fn compare(
-    expected: &Keys,
-    index: &IndexRows,
-    upto: u64,
-    now_upto: u64,
-) -> Vec<String> {
+pub(crate) fn compare(expected: &Keys, index: &IndexRows, upto: u64, now_upto: u64) -> Vec<String> {
     let table = index.table;
     let mut problems = Vec::new();
     // The index's key ids, in the entries' numbering.
@@ -239,7 +229,11 @@ pub(crate) fn compare(
             "the {table} index lists entry {seq} under two keys: a row was added"
         ));
     }
-    let bogus: Vec<&(u64, String)> = index.beyond.iter().filter(|(s, _)| *s >= now_upto).collect();
+    let bogus: Vec<&(u64, String)> = index
+        .beyond
+        .iter()
+        .filter(|(s, _)| *s >= now_upto)
+        .collect();
     if let Some((seq, _)) = bogus.first() {
         problems.push(format!(
             "the {table} index holds {} row(s) for entries it has not reached (from entry {seq}): rows were added",

@@ -14,6 +14,7 @@ mod columns;
 mod entry;
 pub mod ledger;
 pub mod merkle;
+mod scan;
 pub mod syslog;
 pub mod verify;
 pub mod witness;

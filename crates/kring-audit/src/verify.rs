@@ -13,9 +13,10 @@ use futures::TryStreamExt;
 use sqlx::{Row, SqlitePool};
 
 use crate::checkpoint::Checkpoint;
-use crate::columns::{self, Columns, Keys, INDEXES};
+use crate::columns::{self, Keys, INDEXES};
 use crate::ledger::{checkpoint_of, TILE_LEVEL};
 use crate::merkle::{self, Frontier, Hash};
+use crate::scan;
 use crate::AuditError;
 
 /// What verification found.
@@ -131,131 +132,130 @@ pub async fn verify(
     let mut frontier = Frontier::new();
     let mut good_up_to = 0u64;
     let mut broken = false;
-    let mut stream = sqlx::query(
-        "SELECT seq, entry, leaf, recorded_ms, client, user_id, user_org, action, outcome, purpose FROM entries ORDER BY seq",
-    )
-    .fetch(pool);
-    while let Some(r) = stream.try_next().await.map_err(db)? {
-        let seq = r.get::<i64, _>(0) as u64;
-        let row = Columns {
-            recorded_ms: r.get(3),
-            client: r.get(4),
-            user_id: r.get(5),
-            user_org: r.get(6),
-            action: r.get(7),
-            outcome: r.get(8),
-            purpose: r.get(9),
+    let mut chunks = scan::chunks(pool.clone());
+    while let Some(chunk) = chunks.recv().await {
+        let chunk = chunk?;
+        let rows = match chunk.rows() {
+            Ok(rows) => rows,
+            Err(sentence) => {
+                problem(&mut report, Some(chunk.from), sentence);
+                break;
+            }
         };
-        for (k, key) in keys.iter_mut().zip([row.client, row.user_id, row.user_org]) {
-            k.set(seq, key);
-        }
-        let expected = frontier.size();
-        if seq != expected && !broken {
-            broken = true;
-            problem(
-                &mut report,
-                Some(expected),
-                format!(
-                    "entry {expected} is missing: the log jumps from entry {} to entry {seq}",
-                    expected.wrapping_sub(1) as i64
-                ),
-            );
-        }
-        let stored: Option<Hash> = r.get::<Vec<u8>, _>(2).try_into().ok();
-        let leaf = match r.get::<Option<Vec<u8>>, _>(1) {
-            Some(bytes) => {
-                let leaf = merkle::leaf_hash(&bytes);
-                if stored != Some(leaf) && !broken {
-                    problem(
-                        &mut report,
-                        Some(seq),
-                        format!("entry {seq} was changed: its content no longer matches its hash"),
-                    );
-                }
-                let differ = columns::differing(&bytes, &row);
-                if !differ.is_empty() {
-                    changed_columns += 1;
-                    if changed_columns <= 5 {
+        for r in rows {
+            let seq = r.seq;
+            for (k, key) in keys.iter_mut().zip([r.client, r.user_id, r.user_org]) {
+                k.set(seq, key);
+            }
+            let expected = frontier.size();
+            if seq != expected && !broken {
+                broken = true;
+                problem(
+                    &mut report,
+                    Some(expected),
+                    format!(
+                        "entry {expected} is missing: the log jumps from entry {} to entry {seq}",
+                        expected.wrapping_sub(1) as i64
+                    ),
+                );
+            }
+            let leaf = match r.entry {
+                Some(bytes) => {
+                    let leaf = merkle::leaf_hash(bytes);
+                    if r.leaf != Some(leaf) && !broken {
                         problem(
                             &mut report,
                             Some(seq),
                             format!(
-                                "entry {seq}: the stored {} column{} no longer match{} the entry, so the pages that read {} would show this access wrongly or not at all",
-                                differ.join(", "),
-                                if differ.len() == 1 { "" } else { "s" },
-                                if differ.len() == 1 { "es" } else { "" },
-                                if differ.len() == 1 { "it" } else { "them" },
+                                "entry {seq} was changed: its content no longer matches its hash"
+                            ),
+                        );
+                    }
+                    let differ = columns::differing(bytes, &r);
+                    if !differ.is_empty() {
+                        changed_columns += 1;
+                        if changed_columns <= 5 {
+                            problem(
+                                &mut report,
+                                Some(seq),
+                                format!(
+                                    "entry {seq}: the stored {} column{} no longer match{} the entry, so the pages that read {} would show this access wrongly or not at all",
+                                    differ.join(", "),
+                                    if differ.len() == 1 { "" } else { "s" },
+                                    if differ.len() == 1 { "es" } else { "" },
+                                    if differ.len() == 1 { "it" } else { "them" },
+                                ),
+                            );
+                        }
+                    }
+                    if id_of(bytes) != Some(seq) && !broken {
+                        problem(
+                            &mut report,
+                            Some(seq),
+                            format!(
+                                "entry {seq} holds the content of entry {:?}: entries were moved",
+                                id_of(bytes)
+                            ),
+                        );
+                    }
+                    leaf
+                }
+                None => {
+                    report.removed += 1;
+                    r.leaf.unwrap_or([0; 32])
+                }
+            };
+            let mut node_problem = None;
+            frontier.push(leaf, |t, h| {
+                if t.level >= TILE_LEVEL && node_problem.is_none() {
+                    if let Some(s) = nodes.get(&(t.level, t.index)) {
+                        if s != h {
+                            node_problem = Some((t.first_leaf(), t.first_leaf() + t.leaves()));
+                        }
+                    }
+                }
+            });
+            if let (Some((lo, hi)), false) = (node_problem, broken) {
+                problem(
+                    &mut report,
+                    None,
+                    format!(
+                        "the stored tree over entries {lo} to {} does not match those entries",
+                        hi - 1
+                    ),
+                );
+            }
+            let size = frontier.size();
+            if let Some(expect) = targets.get(&size) {
+                let root = frontier.root();
+                let mut all_good = true;
+                for (want, from, time) in expect {
+                    if *want != root {
+                        all_good = false;
+                        problem(
+                            &mut report,
+                            Some(good_up_to),
+                            format!(
+                                "the entries up to {} do not match {} checkpoint signed at {}: an entry from {good_up_to} to {} was changed, removed or added",
+                                size - 1,
+                                from.name(),
+                                kring_fhir::datetime::format_instant(*time),
+                                size - 1
                             ),
                         );
                     }
                 }
-                if id_of(&bytes) != Some(seq) && !broken {
-                    problem(
-                        &mut report,
-                        Some(seq),
-                        format!(
-                            "entry {seq} holds the content of entry {:?}: entries were moved",
-                            id_of(&bytes)
-                        ),
-                    );
-                }
-                leaf
-            }
-            None => {
-                report.removed += 1;
-                stored.unwrap_or([0; 32])
-            }
-        };
-        let mut node_problem = None;
-        frontier.push(leaf, |t, h| {
-            if t.level >= TILE_LEVEL && node_problem.is_none() {
-                if let Some(s) = nodes.get(&(t.level, t.index)) {
-                    if s != h {
-                        node_problem = Some((t.first_leaf(), t.first_leaf() + t.leaves()));
-                    }
+                if all_good && report.problems.is_empty() {
+                    good_up_to = size;
                 }
             }
-        });
-        if let (Some((lo, hi)), false) = (node_problem, broken) {
-            problem(
-                &mut report,
-                None,
-                format!(
-                    "the stored tree over entries {lo} to {} does not match those entries",
-                    hi - 1
-                ),
-            );
-        }
-        let size = frontier.size();
-        if let Some(expect) = targets.get(&size) {
-            let root = frontier.root();
-            let mut all_good = true;
-            for (want, from, time) in expect {
-                if *want != root {
-                    all_good = false;
-                    problem(
-                        &mut report,
-                        Some(good_up_to),
-                        format!(
-                            "the entries up to {} do not match {} checkpoint signed at {}: an entry from {good_up_to} to {} was changed, removed or added",
-                            size - 1,
-                            from.name(),
-                            kring_fhir::datetime::format_instant(*time),
-                            size - 1
-                        ),
-                    );
-                }
+            report.entries = size;
+            if size.is_multiple_of(100_000) {
+                progress(size);
             }
-            if all_good && report.problems.is_empty() {
-                good_up_to = size;
-            }
-        }
-        report.entries = size;
-        if size.is_multiple_of(100_000) {
-            progress(size);
         }
     }
-    drop(stream);
+    drop(chunks);
     if changed_columns > 5 {
         problem(
             &mut report,

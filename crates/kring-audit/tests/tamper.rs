@@ -458,10 +458,12 @@ async fn a_changed_column_beside_an_entry_is_named() {
     ] {
         let f = written(300).await;
         let mut c = f.conn().await;
-        sqlx::query(&format!("UPDATE entries SET {column} = {value} WHERE seq = 123"))
-            .execute(&mut c)
-            .await
-            .unwrap();
+        sqlx::query(&format!(
+            "UPDATE entries SET {column} = {value} WHERE seq = 123"
+        ))
+        .execute(&mut c)
+        .await
+        .unwrap();
         let report = f.verify().await;
         assert!(!report.is_intact(), "{column}");
         assert!(
@@ -482,10 +484,19 @@ async fn a_tampered_index_row_is_named() {
     let tampering: [(&str, &str); 6] = [
         ("removed", "DELETE FROM by_client WHERE seq = 42"),
         ("changed", "UPDATE by_client SET key = 'p99' WHERE seq = 42"),
-        ("added", "INSERT INTO by_client (key, seq) VALUES ('p99', 42)"),
-        ("added beyond", "INSERT INTO by_user (key, seq) VALUES ('account/x', 1000000)"),
+        (
+            "added",
+            "INSERT INTO by_client (key, seq) VALUES ('p99', 42)",
+        ),
+        (
+            "added beyond",
+            "INSERT INTO by_user (key, seq) VALUES ('account/x', 1000000)",
+        ),
         ("user removed", "DELETE FROM by_user WHERE seq = 7"),
-        ("organisation changed", "UPDATE by_user_org SET key = 'Organization/o2' WHERE seq = 9"),
+        (
+            "organisation changed",
+            "UPDATE by_user_org SET key = 'Organization/o2' WHERE seq = 9",
+        ),
     ];
     for (what, sql) in tampering {
         let f = written(300).await;
@@ -509,7 +520,10 @@ async fn a_tampered_index_row_is_named() {
         .unwrap();
     let report = f.verify().await;
     assert!(
-        report.problems.iter().any(|p| p.contains("by_client index lacks")),
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("by_client index lacks")),
         "{:?}",
         report.problems
     );

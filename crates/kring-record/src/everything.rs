@@ -89,6 +89,7 @@ impl Record {
             "Patient",
             &rows,
             &included,
+            vec![],
         )
         .await?;
         Ok(SearchOutcome {

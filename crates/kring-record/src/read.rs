@@ -106,6 +106,57 @@ impl Record {
 }
 
 impl Record {
+    /// Whether `caller` may see anything at all of client `id`: where a page about a client
+    /// starts. A caller who may see nothing is logged as a denied attempt on that client (when
+    /// it exists; otherwise as a look-up that found nothing) and must be answered exactly as
+    /// for an id that names no client.
+    pub async fn open_client(&self, caller: &Caller, id: &str, interaction: &str) -> Result<bool> {
+        use kring_access::{Category, Target};
+        let kinds = Category::GRANTABLE
+            .into_iter()
+            .chain([Category::Circle, Category::Consent]);
+        let mut last = None;
+        for c in kinds {
+            let d = self.access.decide(
+                &caller.subject,
+                Action::Read,
+                &Target::new("Patient", Some(id), id, c),
+            );
+            if d.permit {
+                return Ok(true);
+            }
+            last.get_or_insert(d);
+        }
+        self.check_id(id)?;
+        let exists = self
+            .store
+            .read("Patient", id)
+            .await?
+            .is_some_and(|p| !p.deleted);
+        let reasons = last.map(|d| d.reasons).unwrap_or_default();
+        let entry = if exists {
+            self.entry(
+                caller,
+                Action::Read,
+                interaction,
+                "denied",
+                &target("Patient", Some(id), id),
+                &reasons,
+            )
+        } else {
+            self.entry(
+                caller,
+                Action::Read,
+                interaction,
+                "not-found",
+                &target("Patient", None, ""),
+                &[],
+            )
+        };
+        self.record(vec![entry]).await?;
+        Ok(false)
+    }
+
     /// One page of current resources of a type, for export: decided and logged (action E) per
     /// client before the data leaves.
     pub async fn export_page(
@@ -126,7 +177,7 @@ impl Record {
             })
             .collect();
         if !rows.is_empty() {
-            self.log_returned(caller, Action::Export, "export", rtype, &rows, &[])
+            self.log_returned(caller, Action::Export, "export", rtype, &rows, &[], vec![])
                 .await?;
         }
         Ok(rows.into_iter().map(Versioned::from_stored).collect())

@@ -101,7 +101,13 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     println!("# kring bench --audit — {} s per run", args.seconds);
     append_rate(&dir, args.seconds).await?;
     read_with_and_without(&dir, args).await?;
-    verify_large(&dir, args.entries).await?;
+    match &args.log_dir {
+        Some(kept) => {
+            std::fs::create_dir_all(kept)?;
+            verify_large(kept, args.entries).await?
+        }
+        None => verify_large(&dir, args.entries).await?,
+    }
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
@@ -223,6 +229,10 @@ async fn verify_large(dir: &std::path::Path, n: u64) -> anyhow::Result<()> {
     let path = dir.join("verify.db");
     let mut config = LogConfig::at(&path);
     config.checkpoint_entries = 1_000_000;
+    let kept = path.exists()
+        && kring_audit::ledger::entry_count(&kring_audit::ledger::open_read_only(&path).await?)
+            .await?
+            == n;
     let log = Arc::new(MerkleLog::open(config.clone()).await?);
     let bar = ProgressBar::new(n);
     bar.set_style(
@@ -230,7 +240,7 @@ async fn verify_large(dir: &std::path::Path, n: u64) -> anyhow::Result<()> {
             .expect("template"),
     );
     let start = Instant::now();
-    let mut next = 0u64;
+    let mut next = if kept { n } else { 0u64 };
     // Four writers of large batches: the fastest way in, through the same path as always.
     while next < n {
         let mut round = Vec::new();
@@ -269,9 +279,14 @@ async fn verify_large(dir: &std::path::Path, n: u64) -> anyhow::Result<()> {
     anyhow::ensure!(report.is_intact(), "{:?}", report.problems);
     anyhow::ensure!(report.entries == n, "verified {} of {n}", report.entries);
     println!(
-        "| access log | kring audit verify over {n} entries ({size_gb:.1} GB, {} checkpoints) | {secs:.1} s | {:.0} entries/s; written in {write_s:.0} s |",
+        "| access log | kring audit verify over {n} entries ({size_gb:.1} GB, {} checkpoints) | {secs:.1} s | {:.0} entries/s; {} |",
         report.checkpoints,
-        n as f64 / secs
+        n as f64 / secs,
+        if kept {
+            "the log of an earlier run (--log-dir)".to_string()
+        } else {
+            format!("written in {write_s:.0} s")
+        }
     );
     Ok(())
 }

@@ -101,6 +101,7 @@ impl Record {
         self.check_scopes(caller, Action::Search, "search-type", &req.rtype)
             .await?;
         let planned = self.plan(caller, req, handling == Handling::Strict)?;
+        let attempts = self.attempts(caller, &planned.plan).await?;
         let result = self.store.search(&planned.plan).await?;
         let matches = self.permitted(caller, result.matches);
         let included = self.includes(caller, &matches, &planned.includes).await?;
@@ -111,6 +112,7 @@ impl Record {
             &req.rtype,
             &matches,
             &included,
+            attempts,
         )
         .await?;
         Ok(SearchOutcome {
@@ -144,7 +146,68 @@ impl Record {
             .collect()
     }
 
-    /// Logs one entry per client whose data is returned, before it is returned.
+    /// The clients a search names (by id, by a reference to them, or by BSN) that exist but
+    /// lie wholly outside the caller's scope: each is an attempt on that client, logged as a
+    /// denied access to it. The search itself answers as if they did not exist.
+    async fn attempts(
+        &self,
+        caller: &Caller,
+        plan: &kring_store::SearchPlan,
+    ) -> Result<Vec<kring_audit::AccessEntry>> {
+        let Some(scope) = &plan.scope else {
+            return Ok(vec![]);
+        };
+        let (mut ids, bsns) = named_clients(self.defs, &plan.rtype, &plan.filter);
+        for bsn in bsns {
+            let mut p = kring_store::SearchPlan::new("Patient");
+            p.count = 2;
+            p.filter.all.push(kring_store::search::AnyOf {
+                conds: vec![bsn_condition(&bsn)],
+                negate: false,
+            });
+            ids.extend(
+                self.store
+                    .search(&p)
+                    .await?
+                    .matches
+                    .into_iter()
+                    .map(|m| m.id),
+            );
+        }
+        ids.sort();
+        ids.dedup();
+        let mut out = Vec::new();
+        for id in ids {
+            let visible = scope.clients.iter().any(|c| *c == id)
+                || scope.partial.iter().any(|(cs, _)| cs.contains(&id));
+            if visible || id.is_empty() {
+                continue;
+            }
+            let exists = self
+                .store
+                .read("Patient", &id)
+                .await?
+                .is_some_and(|p| !p.deleted);
+            if !exists {
+                continue;
+            }
+            let t = target(&plan.rtype, None, &id);
+            let d = self.access.decide(&caller.subject, Action::Search, &t);
+            out.push(self.entry(
+                caller,
+                Action::Search,
+                "search-type",
+                "denied",
+                &t,
+                &d.reasons,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Logs one entry per client whose data is returned, with the attempts on clients the
+    /// caller may not see, before anything is returned.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn log_returned(
         &self,
         caller: &Caller,
@@ -153,13 +216,14 @@ impl Record {
         rtype: &str,
         matches: &[StoredResource],
         included: &[StoredResource],
+        attempts: Vec<kring_audit::AccessEntry>,
     ) -> Result<()> {
         let mut by_client: BTreeMap<&str, Vec<&StoredResource>> = BTreeMap::new();
         for r in matches.iter().chain(included) {
             by_client.entry(r.client_key.as_str()).or_default().push(r);
         }
-        let mut entries = Vec::new();
-        if by_client.is_empty() {
+        let mut entries = attempts;
+        if by_client.is_empty() && entries.is_empty() {
             entries.push(self.entry(
                 caller,
                 action,
@@ -271,6 +335,73 @@ impl Record {
             }
         }
         params.into_iter().collect()
+    }
+}
+
+/// The clients a search names in its conditions (not negated): Patient ids (`Patient?_id=`,
+/// `Observation?subject=Patient/x`, `subject:Patient._id=`) and BSNs (`Patient?identifier=
+/// <bsn system>|…`, `subject:Patient.identifier=…`).
+fn named_clients(
+    defs: &kring_fhir::Definitions,
+    rtype: &str,
+    filter: &kring_store::search::Filter,
+) -> (Vec<String>, Vec<String>) {
+    use kring_store::search::{Cond, TokenMatch};
+    let (mut ids, mut bsns) = (Vec::new(), Vec::new());
+    let compartment = defs.patient_compartment_params(rtype);
+    let of_patient = |c: &Cond, ids: &mut Vec<String>, bsns: &mut Vec<String>| match c {
+        Cond::Id(id) => ids.push(id.clone()),
+        Cond::Token {
+            param,
+            what: TokenMatch::SystemCode(Some(system), code),
+        } if param == "identifier" && system == kring_fhir::bsn::BSN_SYSTEM => {
+            bsns.push(code.clone())
+        }
+        _ => {}
+    };
+    for group in filter.all.iter().filter(|g| !g.negate) {
+        for c in &group.conds {
+            if rtype == "Patient" {
+                of_patient(c, &mut ids, &mut bsns);
+                continue;
+            }
+            match c {
+                Cond::Reference {
+                    param,
+                    target_type,
+                    target_id: Some(id),
+                    ..
+                } if compartment.contains(param)
+                    && target_type.as_deref().is_none_or(|t| t == "Patient") =>
+                {
+                    ids.push(id.clone())
+                }
+                Cond::Chain {
+                    param,
+                    target_type,
+                    inner,
+                } if compartment.contains(param) && target_type == "Patient" => {
+                    for g in inner.all.iter().filter(|g| !g.negate) {
+                        for c in &g.conds {
+                            of_patient(c, &mut ids, &mut bsns);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    (ids, bsns)
+}
+
+/// The condition that finds a client by BSN.
+pub(crate) fn bsn_condition(bsn: &str) -> kring_store::search::Cond {
+    kring_store::search::Cond::Token {
+        param: "identifier".into(),
+        what: kring_store::search::TokenMatch::SystemCode(
+            Some(kring_fhir::bsn::BSN_SYSTEM.into()),
+            bsn.to_string(),
+        ),
     }
 }
 
