@@ -178,8 +178,8 @@ impl Record {
         ids.dedup();
         let mut out = Vec::new();
         for id in ids {
-            let visible = scope.clients.iter().any(|c| *c == id)
-                || scope.partial.iter().any(|(cs, _)| cs.contains(&id));
+            let visible =
+                scope.clients.contains(&id) || scope.partial.iter().any(|(cs, _)| cs.contains(&id));
             if visible || id.is_empty() {
                 continue;
             }

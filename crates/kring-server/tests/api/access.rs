@@ -549,3 +549,54 @@ both_backends!(
             .contains("private_key_jwt"));
     }
 );
+
+both_backends!(
+    a_search_naming_a_hidden_client_is_a_denied_attempt_on_that_client,
+    |app: TestApp| async move {
+        world(&app).await;
+        // pb gets a BSN.
+        let mut pb = app.get("/fhir/Patient/pb").await.body;
+        pb["identifier"] =
+            json!([{"system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": "999990019"}]);
+        put(&app, "Patient/pb", pb).await;
+        let a = app.partner_token("org-a", "system/*.rs").await;
+        for (hidden, missing) in [
+            ("/fhir/Observation?subject=Patient/pb", "/fhir/Observation?subject=Patient/nobody"),
+            ("/fhir/Patient?_id=pb", "/fhir/Patient?_id=nobody"),
+            (
+                "/fhir/Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn|999990019",
+                "/fhir/Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn|999990020",
+            ),
+            (
+                "/fhir/Observation?subject:Patient.identifier=http://fhir.nl/fhir/NamingSystem/bsn|999990019",
+                "/fhir/Observation?subject:Patient.identifier=http://fhir.nl/fhir/NamingSystem/bsn|999990020",
+            ),
+        ] {
+            let before = app.log_lines().await.len();
+            let h = app.as_partner(Some(&a), Method::GET, hidden, None).await;
+            let lines = app.log_lines().await;
+            let m = app.as_partner(Some(&a), Method::GET, missing, None).await;
+            assert_eq!(h.status, StatusCode::OK, "{hidden}");
+            assert_eq!(h.body["total"], m.body["total"], "{hidden}");
+            assert_eq!(h.body["entry"], m.body["entry"], "{hidden}");
+            let attempts: Vec<&Value> = lines[before..]
+                .iter()
+                .filter(|e| e["outcome"] == "denied" && e["client"] == "pb")
+                .collect();
+            assert_eq!(attempts.len(), 1, "{hidden}: {:?}", &lines[before..]);
+            // No BSN in the log.
+            assert!(!serde_json::to_string(&lines[before..]).unwrap().contains("999990019"));
+        }
+        // A client one may see is no attempt.
+        let before = app.log_lines().await.len();
+        app.as_partner(
+            Some(&a),
+            Method::GET,
+            "/fhir/Observation?subject=Patient/pa",
+            None,
+        )
+        .await;
+        let lines = app.log_lines().await;
+        assert!(lines[before..].iter().all(|e| e["outcome"] != "denied"));
+    }
+);
