@@ -1,8 +1,10 @@
 //! The log to screen: FHIR R4 `AuditEvent`s, one per line, from Kring or any record system,
 //! reduced to what the engine needs — when, which user, which client, read or write, and
-//! whether it was emergency access with a stated reason. An event naming several clients
-//! becomes one access per client. Events without a client (sign-ins), without a requesting
-//! user, or that failed are counted and not screened.
+//! whether it was emergency access with a stated reason, or an attempt that was refused. An
+//! event naming several clients becomes one access per client. Events without a client
+//! (sign-ins) or without a requesting user are counted and not screened; a refused attempt
+//! (outcome 4 or 8) is screened like an access — probing clients outside one's circles is
+//! browsing even when every probe was refused — and a failure of the system (12) is not.
 
 use std::borrow::Cow;
 use std::io::BufRead;
@@ -39,6 +41,8 @@ pub struct Access {
     pub event: u32,
     pub action: Action,
     pub emergency: Emergency,
+    /// The access was refused: an attempt on data the user may not see.
+    pub denied: bool,
 }
 
 /// What reading the log found.
@@ -50,7 +54,8 @@ pub struct LogStats {
     pub without_client: u64,
     /// Events without a requesting user with a Practitioner reference.
     pub without_user: u64,
-    /// Events whose outcome was not success (denials, errors).
+    /// Events whose outcome was not success (refused attempts, which are screened, and
+    /// failures of the system, which are not).
     pub not_success: u64,
     pub bad: Vec<BadLine>,
     pub bad_count: u64,
@@ -228,6 +233,7 @@ impl AccessLog {
         client: u32,
         action: Action,
         emergency: Emergency,
+        denied: bool,
     ) {
         let event = self.id_ends.len() as u32;
         self.ids.push_str(event_id);
@@ -239,6 +245,7 @@ impl AccessLog {
             event,
             action,
             emergency,
+            denied,
         });
     }
 
@@ -283,10 +290,17 @@ impl AccessLog {
             return Err("an AuditEvent without id".into());
         }
         let at = instant_ms(&e.recorded).ok_or("an AuditEvent without a valid recorded")?;
-        if e.outcome.as_deref().is_some_and(|o| o != "0") {
-            self.stats.not_success += 1;
-            return Ok(());
-        }
+        let denied = match e.outcome.as_deref() {
+            None | Some("0") => false,
+            Some("4") | Some("8") => {
+                self.stats.not_success += 1;
+                true
+            }
+            Some(_) => {
+                self.stats.not_success += 1;
+                return Ok(());
+            }
+        };
         let Some(requestor) = e.agent.iter().find(|a| a.requestor) else {
             self.stats.without_user += 1;
             return Ok(());
@@ -352,6 +366,7 @@ impl AccessLog {
                 event,
                 action: if write { Action::Write } else { Action::Read },
                 emergency,
+                denied,
             });
         }
         self.ids.push_str(&e.id);
@@ -405,26 +420,30 @@ mod tests {
             r#"{"resourceType":"AuditEvent","id":"d","recorded":"2026-01-05T09:00:00Z","action":"E","agent":[{"requestor":true,"who":{"reference":"Practitioner/1"}}]}"#,
             r#"{"resourceType":"AuditEvent","id":"e","recorded":"2026-01-05T11:00:00Z","action":"R","purposeOfEvent":[{"coding":[{"code":"ETREAT"}]}],"agent":[{"requestor":true,"who":{"reference":"Practitioner/1"}}],"entity":[{"what":{"reference":"Patient/3"}}]}"#,
             r#"{"resourceType":"AuditEvent","id":"f","recorded":"2026-01-05T11:00:00Z","action":"R","purposeOfEvent":[{"coding":[{"code":"ETREAT"}],"text":"reanimatie"}],"agent":[{"requestor":true,"who":{"reference":"Practitioner/1"}}],"entity":[{"what":{"reference":"Patient/3"}}]}"#,
+            r#"{"resourceType":"AuditEvent","id":"g","recorded":"2026-01-05T12:00:00Z","action":"R","outcome":"12","agent":[{"requestor":true,"who":{"reference":"Practitioner/1"}}],"entity":[{"what":{"reference":"Patient/1"}}]}"#,
             r#"{"resourceType":"AuditEvent","id":7}"#,
             "not json",
         ];
         let log = AccessLog::read(lines.join("\n").as_bytes(), &mut cx).unwrap();
-        assert_eq!(log.accesses.len(), 5);
+        assert_eq!(log.accesses.len(), 6);
         assert_eq!(log.event_id(log.accesses[0].event), "b", "sorted by time");
         assert_eq!(log.accesses[0].action, Action::Write);
         assert_eq!(cx.users.name(log.accesses[0].user), "Practitioner/9");
-        assert_eq!(cx.clients.name(log.accesses[2].client), "Patient/2");
-        assert_eq!(log.accesses[3].emergency, Emergency::WithoutReason);
-        assert_eq!(log.accesses[4].emergency, Emergency::WithReason);
-        assert_eq!(log.stats.not_success, 1);
+        // A refused attempt (8) is screened; a failure of the system (12) is not.
+        assert_eq!(log.event_id(log.accesses[1].event), "c");
+        assert!(log.accesses[1].denied && !log.accesses[0].denied);
+        assert_eq!(cx.clients.name(log.accesses[3].client), "Patient/2");
+        assert_eq!(log.accesses[4].emergency, Emergency::WithoutReason);
+        assert_eq!(log.accesses[5].emergency, Emergency::WithReason);
+        assert_eq!(log.stats.not_success, 2);
         assert_eq!(log.stats.without_client, 1);
         assert_eq!(log.stats.bad_count, 2);
-        assert_eq!(log.stats.bad[0].line, 7);
+        assert_eq!(log.stats.bad[0].line, 8);
         assert!(
             log.stats.bad[0].problem.contains("invalid type"),
             "{:?}",
             log.stats.bad
         );
-        assert_eq!(log.stats.bad[1].line, 8);
+        assert_eq!(log.stats.bad[1].line, 9);
     }
 }

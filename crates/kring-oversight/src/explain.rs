@@ -330,7 +330,7 @@ mod tests {
         let at = crate::audit::instant_ms(at).unwrap();
         let mut log = AccessLog::default();
         let (u, c) = (cx.user(user), cx.client(client));
-        log.push("e", at, u, c, Action::Read, Emergency::No);
+        log.push("e", at, u, c, Action::Read, Emergency::No, false);
         let clock = Clock::new(at, at);
         let work = work_spans(&log.accesses);
         let inferred = vec![None; cx.staff.len()];

@@ -23,10 +23,11 @@ pub enum Reason {
     Browsing,
     Serial,
     Volume,
+    DeniedAttempt,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 13] = [
         Reason::OwnRecord,
         Reason::Family,
         Reason::Neighbour,
@@ -39,6 +40,7 @@ impl Reason {
         Reason::Browsing,
         Reason::Serial,
         Reason::Volume,
+        Reason::DeniedAttempt,
     ];
 
     pub fn code(self) -> &'static str {
@@ -55,6 +57,7 @@ impl Reason {
             Reason::Browsing => "browsing",
             Reason::Serial => "serial",
             Reason::Volume => "volume",
+            Reason::DeniedAttempt => "denied-attempt",
         }
     }
 
@@ -77,6 +80,7 @@ impl Reason {
             Reason::Browsing => "veel verschillende cliënten kort na elkaar (bladeren)",
             Reason::Serial => "hetzelfde dossier op meerdere dagen, alleen gelezen",
             Reason::Volume => "veel meer dossiers dan collega's in dezelfde rol",
+            Reason::DeniedAttempt => "een poging die Kring weigerde (geen toegang)",
         }
     }
 
@@ -97,6 +101,7 @@ impl Reason {
             Reason::Browsing => "many different clients in a short time (browsing)",
             Reason::Serial => "the same record on several days, reading only",
             Reason::Volume => "far more records than peers in the same role",
+            Reason::DeniedAttempt => "an attempt that was refused (no access)",
         }
     }
 
@@ -112,6 +117,9 @@ impl Reason {
             Reason::Serial | Reason::Volume => 0.6,
             Reason::NoExplanation => 0.5,
             Reason::OffHours => 0.35,
+            // Alone it is often a slip (a wrong id, a category not granted); with browsing it
+            // is probing.
+            Reason::DeniedAttempt => 0.45,
         }
     }
 }

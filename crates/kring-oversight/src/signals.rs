@@ -111,6 +111,9 @@ pub fn single(
         if a.emergency != Emergency::No {
             j.reasons.push(Reason::Emergency);
         }
+        if a.denied {
+            j.reasons.push(Reason::DeniedAttempt);
+        }
         let night = night_workers.get(a.user as usize).copied().unwrap_or(false);
         if off_hours(&profiles[a.user as usize], clock.hour(a.at), night) {
             j.reasons.push(Reason::OffHours);

@@ -15,8 +15,8 @@ use kring_record::logging::entry_for;
 use kring_record::{Caller, Record};
 
 use crate::store::{
-    DayFigures, Evidence, EvidenceAccess, MirrorRow, NewCase, Review, RunRow, KIND_EMERGENCY,
-    KIND_REASON, KIND_WRITE,
+    DayFigures, Evidence, EvidenceAccess, MirrorRow, NewCase, Review, RunRow, KIND_DENIED,
+    KIND_EMERGENCY, KIND_REASON, KIND_WRITE,
 };
 use crate::{Result, ReviewError};
 
@@ -51,6 +51,9 @@ fn mirror_kind(e: &AccessEntry) -> i64 {
     if matches!(e.action.as_str(), "C" | "U" | "D") {
         kind |= KIND_WRITE;
     }
+    if e.outcome == "denied" {
+        kind |= KIND_DENIED;
+    }
     if e.is_emergency() {
         kind |= KIND_EMERGENCY;
         // Kring lets nobody break the glass without a stated reason; the declaration is
@@ -62,8 +65,8 @@ fn mirror_kind(e: &AccessEntry) -> i64 {
     kind
 }
 
-/// Extends the mirror with the log's new entries: accesses by staff to a client that
-/// succeeded. Returns how many entries were read.
+/// Extends the mirror with the log's new entries: accesses by staff to a client, those that
+/// succeeded and those that were refused (attempts). Returns how many entries were read.
 pub async fn extend_mirror(review: &Review, record: &Record) -> Result<u64> {
     let log = record.access_log();
     let start = review.mirrored_upto().await?;
@@ -82,7 +85,7 @@ pub async fn extend_mirror(review: &Review, record: &Record) -> Result<u64> {
             .iter()
             .filter(|e| {
                 !e.client.is_empty()
-                    && e.outcome == "success"
+                    && matches!(e.outcome.as_str(), "success" | "denied")
                     && e.user.person.starts_with("Practitioner/")
             })
             .collect();
@@ -209,7 +212,15 @@ pub async fn accesses_from_mirror(
         } else {
             Action::Read
         };
-        log.push(&id, r.at, users[u], clients[c], action, emergency);
+        log.push(
+            &id,
+            r.at,
+            users[u],
+            clients[c],
+            action,
+            emergency,
+            r.kind & KIND_DENIED != 0,
+        );
     }
     log.sort();
     Ok((log, acted_for))

@@ -55,6 +55,8 @@ const ROW_BYTES: usize = 29;
 pub const KIND_WRITE: i64 = 1;
 pub const KIND_EMERGENCY: i64 = 2;
 pub const KIND_REASON: i64 = 4;
+/// A refused attempt (the access log's `denied`).
+pub const KIND_DENIED: i64 = 8;
 
 /// The officer's decision on a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -255,6 +255,7 @@ impl Synthetic {
                 clients[e.client as usize],
                 if e.write { Action::Write } else { Action::Read },
                 e.emergency,
+                false,
             );
         }
         log
