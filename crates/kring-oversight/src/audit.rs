@@ -224,29 +224,13 @@ impl AccessLog {
         }
     }
 
-    /// Adds one access by hand (for logs that are not NDJSON, such as Kring's own).
-    pub fn push(
-        &mut self,
-        event_id: &str,
-        at: i64,
-        user: u32,
-        client: u32,
-        action: Action,
-        emergency: Emergency,
-        denied: bool,
-    ) {
+    /// Adds one access by hand (for logs that are not NDJSON, such as Kring's own), as the
+    /// event `event_id`; the access's own `event` is set here.
+    pub fn push(&mut self, event_id: &str, access: Access) {
         let event = self.id_ends.len() as u32;
         self.ids.push_str(event_id);
         self.id_ends.push(self.ids.len());
-        self.accesses.push(Access {
-            at,
-            user,
-            client,
-            event,
-            action,
-            emergency,
-            denied,
-        });
+        self.accesses.push(Access { event, ..access });
     }
 
     /// Reads AUDIT NDJSON, interning users and clients in `cx`.

@@ -330,7 +330,18 @@ mod tests {
         let at = crate::audit::instant_ms(at).unwrap();
         let mut log = AccessLog::default();
         let (u, c) = (cx.user(user), cx.client(client));
-        log.push("e", at, u, c, Action::Read, Emergency::No, false);
+        log.push(
+            "e",
+            Access {
+                at,
+                user: u,
+                client: c,
+                event: 0,
+                action: Action::Read,
+                emergency: Emergency::No,
+                denied: false,
+            },
+        );
         let clock = Clock::new(at, at);
         let work = work_spans(&log.accesses);
         let inferred = vec![None; cx.staff.len()];

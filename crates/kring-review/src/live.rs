@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use kring_access::{Category, Target};
 use kring_audit::AccessEntry;
 use kring_oversight::{
-    group_cases, screen, AccessLog as Accesses, Action, Context, Emergency, RoleMap,
+    group_cases, screen, Access, AccessLog as Accesses, Action, Context, Emergency, RoleMap,
 };
 use kring_record::logging::entry_for;
 use kring_record::{Caller, Record};
@@ -214,12 +214,15 @@ pub async fn accesses_from_mirror(
         };
         log.push(
             &id,
-            r.at,
-            users[u],
-            clients[c],
-            action,
-            emergency,
-            r.kind & KIND_DENIED != 0,
+            Access {
+                at: r.at,
+                user: users[u],
+                client: clients[c],
+                event: 0,
+                action,
+                emergency,
+                denied: r.kind & KIND_DENIED != 0,
+            },
         );
     }
     log.sort();

@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
-use crate::audit::{AccessLog, Action, Emergency};
+use crate::audit::{Access, AccessLog, Action, Emergency};
 use crate::context::Context;
 use crate::finding::Reason;
 use crate::roles::RoleKind;
@@ -250,12 +250,15 @@ impl Synthetic {
         for (i, e) in self.events.iter().enumerate() {
             log.push(
                 &format!("e{i}"),
-                e.at,
-                users[e.user as usize],
-                clients[e.client as usize],
-                if e.write { Action::Write } else { Action::Read },
-                e.emergency,
-                false,
+                Access {
+                    at: e.at,
+                    user: users[e.user as usize],
+                    client: clients[e.client as usize],
+                    event: 0,
+                    action: if e.write { Action::Write } else { Action::Read },
+                    emergency: e.emergency,
+                    denied: false,
+                },
             );
         }
         log
