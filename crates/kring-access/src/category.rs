@@ -39,6 +39,10 @@ pub enum Category {
     /// The access log (AuditEvent): who looked at a client's data. Never granted through a
     /// circle; the client, their representatives and the privacy officers read it.
     AccessLog,
+    /// Emergency declarations (a Communication coded `emergency-access`): the reason a
+    /// professional outside the circle stated. Never granted through a circle; the case
+    /// director, the client's organisation and the client read them.
+    Emergency,
 }
 
 impl Category {
@@ -68,6 +72,7 @@ impl Category {
             Category::Consent => "consent",
             Category::Shared => "shared",
             Category::AccessLog => "access-log",
+            Category::Emergency => "emergency",
         }
     }
 
@@ -77,6 +82,7 @@ impl Category {
             Category::Consent,
             Category::Shared,
             Category::AccessLog,
+            Category::Emergency,
         ]
         .into_iter()
         .chain(Category::GRANTABLE)
@@ -98,6 +104,7 @@ impl Category {
             Category::Consent => "toestemmingen",
             Category::Shared => "gedeelde gegevens",
             Category::AccessLog => "toegangslog",
+            Category::Emergency => "meldingen van noodtoegang",
         }
     }
 
@@ -116,6 +123,7 @@ impl Category {
             Category::Consent => "consents",
             Category::Shared => "shared data",
             Category::AccessLog => "access log",
+            Category::Emergency => "notices of emergency access",
         }
     }
 
@@ -134,7 +142,8 @@ impl fmt::Display for Category {
     }
 }
 
-/// The categories resources of `rtype` can fall in (more than one only for `CarePlan`).
+/// The categories resources of `rtype` can fall in (more than one only for `CarePlan` and
+/// `Communication`).
 /// `client_data` says whether the type belongs to a client at all (its Patient compartment).
 pub fn categories_of_type(rtype: &str, client_data: bool) -> &'static [Category] {
     if rtype == "AuditEvent" {
@@ -154,8 +163,8 @@ pub fn categories_of_type(rtype: &str, client_data: bool) -> &'static [Category]
         | "RequestGroup"
         | "NutritionOrder"
         | "DeviceRequest" => &[Category::SupportPlan],
-        "Communication"
-        | "CommunicationRequest"
+        "Communication" => &[Category::Reports, Category::Emergency],
+        "CommunicationRequest"
         | "Encounter"
         | "EpisodeOfCare"
         | "Flag"
@@ -184,17 +193,25 @@ pub fn categories_of_type(rtype: &str, client_data: bool) -> &'static [Category]
     }
 }
 
-/// The category of one resource, from its type and (for `CarePlan`) its content.
+/// The category of one resource, from its type and (for `CarePlan` and `Communication`) its
+/// content.
 pub fn category_of(rtype: &str, client_data: bool, body: &[u8]) -> Category {
     let cats = categories_of_type(rtype, client_data);
     if cats.len() == 1 {
         return cats[0];
     }
-    if is_crisis_plan(body) {
-        Category::CrisisPlan
-    } else {
-        Category::SupportPlan
+    match rtype {
+        "Communication" if is_emergency_notice(body) => Category::Emergency,
+        "Communication" => Category::Reports,
+        _ if is_crisis_plan(body) => Category::CrisisPlan,
+        _ => Category::SupportPlan,
     }
+}
+
+/// Whether a Communication body is an emergency declaration (coded `emergency-access`).
+pub fn is_emergency_notice(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|v| crate::facts::is_emergency_declaration(&v))
 }
 
 /// Whether a CarePlan body is coded as the crisis plan.

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::circle::{Circle, Membership};
 use crate::consent::ConsentRecord;
-use crate::emergency::{Emergency, EMERGENCY_CATEGORY};
+use crate::emergency::{Emergency, EMERGENCY_CATEGORY, EMERGENCY_SYSTEM};
 
 /// The resource types whose content the decision depends on.
 pub const WATCHED_TYPES: &[&str] = &[
@@ -308,6 +308,15 @@ impl Facts {
             .collect()
     }
 
+    /// A practitioner's running emergency declarations, for their start page.
+    pub fn running_emergencies_of(
+        &self,
+        practitioner: &str,
+        now: DateTime<Utc>,
+    ) -> Vec<&Emergency> {
+        self.running_emergencies(practitioner, now).collect()
+    }
+
     /// A practitioner's emergency declarations that run at `now`.
     fn running_emergencies<'a>(
         &'a self,
@@ -330,13 +339,15 @@ impl Facts {
     }
 }
 
-/// The category code that marks a Communication as an emergency declaration.
+/// The category coding (system and code) that marks a Communication as an emergency
+/// declaration.
 pub fn is_emergency_declaration(v: &Value) -> bool {
     v["category"].as_array().is_some_and(|cs| {
         cs.iter().any(|c| {
-            c["coding"]
-                .as_array()
-                .is_some_and(|cs| cs.iter().any(|c| c["code"] == EMERGENCY_CATEGORY))
+            c["coding"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["system"] == EMERGENCY_SYSTEM && c["code"] == EMERGENCY_CATEGORY)
+            })
         })
     })
 }

@@ -75,6 +75,11 @@ pub trait AccessDecision: Send + Sync + 'static {
         self.decide(subject, action, target)
     }
 
+    /// The emergency accesses of `subject` that run now: (client, declared at in ms).
+    fn running_emergencies(&self, _subject: &Subject) -> Vec<(String, i64)> {
+        vec![]
+    }
+
     /// Takes in a write of a watched type (`None`: deleted) for the rest of its transaction
     /// only; the committed facts learn of it through [`AccessDecision::observe`] at commit.
     fn observe_pending(

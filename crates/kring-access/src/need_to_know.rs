@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::category::{categories_of_type, Category, PLAN_CATEGORY_SYSTEM};
 use crate::circle::{Circle, Membership};
 use crate::consent::{check_givers, resolve, ConsentRecord, ConsentRefusal, Resolution};
+use crate::emergency::{EMERGENCY_CATEGORY, EMERGENCY_SYSTEM};
 use crate::facts::{is_emergency_declaration, Facts, WATCHED_TYPES};
 use crate::policy::{Policy, PolicyError, RequestFacts};
 use crate::reason::Reason;
@@ -164,15 +165,17 @@ impl NeedToKnow {
 
 /// The condition that picks out one category among the resources of a type with several.
 fn only_category(rtype: &str, category: Category) -> Option<AnyOf> {
-    if rtype != "CarePlan" {
-        return None;
-    }
+    let (system, code, that) = match rtype {
+        "CarePlan" => (PLAN_CATEGORY_SYSTEM, "crisis", Category::CrisisPlan),
+        "Communication" => (EMERGENCY_SYSTEM, EMERGENCY_CATEGORY, Category::Emergency),
+        _ => return None,
+    };
     Some(AnyOf {
         conds: vec![Cond::Token {
             param: "category".into(),
-            what: TokenMatch::SystemCode(Some(PLAN_CATEGORY_SYSTEM.into()), "crisis".into()),
+            what: TokenMatch::SystemCode(Some(system.into()), code.into()),
         }],
-        negate: category != Category::CrisisPlan,
+        negate: category != that,
     })
 }
 
@@ -480,6 +483,19 @@ impl AccessDecision for NeedToKnow {
             Some(facts) => self.decide_with(facts, subject, action, target, Utc::now()),
             None => self.decide(subject, action, target),
         }
+    }
+
+    fn running_emergencies(&self, subject: &Subject) -> Vec<(String, i64)> {
+        let Subject::Professional { practitioner, .. } = subject else {
+            return vec![];
+        };
+        self.facts
+            .read()
+            .expect("facts lock")
+            .running_emergencies_of(practitioner, Utc::now())
+            .into_iter()
+            .map(|e| (e.client.clone(), e.declared.timestamp_millis()))
+            .collect()
     }
 
     fn observe_pending(&self, pending: &mut Pending, rtype: &str, id: &str, body: Option<&[u8]>) {

@@ -253,7 +253,7 @@ fn rtype_of(cat: Category) -> &'static str {
     match cat {
         Category::Identity => "Patient",
         Category::SupportPlan | Category::CrisisPlan => "CarePlan",
-        Category::Reports => "Communication",
+        Category::Reports | Category::Emergency => "Communication",
         Category::Medication => "MedicationRequest",
         Category::TreatmentNotes => "Condition",
         Category::Documents => "DocumentReference",
@@ -338,6 +338,16 @@ fn scenario_table() {
         ("a professional in the circle does not read the access log", pro("jh", "jeugdhulp"), Read, "c8", AccessLog, false, "deny-by-default"),
         ("a partner system does not read the access log", partner("jeugdhulp", all), Search, "c8", AccessLog, false, "deny-by-default"),
         ("the operator at the command line", Subject::Operator, Export, "c8", TreatmentNotes, true, "operator"),
+        ("the case director is told of emergency access", pro("dir", "wijkteam"), Read, "c8", Emergency, true, "emergency-notice"),
+        ("another member of the circle is not", pro("jh", "jeugdhulp"), Read, "c8", Emergency, false, "deny-by-default"),
+        ("the privacy officer of the client's organisation is told", Subject::Officer { account: "o".into(), organisation: "jeugdhulp".into() }, Search, "c8", Emergency, true, "emergency-notice"),
+        ("the administrator of the client's organisation is told", Subject::Administrator { account: "a".into(), organisation: "jeugdhulp".into() }, Search, "c8", Emergency, true, "emergency-notice"),
+        ("an administrator of another organisation is not", Subject::Administrator { account: "a".into(), organisation: "wijkteam".into() }, Read, "c8", Emergency, false, "deny-by-default"),
+        ("the administrator sees who the client is", Subject::Administrator { account: "a".into(), organisation: "jeugdhulp".into() }, Read, "c8", Identity, true, "administrator-sees-clients"),
+        ("the administrator does not write the client's identity", Subject::Administrator { account: "a".into(), organisation: "jeugdhulp".into() }, Update, "c8", Identity, false, "deny-by-default"),
+        ("a partner deletes its own organisation's data", partner("jeugdhulp", all), Delete, "c8", Reports, true, "partner-organisation-deletes"),
+        ("a partner without the delete scope does not", partner("jeugdhulp", "system/*.crus"), Delete, "c8", Reports, false, "deny-by-default"),
+        ("a partner does not delete another organisation's data", partner("huisarts", all), Delete, "c8", Medication, false, "deny-by-default"),
     ];
     assert!(table.len() >= 40);
     let mut failures = Vec::new();

@@ -164,6 +164,9 @@ pub fn to_audit_event(e: &AccessEntry) -> Value {
     });
     if !e.purpose.is_empty() {
         event["purposeOfEvent"] = json!([{"coding": [{"system": ACT_REASON, "code": e.purpose}]}]);
+        if !e.stated_reason.is_empty() {
+            event["purposeOfEvent"][0]["text"] = json!(e.stated_reason);
+        }
     }
     if !entities.is_empty() {
         event["entity"] = json!(entities);

@@ -77,6 +77,10 @@ pub struct AccessEntry {
     /// The decision's reasons (`rule:…`, `membership:…` …).
     #[serde(default)]
     pub reasons: Vec<String>,
+    /// The reason the user stated for breaking the glass, in their own words (bounded); the
+    /// client and the privacy officer read it. Empty for every other access.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stated_reason: String,
 }
 
 impl AccessEntry {

@@ -851,7 +851,10 @@ async fn a_professional_adds_a_passkey_and_signs_in_with_it_in_chromium() {
     c.goto(&format!("{base}/beveiliging")).await.unwrap();
     let row = wait_text(&c, "tbody tr", "laptop werk").await;
     // The pages show days in Dutch time.
-    let today = kring_server::pages::dutch_day(chrono::Utc::now().timestamp_millis());
+    let today = kring_server::pages::dates::day(
+        kring_server::pages::dates::today(),
+        kring_server::pages::i18n::Lang::Nl,
+    );
     assert!(
         row.matches(today.as_str()).count() >= 1 && !row.contains('—'),
         "the passkey's last use is shown: {row}"

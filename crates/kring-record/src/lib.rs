@@ -32,6 +32,7 @@ use kring_store::Store;
 
 pub use access_log::LogRequest;
 pub use bundle::{parse_etag, BundleKind};
+pub use emergency::{EmergencyClient, EmergencyError, MAX_REASON_CHARS, MIN_REASON_CHARS};
 pub use error::{RecordError, Refusal, RuleText};
 pub use history::HistoryRequest;
 pub use search::{Handling, SearchRequest};

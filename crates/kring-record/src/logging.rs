@@ -109,6 +109,7 @@ pub fn entry_for(
         purpose: purpose_of(&caller.subject, reasons).to_string(),
         grounds: grounds_of(reasons),
         reasons: reasons.iter().map(Reason::to_string).collect(),
+        stated_reason: String::new(),
     }
 }
 

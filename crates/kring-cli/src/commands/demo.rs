@@ -79,7 +79,7 @@ pub async fn run(cfg: &Config, args: DemoArgs) -> anyhow::Result<()> {
     let people = demo_accounts(&*accounts, &network).await?;
     let credentials = json!({
         "fhir_base": url,
-        "note": "Sign in at the web pages with a username and password; professionals, officers and administrators then give the current code of their totp_secret (any authenticator app, or `oathtool --totp -b SECRET`). The integration client is the record system of the youth-care organisation: it sees the clients whose circle includes that organisation.",
+        "note": "Sign in at the web pages with a username and password; everyone (clients and parents too) then gives the current code of their totp_secret (any authenticator app, or `oathtool --totp -b SECRET`). The integration client is the record system of the youth-care organisation: it sees the clients whose circle includes that organisation.",
         "web": format!("{base}/"),
         "integration": {
             "client_id": integration.client_id,

@@ -1,5 +1,7 @@
 //! Accounts of people who sign in, and the sign-in steps: password (argon2id), then a second
-//! factor (TOTP, or a one-time recovery code). Five wrong attempts lock an account for fifteen
+//! factor (TOTP, a passkey, or a one-time recovery code) — for everyone, clients and their
+//! representatives included, as Dutch client portals must reach eIDAS level *substantial*
+//! (DigiD Substantieel). Five wrong attempts lock an account for fifteen
 //! minutes. An unknown username costs the same time as a wrong password and gets the same
 //! answer.
 
@@ -28,13 +30,6 @@ pub enum Kind {
     Representative,
     Officer,
     Administrator,
-}
-
-impl Kind {
-    /// Whether two-factor sign-in is required (everyone but clients and representatives).
-    pub fn needs_second_factor(self) -> bool {
-        !matches!(self, Kind::Client | Kind::Representative)
-    }
 }
 
 /// One account, as stored (a JSON document in `accounts.data`).
@@ -292,9 +287,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Creates (or replaces) an account with a password; professionals, officers and
-/// administrators get a TOTP secret that is confirmed at their first sign-in, unless
-/// `confirmed` (the demo hands its secrets out in demo-credentials.json).
+/// Creates (or replaces) an account with a password and a TOTP secret that is confirmed at the
+/// first sign-in (enrolment), unless `confirmed` (the demo hands its secrets out in
+/// demo-credentials.json).
 pub async fn create(
     store: &dyn AccountStore,
     mut a: Account,
@@ -302,7 +297,7 @@ pub async fn create(
     confirmed: bool,
 ) -> Result<Account, SignInError> {
     a.password_hash = hash_password(password);
-    if a.kind.needs_second_factor() && a.totp_secret.is_none() {
+    if a.totp_secret.is_none() {
         a.totp_secret = Some(new_totp_secret());
     }
     a.totp_confirmed = confirmed && a.totp_secret.is_some();

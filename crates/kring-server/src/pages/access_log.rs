@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use axum::Form;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use kring_access::category::Category;
 use kring_access::Reason;
@@ -18,8 +17,11 @@ use kring_fhir::datetime::dutch_offset_ms;
 use kring_record::LogRequest;
 use serde::Deserialize;
 
-use super::clients::{category_name, names_of};
+use super::clients::category_name;
+use super::error::PageError;
+use super::form::CsrfForm;
 use super::i18n::{Lang, Texts};
+use super::names::names_of;
 use super::{render, Frame, Person};
 use crate::AppState;
 
@@ -219,7 +221,7 @@ pub async fn who_looked(
     State(state): State<AppState>,
     person: Person,
     Query(period): Query<Period>,
-) -> Response {
+) -> Result<Response, PageError> {
     let (patient, me) = match &person.caller.subject {
         Subject::Client { patient, .. } => (patient.clone(), format!("Patient/{patient}")),
         Subject::Representative {
@@ -227,13 +229,7 @@ pub async fn who_looked(
             related_person,
             ..
         } => (patient.clone(), format!("RelatedPerson/{related_person}")),
-        _ => {
-            return render::error_page(
-                person.frame("who-looked"),
-                &kring_record::RecordError::Forbidden(kring_record::Refusal::silent()),
-                person.lang,
-            )
-        }
+        _ => return Err(person.not_for_you()),
     };
     let req = LogRequest {
         client: Some(patient),
@@ -242,14 +238,11 @@ pub async fn who_looked(
         count: 500,
         ..LogRequest::default()
     };
-    let entries = match state
+    let entries = state
         .record
         .read_log(&person.caller, &req, "page-view")
         .await
-    {
-        Ok(e) => e,
-        Err(e) => return render::error_page(person.frame("access-log"), &e, person.lang),
-    };
+        .map_err(|e| person.failed(e))?;
     let t = Texts { lang: person.lang };
     let orgs = organisation_names(&state, &person, &entries).await;
     let mut per_day: BTreeMap<String, usize> = BTreeMap::new();
@@ -270,7 +263,7 @@ pub async fn who_looked(
         .collect();
     let f = person.frame("who-looked");
     let chart = chart(&per_day, &t.get("accesses-per-day"));
-    render::page(
+    Ok(render::page(
         &WhoLookedPage {
             f,
             from: period.van,
@@ -280,13 +273,11 @@ pub async fn who_looked(
         },
         person.lang,
         person.set_lang,
-    )
+    ))
 }
 
 #[derive(Deserialize, Default)]
 pub struct OfficerFilter {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     client: String,
     #[serde(default)]
@@ -300,7 +291,10 @@ pub struct OfficerFilter {
 }
 
 /// `GET /toegangslog`: the privacy officer's view, latest first.
-pub async fn officer_page(State(state): State<AppState>, person: Person) -> Response {
+pub async fn officer_page(
+    State(state): State<AppState>,
+    person: Person,
+) -> Result<Response, PageError> {
     officer(&state, person, OfficerFilter::default()).await
 }
 
@@ -309,21 +303,18 @@ pub async fn officer_page(State(state): State<AppState>, person: Person) -> Resp
 pub async fn officer_search(
     State(state): State<AppState>,
     person: Person,
-    Form(filter): Form<OfficerFilter>,
-) -> Response {
-    if let Err(r) = person.check_csrf(&filter.csrf) {
-        return axum::response::IntoResponse::into_response(r);
-    }
+    CsrfForm(filter): CsrfForm<OfficerFilter>,
+) -> Result<Response, PageError> {
     officer(&state, person, filter).await
 }
 
-async fn officer(state: &AppState, person: Person, filter: OfficerFilter) -> Response {
+async fn officer(
+    state: &AppState,
+    person: Person,
+    filter: OfficerFilter,
+) -> Result<Response, PageError> {
     let Subject::Officer { organisation, .. } = &person.caller.subject else {
-        return render::error_page(
-            person.frame("access-log"),
-            &kring_record::RecordError::Forbidden(kring_record::Refusal::silent()),
-            person.lang,
-        );
+        return Err(person.not_for_you());
     };
     let mut req = LogRequest {
         from_ms: day_ms(&filter.van, false),
@@ -357,14 +348,11 @@ async fn officer(state: &AppState, person: Person, filter: OfficerFilter) -> Res
             req.agent = Some(id);
         }
     }
-    let entries = match state
+    let entries = state
         .record
         .read_log(&person.caller, &req, "page-view")
         .await
-    {
-        Ok(e) => e,
-        Err(e) => return render::error_page(person.frame("access-log"), &e, person.lang),
-    };
+        .map_err(|e| person.failed(e))?;
     let t = Texts { lang: person.lang };
     let orgs = organisation_names(state, &person, &entries).await;
     let rows = entries
@@ -401,7 +389,7 @@ async fn officer(state: &AppState, person: Person, filter: OfficerFilter) -> Res
         })
         .collect();
     let f = person.frame("access-log");
-    render::page(
+    Ok(render::page(
         &OfficerPage {
             f,
             client,
@@ -413,7 +401,7 @@ async fn officer(state: &AppState, person: Person, filter: OfficerFilter) -> Res
         },
         person.lang,
         person.set_lang,
-    )
+    ))
 }
 
 #[cfg(test)]

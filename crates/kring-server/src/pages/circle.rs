@@ -1,27 +1,39 @@
 //! The circle page: the case director (or an administrator of the client's organisation) adds
-//! professionals with a role's data categories and an end date, and ends memberships. Changes
-//! are CareTeam updates through the record, so the decision point and the log see them.
+//! professionals, teams or organisations with the data categories they need and an end date,
+//! and ends memberships after a confirmation. Changes are CareTeam updates through the record,
+//! so the decision point and the log see them. Every member is shown by name, every date in
+//! Dutch, and ended memberships say when they ended.
 
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
+use chrono::{Duration, NaiveDate};
 use kring_access::category::{Category, CATEGORY_SYSTEM};
-use kring_access::circle::{Circle, CATEGORIES_EXTENSION};
+use kring_access::circle::{Circle, Membership, CATEGORIES_EXTENSION};
 use kring_access::Action;
+use kring_record::Versioned;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::clients::{category_name, human_name, json, search, update};
-use super::{render, Frame, Person};
+use super::clients::category_name;
+use super::error::PageError;
+use super::form::CsrfForm;
+use super::names::{json, role_text, search, ClientName, Names};
+use super::{dates, render, Frame, Person};
 use crate::AppState;
+
+/// A membership may run at most this long from today: circles are reviewed, not forgotten.
+const MAX_YEARS: i64 = 3;
 
 pub struct MemberRow {
     pub index: usize,
     pub who: String,
+    pub director: bool,
     pub categories: String,
     pub period: String,
-    pub running: bool,
+    /// `running`, `ended` or `future`.
+    pub state: &'static str,
+    pub state_text: String,
 }
 
 #[derive(Template)]
@@ -34,7 +46,21 @@ struct CirclePage {
     professionals: Vec<(String, String)>,
     teams: Vec<(String, String)>,
     organisations: Vec<(String, String)>,
-    category_options: Vec<(String, String)>,
+    category_options: Vec<(String, String, bool)>,
+    /// What was typed, kept after an error.
+    chosen_member: String,
+    end: String,
+    min_end: String,
+    max_end: String,
+}
+
+#[derive(Template)]
+#[template(path = "circle_end.html")]
+struct EndPage {
+    f: Frame,
+    id: String,
+    index: usize,
+    question: String,
 }
 
 fn may_manage(state: &AppState, person: &Person, id: &str) -> bool {
@@ -45,7 +71,7 @@ fn may_manage(state: &AppState, person: &Person, id: &str) -> bool {
 }
 
 /// The client's circle, through the record.
-async fn circle_of(state: &AppState, person: &Person, id: &str) -> Option<kring_record::Versioned> {
+async fn circle_of(state: &AppState, person: &Person, id: &str) -> Option<Versioned> {
     search(
         state,
         person,
@@ -57,117 +83,126 @@ async fn circle_of(state: &AppState, person: &Person, id: &str) -> Option<kring_
     .next()
 }
 
-pub async fn page(
-    State(state): State<AppState>,
-    person: Person,
-    Path(id): Path<String>,
-) -> Response {
-    render_page(&state, &person, &id, None).await
+/// The page's title: the client by name when the person may see it.
+async fn frame(state: &AppState, person: &Person, id: &str) -> Frame {
+    let mut f = person.frame("circle-manage");
+    if let Some(p) = search(state, person, "Patient", &format!("_id={id}"))
+        .await
+        .first()
+    {
+        let c = ClientName::of(p);
+        f.title = f.t.with("circle-of", &[("client", &c.full(person.lang))]);
+    }
+    f
+}
+
+/// A membership's period and state in words.
+fn period_of(m: &Membership, today: NaiveDate, person: &Person) -> (String, &'static str, String) {
+    let t = person.texts();
+    let d = |x: Option<NaiveDate>| x.map(|x| dates::day(x, person.lang)).unwrap_or_default();
+    let period = match (m.period.start, m.period.end) {
+        (_, None) => t.with("period-from", &[("start", &d(m.period.start))]),
+        (None, Some(_)) => t.with("period-until", &[("end", &d(m.period.end))]),
+        _ => format!("{} – {}", d(m.period.start), d(m.period.end)),
+    };
+    if m.period.end.is_some_and(|e| e < today) {
+        let text = t.with("membership-ended", &[("end", &d(m.period.end))]);
+        (period, "ended", text)
+    } else if m.period.start.is_some_and(|s| s > today) {
+        let text = t.with("membership-future", &[("start", &d(m.period.start))]);
+        (period, "future", text)
+    } else {
+        (period, "running", t.get("membership-running"))
+    }
+}
+
+/// What the add form holds when the page is shown again.
+#[derive(Default)]
+struct Typed {
+    member: String,
+    end: String,
+    categories: Vec<String>,
 }
 
 async fn render_page(
     state: &AppState,
     person: &Person,
     id: &str,
+    typed: Typed,
+    message: Option<String>,
     error: Option<String>,
-) -> Response {
+) -> Result<Response, PageError> {
     if !may_manage(state, person, id) {
-        return (
-            StatusCode::FORBIDDEN,
-            "only the case director manages this circle",
-        )
-            .into_response();
+        return Err(person.not_found());
     }
-    let today = chrono::Utc::now().date_naive();
-    let mut members = Vec::new();
-    if let Some(c) = circle_of(state, person, id).await {
-        let circle = Circle::from_json(&c.id, &json(&c));
-        for m in &circle.memberships {
-            members.push(MemberRow {
+    let today = dates::today();
+    let circle = circle_of(state, person, id).await;
+    let memberships = circle
+        .as_ref()
+        .map(|c| Circle::from_json(&c.id, &json(c)).memberships)
+        .unwrap_or_default();
+    // Everyone who can be added, and everyone already in the circle, by name.
+    let roles = search(state, person, "PractitionerRole", "_count=1000").await;
+    let teams = search(state, person, "CareTeam", "subject:missing=true&_count=200").await;
+    let orgs = search(state, person, "Organization", "_count=200").await;
+    let mut refs: Vec<String> = memberships.iter().map(|m| m.member.clone()).collect();
+    refs.extend(roles.iter().map(|r| format!("PractitionerRole/{}", r.id)));
+    let names = Names::of(state, person, refs.iter().map(String::as_str)).await;
+    let members = memberships
+        .iter()
+        .map(|m| {
+            let (period, state, state_text) = period_of(m, today, person);
+            MemberRow {
                 index: m.index,
-                who: format!(
-                    "{}{}",
-                    m.member,
-                    m.organisation
-                        .as_ref()
-                        .map(|o| format!(" ({o})"))
-                        .unwrap_or_default()
-                ),
+                who: names.name(&m.member),
+                director: m.director,
                 categories: m
                     .categories
                     .iter()
                     .map(|c| category_name(*c, person.lang))
                     .collect::<Vec<_>>()
                     .join(", "),
-                period: format!(
-                    "{} – {}",
-                    m.period.start.map(|d| d.to_string()).unwrap_or_default(),
-                    m.period.end.map(|d| d.to_string()).unwrap_or_default()
-                ),
-                running: m.running(today),
-            });
-        }
-    }
-    let mut professionals = Vec::new();
-    let roles = state
-        .record
-        .search(
-            &person.caller,
-            &kring_record::SearchRequest::from_query(
-                "PractitionerRole",
-                "_count=500&_include=PractitionerRole:practitioner",
-            ),
-            kring_record::Handling::Strict,
-        )
-        .await;
-    if let Ok(out) = roles {
-        for r in &out.matches {
-            let v = json(r);
-            let practitioner = v["practitioner"]["reference"].as_str().unwrap_or("");
-            let name = out
-                .included
-                .iter()
-                .find(|p| format!("Practitioner/{}", p.id) == practitioner)
-                .map(|p| human_name(&json(p)))
-                .unwrap_or_else(|| practitioner.to_string());
-            let org = v["organization"]["reference"]
-                .as_str()
-                .unwrap_or("")
-                .trim_start_matches("Organization/");
-            let code = v["code"][0]["coding"][0]["code"].as_str().unwrap_or("");
-            professionals.push((
-                format!("PractitionerRole/{}", r.id),
-                format!("{name} — {org} ({code})"),
-            ));
-        }
-    }
+                period,
+                state,
+                state_text,
+            }
+        })
+        .collect();
+    let mut professionals: Vec<(String, String)> = roles
+        .iter()
+        .map(|r| {
+            let reference = format!("PractitionerRole/{}", r.id);
+            let label = names.name(&reference);
+            let label = if label.is_empty() {
+                role_text(&json(r))
+            } else {
+                label
+            };
+            (reference, label)
+        })
+        .collect();
     professionals.sort_by(|a, b| a.1.cmp(&b.1));
-    let mut teams: Vec<(String, String)> =
-        search(state, person, "CareTeam", "subject:missing=true&_count=200")
-            .await
-            .iter()
-            .map(|t| {
-                let v = json(t);
-                let org = v["managingOrganization"][0]["reference"]
-                    .as_str()
-                    .unwrap_or("")
-                    .trim_start_matches("Organization/")
-                    .to_string();
-                let name = v["name"].as_str().unwrap_or(&t.id).to_string();
-                (format!("CareTeam/{}", t.id), format!("{name} — {org}"))
-            })
-            .collect();
+    let mut teams: Vec<(String, String)> = teams
+        .iter()
+        .map(|t| {
+            let v = json(t);
+            let name = v["name"].as_str().unwrap_or_default().to_string();
+            (format!("CareTeam/{}", t.id), name)
+        })
+        .filter(|(_, n)| !n.is_empty())
+        .collect();
     teams.sort_by(|a, b| a.1.cmp(&b.1));
-    let mut organisations: Vec<(String, String)> =
-        search(state, person, "Organization", "_count=200")
-            .await
-            .iter()
-            .map(|o| {
-                let v = json(o);
-                let name = v["name"].as_str().unwrap_or(&o.id).to_string();
-                (format!("Organization/{}", o.id), name)
-            })
-            .collect();
+    let mut organisations: Vec<(String, String)> = orgs
+        .iter()
+        .map(|o| {
+            let v = json(o);
+            (
+                format!("Organization/{}", o.id),
+                v["name"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .filter(|(_, n)| !n.is_empty())
+        .collect();
     organisations.sort_by(|a, b| a.1.cmp(&b.1));
     let category_options = Category::GRANTABLE
         .iter()
@@ -175,12 +210,14 @@ async fn render_page(
             (
                 c.code().to_string(),
                 category_name(*c, person.lang).to_string(),
+                typed.categories.iter().any(|t| t == c.code()),
             )
         })
         .collect();
-    let mut f = person.frame("circle-manage");
+    let mut f = frame(state, person, id).await;
     f.error = error;
-    render::page(
+    f.message = message;
+    Ok(render::page(
         &CirclePage {
             f,
             id: id.to_string(),
@@ -189,10 +226,22 @@ async fn render_page(
             teams,
             organisations,
             category_options,
+            chosen_member: typed.member,
+            end: typed.end,
+            min_end: today.to_string(),
+            max_end: (today + Duration::days(365 * MAX_YEARS)).to_string(),
         },
         person.lang,
         person.set_lang,
-    )
+    ))
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    person: Person,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    render_page(&state, &person, &id, Typed::default(), None, None).await
 }
 
 /// Whether a form's member is a reference a membership may name: a professional in a role, a
@@ -202,82 +251,86 @@ fn may_be_member(reference: &str) -> bool {
         return false;
     };
     matches!(rtype, "PractitionerRole" | "CareTeam" | "Organization")
-        && !id.is_empty()
-        && id.len() <= 64
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && kring_fhir::reference::is_valid_id(id)
 }
 
-/// Form fields, with repeated keys (`category=a&category=b`).
-fn fields(body: &Bytes) -> Vec<(String, String)> {
-    form_urlencoded::parse(body).into_owned().collect()
-}
-
-fn field(fields: &[(String, String)], key: &str) -> String {
-    fields
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
-}
-
-async fn update_circle(
-    state: &AppState,
-    person: &Person,
-    id: &str,
-    change: impl FnOnce(&mut Value),
-) -> Result<(), String> {
-    let Some(c) = circle_of(state, person, id).await else {
-        return Err("this client has no circle yet".into());
-    };
-    update(state, person, &c, change).await
+#[derive(Deserialize)]
+pub struct AddForm {
+    #[serde(default)]
+    member: String,
+    #[serde(default)]
+    end: String,
+    #[serde(default)]
+    category: Vec<String>,
 }
 
 pub async fn add(
     State(state): State<AppState>,
     person: Person,
     Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    let f = fields(&body);
-    if let Err(r) = person.check_csrf(&field(&f, "csrf")) {
-        return r.into_response();
-    }
-    let member = field(&f, "member");
-    let end = field(&f, "end");
-    let cats: Vec<Value> = f
+    CsrfForm(form): CsrfForm<AddForm>,
+) -> Result<Response, PageError> {
+    let t = person.texts();
+    let today = dates::today();
+    let typed = Typed {
+        member: form.member.clone(),
+        end: form.end.clone(),
+        categories: form.category.clone(),
+    };
+    let cats: Vec<Category> = form
+        .category
         .iter()
-        .filter(|(k, _)| k == "category")
-        .filter_map(|(_, v)| Category::from_code(v))
+        .filter_map(|c| Category::from_code(c))
+        .filter(|c| Category::GRANTABLE.contains(c))
+        .collect();
+    let end = NaiveDate::parse_from_str(form.end.trim(), "%Y-%m-%d").ok();
+    let problem = if !may_be_member(&form.member) {
+        Some(t.get("circle-choose-member"))
+    } else if cats.is_empty() {
+        Some(t.get("circle-choose-category"))
+    } else if end.is_none() {
+        Some(t.get("circle-choose-end"))
+    } else if end.is_some_and(|e| e < today) {
+        Some(t.get("circle-end-before-start"))
+    } else if end.is_some_and(|e| e > today + Duration::days(365 * MAX_YEARS)) {
+        Some(t.with("circle-end-too-late", &[("years", &MAX_YEARS.to_string())]))
+    } else {
+        None
+    };
+    if let Some(p) = problem {
+        return render_page(&state, &person, &id, typed, None, Some(p)).await;
+    }
+    let end = end.expect("checked above");
+    let Some(current) = circle_of(&state, &person, &id).await else {
+        let e = t.get("circle-none");
+        return render_page(&state, &person, &id, typed, None, Some(e)).await;
+    };
+    let circle = Circle::from_json(&current.id, &json(&current));
+    let names = Names::of(&state, &person, [form.member.as_str()]).await;
+    let who = names.name(&form.member);
+    if let Some(m) = circle
+        .memberships
+        .iter()
+        .find(|m| m.member == form.member && m.running(today))
+    {
+        let until = m
+            .period
+            .end
+            .map(|e| dates::day(e, person.lang))
+            .unwrap_or_else(|| t.get("no-end"));
+        let e = t.with("circle-already", &[("who", &who), ("end", &until)]);
+        return render_page(&state, &person, &id, typed, None, Some(e)).await;
+    }
+    let coding: Vec<Value> = cats
+        .iter()
         .map(|c| json!({"system": CATEGORY_SYSTEM, "code": c.code()}))
         .collect();
-    if !may_be_member(&member)
-        || cats.is_empty()
-        || chrono::NaiveDate::parse_from_str(&end, "%Y-%m-%d").is_err()
-    {
-        return render_page(
-            &state,
-            &person,
-            &id,
-            Some(match person.lang {
-                super::i18n::Lang::Nl => {
-                    "Kies een professional, team of organisatie, ten minste één soort gegevens en een einddatum.".into()
-                }
-                super::i18n::Lang::En => {
-                    "Choose a professional, team or organisation, at least one kind of data and an end date.".into()
-                }
-            }),
-        )
-        .await;
-    }
-    let today = chrono::Utc::now().date_naive().to_string();
-    let result = update_circle(&state, &person, &id, |v| {
-        let participant = json!({
-            "extension": [{"url": CATEGORIES_EXTENSION, "valueCodeableConcept": {"coding": cats}}],
-            "member": {"reference": member},
-            "period": {"start": today, "end": end},
-        });
+    let participant = json!({
+        "extension": [{"url": CATEGORIES_EXTENSION, "valueCodeableConcept": {"coding": coding}}],
+        "member": {"reference": form.member},
+        "period": {"start": today.to_string(), "end": end.to_string()},
+    });
+    let result = super::clients::update(&state, &person, &current, |v| {
         match v["participant"].as_array_mut() {
             Some(list) => list.push(participant),
             None => v["participant"] = json!([participant]),
@@ -285,34 +338,73 @@ pub async fn add(
     })
     .await;
     match result {
-        Ok(()) => Redirect::to(&format!("/clienten/{id}/kring")).into_response(),
-        Err(e) => render_page(&state, &person, &id, Some(e)).await,
+        Ok(()) => {
+            let m = t.with(
+                "circle-added",
+                &[("who", &who), ("end", &dates::day(end, person.lang))],
+            );
+            render_page(&state, &person, &id, Typed::default(), Some(m), None).await
+        }
+        Err(e) => render_page(&state, &person, &id, typed, None, Some(e)).await,
     }
+}
+
+#[derive(Deserialize)]
+pub struct EndForm {
+    index: usize,
+    /// Set by the confirmation page's button: the membership is ended only then.
+    #[serde(default)]
+    confirmed: String,
 }
 
 pub async fn end(
     State(state): State<AppState>,
     person: Person,
     Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    let f = fields(&body);
-    if let Err(r) = person.check_csrf(&field(&f, "csrf")) {
-        return r.into_response();
+    CsrfForm(form): CsrfForm<EndForm>,
+) -> Result<Response, PageError> {
+    if !may_manage(&state, &person, &id) {
+        return Err(person.not_found());
     }
-    let Ok(index) = field(&f, "index").parse::<usize>() else {
-        return (StatusCode::BAD_REQUEST, "which membership?").into_response();
+    let t = person.texts();
+    let Some(current) = circle_of(&state, &person, &id).await else {
+        return Err(person.not_found());
     };
+    let circle = Circle::from_json(&current.id, &json(&current));
+    let Some(m) = circle.memberships.iter().find(|m| m.index == form.index) else {
+        let e = t.get("circle-no-such-member");
+        return render_page(&state, &person, &id, Typed::default(), None, Some(e)).await;
+    };
+    let names = Names::of(&state, &person, [m.member.as_str()]).await;
+    let who = names.name(&m.member);
+    if form.confirmed != "ja" {
+        let mut f = frame(&state, &person, &id).await;
+        f.title = t.get("circle-end-title");
+        return Ok(render::page(
+            &EndPage {
+                f,
+                id,
+                index: form.index,
+                question: t.with("circle-end-confirm", &[("who", &who)]),
+            },
+            person.lang,
+            person.set_lang,
+        ));
+    }
     // Ended yesterday: from today on it grants nothing.
-    let yesterday = (chrono::Utc::now().date_naive() - chrono::Duration::days(1)).to_string();
-    let result = update_circle(&state, &person, &id, |v| {
+    let yesterday = (dates::today() - Duration::days(1)).to_string();
+    let index = form.index;
+    let result = super::clients::update(&state, &person, &current, |v| {
         if let Some(p) = v["participant"].get_mut(index) {
             p["period"]["end"] = json!(yesterday);
         }
     })
     .await;
     match result {
-        Ok(()) => Redirect::to(&format!("/clienten/{id}/kring")).into_response(),
-        Err(e) => render_page(&state, &person, &id, Some(e)).await,
+        Ok(()) => {
+            let m = t.with("circle-ended", &[("who", &who)]);
+            render_page(&state, &person, &id, Typed::default(), Some(m), None).await
+        }
+        Err(e) => render_page(&state, &person, &id, Typed::default(), None, Some(e)).await,
     }
 }

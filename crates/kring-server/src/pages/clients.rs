@@ -1,104 +1,33 @@
-//! "My clients", the client page with "why can I see this?" on each part, and emergency
-//! access. Every piece of data comes through the record: decided and logged.
+//! "My clients" and the client page with "why can I see this?" on each part. Every piece of
+//! data comes through the record: decided and logged. A client one may not see gives exactly
+//! the page of an id that names no client — and the attempt is logged on that client.
+
+use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use kring_access::category::Category;
 use kring_access::circle::Circle;
 use kring_access::{Action, Decision, Subject};
-use kring_record::{Handling, SearchRequest, Versioned};
+use kring_record::Versioned;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::admin::{emergency_notices, Notice};
+use super::error::PageError;
+use super::form::CsrfForm;
 use super::i18n::Lang;
-use super::{render, Frame, Person};
+use super::names::{human_name, json, search, ClientName, Names};
+use super::{dates, render, Frame, Person};
+use crate::auth::accounts::Kind;
 use crate::AppState;
 
-pub struct ClientRow {
-    pub id: String,
-    pub name: String,
-    pub categories: String,
-    pub until: String,
-    pub director: bool,
-}
-
-#[derive(Template)]
-#[template(path = "clients.html")]
-struct ClientsPage {
-    f: Frame,
-    rows: Vec<ClientRow>,
-    notifications: Vec<String>,
-    /// Warnings from the privacy officer not yet read: (id, text, sent).
-    warnings: Vec<(i64, String, String)>,
-}
-
-pub struct Section {
-    pub key: &'static str,
-    pub title: String,
-    pub allowed: bool,
-    pub items: Vec<String>,
-    pub why: Vec<String>,
-}
-
-#[derive(Template)]
-#[template(path = "client.html")]
-struct ClientPage {
-    f: Frame,
-    id: String,
-    sections: Vec<Section>,
-    emergency: bool,
-    director: bool,
-}
-
-#[derive(Template)]
-#[template(path = "emergency.html")]
-struct EmergencyPage {
-    f: Frame,
-}
-
-pub async fn home(person: Result<Person, Response>) -> Response {
-    match person {
-        Ok(p) if p.account.kind == crate::auth::accounts::Kind::Professional => {
-            Redirect::to("/clienten").into_response()
-        }
-        Ok(p) if p.account.kind == crate::auth::accounts::Kind::Officer => {
-            Redirect::to("/toegangslog").into_response()
-        }
-        Ok(_) => Redirect::to("/toestemming").into_response(),
-        Err(r) => r,
-    }
-}
-
+/// A category's name for people.
 pub(super) fn category_name(c: Category, lang: Lang) -> &'static str {
     match lang {
         Lang::Nl => c.dutch(),
         Lang::En => c.english(),
-    }
-}
-
-/// A search through the record as this person (decided inside the query, logged per client).
-pub(super) async fn search(
-    state: &AppState,
-    person: &Person,
-    rtype: &str,
-    query: &str,
-) -> Vec<Versioned> {
-    match state
-        .record
-        .search(
-            &person.caller,
-            &SearchRequest::from_query(rtype, query),
-            Handling::Strict,
-        )
-        .await
-    {
-        Ok(out) => out.matches,
-        Err(e) => {
-            tracing::warn!(error = %e, "page search failed");
-            vec![]
-        }
     }
 }
 
@@ -126,78 +55,112 @@ pub(super) async fn update(
         .map_err(|e| render::sentence(&e, person.lang))
 }
 
-/// Display names of resources of one type, by reference (`Type/id`), looked up as this
-/// person (so the lookup is decided and logged like any other); references of other types,
-/// and resources without a name, are left out.
-pub(super) async fn names_of<'a>(
+/// `GET /`: each kind of account to its own start page.
+pub async fn home(person: Result<Person, PageError>) -> Response {
+    let to = match person.map(|p| p.account.kind) {
+        Ok(Kind::Professional) => "/clienten",
+        Ok(Kind::Officer) => "/toezicht",
+        Ok(Kind::Administrator) => "/beheer",
+        Ok(Kind::Client | Kind::Representative) => "/toestemming",
+        Err(e) => return e.into_response(),
+    };
+    Redirect::to(to).into_response()
+}
+
+pub struct ClientRow {
+    pub id: String,
+    pub name: String,
+    pub categories: String,
+    pub until: String,
+    pub director: bool,
+}
+
+pub struct EmergencyRow {
+    pub id: String,
+    pub name: String,
+    pub until: String,
+}
+
+#[derive(Template)]
+#[template(path = "clients.html")]
+struct ClientsPage {
+    f: Frame,
+    rows: Vec<ClientRow>,
+    emergencies: Vec<EmergencyRow>,
+    notices: Vec<Notice>,
+    /// Warnings from the privacy officer not yet read: (id, text, sent).
+    warnings: Vec<(i64, String, String)>,
+    query: String,
+    searched: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ClientSearch {
+    #[serde(default)]
+    zoek: String,
+}
+
+/// `GET /clienten`.
+pub async fn my_clients(
+    State(state): State<AppState>,
+    person: Person,
+) -> Result<Response, PageError> {
+    clients_page(&state, &person, ClientSearch::default()).await
+}
+
+/// `POST /clienten`: the same, narrowed to a name, date of birth or BSN (in the body: a BSN
+/// never goes into a URL).
+pub async fn search_clients(
+    State(state): State<AppState>,
+    person: Person,
+    CsrfForm(form): CsrfForm<ClientSearch>,
+) -> Result<Response, PageError> {
+    clients_page(&state, &person, form).await
+}
+
+/// Whether a client matches what was typed: part of the name, a date of birth (`2010-03-12`
+/// or `12-03-2010`), or the BSN exactly.
+fn matches(query: &str, name: &ClientName, bsn: Option<&str>) -> bool {
+    let q = query.trim().to_lowercase();
+    if q.is_empty() {
+        return true;
+    }
+    if q.len() == 9 && q.bytes().all(|b| b.is_ascii_digit()) {
+        return bsn == Some(q.as_str());
+    }
+    let as_date = chrono::NaiveDate::parse_from_str(&q, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(&q, "%d-%m-%Y"))
+        .ok();
+    if let Some(d) = as_date {
+        return name.birth == Some(d);
+    }
+    name.name.to_lowercase().contains(&q)
+}
+
+async fn clients_page(
     state: &AppState,
     person: &Person,
-    rtype: &str,
-    references: impl IntoIterator<Item = &'a str>,
-    name: fn(&Value) -> String,
-) -> std::collections::BTreeMap<String, String> {
-    let prefix = format!("{rtype}/");
-    let ids: std::collections::BTreeSet<&str> = references
-        .into_iter()
-        .filter_map(|r| r.strip_prefix(prefix.as_str()))
-        .collect();
-    if ids.is_empty() {
-        return Default::default();
-    }
-    let query = format!(
-        "_id={}&_count={}",
-        ids.iter().copied().collect::<Vec<_>>().join(","),
-        ids.len()
-    );
-    search(state, person, rtype, &query)
-        .await
-        .iter()
-        .map(|v| (format!("{prefix}{}", v.id), name(&json(v))))
-        .filter(|(_, n)| !n.is_empty())
-        .collect()
-}
-
-pub(super) fn json(v: &Versioned) -> Value {
-    serde_json::from_slice(&v.body).unwrap_or_default()
-}
-
-pub(super) fn human_name(v: &Value) -> String {
-    let n = &v["name"][0];
-    if let Some(t) = n["text"].as_str() {
-        return t.to_string();
-    }
-    let given: Vec<&str> = n["given"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
-    format!("{} {}", given.join(" "), n["family"].as_str().unwrap_or(""))
-        .trim()
-        .to_string()
-}
-
-pub async fn my_clients(State(state): State<AppState>, person: Person) -> Response {
+    form: ClientSearch,
+) -> Result<Response, PageError> {
     let Subject::Professional {
         role, practitioner, ..
     } = &person.caller.subject
     else {
-        return Redirect::to("/toestemming").into_response();
+        return Err(person.not_for_you());
     };
-    let today = chrono::Utc::now().date_naive();
-    let mut rows = Vec::new();
+    let today = dates::today();
     let mine = [
         format!("PractitionerRole/{role}"),
         format!("Practitioner/{practitioner}"),
     ];
     let circles = search(
-        &state,
-        &person,
+        state,
+        person,
         "CareTeam",
-        &format!("participant={}&_count=500", mine[0]),
+        &format!("participant={}&_count=1000", mine[0]),
     )
     .await;
-    let mut ids = Vec::new();
+    let mut memberships = Vec::new();
     for c in &circles {
         let circle = Circle::from_json(&c.id, &json(c));
         let Some(client) = circle.client.clone() else {
@@ -205,13 +168,47 @@ pub async fn my_clients(State(state): State<AppState>, person: Person) -> Respon
         };
         for m in circle
             .memberships
-            .iter()
+            .into_iter()
             .filter(|m| mine.contains(&m.member) && m.running(today))
         {
-            ids.push(client.clone());
-            rows.push(ClientRow {
+            memberships.push((client.clone(), m));
+        }
+    }
+    let emergencies = state.record.running_emergencies(&person.caller);
+    let mut ids: Vec<&str> = memberships.iter().map(|(c, _)| c.as_str()).collect();
+    ids.extend(emergencies.iter().map(|(c, _, _)| c.as_str()));
+    ids.sort();
+    ids.dedup();
+    let mut patients: BTreeMap<String, (ClientName, Option<String>)> = BTreeMap::new();
+    if !ids.is_empty() {
+        for p in search(
+            state,
+            person,
+            "Patient",
+            &format!("_id={}&_count={}", ids.join(","), ids.len()),
+        )
+        .await
+        {
+            let bsn = json(&p)["identifier"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|i| i["system"] == kring_fhir::bsn::BSN_SYSTEM)
+                .and_then(|i| i["value"].as_str())
+                .map(str::to_string);
+            patients.insert(p.id.clone(), (ClientName::of(&p), bsn));
+        }
+    }
+    let shown = |id: &str| -> Option<String> {
+        let (name, bsn) = patients.get(id)?;
+        matches(&form.zoek, name, bsn.as_deref()).then(|| name.full(person.lang))
+    };
+    let mut rows: Vec<ClientRow> = memberships
+        .iter()
+        .filter_map(|(client, m)| {
+            Some(ClientRow {
                 id: client.clone(),
-                name: client.clone(),
+                name: shown(client)?,
                 categories: m
                     .categories
                     .iter()
@@ -221,61 +218,75 @@ pub async fn my_clients(State(state): State<AppState>, person: Person) -> Respon
                 until: m
                     .period
                     .end
-                    .map(|d| d.to_string())
-                    .unwrap_or_else(|| "—".into()),
+                    .map(|d| dates::day(d, person.lang))
+                    .unwrap_or_else(|| person.texts().get("no-end")),
                 director: m.director,
-            });
-        }
-    }
-    if !ids.is_empty() {
-        for p in search(
-            &state,
-            &person,
-            "Patient",
-            &format!("_id={}&_count=500", ids.join(",")),
-        )
-        .await
-        {
-            let name = human_name(&json(&p));
-            for r in rows.iter_mut().filter(|r| r.id == p.id) {
-                r.name = name.clone();
-            }
-        }
-    }
+            })
+        })
+        .collect();
     rows.sort_by(|a, b| a.name.cmp(&b.name));
-    let notifications = search(
-        &state,
-        &person,
-        "Communication",
-        &format!("recipient={}&_count=50&_sort=-sent", mine[0]),
-    )
-    .await
-    .iter()
-    .map(json)
-    .filter(kring_access::facts::is_emergency_declaration)
-    .map(|v| {
-        format!(
-            "{} · {} · {}",
-            v["sent"].as_str().unwrap_or(""),
-            v["subject"]["reference"].as_str().unwrap_or(""),
-            v["payload"][0]["contentString"].as_str().unwrap_or("")
-        )
-    })
-    .collect();
-    let warnings = super::oversight::warnings_for(&state, practitioner).await;
-    render::page(
+    let emergencies = emergencies
+        .iter()
+        .filter_map(|(client, _, until)| {
+            Some(EmergencyRow {
+                id: client.clone(),
+                name: shown(client)?,
+                until: dates::moment(*until, person.lang),
+            })
+        })
+        .collect();
+    let notices = emergency_notices(state, person, 7).await;
+    let warnings = super::oversight::warnings_for(state, practitioner).await;
+    let mut f = person.frame("my-clients");
+    let searched = !form.zoek.trim().is_empty();
+    if searched {
+        f.message = Some(
+            person
+                .texts()
+                .count("clients-found", "count", rows.len() as i64, &[]),
+        );
+    }
+    Ok(render::page(
         &ClientsPage {
-            f: person.frame("my-clients"),
+            f,
             rows,
-            notifications,
+            emergencies,
+            notices,
             warnings,
+            query: form.zoek,
+            searched,
         },
         person.lang,
         person.set_lang,
-    )
+    ))
 }
 
-/// The parts of a client page: (key, category, type, query, crisis plan?).
+pub struct Section {
+    pub key: &'static str,
+    pub title: String,
+    pub allowed: bool,
+    pub items: Vec<String>,
+    pub why: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "client.html")]
+struct ClientPage {
+    f: Frame,
+    id: String,
+    sections: Vec<Section>,
+    emergency: bool,
+    director: bool,
+    notices: Vec<Notice>,
+}
+
+#[derive(Template)]
+#[template(path = "no_client.html")]
+struct NoClientPage {
+    f: Frame,
+}
+
+/// The parts of a client page: (key, category, type).
 const PARTS: &[(&str, Category, &str)] = &[
     ("identity", Category::Identity, "Patient"),
     ("crisis-plan", Category::CrisisPlan, "CarePlan"),
@@ -293,19 +304,31 @@ fn why(state: &AppState, d: &Decision, lang: Lang) -> Vec<String> {
     super::reasons::all_in_words(&state.record, &d.reasons, &super::i18n::Texts { lang })
 }
 
-fn summary(key: &str, v: &Value) -> String {
+/// One line about a resource of a part, with names and Dutch dates.
+fn summary(key: &str, v: &Value, names: &Names, lang: Lang) -> String {
     let s = |p: &Value| p.as_str().unwrap_or("").to_string();
     match key {
         "identity" => {
             let addr = &v["address"][0];
-            format!(
-                "{} · {} · {} {} · {}",
+            [
                 human_name(v),
-                s(&v["birthDate"]),
-                addr["line"][0].as_str().unwrap_or(""),
-                s(&addr["city"]),
-                s(&v["telecom"][0]["value"])
-            )
+                v["birthDate"]
+                    .as_str()
+                    .map(|b| dates::fhir(b, lang))
+                    .unwrap_or_default(),
+                format!(
+                    "{} {}",
+                    addr["line"][0].as_str().unwrap_or(""),
+                    s(&addr["city"])
+                )
+                .trim()
+                .to_string(),
+                s(&v["telecom"][0]["value"]),
+            ]
+            .into_iter()
+            .filter(|x| !x.is_empty())
+            .collect::<Vec<_>>()
+            .join(" · ")
         }
         "crisis-plan" | "support-plan" => {
             let acts: Vec<String> = v["activity"]
@@ -324,8 +347,9 @@ fn summary(key: &str, v: &Value) -> String {
             .to_string()
         }
         "reports" => format!(
-            "{} · {}",
-            s(&v["sent"]),
+            "{} · {} · {}",
+            dates::fhir(&s(&v["sent"]), lang),
+            names.name(&s(&v["sender"]["reference"])),
             s(&v["payload"][0]["contentString"])
         ),
         "medication" => format!(
@@ -337,24 +361,53 @@ fn summary(key: &str, v: &Value) -> String {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|p| s(&p["member"]["reference"]))
+            .map(|p| names.name(&s(&p["member"]["reference"])))
             .collect::<Vec<_>>()
             .join(", "),
         _ => s(&v["code"]["text"]).to_string() + &s(&v["description"]),
     }
 }
 
+/// The references a resource of a part mentions by name.
+fn mentioned(v: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(r) = v["sender"]["reference"].as_str() {
+        out.push(r.to_string());
+    }
+    for p in v["participant"].as_array().into_iter().flatten() {
+        if let Some(r) = p["member"]["reference"].as_str() {
+            out.push(r.to_string());
+        }
+    }
+    out
+}
+
+/// `GET /clienten/{id}`.
 pub async fn client_page(
     State(state): State<AppState>,
     person: Person,
     Path(id): Path<String>,
-) -> Response {
-    let crisis_marker = br#"{"category":[{"coding":[{"system":"https://kring.example/fhir/CodeSystem/plan-category","code":"crisis"}]}]}"#;
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    if !state
+        .record
+        .open_client(&person.caller, &id, "page-view")
+        .await
+        .map_err(|e| person.failed(e))?
+    {
+        // The same page whether the client exists or not; emergency access is offered.
+        let mut f = person.frame("no-client-title");
+        f.error = Some(f.t.get("no-client"));
+        let mut res = render::page(&NoClientPage { f }, person.lang, person.set_lang);
+        *res.status_mut() = axum::http::StatusCode::NOT_FOUND;
+        return Ok(res);
+    }
     let mut sections = Vec::new();
     let mut emergency = false;
+    let mut title = None;
     for (key, category, rtype) in PARTS {
         let body: &[u8] = if *category == Category::CrisisPlan {
-            crisis_marker
+            br#"{"category":[{"coding":[{"system":"https://kring.example/fhir/CodeSystem/plan-category","code":"crisis"}]}]}"#
         } else {
             b"{}"
         };
@@ -362,9 +415,9 @@ pub async fn client_page(
             .record
             .explain(&person.caller, Action::Read, rtype, &id, body);
         emergency |= d.permit && d.is_emergency();
-        let mut items = Vec::new();
+        let mut rows: Vec<Versioned> = Vec::new();
         if d.permit {
-            let rows = if *rtype == "Patient" {
+            rows = if *rtype == "Patient" {
                 search(&state, &person, "Patient", &format!("_id={id}")).await
             } else {
                 search(
@@ -375,19 +428,35 @@ pub async fn client_page(
                 )
                 .await
             };
-            for r in rows {
-                let is_crisis = kring_access::category::is_crisis_plan(&r.body);
-                if *rtype == "CarePlan" && is_crisis != (*category == Category::CrisisPlan) {
-                    continue;
+            rows.retain(|r| match *rtype {
+                "CarePlan" => {
+                    kring_access::category::is_crisis_plan(&r.body)
+                        == (*category == Category::CrisisPlan)
                 }
-                items.push(summary(key, &json(&r)));
+                // Notices of emergency access are shown as notices, not as reports.
+                "Communication" => !kring_access::category::is_emergency_notice(&r.body),
+                _ => true,
+            });
+            if *rtype == "Communication" {
+                rows.sort_by_key(|r| {
+                    std::cmp::Reverse(json(r)["sent"].as_str().and_then(dates::fhir_ms))
+                });
             }
         }
+        if *rtype == "Patient" {
+            title = rows.first().map(|p| ClientName::of(p).full(person.lang));
+        }
+        let values: Vec<Value> = rows.iter().map(json).collect();
+        let refs: Vec<String> = values.iter().flat_map(mentioned).collect();
+        let names = Names::of(&state, &person, refs.iter().map(String::as_str)).await;
         sections.push(Section {
             key,
             title: capitalised(category_name(*category, person.lang)),
             allowed: d.permit,
-            items,
+            items: values
+                .iter()
+                .map(|v| summary(key, v, &names, person.lang))
+                .collect(),
             why: why(&state, &d, person.lang),
         });
     }
@@ -395,20 +464,30 @@ pub async fn client_page(
         .record
         .explain(&person.caller, Action::Update, "CareTeam", &id, b"")
         .permit;
-    // Nothing may be seen? Then the page is the same whether or not the client exists.
+    let notices: Vec<Notice> = emergency_notices(&state, &person, 30)
+        .await
+        .into_iter()
+        .filter(|n| n.client_id == id)
+        .collect();
     let mut f = person.frame("client");
-    f.title = format!("{} {id}", f.title);
-    render::page(
+    if let Some(t) = title {
+        f.title = t;
+    }
+    if emergency && query.is_some_and(|q| q.contains("noodtoegang")) {
+        f.message = Some(f.t.get("emergency-opened"));
+    }
+    Ok(render::page(
         &ClientPage {
             f,
             id,
             sections,
             emergency,
             director: circle_manager,
+            notices,
         },
         person.lang,
         person.set_lang,
-    )
+    ))
 }
 
 fn capitalised(s: &str) -> String {
@@ -416,46 +495,4 @@ fn capitalised(s: &str) -> String {
     c.next()
         .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
         .unwrap_or_default()
-}
-
-pub async fn emergency_form(person: Person) -> Response {
-    render::page(
-        &EmergencyPage {
-            f: person.frame("emergency"),
-        },
-        person.lang,
-        person.set_lang,
-    )
-}
-
-#[derive(Deserialize)]
-pub struct EmergencyForm {
-    csrf: String,
-    bsn: String,
-    reason: String,
-}
-
-pub async fn emergency(
-    State(state): State<AppState>,
-    person: Person,
-    Form(form): Form<EmergencyForm>,
-) -> Response {
-    if let Err(r) = person.check_csrf(&form.csrf) {
-        return r.into_response();
-    }
-    match state
-        .record
-        .declare_emergency(&person.caller, &form.bsn, &form.reason)
-        .await
-    {
-        Ok(client) => Redirect::to(&format!("/clienten/{client}")).into_response(),
-        Err(e) => {
-            let mut f = person.frame("emergency");
-            f.error = Some(render::sentence(&e, person.lang));
-            let mut res = render::page(&EmergencyPage { f }, person.lang, false);
-            *res.status_mut() = axum::http::StatusCode::from_u16(e.status())
-                .unwrap_or(axum::http::StatusCode::BAD_REQUEST);
-            res
-        }
-    }
 }

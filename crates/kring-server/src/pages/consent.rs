@@ -6,14 +6,15 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use kring_access::category::{Category, CATEGORY_SYSTEM};
 use kring_access::Subject;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::clients::{category_name, json, search, update};
+use super::clients::{category_name, update};
+use super::form::CsrfForm;
 use super::i18n::Lang;
+use super::names::{json, search};
 use super::{render, Frame, Person};
 use crate::AppState;
 
@@ -168,7 +169,6 @@ pub async fn page(State(state): State<AppState>, person: Person) -> Response {
 
 #[derive(Deserialize)]
 pub struct ConsentForm {
-    csrf: String,
     organisation: String,
     category: String,
     choice: String,
@@ -177,11 +177,8 @@ pub struct ConsentForm {
 pub async fn record(
     State(state): State<AppState>,
     person: Person,
-    Form(form): Form<ConsentForm>,
+    CsrfForm(form): CsrfForm<ConsentForm>,
 ) -> Response {
-    if let Err(r) = person.check_csrf(&form.csrf) {
-        return r.into_response();
-    }
     let Some((client, me)) = giver(&person) else {
         return Redirect::to("/").into_response();
     };
@@ -249,7 +246,6 @@ pub async fn record(
 
 #[derive(Deserialize)]
 pub struct IdForm {
-    csrf: String,
     id: String,
 }
 
@@ -273,11 +269,8 @@ async fn change(
 pub async fn cosign(
     State(state): State<AppState>,
     person: Person,
-    Form(form): Form<IdForm>,
+    CsrfForm(form): CsrfForm<IdForm>,
 ) -> Response {
-    if let Err(r) = person.check_csrf(&form.csrf) {
-        return r.into_response();
-    }
     let result = change(&state, &person, &form.id, |v, me| {
         if let Some(list) = v["performer"].as_array_mut() {
             list.push(json!({"reference": me}));
@@ -295,11 +288,8 @@ pub async fn cosign(
 pub async fn withdraw(
     State(state): State<AppState>,
     person: Person,
-    Form(form): Form<IdForm>,
+    CsrfForm(form): CsrfForm<IdForm>,
 ) -> Response {
-    if let Err(r) = person.check_csrf(&form.csrf) {
-        return r.into_response();
-    }
     let result = change(&state, &person, &form.id, |v, _| {
         v["status"] = json!("inactive")
     })

@@ -99,7 +99,10 @@ mod tests {
     #[test]
     fn dates_read_as_people_write_them() {
         assert_eq!(fhir("2026-08-02", Lang::Nl), "2 aug 2026");
-        assert_eq!(fhir("2026-08-02T10:00:00+02:00", Lang::Nl), "2 aug 2026, 10:00");
+        assert_eq!(
+            fhir("2026-08-02T10:00:00+02:00", Lang::Nl),
+            "2 aug 2026, 10:00"
+        );
         // Winter: UTC+1.
         assert_eq!(fhir("2026-01-05T09:30:00Z", Lang::Nl), "5 jan 2026, 10:30");
         assert_eq!(fhir("2026-03-01T12:00:00Z", Lang::En), "1 Mar 2026, 13:00");

@@ -9,13 +9,18 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
 use base64::Engine;
 use rand::RngCore;
 use serde::de::DeserializeOwned;
+use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::error::PageError;
-use super::person::{cookie, PageLang, SessionToken};
+use super::i18n::Texts;
+use super::person::{cookie, lang_of, SessionToken};
 use crate::auth::{now_ms, sessions};
 use crate::AppState;
 
@@ -42,7 +47,9 @@ pub fn new_token() -> String {
 /// The `Set-Cookie` value of the sign-in token: HttpOnly, SameSite=Strict, for the sign-in
 /// pages only, for an hour.
 pub fn signin_cookie(token: &str) -> String {
-    format!("{SIGNIN_COOKIE}={token}; Path=/inloggen; HttpOnly; SameSite=Strict; Secure; Max-Age=3600")
+    format!(
+        "{SIGNIN_COOKIE}={token}; Path=/inloggen; HttpOnly; SameSite=Strict; Secure; Max-Age=3600"
+    )
 }
 
 /// Whether two tokens are equal, in time that does not depend on where they differ.
@@ -50,17 +57,19 @@ pub fn same_token(given: &str, expected: &str) -> bool {
     !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
 }
 
-/// The token this request must carry: its session's, else its sign-in cookie's.
-async fn expected_token(parts: &Parts, state: &AppState) -> Option<String> {
+/// The tokens this request may carry: its session's, and its sign-in cookie's (a browser
+/// with a stale session cookie signs in anew with the sign-in form's token).
+async fn expected_tokens(parts: &Parts, state: &AppState) -> Vec<String> {
+    let mut out = Vec::new();
     if let Some(SessionToken(t)) = parts.extensions.get::<SessionToken>() {
-        return Some(t.clone());
-    }
-    if let Some(c) = sessions::cookie_of(&parts.headers) {
+        out.push(t.clone());
+    } else if let Some(c) = sessions::cookie_of(&parts.headers) {
         if let Ok(Some((_, s))) = sessions::find(&*state.accounts, &c, now_ms()).await {
-            return Some(s.csrf);
+            out.push(s.csrf);
         }
     }
-    cookie(&parts.headers, SIGNIN_COOKIE)
+    out.extend(cookie(&parts.headers, SIGNIN_COOKIE));
+    out
 }
 
 /// Reads the body after checking the token `given` finds in it (or in the headers).
@@ -69,13 +78,14 @@ async fn checked(
     state: &AppState,
     given: impl FnOnce(&Parts, &Bytes) -> String,
 ) -> Result<(Parts, Bytes), PageError> {
-    let (mut parts, body) = req.into_parts();
-    let PageLang(lang, _) = PageLang::from_request_parts_sync(&mut parts);
+    let lang = lang_of(req.uri(), req.headers());
+    let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
         .await
         .map_err(|_| PageError::Expired(lang))?;
-    let expected = expected_token(&parts, state).await.unwrap_or_default();
-    if !same_token(&given(&parts, &bytes), &expected) {
+    let given = given(&parts, &bytes);
+    let expected = expected_tokens(&parts, state).await;
+    if !expected.iter().any(|e| same_token(&given, e)) {
         tracing::info!("a page POST without its CSRF token was refused");
         return Err(PageError::Expired(lang));
     }
@@ -85,14 +95,14 @@ async fn checked(
 impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
     type Rejection = PageError;
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (mut parts, bytes) = checked(req, state, |_, body| {
+        let lang = lang_of(req.uri(), req.headers());
+        let (_, bytes) = checked(req, state, |_, body| {
             form_urlencoded::parse(body)
                 .find(|(k, _)| k == "csrf")
                 .map(|(_, v)| v.into_owned())
                 .unwrap_or_default()
         })
         .await?;
-        let PageLang(lang, _) = PageLang::from_request_parts_sync(&mut parts);
         serde_html_form::from_bytes(&bytes)
             .map(CsrfForm)
             .map_err(|e| {
@@ -103,9 +113,15 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
 }
 
 impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfJson<T> {
-    type Rejection = PageError;
+    /// A script reads the refusal as JSON: `{"error": "…"}`.
+    type Rejection = Response;
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let (mut parts, bytes) = checked(req, state, |parts, _| {
+        let lang = lang_of(req.uri(), req.headers());
+        let refused = |status: StatusCode, key: &str| {
+            let error = Texts { lang }.get(key);
+            (status, Json(json!({ "error": error }))).into_response()
+        };
+        let (_, bytes) = checked(req, state, |parts, _| {
             parts
                 .headers
                 .get(CSRF_HEADER)
@@ -113,12 +129,12 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfJson<T> {
                 .unwrap_or_default()
                 .to_string()
         })
-        .await?;
-        let PageLang(lang, _) = PageLang::from_request_parts_sync(&mut parts);
+        .await
+        .map_err(|_| refused(StatusCode::FORBIDDEN, "form-expired"))?;
         let body: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
         serde_json::from_slice(body)
             .map(CsrfJson)
-            .map_err(|_| PageError::Expired(lang))
+            .map_err(|_| refused(StatusCode::BAD_REQUEST, "request-unreadable"))
     }
 }
 

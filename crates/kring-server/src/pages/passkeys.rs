@@ -8,11 +8,12 @@ use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
+use super::form::{CsrfForm, CsrfJson};
 use super::i18n::Lang;
 use super::{render, PageLang, Person};
 use crate::auth::accounts::{self, SignInError};
@@ -22,7 +23,6 @@ use crate::auth::{now_ms, sessions, too_many, Source};
 use crate::AppState;
 
 /// The header in which the script sends the session's CSRF token.
-pub const CSRF_HEADER: &str = "x-kring-csrf";
 
 #[derive(Template)]
 #[template(path = "security.html")]
@@ -63,13 +63,6 @@ fn refused(status: StatusCode, message: String) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
-fn csrf_of(headers: &HeaderMap) -> &str {
-    headers
-        .get(CSRF_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-}
-
 /// The relying party, when passkeys work at the address of this request.
 fn here<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<&'a Passkeys, PasskeyError> {
     state
@@ -100,9 +93,6 @@ pub async fn page(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if !person.account.kind.needs_second_factor() {
-        return Redirect::to("/").into_response();
-    }
     let mut f = person.frame("security-title");
     if query.is_some_and(|q| q.split('&').any(|p| p == "toegevoegd")) {
         f.message = Some(f.t.get("passkey-added"));
@@ -118,7 +108,7 @@ fn security_page(
     f: super::Frame,
 ) -> Response {
     // Dates as on the other pages: the day in Dutch time.
-    let day = super::dutch_day;
+    let day = |ms| super::dates::moment(ms, person.lang);
     let passkeys = person
         .account
         .passkeys
@@ -153,19 +143,8 @@ pub async fn registration_options(
     State(state): State<AppState>,
     person: Person,
     headers: HeaderMap,
+    CsrfJson(_): CsrfJson<serde_json::Value>,
 ) -> Response {
-    if person.check_csrf(csrf_of(&headers)).is_err() {
-        return refused(
-            StatusCode::FORBIDDEN,
-            sentence(&PasskeyError::NoCeremony, person.lang),
-        );
-    }
-    if !person.account.kind.needs_second_factor() {
-        return refused(
-            StatusCode::FORBIDDEN,
-            sentence(&PasskeyError::NotHere, person.lang),
-        );
-    }
     let passkeys = match here(&state, &headers) {
         Ok(p) => p,
         Err(e) => return refused(StatusCode::BAD_REQUEST, sentence(&e, person.lang)),
@@ -187,20 +166,14 @@ pub async fn register(
     State(state): State<AppState>,
     person: Person,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    CsrfJson(body): CsrfJson<serde_json::Value>,
 ) -> Response {
     let lang = person.lang;
-    if person.check_csrf(csrf_of(&headers)).is_err() {
-        return refused(
-            StatusCode::FORBIDDEN,
-            sentence(&PasskeyError::NoCeremony, lang),
-        );
-    }
     let passkeys = match here(&state, &headers) {
         Ok(p) => p,
         Err(e) => return refused(StatusCode::BAD_REQUEST, sentence(&e, lang)),
     };
-    let Ok(new) = serde_json::from_slice::<NewPasskey>(&body) else {
+    let Ok(new) = serde_json::from_value::<NewPasskey>(body) else {
         return refused(
             StatusCode::BAD_REQUEST,
             sentence(&PasskeyError::Refused, lang),
@@ -239,7 +212,6 @@ fn unavailable(lang: Lang) -> String {
 
 #[derive(Deserialize)]
 pub struct RemoveForm {
-    csrf: String,
     id: String,
 }
 
@@ -248,11 +220,8 @@ pub async fn remove(
     State(state): State<AppState>,
     person: Person,
     headers: HeaderMap,
-    Form(form): Form<RemoveForm>,
+    CsrfForm(form): CsrfForm<RemoveForm>,
 ) -> Response {
-    if let Err(r) = person.check_csrf(&form.csrf) {
-        return r.into_response();
-    }
     let store = &state.accounts;
     let Ok(Some(mut account)) = accounts::load(&**store, &person.account.username).await else {
         return Redirect::to("/beveiliging").into_response();
@@ -273,8 +242,8 @@ pub async fn remove(
     Redirect::to("/beveiliging").into_response()
 }
 
-/// What both passkey steps of a sign-in check first: not throttled, a session that has passed
-/// the password but not the second step, this session's CSRF token, and the passkeys' origin.
+/// What both passkey steps of a sign-in check first (after the CSRF token): not throttled, a
+/// session that has passed the password but not the second step, and the passkeys' origin.
 async fn second_step<'a>(
     state: &'a AppState,
     lang: Lang,
@@ -291,9 +260,6 @@ async fn second_step<'a>(
     else {
         return Err(no_ceremony(StatusCode::UNAUTHORIZED));
     };
-    if csrf_of(headers) != session.csrf {
-        return Err(no_ceremony(StatusCode::FORBIDDEN));
-    }
     let passkeys =
         here(state, headers).map_err(|e| refused(StatusCode::BAD_REQUEST, sentence(&e, lang)))?;
     Ok((cookie, session, account, passkeys))
@@ -305,6 +271,7 @@ pub async fn sign_in_options(
     PageLang(lang, _): PageLang,
     Source(source): Source,
     headers: HeaderMap,
+    CsrfJson(_): CsrfJson<serde_json::Value>,
 ) -> Response {
     let (_, session, account, passkeys) = match second_step(&state, lang, &source, &headers).await {
         Ok(step) => step,
@@ -329,7 +296,7 @@ pub async fn sign_in(
     PageLang(lang, _): PageLang,
     Source(source): Source,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    CsrfJson(body): CsrfJson<serde_json::Value>,
 ) -> Response {
     let (cookie, session, mut account, passkeys) =
         match second_step(&state, lang, &source, &headers).await {
@@ -340,7 +307,7 @@ pub async fn sign_in(
     let log = |outcome: &'static str, account: accounts::Account| {
         super::signin::log_second_step(&state, &source, &headers, outcome, account)
     };
-    let checked = match serde_json::from_slice::<PublicKeyCredential>(&body) {
+    let checked = match serde_json::from_value::<PublicKeyCredential>(body) {
         Ok(credential) if account.locked_until <= now_ms() => passkeys
             .finish_sign_in(&session.csrf, &mut account, &credential, now_ms())
             .map_err(|e| (e, SignInError::WrongCode)),

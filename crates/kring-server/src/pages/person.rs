@@ -61,23 +61,28 @@ pub struct PageLang(pub Lang, pub bool);
 impl<S: Send + Sync> FromRequestParts<S> for PageLang {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(lang_of(parts))
+        Ok(page_lang(&parts.uri, &parts.headers))
     }
 }
 
-fn lang_of(parts: &Parts) -> PageLang {
-    if let Some(q) = parts.uri.query() {
+fn page_lang(uri: &axum::http::Uri, headers: &HeaderMap) -> PageLang {
+    if let Some(q) = uri.query() {
         for (k, v) in form_urlencoded::parse(q.as_bytes()) {
             if k == "lang" {
                 return PageLang(Lang::from_code(&v), true);
             }
         }
     }
-    let cookie = cookie(&parts.headers, "kring_lang");
+    let cookie = cookie(headers, "kring_lang");
     PageLang(
         cookie.map(|c| Lang::from_code(&c)).unwrap_or(Lang::Nl),
         false,
     )
+}
+
+/// The language of a request (see [`PageLang`]).
+pub fn lang_of(uri: &axum::http::Uri, headers: &HeaderMap) -> Lang {
+    page_lang(uri, headers).0
 }
 
 /// The value of a cookie of the request.
@@ -161,7 +166,7 @@ impl FromRequestParts<AppState> for Person {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let PageLang(lang, set_lang) = lang_of(parts);
+        let PageLang(lang, set_lang) = page_lang(&parts.uri, &parts.headers);
         let found = match sessions::cookie_of(&parts.headers) {
             Some(c) => sessions::find(&*state.accounts, &c, now_ms())
                 .await
@@ -190,9 +195,7 @@ impl FromRequestParts<AppState> for Person {
             .with_name(&account.name)
             .with_system("kring-web")
             .with_user_agent(&crate::auth::events::user_agent(&parts.headers));
-        parts
-            .extensions
-            .insert(SessionToken(session.csrf.clone()));
+        parts.extensions.insert(SessionToken(session.csrf.clone()));
         Ok(Person {
             account,
             session,

@@ -18,7 +18,7 @@ pub fn page(t: &impl Template, lang: Lang, set_lang: bool) -> Response {
             );
             res.headers_mut().insert(
                 "content-security-policy",
-                header::HeaderValue::from_static("default-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"),
+                header::HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"),
             );
             if set_lang {
                 if let Ok(v) = format!(
@@ -74,19 +74,4 @@ pub fn sentence(e: &RecordError, lang: Lang) -> String {
         (RecordError::LogUnavailable, Lang::Nl) => "Het toegangslog kan nu niet worden bijgewerkt, daarom worden geen gegevens getoond. Probeer het later opnieuw.".into(),
         _ => detail,
     }
-}
-
-#[derive(askama::Template)]
-#[template(path = "error.html")]
-struct ErrorPage {
-    f: super::Frame,
-}
-
-/// A page that says, in a sentence, why the record refused (with the error's status).
-pub fn error_page(mut f: super::Frame, e: &RecordError, lang: Lang) -> Response {
-    f.title = f.t.get("error-title");
-    f.error = Some(sentence(e, lang));
-    let mut res = page(&ErrorPage { f }, lang, false);
-    *res.status_mut() = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    res
 }

@@ -5,10 +5,11 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::Deserialize;
 
+use super::form::{new_token, signin_cookie, CsrfForm, SIGNIN_COOKIE};
 use super::i18n::{Lang, Texts};
+use super::person::cookie;
 use super::{render, Frame, PageLang, Person};
 use crate::auth::accounts::{self, SignInError};
 use crate::auth::events::{self, Who};
@@ -39,18 +40,10 @@ struct RecoveryPage {
 }
 
 fn frame(lang: Lang, title_key: &str, csrf: &str, error: Option<String>) -> Frame {
-    let t = Texts { lang };
-    Frame {
-        title: t.get(title_key),
-        t,
-        signed_in: false,
-        professional: false,
-        client: false,
-        officer: false,
-        csrf: csrf.to_string(),
-        error,
-        message: None,
-    }
+    let mut f = Frame::anonymous(Texts { lang }, title_key);
+    f.csrf = csrf.to_string();
+    f.error = error;
+    f
 }
 
 fn with_cookie(mut res: Response, cookie: &str) -> Response {
@@ -74,14 +67,18 @@ pub(super) fn sign_in_error(e: &SignInError, lang: Lang) -> String {
     }
 }
 
+/// `GET /inloggen`: the sign-in form, with a fresh sign-in token in a cookie and in the form
+/// (a form posted from elsewhere has no such token: no login CSRF).
 pub async fn form(PageLang(lang, set): PageLang) -> Response {
-    render::page(
+    let token = new_token();
+    let res = render::page(
         &SignInPage {
-            f: frame(lang, "signin-title", "", None),
+            f: frame(lang, "signin-title", &token, None),
         },
         lang,
         set,
-    )
+    );
+    with_cookie(res, &signin_cookie(&token))
 }
 
 #[derive(Deserialize)]
@@ -95,8 +92,10 @@ pub async fn password(
     PageLang(lang, _): PageLang,
     Source(source): Source,
     headers: HeaderMap,
-    Form(form): Form<PasswordForm>,
+    CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Response {
+    let token = cookie(&headers, SIGNIN_COOKIE).unwrap_or_default();
+    let retry = |e| retry(lang, &token, e);
     if let Some(wait) = state.throttle.wait(&source) {
         return too_many(wait);
     }
@@ -120,26 +119,22 @@ pub async fn password(
         };
     match accounts::check_password(&**store, form.username.trim(), &form.password, now_ms()).await {
         Ok(account) => {
-            let complete = !account.kind.needs_second_factor();
-            // No sign-in goes ahead that the log has not taken.
-            let step = if complete {
-                "sign-in"
-            } else {
-                "sign-in-password"
-            };
-            if log(step, "success", Some(account.clone())).await.is_err() {
-                return retry(lang, SignInError::Unavailable);
+            // No sign-in goes ahead that the log has not taken. Everyone gives a second factor.
+            if log("sign-in-password", "success", Some(account.clone()))
+                .await
+                .is_err()
+            {
+                return retry(SignInError::Unavailable);
             }
-            match sessions::start(&**store, &account.username, complete, now_ms()).await {
+            match sessions::start(&**store, &account.username, false, now_ms()).await {
                 Ok((cookie, _)) => {
                     tracing::info!(outcome = "password-ok", "sign-in step");
-                    let to = if complete { "/" } else { "/inloggen/code" };
                     with_cookie(
-                        Redirect::to(to).into_response(),
+                        Redirect::to("/inloggen/code").into_response(),
                         &sessions::set_cookie(&cookie),
                     )
                 }
-                Err(_) => retry(lang, SignInError::Unavailable),
+                Err(_) => retry(SignInError::Unavailable),
             }
         }
         Err(e) => {
@@ -155,15 +150,16 @@ pub async fn password(
                 "failed"
             };
             let _ = log("sign-in", outcome, known).await;
-            retry(lang, e)
+            retry(e)
         }
     }
 }
 
-fn retry(lang: Lang, e: SignInError) -> Response {
+/// The sign-in form again, with what went wrong (and the same sign-in token).
+fn retry(lang: Lang, token: &str, e: SignInError) -> Response {
     let mut res = render::page(
         &SignInPage {
-            f: frame(lang, "signin-title", "", Some(sign_in_error(&e, lang))),
+            f: frame(lang, "signin-title", token, Some(sign_in_error(&e, lang))),
         },
         lang,
         false,
@@ -227,7 +223,6 @@ pub async fn code_form(
 
 #[derive(Deserialize)]
 pub struct CodeForm {
-    csrf: String,
     code: String,
 }
 
@@ -236,7 +231,7 @@ pub async fn code(
     PageLang(lang, _): PageLang,
     Source(source): Source,
     headers: HeaderMap,
-    Form(form): Form<CodeForm>,
+    CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Response {
     if let Some(wait) = state.throttle.wait(&source) {
         return too_many(wait);
@@ -244,9 +239,7 @@ pub async fn code(
     let Some((cookie, session, account)) = pending(&state, &headers).await else {
         return Redirect::to("/inloggen").into_response();
     };
-    if form.csrf != session.csrf {
-        return Redirect::to("/inloggen").into_response();
-    }
+    let retry = |e| retry(lang, "", e);
     let store = &state.accounts;
     let enrolling = !account.totp_confirmed;
     let attempted = account.clone();
@@ -256,18 +249,18 @@ pub async fn code(
     match accounts::check_second_factor(&**store, account, &form.code, now_ms()).await {
         Ok(mut account) => {
             if log("success", account.clone()).await.is_err() {
-                return retry(lang, SignInError::Unavailable);
+                return retry(SignInError::Unavailable);
             }
             let Ok((new_cookie, fresh)) =
                 sessions::complete(&**store, &cookie, &account.username, now_ms()).await
             else {
-                return retry(lang, SignInError::Unavailable);
+                return retry(SignInError::Unavailable);
             };
             tracing::info!(outcome = "signed-in", "sign-in step");
             let res = if enrolling {
                 let codes = accounts::new_recovery_codes(&mut account);
                 if accounts::save(&**store, &account).await.is_err() {
-                    return retry(lang, SignInError::Unavailable);
+                    return retry(SignInError::Unavailable);
                 }
                 // The account changed: second factor enrolled, recovery codes issued.
                 if events::log(
@@ -282,7 +275,7 @@ pub async fn code(
                 .await
                 .is_err()
                 {
-                    return retry(lang, SignInError::Unavailable);
+                    return retry(SignInError::Unavailable);
                 }
                 let mut f = frame(lang, "recovery-title", &fresh.csrf, None);
                 f.signed_in = true;
@@ -345,20 +338,16 @@ pub(super) async fn log_second_step(
     .await
 }
 
+/// A form with nothing but its token.
 #[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
+pub struct Nothing {}
 
 pub async fn sign_out(
     State(state): State<AppState>,
     person: Person,
     headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    CsrfForm(Nothing {}): CsrfForm<Nothing>,
 ) -> Response {
-    if let Err(r) = person.check_csrf(&form.csrf) {
-        return r.into_response();
-    }
     if let Some(c) = sessions::cookie_of(&headers) {
         let _ = sessions::end(&*state.accounts, &c).await;
     }
@@ -369,11 +358,8 @@ pub async fn sign_out_everywhere(
     State(state): State<AppState>,
     person: Person,
     headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    CsrfForm(Nothing {}): CsrfForm<Nothing>,
 ) -> Response {
-    if let Err(r) = person.check_csrf(&form.csrf) {
-        return r.into_response();
-    }
     let _ = sessions::end_all(&*state.accounts, &person.account.username).await;
     signed_out(&state, &person, &headers, "sign-out-everywhere").await
 }

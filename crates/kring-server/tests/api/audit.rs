@@ -399,23 +399,16 @@ both_backends!(
             ("client.pa", "wrong"),
             ("nobody.known", "999990019"),
         ] {
-            let req = axum::http::Request::builder()
-                .method(Method::POST)
-                .uri("/inloggen")
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("user-agent", "KringTest/1.0")
-                .body(axum::body::Body::from(form(user, pw)))
-                .unwrap();
-            let _ = tower::ServiceExt::oneshot(app.secure.clone(), req)
-                .await
-                .unwrap();
+            app.post_password(&form(user, pw), "KringTest/1.0").await;
         }
         let log = app.log_lines().await;
         let sign_ins: Vec<&Value> = log
             .iter()
-            .filter(|l| l["interaction"] == "sign-in")
+            .filter(|l| l["interaction"] == "sign-in" || l["interaction"] == "sign-in-password")
             .collect();
         assert_eq!(sign_ins.len(), 3, "{sign_ins:?}");
+        // A client, too, passes the password first and then gives a second factor.
+        assert_eq!(sign_ins[0]["interaction"], "sign-in-password");
         assert_eq!(sign_ins[0]["outcome"], "success");
         assert_eq!(sign_ins[0]["user"]["id"], "account/client.pa");
         assert_eq!(sign_ins[0]["source"]["user_agent"], "KringTest/1.0");

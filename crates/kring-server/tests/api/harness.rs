@@ -239,6 +239,43 @@ impl TestApp {
         into_resp(self.secure.clone().oneshot(req).await.expect("response")).await
     }
 
+    /// A sign-in form as a browser gets it: the `Cookie` header value of its sign-in token,
+    /// and the token itself (for the form's `csrf` field).
+    pub async fn sign_in_form(&self) -> (String, String) {
+        let req = Request::builder()
+            .method(Method::GET)
+            .uri("/inloggen")
+            .body(Body::empty())
+            .expect("request");
+        let res = self.secure.clone().oneshot(req).await.expect("response");
+        let cookie = res
+            .headers()
+            .get_all(axum::http::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("kring_signin="))
+            .and_then(|v| v.split(';').next())
+            .expect("the sign-in form sets its token cookie")
+            .to_string();
+        let token = cookie.trim_start_matches("kring_signin=").to_string();
+        (cookie, token)
+    }
+
+    /// `POST /inloggen` as a browser that got the form: with its token, in the cookie and in
+    /// the body (`form` without it).
+    pub async fn post_password(&self, form: &str, user_agent: &str) -> axum::response::Response {
+        let (cookie, token) = self.sign_in_form().await;
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/inloggen")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", cookie)
+            .header("user-agent", user_agent)
+            .body(Body::from(format!("csrf={token}&{form}")))
+            .expect("request");
+        self.secure.clone().oneshot(req).await.expect("response")
+    }
+
     /// `POST /oauth/token` with a form body.
     pub async fn token_request(&self, form: &str) -> Resp {
         let req = Request::builder()

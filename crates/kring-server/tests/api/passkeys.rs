@@ -69,17 +69,22 @@ async fn half_signed_in(app: &TestApp) -> (String, String) {
     accounts::create(&*app.accounts, a, "een lang en goed wachtwoord", true)
         .await
         .unwrap();
-    let (status, cookie, _) = send(
-        app,
-        "/inloggen",
-        "kring.test",
-        None,
-        "",
-        "username=piet.jansen&password=een+lang+en+goed+wachtwoord",
-    )
-    .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    let cookie = cookie.unwrap();
+    let res = app
+        .post_password(
+            "username=piet.jansen&password=een+lang+en+goed+wachtwoord",
+            "KringTest/1.0",
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookie = res
+        .headers()
+        .get_all(axum::http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{}=", sessions::COOKIE)))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_string();
     let (_, session) = sessions::find(&*app.accounts, &cookie, kring_server::auth::now_ms())
         .await
         .unwrap()
@@ -90,7 +95,7 @@ async fn half_signed_in(app: &TestApp) -> (String, String) {
 both_backends!(
     a_passkey_ceremony_needs_the_session_its_csrf_token_and_the_right_address,
     |app: TestApp| async move {
-        // Nobody signed in: nothing to ask for.
+        // Nobody signed in: no session, so no token either.
         let (status, _, body) = send(
             &app,
             "/inloggen/passkey/opties",
@@ -100,8 +105,11 @@ both_backends!(
             "{}",
         )
         .await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert!(body["error"].as_str().unwrap().contains("passkey"));
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(
+            body["error"].as_str().unwrap().contains("verlopen"),
+            "{body}"
+        );
 
         let (cookie, csrf) = half_signed_in(&app).await;
         // Another page's token, or none: refused.
@@ -190,7 +198,7 @@ both_backends!(
             "{not json",
         )
         .await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(!body["error"].as_str().unwrap().contains("line"), "{body}");
         // The half session is still half: the pages still want the second step.
         let (_, session) = sessions::find(&*app.accounts, &cookie, kring_server::auth::now_ms())

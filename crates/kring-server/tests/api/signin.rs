@@ -41,10 +41,16 @@ async fn send(
         )
         .await
         .unwrap();
+    reply(res).await
+}
+
+async fn reply(res: axum::response::Response) -> Reply {
     let set_cookie = res
         .headers()
-        .get(header::SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{}=", sessions::COOKIE)))
         .unwrap_or("")
         .to_string();
     let cookie = set_cookie
@@ -72,6 +78,11 @@ async fn send(
     }
 }
 
+/// `POST /inloggen` with the sign-in form's token, as a browser that got the form sends it.
+async fn password(app: &TestApp, form: &str) -> Reply {
+    reply(app.post_password(form, "KringTest/1.0").await).await
+}
+
 fn csrf_of(html: &str) -> String {
     html.split("name=\"csrf\" value=\"")
         .nth(1)
@@ -95,12 +106,9 @@ both_backends!(
     |app: TestApp| async move {
         let a = professional(&app).await;
         assert!(a.password_hash.starts_with("$argon2id$"));
-        let r = send(
+        let r = password(
             &app,
-            Method::POST,
-            "/inloggen",
-            None,
-            Some("username=anna.devries&password=correct+horse+battery+staple"),
+            "username=anna.devries&password=correct+horse+battery+staple",
         )
         .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -164,12 +172,9 @@ both_backends!(
             StatusCode::OK
         );
         // The same code does not work twice.
-        let again = send(
+        let again = password(
             &app,
-            Method::POST,
-            "/inloggen",
-            None,
-            Some("username=anna.devries&password=correct+horse+battery+staple"),
+            "username=anna.devries&password=correct+horse+battery+staple",
         )
         .await;
         let again_cookie = again.cookie.unwrap();
@@ -238,25 +243,15 @@ both_backends!(
     |app: TestApp| async move {
         professional(&app).await;
         for i in 0..5 {
-            let r = send(
-                &app,
-                Method::POST,
-                "/inloggen",
-                None,
-                Some("username=anna.devries&password=wrong"),
-            )
-            .await;
+            let r = password(&app, "username=anna.devries&password=wrong").await;
             assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {i}");
             if i < 4 {
                 assert!(r.body.contains("klopt niet"), "{}", r.body);
             }
         }
-        let r = send(
+        let r = password(
             &app,
-            Method::POST,
-            "/inloggen",
-            None,
-            Some("username=anna.devries&password=correct+horse+battery+staple"),
+            "username=anna.devries&password=correct+horse+battery+staple",
         )
         .await;
         assert_eq!(
@@ -266,14 +261,7 @@ both_backends!(
         );
         assert!(r.body.contains("geblokkeerd"), "{}", r.body);
         // An unknown user gets the answer of a wrong password.
-        let unknown = send(
-            &app,
-            Method::POST,
-            "/inloggen",
-            None,
-            Some("username=nobody&password=x"),
-        )
-        .await;
+        let unknown = password(&app, "username=nobody&password=x").await;
         assert!(unknown
             .body
             .contains("De gebruikersnaam of het wachtwoord klopt niet"));
@@ -352,24 +340,10 @@ both_backends!(
     |app: TestApp| async move {
         // Different usernames each time, so no single account locks: the address is throttled.
         for i in 0..kring_server::auth::throttle::MAX_FAILURES {
-            let r = send(
-                &app,
-                Method::POST,
-                "/inloggen",
-                None,
-                Some(&format!("username=guess{i}&password=x")),
-            )
-            .await;
+            let r = password(&app, &format!("username=guess{i}&password=x")).await;
             assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         }
-        let r = send(
-            &app,
-            Method::POST,
-            "/inloggen",
-            None,
-            Some("username=guess&password=x"),
-        )
-        .await;
+        let r = password(&app, "username=guess&password=x").await;
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
         assert!(r.body.contains("Te veel mislukte pogingen"));
         let r = app
@@ -379,6 +353,155 @@ both_backends!(
             r.status,
             StatusCode::TOO_MANY_REQUESTS,
             "the token endpoint shares the count"
+        );
+    }
+);
+
+both_backends!(
+    a_sign_in_from_elsewhere_is_refused_login_csrf,
+    |app: TestApp| async move {
+        professional(&app).await;
+        // No token at all: a form posted from another site.
+        let r = send(
+            &app,
+            Method::POST,
+            "/inloggen",
+            None,
+            Some("username=anna.devries&password=correct+horse+battery+staple"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert!(r.cookie.is_none(), "no session was started");
+        assert!(r.body.contains("verlopen"), "{}", r.body);
+        // A token in the body that is not this browser's cookie.
+        let (cookie, _) = app.sign_in_form().await;
+        let (_, other) = app.sign_in_form().await;
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/inloggen")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookie)
+            .body(Body::from(format!(
+                "csrf={other}&username=anna.devries&password=correct+horse+battery+staple"
+            )))
+            .unwrap();
+        let res = app.secure.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        let log = app.log_lines().await;
+        assert!(
+            !log.iter().any(|l| l["interaction"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("sign-in")),
+            "a refused form is no sign-in attempt"
+        );
+    }
+);
+
+both_backends!(
+    clients_and_parents_give_a_second_factor_too,
+    |app: TestApp| async move {
+        for (name, kind) in [
+            ("client.pa", Kind::Client),
+            ("ouder.pa", Kind::Representative),
+        ] {
+            let mut a = accounts::blank(name, kind);
+            a.patient = Some("pa".into());
+            a.related_person = Some("pa-mum".into());
+            // Not confirmed: the first sign-in enrols the second factor.
+            let a = accounts::create(&*app.accounts, a, "correct horse battery staple", false)
+                .await
+                .unwrap();
+            assert!(a.totp_secret.is_some());
+            let r = password(
+                &app,
+                &format!("username={name}&password=correct+horse+battery+staple"),
+            )
+            .await;
+            assert_eq!(r.location, "/inloggen/code", "{name}");
+            let half = r.cookie.unwrap();
+            assert_eq!(
+                send(&app, Method::GET, "/toestemming", Some(&half), None)
+                    .await
+                    .location,
+                "/inloggen",
+                "{name}: a password alone opens nothing"
+            );
+            let page = send(&app, Method::GET, "/inloggen/code", Some(&half), None).await;
+            assert!(
+                page.body.contains("<svg"),
+                "{name}: enrolment shows a QR code"
+            );
+            let code = accounts::current_code(a.totp_secret.as_deref().unwrap(), now_ms()).unwrap();
+            let ok = send(
+                &app,
+                Method::POST,
+                "/inloggen/code",
+                Some(&half),
+                Some(&format!("csrf={}&code={code}", csrf_of(&page.body))),
+            )
+            .await;
+            assert_eq!(ok.status, StatusCode::OK, "{name}: recovery codes shown");
+            assert!(ok.cookie.is_some());
+        }
+    }
+);
+
+// Every POST of the pages, without its token, is refused before it does anything.
+both_backends!(
+    every_page_post_checks_its_token,
+    |app: TestApp| async move {
+        let a = professional(&app).await;
+        let (cookie, _) = sessions::start(&*app.accounts, &a.username, true, now_ms())
+            .await
+            .unwrap();
+        for uri in [
+            "/inloggen",
+            "/inloggen/code",
+            "/uitloggen",
+            "/uitloggen/overal",
+            "/clienten",
+            "/clienten/pa/kring",
+            "/clienten/pa/kring/beeindigen",
+            "/noodtoegang",
+            "/toestemming",
+            "/toestemming/mee",
+            "/toestemming/intrekken",
+            "/toegangslog",
+            "/toezicht/controleren",
+            "/toezicht/zaken/1/besluit",
+            "/toezicht/zaken/1/waarschuwing",
+            "/meldingen/1/gelezen",
+            "/beveiliging/passkeys/verwijderen",
+        ] {
+            let r = send(&app, Method::POST, uri, Some(&cookie), Some("csrf=forged")).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{uri}");
+            let r = send(&app, Method::POST, uri, Some(&cookie), Some("")).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{uri} without a token");
+        }
+        for uri in [
+            "/beveiliging/passkeys/opties",
+            "/beveiliging/passkeys",
+            "/inloggen/passkey/opties",
+            "/inloggen/passkey",
+        ] {
+            let req = Request::builder()
+                .method(Method::POST)
+                .uri(uri)
+                .header(header::COOKIE, format!("{}={cookie}", sessions::COOKIE))
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("x-kring-csrf", "forged")
+                .body(Body::from("{}"))
+                .unwrap();
+            let res = app.secure.clone().oneshot(req).await.unwrap();
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{uri}");
+        }
+        // Still signed in: nothing above signed out.
+        assert_eq!(
+            send(&app, Method::GET, "/clienten", Some(&cookie), None)
+                .await
+                .status,
+            StatusCode::OK
         );
     }
 );

@@ -1,0 +1,149 @@
+//! The review queue: the officer's own organisation's cases, highest risk first; "check
+//! now" screens the live log on demand.
+
+use std::collections::BTreeSet;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::super::error::PageError;
+use super::super::form::CsrfForm;
+use super::super::i18n::Texts;
+use super::super::{render, Frame, Person};
+use super::*;
+use crate::AppState;
+
+struct QueueRow {
+    id: i64,
+    score: f64,
+    score_text: String,
+    who: String,
+    client: String,
+    period: String,
+    reasons: String,
+    count: usize,
+    decision: String,
+}
+
+#[derive(Template)]
+#[template(path = "oversight.html")]
+struct QueuePage {
+    f: Frame,
+    last_run: String,
+    decided: bool,
+    rows: Vec<QueueRow>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct QueueQuery {
+    #[serde(default)]
+    besloten: String,
+}
+
+/// `GET /toezicht`: the review queue (open cases, or with `?besloten=1` the decided ones).
+pub async fn queue(
+    State(state): State<AppState>,
+    person: Person,
+    Query(q): Query<QueueQuery>,
+) -> Result<Response, PageError> {
+    queue_page(&state, person, !q.besloten.is_empty(), None).await
+}
+
+async fn queue_page(
+    state: &AppState,
+    person: Person,
+    decided: bool,
+    message: Option<String>,
+) -> Result<Response, PageError> {
+    let (org, review) = officer(state, &person)?;
+    let cases = match review.cases(&org, decided, 200).await {
+        Ok(c) => c,
+        Err(e) => return Err(unavailable_review(&person, &e)),
+    };
+    let clients: Vec<&str> = cases
+        .iter()
+        .map(|c| c.client.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    log_review(state, &person, "R", "review-queue", &clients, "").await?;
+    let users: Vec<&str> = cases.iter().map(|c| c.user.as_str()).collect();
+    let names = staff_names(state, &person, &users).await;
+    let t = Texts { lang: person.lang };
+    let last_run = match review.latest_run().await {
+        Ok(Some(r)) => {
+            let explained = 100.0 * r.explained as f64 / r.accesses.max(1) as f64;
+            format!(
+                "{}: {} · {} {} · {explained:.1}% {} · {} {}",
+                t.get("last-run"),
+                local(r.finished).0,
+                r.accesses,
+                t.get("accesses-screened"),
+                t.get("explained-share"),
+                r.cases,
+                t.get("case-count")
+            )
+        }
+        Ok(None) => t.get("no-run-yet"),
+        Err(e) => return Err(unavailable_review(&person, &e)),
+    };
+    let rows = cases
+        .iter()
+        .map(|c| QueueRow {
+            id: c.id,
+            score: c.score,
+            score_text: format!("{:.0}%", c.score * 100.0),
+            who: who(&names, &c.user),
+            client: c.client.clone(),
+            period: period(c),
+            reasons: c
+                .reasons
+                .iter()
+                .map(|r| reason_text(r, person.lang))
+                .collect::<Vec<_>>()
+                .join("; "),
+            count: c.evidence.accesses.len(),
+            decision: c.decision.map(|d| decision_text(d, &t)).unwrap_or_default(),
+        })
+        .collect();
+    let mut f = person.frame("oversight");
+    f.message = message;
+    Ok(render::page(
+        &QueuePage {
+            f,
+            last_run,
+            decided,
+            rows,
+        },
+        person.lang,
+        person.set_lang,
+    ))
+}
+
+/// `POST /toezicht/controleren`: screen the live log now.
+pub async fn run_now(
+    State(state): State<AppState>,
+    person: Person,
+    CsrfForm(super::super::signin::Nothing {}): CsrfForm<super::super::signin::Nothing>,
+) -> Result<Response, PageError> {
+    let (_, review) = officer(&state, &person)?;
+    log_review(&state, &person, "E", "review-run", &[], "").await?;
+    let t = Texts { lang: person.lang };
+    let message = match kring_review::screen_live(review, &state.record, "on-demand", 31).await {
+        Ok(s) => format!(
+            "{} {} {} · {} {}",
+            t.get("run-done"),
+            s.accesses,
+            t.get("accesses-screened"),
+            s.cases,
+            t.get("case-count")
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "on-demand oversight run failed");
+            t.get("run-failed")
+        }
+    };
+    queue_page(&state, person, false, Some(message)).await
+}
