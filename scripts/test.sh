@@ -3,6 +3,7 @@
 #   - installs PostgreSQL (when missing) and starts it (when not running),
 #   - installs OpenSSL's headers (when missing; passkeys use webauthn-rs, which links OpenSSL),
 #   - installs Chromium and its driver for the browser tests (when missing),
+#   - installs axe-core (npm) for the browser tests' accessibility checks (when missing),
 #   - installs cargo-nextest (when missing),
 # then checks formatting and lints and runs the whole suite against SQLite and PostgreSQL.
 set -euo pipefail
@@ -49,6 +50,18 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
   apt_install chromium chromium-driver
 fi
 chromium --version
+
+say "axe-core for the accessibility checks of the browser tests"
+AXE_VERSION=4.14.1
+if [ ! -f target/browser-deps/node_modules/axe-core/axe.min.js ] \
+   || ! grep -q "\"version\": \"$AXE_VERSION\"" target/browser-deps/node_modules/axe-core/package.json; then
+  if ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+  fi
+  mkdir -p target/browser-deps
+  (cd target/browser-deps && npm install --no-save --no-audit --no-fund --silent "axe-core@$AXE_VERSION")
+fi
+grep '"version"' target/browser-deps/node_modules/axe-core/package.json
 
 say "cargo-nextest"
 if ! cargo nextest --version >/dev/null 2>&1; then

@@ -10,6 +10,7 @@ mod audit;
 mod bundles;
 mod conformance;
 mod crud;
+mod pages;
 mod partners;
 mod passkeys;
 mod pending;
