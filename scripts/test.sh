@@ -61,7 +61,7 @@ if [ ! -f target/browser-deps/node_modules/axe-core/axe.min.js ] \
   mkdir -p target/browser-deps
   (cd target/browser-deps && npm install --no-save --no-audit --no-fund --silent "axe-core@$AXE_VERSION")
 fi
-grep '"version"' target/browser-deps/node_modules/axe-core/package.json
+grep -m1 '"version"' target/browser-deps/node_modules/axe-core/package.json
 
 say "cargo-nextest"
 if ! cargo nextest --version >/dev/null 2>&1; then

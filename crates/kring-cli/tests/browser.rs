@@ -494,7 +494,7 @@ async fn professionals_and_clients_use_the_pages_in_chromium() {
     .await;
     assert_eq!(rows.len(), rows_before + 1);
     assert!(c.find(Locator::Css("input#end:invalid")).await.is_ok());
-    c.goto(&c.current_url().await.unwrap().to_string())
+    c.goto(c.current_url().await.unwrap().as_ref())
         .await
         .unwrap();
     let end_buttons = c
