@@ -802,6 +802,13 @@ async fn professionals_and_clients_use_the_pages_in_chromium() {
     assert!(evidence.contains("NOODTOEGANG"), "{evidence}");
     let main = text(&c, "main").await;
     assert!(main.contains("Gezocht naar een verklaring"), "{main}");
+    assert!(
+        main.contains("Noodtoegang verklaard op")
+            && main.contains("Client in crisis op de locatie, regisseur niet bereikbaar"),
+        "the case shows the declaration and the reason given: {main}"
+    );
+    axe(&c, "oversight case").await;
+    shot(&c, "oversight-case").await;
     c.find(Locator::Css("form[action$='/waarschuwing'] button"))
         .await
         .unwrap()

@@ -283,3 +283,5 @@ someone-relative = a relative
 someone-team = a team
 status = Status
 request-unreadable = Kring could not read this request. Reload the page and try again.
+emergency-declarations = Declarations of emergency access
+emergency-declared-at = Emergency access declared on

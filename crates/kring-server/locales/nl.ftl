@@ -283,3 +283,5 @@ someone-relative = een naaste
 someone-team = een team
 status = Stand
 request-unreadable = Kring kon dit verzoek niet lezen. Laad de pagina opnieuw en probeer het nog eens.
+emergency-declarations = Verklaringen van noodtoegang
+emergency-declared-at = Noodtoegang verklaard op

@@ -38,6 +38,54 @@ struct CasePage {
     decided: String,
     note: String,
     warning: String,
+    /// The emergency declarations of the case's staff member about its client: the reason as
+    /// stated, when, until when.
+    declarations: Vec<Declaration>,
+}
+
+/// An emergency declaration as the officer reads it from the access log.
+pub struct Declaration {
+    pub when: String,
+    pub until: String,
+    pub reason: String,
+}
+
+/// The emergency declarations `user` (`Practitioner/…`) made about `client`, read from the
+/// access log as the officer (every read logged): the entry of each declaration carries the
+/// reason as the professional stated it.
+async fn declarations(
+    state: &AppState,
+    person: &Person,
+    user: &str,
+    client: &str,
+) -> Result<Vec<Declaration>, PageError> {
+    let req = kring_record::LogRequest {
+        agent: Some(user.to_string()),
+        purpose: Some("ETREAT".into()),
+        data_type: Some("Communication".into()),
+        count: 50,
+        ..kring_record::LogRequest::default()
+    };
+    let entries = state
+        .record
+        .read_log(&person.caller, &req, "review-case")
+        .await
+        .map_err(|e| person.failed(e))?;
+    Ok(entries
+        .iter()
+        .filter(|e| format!("Patient/{}", e.client) == client && !e.stated_reason.is_empty())
+        .map(|e| {
+            let at = e.recorded_ms();
+            Declaration {
+                when: super::super::dates::moment(at, person.lang),
+                until: super::super::dates::moment(
+                    at + kring_access::emergency::EMERGENCY_HOURS * 3_600_000,
+                    person.lang,
+                ),
+                reason: e.stated_reason.clone(),
+            }
+        })
+        .collect())
 }
 
 /// `GET /toezicht/zaken/{id}`: a case with its evidence and the decision form.
@@ -102,6 +150,7 @@ async fn case_page(
             emergency: a.emergency,
         })
         .collect();
+    let declarations = declarations(state, &person, &c.user, &c.client).await?;
     let mut f = person.frame("oversight-case");
     f.message = message;
     f.error = error;
@@ -142,6 +191,7 @@ async fn case_page(
             },
             note: c.note.clone(),
             warning,
+            declarations,
         },
         person.lang,
         person.set_lang,

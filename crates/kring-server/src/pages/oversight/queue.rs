@@ -34,6 +34,7 @@ struct QueuePage {
     last_run: String,
     decided: bool,
     rows: Vec<QueueRow>,
+    notices: Vec<super::super::admin::Notice>,
 }
 
 #[derive(Deserialize, Default)]
@@ -108,6 +109,7 @@ async fn queue_page(
             decision: c.decision.map(|d| decision_text(d, &t)).unwrap_or_default(),
         })
         .collect();
+    let notices = super::super::admin::emergency_notices(state, &person, 7).await;
     let mut f = person.frame("oversight");
     f.message = message;
     Ok(render::page(
@@ -116,6 +118,7 @@ async fn queue_page(
             last_run,
             decided,
             rows,
+            notices,
         },
         person.lang,
         person.set_lang,
