@@ -208,3 +208,149 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    emergency_access_by_name_and_birth_date_is_exact_and_answers_in_dutch,
+    |app: TestApp| async move {
+        world(&app).await;
+        // A professional outside every circle.
+        let mut a = accounts::blank("bram.smit", Kind::Professional);
+        a.organisation = Some("wijk".into());
+        a.practitioner = Some("ggz1".into());
+        a.role = Some("ggz1-role".into());
+        accounts::create(&*app.accounts, a, "correct horse battery staple", true)
+            .await
+            .unwrap();
+        let (cookie, _) = sessions::start(&*app.accounts, "bram.smit", true, now_ms())
+            .await
+            .unwrap();
+        // Two clients share a name and a date of birth; a third has a BSN.
+        for (id, given, bsn) in [
+            ("twin1", "Kees", None),
+            ("twin2", "Kees", None),
+            ("pb", "Lotte", Some("999990019")),
+        ] {
+            let mut p = json!({"resourceType": "Patient", "id": id, "name": [{"family": "Jansen", "given": [given]}],
+                "birthDate": "2001-04-03", "managingOrganization": {"reference": "Organization/wijk"}});
+            if let Some(b) = bsn {
+                p["identifier"] =
+                    json!([{"system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": b}]);
+            }
+            assert!(app
+                .put(&format!("/fhir/Patient/{id}"), &p)
+                .await
+                .status
+                .is_success());
+        }
+        let (_, html) = page(&app, &cookie, Method::GET, "/noodtoegang", "").await;
+        let csrf = csrf_of(&html);
+        let reason = "Crisis+in+de+nacht%2C+geen+lid+van+de+kring+bereikbaar";
+        for (form, says, status) in [
+            (
+                format!("bsn=123456789&reason={reason}"),
+                "elfproef",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                format!("bsn=12345&reason={reason}"),
+                "precies 9 cijfers",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                "bsn=999990019&reason=kort".to_string(),
+                "ten minste 10 tekens",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                format!("bsn=999990019&reason={}", "x".repeat(501)),
+                "hoogstens 500 tekens",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                format!("name=Kees+Jansen&birth=2001-04-03&reason={reason}"),
+                "Meer dan één cliënt",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                format!("name=Kees+Jansen&birth=2001-04-04&reason={reason}"),
+                "geen cliënt gevonden",
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                format!("name=Kees&birth=2001-04-03&reason={reason}"),
+                "geen cliënt gevonden",
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                format!("name=Kees+Jansen&reason={reason}"),
+                "naam én de geboortedatum",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+        ] {
+            let (got, html) = page(
+                &app,
+                &cookie,
+                Method::POST,
+                "/noodtoegang",
+                &format!("csrf={csrf}&{form}"),
+            )
+            .await;
+            assert_eq!(got, status, "{form}");
+            assert!(html.contains(says), "{form}: {says}");
+            // What was typed stays in the form.
+            if form.contains("Kees+Jansen") {
+                assert!(html.contains("value=\"Kees Jansen\""), "{form}");
+            }
+            assert!(!html.contains("elfproef)"), "no English sentence");
+        }
+        let log = app.log_lines().await;
+        assert!(log
+            .iter()
+            .all(|e| e["interaction"] != "break-the-glass" || e["client"] == ""));
+        // Name and date of birth together, exactly one client: access for four hours.
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/noodtoegang")
+            .header(header::COOKIE, format!("{}={cookie}", sessions::COOKIE))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!(
+                "csrf={csrf}&name=lotte++JANSEN&birth=2001-04-03&reason={reason}"
+            )))
+            .unwrap();
+        let res = app.secure.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(res.headers()[header::LOCATION], "/clienten/pb?noodtoegang");
+        let (status, html) = page(&app, &cookie, Method::GET, "/clienten", "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            html.contains("Mijn noodtoegang") && html.contains("Lotte Jansen"),
+            "{html}"
+        );
+        // The reason as stated is in the log with the declaration; no BSN anywhere.
+        let log = app.log_lines().await;
+        let declared = log
+            .iter()
+            .find(|e| e["interaction"] == "break-the-glass" && e["client"] == "pb")
+            .expect("the declaration is logged");
+        assert_eq!(
+            declared["stated_reason"],
+            "Crisis in de nacht, geen lid van de kring bereikbaar"
+        );
+        assert!(!serde_json::to_string(&log).unwrap().contains("999990019"));
+        // The case director of pb's organisation… (pb has no circle here) — the client's
+        // organisation is told: its administrator sees the notice.
+        let mut admin = accounts::blank("beheer.wijk", Kind::Administrator);
+        admin.organisation = Some("wijk".into());
+        accounts::create(&*app.accounts, admin, "correct horse battery staple", true)
+            .await
+            .unwrap();
+        let (admin_cookie, _) = sessions::start(&*app.accounts, "beheer.wijk", true, now_ms())
+            .await
+            .unwrap();
+        let (_, html) = page(&app, &admin_cookie, Method::GET, "/beheer", "").await;
+        assert!(
+            html.contains("Meldingen van noodtoegang") && html.contains("Crisis in de nacht"),
+            "{html}"
+        );
+    }
+);
