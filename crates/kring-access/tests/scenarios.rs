@@ -345,8 +345,8 @@ fn scenario_table() {
         ("an administrator of another organisation is not", Subject::Administrator { account: "a".into(), organisation: "wijkteam".into() }, Read, "c8", Emergency, false, "deny-by-default"),
         ("the administrator sees who the client is", Subject::Administrator { account: "a".into(), organisation: "jeugdhulp".into() }, Read, "c8", Identity, true, "administrator-sees-clients"),
         ("the administrator does not write the client's identity", Subject::Administrator { account: "a".into(), organisation: "jeugdhulp".into() }, Update, "c8", Identity, false, "deny-by-default"),
-        ("a partner deletes its own organisation's data", partner("jeugdhulp", all), Delete, "c8", Reports, true, "partner-organisation-deletes"),
-        ("a partner without the delete scope does not", partner("jeugdhulp", "system/*.crus"), Delete, "c8", Reports, false, "deny-by-default"),
+        ("a partner deletes its own organisation's data", partner("jeugdhulp", all), Delete, "c8", Medication, true, "partner-organisation-deletes"),
+        ("a partner without the delete scope does not", partner("jeugdhulp", "system/*.crus"), Delete, "c8", Medication, false, "deny-by-default"),
         ("a partner does not delete another organisation's data", partner("huisarts", all), Delete, "c8", Medication, false, "deny-by-default"),
     ];
     assert!(table.len() >= 40);

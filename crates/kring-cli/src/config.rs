@@ -17,6 +17,7 @@
 //! | `max_body_bytes` |               | `KRING_MAX_BODY_BYTES`   | 8388608 (8 MiB)         |
 //! | `max_json_depth` |               | `KRING_MAX_JSON_DEPTH`   | 64                      |
 //! | `log`            |               | `KRING_LOG`              | `info`                  |
+//! | `high_risk_medication` |         | `KRING_HIGH_RISK_MEDICATION` | the built-in list (insulin, anticoagulants, opioids, antiepileptics …) |
 
 use std::path::PathBuf;
 
@@ -67,6 +68,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub max_json_depth: usize,
     pub log: String,
+    /// The medication that needs a double check before a dose counts as given: names (any
+    /// part of the medication's text, any case) and ATC prefixes (`atc:B01A`), separated by
+    /// commas. Unset: Kring's built-in list (`kring_record::medication::HighRisk::default`).
+    pub high_risk_medication: Option<String>,
 }
 
 impl Default for Config {
@@ -86,6 +91,7 @@ impl Default for Config {
             max_body_bytes: 8 * 1024 * 1024,
             max_json_depth: 64,
             log: "info".into(),
+            high_risk_medication: None,
         }
     }
 }
@@ -120,6 +126,21 @@ impl Config {
                 access_log: args.access_log.clone(),
             }));
         fig.extract().map_err(Box::new)
+    }
+
+    /// The high-risk medication list in force.
+    pub fn high_risk(&self) -> kring_record::medication::HighRisk {
+        match &self.high_risk_medication {
+            Some(list) => kring_record::medication::HighRisk::from_list(
+                &list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect::<Vec<_>>(),
+            ),
+            None => kring_record::medication::HighRisk::default(),
+        }
     }
 
     /// Where passkeys work: `passkey_origin`, else the origin of `base_url`, else

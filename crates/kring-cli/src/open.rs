@@ -52,7 +52,7 @@ pub async fn record(cfg: &Config) -> anyhow::Result<Opened> {
             .context("cannot open the access log")?,
     );
     let access = kring_access::NeedToKnow::new().context("the access rules are not valid")?;
-    let record = Record::new(store, Arc::new(access), log.clone());
+    let record = Record::new(store, Arc::new(access), log.clone()).with_high_risk(cfg.high_risk());
     let facts = record
         .load_access_facts()
         .await

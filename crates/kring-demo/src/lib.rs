@@ -374,7 +374,16 @@ pub fn generate(seed: u64) -> Network {
             let parent_refs: Vec<String> = (0..parents.len())
                 .map(|i| format!("RelatedPerson/{cid}-parent-{}", i + 1))
                 .collect();
-            circle_and_record(&mut g, &cid, &birth, &staff, fam % 3 == 0, &parent_refs);
+            let family_plan = format!("gezin-{:03}", fam + 1);
+            circle_and_record(
+                &mut g,
+                &cid,
+                &birth,
+                &staff,
+                fam % 3 == 0,
+                &parent_refs,
+                Setting::Family(&family_plan),
+            );
         }
         if fam % 4 == 0 {
             // Some parents are clients of the network themselves (e.g. of the ggz).
@@ -385,7 +394,16 @@ pub fn generate(seed: u64) -> Network {
                 .find(|r| r["id"] == ppid.as_str())
                 .map(|r| r["birthDate"].as_str().unwrap_or("").to_string())
                 .unwrap_or_default();
-            circle_and_record(&mut g, &ppid, &birth, &staff, true, &[]);
+            let family_plan = format!("gezin-{:03}", fam + 1);
+            circle_and_record(
+                &mut g,
+                &ppid,
+                &birth,
+                &staff,
+                true,
+                &[],
+                Setting::Family(&family_plan),
+            );
         }
     }
     // Adults living in care locations.
@@ -420,7 +438,7 @@ pub fn generate(seed: u64) -> Network {
             "period": {"start": format!("{}-01-01", 2015 + (i % 10))},
             "serviceProvider": {"reference": "Organization/zorggroep-de-linde"},
         }));
-        circle_and_record(&mut g, &pid, &birth, &staff, true, &[]);
+        circle_and_record(&mut g, &pid, &birth, &staff, true, &[], Setting::Location);
     }
     // A privacy officer and an administrator per organisation will be accounts, not practitioners.
     Network {
@@ -463,6 +481,25 @@ fn categories(list: &[&str]) -> Value {
     )
 }
 
+/// Where a client's support comes from: a family (whose members' plans form one family plan)
+/// or a residential location (whose medication rounds the client is in).
+#[derive(Clone, Copy)]
+enum Setting<'a> {
+    Family(&'a str),
+    /// A residential location (the client's stay there is an Encounter).
+    Location,
+}
+
+/// The code system of report kinds.
+pub const REPORT_KIND_SYSTEM: &str = "https://kring.example/fhir/CodeSystem/report-kind";
+/// The code system of the crisis plan's phases …
+pub const PHASE_SYSTEM: &str = "https://kring.example/fhir/CodeSystem/crisis-phase";
+/// … and of what a line of a phase is (signals, what the client does, what the network does,
+/// whom to call).
+pub const PHASE_PART_SYSTEM: &str = "https://kring.example/fhir/CodeSystem/crisis-part";
+/// The identifier system of family plans: every member's plan carries the family's plan id.
+pub const FAMILY_PLAN_SYSTEM: &str = "https://kring.example/fhir/NamingSystem/family-plan";
+
 /// The circle (CareTeam) of one client and their record: plans, medication, reports, consent.
 /// `parents`: references to the client's parents with parental authority (children only).
 fn circle_and_record(
@@ -472,6 +509,7 @@ fn circle_and_record(
     staff: &[Staff],
     medication: bool,
     parents: &[String],
+    setting: Setting,
 ) {
     let age = age_on(birth, today());
     let start = today() - Duration::days(g.rng.gen_range(30..900));
@@ -544,105 +582,249 @@ fn circle_and_record(
         "participant": participants,
         "managingOrganization": [{"reference": "Organization/wijkteam-noord"}],
     }));
-    // Support plan with goals and agreements (who does what by when).
+    // Support plan: goals (each with its evaluation date and the evaluations so far) and
+    // agreements (who does what by when, with status) — some overdue, as in life.
     let goals = [
         ("Naar school of dagbesteding gaan", "education"),
         ("Schulden onder controle", "finance"),
         ("Veilig thuis wonen", "safety"),
         ("Goed slapen", "health"),
+        ("Een vaste dagstructuur", "daily"),
     ];
     let mut goal_refs = Vec::new();
     let chosen: Vec<usize> = (0..goals.len())
-        .filter(|i| *i < 2 || g.rng.gen_bool(0.4))
+        .filter(|i| *i < 2 || g.rng.gen_bool(0.35))
         .collect();
+    let director_ref = format!("PractitionerRole/{}", members[0].0 .1);
     for i in chosen {
         let text = goals[i].0;
         let gid = format!("{pid}-goal-{}", i + 1);
+        // Evaluation dates from a month ago to ten months ahead: some are overdue.
+        let evaluate = today() + Duration::days(g.rng.gen_range(-40..300));
+        let evaluated = start + Duration::days(g.rng.gen_range(20..60));
+        let status = *g.pick(&["in-progress", "improving", "worsening", "no-change"]);
+        let evaluation = *g.pick(&[
+            "Eerste evaluatie: de stappen zijn haalbaar, we houden dit doel vast.",
+            "Evaluatie met cliënt en netwerk: vooruitgang, volgende stap afgesproken.",
+            "Besproken in het netwerkoverleg; meer steun nodig van het wijkteam.",
+        ]);
         g.out.push(json!({
             "resourceType": "Goal", "id": gid, "lifecycleStatus": "active",
+            "achievementStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/goal-achievement", "code": status}]},
             "description": {"text": text}, "subject": {"reference": format!("Patient/{pid}")},
-            "startDate": date(start), "target": [{"dueDate": date(today() + Duration::days(g.rng.gen_range(30..300)))}],
+            "startDate": date(start), "target": [{"dueDate": date(evaluate)}],
+            "statusDate": date(evaluated),
+            "note": [{"authorReference": {"reference": format!("Practitioner/{}", members[0].0 .0)}, "time": format!("{}T14:00:00+01:00", date(evaluated)),
+                      "text": evaluation}],
         }));
         goal_refs.push(json!({"reference": format!("Goal/{gid}")}));
     }
-    let activities: Vec<Value> = members
+    let agreements = [
+        "Wekelijks huisbezoek",
+        "Aanmelding budgetcoach",
+        "Gesprek met school",
+        "Medicatie-evaluatie",
+        "Dagbesteding regelen",
+    ];
+    let mut activities: Vec<Value> = members
         .iter()
         .take(2)
         .enumerate()
         .map(|(i, (s, _, _))| {
-            let what = ["Wekelijks huisbezoek", "Aanmelding budgetcoach", "Gesprek met school", "Medicatie-evaluatie"][i + g.rng.gen_range(0..2)];
+            let what = agreements[i + g.rng.gen_range(0..3)];
+            // Due from three weeks ago to three months ahead: some are overdue.
+            let due = today() + Duration::days(g.rng.gen_range(-20..90));
+            let status = if g.rng.gen_bool(0.2) {
+                "completed"
+            } else {
+                "in-progress"
+            };
             json!({"detail": {
-                "status": "in-progress", "description": what,
+                "status": status, "description": what,
                 "performer": [{"reference": format!("PractitionerRole/{}", s.1)}],
-                "scheduledPeriod": {"start": date(start), "end": date(today() + Duration::days(90))},
+                "scheduledPeriod": {"start": date(start), "end": date(due)},
             }})
         })
         .collect();
-    g.out.push(json!({
+    // The client's own agreement: the plan is theirs too.
+    let own = *g.pick(&[
+        "Elke ochtend om 8 uur opstaan",
+        "Zelf de afspraken in de agenda zetten",
+        "Eén keer per week sporten",
+    ]);
+    let own_due = today() + Duration::days(g.rng.gen_range(10..120));
+    activities.push(json!({"detail": {
+        "status": "in-progress",
+        "description": own,
+        "performer": [{"reference": format!("Patient/{pid}")}],
+        "scheduledPeriod": {"start": date(start), "end": date(own_due)},
+    }}));
+    let mut plan = json!({
         "resourceType": "CarePlan", "id": format!("{pid}-plan"), "status": "active", "intent": "plan",
         "title": "Ondersteuningsplan", "subject": {"reference": format!("Patient/{pid}")},
         "period": {"start": date(start)}, "careTeam": [{"reference": format!("CareTeam/{pid}-circle")}],
+        "author": {"reference": director_ref},
         "goal": goal_refs, "activity": activities,
-    }));
+    });
+    if let Setting::Family(family) = setting {
+        plan["identifier"] = json!([{"system": FAMILY_PLAN_SYSTEM, "value": family}]);
+        plan["title"] = json!("Gezinsplan");
+    }
+    g.out.push(plan);
+    // Crisis plan: per phase the signals, what the client does, what the network does and
+    // whom to call.
+    let crisis_line = |phase: &str, part: &str, text: String| {
+        json!({"detail": {
+            "code": {"coding": [{"system": PHASE_SYSTEM, "code": phase}, {"system": PHASE_PART_SYSTEM, "code": part}]},
+            "status": "not-started", "description": text}})
+    };
+    let contact = staff
+        .iter()
+        .find(|s| s.1 == members[1].0 .1)
+        .map(|s| s.3)
+        .unwrap_or("begeleider");
+    let phone = g.phone();
+    let mut lines = vec![
+        crisis_line("groen", "signals", "Rustig, slaapt goed, gaat naar school of dagbesteding.".into()),
+        crisis_line("groen", "client", "Houdt de dagstructuur aan en neemt de medicatie zoals afgesproken.".into()),
+        crisis_line("groen", "network", "Gewone afspraken: huisbezoek volgens het plan.".into()),
+        crisis_line("geel", "signals", "Slaapt slechter, trekt zich terug, zegt afspraken af.".into()),
+        crisis_line("geel", "client", "Belt de begeleider en doet de ontspanningsoefening.".into()),
+        crisis_line("geel", "network", format!("De {contact} belt binnen een dag terug en plant een extra gesprek.")),
+        crisis_line("geel", "contact", format!("Persoonlijk begeleider ({contact}): {phone}")),
+        crisis_line("oranje", "signals", "Onrustig, boos of angstig, eet en slaapt nauwelijks.".into()),
+        crisis_line("oranje", "client", "Gaat niet alleen de straat op; belt de begeleider of de regisseur.".into()),
+        crisis_line("oranje", "network", "Dagelijks contact; regisseur belegt binnen twee dagen netwerkoverleg; medicatie volgens afspraak met de arts.".into()),
+        crisis_line("oranje", "contact", "Regisseur wijkteam: 075-681 68 16 (werkdagen 8.30–17.00)".into()),
+        crisis_line("rood", "signals", "Dreigt zichzelf of een ander iets aan te doen.".into()),
+        crisis_line("rood", "client", "Belt 112 of laat iemand anders bellen.".into()),
+        crisis_line("rood", "network", "Crisisdienst GGZ inschakelen; regisseur en ouders of naasten informeren; opname alleen via de crisisdienst.".into()),
+        crisis_line("rood", "contact", "Crisisdienst GGZ (dag en nacht): 088-358 58 58 · bij direct gevaar 112".into()),
+    ];
+    if age < 18 {
+        lines.push(crisis_line(
+            "rood",
+            "contact",
+            "Veilig Thuis (dag en nacht): 0800-2000".into(),
+        ));
+    }
     g.out.push(json!({
         "resourceType": "CarePlan", "id": format!("{pid}-crisis"), "status": "active", "intent": "plan",
         "category": [{"coding": [{"system": "https://kring.example/fhir/CodeSystem/plan-category", "code": "crisis", "display": "Crisisplan"}]}],
         "title": "Crisisplan", "subject": {"reference": format!("Patient/{pid}")},
-        "description": "Signalen en acties per fase. Groen: rustig, slaapt goed. Oranje: trekt zich terug, slaapt slecht — bel de begeleider. Rood: dreigt zichzelf iets aan te doen — bel 112 en de crisisdienst.",
-        "activity": [
-            {"detail": {"status": "not-started", "description": "Oranje: dagelijks contact door persoonlijk begeleider"}},
-            {"detail": {"status": "not-started", "description": "Rood: crisisdienst GGZ inschakelen, regisseur informeren"}}
-        ],
+        "description": "Signalen en acties per fase, samen met de cliënt opgesteld.",
+        "author": {"reference": director_ref},
+        "activity": lines,
     }));
-    // Reports.
+    // Reports, of several kinds, some for the client to read.
     let authors: Vec<&str> = members.iter().map(|(s, _, _)| s.1.as_str()).collect();
-    for r in 0..g.rng.gen_range(1..4) {
+    for r in 0..g.rng.gen_range(2..6) {
         let author = authors[r % authors.len()];
         let day = today() - Duration::days(g.rng.gen_range(1..120));
-        let text = *g.pick(&[
-            "Huisbezoek afgelegd. Het gaat redelijk; afspraken over de dagstructuur doorgenomen.",
-            "Telefonisch contact. Zorgen over slapen, volgende week evaluatie.",
-            "Gesprek met school gehad, aanwezigheid is verbeterd.",
-            "Client was onrustig, crisisplan fase oranje besproken met het netwerk.",
+        let (kind, kind_name, text) = *g.pick(&[
+            ("visit", "Huisbezoek", "Huisbezoek afgelegd. Het gaat redelijk; afspraken over de dagstructuur doorgenomen."),
+            ("phone", "Telefonisch contact", "Telefonisch contact. Zorgen over slapen, volgende week evaluatie."),
+            ("meeting", "Overleg", "Gesprek met school gehad, aanwezigheid is verbeterd."),
+            ("incident", "Incident", "Cliënt was onrustig, crisisplan fase oranje besproken met het netwerk."),
         ]);
-        g.out.push(json!({
+        let mut report = json!({
             "resourceType": "Communication", "id": format!("{pid}-report-{}", r + 1), "status": "completed",
-            "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "reports", "display": "Rapportage"}]}],
+            "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "reports", "display": "Rapportage"}]},
+                         {"coding": [{"system": REPORT_KIND_SYSTEM, "code": kind, "display": kind_name}]}],
             "subject": {"reference": format!("Patient/{pid}")}, "sent": format!("{}T10:{:02}:00+01:00", date(day), r * 7),
             "sender": {"reference": format!("PractitionerRole/{author}")},
             "payload": [{"contentString": text}],
+        });
+        if kind != "incident" && g.rng.gen_bool(0.5) {
+            report["recipient"] = json!([{"reference": format!("Patient/{pid}")}]);
+        }
+        g.out.push(report);
+    }
+    // The next agenda items.
+    for a in 0..g.rng.gen_range(0..3) {
+        let day = today() + Duration::days(g.rng.gen_range(-10..150));
+        let (who, _, _) = members[a % members.len()];
+        let what = *g.pick(&[
+            "Netwerkoverleg",
+            "Evaluatiegesprek ondersteuningsplan",
+            "Huisbezoek",
+            "Gesprek met de psychiater",
+        ]);
+        let hour = g.rng.gen_range(9..16);
+        g.out.push(json!({
+            "resourceType": "Appointment", "id": format!("{pid}-afspraak-{}", a + 1), "status": "booked",
+            "description": what,
+            "start": format!("{}T{hour:02}:00:00+01:00", date(day)),
+            "end": format!("{}T{hour:02}:45:00+01:00", date(day)),
+            "participant": [
+                {"actor": {"reference": format!("Patient/{pid}")}, "status": "accepted"},
+                {"actor": {"reference": format!("PractitionerRole/{}", who.1)}, "status": "accepted"}],
         }));
     }
-    // Medication schedules and administrations.
+    // Medication: a schedule with times of day; where the client lives at a location, the
+    // rounds of the last days, high-risk doses with their double check.
     if medication {
+        let giver = members[1].0;
+        let checker = staff
+            .iter()
+            .find(|s| s.2 == giver.2 && s.1 != giver.1)
+            .unwrap_or(members[0].0);
         for k in 0..g.rng.gen_range(1..3) {
             let (name, dose, high_risk) = *g.pick(names::MEDICATIONS);
             let mid = format!("{pid}-med-{}", k + 1);
+            let times: &[&str] = match dose {
+                d if d.contains("2x") || d.contains("2 tabletten") => &["08:00:00", "20:00:00"],
+                d if d.contains("nacht") => &["22:00:00"],
+                d if d.contains("zo nodig") => &[],
+                d if d.contains("schema") => &["08:00:00", "12:00:00", "18:00:00"],
+                _ => &["08:00:00"],
+            };
             g.out.push(json!({
                 "resourceType": "MedicationRequest", "id": mid, "status": "active", "intent": "order",
                 "medicationCodeableConcept": {"text": name},
                 "subject": {"reference": format!("Patient/{pid}")}, "authoredOn": date(start),
                 "requester": {"reference": format!("PractitionerRole/{}", members[2].0 .1)},
-                "dosageInstruction": [{"text": dose}],
+                "dosageInstruction": [if times.is_empty() {
+                    json!({"text": dose, "asNeededBoolean": true})
+                } else {
+                    json!({"text": dose, "timing": {"repeat": {"timeOfDay": times}}})
+                }],
                 "extension": [{"url": "https://kring.example/fhir/StructureDefinition/high-risk-medication", "valueBoolean": high_risk}],
             }));
-            for d in 0..3 {
+            if !matches!(setting, Setting::Location) {
+                continue;
+            }
+            for d in 1..3 {
                 let day = today() - Duration::days(d);
-                let mut performers = vec![
-                    json!({"actor": {"reference": format!("PractitionerRole/{}", members[1].0 .1)}}),
-                ];
-                if high_risk {
-                    performers.push(json!({
-                        "function": {"coding": [{"system": "https://kring.example/fhir/CodeSystem/performer-function", "code": "double-check", "display": "Dubbele controle"}]},
-                        "actor": {"reference": format!("PractitionerRole/{}", members[0].0 .1)}
-                    }));
+                for (t, at) in times.iter().enumerate() {
+                    let due = format!("{}T{}+01:00", date(day), at);
+                    let minute = g.rng.gen_range(0..20);
+                    let given = format!("{}T{}:{minute:02}:00+01:00", date(day), &at[..2]);
+                    let mut performers = vec![
+                        json!({"actor": {"reference": format!("PractitionerRole/{}", giver.1)}}),
+                    ];
+                    if high_risk {
+                        performers.push(json!({
+                            "function": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/med-admin-perform-function", "code": "verifier", "display": "Dubbele controle"}]},
+                            "actor": {"reference": format!("PractitionerRole/{}", checker.1)},
+                            "extension": [{"url": "https://kring.example/fhir/StructureDefinition/checked-at",
+                                           "valueDateTime": format!("{}T{}:00:00+01:00", date(day), &at[..2])}]
+                        }));
+                    }
+                    let refused = g.rng.gen_bool(0.05);
+                    let mut adm = json!({
+                        "resourceType": "MedicationAdministration", "id": format!("{mid}-adm-{d}-{t}"),
+                        "extension": [{"url": "http://nictiz.nl/fhir/StructureDefinition/ext-MedicationAdministration2.AgreedDateTime", "valueDateTime": due}],
+                        "status": if refused { "not-done" } else { "completed" },
+                        "medicationCodeableConcept": {"text": name}, "subject": {"reference": format!("Patient/{pid}")},
+                        "effectiveDateTime": given,
+                        "performer": performers, "request": {"reference": format!("MedicationRequest/{mid}")},
+                    });
+                    if refused {
+                        adm["statusReason"] = json!([{"coding": [{"system": "https://kring.example/fhir/CodeSystem/not-given", "code": "refused", "display": "Geweigerd door cliënt"}]}]);
+                    }
+                    g.out.push(adm);
                 }
-                g.out.push(json!({
-                    "resourceType": "MedicationAdministration", "id": format!("{mid}-adm-{}", d + 1), "status": "completed",
-                    "medicationCodeableConcept": {"text": name}, "subject": {"reference": format!("Patient/{pid}")},
-                    "effectiveDateTime": format!("{}T08:00:00+01:00", date(day)),
-                    "performer": performers, "request": {"reference": format!("MedicationRequest/{mid}")},
-                }));
             }
         }
     }

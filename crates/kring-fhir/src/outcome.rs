@@ -33,6 +33,8 @@ pub enum IssueCode {
     Exception,
     TooCostly,
     Processing,
+    /// A rule of the domain (`business-rule`).
+    BusinessRule,
     Informational,
     Incomplete,
 }
@@ -60,6 +62,7 @@ impl IssueCode {
             IssueCode::Exception => "exception",
             IssueCode::TooCostly => "too-costly",
             IssueCode::Processing => "processing",
+            IssueCode::BusinessRule => "business-rule",
             IssueCode::Informational => "informational",
             IssueCode::Incomplete => "incomplete",
         }

@@ -32,6 +32,14 @@ pub enum RecordError {
     /// …) (422); the sentence says why.
     #[error("{0}")]
     Unprocessable(String),
+    /// A medication rule refuses the administration (a high-risk dose without its double
+    /// check …) (422).
+    #[error("{0}")]
+    Medication(crate::medication::MedicationRefusal),
+    /// A rule of daily work refuses the write (a member changing another's agreement, a
+    /// report corrected by someone other than its author) (422).
+    #[error("{0}")]
+    Work(crate::rules::WorkRefusal),
     /// The access log cannot be written, so nothing may be returned (503).
     #[error("the access log is unavailable")]
     LogUnavailable,
@@ -152,7 +160,9 @@ impl RecordError {
             RecordError::PreconditionFailed(_) => 412,
             RecordError::Conflict(_) => 409,
             RecordError::Forbidden(_) | RecordError::OutOfScope(_) => 403,
-            RecordError::Unprocessable(_) => 422,
+            RecordError::Unprocessable(_) | RecordError::Medication(_) | RecordError::Work(_) => {
+                422
+            }
             RecordError::LogUnavailable | RecordError::Unavailable(_) => 503,
             RecordError::Internal(_) => 500,
         }
@@ -175,6 +185,8 @@ impl RecordError {
             }
             RecordError::OutOfScope(m) => OperationOutcome::single(Issue::error(IssueCode::Forbidden, m.clone())),
             RecordError::Unprocessable(m) => OperationOutcome::single(Issue::error(IssueCode::Processing, m.clone())),
+            RecordError::Medication(r) => OperationOutcome::single(Issue::error(IssueCode::BusinessRule, r.to_string())),
+            RecordError::Work(r) => OperationOutcome::single(Issue::error(IssueCode::BusinessRule, r.to_string())),
             RecordError::LogUnavailable => OperationOutcome::single(Issue::error(
                 IssueCode::Transient,
                 "the access log cannot be written at the moment, so no data is released; try again later",

@@ -15,9 +15,11 @@ mod everything;
 mod history;
 mod ids;
 pub mod logging;
-mod meta;
+pub mod medication;
+pub mod meta;
 pub mod output;
 mod read;
+pub mod rules;
 pub mod search;
 mod write;
 
@@ -153,6 +155,8 @@ pub struct Record {
     log: Arc<dyn AccessLog>,
     defs: &'static Definitions,
     pub limits: Limits,
+    /// Which medication needs a double check (configurable).
+    high_risk: Arc<medication::HighRisk>,
 }
 
 impl Record {
@@ -167,7 +171,19 @@ impl Record {
             log,
             defs: kring_fhir::definitions(),
             limits: Limits::default(),
+            high_risk: Arc::new(medication::HighRisk::default()),
         }
+    }
+
+    /// The same record with this list of high-risk medication (names and `atc:` prefixes).
+    pub fn with_high_risk(mut self, high_risk: medication::HighRisk) -> Record {
+        self.high_risk = Arc::new(high_risk);
+        self
+    }
+
+    /// The list of medication that needs a double check.
+    pub fn high_risk(&self) -> &medication::HighRisk {
+        &self.high_risk
     }
 
     /// The access log (checkpoints and proofs hold hashes only; entries are read through

@@ -79,6 +79,26 @@ fn registered_by_partner(
     Ok(value)
 }
 
+/// Who a version a caller writes is by: the professional's role, the client, the
+/// representative, or a partner system's organisation (the operator imports records as they
+/// were and stamps nobody).
+fn changer(caller: &Caller) -> Option<String> {
+    use kring_access::Subject;
+    match &caller.subject {
+        Subject::Professional { role, .. } => Some(format!("PractitionerRole/{role}")),
+        Subject::Client { patient, .. } => Some(format!("Patient/{patient}")),
+        Subject::Representative { related_person, .. } => {
+            Some(format!("RelatedPerson/{related_person}"))
+        }
+        Subject::Partner { organisation, .. }
+        | Subject::Officer { organisation, .. }
+        | Subject::Administrator { organisation, .. } => {
+            Some(format!("Organization/{organisation}"))
+        }
+        Subject::Operator => None,
+    }
+}
+
 /// Today's date (UTC) as a FHIR date.
 fn chrono_today() -> String {
     chrono::Utc::now().date_naive().to_string()
@@ -248,7 +268,13 @@ impl Record {
                     Action::Create
                 };
                 (
-                    Some(meta::stamp(value, id, version, now)),
+                    Some(meta::stamp(
+                        value,
+                        id,
+                        version,
+                        now,
+                        changer(caller).as_deref(),
+                    )),
                     idx,
                     key,
                     action,
@@ -308,6 +334,31 @@ impl Record {
                 return Err(RecordError::Unprocessable(why));
             }
         }
+        if let (Some(b), "MedicationAdministration", false) = (
+            &bytes,
+            rtype,
+            caller.subject == kring_access::Subject::Operator,
+        ) {
+            self.check_administration(tx, caller, b, old.as_ref())
+                .await?;
+        }
+        if let (Some(b), kring_access::Subject::Professional { role, .. }) =
+            (&bytes, &caller.subject)
+        {
+            self.check_work(&work.pending, caller, role, &t, b, old.as_ref())?;
+        }
+        if let (None, Some(o), false) = (
+            &bytes,
+            &old,
+            caller.subject == kring_access::Subject::Operator,
+        ) {
+            if o.rtype == "Communication"
+                && serde_json::from_slice::<Value>(&o.body)
+                    .is_ok_and(|v| crate::rules::is_report(&v))
+            {
+                return Err(RecordError::Work(crate::rules::WorkRefusal::ReportsAreKept));
+            }
+        }
         if let Some(o) = old.as_ref().filter(|o| {
             let before = target_of(o);
             before.client_key != t.client_key || before.category != t.category
@@ -362,6 +413,109 @@ impl Record {
             created,
             unchanged: false,
         })
+    }
+
+    /// The rules of daily work for a professional's write (see [`crate::rules`]): the support
+    /// plan kept by the case director, reports in one's own name.
+    fn check_work(
+        &self,
+        pending: &kring_access::Pending,
+        caller: &Caller,
+        role: &str,
+        t: &kring_access::Target,
+        body: &[u8],
+        old: Option<&kring_store::StoredResource>,
+    ) -> Result<()> {
+        use kring_access::Category;
+        let me = format!("PractitionerRole/{role}");
+        let old: Option<Value> = old.and_then(|o| serde_json::from_slice(&o.body).ok());
+        match (t.rtype.as_str(), t.category) {
+            ("CarePlan", Category::SupportPlan) => {
+                let Some(old) = old else { return Ok(()) };
+                // The case director (whoever may change the circle) keeps the whole plan.
+                let circle = target("CareTeam", None, &t.client_key);
+                let director = self
+                    .access
+                    .decide_pending(pending, &caller.subject, Action::Update, &circle)
+                    .permit;
+                if director {
+                    return Ok(());
+                }
+                let new: Value = serde_json::from_slice(body).unwrap_or_default();
+                crate::rules::check_member_plan_update(&old, &new, &me).map_err(RecordError::Work)
+            }
+            ("Communication", Category::Reports) => {
+                let new: Value = serde_json::from_slice(body).unwrap_or_default();
+                if !crate::rules::is_report(&new)
+                    && !old.as_ref().is_some_and(crate::rules::is_report)
+                {
+                    return Ok(());
+                }
+                crate::rules::check_report(old.as_ref(), &new, &me).map_err(RecordError::Work)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The medication rule for an administration about to be written (see
+    /// [`crate::medication`]).
+    async fn check_administration(
+        &self,
+        tx: &mut dyn StoreTx,
+        caller: &Caller,
+        body: &[u8],
+        old: Option<&kring_store::StoredResource>,
+    ) -> Result<()> {
+        use crate::medication::{check_administration, givers, verifiers};
+        let new: Value = serde_json::from_slice(body).unwrap_or_default();
+        let old: Option<Value> = old.and_then(|o| serde_json::from_slice(&o.body).ok());
+        // The medication as the administration names it, else as its schedule does.
+        let high_risk = if new["medicationCodeableConcept"].is_object() {
+            self.high_risk.covers(&new["medicationCodeableConcept"])
+        } else {
+            match new["request"]["reference"]
+                .as_str()
+                .and_then(|r| r.strip_prefix("MedicationRequest/"))
+            {
+                Some(id) => match tx.read("MedicationRequest", id).await? {
+                    Some(r) if !r.deleted => serde_json::from_slice::<Value>(&r.body)
+                        .is_ok_and(|v| self.high_risk.request_is_high_risk(&v)),
+                    _ => false,
+                },
+                None => false,
+            }
+        };
+        // The practitioner of every role the performers name, to tell people apart.
+        let mut roles = std::collections::HashMap::new();
+        let refs: Vec<String> = givers(&new)
+            .into_iter()
+            .chain(verifiers(&new).into_iter().map(|v| v.0))
+            .collect();
+        for r in refs {
+            if let Some(id) = r.strip_prefix("PractitionerRole/") {
+                if let Some(stored) = tx.read("PractitionerRole", id).await? {
+                    let v: Value = serde_json::from_slice(&stored.body).unwrap_or_default();
+                    if let Some(p) = v["practitioner"]["reference"]
+                        .as_str()
+                        .and_then(|p| p.strip_prefix("Practitioner/"))
+                    {
+                        roles.insert(id.to_string(), p.to_string());
+                    }
+                }
+            }
+        }
+        let caller_role = match &caller.subject {
+            kring_access::Subject::Professional { role, .. } => Some(role.as_str()),
+            _ => None,
+        };
+        check_administration(
+            &new,
+            old.as_ref(),
+            caller_role,
+            &|r| roles.get(r).cloned(),
+            high_risk,
+        )
+        .map_err(RecordError::Medication)
     }
 
     /// Writes the first circle of a client a partner system registered: the partner's
@@ -426,7 +580,7 @@ impl Record {
         self.check_body(&value, rtype, None)?;
         let Prepared { value, index } = self.prepare(value);
         let now = now_ms();
-        let body = meta::stamp(value, id, 1, now);
+        let body = meta::stamp(value, id, 1, now, changer(caller).as_deref());
         work.entries.push(self.entry(
             caller,
             Action::Create,
@@ -909,6 +1063,7 @@ fn same_content(stored: &[u8], new: &Value) -> bool {
         if let Some(meta) = v.get_mut("meta").and_then(Value::as_object_mut) {
             meta.remove("versionId");
             meta.remove("lastUpdated");
+            meta::without_changed_by(meta);
             if meta.is_empty() {
                 v.as_object_mut().map(|o| o.remove("meta"));
             }
