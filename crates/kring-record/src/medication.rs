@@ -200,7 +200,7 @@ pub fn verifiers(v: &Value) -> Vec<(String, Option<i64>)> {
                 .flatten()
                 .find(|e| e["url"] == CHECKED_AT)
                 .and_then(|e| e["valueDateTime"].as_str())
-                .and_then(|s| kring_fhir::datetime::parse_range(s))
+                .and_then(kring_fhir::datetime::parse_range)
                 .map(|r| r.low);
             (
                 p["actor"]["reference"]
