@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use kring_pdf::win_ansi;
 use pdf_writer::{Content, Name, Pdf, Rect, Ref, Str};
 
 use crate::store::{DayFigures, Decision, Review};
@@ -174,26 +175,6 @@ pub fn bars_svg(items: &[(String, i64)], title: &str, id: &str) -> String {
     }
     out.push_str("</svg>");
     out
-}
-
-/// Text in the PDF's WinAnsi encoding (Dutch letters included; others become `?`).
-fn win_ansi(s: &str) -> Vec<u8> {
-    s.chars()
-        .map(|c| match c {
-            ' '..='~' => c as u8,
-            '\u{a0}'..='\u{ff}' => c as u32 as u8,
-            '€' => 0x80,
-            '…' => 0x85,
-            '‘' => 0x91,
-            '’' => 0x92,
-            '“' => 0x93,
-            '”' => 0x94,
-            '•' => 0x95,
-            '–' => 0x96,
-            '—' => 0x97,
-            _ => b'?',
-        })
-        .collect()
 }
 
 /// The labels the PDF needs, in the reader's language.
