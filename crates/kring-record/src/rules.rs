@@ -1,8 +1,9 @@
 //! Rules of daily work that need the version a write replaces, enforced on every write by a
 //! professional — from a page or through the API alike:
 //!
-//! - **the support plan**: the case director keeps the plan; every other member adds and
-//!   changes only the agreements they perform themselves, and nothing else of it;
+//! - **the support plan**: the case director keeps the plan — starts it, sets and evaluates
+//!   its goals; every other member adds and changes only the agreements they perform
+//!   themselves, and nothing else of it;
 //! - **reports**: a professional writes a report in their own name, only its author corrects
 //!   it, by a new version — the old one stays in the history: written reports are never
 //!   deleted, by a professional or a partner system.
@@ -17,6 +18,10 @@ use serde_json::Value;
 pub enum WorkRefusal {
     #[error("only the case director changes the support plan's goals and other members' agreements; you add and change the agreements you perform yourself")]
     OnlyOwnAgreements,
+    #[error("only the case director starts a client's support plan")]
+    DirectorStartsPlan,
+    #[error("only the case director sets and evaluates the support plan's goals")]
+    DirectorKeepsGoals,
     #[error("a report is written in your own name (Communication.sender)")]
     ReportNotInOwnName,
     #[error("only the author of a report corrects it")]
@@ -66,15 +71,6 @@ pub fn check_member_plan_update(old: &Value, new: &Value, me: &str) -> Result<()
         return Err(WorkRefusal::OnlyOwnAgreements);
     }
     Ok(())
-}
-
-/// Whether a Communication is a report (not an emergency declaration, not a message).
-pub fn is_report(v: &Value) -> bool {
-    v["category"].as_array().into_iter().flatten().any(|c| {
-        c["coding"].as_array().into_iter().flatten().any(|c| {
-            c["system"] == kring_access::category::CATEGORY_SYSTEM && c["code"] == "reports"
-        })
-    })
 }
 
 /// A report written (or corrected) by a professional whose role is `me`.

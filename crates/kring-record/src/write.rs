@@ -354,7 +354,7 @@ impl Record {
         ) {
             if o.rtype == "Communication"
                 && serde_json::from_slice::<Value>(&o.body)
-                    .is_ok_and(|v| crate::rules::is_report(&v))
+                    .is_ok_and(|v| crate::reports::is_report(&v))
             {
                 return Err(RecordError::Work(crate::rules::WorkRefusal::ReportsAreKept));
             }
@@ -429,25 +429,33 @@ impl Record {
         use kring_access::Category;
         let me = format!("PractitionerRole/{role}");
         let old: Option<Value> = old.and_then(|o| serde_json::from_slice(&o.body).ok());
+        // The case director: whoever may change the client's circle.
+        let director = || {
+            let circle = target("CareTeam", None, &t.client_key);
+            self.access
+                .decide_pending(pending, &caller.subject, Action::Update, &circle)
+                .permit
+        };
         match (t.rtype.as_str(), t.category) {
             ("CarePlan", Category::SupportPlan) => {
-                let Some(old) = old else { return Ok(()) };
-                // The case director (whoever may change the circle) keeps the whole plan.
-                let circle = target("CareTeam", None, &t.client_key);
-                let director = self
-                    .access
-                    .decide_pending(pending, &caller.subject, Action::Update, &circle)
-                    .permit;
-                if director {
+                if director() {
                     return Ok(());
                 }
+                let Some(old) = old else {
+                    return Err(RecordError::Work(
+                        crate::rules::WorkRefusal::DirectorStartsPlan,
+                    ));
+                };
                 let new: Value = serde_json::from_slice(body).unwrap_or_default();
                 crate::rules::check_member_plan_update(&old, &new, &me).map_err(RecordError::Work)
             }
+            ("Goal", Category::SupportPlan) if !director() => Err(RecordError::Work(
+                crate::rules::WorkRefusal::DirectorKeepsGoals,
+            )),
             ("Communication", Category::Reports) => {
                 let new: Value = serde_json::from_slice(body).unwrap_or_default();
-                if !crate::rules::is_report(&new)
-                    && !old.as_ref().is_some_and(crate::rules::is_report)
+                if !crate::reports::is_report(&new)
+                    && !old.as_ref().is_some_and(crate::reports::is_report)
                 {
                     return Ok(());
                 }
@@ -469,22 +477,21 @@ impl Record {
         use crate::medication::{check_administration, givers, verifiers};
         let new: Value = serde_json::from_slice(body).unwrap_or_default();
         let old: Option<Value> = old.and_then(|o| serde_json::from_slice(&o.body).ok());
-        // The medication as the administration names it, else as its schedule does.
-        let high_risk = if new["medicationCodeableConcept"].is_object() {
-            self.high_risk.covers(&new["medicationCodeableConcept"])
-        } else {
-            match new["request"]["reference"]
-                .as_str()
-                .and_then(|r| r.strip_prefix("MedicationRequest/"))
-            {
-                Some(id) => match tx.read("MedicationRequest", id).await? {
-                    Some(r) if !r.deleted => serde_json::from_slice::<Value>(&r.body)
-                        .is_ok_and(|v| self.high_risk.request_is_high_risk(&v)),
-                    _ => false,
-                },
-                None => false,
-            }
+        // High-risk when the medication the administration names is, or its schedule is
+        // (flagged by the prescriber, or its medication on the list).
+        let named = self.high_risk.covers(&new["medicationCodeableConcept"]);
+        let scheduled = match new["request"]["reference"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("MedicationRequest/"))
+        {
+            Some(id) => match tx.read("MedicationRequest", id).await? {
+                Some(r) if !r.deleted => serde_json::from_slice::<Value>(&r.body)
+                    .is_ok_and(|v| self.high_risk.request_is_high_risk(&v)),
+                _ => false,
+            },
+            None => false,
         };
+        let high_risk = named || scheduled;
         // The practitioner of every role the performers name, to tell people apart.
         let mut roles = std::collections::HashMap::new();
         let refs: Vec<String> = givers(&new)
