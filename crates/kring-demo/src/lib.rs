@@ -10,6 +10,8 @@ pub mod names;
 
 use chrono::{Datelike, Duration, NaiveDate};
 use kring_fhir::bsn::{passes_eleven_test, BSN_SYSTEM};
+use kring_record::plan::{self, Part, Phase, FAMILY_PLAN_SYSTEM};
+use kring_record::reports::REPORT_KIND_SYSTEM;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -490,16 +492,6 @@ enum Setting<'a> {
     Location,
 }
 
-/// The code system of report kinds.
-pub const REPORT_KIND_SYSTEM: &str = "https://kring.example/fhir/CodeSystem/report-kind";
-/// The code system of the crisis plan's phases …
-pub const PHASE_SYSTEM: &str = "https://kring.example/fhir/CodeSystem/crisis-phase";
-/// … and of what a line of a phase is (signals, what the client does, what the network does,
-/// whom to call).
-pub const PHASE_PART_SYSTEM: &str = "https://kring.example/fhir/CodeSystem/crisis-part";
-/// The identifier system of family plans: every member's plan carries the family's plan id.
-pub const FAMILY_PLAN_SYSTEM: &str = "https://kring.example/fhir/NamingSystem/family-plan";
-
 /// The circle (CareTeam) of one client and their record: plans, medication, reports, consent.
 /// `parents`: references to the client's parents with parental authority (children only).
 fn circle_and_record(
@@ -528,7 +520,10 @@ fn circle_and_record(
         ],
         true,
     ));
-    let main_org = if age < 18 {
+    let main_org = if matches!(setting, Setting::Location) {
+        // The location's own staff give the care and the medication.
+        "zorggroep-de-linde"
+    } else if age < 18 {
         "jeugdhulp-de-brug"
     } else if medication && age < 60 && g.rng.gen_bool(0.5) {
         "ggz-rivierland"
@@ -556,6 +551,20 @@ fn circle_and_record(
         vec!["identity", "crisis-plan", "medication"],
         false,
     ));
+    if matches!(setting, Setting::Location) {
+        // A colleague at the location: the second pair of eyes on high-risk medication.
+        let colleague = main
+            .iter()
+            .copied()
+            .filter(|s| s.1 != m.1)
+            .nth(g.rng.gen_range(0..main.len() - 1))
+            .expect("a location has more than one professional");
+        members.push((
+            colleague,
+            vec!["identity", "crisis-plan", "reports", "medication"],
+            false,
+        ));
+    }
     // One membership has ended: it must grant nothing any more.
     let ended = g.rng.gen_bool(0.25);
     let participants: Vec<Value> = members
@@ -674,9 +683,11 @@ fn circle_and_record(
     // Crisis plan: per phase the signals, what the client does, what the network does and
     // whom to call.
     let crisis_line = |phase: &str, part: &str, text: String| {
-        json!({"detail": {
-            "code": {"coding": [{"system": PHASE_SYSTEM, "code": phase}, {"system": PHASE_PART_SYSTEM, "code": part}]},
-            "status": "not-started", "description": text}})
+        plan::crisis_line(
+            Phase::from_code(phase).expect("a phase"),
+            Part::from_code(part).expect("a part"),
+            &text,
+        )
     };
     let contact = staff
         .iter()
@@ -714,6 +725,8 @@ fn circle_and_record(
         "title": "Crisisplan", "subject": {"reference": format!("Patient/{pid}")},
         "description": "Signalen en acties per fase, samen met de cliënt opgesteld.",
         "author": {"reference": director_ref},
+        "contributor": [{"reference": director_ref}, {"reference": format!("Patient/{pid}")}],
+        "extension": [{"url": plan::WRITTEN_WITH_CLIENT, "valueBoolean": true}],
         "activity": lines,
     }));
     // Reports, of several kinds, some for the client to read.
@@ -765,10 +778,7 @@ fn circle_and_record(
     // rounds of the last days, high-risk doses with their double check.
     if medication {
         let giver = members[1].0;
-        let checker = staff
-            .iter()
-            .find(|s| s.2 == giver.2 && s.1 != giver.1)
-            .unwrap_or(members[0].0);
+        let checker = members.get(3).map(|m| m.0).unwrap_or(members[0].0);
         for k in 0..g.rng.gen_range(1..3) {
             let (name, dose, high_risk) = *g.pick(names::MEDICATIONS);
             let mid = format!("{pid}-med-{}", k + 1);
