@@ -66,6 +66,10 @@ pub struct Account {
     /// The random user handle the passkeys of this account carry (no name, no username).
     #[serde(default)]
     pub passkey_handle: Option<String>,
+    /// When this professional last read each client's reports (client id → ms), for "new
+    /// since your last visit" (see `pages::visits`).
+    #[serde(default)]
+    pub visits: std::collections::BTreeMap<String, i64>,
 }
 
 impl Account {
@@ -325,5 +329,6 @@ pub fn blank(username: &str, kind: Kind) -> Account {
         related_person: None,
         passkeys: vec![],
         passkey_handle: None,
+        visits: Default::default(),
     }
 }

@@ -73,6 +73,10 @@ pub struct ClientRow {
     pub categories: String,
     pub until: String,
     pub director: bool,
+    /// What needs attention: the next appointment, agreements, evaluations, new reports.
+    pub attention: Vec<String>,
+    /// Something is overdue.
+    pub overdue: bool,
 }
 
 pub struct EmergencyRow {
@@ -221,10 +225,13 @@ async fn clients_page(
                     .map(|d| dates::day(d, person.lang))
                     .unwrap_or_else(|| person.texts().get("no-end")),
                 director: m.director,
+                attention: Vec::new(),
+                overdue: false,
             })
         })
         .collect();
     rows.sort_by(|a, b| a.name.cmp(&b.name));
+    attention(state, person, &mine[0], &mut rows).await;
     let emergencies = emergencies
         .iter()
         .filter_map(|(client, _, until)| {
@@ -267,6 +274,20 @@ pub struct Section {
     pub allowed: bool,
     pub items: Vec<String>,
     pub why: Vec<String>,
+    /// The part's own page, when there is one and the person may open it.
+    pub page: Option<String>,
+}
+
+/// The page of a part, after `/clienten/{id}`.
+fn page_of(key: &str) -> Option<&'static str> {
+    match key {
+        "support-plan" => Some("/plan"),
+        "crisis-plan" => Some("/crisisplan"),
+        "reports" => Some("/rapportages"),
+        "medication" => Some("/medicatie"),
+        "circle" => Some("/kring"),
+        _ => None,
+    }
 }
 
 #[derive(Template)]
@@ -278,12 +299,6 @@ struct ClientPage {
     emergency: bool,
     director: bool,
     notices: Vec<Notice>,
-}
-
-#[derive(Template)]
-#[template(path = "no_client.html")]
-struct NoClientPage {
-    f: Frame,
 }
 
 /// The parts of a client page: (key, category, type).
@@ -389,19 +404,8 @@ pub async fn client_page(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    if !state
-        .record
-        .open_client(&person.caller, &id, "page-view")
-        .await
-        .map_err(|e| person.failed(e))?
-    {
-        // The same page whether the client exists or not; emergency access is offered.
-        let mut f = person.frame("no-client-title");
-        f.error = Some(f.t.get("no-client"));
-        let mut res = render::page(&NoClientPage { f }, person.lang, person.set_lang);
-        *res.status_mut() = axum::http::StatusCode::NOT_FOUND;
-        return Ok(res);
-    }
+    // A client one may not see gives the page of an unknown id; emergency access is offered.
+    let client = super::client_ctx::open(&state, &person, &id, "page-view", "").await?;
     let mut sections = Vec::new();
     let mut emergency = false;
     let mut title = None;
@@ -458,6 +462,9 @@ pub async fn client_page(
                 .map(|v| summary(key, v, &names, person.lang))
                 .collect(),
             why: why(&state, &d, person.lang),
+            page: page_of(key)
+                .filter(|p| client.may_open(p))
+                .map(|p| format!("/clienten/{id}{p}")),
         });
     }
     let circle_manager = state
@@ -469,7 +476,8 @@ pub async fn client_page(
         .into_iter()
         .filter(|n| n.client_id == id)
         .collect();
-    let mut f = person.frame("client");
+    let mut f = client.frame(&person, "client");
+    f.whose = None;
     if let Some(t) = title {
         f.title = t;
     }
@@ -488,6 +496,162 @@ pub async fn client_page(
         person.lang,
         person.set_lang,
     ))
+}
+
+/// Fills in what needs attention for each client of "my clients": the next appointment, the
+/// agreements the professional performs (open, overdue), for the case director the goals
+/// whose evaluation is overdue, and the reports written since the professional last read
+/// them (the last 7 days when never). One search per kind for all clients, each through the
+/// record: only what the person may see counts.
+async fn attention(state: &AppState, person: &Person, role: &str, rows: &mut [ClientRow]) {
+    use kring_record::plan::{agreements, GoalView};
+    if rows.is_empty() {
+        return;
+    }
+    let t = person.texts();
+    let today = dates::today();
+    let now = crate::auth::now_ms();
+    let subjects: Vec<String> = rows.iter().map(|r| format!("Patient/{}", r.id)).collect();
+    let subjects = subjects.join(",");
+    let subject_of = |v: &Value, field: &str| {
+        v[field]["reference"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("Patient/"))
+            .map(str::to_string)
+    };
+    // The next appointment of each client.
+    let mut next: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    for a in search(
+        state,
+        person,
+        "Appointment",
+        &format!("actor={subjects}&date=ge{}&_count=1000", today),
+    )
+    .await
+    {
+        let v = json(&a);
+        let Some(start) = v["start"].as_str().and_then(dates::fhir_ms) else {
+            continue;
+        };
+        if start < now || v["status"] == "cancelled" {
+            continue;
+        }
+        for p in v["participant"].as_array().into_iter().flatten() {
+            if let Some(c) = subject_of(p, "actor") {
+                let what = v["description"].as_str().unwrap_or_default().to_string();
+                let e = next.entry(c).or_insert((start, what.clone()));
+                if start < e.0 {
+                    *e = (start, what);
+                }
+            }
+        }
+    }
+    // Agreements I perform.
+    let mut mine: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for p in search(
+        state,
+        person,
+        "CarePlan",
+        &format!("subject={subjects}&status=active&_count=1000"),
+    )
+    .await
+    .iter()
+    .filter(|p| !kring_access::category::is_crisis_plan(&p.body))
+    {
+        let v = json(p);
+        let Some(c) = subject_of(&v, "subject") else {
+            continue;
+        };
+        for a in agreements(&v) {
+            if a.open() && a.performer.as_deref() == Some(role) {
+                let e = mine.entry(c.clone()).or_default();
+                e.0 += 1;
+                if a.overdue(today) {
+                    e.1 += 1;
+                }
+            }
+        }
+    }
+    // Goals overdue for evaluation, for the case director.
+    let mut goals: BTreeMap<String, usize> = BTreeMap::new();
+    if rows.iter().any(|r| r.director) {
+        let directed: Vec<String> = rows
+            .iter()
+            .filter(|r| r.director)
+            .map(|r| format!("Patient/{}", r.id))
+            .collect();
+        for g in search(
+            state,
+            person,
+            "Goal",
+            &format!("subject={}&_count=1000", directed.join(",")),
+        )
+        .await
+        {
+            let v = json(&g);
+            if GoalView::of(&v).overdue(today) {
+                if let Some(c) = subject_of(&v, "subject") {
+                    *goals.entry(c).or_default() += 1;
+                }
+            }
+        }
+    }
+    // Reports since my last visit.
+    let week_ago = now - 7 * 86_400_000;
+    let since = |c: &str| super::visits::last_visit(person, c).unwrap_or(week_ago);
+    let earliest = rows.iter().map(|r| since(&r.id)).min().unwrap_or(week_ago);
+    let mut new_reports: BTreeMap<String, usize> = BTreeMap::new();
+    for r in search(
+        state,
+        person,
+        "Communication",
+        &format!(
+            "subject={subjects}&sent=ge{}&_count=2000",
+            kring_record::medication::fhir_moment(earliest)
+        ),
+    )
+    .await
+    .iter()
+    .filter(|r| kring_record::reports::is_report(&json(r)))
+    {
+        let v = json(r);
+        let (Some(c), Some(sent)) = (
+            subject_of(&v, "subject"),
+            v["sent"].as_str().and_then(dates::fhir_ms),
+        ) else {
+            continue;
+        };
+        if sent > since(&c) && v["sender"]["reference"] != role {
+            *new_reports.entry(c).or_default() += 1;
+        }
+    }
+    for row in rows.iter_mut() {
+        if let Some((start, what)) = next.get(&row.id) {
+            let when = dates::moment(*start, person.lang);
+            row.attention.push(t.with(
+                "attention-appointment",
+                &[("when", when.as_str()), ("what", what.as_str())],
+            ));
+        }
+        if let Some((open, overdue)) = mine.get(&row.id) {
+            row.attention.push(t.count(
+                "attention-agreements",
+                "count",
+                *open as i64,
+                &[("overdue", &overdue.to_string())],
+            ));
+            row.overdue |= *overdue > 0;
+        }
+        if let Some(n) = goals.get(&row.id) {
+            row.attention
+                .push(t.count("attention-evaluations", "count", *n as i64, &[]));
+            row.overdue = true;
+        }
+        if let Some(n) = new_reports.get(&row.id) {
+            row.attention
+                .push(t.count("attention-reports", "count", *n as i64, &[]));
+        }
+    }
 }
 
 fn capitalised(s: &str) -> String {

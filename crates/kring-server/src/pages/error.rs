@@ -21,6 +21,9 @@ pub enum PageError {
     Record(Box<Frame>, RecordError),
     /// What was asked for is not there, or not for this person: the same answer either way.
     NotFound(Box<Frame>),
+    /// A client the person may not see, or an id that names nobody: the same page (404), which
+    /// offers emergency access.
+    NoClient(Box<Frame>),
     /// A page for another kind of user (a client on a professional's page …).
     NotForYou(Box<Frame>),
     /// A part of Kring that the page needs is not available; the sentence says which.
@@ -30,6 +33,12 @@ pub enum PageError {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage {
+    f: Frame,
+}
+
+#[derive(Template)]
+#[template(path = "no_client.html")]
+struct NoClientPage {
     f: Frame,
 }
 
@@ -51,6 +60,15 @@ impl IntoResponse for PageError {
                 let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
                 let s = render::sentence(&e, f.t.lang);
                 (status, *f, s)
+            }
+            PageError::NoClient(f) => {
+                let mut f = *f;
+                f.title = f.t.get("no-client-title");
+                f.error = Some(f.t.get("no-client"));
+                let lang = f.t.lang;
+                let mut res = render::page(&NoClientPage { f }, lang, false);
+                *res.status_mut() = StatusCode::NOT_FOUND;
+                return res;
             }
             PageError::NotFound(f) => {
                 let s = f.t.get("not-found");

@@ -79,6 +79,16 @@ impl Texts {
         self.format(key, Some(&a))
     }
 
+    /// A message with one argument, for templates: `t.arg("key", "name", value)`.
+    pub fn arg(&self, key: &str, name: &str, value: &str) -> String {
+        self.with(key, &[(name, value)])
+    }
+
+    /// A message with two arguments, for templates.
+    pub fn arg2(&self, key: &str, n1: &str, v1: &str, n2: &str, v2: &str) -> String {
+        self.with(key, &[(n1, v1), (n2, v2)])
+    }
+
     /// A message with a number argument, for plural forms (`{ $count -> [one] … *[other] … }`).
     pub fn count(&self, key: &str, name: &str, n: i64, args: &[(&str, &str)]) -> String {
         let mut a = FluentArgs::new();

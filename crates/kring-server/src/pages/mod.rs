@@ -13,6 +13,7 @@
 mod access_log;
 mod admin;
 mod circle;
+mod client_ctx;
 mod clients;
 mod consent;
 pub mod dates;
@@ -28,6 +29,8 @@ mod reasons;
 mod render;
 mod signin;
 mod style;
+mod visits;
+mod work;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -52,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .route("/beveiliging/passkeys/verwijderen", post(passkeys::remove))
         .route("/static/passkey.js", get(passkeys::script))
         .route("/static/nlds/{file}", get(style::stylesheet))
+        .route("/static/print.js", get(style::print_script))
         .route("/beheer", get(admin::home))
         .route("/uitloggen", post(signin::sign_out))
         .route("/uitloggen/overal", post(signin::sign_out_everywhere))
@@ -60,6 +64,45 @@ pub fn routes() -> Router<AppState> {
             get(clients::my_clients).post(clients::search_clients),
         )
         .route("/clienten/{id}", get(clients::client_page))
+        .route("/clienten/{id}/plan", get(work::plan::page))
+        .route("/clienten/{id}/plan/aanmaken", post(work::plan::make))
+        .route(
+            "/clienten/{id}/plan/afspraken",
+            post(work::plan::add_agreement),
+        )
+        .route(
+            "/clienten/{id}/plan/afspraken/wijzigen",
+            post(work::plan::change),
+        )
+        .route("/clienten/{id}/plan/doelen", post(work::plan::add_goal))
+        .route(
+            "/clienten/{id}/plan/doelen/evalueren",
+            post(work::plan::evaluate_goal),
+        )
+        .route(
+            "/clienten/{id}/rapportages",
+            get(work::reports::list).post(work::reports::write),
+        )
+        .route(
+            "/clienten/{id}/rapportages/{rid}",
+            get(work::reports::one).post(work::reports::correct),
+        )
+        .route("/clienten/{id}/crisisplan", get(work::crisis::page))
+        .route(
+            "/clienten/{id}/crisisplan/bewerken",
+            get(work::crisis::edit).post(work::crisis::save),
+        )
+        .route(
+            "/clienten/{id}/crisisplan/crisisplan.pdf",
+            get(work::crisis::pdf),
+        )
+        .route(
+            "/clienten/{id}/medicatie",
+            get(work::medication::client_page),
+        )
+        .route("/medicatie", get(work::medication::round))
+        .route("/medicatie/aftekenen", post(work::medication::sign_off))
+        .route("/medicatie/controles", get(work::medication::checks))
         .route("/clienten/{id}/kring", get(circle::page).post(circle::add))
         .route("/clienten/{id}/kring/beeindigen", post(circle::end))
         .route(

@@ -105,6 +105,8 @@ pub async fn search(state: &AppState, person: &Person, rtype: &str, query: &str)
 #[derive(Debug, Default, Clone)]
 pub struct Names {
     by_ref: BTreeMap<String, String>,
+    /// The organisation of each role looked up (`PractitionerRole/…` → `Organization/…`).
+    org_of: BTreeMap<String, String>,
     lang: Option<Lang>,
 }
 
@@ -129,6 +131,7 @@ impl Names {
         }
         let mut names = Names {
             by_ref: BTreeMap::new(),
+            org_of: BTreeMap::new(),
             lang: Some(person.lang),
         };
         let ids = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(",");
@@ -190,6 +193,11 @@ impl Names {
                     names
                         .by_ref
                         .insert(format!("PractitionerRole/{}", r.id), label);
+                    if let Some(o) = v["organization"]["reference"].as_str() {
+                        names
+                            .org_of
+                            .insert(format!("PractitionerRole/{}", r.id), o.to_string());
+                    }
                 }
             }
         }
@@ -227,6 +235,11 @@ impl Names {
             }
         }
         names
+    }
+
+    /// The organisation (`Organization/…`) of a role the look-up found.
+    pub fn organisation_of(&self, role: &str) -> Option<&str> {
+        self.org_of.get(role).map(String::as_str)
     }
 
     /// The name of a reference, or what it is when the name is not known to this person.

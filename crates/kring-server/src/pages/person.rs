@@ -30,8 +30,10 @@ pub struct Frame {
     pub error: Option<String>,
     /// What just happened (after an action), announced to screen readers.
     pub message: Option<String>,
-    /// In the portal: whose record the page is about ("Het dossier van Anna").
+    /// Whose record the page is about ("Het dossier van Anna", "Over: Jan de Vries …").
     pub whose: Option<String>,
+    /// On a page about one client: the client's pages this person may open.
+    pub tabs: Vec<super::client_ctx::Tab>,
 }
 
 impl Frame {
@@ -50,6 +52,7 @@ impl Frame {
             error: None,
             message: None,
             whose: None,
+            tabs: Vec::new(),
         }
     }
 }
@@ -111,6 +114,15 @@ pub fn source_of(parts: &Parts) -> String {
 #[derive(Clone)]
 pub(super) struct SessionToken(pub String);
 
+/// A signed-in professional, as references: the role they signed in with, who they are, and
+/// their organisation.
+#[derive(Debug, Clone)]
+pub struct Me {
+    pub role: String,
+    pub practitioner: String,
+    pub organisation: String,
+}
+
 /// A signed-in person (both factors given), with their caller for the record.
 pub struct Person {
     pub account: Account,
@@ -137,6 +149,24 @@ impl Person {
             error: None,
             message: None,
             whose: None,
+            tabs: Vec::new(),
+        }
+    }
+
+    /// The signed-in professional's own references; anyone else gets "not for you".
+    pub fn professional(&self) -> Result<Me, PageError> {
+        match &self.caller.subject {
+            kring_access::Subject::Professional {
+                practitioner,
+                role,
+                organisation,
+                ..
+            } => Ok(Me {
+                role: format!("PractitionerRole/{role}"),
+                practitioner: format!("Practitioner/{practitioner}"),
+                organisation: format!("Organization/{organisation}"),
+            }),
+            _ => Err(self.not_for_you()),
         }
     }
 

@@ -3,6 +3,8 @@
 use askama::Template;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use kring_record::medication::MedicationRefusal;
+use kring_record::rules::WorkRefusal;
 use kring_record::RecordError;
 
 use super::i18n::Lang;
@@ -60,9 +62,14 @@ pub fn sentence(e: &RecordError, lang: Lang) -> String {
         .first()
         .map(|i| i.diagnostics.clone())
         .unwrap_or_default();
+    let t = super::i18n::Texts { lang };
     match (e, lang) {
+        (RecordError::Medication(r), _) => t.get(medication_key(r)),
+        (RecordError::Work(r), _) => t.get(work_key(r)),
+        (RecordError::PreconditionFailed(_) | RecordError::Conflict(_), _) => {
+            t.get("changed-meanwhile")
+        }
         (RecordError::Forbidden(r), _) => {
-            let t = super::i18n::Texts { lang };
             let mut s = t.get("refused");
             for rule in &r.rules {
                 s.push(' ');
@@ -73,5 +80,30 @@ pub fn sentence(e: &RecordError, lang: Lang) -> String {
         (RecordError::NotFound(_), Lang::Nl) => "Niet gevonden, of u heeft er geen toegang toe.".into(),
         (RecordError::LogUnavailable, Lang::Nl) => "Het toegangslog kan nu niet worden bijgewerkt, daarom worden geen gegevens getoond. Probeer het later opnieuw.".into(),
         _ => detail,
+    }
+}
+
+/// The message of a medication rule's refusal.
+fn medication_key(r: &MedicationRefusal) -> &'static str {
+    match r {
+        MedicationRefusal::CheckMissing => "refusal-check-missing",
+        MedicationRefusal::SamePerson => "refusal-same-person",
+        MedicationRefusal::CheckUntimed => "refusal-check-untimed",
+        MedicationRefusal::CheckAfter => "refusal-check-after",
+        MedicationRefusal::CheckTooEarly => "refusal-check-too-early",
+        MedicationRefusal::CheckForSomeoneElse => "refusal-check-for-someone-else",
+        MedicationRefusal::ReasonMissing => "refusal-reason-missing",
+    }
+}
+
+/// The message of a daily-work rule's refusal.
+fn work_key(r: &WorkRefusal) -> &'static str {
+    match r {
+        WorkRefusal::OnlyOwnAgreements => "refusal-only-own-agreements",
+        WorkRefusal::DirectorStartsPlan => "refusal-director-starts-plan",
+        WorkRefusal::DirectorKeepsGoals => "refusal-director-keeps-goals",
+        WorkRefusal::ReportNotInOwnName => "refusal-report-not-in-own-name",
+        WorkRefusal::NotTheAuthor => "refusal-not-the-author",
+        WorkRefusal::ReportsAreKept => "refusal-reports-are-kept",
     }
 }

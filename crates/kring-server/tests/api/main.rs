@@ -17,3 +17,4 @@ mod pending;
 mod robustness;
 mod search;
 mod signin;
+mod work;
