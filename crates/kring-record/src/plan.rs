@@ -227,8 +227,19 @@ pub fn change_agreement(plan: &mut Value, new: &Agreement) -> Option<()> {
     match new.due {
         Some(d) => detail["scheduledPeriod"]["end"] = json!(d.format("%Y-%m-%d").to_string()),
         None => {
-            if let Some(p) = detail["scheduledPeriod"].as_object_mut() {
-                p.remove("end");
+            // Without a date the period goes, and with nothing left in it, the period too
+            // (FHIR allows no empty element, nor a null).
+            if let Some(d) = detail.as_object_mut() {
+                let empty = match d.get_mut("scheduledPeriod").and_then(Value::as_object_mut) {
+                    Some(p) => {
+                        p.remove("end");
+                        p.is_empty()
+                    }
+                    None => d.contains_key("scheduledPeriod"),
+                };
+                if empty {
+                    d.remove("scheduledPeriod");
+                }
             }
         }
     }
@@ -406,6 +417,33 @@ impl PlanChange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_agreement_without_a_date_leaves_no_empty_or_null_period() {
+        let mut plan = json!({"activity": [
+            {"detail": {"status": "not-started", "description": "a"}},
+            {"detail": {"status": "not-started", "description": "b", "scheduledPeriod": {"end": "2027-01-01"}}},
+            {"detail": {"status": "not-started", "description": "c", "scheduledPeriod": {"start": "2026-01-01", "end": "2027-01-01"}}}]});
+        for index in 0..3 {
+            let mut a = agreements(&plan)[index].clone();
+            a.due = None;
+            a.status = "in-progress".into();
+            change_agreement(&mut plan, &a).unwrap();
+        }
+        assert!(plan["activity"][0]["detail"]
+            .get("scheduledPeriod")
+            .is_none());
+        assert!(plan["activity"][1]["detail"]
+            .get("scheduledPeriod")
+            .is_none());
+        assert_eq!(
+            plan["activity"][2]["detail"]["scheduledPeriod"],
+            json!({"start": "2026-01-01"})
+        );
+        assert!(agreements(&plan)
+            .iter()
+            .all(|a| a.status == "in-progress" && a.due.is_none()));
+    }
 
     fn day(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
