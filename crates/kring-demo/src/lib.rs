@@ -19,9 +19,15 @@ use serde_json::{json, Value};
 
 pub use names::SURNAMES;
 
-/// The demo's "today", fixed so that a seed always yields the same network.
+/// The demo's "today": the Dutch date the demo is made. Every date of the network is relative
+/// to it — yesterday's medication round is signed off, the next appointments lie ahead, some
+/// evaluations are overdue — so a seed yields the same network on the same day.
 pub fn today() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 1).expect("valid date")
+    let now = chrono::Utc::now().timestamp_millis();
+    let dutch = now + kring_fhir::datetime::dutch_offset_ms(now);
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(dutch)
+        .expect("now is a valid moment")
+        .date_naive()
 }
 
 /// A professional (or officer) who will sign in to the demo.
