@@ -109,7 +109,10 @@ pub async fn run(cfg: &Config, args: DemoArgs) -> anyhow::Result<()> {
         network.resources.len()
     );
     println!(
-        "A simulated morning of work: {simulated} accesses in the access log; oversight put {} cases in the privacy officers' queue (/toezicht).",
+        "A simulated morning of work: {} reads, {} reports written, {} doses of this morning's round signed off; oversight put {} cases in the privacy officers' queue (/toezicht).",
+        simulated.reads,
+        simulated.reports,
+        simulated.doses,
         run.cases
     );
     println!("Demo logins: {}", cred_path.display());
