@@ -1186,3 +1186,248 @@ async fn every_demo_role_reaches_a_useful_start_page_in_chromium() {
         .lines()
         .any(|l| l.contains("\"outcomeDesc\":\"denied\"") && l.contains("page-view")));
 }
+
+/// The id of the first round card (`article`) holding a form for `action`, if any.
+async fn card_with(c: &Client, card: Option<&str>, action: &str) -> Option<String> {
+    let scope = card.map(|id| format!("#{id} ")).unwrap_or_default();
+    let found = c
+        .execute(
+            &format!(
+                "const i = document.querySelector(\"{scope}form input[name='action'][value='{action}']\");
+                 return i ? i.closest('article').id : null;"
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    found.as_str().map(str::to_string)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_location_does_its_daily_work_in_chromium() {
+    let demo = Demo::start();
+    let base = format!("http://127.0.0.1:{}", demo.port);
+    let c = browser(demo.driver_port).await;
+    let linde: Vec<&Value> = demo
+        .people
+        .iter()
+        .filter(|p| p["organisation"] == "zorggroep-de-linde" && p["practitioner"].is_string())
+        .collect();
+    assert!(linde.len() > 1, "the location has professionals");
+
+    // 1. A professional of the location opens the round and finds a high-risk dose to prepare.
+    let mut found = None;
+    for p in &linde {
+        sign_in(&c, &base, p).await;
+        c.goto(&format!("{base}/medicatie")).await.unwrap();
+        wait_text(&c, "h1", "Medicatieronde").await;
+        if let Some(card) = card_with(&c, None, "prepare").await {
+            let location = c
+                .find(Locator::Id("locatie"))
+                .await
+                .unwrap()
+                .prop("value")
+                .await
+                .unwrap()
+                .unwrap_or_default();
+            found = Some((*p, card, location));
+            break;
+        }
+        sign_out(&c).await;
+    }
+    let (giver, card, location) = found.expect("a high-risk dose is due at a location");
+    let round = format!("{base}/medicatie?locatie={location}");
+    axe(&c, "round").await;
+    narrow(&c, "round").await;
+    shot(&c, "round").await;
+    let button =
+        |action: &str| format!("#{card} form:has(input[name='action'][value='{action}']) button");
+    click(&c, &button("prepare")).await;
+    wait_text(&c, ".utrecht-alert--ok", "Klaargezet").await;
+    // Given before the check, or checked by the giver: refused, in Dutch, nothing stored.
+    click(&c, &button("give")).await;
+    let refused = wait_text(&c, ".utrecht-alert--error", "tweede collega").await;
+    assert!(refused.contains("Een tweede collega moet"), "{refused}");
+    click(&c, &button("check")).await;
+    let refused = wait_text(&c, ".utrecht-alert--error", "iemand anders").await;
+    assert!(refused.contains("iemand anders doen"), "{refused}");
+    assert!(text(&c, &format!("#{card}"))
+        .await
+        .contains("wacht op dubbele controle"));
+    axe(&c, "round with a refusal").await;
+    shot(&c, "round-refused").await;
+    sign_out(&c).await;
+
+    // 2. A colleague does the double check.
+    let mut checked = false;
+    for p in linde.iter().filter(|p| p["username"] != giver["username"]) {
+        sign_in(&c, &base, p).await;
+        c.goto(&round).await.unwrap();
+        wait_text(&c, "h1", "Medicatieronde").await;
+        if card_with(&c, Some(&card), "check").await.is_some() {
+            click(&c, &button("check")).await;
+            wait_text(&c, ".utrecht-alert--ok", "dubbele controle is vastgelegd").await;
+            checked = true;
+            sign_out(&c).await;
+            break;
+        }
+        sign_out(&c).await;
+    }
+    assert!(checked, "a colleague at the location can check the dose");
+
+    // 3. The giver gives it: it counts, with who gave and who checked.
+    sign_in(&c, &base, giver).await;
+    c.goto(&round).await.unwrap();
+    click(&c, &button("give")).await;
+    wait_text(&c, ".utrecht-alert--ok", "Afgetekend als gegeven").await;
+    let done = text(&c, &format!("#{card}")).await;
+    assert!(
+        done.contains("Gegeven") && done.contains("gecontroleerd door"),
+        "{done}"
+    );
+    shot(&c, "round-given").await;
+    c.goto(&format!("{base}/medicatie/controles?locatie={location}"))
+        .await
+        .unwrap();
+    wait_text(&c, "h1", "Dubbele controles").await;
+    axe(&c, "double checks").await;
+    narrow(&c, "double checks").await;
+    shot(&c, "double-checks").await;
+
+    // 4. The client's medication, reports, plan and crisis plan.
+    let client_page = c.find(Locator::Css(&format!("#{card} h3 a"))).await.ok();
+    let href = match client_page {
+        Some(a) => a.attr("href").await.unwrap().unwrap(),
+        None => {
+            c.goto(&round).await.unwrap();
+            c.find(Locator::Css(&format!("#{card} h3 a")))
+                .await
+                .unwrap()
+                .attr("href")
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let client = href.trim_end_matches("/medicatie").to_string();
+    c.goto(&format!("{base}{client}/medicatie")).await.unwrap();
+    wait_text(&c, "h1", "Medicatie").await;
+    assert!(text(&c, "main").await.contains("risicovol"));
+    axe(&c, "client medication").await;
+    narrow(&c, "client medication").await;
+    shot(&c, "client-medication").await;
+
+    c.goto(&format!("{base}{client}/rapportages"))
+        .await
+        .unwrap();
+    click(&c, "select#kind option[value='visit']").await;
+    c.find(Locator::Id("text"))
+        .await
+        .unwrap()
+        .send_keys("Medicatie gegeven na dubbele controle. Rustige ochtend.")
+        .await
+        .unwrap();
+    click(
+        &c,
+        "form[action$='/rapportages'] button.utrecht-button--primary-action",
+    )
+    .await;
+    wait_text(&c, ".utrecht-alert--ok", "rapportage is opgeslagen").await;
+    assert!(text(&c, "main article").await.contains("Rustige ochtend."));
+    axe(&c, "reports").await;
+    narrow(&c, "reports").await;
+    shot(&c, "reports").await;
+
+    c.goto(&format!("{base}{client}/plan")).await.unwrap();
+    wait_text(&c, "h1", "plan").await;
+    click(&c, "details:has(form[action$='/plan/afspraken']) summary").await;
+    c.find(Locator::Id("description"))
+        .await
+        .unwrap()
+        .send_keys("Samen boodschappen doen op zaterdag")
+        .await
+        .unwrap();
+    click(&c, "form[action$='/plan/afspraken'] button").await;
+    let said = wait_text(&c, ".utrecht-alert", "afspraak is toegevoegd").await;
+    assert!(said.contains("afspraak is toegevoegd"), "{said}");
+    let index = c
+        .execute(
+            "const h = [...document.querySelectorAll(\"article h3[id^='agr-']\")].find(h => h.textContent.includes('Samen boodschappen'));
+             return h ? h.id.slice(4) : null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let index = index
+        .as_str()
+        .expect("the new agreement is listed")
+        .to_string();
+    click(
+        &c,
+        &format!("article[aria-labelledby='agr-{index}'] summary"),
+    )
+    .await;
+    click(
+        &c,
+        &format!("#agr-status-{index} option[value='in-progress']"),
+    )
+    .await;
+    click(
+        &c,
+        &format!("article[aria-labelledby='agr-{index}'] button"),
+    )
+    .await;
+    let said = wait_text(&c, "main", "afspraak is gewijzigd").await;
+    shot(&c, "plan-changed").await;
+    assert!(said.contains("afspraak is gewijzigd"), "{said}");
+    let agreement = text(&c, &format!("article[aria-labelledby='agr-{index}']")).await;
+    assert!(agreement.contains("Bezig"), "{agreement}");
+    axe(&c, "plan").await;
+    narrow(&c, "plan").await;
+    shot(&c, "plan").await;
+
+    c.goto(&format!("{base}{client}/crisisplan/bewerken"))
+        .await
+        .unwrap();
+    wait_text(&c, "h1", "Crisisplan").await;
+    c.find(Locator::Id("rood_contact"))
+        .await
+        .unwrap()
+        .send_keys("\nHuisartsenpost: 0900-1234567")
+        .await
+        .unwrap();
+    let with_client = c.find(Locator::Id("with_client")).await.unwrap();
+    if with_client.prop("checked").await.unwrap().as_deref() != Some("true") {
+        click(&c, "#with_client").await;
+    }
+    axe(&c, "crisis plan edit").await;
+    narrow(&c, "crisis plan edit").await;
+    click(&c, "form button.utrecht-button--primary-action").await;
+    wait_text(&c, ".utrecht-alert--ok", "crisisplan is opgeslagen").await;
+    let plan = text(&c, "main").await;
+    assert!(
+        plan.contains("Huisartsenpost: 0900-1234567")
+            && plan.contains("Samen met de cliënt opgesteld"),
+        "{plan}"
+    );
+    assert!(
+        c.find(Locator::Css("button[data-print]"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap(),
+        "the print button works with the script"
+    );
+    axe(&c, "crisis plan").await;
+    narrow(&c, "crisis plan").await;
+    shot(&c, "crisis-plan").await;
+
+    // 5. "My clients" says what needs attention.
+    c.goto(&format!("{base}/clienten")).await.unwrap();
+    wait_text(&c, "th", "Cliënt").await;
+    assert!(text(&c, "main").await.contains("Wat speelt er"));
+    axe(&c, "my clients").await;
+    narrow(&c, "my clients").await;
+    shot(&c, "my-clients").await;
+}

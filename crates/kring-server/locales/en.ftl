@@ -497,8 +497,12 @@ checks-no-check = no check
 attention = What needs attention
 attention-appointment = Next appointment: { $when }, { $what }
 attention-agreements = { $count ->
-    [one] 1 agreement of yours open ({ $overdue } overdue)
-   *[other] { $count } agreements of yours open ({ $overdue } overdue)
+    [one] 1 agreement of yours open
+   *[other] { $count } agreements of yours open
+}
+attention-agreements-overdue = { $count ->
+    [one] 1 agreement of yours open, { $overdue } overdue
+   *[other] { $count } agreements of yours open, { $overdue } overdue
 }
 attention-evaluations = { $count ->
     [one] 1 goal is due for evaluation
@@ -508,3 +512,6 @@ attention-reports = { $count ->
     [one] 1 new report
    *[other] { $count } new reports
 }
+round-time = Time
+round-all-times = All times
+dose-not-given-summary = Not given or refused

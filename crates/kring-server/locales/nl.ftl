@@ -497,8 +497,12 @@ checks-no-check = geen controle
 attention = Wat speelt er
 attention-appointment = Volgende afspraak: { $when }, { $what }
 attention-agreements = { $count ->
-    [one] 1 afspraak van u open ({ $overdue } te laat)
-   *[other] { $count } afspraken van u open ({ $overdue } te laat)
+    [one] 1 afspraak van u open
+   *[other] { $count } afspraken van u open
+}
+attention-agreements-overdue = { $count ->
+    [one] 1 afspraak van u open, { $overdue } te laat
+   *[other] { $count } afspraken van u open, { $overdue } te laat
 }
 attention-evaluations = { $count ->
     [one] 1 doel moet geëvalueerd worden
@@ -508,3 +512,6 @@ attention-reports = { $count ->
     [one] 1 nieuwe rapportage
    *[other] { $count } nieuwe rapportages
 }
+round-time = Tijd
+round-all-times = Alle tijden
+dose-not-given-summary = Niet gegeven of geweigerd

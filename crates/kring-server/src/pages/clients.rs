@@ -634,8 +634,13 @@ async fn attention(state: &AppState, person: &Person, role: &str, rows: &mut [Cl
             ));
         }
         if let Some((open, overdue)) = mine.get(&row.id) {
+            let key = if *overdue > 0 {
+                "attention-agreements-overdue"
+            } else {
+                "attention-agreements"
+            };
             row.attention.push(t.count(
-                "attention-agreements",
+                key,
                 "count",
                 *open as i64,
                 &[("overdue", &overdue.to_string())],

@@ -416,7 +416,7 @@ both_backends!(
         );
         // "My clients" tells Kees of his open agreement.
         let (_, html) = page(&app, &kees, Method::GET, "/clienten", "").await;
-        assert!(html.contains("1 afspraak van u open (0 te laat)"), "{html}");
+        assert!(html.contains("1 afspraak van u open<"), "{html}");
     }
 );
 

@@ -51,6 +51,8 @@ pub struct DoseRow {
     pub high_risk: bool,
     pub state: &'static str,
     pub state_label: String,
+    /// The badge's look: `success`, `warning`, `danger` or `neutral`.
+    pub badge: &'static str,
     /// The administration recorded for it: (id, version).
     pub administration: Option<(String, i64)>,
     pub given_by: String,
@@ -165,6 +167,12 @@ fn rows(
                 due_ms: at,
                 high_risk: d.high_risk,
                 state: state_code(state),
+                badge: match state {
+                    DoseState::Given => "success",
+                    DoseState::GivenLate | DoseState::Refused | DoseState::NotGiven => "warning",
+                    DoseState::Missed => "danger",
+                    _ => "neutral",
+                },
                 state_label: t.get(&format!("dose-{}", state_code(state))),
                 administration: adm.map(|a| (a.id.clone(), a.version)),
                 given_by,
@@ -362,6 +370,9 @@ pub struct RoundQuery {
     locatie: String,
     #[serde(default)]
     dag: String,
+    /// One time slot (`08:00`), or all of the day.
+    #[serde(default)]
+    tijd: String,
     #[serde(default)]
     klaar: String,
 }
@@ -374,7 +385,11 @@ struct RoundPage {
     location: String,
     day: String,
     day_label: String,
-    doses: Vec<DoseRow>,
+    /// The time slots of the day, and the one chosen (empty: all).
+    times: Vec<String>,
+    time: String,
+    /// The doses by time slot.
+    slots: Vec<(String, Vec<DoseRow>)>,
     clients: usize,
     /// (code, label) of each action.
     labels: BTreeMap<&'static str, String>,
@@ -489,6 +504,18 @@ async fn round_page(
     let names = Names::of(state, person, refs.iter().map(String::as_str)).await;
     let all = doses(state, &requests, &names);
     let doses = rows(person, &all, day, &by_dose(&adms), &names, true);
+    let mut times: Vec<String> = doses.iter().map(|d| d.due.clone()).collect();
+    times.dedup();
+    let mut slots: Vec<(String, Vec<DoseRow>)> = Vec::new();
+    for d in doses {
+        if !q.tijd.is_empty() && d.due != q.tijd {
+            continue;
+        }
+        match slots.last_mut() {
+            Some((t, list)) if *t == d.due => list.push(d),
+            _ => slots.push((d.due.clone(), vec![d])),
+        }
+    }
     let mut f = person.frame("round-title");
     f.message = message;
     f.error = error;
@@ -499,7 +526,9 @@ async fn round_page(
         day: field_day(day),
         day_label: dates::day(day, person.lang),
         clients: clients.len(),
-        doses,
+        times,
+        time: q.tijd.clone(),
+        slots,
         labels: action_labels(person),
     };
     let mut res = render::page(&page, person.lang, person.set_lang);
@@ -517,6 +546,8 @@ fn page_refused(p: &RoundPage) -> bool {
 pub struct SignOff {
     locatie: String,
     dag: String,
+    #[serde(default)]
+    tijd: String,
     /// The schedule (`MedicationRequest` id).
     request: String,
     /// When the dose was due (ms since the epoch).
@@ -546,6 +577,7 @@ pub async fn sign_off(
     let q = RoundQuery {
         locatie: form.locatie.clone(),
         dag: form.dag.clone(),
+        tijd: form.tijd.clone(),
         klaar: String::new(),
     };
     let refused = |e: String| round_page(&state, &person, &q, None, Some(e));
@@ -681,9 +713,10 @@ pub async fn sign_off(
         Ok(_) => {
             use axum::response::IntoResponse;
             Ok(axum::response::Redirect::to(&format!(
-                "/medicatie?locatie={}&dag={}&klaar={}#dosis-{}-{}",
+                "/medicatie?locatie={}&dag={}&tijd={}&klaar={}#dosis-{}-{}",
                 urlencode(&form.locatie),
                 urlencode(&form.dag),
+                urlencode(&form.tijd),
                 form.action,
                 form.request,
                 form.due
