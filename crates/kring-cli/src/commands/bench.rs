@@ -61,6 +61,11 @@ pub struct BenchArgs {
     /// --entries 0).
     #[arg(long)]
     pub oversight: bool,
+    /// Measure only the pages of daily work: the demo network copied until it holds
+    /// --resources, then --clients signed-in professionals opening the client page, "my
+    /// clients" and the round list, writing reports and signing off doses.
+    #[arg(long)]
+    pub pages: bool,
     /// How many log entries --audit verifies.
     #[arg(long, default_value_t = 10_000_000)]
     pub entries: u64,
@@ -299,6 +304,9 @@ pub async fn run(_cfg: &Config, args: BenchArgs) -> anyhow::Result<()> {
     }
     if args.oversight {
         return super::bench_oversight::run(&args).await;
+    }
+    if args.pages {
+        return super::bench_pages::run(&args).await;
     }
     let dir = tempfile_dir()?;
     let schema = format!("kring_bench_{}", std::process::id());

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod bench;
 mod bench_log;
 mod bench_oversight;
+mod bench_pages;
 pub mod client;
 pub mod demo;
 mod demo_activity;

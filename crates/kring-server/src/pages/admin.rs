@@ -37,7 +37,6 @@ pub struct PartnerRow {
 /// A notice of emergency access, for the people who must know.
 pub struct Notice {
     pub client: String,
-    pub client_id: String,
     pub who: String,
     pub when: String,
     pub until: String,
@@ -60,13 +59,35 @@ struct AdminPage {
 /// The notices of emergency access (declarations) this person may read, newest first, of the
 /// last `days` days.
 pub async fn emergency_notices(state: &AppState, person: &Person, days: i64) -> Vec<Notice> {
+    notices(state, person, days, None).await
+}
+
+/// The notices of emergency access to one client of the last `days` days.
+pub async fn emergency_notices_about(
+    state: &AppState,
+    person: &Person,
+    days: i64,
+    client: &str,
+) -> Vec<Notice> {
+    notices(state, person, days, Some(client)).await
+}
+
+async fn notices(
+    state: &AppState,
+    person: &Person,
+    days: i64,
+    client: Option<&str>,
+) -> Vec<Notice> {
     let since = dates::today() - chrono::Duration::days(days);
+    let about = client
+        .map(|c| format!("&subject=Patient/{c}"))
+        .unwrap_or_default();
     let found = search(
         state,
         person,
         "Communication",
         &format!(
-            "category={EMERGENCY_SYSTEM}|{EMERGENCY_CATEGORY}&sent=ge{since}&_sort=-sent&_count=50"
+            "category={EMERGENCY_SYSTEM}|{EMERGENCY_CATEGORY}&sent=ge{since}{about}&_sort=-sent&_count=50"
         ),
     )
     .await;
@@ -96,7 +117,6 @@ pub async fn emergency_notices(state: &AppState, person: &Person, days: i64) -> 
             let client_ref = v["subject"]["reference"].as_str().unwrap_or_default();
             Notice {
                 client: names.name(client_ref),
-                client_id: client_ref.trim_start_matches("Patient/").to_string(),
                 who: names.name(v["sender"]["reference"].as_str().unwrap_or_default()),
                 when: dates::moment(sent, person.lang),
                 until: dates::moment(until, person.lang),

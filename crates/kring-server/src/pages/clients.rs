@@ -14,7 +14,7 @@ use kring_record::Versioned;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::admin::{emergency_notices, Notice};
+use super::admin::{emergency_notices, emergency_notices_about, Notice};
 use super::error::PageError;
 use super::form::CsrfForm;
 use super::i18n::Lang;
@@ -406,12 +406,15 @@ pub async fn client_page(
 ) -> Result<Response, PageError> {
     // A client one may not see gives the page of an unknown id; emergency access is offered.
     let client = super::client_ctx::open(&state, &person, &id, "page-view", "").await?;
-    let mut sections = Vec::new();
+    // Each part decided; each type searched once (the support and the crisis plan are both
+    // CarePlans); the names of every part looked up together.
     let mut emergency = false;
     let mut title = None;
+    let mut found: BTreeMap<&str, Vec<Versioned>> = BTreeMap::new();
+    let mut parts = Vec::new();
     for (key, category, rtype) in PARTS {
         let body: &[u8] = if *category == Category::CrisisPlan {
-            br#"{"category":[{"coding":[{"system":"https://kring.example/fhir/CodeSystem/plan-category","code":"crisis"}]}]}"#
+            super::client_ctx::CRISIS_PLAN_PROBE
         } else {
             b"{}"
         };
@@ -421,17 +424,15 @@ pub async fn client_page(
         emergency |= d.permit && d.is_emergency();
         let mut rows: Vec<Versioned> = Vec::new();
         if d.permit {
-            rows = if *rtype == "Patient" {
-                search(&state, &person, "Patient", &format!("_id={id}")).await
-            } else {
-                search(
-                    &state,
-                    &person,
-                    rtype,
-                    &format!("subject=Patient/{id}&_count=50"),
-                )
-                .await
-            };
+            if !found.contains_key(rtype) {
+                let query = if *rtype == "Patient" {
+                    format!("_id={id}")
+                } else {
+                    format!("subject=Patient/{id}&_count=50")
+                };
+                found.insert(rtype, search(&state, &person, rtype, &query).await);
+            }
+            rows = found[rtype].clone();
             rows.retain(|r| match *rtype {
                 "CarePlan" => {
                     kring_access::category::is_crisis_plan(&r.body)
@@ -451,9 +452,16 @@ pub async fn client_page(
             title = rows.first().map(|p| ClientName::of(p).full(person.lang));
         }
         let values: Vec<Value> = rows.iter().map(json).collect();
-        let refs: Vec<String> = values.iter().flat_map(mentioned).collect();
-        let names = Names::of(&state, &person, refs.iter().map(String::as_str)).await;
-        sections.push(Section {
+        parts.push((key, category, d, values));
+    }
+    let refs: Vec<String> = parts
+        .iter()
+        .flat_map(|(_, _, _, values)| values.iter().flat_map(mentioned))
+        .collect();
+    let names = Names::of(&state, &person, refs.iter().map(String::as_str)).await;
+    let sections: Vec<Section> = parts
+        .into_iter()
+        .map(|(key, category, d, values)| Section {
             key,
             title: capitalised(category_name(*category, person.lang)),
             allowed: d.permit,
@@ -465,17 +473,13 @@ pub async fn client_page(
             page: page_of(key)
                 .filter(|p| client.may_open(p))
                 .map(|p| format!("/clienten/{id}{p}")),
-        });
-    }
+        })
+        .collect();
     let circle_manager = state
         .record
         .explain(&person.caller, Action::Update, "CareTeam", &id, b"")
         .permit;
-    let notices: Vec<Notice> = emergency_notices(&state, &person, 30)
-        .await
-        .into_iter()
-        .filter(|n| n.client_id == id)
-        .collect();
+    let notices: Vec<Notice> = emergency_notices_about(&state, &person, 30, &id).await;
     let mut f = client.frame(&person, "client");
     f.whose = None;
     if let Some(t) = title {

@@ -421,7 +421,7 @@ both_backends!(
 );
 
 both_backends!(
-    the_crisis_plan_is_written_in_phases_with_the_client_and_printed,
+    the_crisis_plan_is_written_with_the_client_printed_and_read_in_an_emergency,
     |app: TestApp| async move {
         let (gerda, kees) = world(&app).await;
         let edit = "/clienten/lotte/crisisplan/bewerken";
@@ -511,6 +511,89 @@ both_backends!(
             .unwrap()
             .to_bytes();
         assert!(body.starts_with(b"%PDF"));
+        // A doctor outside the circle breaks the glass: the crisis plan, read only, and no
+        // reports.
+        let r = app
+            .put(
+                "/fhir/Practitioner/dokter",
+                &json!({"resourceType": "Practitioner", "id": "dokter", "name": [{"family": "Arts", "given": ["Dirk"]}]}),
+            )
+            .await;
+        assert!(r.status.is_success());
+        let r = app.put("/fhir/PractitionerRole/dokter-role", &json!({"resourceType": "PractitionerRole", "id": "dokter-role",
+            "practitioner": {"reference": "Practitioner/dokter"}, "organization": {"reference": "Organization/linde"}})).await;
+        assert!(r.status.is_success());
+        let mut a = accounts::blank("dokter", Kind::Professional);
+        a.organisation = Some("linde".into());
+        a.practitioner = Some("dokter".into());
+        a.role = Some("dokter-role".into());
+        accounts::create(&*app.accounts, a, "correct horse battery staple", true)
+            .await
+            .unwrap();
+        let (cookie, _) = sessions::start(&*app.accounts, "dokter", true, now_ms())
+            .await
+            .unwrap();
+        let dokter = Pro { cookie };
+        let (status, _) = page(&app, &dokter, Method::GET, "/clienten/lotte/crisisplan", "").await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "outside the circle: no such client"
+        );
+        let (status, to) = post(
+            &app,
+            &dokter,
+            "/noodtoegang",
+            "/noodtoegang",
+            &[
+                ("name", "Lotte Jansen"),
+                ("birth", "1970-03-03"),
+                (
+                    "reason",
+                    "Cliënt verward aangetroffen op straat, crisisplan nodig.",
+                ),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{to}");
+        let (status, html) =
+            page(&app, &dokter, Method::GET, "/clienten/lotte/crisisplan", "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            html.contains("Trekt zich terug") && !html.contains("Crisisplan bijwerken"),
+            "{html}"
+        );
+        let (_, html) = page(
+            &app,
+            &dokter,
+            Method::GET,
+            "/clienten/lotte/rapportages",
+            "",
+        )
+        .await;
+        assert!(html.contains("Niet met u gedeeld"), "{html}");
+        let (status, _) = post(
+            &app,
+            &dokter,
+            "/clienten/lotte/crisisplan",
+            edit,
+            &[("version", "2"), ("rood_contact", "Iets anders")],
+        )
+        .await;
+        assert_ne!(
+            status,
+            StatusCode::SEE_OTHER,
+            "emergency access changes nothing"
+        );
+        assert_eq!(
+            app.get(&format!(
+                "/fhir/CarePlan/{}",
+                plans[0]["id"].as_str().unwrap()
+            ))
+            .await
+            .body["meta"]["versionId"],
+            "2"
+        );
     }
 );
 

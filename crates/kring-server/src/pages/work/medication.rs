@@ -395,22 +395,31 @@ struct RoundPage {
     labels: BTreeMap<&'static str, String>,
 }
 
-/// The locations a professional can do a round at: those their organisation manages first.
+/// The locations a professional can do a round at: those their organisation manages (by
+/// name), else every location in the directory.
 async fn locations(state: &AppState, person: &Person, organisation: &str) -> Vec<(String, String)> {
-    let mut all: Vec<(bool, String, String)> = search(state, person, "Location", "_count=200")
-        .await
+    let mut found = search(
+        state,
+        person,
+        "Location",
+        &format!("organization={organisation}&_count=200"),
+    )
+    .await;
+    if found.is_empty() {
+        found = search(state, person, "Location", "_count=200").await;
+    }
+    let mut all: Vec<(String, String)> = found
         .iter()
         .map(|l| {
             let v = json(l);
             (
-                v["managingOrganization"]["reference"] != organisation,
                 v["name"].as_str().unwrap_or(&l.id).to_string(),
                 l.id.clone(),
             )
         })
         .collect();
     all.sort();
-    all.into_iter().map(|(_, name, id)| (id, name)).collect()
+    all.into_iter().map(|(name, id)| (id, name)).collect()
 }
 
 /// The clients staying at `location` now (an Encounter in progress there), as the person may

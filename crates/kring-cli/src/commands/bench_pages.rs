@@ -1,0 +1,466 @@
+//! `kring bench --pages`: the pages of daily work under load. The demo network is copied (every
+//! id and reference prefixed `c{k}-`, so each copy is a care network of its own with its own
+//! professionals, circles and locations) until the record holds `--resources`; 32 (`--clients`)
+//! signed-in professionals — the same kind of location worker in 32 copies — then each open
+//! the client page, "my clients" and the round list, write reports and sign off doses, one kind
+//! of request per run, through the production router over HTTP.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use indicatif::{ProgressBar, ProgressStyle};
+use kring_record::{Caller, Record};
+use serde_json::Value;
+
+use super::bench::{percentile, tempfile_dir, BenchArgs, HostSteal, HttpClient, Throughput};
+
+/// Runs `op` for `users` users for `seconds`: each waits `pause_ms` (± half, so they do not
+/// march in step) between requests, as a person reads a page before the next; only the
+/// requests are timed (µs).
+async fn run_users<F, Fut>(users: usize, seconds: u64, pause_ms: u64, op: F) -> Throughput
+where
+    F: Fn(HttpClient, u64) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<u64>> + Send,
+{
+    use rand::{Rng, SeedableRng};
+    let client: HttpClient =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_max_idle_per_host(users)
+            .build_http();
+    let start = Instant::now();
+    let deadline = start + std::time::Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for c in 0..users {
+        let (client, op) = (client.clone(), op.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(c as u64);
+            let (mut lat, mut errors, mut ops, mut n) =
+                (Vec::new(), 0u64, 0u64, c as u64 * 1_000_003);
+            while Instant::now() < deadline {
+                if pause_ms > 0 {
+                    let wait = rng.gen_range(pause_ms / 2..=pause_ms + pause_ms / 2);
+                    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                }
+                let t = Instant::now();
+                match op(client.clone(), n).await {
+                    Ok(k) => {
+                        ops += k;
+                        lat.push(t.elapsed().as_micros() as u64);
+                    }
+                    Err(_) => errors += 1,
+                }
+                n += 1;
+            }
+            (lat, errors, ops)
+        }));
+    }
+    let mut all = Throughput {
+        ops: 0,
+        seconds: 0.0,
+        latencies: Vec::new(),
+        errors: 0,
+    };
+    for t in tasks {
+        if let Ok((lat, errors, ops)) = t.await {
+            all.latencies.extend(lat);
+            all.errors += errors;
+            all.ops += ops;
+        }
+    }
+    all.seconds = start.elapsed().as_secs_f64();
+    all.latencies.sort_unstable();
+    all
+}
+
+/// One copy's id for a demo id.
+fn prefixed(k: usize, id: &str) -> String {
+    format!("c{k}-{id}")
+}
+
+/// The resource with every id and reference of copy `k`.
+fn copy_of(v: &Value, k: usize) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(key, val)| {
+                    let val = match (key.as_str(), val) {
+                        ("reference", Value::String(r)) => match r.split_once('/') {
+                            Some((t, id))
+                                if !r.contains(':')
+                                    && t.chars().all(|c| c.is_ascii_alphabetic()) =>
+                            {
+                                Value::String(format!("{t}/{}", prefixed(k, id)))
+                            }
+                            _ => val.clone(),
+                        },
+                        _ => copy_of(val, k),
+                    };
+                    (key.clone(), val)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(|x| copy_of(x, k)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The worker every simulated user is: a location professional with medication and reports
+/// in the most circles of clients staying at one location.
+struct Worker {
+    practitioner: String,
+    organisation: String,
+    location: String,
+    /// Clients in the worker's circles.
+    clients: Vec<String>,
+    /// Clients whose reports the worker writes.
+    reporting: Vec<String>,
+    /// Doses of medication that is not high-risk: (schedule id, time of day).
+    doses: Vec<(String, chrono::NaiveTime)>,
+}
+
+fn worker(
+    network: &kring_demo::Network,
+    high: &kring_record::medication::HighRisk,
+) -> Option<Worker> {
+    let today = kring_demo::today().to_string();
+    let stays: Vec<(&str, &str)> = network
+        .resources
+        .iter()
+        .filter(|r| r["resourceType"] == "Encounter" && r["status"] == "in-progress")
+        .filter_map(|r| {
+            Some((
+                r["subject"]["reference"]
+                    .as_str()?
+                    .strip_prefix("Patient/")?,
+                r["location"][0]["location"]["reference"]
+                    .as_str()?
+                    .strip_prefix("Location/")?,
+            ))
+        })
+        .collect();
+    let mut best: Option<Worker> = None;
+    for p in network
+        .people
+        .iter()
+        .filter(|p| p.organisation == "zorggroep-de-linde")
+    {
+        let pid = p.practitioner.trim_start_matches("Practitioner/");
+        let role = format!("PractitionerRole/{pid}-role");
+        let mut w = Worker {
+            practitioner: pid.to_string(),
+            organisation: p.organisation.clone(),
+            location: String::new(),
+            clients: vec![],
+            reporting: vec![],
+            doses: vec![],
+        };
+        for circle in network
+            .resources
+            .iter()
+            .filter(|r| r["resourceType"] == "CareTeam")
+        {
+            let Some(client) = circle["subject"]["reference"]
+                .as_str()
+                .and_then(|s| s.strip_prefix("Patient/"))
+            else {
+                continue;
+            };
+            for m in circle["participant"].as_array().into_iter().flatten() {
+                let running = m["period"]["start"].as_str().unwrap_or("") <= today.as_str()
+                    && m["period"]["end"].as_str().unwrap_or("9999") >= today.as_str();
+                if m["member"]["reference"] != role.as_str() || !running {
+                    continue;
+                }
+                let cats: Vec<&str> = m["extension"][0]["valueCodeableConcept"]["coding"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c["code"].as_str())
+                    .collect();
+                w.clients.push(client.to_string());
+                if cats.contains(&"reports") {
+                    w.reporting.push(client.to_string());
+                }
+                if !cats.contains(&"medication") {
+                    continue;
+                }
+                if let Some((_, loc)) = stays.iter().find(|(c, _)| *c == client) {
+                    if w.location.is_empty() {
+                        w.location = loc.to_string();
+                    }
+                    if *loc != w.location {
+                        continue;
+                    }
+                    for r in network.resources.iter().filter(|r| {
+                        r["resourceType"] == "MedicationRequest"
+                            && r["subject"]["reference"] == format!("Patient/{client}")
+                    }) {
+                        let id = r["id"].as_str().unwrap_or_default();
+                        for d in kring_record::medication::doses_of(id, client, r, high) {
+                            if !d.high_risk {
+                                w.doses.push((id.to_string(), d.due));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if !w.doses.is_empty()
+            && !w.reporting.is_empty()
+            && best.as_ref().is_none_or(|b| w.doses.len() > b.doses.len())
+        {
+            best = Some(w);
+        }
+    }
+    best
+}
+
+/// A signed-in user of copy `k`: session cookie and CSRF token.
+struct User {
+    k: usize,
+    cookie: String,
+    csrf: String,
+}
+
+async fn page(
+    client: &HttpClient,
+    user: &User,
+    method: &str,
+    url: &str,
+    form: Option<String>,
+) -> anyhow::Result<(u16, Bytes)> {
+    let mut req = hyper::Request::builder().method(method).uri(url).header(
+        "cookie",
+        format!("{}={}", kring_server::auth::sessions::COOKIE, user.cookie),
+    );
+    let body = match form {
+        Some(f) => {
+            req = req.header("content-type", "application/x-www-form-urlencoded");
+            Bytes::from(f)
+        }
+        None => Bytes::new(),
+    };
+    let res = client.request(req.body(Full::new(body))?).await?;
+    let status = res.status().as_u16();
+    Ok((status, res.into_body().collect().await?.to_bytes()))
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    let mut f = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        f.append_pair(k, v);
+    }
+    f.finish()
+}
+
+pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let dir = tempfile_dir()?;
+    let database: Arc<dyn kring_store::Database> = Arc::new(
+        kring_store_sqlite::SqliteStore::open(&format!(
+            "sqlite:{}",
+            dir.join("bench.db").display()
+        ))
+        .await?,
+    );
+    database.migrate().await?;
+    let accounts: Arc<dyn kring_store::AccountStore> = database.clone();
+    let log = kring_audit::MerkleLog::open(kring_audit::LogConfig::at(&dir.join("access-log.db")))
+        .await?;
+    let record = Record::new(
+        database,
+        Arc::new(kring_access::NeedToKnow::new()?),
+        Arc::new(log),
+    );
+    let network = kring_demo::generate(1);
+    let per_copy = network.resources.len();
+    let copies = args.resources.div_ceil(per_copy).max(args.clients);
+    let w = worker(&network, record.high_risk())
+        .ok_or_else(|| anyhow::anyhow!("the demo network has no location worker with doses"))?;
+    println!(
+        "# kring bench --pages — sqlite, {} copies of the demo network ({} resources), {} signed-in professionals, {} s per run",
+        copies,
+        copies * per_copy,
+        args.clients,
+        args.seconds
+    );
+    println!(
+        "Each professional: {} clients in their circles, {} doses a day on their round at one location.",
+        w.clients.len(),
+        w.doses.len()
+    );
+
+    // 1. The network, copy by copy.
+    let bar = ProgressBar::new((copies * per_copy) as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} resources ({per_sec}) {msg}")
+            .expect("template"),
+    );
+    bar.set_message("loading copies of the demo network");
+    let start = Instant::now();
+    let caller = Caller::operator("bench");
+    for k in 0..copies {
+        for chunk in network.resources.chunks(500) {
+            let lines = chunk
+                .iter()
+                .map(|r| {
+                    let mut v = copy_of(r, k);
+                    if let Some(id) = r["id"].as_str() {
+                        v["id"] = Value::String(prefixed(k, id));
+                    }
+                    serde_json::to_vec(&v).expect("serialises")
+                })
+                .collect();
+            for r in record.restore(&caller, lines).await? {
+                r?;
+            }
+            bar.inc(chunk.len() as u64);
+        }
+    }
+    bar.finish_and_clear();
+    println!(
+        "Loaded {} resources in {:.0} s.",
+        copies * per_copy,
+        start.elapsed().as_secs_f64()
+    );
+
+    // 2. The users: the worker of each of the first copies, signed in.
+    let mut users = Vec::new();
+    for k in 0..args.clients {
+        let username = format!("bench.{k}");
+        let mut a = kring_server::auth::accounts::blank(
+            &username,
+            kring_server::auth::accounts::Kind::Professional,
+        );
+        a.organisation = Some(prefixed(k, &w.organisation));
+        a.practitioner = Some(prefixed(k, &w.practitioner));
+        a.role = Some(prefixed(k, &format!("{}-role", w.practitioner)));
+        kring_server::auth::accounts::create(&*accounts, a, "bench password, not a secret", true)
+            .await?;
+        let (cookie, session) = kring_server::auth::sessions::start(
+            &*accounts,
+            &username,
+            true,
+            kring_server::auth::now_ms(),
+        )
+        .await?;
+        users.push(User {
+            k,
+            cookie,
+            csrf: session.csrf,
+        });
+    }
+    let users = Arc::new(users);
+    let w = Arc::new(w);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let state = kring_server::AppState::new(
+        record.clone(),
+        accounts.clone(),
+        kring_server::HttpConfig::default(),
+    );
+    let server =
+        tokio::spawn(async move { axum::serve(listener, kring_server::router(state)).await });
+    let base = format!("http://{addr}");
+    let today = kring_demo::today();
+
+    println!("| what | users pause | p50 | p95 | p99 | requests/s | errors |");
+    println!("|---|---|---|---|---|---|---|");
+    let kinds = [
+        "client page",
+        "my clients",
+        "round list",
+        "write a report",
+        "sign off a dose",
+    ];
+    for (what, pause) in kinds
+        .iter()
+        .map(|k| (*k, 1_000u64))
+        .chain(kinds.iter().map(|k| (*k, 0u64)))
+    {
+        let (users, w, base) = (users.clone(), w.clone(), base.clone());
+        let steal = HostSteal::start();
+        let result = run_users(args.clients, args.seconds, pause, move |client, n| {
+            let (users, w, base) = (users.clone(), w.clone(), base.clone());
+            async move {
+                let user = &users[(n / 1_000_003) as usize % users.len()];
+                let i = (n % 1_000_003) as usize;
+                let k = user.k;
+                let (method, url, body, expect) = match what {
+                    "client page" => (
+                        "GET",
+                        format!(
+                            "{base}/clienten/{}",
+                            prefixed(k, &w.clients[i % w.clients.len()])
+                        ),
+                        None,
+                        200,
+                    ),
+                    "my clients" => ("GET", format!("{base}/clienten"), None, 200),
+                    "round list" => (
+                        "GET",
+                        format!(
+                            "{base}/medicatie?locatie={}&dag={today}",
+                            prefixed(k, &w.location)
+                        ),
+                        None,
+                        200,
+                    ),
+                    "write a report" => {
+                        let c = prefixed(k, &w.reporting[i % w.reporting.len()]);
+                        (
+                            "POST",
+                            format!("{base}/clienten/{c}/rapportages"),
+                            Some(form(&[
+                                ("csrf", &user.csrf),
+                                ("kind", "note"),
+                                ("text", "Rustige ochtend, afspraken nagekomen."),
+                            ])),
+                            303,
+                        )
+                    }
+                    _ => {
+                        let (request, at) = &w.doses[i % w.doses.len()];
+                        let due = kring_record::medication::due_ms(today, *at).to_string();
+                        (
+                            "POST",
+                            format!("{base}/medicatie/aftekenen"),
+                            Some(form(&[
+                                ("csrf", &user.csrf),
+                                ("locatie", &prefixed(k, &w.location)),
+                                ("dag", &today.to_string()),
+                                ("request", &prefixed(k, request)),
+                                ("due", &due),
+                                ("action", "give"),
+                            ])),
+                            303,
+                        )
+                    }
+                };
+                let (status, _) = page(&client, user, method, &url, body).await?;
+                anyhow::ensure!(status == expect, "{what}: status {status}");
+                Ok(1)
+            }
+        })
+        .await;
+        println!(
+            "| {what} | {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.0} | {}{} |",
+            if pause == 0 {
+                "none (flat out)".to_string()
+            } else {
+                format!("{pause} ms ± half")
+            },
+            percentile(&result.latencies, 0.5),
+            percentile(&result.latencies, 0.95),
+            percentile(&result.latencies, 0.99),
+            result.ops as f64 / result.seconds,
+            result.errors,
+            steal.note()
+        );
+    }
+    server.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
