@@ -266,20 +266,23 @@ pub fn check_administration(
     if !(high_risk && status == "completed") {
         return Ok(());
     }
-    let Some((_, at)) = checks.first() else {
+    if checks.is_empty() {
         return Err(MedicationRefusal::CheckMissing);
-    };
-    let Some(checked) = *at else {
+    }
+    let times: Vec<i64> = checks.iter().filter_map(|(_, at)| *at).collect();
+    if times.is_empty() {
         return Err(MedicationRefusal::CheckUntimed);
-    };
+    }
     let given = new["effectiveDateTime"]
         .as_str()
         .and_then(kring_fhir::datetime::parse_range)
         .map(|r| r.low)
-        .unwrap_or(checked);
-    if checked > given + 60_000 {
+        .unwrap_or_else(|| times.iter().copied().max().unwrap_or_default());
+    // The check that counts is the latest one done before the dose was given (a dose whose
+    // first check grew too old is checked again).
+    let Some(checked) = times.iter().copied().filter(|t| *t <= given + 60_000).max() else {
         return Err(MedicationRefusal::CheckAfter);
-    }
+    };
     if given - checked > CHECK_VALID_MINUTES * 60_000 {
         return Err(MedicationRefusal::CheckTooEarly);
     }
@@ -414,6 +417,27 @@ pub fn fhir_moment(ms: i64) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_dose_checked_again_counts_the_latest_check() {
+        let check = |at: &str| {
+            json!({"function": {"coding": [{"system": FUNCTION_SYSTEM, "code": "verifier"}]},
+            "actor": {"reference": "PractitionerRole/kees-a"},
+            "extension": [{"url": CHECKED_AT, "valueDateTime": at}]})
+        };
+        let adm = json!({"resourceType": "MedicationAdministration", "status": "completed",
+            "effectiveDateTime": "2026-12-06T09:00:00Z",
+            "performer": [{"actor": {"reference": "PractitionerRole/anna-a"}},
+                check("2026-12-06T08:00:00Z"), check("2026-12-06T08:55:00Z")]});
+        let roles = |r: &str| Some(r.trim_end_matches("-a").to_string());
+        assert_eq!(check_administration(&adm, None, None, &roles, true), Ok(()));
+        let mut only_old = adm.clone();
+        only_old["performer"].as_array_mut().unwrap().pop();
+        assert_eq!(
+            check_administration(&only_old, None, None, &roles, true),
+            Err(MedicationRefusal::CheckTooEarly)
+        );
+    }
 
     fn roles(r: &str) -> Option<String> {
         Some(match r {

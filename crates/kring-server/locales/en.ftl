@@ -515,3 +515,5 @@ attention-reports = { $count ->
 round-time = Time
 round-all-times = All times
 dose-not-given-summary = Not given or refused
+dose-changed-meanwhile = A colleague signed off this dose meanwhile. See below what was recorded.
+crisis-too-many-lines = { $phase }, { $part }: at most { $max } items.

@@ -515,3 +515,5 @@ attention-reports = { $count ->
 round-time = Tijd
 round-all-times = Alle tijden
 dose-not-given-summary = Niet gegeven of geweigerd
+dose-changed-meanwhile = Een collega heeft deze dosis intussen al afgetekend. Bekijk hieronder wat er is vastgelegd.
+crisis-too-many-lines = { $phase }, { $part }: hoogstens { $max } punten.

@@ -74,11 +74,13 @@ pub async fn open(
     interaction: &str,
     current: &str,
 ) -> Result<ClientCtx, PageError> {
-    if !state
-        .record
-        .open_client(&person.caller, id, interaction)
-        .await
-        .map_err(|e| person.failed(e))?
+    // An id that no FHIR resource can have names nobody (and goes into no query).
+    if !super::work::is_fhir_id(id)
+        || !state
+            .record
+            .open_client(&person.caller, id, interaction)
+            .await
+            .map_err(|e| person.failed(e))?
     {
         return Err(PageError::NoClient(Box::new(
             person.frame("no-client-title"),

@@ -603,14 +603,21 @@ async fn attention(state: &AppState, person: &Person, role: &str, rows: &mut [Cl
     // Reports since my last visit.
     let week_ago = now - 7 * 86_400_000;
     let since = |c: &str| super::visits::last_visit(person, c).unwrap_or(week_ago);
-    let earliest = rows.iter().map(|r| since(&r.id)).min().unwrap_or(week_ago);
+    // At most a month back: older visits count as a month ago.
+    let month_ago = now - 30 * 86_400_000;
+    let earliest = rows
+        .iter()
+        .map(|r| since(&r.id))
+        .min()
+        .unwrap_or(week_ago)
+        .max(month_ago);
     let mut new_reports: BTreeMap<String, usize> = BTreeMap::new();
     for r in search(
         state,
         person,
         "Communication",
         &format!(
-            "subject={subjects}&sent=ge{}&_count=2000",
+            "subject={subjects}&sent=ge{}&_sort=-sent&_count=1000",
             kring_record::medication::fhir_moment(earliest)
         ),
     )

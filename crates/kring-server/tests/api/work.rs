@@ -635,6 +635,16 @@ both_backends!(
                     ("action", action.into()),
                     ("administration", adm),
                 ];
+                if !fields[5].1.is_empty() {
+                    let current = app
+                        .get(&format!("/fhir/MedicationAdministration/{}", fields[5].1))
+                        .await;
+                    let version = current.body["meta"]["versionId"]
+                        .as_str()
+                        .unwrap_or("0")
+                        .to_string();
+                    fields.push(("version", version));
+                }
                 fields.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
                 fields.extend(extra);
                 let refs: Vec<(&str, &str)> =

@@ -310,17 +310,32 @@ pub async fn save(
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
                 .collect();
-            if items.len() > MAX_LINES || items.iter().any(|l| l.chars().count() > MAX_LINE) {
-                let e = person.texts().with(
+            let t = person.texts();
+            let (phase_name, part_name) = (
+                t.get(&format!("phase-{}", phase.code())),
+                t.get(&format!("part-{}", part.code())),
+            );
+            let problem = if items.len() > MAX_LINES {
+                Some(t.with(
+                    "crisis-too-many-lines",
+                    &[
+                        ("phase", &phase_name),
+                        ("part", &part_name),
+                        ("max", &MAX_LINES.to_string()),
+                    ],
+                ))
+            } else if items.iter().any(|l| l.chars().count() > MAX_LINE) {
+                Some(t.with(
                     "field-too-long",
                     &[
-                        (
-                            "field",
-                            &person.texts().get(&format!("part-{}", part.code())),
-                        ),
+                        ("field", &format!("{phase_name}, {part_name}")),
                         ("max", &MAX_LINE.to_string()),
                     ],
-                );
+                ))
+            } else {
+                None
+            };
+            if let Some(e) = problem {
                 return edit_page(&state, &person, &client, Some((&form, version)), Some(e)).await;
             }
             lines.extend(items.into_iter().map(|l| crisis_line(phase, part, l)));
@@ -344,7 +359,7 @@ pub async fn save(
             "author": {"reference": me.role},
         }),
     };
-    // Lines without a phase (from another system) are kept as they are.
+    // Lines without a phase this page knows (from another system) are kept as they are.
     let kept: Vec<Value> = value["activity"]
         .as_array()
         .into_iter()
@@ -354,7 +369,10 @@ pub async fn save(
                 .as_array()
                 .into_iter()
                 .flatten()
-                .any(|c| c["system"] == kring_record::plan::PHASE_SYSTEM)
+                .any(|c| {
+                    c["system"] == kring_record::plan::PHASE_SYSTEM
+                        && c["code"].as_str().and_then(Phase::from_code).is_some()
+                })
         })
         .cloned()
         .collect();
@@ -455,6 +473,17 @@ pub async fn pdf(
             }
         }
         doc.space(6.0);
+    }
+    let other: Vec<String> = crisis_lines(&value)
+        .into_iter()
+        .filter(|(phase, _, _)| phase.is_none())
+        .map(|(_, _, text)| text)
+        .collect();
+    if !other.is_empty() {
+        doc.heading(&t.get("phase-other"), None);
+        for l in &other {
+            doc.bullet(l);
+        }
     }
     Ok((
         [

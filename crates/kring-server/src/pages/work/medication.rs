@@ -121,6 +121,51 @@ fn who_of(v: &Value, names: &Names) -> (String, String) {
     (given, checked)
 }
 
+/// Who signs off on a round: their role, and the clients whose medication they may record.
+pub struct Signer {
+    pub role: String,
+    pub clients: std::collections::BTreeSet<String>,
+}
+
+/// What `me` can do with a dose in `state` — only what can succeed for them: a high-risk dose
+/// is prepared, checked by someone other than who prepared it, and given by someone other
+/// than who checked it; a check grown too old is done again.
+fn actions_for(
+    me: &Signer,
+    high_risk: bool,
+    state: DoseState,
+    administration: Option<&Value>,
+    now: i64,
+) -> Vec<&'static str> {
+    let gave = administration.is_some_and(|a| givers(a).contains(&me.role));
+    let checks = administration.map(verifiers).unwrap_or_default();
+    let checked = checks.iter().any(|(who, _)| *who == me.role);
+    let stale = checks
+        .iter()
+        .filter_map(|(_, at)| *at)
+        .max()
+        .is_none_or(|at| now - at > kring_record::medication::CHECK_VALID_MINUTES * 60_000);
+    let mut out = Vec::new();
+    match state {
+        DoseState::Due | DoseState::Missed if high_risk => out.push("prepare"),
+        DoseState::Due | DoseState::Missed => out.push("give"),
+        DoseState::AwaitingCheck if !high_risk => out.push("give"),
+        DoseState::AwaitingCheck if !gave => out.push("check"),
+        DoseState::AwaitingCheck => {}
+        DoseState::Checked => {
+            if !checked {
+                out.push("give");
+            }
+            if stale && !gave {
+                out.push("check");
+            }
+        }
+        _ => return vec![],
+    }
+    out.extend(["refuse", "not-given"]);
+    out
+}
+
 /// The rows of `doses` on `day`, with their administrations and what may be done.
 fn rows(
     person: &Person,
@@ -128,7 +173,7 @@ fn rows(
     day: NaiveDate,
     adms: &BTreeMap<(String, i64), &Versioned>,
     names: &Names,
-    may_sign: bool,
+    signer: Option<&Signer>,
 ) -> Vec<DoseRow> {
     let now = now_ms();
     let t = person.texts();
@@ -141,18 +186,11 @@ fn rows(
             let v = adm.map(|a| json(a));
             let state = dose_state(at, v.as_ref(), now);
             let (given_by, checked_by) = v.as_ref().map(|v| who_of(v, names)).unwrap_or_default();
-            let actions: Vec<&'static str> = if !may_sign {
-                vec![]
-            } else {
-                match state {
-                    DoseState::Due | DoseState::Missed if d.high_risk => {
-                        vec!["prepare", "refuse", "not-given"]
-                    }
-                    DoseState::Due | DoseState::Missed => vec!["give", "refuse", "not-given"],
-                    DoseState::AwaitingCheck => vec!["check", "give", "refuse", "not-given"],
-                    DoseState::Checked => vec!["give", "refuse", "not-given"],
-                    _ => vec![],
+            let actions = match signer {
+                Some(me) if me.clients.contains(&d.client) && day <= dates::today() => {
+                    actions_for(me, d.high_risk, state, v.as_ref(), now)
                 }
+                _ => vec![],
             };
             DoseRow {
                 client_id: d.client.trim_start_matches("Patient/").to_string(),
@@ -216,7 +254,7 @@ async fn administrations(
         person,
         "MedicationAdministration",
         &format!(
-            "subject={}&effective-time=ge{}&_count=5000",
+            "subject={}&effective-time=ge{}&_sort=-effective-time&_count=1000",
             subjects.join(","),
             field_day(from - Duration::days(1))
         ),
@@ -347,7 +385,7 @@ pub async fn client_page(
     let mut recent = Vec::new();
     for back in 0..RECENT_DAYS {
         let day = today - Duration::days(back);
-        let mut r = rows(&person, &all, day, &matched, &names, false);
+        let mut r = rows(&person, &all, day, &matched, &names, None);
         // Today's doses still to come are not history yet.
         r.retain(|d| d.state != "due" || d.administration.is_some());
         if !r.is_empty() {
@@ -512,7 +550,15 @@ async fn round_page(
     }
     let names = Names::of(state, person, refs.iter().map(String::as_str)).await;
     let all = doses(state, &requests, &names);
-    let doses = rows(person, &all, day, &by_dose(&adms), &names, true);
+    let signer = Signer {
+        role: me.role.clone(),
+        clients: clients
+            .iter()
+            .filter(|c| super::may_write(state, person, c, "MedicationAdministration", b"{}"))
+            .map(|c| format!("Patient/{c}"))
+            .collect(),
+    };
+    let doses = rows(person, &all, day, &by_dose(&adms), &names, Some(&signer));
     let mut times: Vec<String> = doses.iter().map(|d| d.due.clone()).collect();
     times.dedup();
     let mut slots: Vec<(String, Vec<DoseRow>)> = Vec::new();
@@ -594,6 +640,11 @@ pub async fn sign_off(
         return refused(person.texts().get("request-unreadable")).await;
     }
     // The schedule, through the record (its client is the one the dose is for).
+    if !super::is_fhir_id(&form.request)
+        || !(form.administration.is_empty() || super::is_fhir_id(&form.administration))
+    {
+        return Err(person.not_found());
+    }
     let Some(request) = search(
         &state,
         &person,
@@ -606,23 +657,31 @@ pub async fn sign_off(
         return Err(person.not_found());
     };
     let rv = json(&request);
-    let client = rv["subject"]["reference"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let existing = if form.administration.is_empty() {
-        None
-    } else {
-        search(
-            &state,
-            &person,
-            "MedicationAdministration",
-            &format!("_id={}", form.administration),
-        )
-        .await
-        .into_iter()
-        .next()
+    let Some(client) = rv["subject"]["reference"].as_str().map(str::to_string) else {
+        return Err(person.not_found());
     };
+    let request_ref = format!("MedicationRequest/{}", request.id);
+    // What is recorded for this dose already, as the record has it now (the form may be an
+    // old page: a colleague may have signed the dose off meanwhile).
+    let recorded: Vec<Versioned> = search(
+        &state,
+        &person,
+        "MedicationAdministration",
+        &format!("request={request_ref}&_count=200"),
+    )
+    .await
+    .into_iter()
+    .filter(|a| agreed_ms(&json(a)) == Some(form.due))
+    .collect();
+    let existing = recorded.iter().max_by_key(|a| a.last_updated).cloned();
+    let same = match (&existing, form.administration.as_str(), form.version) {
+        (None, "", _) => true,
+        (Some(a), id, Some(version)) => a.id == id && a.version == version,
+        _ => false,
+    };
+    if !same {
+        return refused(person.texts().get("dose-changed-meanwhile")).await;
+    }
     let now = now_ms();
     let given_at = match form.time.trim() {
         "" => now,
@@ -640,13 +699,20 @@ pub async fn sign_off(
             "resourceType": "MedicationAdministration",
             "extension": [{"url": AGREED_AT, "valueDateTime": fhir_moment(form.due)}],
             "status": "in-progress",
-            "medicationCodeableConcept": rv["medicationCodeableConcept"].clone(),
             "subject": {"reference": client},
             "effectiveDateTime": fhir_moment(now),
             "performer": [{"actor": {"reference": me.role}}],
-            "request": {"reference": format!("MedicationRequest/{}", request.id)},
+            "request": {"reference": request_ref},
         }),
     };
+    // The medication as the schedule names it (a code or a reference).
+    if existing.is_none() {
+        for field in ["medicationCodeableConcept", "medicationReference"] {
+            if rv[field].is_object() {
+                v[field] = rv[field].clone();
+            }
+        }
+    }
     match form.action.as_str() {
         "prepare" => {
             v["status"] = json!("in-progress");
@@ -707,7 +773,7 @@ pub async fn sign_off(
                     "MedicationAdministration",
                     &a.id,
                     v,
-                    form.version.or(Some(a.version)),
+                    Some(a.version),
                 )
                 .await
         }
@@ -727,7 +793,7 @@ pub async fn sign_off(
                 urlencode(&form.dag),
                 urlencode(&form.tijd),
                 form.action,
-                form.request,
+                request.id,
                 form.due
             ))
             .into_response())
@@ -810,7 +876,7 @@ pub async fn checks(
     let mut all = Vec::new();
     let mut day = from;
     while day <= to {
-        let mut r = rows(&person, &high, day, &matched, &names, false);
+        let mut r = rows(&person, &high, day, &matched, &names, None);
         r.retain(|d| d.state != "due" || d.administration.is_some());
         for d in &mut r {
             d.due = format!("{}, {}", dates::day(day, person.lang), d.due);

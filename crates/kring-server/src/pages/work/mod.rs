@@ -53,9 +53,21 @@ pub fn field_day(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-/// Now, as a FHIR dateTime.
+/// Now, as a FHIR dateTime in Dutch time (`2026-12-06T09:15:00+01:00`): its date is the
+/// Dutch day.
 pub fn now_fhir() -> String {
-    kring_record::medication::fhir_moment(crate::auth::now_ms())
+    let now = crate::auth::now_ms();
+    let minutes = kring_fhir::datetime::dutch_offset_ms(now) / 60_000;
+    let local = super::dates::local(now).format("%Y-%m-%dT%H:%M:%S");
+    format!("{local}+{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// The first moment of a Dutch day, as a FHIR instant (for a search by day).
+pub fn day_start(d: NaiveDate) -> String {
+    kring_record::medication::fhir_moment(kring_record::medication::due_ms(
+        d,
+        chrono::NaiveTime::MIN,
+    ))
 }
 
 /// Text typed into a form: trimmed, and refused when empty or longer than `max` characters.
@@ -128,6 +140,13 @@ pub fn may_write(
         .record
         .explain(&person.caller, Action::Update, rtype, client, body)
         .permit
+}
+
+/// Whether `s` is a FHIR id (`[A-Za-z0-9\-\.]{1,64}`), before it goes into a query.
+pub fn is_fhir_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 /// A redirect to `to` saying what happened (`done`).

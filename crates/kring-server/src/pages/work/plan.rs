@@ -174,6 +174,7 @@ fn performers_of(circle: Option<&Versioned>, client: &str) -> Vec<String> {
         .filter(|m| m.running(today) && m.member.starts_with("PractitionerRole/"))
         .map(|m| m.member)
         .collect();
+    out.sort();
     out.dedup();
     out.push(format!("Patient/{client}"));
     out
@@ -550,6 +551,18 @@ pub async fn add_agreement(
     } else {
         form.performer.clone()
     };
+    // Only someone the page offered: a running member of the circle, or the client.
+    let circle = search(
+        &state,
+        &person,
+        "CareTeam",
+        &format!("subject=Patient/{id}&_count=1"),
+    )
+    .await;
+    if performer != me.role && !performers_of(circle.first(), &id).contains(&performer) {
+        let e = person.texts().get("request-unreadable");
+        return refused(&state, &person, &id, typed, e).await;
+    }
     let plan = plan_at(&state, &person, &id).await?;
     let mut v = json(&plan);
     let a = Agreement {
@@ -763,6 +776,9 @@ pub async fn evaluate_goal(
             }
         },
     };
+    if !super::is_fhir_id(&form.goal) {
+        return Err(person.not_found());
+    }
     let goal = search(
         &state,
         &person,

@@ -14,7 +14,7 @@ use kring_record::{HistoryRequest, Versioned};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{field_day, not_shared, now_fhir, parse_day, see, text_field, Done};
+use super::{not_shared, now_fhir, parse_day, see, text_field, Done};
 use crate::pages::client_ctx::{self, ClientCtx};
 use crate::pages::error::PageError;
 use crate::pages::form::CsrfForm;
@@ -99,12 +99,18 @@ async fn reports_of(
         "subject=Patient/{id}&category={}|reports&_count={MAX_LISTED}",
         kring_access::category::CATEGORY_SYSTEM
     );
+    // The Dutch days, from the first moment of `from` to before the first of the day after
+    // `to`; newest first.
     if let Some(d) = from {
-        query.push_str(&format!("&sent=ge{}", field_day(d)));
+        query.push_str(&format!("&sent=ge{}", super::day_start(d)));
     }
     if let Some(d) = to {
-        query.push_str(&format!("&sent=le{}", field_day(d)));
+        query.push_str(&format!(
+            "&sent=lt{}",
+            super::day_start(d + chrono::Duration::days(1))
+        ));
     }
+    query.push_str("&_sort=-sent");
     let mut out: Vec<Versioned> = search(state, person, "Communication", &query)
         .await
         .into_iter()
@@ -218,7 +224,9 @@ pub async fn list(
 ) -> Result<Response, PageError> {
     person.professional()?;
     let client = client_ctx::open(&state, &person, &id, "page-view", "/rapportages").await?;
-    crate::pages::visits::record_visit(&state, &person, &id).await;
+    if client.may_open("/rapportages") {
+        crate::pages::visits::record_visit(&state, &person, &id).await;
+    }
     render_list(&state, &person, client, filter, Typed::default(), None).await
 }
 
@@ -304,6 +312,9 @@ struct ReportPage {
 
 /// The report `rid` of client `id`, through the record.
 async fn report_of(state: &AppState, person: &Person, id: &str, rid: &str) -> Option<Versioned> {
+    if !super::is_fhir_id(rid) {
+        return None;
+    }
     search(
         state,
         person,
