@@ -69,9 +69,9 @@ pub struct BenchArgs {
     /// How many log entries --audit verifies.
     #[arg(long, default_value_t = 10_000_000)]
     pub entries: u64,
-    /// Where --audit keeps the log it verifies (`verify.db`), to verify it again in a later
-    /// run without writing it anew (writing 10 million entries takes minutes). Default: a
-    /// temporary folder, removed afterwards.
+    /// Where --audit keeps the log it verifies (`verify.db`), and --pages its database, to
+    /// measure them again in a later run without writing them anew (writing 10 million entries
+    /// or a million resources takes minutes). Default: a temporary folder, removed afterwards.
     #[arg(long)]
     pub log_dir: Option<std::path::PathBuf>,
 }

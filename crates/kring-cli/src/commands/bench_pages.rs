@@ -256,7 +256,16 @@ fn form(pairs: &[(&str, &str)]) -> String {
 }
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    let dir = tempfile_dir()?;
+    // With --log-dir the database stays there, and a later run measures it again without
+    // loading a million resources anew.
+    let dir = match &args.log_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            d.clone()
+        }
+        None => tempfile_dir()?,
+    };
+    let loaded = dir.join("bench.db").exists();
     let database: Arc<dyn kring_store::Database> = Arc::new(
         kring_store_sqlite::SqliteStore::open(&format!(
             "sqlite:{}",
@@ -300,7 +309,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     bar.set_message("loading copies of the demo network");
     let start = Instant::now();
     let caller = Caller::operator("bench");
-    for k in 0..copies {
+    for k in (0..copies).filter(|_| !loaded) {
         for chunk in network.resources.chunks(500) {
             let lines = chunk
                 .iter()
@@ -319,11 +328,20 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         }
     }
     bar.finish_and_clear();
-    println!(
-        "Loaded {} resources in {:.0} s.",
-        copies * per_copy,
-        start.elapsed().as_secs_f64()
-    );
+    if loaded {
+        // The decision's facts (circles, consents …) come from the database, as at start-up.
+        let facts = record.load_access_facts().await?;
+        println!(
+            "Reused the database in {}: {facts} facts loaded.",
+            dir.display()
+        );
+    } else {
+        println!(
+            "Loaded {} resources in {:.0} s.",
+            copies * per_copy,
+            start.elapsed().as_secs_f64()
+        );
+    }
 
     // 2. The users: the worker of each of the first copies, signed in.
     let mut users = Vec::new();
@@ -336,8 +354,18 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         a.organisation = Some(prefixed(k, &w.organisation));
         a.practitioner = Some(prefixed(k, &w.practitioner));
         a.role = Some(prefixed(k, &format!("{}-role", w.practitioner)));
-        kring_server::auth::accounts::create(&*accounts, a, "bench password, not a secret", true)
+        if kring_server::auth::accounts::load(&*accounts, &username)
+            .await?
+            .is_none()
+        {
+            kring_server::auth::accounts::create(
+                &*accounts,
+                a,
+                "bench password, not a secret",
+                true,
+            )
             .await?;
+        }
         let (cookie, session) = kring_server::auth::sessions::start(
             &*accounts,
             &username,
@@ -365,6 +393,12 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         tokio::spawn(async move { axum::serve(listener, kring_server::router(state)).await });
     let base = format!("http://{addr}");
     let today = kring_demo::today();
+    // Where this run's sign-offs begin, counted back from today (a reused database keeps the
+    // doses earlier runs signed off).
+    let run_day: i64 = {
+        use rand::Rng;
+        rand::thread_rng().gen_range(1..20_000)
+    };
 
     println!("| what | users pause | p50 | p95 | p99 | requests/s | errors |");
     println!("|---|---|---|---|---|---|---|");
@@ -381,6 +415,8 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         .chain(kinds.iter().map(|k| (*k, 0u64)))
     {
         let (users, w, base) = (users.clone(), w.clone(), base.clone());
+        // The flat-out pass signs off other days than the paced one.
+        let run_day = run_day + if pause == 0 { 20_000 } else { 0 };
         let steal = HostSteal::start();
         let result = run_users(args.clients, args.seconds, pause, move |client, n| {
             let (users, w, base) = (users.clone(), w.clone(), base.clone());
@@ -422,15 +458,19 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
                         )
                     }
                     _ => {
+                        // A dose not signed off before: a day further back each round of the
+                        // schedule, from a day of this run's own (a dose is signed off once).
                         let (request, at) = &w.doses[i % w.doses.len()];
-                        let due = kring_record::medication::due_ms(today, *at).to_string();
+                        let back = run_day + (i / w.doses.len()) as i64;
+                        let day = today - chrono::Duration::days(back);
+                        let due = kring_record::medication::due_ms(day, *at).to_string();
                         (
                             "POST",
                             format!("{base}/medicatie/aftekenen"),
                             Some(form(&[
                                 ("csrf", &user.csrf),
                                 ("locatie", &prefixed(k, &w.location)),
-                                ("dag", &today.to_string()),
+                                ("dag", &day.to_string()),
                                 ("request", &prefixed(k, request)),
                                 ("due", &due),
                                 ("action", "give"),
@@ -461,6 +501,8 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         );
     }
     server.abort();
-    let _ = std::fs::remove_dir_all(&dir);
+    if args.log_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     Ok(())
 }

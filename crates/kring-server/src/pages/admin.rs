@@ -82,16 +82,29 @@ async fn notices(
     let about = client
         .map(|c| format!("&subject=Patient/{c}"))
         .unwrap_or_default();
+    // The category alone (declarations are rare), the period and the order applied here: a
+    // date condition and a sort beside it make the database walk every report of the region.
     let found = search(
         state,
         person,
         "Communication",
-        &format!(
-            "category={EMERGENCY_SYSTEM}|{EMERGENCY_CATEGORY}&sent=ge{since}{about}&_sort=-sent&_count=50"
-        ),
+        &format!("category={EMERGENCY_SYSTEM}|{EMERGENCY_CATEGORY}{about}&_count=1000"),
     )
     .await;
-    let values: Vec<serde_json::Value> = found.iter().map(json).collect();
+    let since_ms = super::work::day_start(since);
+    let since_ms = dates::fhir_ms(&since_ms).unwrap_or(0);
+    let mut values: Vec<serde_json::Value> = found
+        .iter()
+        .map(json)
+        .filter(|v| {
+            v["sent"]
+                .as_str()
+                .and_then(dates::fhir_ms)
+                .is_some_and(|t| t >= since_ms)
+        })
+        .collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v["sent"].as_str().and_then(dates::fhir_ms)));
+    values.truncate(50);
     let refs: Vec<String> = values
         .iter()
         .flat_map(|v| {

@@ -529,7 +529,9 @@ async fn attention(state: &AppState, person: &Person, role: &str, rows: &mut [Cl
         state,
         person,
         "Appointment",
-        &format!("actor={subjects}&date=ge{}&_count=1000", today),
+        // The clients alone, filtered here: a date condition beside a list of clients makes the
+        // database walk every future appointment of the region.
+        &format!("actor={subjects}&_count=1000"),
     )
     .await
     {
@@ -556,11 +558,12 @@ async fn attention(state: &AppState, person: &Person, role: &str, rows: &mut [Cl
         state,
         person,
         "CarePlan",
-        &format!("subject={subjects}&status=active&_count=1000"),
+        &format!("subject={subjects}&_count=1000"),
     )
     .await
     .iter()
     .filter(|p| !kring_access::category::is_crisis_plan(&p.body))
+    .filter(|p| json(p)["status"] == "active")
     {
         let v = json(p);
         let Some(c) = subject_of(&v, "subject") else {
@@ -601,25 +604,21 @@ async fn attention(state: &AppState, person: &Person, role: &str, rows: &mut [Cl
         }
     }
     // Reports since my last visit.
-    let week_ago = now - 7 * 86_400_000;
-    let since = |c: &str| super::visits::last_visit(person, c).unwrap_or(week_ago);
-    // At most a month back: older visits count as a month ago.
-    let month_ago = now - 30 * 86_400_000;
-    let earliest = rows
-        .iter()
-        .map(|r| since(&r.id))
-        .min()
-        .unwrap_or(week_ago)
-        .max(month_ago);
+    // Since my last visit (never: the last week; at most a month back).
+    let (week_ago, month_ago) = (now - 7 * 86_400_000, now - 30 * 86_400_000);
+    let since = |c: &str| {
+        super::visits::last_visit(person, c)
+            .unwrap_or(week_ago)
+            .max(month_ago)
+    };
     let mut new_reports: BTreeMap<String, usize> = BTreeMap::new();
     for r in search(
         state,
         person,
         "Communication",
-        &format!(
-            "subject={subjects}&sent=ge{}&_sort=-sent&_count=1000",
-            kring_record::medication::fhir_moment(earliest)
-        ),
+        // The clients alone; which are reports is read here (a category beside them makes the
+        // database list every report of the region first).
+        &format!("subject={subjects}&_count=1000"),
     )
     .await
     .iter()

@@ -238,6 +238,18 @@ fn any_of_sql(sql: &mut Sql, group: &AnyOf, at: At, scope: Option<&ClientScope>)
     if group.negate {
         sql.push("NOT ");
     }
+    // `subject=Patient/a,Patient/b,…`: one index range per value inside one subquery, instead
+    // of one subquery per value joined by OR (which the planner answers by scanning every
+    // resource of the type).
+    if let Some((param, target_type, ids)) = same_reference_targets(group) {
+        sql.push("(");
+        index_subquery(sql, &at, param, |sql| {
+            sql.push("i.s1 = ").text_arg(target_type).push(" AND ");
+            is_in(sql, "i.s2", &ids);
+        });
+        sql.push(")");
+        return;
+    }
     sql.push("(");
     if group.conds.is_empty() {
         sql.push("1 = 0");
@@ -249,6 +261,32 @@ fn any_of_sql(sql: &mut Sql, group: &AnyOf, at: At, scope: Option<&ClientScope>)
         cond_sql(sql, c, at, scope);
     }
     sql.push(")");
+}
+
+/// When every condition of `group` is a reference of one parameter to one type by id (and
+/// there are several): the parameter, the type and the ids.
+fn same_reference_targets(group: &AnyOf) -> Option<(&str, &str, Vec<String>)> {
+    if group.conds.len() < 2 {
+        return None;
+    }
+    let mut out: Option<(&str, &str, Vec<String>)> = None;
+    for c in &group.conds {
+        let Cond::Reference {
+            param,
+            target_type: Some(t),
+            target_id: Some(id),
+            url: None,
+        } = c
+        else {
+            return None;
+        };
+        match &mut out {
+            None => out = Some((param.as_str(), t.as_str(), vec![id.clone()])),
+            Some((p, ty, ids)) if *p == param.as_str() && *ty == t.as_str() => ids.push(id.clone()),
+            Some(_) => return None,
+        }
+    }
+    out
 }
 
 /// Which resource rows a condition applies to: their alias in the query and their type.

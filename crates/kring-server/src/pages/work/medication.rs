@@ -233,7 +233,9 @@ async fn schedules(state: &AppState, person: &Person, clients: &[String]) -> Vec
         state,
         person,
         "MedicationRequest",
-        &format!("subject={}&status=active&_count=1000", subjects.join(",")),
+        // The clients alone (a status beside a list of clients makes the database walk every
+        // active schedule of the region); `doses_of` skips what is not active.
+        &format!("subject={}&_count=1000", subjects.join(",")),
     )
     .await
 }
@@ -249,17 +251,26 @@ async fn administrations(
         return vec![];
     }
     let subjects: Vec<String> = clients.iter().map(|c| format!("Patient/{c}")).collect();
+    // The clients alone, the period filtered here: a date condition beside a list of clients
+    // makes the database walk every administration of the region since that date.
+    let since = due_ms(from - Duration::days(1), NaiveTime::MIN);
     search(
         state,
         person,
         "MedicationAdministration",
-        &format!(
-            "subject={}&effective-time=ge{}&_sort=-effective-time&_count=1000",
-            subjects.join(","),
-            field_day(from - Duration::days(1))
-        ),
+        &format!("subject={}&_count=1000", subjects.join(",")),
     )
     .await
+    .into_iter()
+    .filter(|a| {
+        let v = json(a);
+        v["effectiveDateTime"]
+            .as_str()
+            .and_then(dates::fhir_ms)
+            .is_some_and(|t| t >= since)
+            || agreed_ms(&v).is_some_and(|t| t >= since)
+    })
+    .collect()
 }
 
 /// The doses of the schedules, each with its client's name and the day the schedule starts

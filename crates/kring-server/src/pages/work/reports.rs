@@ -95,28 +95,26 @@ async fn reports_of(
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
 ) -> Vec<Versioned> {
-    let mut query = format!(
-        "subject=Patient/{id}&category={}|reports&_count={MAX_LISTED}",
-        kring_access::category::CATEGORY_SYSTEM
-    );
-    // The Dutch days, from the first moment of `from` to before the first of the day after
-    // `to`; newest first.
-    if let Some(d) = from {
-        query.push_str(&format!("&sent=ge{}", super::day_start(d)));
-    }
-    if let Some(d) = to {
-        query.push_str(&format!(
-            "&sent=lt{}",
-            super::day_start(d + chrono::Duration::days(1))
-        ));
-    }
-    query.push_str("&_sort=-sent");
-    let mut out: Vec<Versioned> = search(state, person, "Communication", &query)
-        .await
-        .into_iter()
-        .filter(|r| reports::is_report(&json(r)))
-        .collect();
-    out.sort_by_key(|r| std::cmp::Reverse(json(r)["sent"].as_str().and_then(dates::fhir_ms)));
+    // The client alone; which are reports, of which Dutch days, is read here (a category or
+    // a date beside the client makes the database walk every report of the region first).
+    let bound = |d: chrono::NaiveDate| dates::fhir_ms(&super::day_start(d));
+    let from = from.and_then(bound);
+    let to = to.and_then(|d| bound(d + chrono::Duration::days(1)));
+    let sent = |r: &Versioned| json(r)["sent"].as_str().and_then(dates::fhir_ms);
+    let mut out: Vec<Versioned> = search(
+        state,
+        person,
+        "Communication",
+        &format!("subject=Patient/{id}&_count=1000"),
+    )
+    .await
+    .into_iter()
+    .filter(|r| reports::is_report(&json(r)))
+    .filter(|r| from.is_none_or(|f| sent(r).is_some_and(|s| s >= f)))
+    .filter(|r| to.is_none_or(|t| sent(r).is_some_and(|s| s < t)))
+    .collect();
+    out.sort_by_key(|r| std::cmp::Reverse(sent(r)));
+    out.truncate(MAX_LISTED);
     out
 }
 
