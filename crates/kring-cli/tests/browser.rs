@@ -1296,7 +1296,9 @@ async fn a_location_does_its_daily_work_in_chromium() {
     wait_text(&c, ".utrecht-alert--ok", "Afgetekend als gegeven").await;
     let done = text(&c, &format!("#{card}")).await;
     assert!(
-        done.contains("Gegeven") && done.contains("gecontroleerd door"),
+        // Given on time, or late when the dose was due more than an hour before the test.
+        (done.contains("Gegeven") || done.contains("Te laat gegeven"))
+            && done.contains("gecontroleerd door"),
         "{done}"
     );
     shot(&c, "round-given").await;
