@@ -255,6 +255,22 @@ where
     F: Fn(HttpClient, u64) -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = anyhow::Result<u64>> + Send,
 {
+    run_paced(clients, seconds, 0, op).await
+}
+
+/// [`run_clients`] where each client waits `pause_ms` (± half, so they do not march in step)
+/// before each request, as a person reads a page before the next; only the requests are
+/// timed.
+pub(super) async fn run_paced<F, Fut>(
+    clients: usize,
+    seconds: u64,
+    pause_ms: u64,
+    op: F,
+) -> Throughput
+where
+    F: Fn(HttpClient, u64) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<u64>> + Send,
+{
     let client: HttpClient = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(clients)
         .build_http();
@@ -264,9 +280,14 @@ where
     for c in 0..clients {
         let (client, op) = (client.clone(), op.clone());
         tasks.push(tokio::spawn(async move {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(c as u64);
             let (mut lat, mut errors, mut ops, mut n) =
                 (Vec::new(), 0u64, 0u64, c as u64 * 1_000_003);
             while Instant::now() < deadline {
+                if pause_ms > 0 {
+                    let wait = rng.gen_range(pause_ms / 2..=pause_ms + pause_ms / 2);
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                }
                 let t = Instant::now();
                 match op(client.clone(), n).await {
                     Ok(k) => {

@@ -14,65 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kring_record::{Caller, Record};
 use serde_json::Value;
 
-use super::bench::{percentile, tempfile_dir, BenchArgs, HostSteal, HttpClient, Throughput};
-
-/// Runs `op` for `users` users for `seconds`: each waits `pause_ms` (± half, so they do not
-/// march in step) between requests, as a person reads a page before the next; only the
-/// requests are timed (µs).
-async fn run_users<F, Fut>(users: usize, seconds: u64, pause_ms: u64, op: F) -> Throughput
-where
-    F: Fn(HttpClient, u64) -> Fut + Send + Sync + Clone + 'static,
-    Fut: std::future::Future<Output = anyhow::Result<u64>> + Send,
-{
-    use rand::{Rng, SeedableRng};
-    let client: HttpClient =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_max_idle_per_host(users)
-            .build_http();
-    let start = Instant::now();
-    let deadline = start + std::time::Duration::from_secs(seconds);
-    let mut tasks = Vec::new();
-    for c in 0..users {
-        let (client, op) = (client.clone(), op.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(c as u64);
-            let (mut lat, mut errors, mut ops, mut n) =
-                (Vec::new(), 0u64, 0u64, c as u64 * 1_000_003);
-            while Instant::now() < deadline {
-                if pause_ms > 0 {
-                    let wait = rng.gen_range(pause_ms / 2..=pause_ms + pause_ms / 2);
-                    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
-                }
-                let t = Instant::now();
-                match op(client.clone(), n).await {
-                    Ok(k) => {
-                        ops += k;
-                        lat.push(t.elapsed().as_micros() as u64);
-                    }
-                    Err(_) => errors += 1,
-                }
-                n += 1;
-            }
-            (lat, errors, ops)
-        }));
-    }
-    let mut all = Throughput {
-        ops: 0,
-        seconds: 0.0,
-        latencies: Vec::new(),
-        errors: 0,
-    };
-    for t in tasks {
-        if let Ok((lat, errors, ops)) = t.await {
-            all.latencies.extend(lat);
-            all.errors += errors;
-            all.ops += ops;
-        }
-    }
-    all.seconds = start.elapsed().as_secs_f64();
-    all.latencies.sort_unstable();
-    all
-}
+use super::bench::{percentile, run_paced, tempfile_dir, BenchArgs, HostSteal, HttpClient};
 
 /// One copy's id for a demo id.
 fn prefixed(k: usize, id: &str) -> String {
@@ -418,7 +360,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         // The flat-out pass signs off other days than the paced one.
         let run_day = run_day + if pause == 0 { 20_000 } else { 0 };
         let steal = HostSteal::start();
-        let result = run_users(args.clients, args.seconds, pause, move |client, n| {
+        let result = run_paced(args.clients, args.seconds, pause, move |client, n| {
             let (users, w, base) = (users.clone(), w.clone(), base.clone());
             async move {
                 let user = &users[(n / 1_000_003) as usize % users.len()];
