@@ -559,8 +559,11 @@ impl AccessDecision for NeedToKnow {
                     }
                     _ => None,
                 };
+                // Refusing another's proposal (12 to 15: the child or the parent says no) is
+                // recorded by the one who refuses, who is not among its givers.
+                let refusal = v["status"] == "rejected";
                 if let Some(g) = giver {
-                    if !c.given_by.contains(&g) {
+                    if !c.given_by.contains(&g) && !refusal {
                         return Err(ConsentRefusal::NotAmongGivers.to_string());
                     }
                 }

@@ -42,6 +42,10 @@ struct WhoLookedPage {
     to: String,
     rows: Vec<Row>,
     chart: String,
+    /// The client's own views and their representatives' are shown.
+    with_own: bool,
+    /// How many of those were left out, in words (empty when none).
+    own_left_out: String,
 }
 
 /// One line of the officer's view.
@@ -75,6 +79,9 @@ pub struct Period {
     van: String,
     #[serde(default)]
     tot: String,
+    /// `ja`: show the client's own views and their representatives' too.
+    #[serde(default)]
+    eigen: String,
 }
 
 /// Start of the day `date` (YYYY-MM-DD) in Dutch time, as ms; the end of that day when `end`.
@@ -246,9 +253,23 @@ pub async fn who_looked(
     let t = Texts { lang: person.lang };
     let orgs = organisation_names(&state, &person, &entries).await;
     let mut per_day: BTreeMap<String, usize> = BTreeMap::new();
+    // The client's own views and their representatives' say nothing new: left out unless asked.
+    let with_own = period.eigen == "ja";
+    let own = |e: &&AccessEntry| matches!(e.user.role.as_str(), "client" | "representative");
+    let left_out = if with_own {
+        0
+    } else {
+        entries.iter().filter(own).count()
+    };
+    let own_left_out = if left_out == 0 {
+        String::new()
+    } else {
+        t.count("who-looked-own-left-out", "count", left_out as i64, &[])
+    };
     let rows = entries
         .iter()
         .filter(|e| !e.recorded.is_empty())
+        .filter(|e| with_own || !own(e))
         .map(|e| {
             let (when, day) = local(e.recorded_ms());
             *per_day.entry(day).or_default() += 1;
@@ -261,7 +282,10 @@ pub async fn who_looked(
             }
         })
         .collect();
-    let f = person.frame("who-looked");
+    let f =
+        super::portal::Own::of(&state, &person)
+            .await?
+            .frame(&person, "who-looked", "/wie-keek");
     let chart = chart(&per_day, &t.get("accesses-per-day"));
     Ok(render::page(
         &WhoLookedPage {
@@ -270,6 +294,8 @@ pub async fn who_looked(
             to: period.tot,
             rows,
             chart,
+            with_own,
+            own_left_out,
         },
         person.lang,
         person.set_lang,

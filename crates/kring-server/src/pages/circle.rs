@@ -97,7 +97,11 @@ async fn frame(state: &AppState, person: &Person, id: &str) -> Frame {
 }
 
 /// A membership's period and state in words.
-fn period_of(m: &Membership, today: NaiveDate, person: &Person) -> (String, &'static str, String) {
+pub(super) fn period_of(
+    m: &Membership,
+    today: NaiveDate,
+    person: &Person,
+) -> (String, &'static str, String) {
     let t = person.texts();
     let d = |x: Option<NaiveDate>| x.map(|x| dates::day(x, person.lang)).unwrap_or_default();
     let period = match (m.period.start, m.period.end) {

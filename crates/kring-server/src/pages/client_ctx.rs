@@ -27,6 +27,8 @@ pub struct ClientCtx {
     pub name: Option<String>,
     /// The client's pages this person may open.
     pub tabs: Vec<Tab>,
+    /// The line that says whose record it is, when not "about {client}" (the portal's).
+    whose: Option<String>,
 }
 
 /// A client's pages: (path after `/clienten/{id}`, label key, what it needs).
@@ -92,14 +94,27 @@ pub async fn open(
             .explain(&person.caller, action, rtype, id, body)
             .permit
     };
-    let name = if may(Action::Read, "Patient", b"") {
+    let client_name = if may(Action::Read, "Patient", b"") {
         search(state, person, "Patient", &format!("_id={id}"))
             .await
             .first()
-            .map(|p| ClientName::of(p).full(person.lang))
+            .map(ClientName::of)
     } else {
         None
     };
+    let name = client_name.as_ref().map(|n| n.full(person.lang));
+    // A client or a parent reads their own record in the portal: its tabs, its words.
+    if let Ok((own, _, _)) = super::portal::whose(person) {
+        if own == id {
+            let current = format!("/clienten/{id}{current}");
+            return Ok(ClientCtx {
+                id: id.to_string(),
+                whose: Some(super::portal::whose_line(person, client_name.as_ref())),
+                name,
+                tabs: super::portal::tabs(id, &current, person),
+            });
+        }
+    }
     let t = person.texts();
     let tabs = PAGES
         .iter()
@@ -119,6 +134,7 @@ pub async fn open(
         id: id.to_string(),
         name,
         tabs,
+        whose: None,
     })
 }
 
@@ -128,10 +144,16 @@ impl ClientCtx {
         let mut f = person.frame(title_key);
         f.tabs = self.tabs.clone();
         f.whose = Some(match &self.name {
+            _ if self.whose.is_some() => self.whose.clone().unwrap_or_default(),
             Some(n) => f.t.with("page-about", &[("client", n)]),
             None => f.t.get("page-about-unnamed"),
         });
         f
+    }
+
+    /// Whether the page is shown to the client themselves (or their parent), in the portal.
+    pub fn in_portal(&self) -> bool {
+        self.whose.is_some()
     }
 
     /// Whether the person may open the page at `path` (after `/clienten/{id}`).

@@ -61,7 +61,7 @@ pub async fn home(person: Result<Person, PageError>) -> Response {
         Ok(Kind::Professional) => "/clienten",
         Ok(Kind::Officer) => "/toezicht",
         Ok(Kind::Administrator) => "/beheer",
-        Ok(Kind::Client | Kind::Representative) => "/toestemming",
+        Ok(Kind::Client | Kind::Representative) => "/mijn",
         Err(e) => return e.into_response(),
     };
     Redirect::to(to).into_response()
@@ -320,7 +320,7 @@ fn why(state: &AppState, d: &Decision, lang: Lang) -> Vec<String> {
 }
 
 /// One line about a resource of a part, with names and Dutch dates.
-fn summary(key: &str, v: &Value, names: &Names, lang: Lang) -> String {
+pub(super) fn summary(key: &str, v: &Value, names: &Names, lang: Lang) -> String {
     let s = |p: &Value| p.as_str().unwrap_or("").to_string();
     match key {
         "identity" => {
@@ -384,7 +384,7 @@ fn summary(key: &str, v: &Value, names: &Names, lang: Lang) -> String {
 }
 
 /// The references a resource of a part mentions by name.
-fn mentioned(v: &Value) -> Vec<String> {
+pub(super) fn mentioned(v: &Value) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(r) = v["sender"]["reference"].as_str() {
         out.push(r.to_string());
@@ -406,6 +406,10 @@ pub async fn client_page(
 ) -> Result<Response, PageError> {
     // A client one may not see gives the page of an unknown id; emergency access is offered.
     let client = super::client_ctx::open(&state, &person, &id, "page-view", "").await?;
+    // The client's own overview is the portal's start page.
+    if client.in_portal() {
+        return Ok(axum::response::Redirect::to("/mijn").into_response());
+    }
     // Each part decided; each type searched once (the support and the crisis plan are both
     // CarePlans); the names of every part looked up together.
     let mut emergency = false;

@@ -1,6 +1,7 @@
 //! The web pages for people: sign-in with two factors, "my clients", the client page with
 //! "why can I see this?", the circle page of the case director, emergency access, the
-//! administrator's start page, and the consent page for clients and representatives.
+//! administrator's start page, and the client's own Kring (the portal: start page, circle,
+//! consent, who looked, the record to take along).
 //! Server-rendered (askama), Dutch by default with English (`?lang=en`), usable with the
 //! keyboard and a screen reader, styled with the NL Design System (`static/nlds/`). Every
 //! piece of client data on a page is fetched through the record, so it is decided and logged
@@ -25,6 +26,7 @@ mod names;
 mod oversight;
 mod passkeys;
 pub mod person;
+mod portal;
 mod reasons;
 mod render;
 mod signin;
@@ -109,6 +111,12 @@ pub fn routes() -> Router<AppState> {
             "/noodtoegang",
             get(emergency::form).post(emergency::declare),
         )
+        .route("/mijn", get(portal::home::page))
+        .route("/mijn/kring", get(portal::circle::page))
+        .route("/mijn/gegevens", get(portal::data::page))
+        .route("/mijn/gegevens/dossier.json", get(portal::data::bundle))
+        .route("/mijn/gegevens/dossier.ndjson", get(portal::data::ndjson))
+        .route("/mijn/gegevens/dossier.pdf", get(portal::data::pdf))
         .route("/toestemming", get(consent::page).post(consent::record))
         .route("/wie-keek", get(access_log::who_looked))
         .route(
@@ -125,4 +133,5 @@ pub fn routes() -> Router<AppState> {
         .route("/meldingen/{id}/gelezen", post(oversight::warning_read))
         .route("/toestemming/mee", post(consent::cosign))
         .route("/toestemming/intrekken", post(consent::withdraw))
+        .route("/toestemming/weigeren", post(consent::refuse))
 }

@@ -170,6 +170,15 @@ impl Person {
         }
     }
 
+    /// Pages about one client are for professionals, and for the client and their
+    /// representatives (their own record, in the portal); anyone else gets "not for you".
+    pub fn reads_client_pages(&self) -> Result<(), PageError> {
+        match self.account.kind {
+            Kind::Professional | Kind::Client | Kind::Representative => Ok(()),
+            _ => Err(self.not_for_you()),
+        }
+    }
+
     pub fn texts(&self) -> Texts {
         Texts { lang: self.lang }
     }

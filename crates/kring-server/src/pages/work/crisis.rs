@@ -148,7 +148,7 @@ pub async fn page(
     Path(id): Path<String>,
     axum::extract::Query(done): axum::extract::Query<Done>,
 ) -> Result<Response, PageError> {
-    person.professional()?;
+    person.reads_client_pages()?;
     let client = client_ctx::open(&state, &person, &id, "page-view", "/crisisplan").await?;
     if !client.may_open("/crisisplan") {
         return Ok(not_shared(
@@ -435,7 +435,7 @@ pub async fn pdf(
     person: Person,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    person.professional()?;
+    person.reads_client_pages()?;
     let id = id.as_str();
     let client = client_ctx::open(&state, &person, id, "page-view", "/crisisplan").await?;
     if !client.may_open("/crisisplan") {

@@ -325,7 +325,7 @@ pub async fn client_page(
     person: Person,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    person.professional()?;
+    person.reads_client_pages()?;
     let client = client_ctx::open(&state, &person, &id, "page-view", "/medicatie").await?;
     if !client.may_open("/medicatie") {
         return Ok(not_shared(

@@ -106,7 +106,7 @@ struct PlanPage {
 }
 
 /// The client's support plan (the newest active one), through the record.
-async fn plan_of(state: &AppState, person: &Person, id: &str) -> Option<Versioned> {
+pub(crate) async fn plan_of(state: &AppState, person: &Person, id: &str) -> Option<Versioned> {
     let mut plans: Vec<Versioned> = search(
         state,
         person,
@@ -189,7 +189,8 @@ async fn render_page(
     message: Option<String>,
     error: Option<String>,
 ) -> Result<Response, PageError> {
-    let me = person.professional()?;
+    person.reads_client_pages()?;
+    let me = person.professional().ok().map(|m| m.role);
     let id = client.id.clone();
     if !client.may_open("/plan") {
         return Ok(not_shared(
@@ -226,7 +227,7 @@ async fn render_page(
     let performers = if director {
         performers_of(circle.first(), &id)
     } else {
-        vec![me.role.clone()]
+        me.iter().cloned().collect()
     };
     // The other members' parts of the family plan: only the plans this reader may see.
     let family = plan_json.as_ref().and_then(family_plan);
@@ -320,7 +321,7 @@ async fn render_page(
         .unwrap_or_default()
         .iter()
         .map(|a| {
-            let mine = director || a.performer.as_deref() == Some(me.role.as_str());
+            let mine = director || (me.is_some() && a.performer == me);
             agreement_row(person, a, &names, mine, today)
         })
         .collect();
@@ -461,7 +462,7 @@ pub async fn page(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
-    person.professional()?;
+    person.reads_client_pages()?;
     let client = client_ctx::open(&state, &person, &id, "page-view", "/plan").await?;
     let message = done.message(&person, DONE);
     render_page(&state, &person, client, Typed::default(), message, None).await

@@ -126,7 +126,8 @@ async fn render_list(
     typed: Typed,
     error: Option<String>,
 ) -> Result<Response, PageError> {
-    let me = person.professional()?;
+    person.reads_client_pages()?;
+    let me = person.professional().ok().map(|m| m.role);
     if !client.may_open("/rapportages") {
         return Ok(not_shared(
             state,
@@ -140,7 +141,11 @@ async fn render_list(
     let id = client.id.clone();
     let from = parse_day(&filter.van);
     let to = parse_day(&filter.tot);
-    let found = reports_of(state, person, &id, from, to).await;
+    let mut found = reports_of(state, person, &id, from, to).await;
+    // In the portal, the client reads the reports written for them.
+    if client.in_portal() {
+        found.retain(|r| for_client(&json(r)));
+    }
     let values: Vec<Value> = found.iter().map(json).collect();
     let senders: Vec<&str> = values
         .iter()
@@ -179,7 +184,7 @@ async fn render_list(
                 for_client: for_client(v),
                 text: text_of(v),
                 corrected: r.version > 1,
-                mine: sender == me.role,
+                mine: me.as_deref() == Some(sender),
             }
         })
         .collect();
@@ -220,7 +225,7 @@ pub async fn list(
     Path(id): Path<String>,
     Query(filter): Query<Filter>,
 ) -> Result<Response, PageError> {
-    person.professional()?;
+    person.reads_client_pages()?;
     let client = client_ctx::open(&state, &person, &id, "page-view", "/rapportages").await?;
     if client.may_open("/rapportages") {
         crate::pages::visits::record_visit(&state, &person, &id).await;

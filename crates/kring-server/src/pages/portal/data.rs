@@ -1,0 +1,231 @@
+//! The client's rights under the AVG: `GET /mijn/gegevens` explains them, and the whole
+//! record can be taken along — as FHIR (a Bundle, and NDJSON with each resource exactly as
+//! stored, so it imports into another Kring byte for byte) and as a readable PDF. The record
+//! is read through `Patient/$everything` as the signed-in person: decided and logged like any
+//! access.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use kring_record::Versioned;
+use serde_json::Value;
+
+use super::Own;
+use crate::pages::error::PageError;
+use crate::pages::names::{json, Names};
+use crate::pages::{dates, render, Frame, Person};
+use crate::AppState;
+
+/// Resources read from the record per call of `$everything`.
+const PAGE: usize = 1000;
+/// The most resources one download holds (a record larger than this is rare; the API pages).
+const MAX_RESOURCES: usize = 200_000;
+
+#[derive(Template)]
+#[template(path = "portal_data.html")]
+struct DataPage {
+    f: Frame,
+}
+
+/// `GET /mijn/gegevens`.
+pub async fn page(State(state): State<AppState>, person: Person) -> Result<Response, PageError> {
+    let own = Own::of(&state, &person).await?;
+    let f = own.frame(&person, "portal-data-title", "/mijn/gegevens");
+    Ok(render::page(&DataPage { f }, person.lang, person.set_lang))
+}
+
+/// The whole record as the person may read it: the client's resources, then the shared
+/// resources they refer to (organisations, professionals …), each once.
+async fn whole_record(
+    state: &AppState,
+    person: &Person,
+    client: &str,
+) -> Result<(Vec<Versioned>, Vec<Versioned>), PageError> {
+    let mut own = Vec::new();
+    let mut shared: Vec<Versioned> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut offset = 0usize;
+    loop {
+        let params = vec![
+            ("_count".to_string(), PAGE.to_string()),
+            ("_offset".to_string(), offset.to_string()),
+        ];
+        let out = state
+            .record
+            .everything(&person.caller, client, &params)
+            .await
+            .map_err(|e| person.failed(e))?;
+        offset += out.matches.len();
+        own.extend(out.matches);
+        for s in out.included {
+            if seen.insert((s.rtype.clone(), s.id.clone())) {
+                shared.push(s);
+            }
+        }
+        if !out.more || offset >= MAX_RESOURCES {
+            break;
+        }
+    }
+    Ok((own, shared))
+}
+
+fn download(content_type: &'static str, name: &str, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The base of the FHIR API, for the Bundle's `fullUrl`s.
+fn base(state: &AppState, headers: &HeaderMap) -> String {
+    match &state.http.base_url {
+        Some(b) => b.trim_end_matches('/').to_string(),
+        None => format!(
+            "http://{}/fhir",
+            headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost")
+        ),
+    }
+}
+
+/// `GET /mijn/gegevens/dossier.json`: a FHIR Bundle (`collection`) of the whole record, each
+/// resource its stored bytes.
+pub async fn bundle(
+    State(state): State<AppState>,
+    person: Person,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let (client, _, _) = super::whose(&person)?;
+    let (own, shared) = whole_record(&state, &person, &client).await?;
+    let base = base(&state, &headers);
+    let mut out = Vec::with_capacity(own.iter().map(|r| r.body.len() + 80).sum::<usize>());
+    out.extend_from_slice(b"{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"timestamp\":");
+    out.extend_from_slice(
+        serde_json::to_string(&crate::pages::work::now_fhir())
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    out.extend_from_slice(b",\"entry\":[");
+    for (i, r) in own.iter().chain(&shared).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let url =
+            serde_json::to_string(&format!("{base}/{}/{}", r.rtype, r.id)).unwrap_or_default();
+        out.extend_from_slice(b"{\"fullUrl\":");
+        out.extend_from_slice(url.as_bytes());
+        out.extend_from_slice(b",\"resource\":");
+        out.extend_from_slice(&r.body);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+    Ok(download("application/fhir+json", "dossier.json", out))
+}
+
+/// `GET /mijn/gegevens/dossier.ndjson`: one resource per line, exactly as stored.
+pub async fn ndjson(State(state): State<AppState>, person: Person) -> Result<Response, PageError> {
+    let (client, _, _) = super::whose(&person)?;
+    let (own, shared) = whole_record(&state, &person, &client).await?;
+    let mut out = Vec::with_capacity(own.iter().map(|r| r.body.len() + 1).sum::<usize>());
+    for r in own.iter().chain(&shared) {
+        out.extend_from_slice(&r.body);
+        out.push(b'\n');
+    }
+    Ok(download("application/fhir+ndjson", "dossier.ndjson", out))
+}
+
+/// The part of the record a resource belongs to, as the client page names it.
+fn part_of(r: &Versioned) -> &'static str {
+    use kring_access::category::{category_of, Category};
+    match category_of(&r.rtype, true, &r.body) {
+        Category::Identity => "identity",
+        Category::CrisisPlan => "crisis-plan",
+        Category::SupportPlan => "support-plan",
+        Category::Reports => "reports",
+        Category::Medication => "medication",
+        Category::TreatmentNotes => "treatment-notes",
+        Category::Documents => "documents",
+        Category::Safety => "safety",
+        Category::Circle => "circle",
+        Category::Consent => "consent",
+        Category::Emergency => "emergency",
+        _ => "other",
+    }
+}
+
+/// `GET /mijn/gegevens/dossier.pdf`: the record to read, part by part, with names and Dutch
+/// dates.
+pub async fn pdf(State(state): State<AppState>, person: Person) -> Result<Response, PageError> {
+    let own_person = Own::of(&state, &person).await?;
+    let (own, _) = whole_record(&state, &person, &own_person.client).await?;
+    let t = person.texts();
+    let values: Vec<Value> = own.iter().map(json).collect();
+    let refs: Vec<String> = values
+        .iter()
+        .flat_map(crate::pages::clients::mentioned)
+        .collect();
+    let names = Names::of(&state, &person, refs.iter().map(String::as_str)).await;
+    let who = own_person
+        .name
+        .as_ref()
+        .map(|n| n.full(person.lang))
+        .unwrap_or_else(|| t.get("someone-client"));
+    let now = dates::moment(crate::auth::now_ms(), person.lang);
+    let mut doc = kring_pdf::Document::new(&t.with(
+        "portal-pdf-footer",
+        &[("client", who.as_str()), ("when", now.as_str())],
+    ));
+    doc.title(&t.arg("portal-pdf-title", "client", &who));
+    doc.paragraph(&t.arg("portal-pdf-intro", "count", &own.len().to_string()));
+    const PARTS: [&str; 12] = [
+        "identity",
+        "support-plan",
+        "crisis-plan",
+        "reports",
+        "medication",
+        "treatment-notes",
+        "documents",
+        "safety",
+        "circle",
+        "consent",
+        "emergency",
+        "other",
+    ];
+    for part in PARTS {
+        let mut items: Vec<(i64, String)> = own
+            .iter()
+            .zip(&values)
+            .filter(|(r, _)| part_of(r) == part)
+            .map(|(r, v)| {
+                let line = crate::pages::clients::summary(part, v, &names, person.lang);
+                let line = if line.trim().is_empty() {
+                    t.arg("portal-pdf-item", "type", &r.rtype)
+                } else {
+                    line
+                };
+                (r.last_updated, line)
+            })
+            .collect();
+        if items.is_empty() {
+            continue;
+        }
+        items.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+        doc.heading(&t.get(&format!("portal-part-{part}")), None);
+        for (at, line) in items {
+            doc.bullet(&format!("{line} ({})", dates::moment(at, person.lang)));
+        }
+        doc.space(6.0);
+    }
+    Ok(download("application/pdf", "dossier.pdf", doc.finish()))
+}

@@ -1,0 +1,261 @@
+//! `GET /mijn`: the portal's start page. Whose record it is; what is new since the last visit
+//! (reports written for the client, changes to the plan and the crisis plan, new people in
+//! the circle, emergency access); the next agreements and appointments. The last visit is
+//! kept in the person's own account, like a professional's visits.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use kring_access::circle::Circle;
+use kring_record::plan::agreements;
+use kring_record::reports::{for_client, is_report, text_of};
+use serde_json::Value;
+
+use super::Own;
+use crate::pages::admin::{emergency_notices_about, Notice};
+use crate::pages::error::PageError;
+use crate::pages::names::{json, search, Names};
+use crate::pages::{dates, render, Frame, Person};
+use crate::AppState;
+
+/// The key under which the person's last visit of the start page is kept.
+const VISIT_KEY: &str = "portal-start";
+/// Without an earlier visit, "new" is what happened in this many days.
+const NEW_DAYS: i64 = 30;
+/// How many of each kind of thing the page lists.
+const LISTED: usize = 5;
+
+/// One new thing.
+pub struct NewRow {
+    pub when: String,
+    pub text: String,
+    pub href: String,
+}
+
+/// One agreement or appointment ahead.
+pub struct AheadRow {
+    pub when: String,
+    pub what: String,
+    pub who: String,
+    pub overdue: bool,
+}
+
+#[derive(Template)]
+#[template(path = "portal_home.html")]
+struct HomePage {
+    f: Frame,
+    id: String,
+    since: String,
+    news: Vec<NewRow>,
+    notices: Vec<Notice>,
+    agreements: Vec<AheadRow>,
+    appointments: Vec<AheadRow>,
+    /// The record could not be read (a parent whose child turned 16 …).
+    closed: bool,
+}
+
+/// `GET /mijn`.
+pub async fn page(State(state): State<AppState>, person: Person) -> Result<Response, PageError> {
+    let own = Own::of(&state, &person).await?;
+    let t = person.texts();
+    let now = crate::auth::now_ms();
+    let since_ms =
+        crate::pages::visits::last_visit(&person, VISIT_KEY).unwrap_or(now - NEW_DAYS * 86_400_000);
+    let id = own.client.clone();
+    let mut f = own.frame(&person, "portal-home-title", "/mijn");
+    let Some(_) = &own.name else {
+        // Nothing of the record can be read: say so plainly, and why it may be.
+        f.error = Some(t.get(if own.representative {
+            "portal-closed-parent"
+        } else {
+            "portal-closed"
+        }));
+        return Ok(render::page(
+            &HomePage {
+                f,
+                id,
+                since: String::new(),
+                news: vec![],
+                notices: vec![],
+                agreements: vec![],
+                appointments: vec![],
+                closed: true,
+            },
+            person.lang,
+            person.set_lang,
+        ));
+    };
+    let subject = format!("subject=Patient/{id}&_count=1000");
+    let plans = search(&state, &person, "CarePlan", &subject).await;
+    let communications = search(&state, &person, "Communication", &subject).await;
+    let circles = search(&state, &person, "CareTeam", &subject).await;
+    let appointments = search(
+        &state,
+        &person,
+        "Appointment",
+        &format!("actor=Patient/{id}&_count=1000"),
+    )
+    .await;
+    let sent = |v: &Value| v["sent"].as_str().and_then(dates::fhir_ms);
+
+    // What is new.
+    let mut news: Vec<(i64, NewRow)> = Vec::new();
+    let mut reports: Vec<Value> = communications
+        .iter()
+        .map(json)
+        .filter(|v| is_report(v) && for_client(v))
+        .filter(|v| sent(v).is_some_and(|s| s > since_ms))
+        .collect();
+    reports.sort_by_key(|v| std::cmp::Reverse(sent(v)));
+    for v in reports.iter().take(LISTED) {
+        let at = sent(v).unwrap_or(0);
+        let mut text = text_of(v);
+        if text.chars().count() > 120 {
+            text = text.chars().take(117).collect::<String>() + "…";
+        }
+        news.push((
+            at,
+            NewRow {
+                when: dates::moment(at, person.lang),
+                text: t.arg("portal-new-report", "text", &text),
+                href: format!("/clienten/{id}/rapportages"),
+            },
+        ));
+    }
+    for p in plans.iter().filter(|p| p.last_updated > since_ms) {
+        let crisis = kring_access::category::is_crisis_plan(&p.body);
+        news.push((
+            p.last_updated,
+            NewRow {
+                when: dates::moment(p.last_updated, person.lang),
+                text: t.get(if crisis {
+                    "portal-new-crisis-plan"
+                } else {
+                    "portal-new-plan"
+                }),
+                href: format!(
+                    "/clienten/{id}/{}",
+                    if crisis { "crisisplan" } else { "plan" }
+                ),
+            },
+        ));
+    }
+    let since_day = dates::local(since_ms).date_naive();
+    let mut joined: Vec<(chrono::NaiveDate, String)> = Vec::new();
+    for c in &circles {
+        for m in Circle::from_json(&c.id, &json(c)).memberships {
+            if let Some(start) = m.period.start.filter(|s| *s > since_day) {
+                joined.push((start, m.member.clone()));
+            }
+        }
+    }
+    // Plans of which the client's own part is shown, agreements by whom: all names at once.
+    let support = plans
+        .iter()
+        .filter(|p| !kring_access::category::is_crisis_plan(&p.body))
+        .filter(|p| json(p)["status"] == "active")
+        .max_by_key(|p| p.last_updated)
+        .map(json);
+    let open: Vec<kring_record::plan::Agreement> = support
+        .as_ref()
+        .map(agreements)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| a.open())
+        .collect();
+    let refs: Vec<String> = joined
+        .iter()
+        .map(|(_, m)| m.clone())
+        .chain(open.iter().filter_map(|a| a.performer.clone()))
+        .collect();
+    let names = Names::of(&state, &person, refs.iter().map(String::as_str)).await;
+    for (start, member) in joined {
+        let at = kring_record::medication::due_ms(start, chrono::NaiveTime::MIN);
+        news.push((
+            at,
+            NewRow {
+                when: dates::day(start, person.lang),
+                text: t.arg("portal-new-member", "who", &names.name(&member)),
+                href: "/mijn/kring".into(),
+            },
+        ));
+    }
+    news.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    let news = news.into_iter().map(|(_, row)| row).collect();
+
+    // What is ahead.
+    let today = dates::today();
+    let mut open = open;
+    open.sort_by_key(|a| (a.due.is_none(), a.due));
+    let agreements = open
+        .iter()
+        .take(LISTED)
+        .map(|a| AheadRow {
+            when: a
+                .due
+                .map(|d| dates::day(d, person.lang))
+                .unwrap_or_default(),
+            what: a.description.clone(),
+            who: a
+                .performer
+                .as_deref()
+                .map(|p| {
+                    if p == own.me || p == format!("Patient/{id}") {
+                        t.get(if own.representative {
+                            "portal-who-child"
+                        } else {
+                            "portal-who-you"
+                        })
+                    } else {
+                        names.name(p)
+                    }
+                })
+                .unwrap_or_default(),
+            overdue: a.overdue(today),
+        })
+        .collect();
+    let mut ahead: Vec<(i64, Value)> = appointments
+        .iter()
+        .map(json)
+        .filter(|v| v["status"] != "cancelled")
+        .filter_map(|v| {
+            v["start"]
+                .as_str()
+                .and_then(dates::fhir_ms)
+                .filter(|s| *s >= now)
+                .map(|s| (s, v))
+        })
+        .collect();
+    ahead.sort_by_key(|(s, _)| *s);
+    let appointments = ahead
+        .iter()
+        .take(LISTED)
+        .map(|(s, v)| AheadRow {
+            when: dates::moment(*s, person.lang),
+            what: v["description"]
+                .as_str()
+                .or_else(|| v["serviceType"][0]["text"].as_str())
+                .unwrap_or_default()
+                .to_string(),
+            who: String::new(),
+            overdue: false,
+        })
+        .collect();
+    let notices = emergency_notices_about(&state, &person, NEW_DAYS, &id).await;
+    let since = dates::moment(since_ms, person.lang);
+    crate::pages::visits::record_visit(&state, &person, VISIT_KEY).await;
+    Ok(render::page(
+        &HomePage {
+            f,
+            id,
+            since,
+            news,
+            notices,
+            agreements,
+            appointments,
+            closed: false,
+        },
+        person.lang,
+        person.set_lang,
+    ))
+}
