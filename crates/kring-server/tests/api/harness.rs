@@ -32,7 +32,7 @@ pub struct TestApp {
     pub log_path: PathBuf,
     pub log: Arc<kring_audit::MerkleLog>,
     /// The PostgreSQL schema of this test, dropped when the test ends.
-    pg_schema: Option<String>,
+    pub pg_schema: Option<String>,
     _dir: tempfile::TempDir,
 }
 

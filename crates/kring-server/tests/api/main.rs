@@ -14,6 +14,7 @@ mod pages;
 mod partners;
 mod passkeys;
 mod pending;
+mod portal;
 mod robustness;
 mod search;
 mod signin;

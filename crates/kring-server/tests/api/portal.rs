@@ -1,0 +1,371 @@
+//! The client's own Kring through the production router: whose record a page is about, a
+//! parent who loses the portal on the child's 16th birthday, the whole record downloaded
+//! and imported into an empty Kring byte for byte, and every download in the access log.
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use kring_server::auth::accounts::{self, Kind};
+use kring_server::auth::{now_ms, sessions};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use crate::both_backends;
+use crate::harness::TestApp;
+
+const CAT: &str = "https://kring.example/fhir/CodeSystem/data-category";
+const EXT: &str = "https://kring.example/fhir/StructureDefinition/data-categories";
+const AUTHORITY: &str = "https://kring.example/fhir/CodeSystem/legal-authority";
+
+/// A child born `birth`, with a parent with authority, a circle, a support plan and reports
+/// (one written for the child); the parent's and the child's sessions.
+async fn family(app: &TestApp, birth: &str) -> (String, String) {
+    let put = |path: String, body: Value| async move {
+        let mut body = body;
+        body["id"] = json!(path.rsplit('/').next().unwrap());
+        let r = app.put(&format!("/fhir/{path}"), &body).await;
+        assert!(r.status.is_success(), "{path}: {:?}", r.body);
+    };
+    put(
+        "Organization/jeugd".into(),
+        json!({"resourceType": "Organization", "name": "Jeugdhulp Oost"}),
+    )
+    .await;
+    put(
+        "Patient/kind".into(),
+        json!({"resourceType": "Patient", "name": [{"family": "Jansen", "given": ["Sam"]}],
+        "birthDate": birth, "managingOrganization": {"reference": "Organization/jeugd"}}),
+    )
+    .await;
+    put(
+        "RelatedPerson/kind-ouder".into(),
+        json!({"resourceType": "RelatedPerson", "active": true, "patient": {"reference": "Patient/kind"},
+        "name": [{"family": "Jansen", "given": ["Eva"]}],
+        "relationship": [{"coding": [{"system": AUTHORITY, "code": "gezag"}]}]}),
+    )
+    .await;
+    put(
+        "CareTeam/kind-circle".into(),
+        json!({"resourceType": "CareTeam", "status": "active", "subject": {"reference": "Patient/kind"},
+        "participant": [{"extension": [{"url": EXT, "valueCodeableConcept": {"coding": [
+            {"system": CAT, "code": "identity"}, {"system": CAT, "code": "reports"}]}}],
+            "member": {"reference": "Organization/jeugd"}, "onBehalfOf": {"reference": "Organization/jeugd"},
+            "period": {"start": "2020-01-01"}}]}),
+    )
+    .await;
+    for (id, for_client) in [("r1", true), ("r2", false)] {
+        let mut report = json!({"resourceType": "Communication", "status": "completed",
+            "category": [{"coding": [{"system": CAT, "code": "reports"}]}],
+            "subject": {"reference": "Patient/kind"}, "sent": "2026-11-02T10:00:00+01:00",
+            "payload": [{"contentString": format!("Verslag {id}")}]});
+        if for_client {
+            report["recipient"] = json!([{"reference": "Patient/kind"}]);
+        }
+        put(format!("Communication/{id}"), report).await;
+    }
+    let mut parent = accounts::blank("ouder.kind", Kind::Representative);
+    parent.patient = Some("kind".into());
+    parent.related_person = Some("kind-ouder".into());
+    let mut child = accounts::blank("client.kind", Kind::Client);
+    child.patient = Some("kind".into());
+    let mut cookies = Vec::new();
+    for a in [parent, child] {
+        let name = a.username.clone();
+        accounts::create(&*app.accounts, a, "correct horse battery staple", true)
+            .await
+            .unwrap();
+        cookies.push(
+            sessions::start(&*app.accounts, &name, true, now_ms())
+                .await
+                .unwrap()
+                .0,
+        );
+    }
+    (cookies[0].clone(), cookies[1].clone())
+}
+
+async fn get(app: &TestApp, cookie: &str, uri: &str) -> (StatusCode, Vec<u8>) {
+    let req = Request::builder()
+        .method(Method::GET)
+        .uri(uri)
+        .header(header::COOKIE, format!("{}={cookie}", sessions::COOKIE));
+    let res = app
+        .secure
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (status, body.to_vec())
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The day `years` years before today (Dutch time), as a FHIR date.
+fn years_ago(years: i32, plus_days: i64) -> String {
+    let today = kring_server::pages::dates::today();
+    let d = chrono::NaiveDate::from_ymd_opt(
+        chrono::Datelike::year(&today) - years,
+        chrono::Datelike::month(&today),
+        chrono::Datelike::day(&today).min(28),
+    )
+    .unwrap()
+        + chrono::Duration::days(plus_days);
+    d.format("%Y-%m-%d").to_string()
+}
+
+both_backends!(
+    a_parent_reads_the_childs_portal_until_the_16th_birthday,
+    |app: TestApp| async move {
+        // The day before the 16th birthday the parent still reads the child's record, and every
+        // page says whose it is.
+        let (parent, child) = family(&app, &years_ago(16, 1)).await;
+        let (status, html) = get(&app, &parent, "/mijn").await;
+        assert_eq!(status, StatusCode::OK);
+        let html = text(&html);
+        assert!(
+            html.contains("U kijkt in het dossier van uw kind: Sam Jansen"),
+            "{html}"
+        );
+        for page in [
+            "/clienten/kind/plan",
+            "/mijn/kring",
+            "/toestemming",
+            "/wie-keek",
+        ] {
+            let (status, html) = get(&app, &parent, page).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            assert!(
+                text(&html).contains("het dossier van uw kind: Sam Jansen"),
+                "{page} says whose record it is"
+            );
+        }
+        // The portal shows the child only the report written for them.
+        let (_, html) = get(&app, &child, "/clienten/kind/rapportages").await;
+        let html = text(&html);
+        assert!(
+            html.contains("Verslag r1") && !html.contains("Verslag r2"),
+            "{html}"
+        );
+
+        // On the 16th birthday the child decides alone: the parent reads nothing any more, and
+        // the start page says why.
+        let r = app
+            .put(
+                "/fhir/Patient/kind",
+                &json!({"resourceType": "Patient", "id": "kind",
+                    "name": [{"family": "Jansen", "given": ["Sam"]}], "birthDate": years_ago(16, 0),
+                    "managingOrganization": {"reference": "Organization/jeugd"}}),
+            )
+            .await;
+        assert!(r.status.is_success());
+        let (status, html) = get(&app, &parent, "/mijn").await;
+        assert_eq!(status, StatusCode::OK);
+        let html = text(&html);
+        assert!(
+            html.contains("Vanaf 16 jaar beslist uw kind zelf"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("Sam Jansen"),
+            "no name once the record is closed"
+        );
+        let (status, _) = get(&app, &parent, "/clienten/kind/plan").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, body) = get(&app, &parent, "/mijn/gegevens/dossier.ndjson").await;
+        assert!(
+            status != StatusCode::OK || body.is_empty(),
+            "the parent downloads nothing"
+        );
+        // The child still reads their own record.
+        let (status, html) = get(&app, &child, "/mijn").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(text(&html).contains("Dit is uw dossier: Sam Jansen"));
+    }
+);
+
+both_backends!(
+    the_downloaded_record_imports_into_an_empty_kring_byte_for_byte,
+    |app: TestApp| async move {
+        let (_, child) = family(&app, &years_ago(17, 0)).await;
+        let (status, ndjson) = get(&app, &child, "/mijn/gegevens/dossier.ndjson").await;
+        assert_eq!(status, StatusCode::OK);
+        let lines: Vec<Vec<u8>> = ndjson
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect();
+        let types: Vec<String> = lines
+            .iter()
+            .map(|l| {
+                serde_json::from_slice::<Value>(l).unwrap()["resourceType"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        for t in [
+            "Patient",
+            "RelatedPerson",
+            "CareTeam",
+            "Communication",
+            "Organization",
+        ] {
+            assert!(types.iter().any(|x| x == t), "{t} in {types:?}");
+        }
+        // Every line is the stored resource, byte for byte.
+        for l in &lines {
+            let v: Value = serde_json::from_slice(l).unwrap();
+            let stored = app
+                .store
+                .read(
+                    v["resourceType"].as_str().unwrap(),
+                    v["id"].as_str().unwrap(),
+                )
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(&stored.body, l);
+        }
+        // The Bundle holds the same resources.
+        let (status, bundle) = get(&app, &child, "/mijn/gegevens/dossier.json").await;
+        assert_eq!(status, StatusCode::OK);
+        let bundle: Value = serde_json::from_slice(&bundle).unwrap();
+        assert_eq!(bundle["type"], "collection");
+        assert_eq!(bundle["entry"].as_array().unwrap().len(), lines.len());
+        // Into an empty Kring of the same kind: the same bytes come back.
+        let backend = if app.pg_schema.is_some() {
+            crate::harness::Backend::Postgres
+        } else {
+            crate::harness::Backend::Sqlite
+        };
+        let empty = TestApp::new(backend).await;
+        let results = empty
+            .record
+            .restore(&kring_record::Caller::operator("test"), lines.clone())
+            .await
+            .unwrap();
+        assert!(results.iter().all(Result::is_ok));
+        for l in &lines {
+            let v: Value = serde_json::from_slice(l).unwrap();
+            let stored = empty
+                .store
+                .read(
+                    v["resourceType"].as_str().unwrap(),
+                    v["id"].as_str().unwrap(),
+                )
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(&stored.body, l, "imported byte for byte");
+        }
+        // The PDF is there; every download is in the access log as the client's own reading.
+        let (status, pdf) = get(&app, &child, "/mijn/gegevens/dossier.pdf").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(pdf.starts_with(b"%PDF"));
+        let log = app.log_lines().await;
+        let downloads = log
+            .iter()
+            .filter(|l| {
+                l["user"]["id"] == "account/client.kind"
+                    && l["interaction"] == "operation-everything"
+            })
+            .count();
+        assert!(downloads >= 3, "{downloads} downloads logged");
+        assert!(!serde_json::to_string(&log).unwrap().contains("Jansen"));
+    }
+);
+
+both_backends!(
+    a_refused_proposal_is_kept_and_never_in_force,
+    |app: TestApp| async move {
+        // A child of 13 proposes; the parent refuses; the refusal is kept as `rejected`.
+        let (parent, child) = family(&app, &years_ago(13, 0)).await;
+        let (_, html) = get(&app, &child, "/toestemming").await;
+        let html = text(&html);
+        assert!(html.contains("telt pas als jullie allebei ja zeggen"));
+        assert!(!html.contains("telt meteen"));
+        let csrf = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .to_string();
+        let post = |cookie: String, uri: &'static str, form: String| {
+            let app = &app;
+            async move {
+                let req = Request::builder()
+                    .method(Method::POST)
+                    .uri(uri)
+                    .header(header::COOKIE, format!("{}={cookie}", sessions::COOKIE))
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                let res = app
+                    .secure
+                    .clone()
+                    .oneshot(req.body(Body::from(form)).unwrap())
+                    .await
+                    .unwrap();
+                let body = http_body_util::BodyExt::collect(res.into_body())
+                    .await
+                    .unwrap()
+                    .to_bytes();
+                String::from_utf8_lossy(&body).into_owned()
+            }
+        };
+        let html = post(
+            child.clone(),
+            "/toestemming",
+            format!("csrf={csrf}&organisation=jeugd&category=reports&choice=deny"),
+        )
+        .await;
+        assert!(
+            html.contains("Het telt pas als de ander ook ja zegt"),
+            "{html}"
+        );
+        let consents = app.get("/fhir/Consent?patient=Patient/kind").await.body;
+        let id = consents["entry"][0]["resource"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(consents["entry"][0]["resource"]["status"], "proposed");
+        // The parent sees it waiting for them, and refuses.
+        let (_, html) = get(&app, &parent, "/toestemming").await;
+        let html = text(&html);
+        assert!(
+            html.contains("Jeugdhulp Oost mag niet zien: rapportages"),
+            "{html}"
+        );
+        let parent_csrf = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .to_string();
+        let html = post(
+            parent.clone(),
+            "/toestemming/weigeren",
+            format!("csrf={parent_csrf}&id={id}"),
+        )
+        .await;
+        assert!(html.contains("U zei nee"), "{html}");
+        let c = app.get(&format!("/fhir/Consent/{id}")).await.body;
+        assert_eq!(c["status"], "rejected");
+        // Withdrawing asks first: without the confirmation nothing changes.
+        let html = post(
+            child.clone(),
+            "/toestemming/intrekken",
+            format!("csrf={csrf}&id={id}"),
+        )
+        .await;
+        assert!(html.contains("Weet u het zeker?"), "{html}");
+        assert_eq!(
+            app.get(&format!("/fhir/Consent/{id}")).await.body["status"],
+            "rejected"
+        );
+    }
+);
