@@ -261,39 +261,25 @@ async fn render_page(
             answers: Category::GRANTABLE
                 .iter()
                 .map(|cat| {
-                    let (permit, why) = match resolve(&records, org, *cat, today) {
-                        Resolution::Permit { consent, .. } => (
-                            true,
-                            by_id
-                                .get(consent.as_str())
-                                .map(|(_, v)| {
-                                    t.arg(
-                                        "consent-because",
-                                        "choice",
-                                        &choice_text(v, &names, person),
-                                    )
-                                })
-                                .unwrap_or_default(),
-                        ),
-                        Resolution::Deny { consent } => (
-                            false,
-                            by_id
-                                .get(consent.as_str())
-                                .map(|(_, v)| {
-                                    t.arg(
-                                        "consent-because",
-                                        "choice",
-                                        &choice_text(v, &names, person),
-                                    )
-                                })
-                                .unwrap_or_default(),
-                        ),
-                        Resolution::None => (false, t.get("consent-no-choice")),
+                    // The choice that decides, in words; none: the circle alone decides.
+                    let because = |consent: &str| {
+                        by_id
+                            .get(consent)
+                            .map(|(_, v)| {
+                                t.arg("consent-because", "choice", &choice_text(v, &names, person))
+                            })
+                            .unwrap_or_default()
                     };
-                    let answer = match resolve(&records, org, *cat, today) {
-                        Resolution::None => t.get("consent-answer-circle"),
-                        _ if permit => t.get("permit"),
-                        _ => t.get("deny"),
+                    let (permit, answer, why) = match resolve(&records, org, *cat, today) {
+                        Resolution::Permit { consent, .. } => {
+                            (true, t.get("permit"), because(&consent))
+                        }
+                        Resolution::Deny { consent } => (false, t.get("deny"), because(&consent)),
+                        Resolution::None => (
+                            false,
+                            t.get("consent-answer-circle"),
+                            t.get("consent-no-choice"),
+                        ),
                     };
                     AnswerRow {
                         category: category_name(*cat, person.lang).to_string(),

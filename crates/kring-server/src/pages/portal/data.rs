@@ -145,22 +145,13 @@ pub async fn ndjson(State(state): State<AppState>, person: Person) -> Result<Res
     Ok(download("application/fhir+ndjson", "dossier.ndjson", out))
 }
 
-/// The part of the record a resource belongs to, as the client page names it.
+/// The part of the record a resource belongs to: its category's code (the access log and
+/// shared data, which no client record holds as its own, are "other").
 fn part_of(r: &Versioned) -> &'static str {
     use kring_access::category::{category_of, Category};
     match category_of(&r.rtype, true, &r.body) {
-        Category::Identity => "identity",
-        Category::CrisisPlan => "crisis-plan",
-        Category::SupportPlan => "support-plan",
-        Category::Reports => "reports",
-        Category::Medication => "medication",
-        Category::TreatmentNotes => "treatment-notes",
-        Category::Documents => "documents",
-        Category::Safety => "safety",
-        Category::Circle => "circle",
-        Category::Consent => "consent",
-        Category::Emergency => "emergency",
-        _ => "other",
+        Category::Shared | Category::AccessLog => "other",
+        c => c.code(),
     }
 }
 
