@@ -284,6 +284,12 @@ impl Definitions {
                     .collect(),
             );
         }
+        // R4's Patient compartment leaves Task out, yet a Task for a client (a referral, the
+        // client's own request under the AVG) is about that client: in Kring it belongs to
+        // the client its `for` names, like any other part of their record.
+        compartment
+            .entry("Task".to_string())
+            .or_insert_with(|| vec!["patient".to_string()]);
         let mut required: HashMap<String, Vec<(String, u32)>> = HashMap::new();
         for (parent, names) in &children {
             for name in names {

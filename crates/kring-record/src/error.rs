@@ -40,6 +40,10 @@ pub enum RecordError {
     /// report corrected by someone other than its author) (422).
     #[error("{0}")]
     Work(crate::rules::WorkRefusal),
+    /// A write by a client or representative that breaks a rule of what they write (see
+    /// [`crate::contributions`]).
+    #[error("{0}")]
+    Contribution(crate::contributions::ContributionRefusal),
     /// The access log cannot be written, so nothing may be returned (503).
     #[error("the access log is unavailable")]
     LogUnavailable,
@@ -160,9 +164,10 @@ impl RecordError {
             RecordError::PreconditionFailed(_) => 412,
             RecordError::Conflict(_) => 409,
             RecordError::Forbidden(_) | RecordError::OutOfScope(_) => 403,
-            RecordError::Unprocessable(_) | RecordError::Medication(_) | RecordError::Work(_) => {
-                422
-            }
+            RecordError::Unprocessable(_)
+            | RecordError::Medication(_)
+            | RecordError::Work(_)
+            | RecordError::Contribution(_) => 422,
             RecordError::LogUnavailable | RecordError::Unavailable(_) => 503,
             RecordError::Internal(_) => 500,
         }
@@ -187,6 +192,7 @@ impl RecordError {
             RecordError::Unprocessable(m) => OperationOutcome::single(Issue::error(IssueCode::Processing, m.clone())),
             RecordError::Medication(r) => OperationOutcome::single(Issue::error(IssueCode::BusinessRule, r.to_string())),
             RecordError::Work(r) => OperationOutcome::single(Issue::error(IssueCode::BusinessRule, r.to_string())),
+            RecordError::Contribution(r) => OperationOutcome::single(Issue::error(IssueCode::BusinessRule, r.to_string())),
             RecordError::LogUnavailable => OperationOutcome::single(Issue::error(
                 IssueCode::Transient,
                 "the access log cannot be written at the moment, so no data is released; try again later",

@@ -9,6 +9,7 @@
 mod access_log;
 mod bundle;
 mod client;
+pub mod contributions;
 mod emergency;
 mod error;
 mod everything;

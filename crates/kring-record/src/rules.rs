@@ -28,6 +28,8 @@ pub enum WorkRefusal {
     NotTheAuthor,
     #[error("a report is never deleted: correct it with a new version, and the old one stays in its history")]
     ReportsAreKept,
+    #[error("the case director answers the client's requests (correction, erasure, objection)")]
+    DirectorAnswersRequests,
 }
 
 /// The references an activity is performed by.

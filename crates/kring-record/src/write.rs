@@ -347,6 +347,25 @@ impl Record {
         {
             self.check_work(&work.pending, caller, role, &t, b, old.as_ref())?;
         }
+        // What a client or a parent writes in the plan: their own goals, comments, agreement
+        // and requests, nothing else.
+        if let (Some(b), kring_access::Category::SupportPlan) = (&bytes, t.category) {
+            let me = match &caller.subject {
+                kring_access::Subject::Client { patient, .. } => Some(format!("Patient/{patient}")),
+                kring_access::Subject::Representative { related_person, .. } => {
+                    Some(format!("RelatedPerson/{related_person}"))
+                }
+                _ => None,
+            };
+            if let Some(me) = me {
+                let new: Value = serde_json::from_slice(b).unwrap_or_default();
+                let before: Option<Value> = old
+                    .as_ref()
+                    .and_then(|o| serde_json::from_slice(&o.body).ok());
+                crate::contributions::check(rtype, &t.client_key, &me, before.as_ref(), &new)
+                    .map_err(RecordError::Contribution)?;
+            }
+        }
         if let (None, Some(o), false) = (
             &bytes,
             &old,
@@ -448,6 +467,19 @@ impl Record {
                 };
                 let new: Value = serde_json::from_slice(body).unwrap_or_default();
                 crate::rules::check_member_plan_update(&old, &new, &me).map_err(RecordError::Work)
+            }
+            ("Task", Category::SupportPlan) => {
+                let new: Value = serde_json::from_slice(body).unwrap_or_default();
+                let request = crate::contributions::request_kind(&new).is_some()
+                    || old
+                        .as_ref()
+                        .is_some_and(|o| crate::contributions::request_kind(o).is_some());
+                if request && !director() {
+                    return Err(RecordError::Work(
+                        crate::rules::WorkRefusal::DirectorAnswersRequests,
+                    ));
+                }
+                Ok(())
             }
             ("Goal", Category::SupportPlan) if !director() => Err(RecordError::Work(
                 crate::rules::WorkRefusal::DirectorKeepsGoals,

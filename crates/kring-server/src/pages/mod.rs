@@ -114,6 +114,18 @@ pub fn routes() -> Router<AppState> {
         .route("/mijn", get(portal::home::page))
         .route("/mijn/kring", get(portal::circle::page))
         .route("/mijn/gegevens", get(portal::data::page))
+        .route("/mijn/gegevens/verzoek", post(portal::data::request))
+        .route(
+            "/mijn/gegevens/verzoek/intrekken",
+            post(portal::data::withdraw),
+        )
+        .route("/mijn/plan/doel", post(work::plan::own_goal))
+        .route("/mijn/plan/reactie", post(work::plan::comment))
+        .route("/mijn/plan/akkoord", post(work::plan::agree))
+        .route(
+            "/clienten/{id}/plan/verzoeken",
+            post(work::plan::answer_request),
+        )
         .route("/mijn/gegevens/dossier.json", get(portal::data::bundle))
         .route("/mijn/gegevens/dossier.ndjson", get(portal::data::ndjson))
         .route("/mijn/gegevens/dossier.pdf", get(portal::data::pdf))

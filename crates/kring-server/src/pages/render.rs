@@ -3,6 +3,7 @@
 use askama::Template;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use kring_record::contributions::ContributionRefusal;
 use kring_record::medication::MedicationRefusal;
 use kring_record::rules::WorkRefusal;
 use kring_record::RecordError;
@@ -66,6 +67,7 @@ pub fn sentence(e: &RecordError, lang: Lang) -> String {
     match (e, lang) {
         (RecordError::Medication(r), _) => t.get(medication_key(r)),
         (RecordError::Work(r), _) => t.get(work_key(r)),
+        (RecordError::Contribution(r), _) => t.get(contribution_key(r)),
         (RecordError::PreconditionFailed(_) | RecordError::Conflict(_), _) => {
             t.get("changed-meanwhile")
         }
@@ -105,5 +107,17 @@ fn work_key(r: &WorkRefusal) -> &'static str {
         WorkRefusal::ReportNotInOwnName => "refusal-report-not-in-own-name",
         WorkRefusal::NotTheAuthor => "refusal-not-the-author",
         WorkRefusal::ReportsAreKept => "refusal-reports-are-kept",
+        WorkRefusal::DirectorAnswersRequests => "refusal-director-answers-requests",
+    }
+}
+
+/// The message of a refusal of what a client writes.
+fn contribution_key(r: &ContributionRefusal) -> &'static str {
+    match r {
+        ContributionRefusal::GoalNotYours => "refusal-goal-not-yours",
+        ContributionRefusal::PlanNotYours => "refusal-plan-not-yours",
+        ContributionRefusal::RequestNotYours => "refusal-request-not-yours",
+        ContributionRefusal::RequestOnlyWithdrawn => "refusal-request-only-withdrawn",
+        ContributionRefusal::NotForClients => "refusal-not-for-clients",
     }
 }

@@ -239,6 +239,27 @@ impl TestApp {
         into_resp(self.secure.clone().oneshot(req).await.expect("response")).await
     }
 
+    /// A FHIR request with a JSON body through the production router, as a signed-in person.
+    pub async fn call_as_person(
+        &self,
+        cookie: &str,
+        method: Method,
+        uri: &str,
+        body: &Value,
+    ) -> Resp {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(
+                "cookie",
+                format!("{}={cookie}", kring_server::auth::sessions::COOKIE),
+            )
+            .header("content-type", "application/fhir+json")
+            .body(Body::from(serde_json::to_vec(body).expect("json")))
+            .expect("request");
+        into_resp(self.secure.clone().oneshot(req).await.expect("response")).await
+    }
+
     /// A sign-in form as a browser gets it: the `Cookie` header value of its sign-in token,
     /// and the token itself (for the form's `csrf` field).
     pub async fn sign_in_form(&self) -> (String, String) {

@@ -369,3 +369,218 @@ both_backends!(
         );
     }
 );
+
+/// The client's case director (and their session) and a support plan with one agreement.
+async fn director_and_plan(app: &TestApp) -> String {
+    const ROLE: &str = "https://kring.example/fhir/CodeSystem/care-role";
+    for (path, body) in [
+        (
+            "Practitioner/dir",
+            json!({"resourceType": "Practitioner", "name": [{"family": "Dekker", "given": ["Ans"]}]}),
+        ),
+        (
+            "PractitionerRole/dir-role",
+            json!({"resourceType": "PractitionerRole", "practitioner": {"reference": "Practitioner/dir"},
+            "organization": {"reference": "Organization/jeugd"}, "code": [{"text": "Casusregisseur"}]}),
+        ),
+        (
+            "CareTeam/kind-circle",
+            json!({"resourceType": "CareTeam", "status": "active", "subject": {"reference": "Patient/kind"},
+            "participant": [{"extension": [{"url": EXT, "valueCodeableConcept": {"coding": [
+                {"system": CAT, "code": "identity"}, {"system": CAT, "code": "support-plan"}, {"system": CAT, "code": "reports"}]}}],
+                "role": [{"coding": [{"system": ROLE, "code": "regisseur"}]}],
+                "member": {"reference": "PractitionerRole/dir-role"}, "onBehalfOf": {"reference": "Organization/jeugd"},
+                "period": {"start": "2020-01-01"}}]}),
+        ),
+        (
+            "CarePlan/kind-plan",
+            json!({"resourceType": "CarePlan", "status": "active", "intent": "plan",
+            "title": "Ondersteuningsplan", "subject": {"reference": "Patient/kind"},
+            "activity": [{"detail": {"description": "Huisbezoek", "status": "in-progress",
+                "performer": [{"reference": "PractitionerRole/dir-role"}]}}]}),
+        ),
+    ] {
+        let mut body = body;
+        body["id"] = json!(path.rsplit('/').next().unwrap());
+        let r = app.put(&format!("/fhir/{path}"), &body).await;
+        assert!(r.status.is_success(), "{path}: {:?}", r.body);
+    }
+    let mut a = accounts::blank("ans.dekker", Kind::Professional);
+    a.organisation = Some("jeugd".into());
+    a.practitioner = Some("dir".into());
+    a.role = Some("dir-role".into());
+    accounts::create(&*app.accounts, a, "correct horse battery staple", true)
+        .await
+        .unwrap();
+    sessions::start(&*app.accounts, "ans.dekker", true, now_ms())
+        .await
+        .unwrap()
+        .0
+}
+
+async fn post_form(app: &TestApp, cookie: &str, uri: &str, form: &str) -> (StatusCode, String) {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header(header::COOKIE, format!("{}={cookie}", sessions::COOKIE))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    let res = app
+        .secure
+        .clone()
+        .oneshot(req.body(Body::from(form.to_string())).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let location = res
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (
+        status,
+        format!("{location}{}", String::from_utf8_lossy(&body)),
+    )
+}
+
+fn csrf(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string()
+}
+
+both_backends!(
+    a_client_writes_goals_comments_agreement_and_requests_and_nothing_else,
+    |app: TestApp| async move {
+        let (_, child) = family(&app, &years_ago(17, 0)).await;
+        let director = director_and_plan(&app).await;
+        let (_, html) = get(&app, &child, "/clienten/kind/plan").await;
+        let html = text(&html);
+        let token = csrf(&html);
+        let version = app.get("/fhir/CarePlan/kind-plan").await.body["meta"]["versionId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // A goal of their own, a comment and their agreement, each said back.
+        let (status, to) = post_form(
+            &app,
+            &child,
+            "/mijn/plan/doel",
+            &format!("csrf={token}&goal=Weer+naar+school"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{to}");
+        assert!(to.contains("klaar=own-goal-added"), "{to}");
+        let (status, to) = post_form(
+            &app,
+            &child,
+            "/mijn/plan/reactie",
+            &format!("csrf={token}&version={version}&text=Meer+hulp+bij+huiswerk"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{to}");
+        let version = app.get("/fhir/CarePlan/kind-plan").await.body["meta"]["versionId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (status, to) = post_form(
+            &app,
+            &child,
+            "/mijn/plan/akkoord",
+            &format!("csrf={token}&version={version}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{to}");
+        let (_, html) = get(&app, &child, "/clienten/kind/plan?klaar=plan-agreed").await;
+        let html = text(&html);
+        assert!(
+            html.contains("u gaat akkoord met dit plan")
+                && html.contains("U bent akkoord met dit plan"),
+            "{html}"
+        );
+        assert!(html.contains("Weer naar school") && html.contains("Meer hulp bij huiswerk"));
+        // The case director reads them with the client's name.
+        let (_, html) = get(&app, &director, "/clienten/kind/plan").await;
+        let html = text(&html);
+        assert!(
+            html.contains("Meer hulp bij huiswerk") && html.contains("Sam Jansen ging akkoord op"),
+            "{html}"
+        );
+
+        // Through the API the client changes nothing else: not the agreements, not the title.
+        let plan = app.get("/fhir/CarePlan/kind-plan").await.body;
+        let mut changed = plan.clone();
+        changed["activity"][0]["detail"]["status"] = json!("completed");
+        let r = app
+            .call_as_person(&child, Method::PUT, "/fhir/CarePlan/kind-plan", &changed)
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        assert!(r.diagnostics().contains("comments"), "{}", r.diagnostics());
+        let report = json!({"resourceType": "Communication", "status": "completed", "subject": {"reference": "Patient/kind"},
+            "payload": [{"contentString": "zelf geschreven"}]});
+        let r = app
+            .call_as_person(&child, Method::POST, "/fhir/Communication", &report)
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+
+        // A request to erase: to the organisation, due in a month (17: the Jeugdwet's three
+        // months), answered by the case director, the answer read by the client.
+        let (status, to) = post_form(
+            &app,
+            &child,
+            "/mijn/gegevens/verzoek",
+            &format!("csrf={token}&kind=erasure&text=Wis+het+verslag+van+oktober"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{to}");
+        let tasks = app.get("/fhir/Task?subject=Patient/kind").await.body;
+        let task = tasks["entry"][0]["resource"].clone();
+        assert_eq!(task["status"], "requested");
+        assert_eq!(task["owner"]["reference"], "Organization/jeugd");
+        let due = chrono::NaiveDate::parse_from_str(
+            task["restriction"]["period"]["end"].as_str().unwrap(),
+            "%Y-%m-%d",
+        )
+        .unwrap();
+        let today = kring_server::pages::dates::today();
+        assert!(
+            due > today + chrono::Duration::days(80),
+            "three months for a minor's erasure: {due}"
+        );
+        let (_, html) = get(&app, &director, "/clienten/kind/plan").await;
+        let html = text(&html);
+        assert!(html.contains("Wis het verslag van oktober"), "{html}");
+        let id = task["id"].as_str().unwrap();
+        let tv = task["meta"]["versionId"].as_str().unwrap();
+        let dtoken = csrf(&html);
+        let (status, to) = post_form(&app, &director, "/clienten/kind/plan/verzoeken", &format!("csrf={dtoken}&task={id}&version={tv}&status=completed&answer=Het+verslag+is+gewist")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{to}");
+        let (_, html) = get(&app, &child, "/mijn/gegevens").await;
+        let html = text(&html);
+        assert!(
+            html.contains("Het verslag is gewist") && html.contains("Gedaan"),
+            "{html}"
+        );
+        // The client cannot answer their own request, nor write another's name.
+        let mut answered = app.get(&format!("/fhir/Task/{id}")).await.body;
+        answered["status"] = json!("in-progress");
+        let r = app
+            .call_as_person(&child, Method::PUT, &format!("/fhir/Task/{id}"), &answered)
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        // Every request and answer is in the log.
+        let log = app.log_lines().await;
+        assert!(log.iter().any(|l| l["user"]["id"] == "account/client.kind"
+            && l["data"]["type"] == "Task"
+            && l["action"] == "C"));
+        assert!(log.iter().any(|l| l["user"]["id"] == "account/ans.dekker"
+            && l["data"]["type"] == "Task"
+            && l["action"] == "U"));
+    }
+);

@@ -2,18 +2,24 @@
 //! record can be taken along — as FHIR (a Bundle, and NDJSON with each resource exactly as
 //! stored, so it imports into another Kring byte for byte) and as a readable PDF. The record
 //! is read through `Patient/$everything` as the signed-in person: decided and logged like any
-//! access.
+//! access. The client asks here for a correction, an erasure or objects (a `Task` to their
+//! organisation and case director, with the legal deadline), sees the answer, and may withdraw
+//! an open request.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use kring_record::contributions::{self, RequestKind};
 use kring_record::Versioned;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::Own;
 use crate::pages::error::PageError;
-use crate::pages::names::{json, Names};
+use crate::pages::form::CsrfForm;
+use crate::pages::names::{json, search, Names};
+use crate::pages::work::{is_fhir_id, now_fhir, see, text_field, Done};
 use crate::pages::{dates, render, Frame, Person};
 use crate::AppState;
 
@@ -22,17 +28,224 @@ const PAGE: usize = 1000;
 /// The most resources one download holds (a record larger than this is rare; the API pages).
 const MAX_RESOURCES: usize = 200_000;
 
+/// One of the client's requests, as they see it.
+pub struct RequestRow {
+    pub id: String,
+    pub version: i64,
+    pub kind: String,
+    pub text: String,
+    pub asked: String,
+    pub due: String,
+    pub status: String,
+    pub answer: String,
+    /// Still open: it can be withdrawn.
+    pub open: bool,
+}
+
 #[derive(Template)]
 #[template(path = "portal_data.html")]
 struct DataPage {
     f: Frame,
+    requests: Vec<RequestRow>,
+    kinds: Vec<(String, String)>,
+    typed_kind: String,
+    typed_text: String,
+}
+
+/// What the page says after a request was sent or withdrawn.
+const DONE: &[&str] = &["request-sent", "request-withdrawn"];
+
+async fn render_page(
+    state: &AppState,
+    person: &Person,
+    message: Option<String>,
+    error: Option<(String, String, String)>,
+) -> Result<Response, PageError> {
+    let own = Own::of(state, person).await?;
+    let t = person.texts();
+    let mut requests: Vec<(i64, RequestRow)> = search(
+        state,
+        person,
+        "Task",
+        &format!("subject=Patient/{}&_count=200", own.client),
+    )
+    .await
+    .iter()
+    .filter_map(|task| {
+        let v = json(task);
+        let kind = contributions::request_kind(&v)?;
+        let status = v["status"].as_str().unwrap_or("requested").to_string();
+        Some((
+            task.last_updated,
+            RequestRow {
+                id: task.id.clone(),
+                version: task.version,
+                kind: t.get(&format!("request-kind-{}", kind.code())),
+                text: v["description"].as_str().unwrap_or_default().to_string(),
+                asked: v["authoredOn"]
+                    .as_str()
+                    .map(|a| dates::fhir(a, person.lang))
+                    .unwrap_or_default(),
+                due: v["restriction"]["period"]["end"]
+                    .as_str()
+                    .map(|d| dates::fhir(d, person.lang))
+                    .unwrap_or_default(),
+                open: matches!(
+                    status.as_str(),
+                    "requested" | "received" | "accepted" | "in-progress"
+                ),
+                status: t.get(&format!("request-status-{status}")),
+                answer: contributions::answer_of(&v).unwrap_or_default().to_string(),
+            },
+        ))
+    })
+    .collect();
+    requests.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    let mut f = own.frame(person, "portal-data-title", "/mijn/gegevens");
+    f.message = message;
+    let (typed_kind, typed_text) = match error {
+        Some((e, kind, text)) => {
+            f.error = Some(e);
+            (kind, text)
+        }
+        None => Default::default(),
+    };
+    let kinds = RequestKind::ALL
+        .iter()
+        .map(|k| {
+            (
+                k.code().to_string(),
+                t.get(&format!("request-kind-{}", k.code())),
+            )
+        })
+        .collect();
+    Ok(render::page(
+        &DataPage {
+            f,
+            requests: requests.into_iter().map(|(_, r)| r).collect(),
+            kinds,
+            typed_kind,
+            typed_text,
+        },
+        person.lang,
+        person.set_lang,
+    ))
 }
 
 /// `GET /mijn/gegevens`.
-pub async fn page(State(state): State<AppState>, person: Person) -> Result<Response, PageError> {
+pub async fn page(
+    State(state): State<AppState>,
+    person: Person,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
+    let message = done.message(&person, DONE);
+    render_page(&state, &person, message, None).await
+}
+
+#[derive(Deserialize)]
+pub struct RequestForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// `POST /mijn/gegevens/verzoek`: a request to correct, erase or object, to the client's
+/// organisation and case director, due by the legal deadline.
+pub async fn request(
+    State(state): State<AppState>,
+    person: Person,
+    CsrfForm(form): CsrfForm<RequestForm>,
+) -> Result<Response, PageError> {
     let own = Own::of(&state, &person).await?;
-    let f = own.frame(&person, "portal-data-title", "/mijn/gegevens");
-    Ok(render::page(&DataPage { f }, person.lang, person.set_lang))
+    let t = person.texts();
+    let typed = |e: String| Some((e, form.kind.clone(), form.text.clone()));
+    let Some(kind) = RequestKind::from_code(&form.kind) else {
+        return render_page(&state, &person, None, typed(t.get("request-choose-kind"))).await;
+    };
+    let text = match text_field(&form.text, 2000) {
+        Ok(text) => text,
+        Err(p) => {
+            let e = p.sentence(&person, "request-text");
+            return render_page(&state, &person, None, typed(e)).await;
+        }
+    };
+    let patient = search(&state, &person, "Patient", &format!("_id={}", own.client)).await;
+    let patient = patient.first().map(json).unwrap_or_default();
+    let organisation = patient["managingOrganization"]["reference"].as_str();
+    let today = dates::today();
+    let minor = own
+        .name
+        .as_ref()
+        .and_then(|n| n.birth)
+        .is_some_and(|b| dates::age(b, today) < 18);
+    let task = contributions::new_request(
+        &own.client,
+        &own.me,
+        organisation,
+        kind,
+        &text,
+        &now_fhir(),
+        kind.deadline(today, minor),
+    );
+    match state
+        .record
+        .create(&person.caller, "Task", task, None)
+        .await
+    {
+        Ok(_) => Ok(see("/mijn/gegevens", "request-sent")),
+        Err(e) => {
+            render_page(
+                &state,
+                &person,
+                None,
+                typed(render::sentence(&e, person.lang)),
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct WithdrawForm {
+    #[serde(default)]
+    id: String,
+    version: i64,
+}
+
+/// `POST /mijn/gegevens/verzoek/intrekken`: the client withdraws an open request.
+pub async fn withdraw(
+    State(state): State<AppState>,
+    person: Person,
+    CsrfForm(form): CsrfForm<WithdrawForm>,
+) -> Result<Response, PageError> {
+    if !is_fhir_id(&form.id) {
+        return Err(person.not_found());
+    }
+    let task = state
+        .record
+        .read(&person.caller, "Task", &form.id)
+        .await
+        .map_err(|e| person.failed(e))?;
+    let mut v = json(&task);
+    v["status"] = serde_json::json!("cancelled");
+    match state
+        .record
+        .update(&person.caller, "Task", &task.id, v, Some(form.version))
+        .await
+    {
+        Ok(_) => Ok(see("/mijn/gegevens", "request-withdrawn")),
+        Err(e) => {
+            let e = render::sentence(&e, person.lang);
+            render_page(
+                &state,
+                &person,
+                None,
+                Some((e, String::new(), String::new())),
+            )
+            .await
+        }
+    }
 }
 
 /// The whole record as the person may read it: the client's resources, then the shared

@@ -11,6 +11,7 @@ use axum::response::Response;
 use chrono::Duration;
 use kring_access::circle::Circle;
 use kring_access::Action;
+use kring_record::contributions;
 use kring_record::plan::{
     agreements, change_agreement, evaluate, family_plan, new_goal, Agreement, GoalView, PlanChange,
     AGREEMENT_STATUSES, FAMILY_PLAN_SYSTEM, PROGRESS,
@@ -82,11 +83,42 @@ pub struct Typed {
     pub goal_evaluate: String,
 }
 
+/// A comment on the plan (by the client or a parent).
+pub struct NoteRow {
+    pub who: String,
+    pub when: String,
+    pub text: String,
+}
+
+/// A request of the client under the AVG, as the case director answers it.
+pub struct RequestRow {
+    pub id: String,
+    pub version: i64,
+    pub kind: String,
+    pub text: String,
+    pub who: String,
+    pub asked: String,
+    pub due: String,
+    pub overdue: bool,
+    pub open: bool,
+    pub status: String,
+    pub answer: String,
+}
+
 #[derive(Template)]
 #[template(path = "plan.html")]
 struct PlanPage {
     f: Frame,
     id: String,
+    /// The client (or a parent) reads their own plan in the portal.
+    in_portal: bool,
+    notes: Vec<NoteRow>,
+    /// Who agreed to the plan, in words.
+    agreed: Vec<String>,
+    /// The portal reader agreed to the plan as it is now.
+    agreed_now: bool,
+    /// The client's requests, for the case director.
+    requests: Vec<RequestRow>,
     /// (id, version, title), when the client has a plan.
     plan: Option<(String, i64, String)>,
     family: Option<String>,
@@ -281,6 +313,38 @@ async fn render_page(
             .iter()
             .filter_map(|v| kring_record::meta::changed_by(v).map(str::to_string)),
     );
+    // The client's requests under the AVG, which the case director answers here.
+    let requests: Vec<(Versioned, Value)> = if director {
+        search(
+            state,
+            person,
+            "Task",
+            &format!("subject=Patient/{id}&_count=200"),
+        )
+        .await
+        .into_iter()
+        .map(|t| {
+            let v = json(&t);
+            (t, v)
+        })
+        .filter(|(_, v)| contributions::request_kind(v).is_some())
+        .collect()
+    } else {
+        vec![]
+    };
+    for p in plan_json.iter() {
+        for n in p["note"].as_array().into_iter().flatten() {
+            refs.extend(
+                n["authorReference"]["reference"]
+                    .as_str()
+                    .map(str::to_string),
+            );
+        }
+        refs.extend(contributions::agreements_to(p).into_iter().map(|a| a.0));
+    }
+    for (_, r) in &requests {
+        refs.extend(r["requester"]["reference"].as_str().map(str::to_string));
+    }
     let names = Names::of(state, person, refs.iter().map(String::as_str)).await;
 
     let mut goal_rows: Vec<GoalRow> = goals
@@ -390,9 +454,90 @@ async fn render_page(
         .iter()
         .map(|p| (p.to_string(), progress_label(person, Some(p))))
         .collect();
+    let t = person.texts();
+    let notes = plan_json
+        .iter()
+        .flat_map(|p| p["note"].as_array().cloned().unwrap_or_default())
+        .map(|n| NoteRow {
+            who: n["authorReference"]["reference"]
+                .as_str()
+                .map(|r| names.name(r))
+                .unwrap_or_else(|| t.get("someone")),
+            when: n["time"]
+                .as_str()
+                .map(|w| dates::fhir(w, person.lang))
+                .unwrap_or_default(),
+            text: n["text"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect();
+    let portal_me = super::super::portal::whose(person).ok().map(|w| w.1);
+    let plan_version = plan.as_ref().map(|p| p.version).unwrap_or(0);
+    let agreements_to = plan_json
+        .as_ref()
+        .map(contributions::agreements_to)
+        .unwrap_or_default();
+    let agreed_now = portal_me.as_ref().is_some_and(|me| {
+        agreements_to
+            .iter()
+            .any(|(who, _, v)| who == me && *v + 1 >= plan_version)
+    });
+    let agreed = agreements_to
+        .iter()
+        .map(|(who, when, version)| {
+            t.with(
+                "plan-agreed-by",
+                &[
+                    ("who", &names.name(who)),
+                    ("when", &dates::fhir(when, person.lang)),
+                    ("version", &version.to_string()),
+                ],
+            )
+        })
+        .collect();
+    let requests = requests
+        .iter()
+        .map(|(task, v)| {
+            let due = v["restriction"]["period"]["end"]
+                .as_str()
+                .and_then(parse_day);
+            let open = matches!(
+                v["status"].as_str(),
+                Some("requested" | "received" | "accepted" | "in-progress")
+            );
+            RequestRow {
+                id: task.id.clone(),
+                version: task.version,
+                kind: contributions::request_kind(v)
+                    .map(|k| t.get(&format!("request-kind-{}", k.code())))
+                    .unwrap_or_default(),
+                text: v["description"].as_str().unwrap_or_default().to_string(),
+                who: v["requester"]["reference"]
+                    .as_str()
+                    .map(|r| names.name(r))
+                    .unwrap_or_default(),
+                asked: v["authoredOn"]
+                    .as_str()
+                    .map(|a| dates::fhir(a, person.lang))
+                    .unwrap_or_default(),
+                due: due.map(|d| dates::day(d, person.lang)).unwrap_or_default(),
+                overdue: open && due.is_some_and(|d| d < today),
+                open,
+                status: t.get(&format!(
+                    "request-status-{}",
+                    v["status"].as_str().unwrap_or("requested")
+                )),
+                answer: contributions::answer_of(v).unwrap_or_default().to_string(),
+            }
+        })
+        .collect();
     let page = PlanPage {
         f,
         id,
+        in_portal: client.in_portal(),
+        notes,
+        agreed,
+        agreed_now,
+        requests,
         plan: plan.as_ref().map(|p| {
             (
                 p.id.clone(),
@@ -453,6 +598,10 @@ const DONE: &[&str] = &[
     "goal-added",
     "goal-evaluated",
     "plan-made",
+    "own-goal-added",
+    "comment-added",
+    "plan-agreed",
+    "request-answered",
 ];
 
 /// `GET /clienten/{id}/plan`.
@@ -838,6 +987,160 @@ pub async fn make(
         .await
     {
         Ok(_) => Ok(see(&format!("/clienten/{id}/plan"), "plan-made")),
+        Err(e) => {
+            let e = render::sentence(&e, person.lang);
+            refused(&state, &person, &id, Typed::default(), e).await
+        }
+    }
+}
+
+// ------------------------------------------------------------ the client writes in the plan
+
+#[derive(Deserialize)]
+pub struct OwnGoal {
+    #[serde(default)]
+    goal: String,
+}
+
+/// `POST /mijn/plan/doel`: the client (or a parent) adds a goal of their own, in their own
+/// name (`Goal.expressedBy`).
+pub async fn own_goal(
+    State(state): State<AppState>,
+    person: Person,
+    CsrfForm(form): CsrfForm<OwnGoal>,
+) -> Result<Response, PageError> {
+    let (id, me, _) = crate::pages::portal::whose(&person)?;
+    let text = match text_field(&form.goal, MAX_TEXT) {
+        Ok(t) => t,
+        Err(p) => {
+            let e = p.sentence(&person, "own-goal-label");
+            return refused(&state, &person, &id, Typed::default(), e).await;
+        }
+    };
+    let mut goal = new_goal(&id, &text, dates::today(), None);
+    goal["expressedBy"] = json!({ "reference": me });
+    match state
+        .record
+        .create(&person.caller, "Goal", goal, None)
+        .await
+    {
+        Ok(_) => Ok(see(&format!("/clienten/{id}/plan"), "own-goal-added")),
+        Err(e) => {
+            let e = render::sentence(&e, person.lang);
+            refused(&state, &person, &id, Typed::default(), e).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Comment {
+    version: i64,
+    #[serde(default)]
+    text: String,
+}
+
+/// `POST /mijn/plan/reactie`: a comment on the plan in the client's (or parent's) own name.
+pub async fn comment(
+    State(state): State<AppState>,
+    person: Person,
+    CsrfForm(form): CsrfForm<Comment>,
+) -> Result<Response, PageError> {
+    let (id, me, _) = crate::pages::portal::whose(&person)?;
+    let text = match text_field(&form.text, MAX_TEXT) {
+        Ok(t) => t,
+        Err(p) => {
+            let e = p.sentence(&person, "plan-note-label");
+            return refused(&state, &person, &id, Typed::default(), e).await;
+        }
+    };
+    let plan = plan_at(&state, &person, &id).await?;
+    let mut v = json(&plan);
+    let note = contributions::note(&me, &now_fhir(), &text);
+    match v["note"].as_array_mut() {
+        Some(n) => n.push(note),
+        None => v["note"] = json!([note]),
+    }
+    match write_plan(&state, &person, &plan, form.version, v).await {
+        Ok(()) => Ok(see(&format!("/clienten/{id}/plan"), "comment-added")),
+        Err(e) => refused(&state, &person, &id, Typed::default(), e).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Agree {
+    version: i64,
+}
+
+/// `POST /mijn/plan/akkoord`: the client (or a parent) agrees to the plan as it is now.
+pub async fn agree(
+    State(state): State<AppState>,
+    person: Person,
+    CsrfForm(form): CsrfForm<Agree>,
+) -> Result<Response, PageError> {
+    let (id, me, _) = crate::pages::portal::whose(&person)?;
+    let plan = plan_at(&state, &person, &id).await?;
+    let mut v = json(&plan);
+    let agreed = contributions::agreement(&me, &now_fhir(), form.version);
+    match v["extension"].as_array_mut() {
+        Some(e) => e.push(agreed),
+        None => v["extension"] = json!([agreed]),
+    }
+    match write_plan(&state, &person, &plan, form.version, v).await {
+        Ok(()) => Ok(see(&format!("/clienten/{id}/plan"), "plan-agreed")),
+        Err(e) => refused(&state, &person, &id, Typed::default(), e).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Answer {
+    #[serde(default)]
+    task: String,
+    version: i64,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    answer: String,
+}
+
+/// `POST /clienten/{id}/plan/verzoeken`: the case director answers a client's request.
+pub async fn answer_request(
+    State(state): State<AppState>,
+    person: Person,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<Answer>,
+) -> Result<Response, PageError> {
+    person.professional()?;
+    let text = match text_field(&form.answer, MAX_TEXT) {
+        Ok(t) => t,
+        Err(p) => {
+            let e = p.sentence(&person, "request-answer");
+            return refused(&state, &person, &id, Typed::default(), e).await;
+        }
+    };
+    if !matches!(
+        form.status.as_str(),
+        "completed" | "rejected" | "in-progress"
+    ) || !super::is_fhir_id(&form.task)
+    {
+        let e = person.texts().get("request-unreadable");
+        return refused(&state, &person, &id, Typed::default(), e).await;
+    }
+    let task = state
+        .record
+        .read(&person.caller, "Task", &form.task)
+        .await
+        .map_err(|e| person.failed(e))?;
+    let mut v = json(&task);
+    if v["for"]["reference"].as_str() != Some(&format!("Patient/{id}")) {
+        return Err(person.not_found());
+    }
+    contributions::answer(&mut v, &form.status, &text);
+    match state
+        .record
+        .update(&person.caller, "Task", &task.id, v, Some(form.version))
+        .await
+    {
+        Ok(_) => Ok(see(&format!("/clienten/{id}/plan"), "request-answered")),
         Err(e) => {
             let e = render::sentence(&e, person.lang);
             refused(&state, &person, &id, Typed::default(), e).await
