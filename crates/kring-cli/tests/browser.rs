@@ -1622,6 +1622,121 @@ async fn clients_and_parents_use_their_own_kring_in_chromium() {
         sign_out(&c).await;
     }
 
+    // The adult client writes in their plan — a goal of their own, a comment, their agreement —
+    // and asks for a correction; their case director reads it all and answers.
+    let adult = portal
+        .iter()
+        .find(|p| {
+            p["kind"] == "client"
+                && !people
+                    .iter()
+                    .any(|r| r["kind"] == "representative" && r["patient"] == p["patient"])
+        })
+        .copied()
+        .expect("the demo has an adult client");
+    let patient = adult["patient"].as_str().unwrap();
+    sign_in(&c, &base, adult).await;
+    c.goto(&format!("{base}/clienten/{patient}/plan"))
+        .await
+        .unwrap();
+    click(&c, "#reactie").await;
+    c.find(Locator::Id("reactie"))
+        .await
+        .unwrap()
+        .send_keys("Ik wil graag meer hulp bij het vinden van werk.")
+        .await
+        .unwrap();
+    click(&c, "form[action='/mijn/plan/reactie'] button").await;
+    wait_text(&c, ".utrecht-alert--ok", "reactie is bewaard").await;
+    click(&c, "form[action='/mijn/plan/akkoord'] button").await;
+    wait_text(&c, ".utrecht-alert--ok", "akkoord").await;
+    assert!(text(&c, "main")
+        .await
+        .contains("U bent akkoord met dit plan"));
+    click(
+        &c,
+        "section[aria-labelledby='agreed-title'] details summary",
+    )
+    .await;
+    c.find(Locator::Id("own-goal"))
+        .await
+        .unwrap()
+        .send_keys("Zelf mijn post bijhouden")
+        .await
+        .unwrap();
+    click(&c, "form[action='/mijn/plan/doel'] button").await;
+    wait_text(&c, ".utrecht-alert--ok", "doel is bewaard").await;
+    assert!(text(&c, "main").await.contains("Zelf mijn post bijhouden"));
+    axe(&c, "portal plan after writing").await;
+    narrow(&c, "portal plan after writing").await;
+    shot(&c, "portal-plan-written").await;
+    c.goto(&format!("{base}/mijn/gegevens")).await.unwrap();
+    click(
+        &c,
+        "section[aria-labelledby='requests-title'] details summary",
+    )
+    .await;
+    click(&c, "#kind-correction").await;
+    c.find(Locator::Id("request-text"))
+        .await
+        .unwrap()
+        .send_keys("Mijn telefoonnummer klopt niet meer.")
+        .await
+        .unwrap();
+    click(&c, "form[action='/mijn/gegevens/verzoek'] button").await;
+    wait_text(&c, ".utrecht-alert--ok", "verzoek is verstuurd").await;
+    assert!(text(&c, "main")
+        .await
+        .contains("Verstuurd, nog geen antwoord"));
+    axe(&c, "portal requests").await;
+    shot(&c, "portal-request-sent").await;
+    sign_out(&c).await;
+    // The case director of that client answers on the plan page.
+    // Case directors first: the one who answers is the one directing this client's circle.
+    let mut directors: Vec<&Value> = people
+        .iter()
+        .filter(|p| p["kind"] == "professional")
+        .collect();
+    directors.sort_by_key(|p| p["role"] != "regisseur");
+    let mut answered = false;
+    for d in directors {
+        sign_in(&c, &base, d).await;
+        c.goto(&format!("{base}/clienten/{patient}/plan"))
+            .await
+            .unwrap();
+        wait_text(&c, "h1", "").await;
+        if c.find(Locator::Css("form[action$='/plan/verzoeken']"))
+            .await
+            .is_ok()
+        {
+            let main = text(&c, "main").await;
+            assert!(
+                main.contains("Ik wil graag meer hulp bij het vinden van werk.")
+                    && main.contains("Mijn telefoonnummer klopt niet meer."),
+                "{main}"
+            );
+            let answer = c
+                .find(Locator::Css("form[action$='/plan/verzoeken'] textarea"))
+                .await
+                .unwrap();
+            answer.send_keys("Aangepast in uw gegevens.").await.unwrap();
+            click(&c, "form[action$='/plan/verzoeken'] button").await;
+            wait_text(&c, ".utrecht-alert--ok", "antwoord is bewaard").await;
+            axe(&c, "plan with a request answered").await;
+            shot(&c, "plan-request-answered").await;
+            answered = true;
+            sign_out(&c).await;
+            break;
+        }
+        sign_out(&c).await;
+    }
+    assert!(answered, "the client's case director answers the request");
+    sign_in(&c, &base, adult).await;
+    c.goto(&format!("{base}/mijn/gegevens")).await.unwrap();
+    let main = wait_text(&c, "main", "Aangepast in uw gegevens.").await;
+    assert!(main.contains("Gedaan"), "{main}");
+    sign_out(&c).await;
+
     // A child of 12–15 and their parent decide together.
     let child = people
         .iter()
