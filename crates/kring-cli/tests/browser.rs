@@ -733,6 +733,13 @@ async fn professionals_and_clients_use_the_pages_in_chromium() {
             && marked.iter().all(|r| r.contains("NOODTOEGANG")),
         "{marked:?}"
     );
+    // Each emergency access shows the reason the outsider gave.
+    assert!(
+        marked
+            .iter()
+            .all(|r| r.contains("Opgegeven reden: Client in crisis op de locatie")),
+        "{marked:?}"
+    );
     assert!(
         c.find(Locator::Css("figure svg[role='img'] title"))
             .await

@@ -688,3 +688,9 @@ refusal-plan-not-yours = In the plan you can only comment or agree. The case dir
 refusal-request-not-yours = You make a request in your own name, about your own record.
 refusal-request-only-withdrawn = You can only withdraw your request.
 refusal-not-for-clients = The care workers keep this part of the record.
+who-looked-outside = outside your circle
+who-looked-reason = Reason given: { $reason }
+portal-new-outsiders = { $count ->
+    [one] Someone of an organisation outside your circle looked at your record. See who and why.
+   *[other] People of organisations outside your circle looked at your record { $count } times. See who and why.
+}

@@ -688,3 +688,9 @@ refusal-plan-not-yours = In het plan kunt u alleen een reactie geven of akkoord 
 refusal-request-not-yours = Een verzoek doet u in uw eigen naam, over uw eigen dossier.
 refusal-request-only-withdrawn = U kunt uw verzoek alleen intrekken.
 refusal-not-for-clients = Dit deel van het dossier houden de hulpverleners bij.
+who-looked-outside = buiten uw kring
+who-looked-reason = Opgegeven reden: { $reason }
+portal-new-outsiders = { $count ->
+    [one] Iemand van een organisatie buiten uw kring keek in uw dossier. Bekijk wie en waarom.
+   *[other] Mensen van organisaties buiten uw kring keken { $count } keer in uw dossier. Bekijk wie en waarom.
+}

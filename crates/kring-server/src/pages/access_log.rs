@@ -3,7 +3,7 @@
 //! officer's view per client and per staff member with filters. Both read the log through the
 //! record, which decides and logs the reading itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -32,6 +32,10 @@ struct Row {
     what: String,
     why: String,
     emergency: bool,
+    /// The reason stated for emergency access (empty otherwise).
+    reason: String,
+    /// Someone of an organisation that is not in the client's circle.
+    outside: bool,
 }
 
 #[derive(Template)]
@@ -223,6 +227,38 @@ fn chart(per_day: &BTreeMap<String, usize>, title: &str) -> String {
     svg
 }
 
+/// The organisations of a client's circles (`Organization/…`): of members on behalf of one,
+/// and organisations that are members themselves.
+pub(super) fn circle_organisations(circles: &[kring_record::Versioned]) -> BTreeSet<String> {
+    circles
+        .iter()
+        .flat_map(|c| {
+            kring_access::circle::Circle::from_json(&c.id, &super::names::json(c)).memberships
+        })
+        .flat_map(|m| {
+            [
+                m.organisation.map(|o| format!("Organization/{o}")),
+                m.member
+                    .starts_with("Organization/")
+                    .then(|| m.member.clone()),
+            ]
+        })
+        .flatten()
+        .collect()
+}
+
+/// A successful access by a professional or partner system of an organisation outside the
+/// client's circle (`circle`: [`circle_organisations`]) — emergency access, or a ground the
+/// client may want to know of.
+pub(super) fn by_outsider(e: &AccessEntry, circle: &BTreeSet<String>) -> bool {
+    let org = &e.user.organisation;
+    e.outcome == "success"
+        && !org.is_empty()
+        && (e.user.role.starts_with("PractitionerRole/") || e.user.role == "partner-system")
+        && !circle.contains(org)
+        && !circle.contains(&format!("Organization/{org}"))
+}
+
 /// `GET /wie-keek`: who looked at my (or my child's) file.
 pub async fn who_looked(
     State(state): State<AppState>,
@@ -239,7 +275,7 @@ pub async fn who_looked(
         _ => return Err(person.not_for_you()),
     };
     let req = LogRequest {
-        client: Some(patient),
+        client: Some(patient.clone()),
         from_ms: day_ms(&period.van, false),
         to_ms: day_ms(&period.tot, true),
         count: 500,
@@ -266,19 +302,55 @@ pub async fn who_looked(
     } else {
         t.count("who-looked-own-left-out", "count", left_out as i64, &[])
     };
+    // The organisations of the client's circle: an access by anyone else is marked.
+    let circles = super::names::search(
+        &state,
+        &person,
+        "CareTeam",
+        &format!("subject=Patient/{patient}&_count=20"),
+    )
+    .await;
+    let circle_orgs = circle_organisations(&circles);
+    let outside = |e: &AccessEntry| by_outsider(e, &circle_orgs);
+    // The reasons stated when the glass was broken, by the declaration they ground.
+    let stated: BTreeMap<String, String> = entries
+        .iter()
+        .filter(|e| !e.stated_reason.is_empty())
+        .map(|e| {
+            (
+                format!("{}/{}", e.data.resource_type, e.data.id),
+                e.stated_reason.clone(),
+            )
+        })
+        .collect();
+    let reason_of = |e: &AccessEntry| {
+        if !e.stated_reason.is_empty() {
+            return e.stated_reason.clone();
+        }
+        e.grounds
+            .iter()
+            .find_map(|g| stated.get(g).cloned())
+            .unwrap_or_default()
+    };
     let rows = entries
         .iter()
         .filter(|e| !e.recorded.is_empty())
         .filter(|e| with_own || !own(e))
         .map(|e| {
-            let (when, day) = local(e.recorded_ms());
+            let (_, day) = local(e.recorded_ms());
             *per_day.entry(day).or_default() += 1;
             Row {
-                when,
+                when: super::dates::moment(e.recorded_ms(), person.lang),
                 who: who(e, &t, &orgs, &me),
                 what: what(e, &t, person.lang),
                 why: why(e, &t),
                 emergency: e.is_emergency(),
+                reason: if e.is_emergency() {
+                    reason_of(e)
+                } else {
+                    String::new()
+                },
+                outside: outside(e),
             }
         })
         .collect();
@@ -390,7 +462,7 @@ async fn officer(
             }
             OfficerRow {
                 id: e.id,
-                when: local(e.recorded_ms()).0,
+                when: super::dates::moment(e.recorded_ms(), person.lang),
                 who: who_text,
                 client: e.client.clone(),
                 what: if e.data.id.is_empty() || e.data.id.contains('/') {

@@ -11,7 +11,7 @@
 //! [`form::CsrfForm`] (every POST, its token checked), [`error::PageError`] (every failure, a
 //! page of its own), [`i18n`] (Fluent texts with arguments) and [`dates`] (Dutch dates).
 
-mod access_log;
+pub(crate) mod access_log;
 mod admin;
 mod circle;
 mod client_ctx;

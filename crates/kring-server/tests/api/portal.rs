@@ -584,3 +584,67 @@ both_backends!(
             && l["action"] == "U"));
     }
 );
+
+both_backends!(
+    who_looked_marks_an_outsiders_emergency_access_with_its_reason,
+    |app: TestApp| async move {
+        let birth = years_ago(17, 0);
+        let (_, child) = family(&app, &birth).await;
+        // A professional of an organisation outside the circle breaks the glass.
+        for (path, body) in [
+            (
+                "Organization/ggz",
+                json!({"resourceType": "Organization", "name": "GGZ West"}),
+            ),
+            (
+                "Practitioner/out",
+                json!({"resourceType": "Practitioner", "name": [{"family": "Vos", "given": ["Ilse"]}]}),
+            ),
+            (
+                "PractitionerRole/out-role",
+                json!({"resourceType": "PractitionerRole", "practitioner": {"reference": "Practitioner/out"},
+                "organization": {"reference": "Organization/ggz"}, "code": [{"text": "Verpleegkundige"}]}),
+            ),
+        ] {
+            let mut body = body;
+            body["id"] = json!(path.rsplit('/').next().unwrap());
+            assert!(app
+                .put(&format!("/fhir/{path}"), &body)
+                .await
+                .status
+                .is_success());
+        }
+        let mut a = accounts::blank("ilse.vos", Kind::Professional);
+        a.organisation = Some("ggz".into());
+        a.practitioner = Some("out".into());
+        a.role = Some("out-role".into());
+        accounts::create(&*app.accounts, a, "correct horse battery staple", true)
+            .await
+            .unwrap();
+        let outsider = sessions::start(&*app.accounts, "ilse.vos", true, now_ms())
+            .await
+            .unwrap()
+            .0;
+        let (_, html) = get(&app, &outsider, "/noodtoegang").await;
+        let token = csrf(&text(&html));
+        let (status, to) = post_form(
+            &app,
+            &outsider,
+            "/noodtoegang",
+            &format!("csrf={token}&name=Sam+Jansen&birth={birth}&reason=Crisis+op+straat%2C+regisseur+onbereikbaar"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{to}");
+        // The client sees it marked, with the reason, and on the start page.
+        let (_, html) = get(&app, &child, "/wie-keek").await;
+        let html = text(&html);
+        assert!(html.contains("buiten uw kring"), "{html}");
+        assert!(
+            html.contains("Opgegeven reden: Crisis op straat, regisseur onbereikbaar"),
+            "{html}"
+        );
+        let (_, html) = get(&app, &child, "/mijn").await;
+        let html = text(&html);
+        assert!(html.contains("Crisis op straat"), "{html}");
+    }
+);

@@ -180,6 +180,37 @@ pub async fn page(State(state): State<AppState>, person: Person) -> Result<Respo
             },
         ));
     }
+    // Accesses by an organisation outside the circle since the last visit (emergency access
+    // is among the notices below).
+    let log = state
+        .record
+        .read_log(
+            &person.caller,
+            &kring_record::LogRequest {
+                client: Some(id.clone()),
+                from_ms: Some(since_ms),
+                count: 500,
+                ..kring_record::LogRequest::default()
+            },
+            "page-view",
+        )
+        .await
+        .unwrap_or_default();
+    let circle_orgs = crate::pages::access_log::circle_organisations(&circles);
+    let outsiders: Vec<_> = log
+        .iter()
+        .filter(|e| !e.is_emergency() && crate::pages::access_log::by_outsider(e, &circle_orgs))
+        .collect();
+    if let Some(latest) = outsiders.iter().map(|e| e.recorded_ms()).max() {
+        news.push((
+            latest,
+            NewRow {
+                when: dates::moment(latest, person.lang),
+                text: t.count("portal-new-outsiders", "count", outsiders.len() as i64, &[]),
+                href: "/wie-keek".into(),
+            },
+        ));
+    }
     news.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
     let news = news.into_iter().map(|(_, row)| row).collect();
 
