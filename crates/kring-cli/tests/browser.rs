@@ -1629,6 +1629,57 @@ async fn clients_and_parents_use_their_own_kring_in_chromium() {
         sign_out(&c).await;
     }
 
+    // A parent of several children chooses whose record the portal shows; every page then
+    // says so, and the other child's pages answer as for nobody.
+    let parent = portal
+        .iter()
+        .find(|p| p["kind"] == "representative")
+        .copied()
+        .unwrap();
+    let first_child = parent["patient"].as_str().unwrap();
+    sign_in(&c, &base, parent).await;
+    wait_text(&c, "h1", "Mijn Kring").await;
+    let mut other = None;
+    for o in c.find_all(Locator::Css("#kind option")).await.unwrap() {
+        let value = o.attr("value").await.unwrap().unwrap_or_default();
+        let label = o.text().await.unwrap();
+        if value != first_child && !label.contains("niet meer") && other.is_none() {
+            other = Some((value, label));
+        }
+    }
+    let (other, label) = other.expect("the demo's parent has another child under 16");
+    let before = text(&c, "main > p.kring-muted").await;
+    click(&c, &format!("#kind option[value='{other}']")).await;
+    click(&c, "form[action='/mijn/kind'] button").await;
+    wait_text(&c, ".utrecht-alert--ok", "dit kind").await;
+    let after = text(&c, "main > p.kring-muted").await;
+    let name = label.split(" (").next().unwrap();
+    assert!(
+        after != before && after.contains(name),
+        "{before} → {after}"
+    );
+    axe(&c, "parent chose a child").await;
+    narrow(&c, "parent chose a child").await;
+    shot(&c, "portal-parent-chose-child").await;
+    c.goto(&format!("{base}/clienten/{other}/plan"))
+        .await
+        .unwrap();
+    assert!(text(&c, "main > p.kring-muted").await.contains(name));
+    c.goto(&format!("{base}/clienten/{first_child}/plan"))
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_text(&c, "h1", "Cliënt niet gevonden").await,
+        "Cliënt niet gevonden"
+    );
+    // Back to the first child for what follows.
+    c.goto(&format!("{base}/mijn")).await.unwrap();
+    click(&c, &format!("#kind option[value='{first_child}']")).await;
+    click(&c, "form[action='/mijn/kind'] button").await;
+    wait_text(&c, ".utrecht-alert--ok", "dit kind").await;
+    assert_eq!(text(&c, "main > p.kring-muted").await, before);
+    sign_out(&c).await;
+
     // The adult client writes in their plan — a goal of their own, a comment, their agreement —
     // and asks for a correction; their case director reads it all and answers.
     let adult = portal

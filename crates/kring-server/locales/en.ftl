@@ -694,3 +694,8 @@ portal-new-outsiders = { $count ->
     [one] Someone of an organisation outside your circle looked at your record. See who and why.
    *[other] People of organisations outside your circle looked at your record { $count } times. See who and why.
 }
+portal-child-choose = Which child?
+portal-child-show = Show this child
+portal-child-closed = A child of 16 or older (no longer visible)
+done-child-chosen = You are now looking at this child's record.
+account-unavailable = Your choice could not be saved now. Please try again later.

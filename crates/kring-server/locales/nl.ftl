@@ -694,3 +694,8 @@ portal-new-outsiders = { $count ->
     [one] Iemand van een organisatie buiten uw kring keek in uw dossier. Bekijk wie en waarom.
    *[other] Mensen van organisaties buiten uw kring keken { $count } keer in uw dossier. Bekijk wie en waarom.
 }
+portal-child-choose = Over welk kind?
+portal-child-show = Toon dit kind
+portal-child-closed = Een kind van 16 of ouder (niet meer te zien)
+done-child-chosen = U kijkt nu in het dossier van dit kind.
+account-unavailable = Uw keuze kon nu niet worden bewaard. Probeer het later opnieuw.

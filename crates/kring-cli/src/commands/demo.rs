@@ -234,6 +234,30 @@ async fn demo_accounts(
             let mut a = accounts::blank(&format!("ouder.{rid}"), Kind::Representative);
             a.patient = Some(id.to_string());
             a.related_person = Some(rid.to_string());
+            // The same parent of the child's brothers and sisters (one person, one
+            // RelatedPerson per child): one account that chooses the child.
+            let person_id = &rp["identifier"][0]["value"];
+            a.children = network
+                .resources
+                .iter()
+                .filter(|r| {
+                    r["resourceType"] == "RelatedPerson"
+                        && !person_id.is_null()
+                        && &r["identifier"][0]["value"] == person_id
+                })
+                .filter_map(|r| {
+                    Some(accounts::ChildLink {
+                        patient: r["patient"]["reference"]
+                            .as_str()?
+                            .strip_prefix("Patient/")?
+                            .to_string(),
+                        related_person: r["id"].as_str()?.to_string(),
+                    })
+                })
+                .collect();
+            if a.children.len() < 2 {
+                a.children.clear();
+            }
             add(a, "parent-with-authority");
         }
     }

@@ -70,6 +70,19 @@ pub struct Account {
     /// since your last visit" (see `pages::visits`).
     #[serde(default)]
     pub visits: std::collections::BTreeMap<String, i64>,
+    /// A parent of several children: every child they may act for, each with the
+    /// RelatedPerson that makes them its parent. `patient` and `related_person` are the child
+    /// the parent chose last (the portal's "which child?"); the decision point still decides
+    /// each access for that child.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<ChildLink>,
+}
+
+/// One child a parent's account acts for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildLink {
+    pub patient: String,
+    pub related_person: String,
 }
 
 impl Account {
@@ -330,5 +343,6 @@ pub fn blank(username: &str, kind: Kind) -> Account {
         passkeys: vec![],
         passkey_handle: None,
         visits: Default::default(),
+        children: vec![],
     }
 }

@@ -112,6 +112,7 @@ pub fn routes() -> Router<AppState> {
             get(emergency::form).post(emergency::declare),
         )
         .route("/mijn", get(portal::home::page))
+        .route("/mijn/kind", post(portal::home::choose_child))
         .route("/mijn/kring", get(portal::circle::page))
         .route("/mijn/gegevens", get(portal::data::page))
         .route("/mijn/gegevens/verzoek", post(portal::data::request))

@@ -648,3 +648,90 @@ both_backends!(
         assert!(html.contains("Crisis op straat"), "{html}");
     }
 );
+
+both_backends!(
+    a_parent_of_several_children_chooses_whose_record_the_portal_shows,
+    |app: TestApp| async move {
+        let (parent, _) = family(&app, &years_ago(9, 0)).await;
+        // A brother, with his own RelatedPerson for the same parent; a stranger's child.
+        for (path, body) in [
+            (
+                "Patient/broer",
+                json!({"resourceType": "Patient", "name": [{"family": "Jansen", "given": ["Tim"]}],
+                "birthDate": years_ago(6, 0), "managingOrganization": {"reference": "Organization/jeugd"}}),
+            ),
+            (
+                "RelatedPerson/broer-ouder",
+                json!({"resourceType": "RelatedPerson", "active": true, "patient": {"reference": "Patient/broer"},
+                "relationship": [{"coding": [{"system": AUTHORITY, "code": "gezag"}]}]}),
+            ),
+            (
+                "Patient/vreemd",
+                json!({"resourceType": "Patient", "name": [{"family": "Anders", "given": ["Bo"]}],
+                "birthDate": years_ago(7, 0), "managingOrganization": {"reference": "Organization/jeugd"}}),
+            ),
+        ] {
+            let mut body = body;
+            body["id"] = json!(path.rsplit('/').next().unwrap());
+            assert!(app
+                .put(&format!("/fhir/{path}"), &body)
+                .await
+                .status
+                .is_success());
+        }
+        let mut a = accounts::load(&*app.accounts, "ouder.kind")
+            .await
+            .unwrap()
+            .unwrap();
+        a.children = vec![
+            accounts::ChildLink {
+                patient: "kind".into(),
+                related_person: "kind-ouder".into(),
+            },
+            accounts::ChildLink {
+                patient: "broer".into(),
+                related_person: "broer-ouder".into(),
+            },
+        ];
+        accounts::save(&*app.accounts, &a).await.unwrap();
+        let (_, html) = get(&app, &parent, "/mijn").await;
+        let html = text(&html);
+        assert!(
+            html.contains("Over welk kind?") && html.contains("Tim Jansen"),
+            "{html}"
+        );
+        let token = csrf(&html);
+        // A child not linked to the account is not offered and not taken.
+        let (status, _) = post_form(
+            &app,
+            &parent,
+            "/mijn/kind",
+            &format!("csrf={token}&kind=vreemd"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, to) = post_form(
+            &app,
+            &parent,
+            "/mijn/kind",
+            &format!("csrf={token}&kind=broer"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{to}");
+        let (_, html) = get(&app, &parent, "/mijn?klaar=child-chosen").await;
+        let html = text(&html);
+        assert!(
+            html.contains("U kijkt in het dossier van uw kind: Tim Jansen"),
+            "{html}"
+        );
+        assert!(html.contains("U kijkt nu in het dossier van dit kind."));
+        let (status, _) = get(&app, &parent, "/clienten/kind/plan").await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "the other child's pages while Tim is chosen"
+        );
+        let (status, _) = get(&app, &parent, "/clienten/vreemd/plan").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+);

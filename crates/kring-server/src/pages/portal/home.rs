@@ -4,22 +4,31 @@
 //! kept in the person's own account, like a professional's visits.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
 use kring_access::circle::Circle;
+use kring_access::Subject;
 use kring_record::plan::agreements;
 use kring_record::reports::{for_client, is_report, text_of};
+use kring_record::{Caller, Handling, SearchRequest};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::Own;
+use crate::auth::accounts;
 use crate::pages::admin::{emergency_notices_about, Notice};
 use crate::pages::error::PageError;
-use crate::pages::names::{json, search, Names};
+use crate::pages::form::CsrfForm;
+use crate::pages::names::{json, search, ClientName, Names};
+use crate::pages::work::{see, Done};
 use crate::pages::{dates, render, Frame, Person};
 use crate::AppState;
 
-/// The key under which the person's last visit of the start page is kept.
-const VISIT_KEY: &str = "portal-start";
+/// The key under which the person's last visit of the start page is kept, per child (a parent
+/// of several children visits each).
+fn visit_key(client: &str) -> String {
+    format!("portal-start-{client}")
+}
 /// Without an earlier visit, "new" is what happened in this many days.
 const NEW_DAYS: i64 = 30;
 /// How many of each kind of thing the page lists.
@@ -52,17 +61,104 @@ struct HomePage {
     appointments: Vec<AheadRow>,
     /// The record could not be read (a parent whose child turned 16 …).
     closed: bool,
+    /// A parent of several children: (patient id, the child by name, the one shown).
+    children: Vec<(String, String, bool)>,
+}
+
+/// The children a parent's account acts for, by name (each read as the parent of that
+/// child: the decision point decides, and logs it); empty for one child.
+async fn children(state: &AppState, person: &Person) -> Vec<(String, String, bool)> {
+    let Subject::Representative { account, .. } = &person.caller.subject else {
+        return vec![];
+    };
+    if person.account.children.len() < 2 {
+        return vec![];
+    }
+    let mut out = Vec::new();
+    for link in &person.account.children {
+        let caller = Caller {
+            subject: Subject::Representative {
+                account: account.clone(),
+                related_person: link.related_person.clone(),
+                patient: link.patient.clone(),
+            },
+            ..person.caller.clone()
+        };
+        let name = state
+            .record
+            .search(
+                &caller,
+                &SearchRequest::from_query("Patient", &format!("_id={}", link.patient)),
+                Handling::Strict,
+            )
+            .await
+            .ok()
+            .and_then(|o| {
+                o.matches
+                    .first()
+                    .map(|p| ClientName::of(p).full(person.lang))
+            })
+            .unwrap_or_else(|| person.texts().get("portal-child-closed"));
+        let current = person.account.patient.as_deref() == Some(link.patient.as_str());
+        out.push((link.patient.clone(), name, current));
+    }
+    out
+}
+
+#[derive(Deserialize)]
+pub struct ChooseChild {
+    #[serde(default)]
+    kind: String,
+}
+
+/// `POST /mijn/kind`: a parent of several children chooses whose record the portal shows.
+pub async fn choose_child(
+    State(state): State<AppState>,
+    person: Person,
+    CsrfForm(form): CsrfForm<ChooseChild>,
+) -> Result<Response, PageError> {
+    let Some(link) = person
+        .account
+        .children
+        .iter()
+        .find(|c| c.patient == form.kind)
+        .cloned()
+    else {
+        return Err(person.not_found());
+    };
+    // Re-read the account just before saving, so a change made meanwhile is kept.
+    let mut account = accounts::load(&*state.accounts, &person.account.username)
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(|| person.not_found())?;
+    account.patient = Some(link.patient);
+    account.related_person = Some(link.related_person);
+    accounts::save(&*state.accounts, &account)
+        .await
+        .map_err(|_| {
+            PageError::Unavailable(
+                Box::new(person.frame("error-title")),
+                person.texts().get("account-unavailable"),
+            )
+        })?;
+    Ok(see("/mijn", "child-chosen"))
 }
 
 /// `GET /mijn`.
-pub async fn page(State(state): State<AppState>, person: Person) -> Result<Response, PageError> {
+pub async fn page(
+    State(state): State<AppState>,
+    person: Person,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
     let own = Own::of(&state, &person).await?;
     let t = person.texts();
     let now = crate::auth::now_ms();
-    let since_ms =
-        crate::pages::visits::last_visit(&person, VISIT_KEY).unwrap_or(now - NEW_DAYS * 86_400_000);
+    let since_ms = crate::pages::visits::last_visit(&person, &visit_key(&own.client))
+        .unwrap_or(now - NEW_DAYS * 86_400_000);
     let id = own.client.clone();
     let mut f = own.frame(&person, "portal-home-title", "/mijn");
+    f.message = done.message(&person, &["child-chosen"]);
     let Some(_) = &own.name else {
         // Nothing of the record can be read: say so plainly, and why it may be.
         f.error = Some(t.get(if own.representative {
@@ -80,6 +176,7 @@ pub async fn page(State(state): State<AppState>, person: Person) -> Result<Respo
                 agreements: vec![],
                 appointments: vec![],
                 closed: true,
+                children: children(&state, &person).await,
             },
             person.lang,
             person.set_lang,
@@ -274,7 +371,7 @@ pub async fn page(State(state): State<AppState>, person: Person) -> Result<Respo
         .collect();
     let notices = emergency_notices_about(&state, &person, NEW_DAYS, &id).await;
     let since = dates::moment(since_ms, person.lang);
-    crate::pages::visits::record_visit(&state, &person, VISIT_KEY).await;
+    crate::pages::visits::record_visit(&state, &person, &visit_key(&id)).await;
     Ok(render::page(
         &HomePage {
             f,
@@ -285,6 +382,7 @@ pub async fn page(State(state): State<AppState>, person: Person) -> Result<Respo
             agreements,
             appointments,
             closed: false,
+            children: children(&state, &person).await,
         },
         person.lang,
         person.set_lang,
