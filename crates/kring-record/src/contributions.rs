@@ -12,6 +12,10 @@
 //!   legal deadline; the writer may only withdraw it (`cancelled`). The case director answers it
 //!   (accepted, rejected or completed, with the answer in `Task.output`).
 //!
+//! - **consents**: a proposal waiting for the other party (12 to 15) may be refused by them —
+//!   its status becomes `rejected` and nothing else changes; a withdrawn or refused consent is
+//!   never brought back (a new one is recorded instead).
+//!
 //! Must never: decide who may touch the record at all (the decision point does that first).
 
 use chrono::{Months, NaiveDate};
@@ -38,6 +42,10 @@ pub enum ContributionRefusal {
     RequestOnlyWithdrawn,
     #[error("you write goals, comments, your agreement to the plan and requests; the rest of the record is kept by the professionals")]
     NotForClients,
+    #[error("only a proposal waiting for you can be refused, and refusing changes nothing else of it (Consent.status rejected)")]
+    RefuseOnlyProposals,
+    #[error("a withdrawn or refused consent stays so: record a new one")]
+    ConsentClosed,
 }
 
 /// A kind of request under the AVG.
@@ -214,8 +222,21 @@ pub fn check(
                 return Err(ContributionRefusal::RequestNotYours);
             }
             match old {
-                None if new["status"] == "requested" && new.get("output").is_none() => Ok(()),
+                None if new["status"] == "requested"
+                    && new.get("output").is_none()
+                    && has_legal_deadline(new) =>
+                {
+                    Ok(())
+                }
                 None => Err(ContributionRefusal::RequestNotYours),
+                Some(o)
+                    if !matches!(
+                        o["status"].as_str(),
+                        Some("requested" | "received" | "accepted" | "in-progress")
+                    ) =>
+                {
+                    Err(ContributionRefusal::RequestOnlyWithdrawn)
+                }
                 Some(o) => {
                     let mut withdrawn = o.clone();
                     withdrawn["status"] = json!("cancelled");
@@ -231,6 +252,26 @@ pub fn check(
     }
 }
 
+/// A new request is asked today (Dutch time, a day either way) and due by one of the legal
+/// deadlines from that day.
+fn has_legal_deadline(v: &Value) -> bool {
+    let day = |x: &Value| {
+        x.as_str()
+            .and_then(|s| s.get(..10))
+            .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+    };
+    let (Some(asked), Some(due), Some(kind)) = (
+        day(&v["authoredOn"]),
+        day(&v["restriction"]["period"]["end"]),
+        request_kind(v),
+    ) else {
+        return false;
+    };
+    let today = chrono::Utc::now().date_naive();
+    (asked - today).num_days().abs() <= 1
+        && (due == kind.deadline(asked, false) || due == kind.deadline(asked, true))
+}
+
 fn without_meta(v: &Value) -> Value {
     let mut v = v.clone();
     if let Some(o) = v.as_object_mut() {
@@ -242,13 +283,15 @@ fn without_meta(v: &Value) -> Value {
 /// A plan's update by the client: only notes and agreements in their own name are added.
 fn check_plan(old: &Value, new: &Value, me: &str) -> Result<(), ContributionRefusal> {
     let mine_note = |n: &Value| n["authorReference"]["reference"].as_str() == Some(me);
+    // An agreement is the writer's when its one `who` is them.
     let mine_agreement = |e: &Value| {
-        e["url"] == AGREED
-            && e["extension"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|x| x["url"] == "who" && x["valueReference"]["reference"] == me)
+        let whos: Vec<&Value> = e["extension"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|x| x["url"] == "who")
+            .collect();
+        e["url"] == AGREED && whos.len() == 1 && whos[0]["valueReference"]["reference"] == me
     };
     // The plan with what the client adds taken out must be the plan as it was.
     let others = |v: &Value| {
@@ -292,6 +335,47 @@ fn check_plan(old: &Value, new: &Value, me: &str) -> Result<(), ContributionRefu
     if !after.starts_with(&before) {
         return Err(ContributionRefusal::PlanNotYours);
     }
+    // A new agreement is to the version it replaces (when the stored plan names it).
+    if let Some(current) = old["meta"]["versionId"]
+        .as_str()
+        .and_then(|v| v.parse::<i64>().ok())
+    {
+        let count = |v: &Value| agreements_to(v).iter().filter(|a| a.0 == me).count();
+        let mine: Vec<i64> = agreements_to(new)
+            .into_iter()
+            .filter(|a| a.0 == me)
+            .map(|a| a.2)
+            .collect();
+        if mine.len() > count(old) && mine.last() != Some(&current) {
+            return Err(ContributionRefusal::PlanNotYours);
+        }
+    }
+    Ok(())
+}
+
+/// A consent written by a client or representative, beside the decision point's age rules: a
+/// refusal is of a proposal, changing only its status; a closed consent stays closed.
+pub fn check_consent(old: Option<&Value>, new: &Value) -> Result<(), ContributionRefusal> {
+    let status = |v: &Value| v["status"].as_str().unwrap_or_default().to_string();
+    if status(new) == "rejected" {
+        let Some(old) = old.filter(|o| status(o) == "proposed") else {
+            return Err(ContributionRefusal::RefuseOnlyProposals);
+        };
+        let mut refused = without_meta(old);
+        refused["status"] = json!("rejected");
+        if without_meta(new) != refused {
+            return Err(ContributionRefusal::RefuseOnlyProposals);
+        }
+    }
+    if let Some(old) = old {
+        let closed = matches!(
+            status(old).as_str(),
+            "inactive" | "rejected" | "entered-in-error"
+        );
+        if closed && status(new) != status(old) {
+            return Err(ContributionRefusal::ConsentClosed);
+        }
+    }
     Ok(())
 }
 
@@ -333,6 +417,48 @@ mod tests {
             check("CarePlan", "p", ME, None, &new).is_err(),
             "no new plans"
         );
+        // Another's agreement, or one to another version, is not the client's to write.
+        let mut stored = old.clone();
+        stored["meta"] = json!({"versionId": "3"});
+        let mut forged = stored.clone();
+        forged["extension"] = json!([{"url": AGREED, "extension": [
+            {"url": "who", "valueReference": {"reference": "PractitionerRole/dir"}},
+            {"url": "who", "valueReference": {"reference": ME}}]}]);
+        assert!(check("CarePlan", "p", ME, Some(&stored), &forged).is_err());
+        let mut future = stored.clone();
+        future["extension"] = json!([agreement(ME, "2026-12-06T10:00:00+01:00", 9999)]);
+        assert!(check("CarePlan", "p", ME, Some(&stored), &future).is_err());
+        let mut right = stored.clone();
+        right["extension"] = json!([agreement(ME, "2026-12-06T10:00:00+01:00", 3)]);
+        assert_eq!(check("CarePlan", "p", ME, Some(&stored), &right), Ok(()));
+    }
+
+    #[test]
+    fn a_refusal_is_of_a_proposal_and_a_closed_consent_stays_closed() {
+        let proposed = json!({"resourceType": "Consent", "status": "proposed",
+                              "performer": [{"reference": "Patient/p"}]});
+        let mut refused = proposed.clone();
+        refused["status"] = json!("rejected");
+        assert_eq!(check_consent(Some(&proposed), &refused), Ok(()));
+        assert!(check_consent(None, &refused).is_err(), "no new refusals");
+        let mut active = proposed.clone();
+        active["status"] = json!("active");
+        let mut killed = active.clone();
+        killed["status"] = json!("rejected");
+        assert!(
+            check_consent(Some(&active), &killed).is_err(),
+            "only proposals"
+        );
+        let mut forged = refused.clone();
+        forged["performer"] = json!([{"reference": "RelatedPerson/x"}]);
+        assert!(check_consent(Some(&proposed), &forged).is_err());
+        let mut withdrawn = active.clone();
+        withdrawn["status"] = json!("inactive");
+        assert!(
+            check_consent(Some(&withdrawn), &active).is_err(),
+            "no revival"
+        );
+        assert_eq!(check_consent(Some(&active), &withdrawn), Ok(()));
     }
 
     #[test]
@@ -345,18 +471,34 @@ mod tests {
             NaiveDate::from_ymd_opt(2026, 4, 30).unwrap()
         );
         assert_eq!(RequestKind::Erasure.deadline(day, false), due);
+        let today = chrono::Utc::now().date_naive();
+        let asked = today.format("%Y-%m-%d").to_string();
+        let due = RequestKind::Erasure.deadline(today, false);
         let t = new_request(
             "p",
             ME,
             Some("Organization/o"),
             RequestKind::Erasure,
             "Wis het verslag",
-            "2026-01-31",
+            &asked,
             due,
         );
         assert_eq!(check("Task", "p", ME, None, &t), Ok(()));
         assert_eq!(request_kind(&t), Some(RequestKind::Erasure));
-        let other = new_request("q", ME, None, RequestKind::Erasure, "x", "2026-01-31", due);
+        let other = new_request("q", ME, None, RequestKind::Erasure, "x", &asked, due);
+        let late = new_request(
+            "p",
+            ME,
+            None,
+            RequestKind::Erasure,
+            "x",
+            &asked,
+            due + chrono::Duration::days(200),
+        );
+        assert!(
+            check("Task", "p", ME, None, &late).is_err(),
+            "the legal deadline"
+        );
         assert!(
             check("Task", "p", ME, None, &other).is_err(),
             "another's record"
@@ -370,6 +512,12 @@ mod tests {
         let mut withdrawn = t.clone();
         withdrawn["status"] = json!("cancelled");
         assert_eq!(check("Task", "p", ME, Some(&t), &withdrawn), Ok(()));
+        let mut undone = answered.clone();
+        undone["status"] = json!("cancelled");
+        assert!(
+            check("Task", "p", ME, Some(&answered), &undone).is_err(),
+            "an answer stays"
+        );
         assert!(
             check("Task", "p", ME, None, &answered).is_err(),
             "a new request is open"

@@ -349,6 +349,21 @@ impl Record {
         }
         // What a client or a parent writes in the plan: their own goals, comments, agreement
         // and requests, nothing else.
+        if let (Some(b), kring_access::Category::Consent, true) = (
+            &bytes,
+            t.category,
+            matches!(
+                caller.subject,
+                kring_access::Subject::Client { .. } | kring_access::Subject::Representative { .. }
+            ),
+        ) {
+            let new: Value = serde_json::from_slice(b).unwrap_or_default();
+            let before: Option<Value> = old
+                .as_ref()
+                .and_then(|o| serde_json::from_slice(&o.body).ok());
+            crate::contributions::check_consent(before.as_ref(), &new)
+                .map_err(RecordError::Contribution)?;
+        }
         if let (Some(b), kring_access::Category::SupportPlan) = (&bytes, t.category) {
             let me = match &caller.subject {
                 kring_access::Subject::Client { patient, .. } => Some(format!("Patient/{patient}")),

@@ -699,3 +699,6 @@ portal-child-show = Show this child
 portal-child-closed = A child of 16 or older (no longer visible)
 done-child-chosen = You are now looking at this child's record.
 account-unavailable = Your choice could not be saved now. Please try again later.
+refusal-refuse-only-proposals = You can only say no to a proposal waiting for you.
+refusal-consent-closed = This choice was withdrawn or refused. Make a new choice.
+consent-treatment-explicit = Another organisation sees treatment notes only if you allow that separately.

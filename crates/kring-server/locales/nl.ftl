@@ -699,3 +699,6 @@ portal-child-show = Toon dit kind
 portal-child-closed = Een kind van 16 of ouder (niet meer te zien)
 done-child-chosen = U kijkt nu in het dossier van dit kind.
 account-unavailable = Uw keuze kon nu niet worden bewaard. Probeer het later opnieuw.
+refusal-refuse-only-proposals = U kunt alleen nee zeggen tegen een voorstel dat op u wacht.
+refusal-consent-closed = Deze keuze is ingetrokken of geweigerd. Maak een nieuwe keuze.
+consent-treatment-explicit = Behandelaantekeningen ziet een andere organisatie alleen als u dat apart toestaat.

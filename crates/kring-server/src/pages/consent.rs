@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::response::Response;
 use kring_access::category::{Category, CATEGORY_SYSTEM};
 use kring_access::circle::Circle;
-use kring_access::consent::{resolve, ConsentRecord, Decider, Resolution};
+use kring_access::consent::{check_givers, resolve, ConsentRecord, Decider, Resolution};
 use kring_record::Versioned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -221,11 +221,18 @@ async fn render_page(
         .collect();
     organisation_options.sort_by(|a, b| a.1.cmp(&b.1));
 
-    // The choices: in force, and proposals waiting.
+    // The choices that count: given by whom the age rules ask for today (a parent's choice no
+    // longer counts from 16), as the decision point applies them.
+    let age = age_of(state, person, &client).await;
     let records: Vec<ConsentRecord> = consents
         .iter()
         .zip(&values)
         .map(|(c, v)| ConsentRecord::from_json(&c.id, v))
+        .filter(|c| {
+            age.is_some_and(|a| {
+                check_givers(&client, a, &c.given_by, |g| g.starts_with("RelatedPerson/")).is_ok()
+            })
+        })
         .collect();
     let by_id: BTreeMap<&str, (&Versioned, &Value)> = consents
         .iter()
@@ -247,7 +254,7 @@ async fn render_page(
             .flatten()
             .any(|p| p["reference"].as_str() == Some(own.me.as_str()));
         match v["status"].as_str() {
-            Some("active") => current.push(row(c, v)),
+            Some("active") if records.iter().any(|r| r.id == c.id) => current.push(row(c, v)),
             Some("proposed") if mine => waiting_for_other.push(row(c, v)),
             Some("proposed") => waiting_for_me.push(row(c, v)),
             _ => {}
@@ -271,6 +278,12 @@ async fn render_page(
                             .unwrap_or_default()
                     };
                     let (permit, answer, why) = match resolve(&records, org, *cat, today) {
+                        // Treatment notes leave their organisation only when named themselves.
+                        Resolution::Permit {
+                            explicit: false, ..
+                        } if *cat == Category::TreatmentNotes => {
+                            (false, t.get("deny"), t.get("consent-treatment-explicit"))
+                        }
                         Resolution::Permit { consent, .. } => {
                             (true, t.get("permit"), because(&consent))
                         }
@@ -291,9 +304,7 @@ async fn render_page(
                 .collect(),
         })
         .collect();
-    let together = age_of(state, person, &client)
-        .await
-        .is_some_and(|a| Decider::for_age(a) == Decider::ChildAndParents);
+    let together = age.is_some_and(|a| Decider::for_age(a) == Decider::ChildAndParents);
     let help = t.get(if together {
         "consent-help-together"
     } else {
@@ -416,10 +427,13 @@ pub struct IdForm {
 }
 
 /// Changes consent `id` as this person; the sentence of the refusal on failure.
+/// Changes consent `id` as this person, when its status is `from` (a proposal is agreed to or
+/// refused, a consent in force withdrawn); the sentence of the refusal on failure.
 async fn change(
     state: &AppState,
     person: &Person,
     id: &str,
+    from: &str,
     f: impl FnOnce(&mut Value, &str),
 ) -> Result<(), String> {
     let (_, me, _) = super::portal::whose(person).map_err(|_| String::new())?;
@@ -431,6 +445,9 @@ async fn change(
         .read(&person.caller, "Consent", id)
         .await
         .map_err(|e| render::sentence(&e, person.lang))?;
+    if json(&current)["status"] != from {
+        return Err(person.texts().get("changed-meanwhile"));
+    }
     update(state, person, &current, |v| f(v, &me)).await
 }
 
@@ -452,7 +469,7 @@ pub async fn cosign(
     person: Person,
     CsrfForm(form): CsrfForm<IdForm>,
 ) -> Result<Response, PageError> {
-    let result = change(&state, &person, &form.id, |v, me| {
+    let result = change(&state, &person, &form.id, "proposed", |v, me| {
         if let Some(list) = v["performer"].as_array_mut() {
             if !list.iter().any(|p| p["reference"] == me) {
                 list.push(json!({"reference": me}));
@@ -470,7 +487,7 @@ pub async fn refuse(
     person: Person,
     CsrfForm(form): CsrfForm<IdForm>,
 ) -> Result<Response, PageError> {
-    let result = change(&state, &person, &form.id, |v, _| {
+    let result = change(&state, &person, &form.id, "proposed", |v, _| {
         v["status"] = json!("rejected")
     })
     .await;
@@ -495,6 +512,10 @@ pub async fn withdraw(
             .await
             .map_err(|e| person.failed(e))?;
         let v = json(&current);
+        if v["status"] != "active" {
+            let e = person.texts().get("changed-meanwhile");
+            return render_page(&state, &person, None, Some(e)).await;
+        }
         let refs: Vec<String> = v["provision"]["actor"]
             .as_array()
             .into_iter()
@@ -520,7 +541,7 @@ pub async fn withdraw(
             person.set_lang,
         ));
     }
-    let result = change(&state, &person, &form.id, |v, _| {
+    let result = change(&state, &person, &form.id, "active", |v, _| {
         v["status"] = json!("inactive")
     })
     .await;

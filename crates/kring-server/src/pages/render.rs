@@ -119,5 +119,7 @@ fn contribution_key(r: &ContributionRefusal) -> &'static str {
         ContributionRefusal::RequestNotYours => "refusal-request-not-yours",
         ContributionRefusal::RequestOnlyWithdrawn => "refusal-request-only-withdrawn",
         ContributionRefusal::NotForClients => "refusal-not-for-clients",
+        ContributionRefusal::RefuseOnlyProposals => "refusal-refuse-only-proposals",
+        ContributionRefusal::ConsentClosed => "refusal-consent-closed",
     }
 }

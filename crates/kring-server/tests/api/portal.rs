@@ -355,14 +355,55 @@ both_backends!(
         assert!(html.contains("U zei nee"), "{html}");
         let c = app.get(&format!("/fhir/Consent/{id}")).await.body;
         assert_eq!(c["status"], "rejected");
-        // Withdrawing asks first: without the confirmation nothing changes.
+        // Withdrawing is of a consent in force: a refused one is not asked about.
         let html = post(
             child.clone(),
             "/toestemming/intrekken",
             format!("csrf={csrf}&id={id}"),
         )
         .await;
-        assert!(html.contains("Weet u het zeker?"), "{html}");
+        assert!(
+            html.contains("intussen"),
+            "only a consent in force is withdrawn: {html}"
+        );
+        assert_eq!(
+            app.get(&format!("/fhir/Consent/{id}")).await.body["status"],
+            "rejected"
+        );
+        // A refused consent is not brought back, nor is nothing "refused".
+        let mut revived = app.get(&format!("/fhir/Consent/{id}")).await.body;
+        revived["status"] = json!("active");
+        let r = app
+            .call_as_person(
+                &child,
+                Method::PUT,
+                &format!("/fhir/Consent/{id}"),
+                &revived,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        let fresh = json!({"resourceType": "Consent", "status": "rejected",
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+            "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+            "patient": {"reference": "Patient/kind"}, "performer": [{"reference": "Patient/kind"}],
+            "provision": {"type": "deny"}});
+        let r = app
+            .call_as_person(&parent, Method::POST, "/fhir/Consent", &fresh)
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a refusal of nothing: {:?}",
+            r.body
+        );
+        // Agreeing to it on the page is refused too: it is no longer a proposal.
+        let html = post(
+            parent.clone(),
+            "/toestemming/mee",
+            format!("csrf={parent_csrf}&id={id}"),
+        )
+        .await;
+        assert!(html.contains("intussen"), "{html}");
         assert_eq!(
             app.get(&format!("/fhir/Consent/{id}")).await.body["status"],
             "rejected"

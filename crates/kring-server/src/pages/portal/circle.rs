@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::response::Response;
 use kring_access::category::Category;
 use kring_access::circle::Circle;
-use kring_access::consent::{resolve, ConsentRecord, Resolution};
+use kring_access::consent::{check_givers, resolve, ConsentRecord, Resolution};
 
 use super::Own;
 use crate::pages::clients::category_name;
@@ -58,6 +58,15 @@ pub async fn page(State(state): State<AppState>, person: Person) -> Result<Respo
     .await
     .iter()
     .map(|c| ConsentRecord::from_json(&c.id, &json(c)))
+    // Only choices given by whom the age rules ask for today count.
+    .filter(|c| {
+        own.name.as_ref().and_then(|n| n.birth).is_some_and(|b| {
+            check_givers(id, dates::age(b, today), &c.given_by, |g| {
+                g.starts_with("RelatedPerson/")
+            })
+            .is_ok()
+        })
+    })
     .collect();
     let memberships: Vec<_> = circles
         .iter()

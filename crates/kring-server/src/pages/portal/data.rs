@@ -269,7 +269,9 @@ async fn whole_record(
             .everything(&person.caller, client, &params)
             .await
             .map_err(|e| person.failed(e))?;
-        offset += out.matches.len();
+        // The record filters each page after reading it: the next page starts after the rows
+        // read, not after those returned.
+        offset += out.count;
         own.extend(out.matches);
         for s in out.included {
             if seen.insert((s.rtype.clone(), s.id.clone())) {
@@ -412,7 +414,16 @@ pub async fn pdf(State(state): State<AppState>, person: Person) -> Result<Respon
             .zip(&values)
             .filter(|(r, _)| part_of(r) == part)
             .map(|(r, v)| {
-                let line = crate::pages::clients::summary(part, v, &names, person.lang);
+                let line = match r.rtype.as_str() {
+                    "Goal" => v["description"]["text"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    "Task" | "Appointment" => {
+                        v["description"].as_str().unwrap_or_default().to_string()
+                    }
+                    _ => crate::pages::clients::summary(part, v, &names, person.lang),
+                };
                 let line = if line.trim().is_empty() {
                     t.arg("portal-pdf-item", "type", &r.rtype)
                 } else {

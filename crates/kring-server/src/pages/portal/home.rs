@@ -219,7 +219,12 @@ pub async fn page(
             },
         ));
     }
-    for p in plans.iter().filter(|p| p.last_updated > since_ms) {
+    // Changes to the plans since the last visit, except the person's own (a comment …).
+    for p in plans
+        .iter()
+        .filter(|p| p.last_updated > since_ms)
+        .filter(|p| kring_record::meta::changed_by(&json(p)) != Some(own.me.as_str()))
+    {
         let crisis = kring_access::category::is_crisis_plan(&p.body);
         news.push((
             p.last_updated,
@@ -241,7 +246,7 @@ pub async fn page(
     let mut joined: Vec<(chrono::NaiveDate, String)> = Vec::new();
     for c in &circles {
         for m in Circle::from_json(&c.id, &json(c)).memberships {
-            if let Some(start) = m.period.start.filter(|s| *s > since_day) {
+            if let Some(start) = m.period.start.filter(|s| *s >= since_day) {
                 joined.push((start, m.member.clone()));
             }
         }

@@ -248,7 +248,8 @@ async fn render_page(
         .record
         .explain(&person.caller, Action::Update, "CareTeam", &id, b"")
         .permit;
-    let may_add = super::may_write(state, person, &id, "CarePlan", b"{}");
+    // Agreements are added by the circle's professionals (a client writes comments instead).
+    let may_add = !client.in_portal() && super::may_write(state, person, &id, "CarePlan", b"{}");
     let circle = search(
         state,
         person,
@@ -476,10 +477,21 @@ async fn render_page(
         .as_ref()
         .map(contributions::agreements_to)
         .unwrap_or_default();
+    // The version of the plan's last change by a professional: a client's or parent's comment
+    // or agreement since then does not ask for agreement again.
+    let last_professional_change = history
+        .iter()
+        .zip(&history_json)
+        .find(|(_, v)| {
+            !kring_record::meta::changed_by(v)
+                .is_some_and(|r| r.starts_with("Patient/") || r.starts_with("RelatedPerson/"))
+        })
+        .map(|(h, _)| h.version.version)
+        .unwrap_or(plan_version);
     let agreed_now = portal_me.as_ref().is_some_and(|me| {
         agreements_to
             .iter()
-            .any(|(who, _, v)| who == me && *v + 1 >= plan_version)
+            .any(|(who, _, v)| who == me && *v >= last_professional_change)
     });
     let agreed = agreements_to
         .iter()
