@@ -3,7 +3,9 @@
 //! professionals, circles and locations) until the record holds `--resources`; 32 (`--clients`)
 //! signed-in professionals — the same kind of location worker in 32 copies — then each open
 //! the client page, "my clients" and the round list, write reports and sign off doses, one kind
-//! of request per run, through the production router over HTTP.
+//! of request per run, through the production router over HTTP. Beside them, 32 signed-in
+//! clients (the adult client of each copy) open the portal's start page, and one client with
+//! 2,000 resources downloads their whole record.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -321,7 +323,108 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
             csrf: session.csrf,
         });
     }
+    // The portal's users: the adult client of each of the first copies, signed in; the first
+    // of them is given 2,000 resources in all, for the download.
+    let adult = network
+        .resources
+        .iter()
+        .filter(|r| r["resourceType"] == "Patient")
+        .find(|p| {
+            p["birthDate"]
+                .as_str()
+                .and_then(|b| chrono::NaiveDate::parse_from_str(b, "%Y-%m-%d").ok())
+                .and_then(|b| kring_demo::today().years_since(b))
+                .is_some_and(|a| a >= 18)
+        })
+        .and_then(|p| p["id"].as_str())
+        .ok_or_else(|| anyhow::anyhow!("the demo network has no adult client"))?
+        .to_string();
+    let mut portal_users = Vec::new();
+    for k in 0..args.clients {
+        let username = format!("bench.client.{k}");
+        let mut a = kring_server::auth::accounts::blank(
+            &username,
+            kring_server::auth::accounts::Kind::Client,
+        );
+        a.patient = Some(prefixed(k, &adult));
+        if kring_server::auth::accounts::load(&*accounts, &username)
+            .await?
+            .is_none()
+        {
+            kring_server::auth::accounts::create(
+                &*accounts,
+                a,
+                "bench password, not a secret",
+                true,
+            )
+            .await?;
+        }
+        let (cookie, session) = kring_server::auth::sessions::start(
+            &*accounts,
+            &username,
+            true,
+            kring_server::auth::now_ms(),
+        )
+        .await?;
+        portal_users.push(User {
+            k,
+            cookie,
+            csrf: session.csrf,
+        });
+    }
+    let big = prefixed(0, &adult);
+    let held = record
+        .everything(&caller, &big, &[("_count".into(), "1".into())])
+        .await
+        .map(|o| o.matches.len())
+        .unwrap_or(0);
+    if !loaded && held > 0 {
+        // Reports until the client holds 2,000 resources (what $everything counts).
+        let mut total = 0usize;
+        let mut offset = 0usize;
+        loop {
+            let out = record
+                .everything(
+                    &caller,
+                    &big,
+                    &[
+                        ("_count".into(), "1000".into()),
+                        ("_offset".into(), offset.to_string()),
+                    ],
+                )
+                .await?;
+            total += out.matches.len();
+            offset += out.count;
+            if !out.more {
+                break;
+            }
+        }
+        let lines: Vec<Vec<u8>> = (total..2_000)
+            .map(|n| {
+                let mut v = kring_record::reports::new_report(
+                    &big,
+                    &format!(
+                        "PractitionerRole/{}",
+                        prefixed(0, &format!("{}-role", w.practitioner))
+                    ),
+                    kring_record::reports::ReportKind::Note,
+                    "Rustige dag. Afspraken nagekomen, niets bijzonders.",
+                    n % 2 == 0,
+                    "2026-11-02T10:00:00+01:00",
+                );
+                // Restore takes resources with their id.
+                v["id"] = Value::String(format!("{big}-dl-{n}"));
+                serde_json::to_vec(&v).expect("serialises")
+            })
+            .collect();
+        for chunk in lines.chunks(500) {
+            for r in record.restore(&caller, chunk.to_vec()).await? {
+                r?;
+            }
+        }
+    }
     let users = Arc::new(users);
+    let portal_users = Arc::new(portal_users);
     let w = Arc::new(w);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -350,13 +453,18 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "round list",
         "write a report",
         "sign off a dose",
+        "portal start page",
     ];
     for (what, pause) in kinds
         .iter()
         .map(|k| (*k, 1_000u64))
         .chain(kinds.iter().map(|k| (*k, 0u64)))
     {
-        let (users, w, base) = (users.clone(), w.clone(), base.clone());
+        let (users, w, base) = if what == "portal start page" {
+            (portal_users.clone(), w.clone(), base.clone())
+        } else {
+            (users.clone(), w.clone(), base.clone())
+        };
         // The flat-out pass signs off other days than the paced one.
         let run_day = run_day + if pause == 0 { 20_000 } else { 0 };
         let steal = HostSteal::start();
@@ -377,6 +485,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
                         200,
                     ),
                     "my clients" => ("GET", format!("{base}/clienten"), None, 200),
+                    "portal start page" => ("GET", format!("{base}/mijn"), None, 200),
                     "round list" => (
                         "GET",
                         format!(
@@ -440,6 +549,36 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
             result.ops as f64 / result.seconds,
             result.errors,
             steal.note()
+        );
+    }
+    // The whole record of the client with 2,000 resources, as NDJSON and as a FHIR Bundle.
+    let client: HttpClient =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let user = &portal_users[0];
+    for (what, path) in [
+        ("NDJSON", "/mijn/gegevens/dossier.ndjson"),
+        ("Bundle", "/mijn/gegevens/dossier.json"),
+    ] {
+        let mut times = Vec::new();
+        let mut lines = 0;
+        for _ in 0..5 {
+            let start = Instant::now();
+            let (status, body) = page(&client, user, "GET", &format!("{base}{path}"), None).await?;
+            anyhow::ensure!(status == 200, "download: status {status}");
+            times.push(start.elapsed().as_secs_f64());
+            lines = body.iter().filter(|b| **b == b'\n').count().max(
+                serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|v| v["entry"].as_array().map(Vec::len))
+                    .unwrap_or(0),
+            );
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "Download of a whole record ({what}, {lines} resources): median {:.0} ms, slowest {:.0} ms of 5.",
+            times[2] * 1000.0,
+            times[4] * 1000.0
         );
     }
     server.abort();
