@@ -72,28 +72,7 @@ impl Record {
                 id: r.id.clone(),
             })
             .collect();
-        // The references of the rows, from their bodies as the index holds them (the same
-        // FHIRPath extraction as at write time): asking the index for the references of a
-        // thousand rows at once made the database walk every reference of their types.
-        let params = self.reference_params(&keys);
-        let mut refs: std::collections::BTreeSet<ResourceKey> = Default::default();
-        for r in &rows {
-            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&r.body) else {
-                continue;
-            };
-            for e in kring_fhir::index::extract(self.defs, &v) {
-                if let kring_fhir::index::IndexValue::Reference {
-                    target_type: Some(rtype),
-                    target_id: Some(id),
-                    ..
-                } = e.value
-                {
-                    if params.contains(&e.param) {
-                        refs.insert(ResourceKey { rtype, id });
-                    }
-                }
-            }
-        }
+        let refs = self.references_in(&rows, &self.reference_params(&keys));
         let shared: Vec<ResourceKey> = refs.into_iter().filter(|k| !keys.contains(k)).collect();
         let included: Vec<_> = self
             .permitted(caller, self.store.read_many(&shared).await?)

@@ -266,27 +266,33 @@ impl Record {
             })
             .collect();
         let mut out = Vec::new();
-        let mut frontier: Vec<ResourceKey> = seen.iter().cloned().collect();
+        let mut frontier: Vec<StoredResource> = matches.to_vec();
         for round in 0..2 {
             let mut found = Vec::new();
             for inc in includes.iter().filter(|i| round == 0 || i.iterate) {
                 // `_include` starts from resources of its source type; `_revinclude` from the
                 // resources referred to, whatever their type.
-                let sources: Vec<ResourceKey> = frontier
+                let sources: Vec<&StoredResource> = frontier
                     .iter()
-                    .filter(|k| {
-                        inc.reverse || inc.source_type.is_empty() || k.rtype == inc.source_type
+                    .filter(|r| {
+                        inc.reverse || inc.source_type.is_empty() || r.rtype == inc.source_type
                     })
-                    .cloned()
                     .collect();
                 if sources.is_empty() {
                     continue;
                 }
-                let keys = if inc.reverse {
+                let source_keys: Vec<ResourceKey> = sources
+                    .iter()
+                    .map(|r| ResourceKey {
+                        rtype: r.rtype.clone(),
+                        id: r.id.clone(),
+                    })
+                    .collect();
+                let keys: Vec<ResourceKey> = if inc.reverse {
                     match &inc.param {
                         Some(p) => {
                             self.store
-                                .referrers_to(&inc.source_type, p, &sources)
+                                .referrers_to(&inc.source_type, p, &source_keys)
                                 .await?
                         }
                         None => vec![],
@@ -294,9 +300,12 @@ impl Record {
                 } else {
                     let params = match &inc.param {
                         Some(p) => vec![p.clone()],
-                        None => self.reference_params(&sources),
+                        None => self.reference_params(&source_keys),
                     };
-                    let mut keys = self.store.references_from(&sources, &params).await?;
+                    let mut keys: Vec<ResourceKey> = self
+                        .references_in(sources.iter().copied(), &params)
+                        .into_iter()
+                        .collect();
                     if let Some(t) = &inc.target_type {
                         keys.retain(|k| &k.rtype == t);
                     }
@@ -308,16 +317,40 @@ impl Record {
                 break;
             }
             let rows = self.permitted(caller, self.store.read_many(&found).await?);
-            frontier = rows
-                .iter()
-                .map(|r| ResourceKey {
-                    rtype: r.rtype.clone(),
-                    id: r.id.clone(),
-                })
-                .collect();
+            frontier = rows.clone();
             out.extend(rows);
         }
         Ok(out)
+    }
+
+    /// The references of `rows` under the reference parameters `params`, from their bodies by
+    /// the same FHIRPath extraction that filled the index when they were written. Asking the
+    /// index instead (`(res_type, res_id) = … OR …`) makes the database walk every reference
+    /// of those types, as the index is ordered by type and parameter first.
+    pub(crate) fn references_in<'a>(
+        &self,
+        rows: impl IntoIterator<Item = &'a StoredResource>,
+        params: &[String],
+    ) -> BTreeSet<ResourceKey> {
+        let mut refs = BTreeSet::new();
+        for r in rows {
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&r.body) else {
+                continue;
+            };
+            for e in kring_fhir::index::extract(self.defs, &v) {
+                if let kring_fhir::index::IndexValue::Reference {
+                    target_type: Some(rtype),
+                    target_id: Some(id),
+                    ..
+                } = e.value
+                {
+                    if params.contains(&e.param) {
+                        refs.insert(ResourceKey { rtype, id });
+                    }
+                }
+            }
+        }
+        refs
     }
 
     /// Every reference parameter of the types among `keys`.
