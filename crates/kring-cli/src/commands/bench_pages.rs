@@ -191,6 +191,35 @@ async fn page(
     Ok((status, res.into_body().collect().await?.to_bytes()))
 }
 
+/// The account `a` (created when a reused database does not hold it yet), signed in with both
+/// factors, as the user of copy `k`.
+async fn signed_in(
+    accounts: &dyn kring_store::AccountStore,
+    a: kring_server::auth::accounts::Account,
+    k: usize,
+) -> anyhow::Result<User> {
+    let username = a.username.clone();
+    if kring_server::auth::accounts::load(accounts, &username)
+        .await?
+        .is_none()
+    {
+        kring_server::auth::accounts::create(accounts, a, "bench password, not a secret", true)
+            .await?;
+    }
+    let (cookie, session) = kring_server::auth::sessions::start(
+        accounts,
+        &username,
+        true,
+        kring_server::auth::now_ms(),
+    )
+    .await?;
+    Ok(User {
+        k,
+        cookie,
+        csrf: session.csrf,
+    })
+}
+
 fn form(pairs: &[(&str, &str)]) -> String {
     let mut f = form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
@@ -298,30 +327,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         a.organisation = Some(prefixed(k, &w.organisation));
         a.practitioner = Some(prefixed(k, &w.practitioner));
         a.role = Some(prefixed(k, &format!("{}-role", w.practitioner)));
-        if kring_server::auth::accounts::load(&*accounts, &username)
-            .await?
-            .is_none()
-        {
-            kring_server::auth::accounts::create(
-                &*accounts,
-                a,
-                "bench password, not a secret",
-                true,
-            )
-            .await?;
-        }
-        let (cookie, session) = kring_server::auth::sessions::start(
-            &*accounts,
-            &username,
-            true,
-            kring_server::auth::now_ms(),
-        )
-        .await?;
-        users.push(User {
-            k,
-            cookie,
-            csrf: session.csrf,
-        });
+        users.push(signed_in(&*accounts, a, k).await?);
     }
     // The portal's users: the adult client of each of the first copies, signed in; the first
     // of them is given 2,000 resources in all, for the download.
@@ -347,30 +353,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
             kring_server::auth::accounts::Kind::Client,
         );
         a.patient = Some(prefixed(k, &adult));
-        if kring_server::auth::accounts::load(&*accounts, &username)
-            .await?
-            .is_none()
-        {
-            kring_server::auth::accounts::create(
-                &*accounts,
-                a,
-                "bench password, not a secret",
-                true,
-            )
-            .await?;
-        }
-        let (cookie, session) = kring_server::auth::sessions::start(
-            &*accounts,
-            &username,
-            true,
-            kring_server::auth::now_ms(),
-        )
-        .await?;
-        portal_users.push(User {
-            k,
-            cookie,
-            csrf: session.csrf,
-        });
+        portal_users.push(signed_in(&*accounts, a, k).await?);
     }
     let big = prefixed(0, &adult);
     let held = record

@@ -290,12 +290,7 @@ both_backends!(
         let html = text(&html);
         assert!(html.contains("telt pas als jullie allebei ja zeggen"));
         assert!(!html.contains("telt meteen"));
-        let csrf = html
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap()
-            .to_string();
+        let token = csrf(&html);
         let post = |cookie: String, uri: &'static str, form: String| {
             let app = &app;
             async move {
@@ -320,7 +315,7 @@ both_backends!(
         let html = post(
             child.clone(),
             "/toestemming",
-            format!("csrf={csrf}&organisation=jeugd&category=reports&choice=deny"),
+            format!("csrf={token}&organisation=jeugd&category=reports&choice=deny"),
         )
         .await;
         assert!(
@@ -340,12 +335,7 @@ both_backends!(
             html.contains("Jeugdhulp Oost mag niet zien: rapportages"),
             "{html}"
         );
-        let parent_csrf = html
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap()
-            .to_string();
+        let parent_csrf = csrf(&html);
         let html = post(
             parent.clone(),
             "/toestemming/weigeren",
@@ -359,7 +349,7 @@ both_backends!(
         let html = post(
             child.clone(),
             "/toestemming/intrekken",
-            format!("csrf={csrf}&id={id}"),
+            format!("csrf={token}&id={id}"),
         )
         .await;
         assert!(
@@ -446,14 +436,25 @@ async fn director_and_plan(app: &TestApp) -> String {
         let r = app.put(&format!("/fhir/{path}"), &body).await;
         assert!(r.status.is_success(), "{path}: {:?}", r.body);
     }
-    let mut a = accounts::blank("ans.dekker", Kind::Professional);
-    a.organisation = Some("jeugd".into());
-    a.practitioner = Some("dir".into());
-    a.role = Some("dir-role".into());
+    professional(app, "ans.dekker", "jeugd", "dir").await
+}
+
+/// A signed-in professional of `organisation`, who is `Practitioner/{practitioner}` in the
+/// role `PractitionerRole/{practitioner}-role`: their session.
+async fn professional(
+    app: &TestApp,
+    username: &str,
+    organisation: &str,
+    practitioner: &str,
+) -> String {
+    let mut a = accounts::blank(username, Kind::Professional);
+    a.organisation = Some(organisation.into());
+    a.practitioner = Some(practitioner.into());
+    a.role = Some(format!("{practitioner}-role"));
     accounts::create(&*app.accounts, a, "correct horse battery staple", true)
         .await
         .unwrap();
-    sessions::start(&*app.accounts, "ans.dekker", true, now_ms())
+    sessions::start(&*app.accounts, username, true, now_ms())
         .await
         .unwrap()
         .0
@@ -655,17 +656,7 @@ both_backends!(
                 .status
                 .is_success());
         }
-        let mut a = accounts::blank("ilse.vos", Kind::Professional);
-        a.organisation = Some("ggz".into());
-        a.practitioner = Some("out".into());
-        a.role = Some("out-role".into());
-        accounts::create(&*app.accounts, a, "correct horse battery staple", true)
-            .await
-            .unwrap();
-        let outsider = sessions::start(&*app.accounts, "ilse.vos", true, now_ms())
-            .await
-            .unwrap()
-            .0;
+        let outsider = professional(&app, "ilse.vos", "ggz", "out").await;
         let (_, html) = get(&app, &outsider, "/noodtoegang").await;
         let token = csrf(&text(&html));
         let (status, to) = post_form(
