@@ -129,6 +129,14 @@ pub fn new_request(
     t
 }
 
+/// A request not yet answered nor withdrawn: it can still be withdrawn and answered.
+pub fn is_open(v: &Value) -> bool {
+    matches!(
+        v["status"].as_str(),
+        Some("requested" | "received" | "accepted" | "in-progress")
+    )
+}
+
 /// The answer given to a request (`Task.output[0].valueString`).
 pub fn answer_of(v: &Value) -> Option<&str> {
     v["output"][0]["valueString"].as_str()
@@ -229,14 +237,7 @@ pub fn check(
                     Ok(())
                 }
                 None => Err(ContributionRefusal::RequestNotYours),
-                Some(o)
-                    if !matches!(
-                        o["status"].as_str(),
-                        Some("requested" | "received" | "accepted" | "in-progress")
-                    ) =>
-                {
-                    Err(ContributionRefusal::RequestOnlyWithdrawn)
-                }
+                Some(o) if !is_open(o) => Err(ContributionRefusal::RequestOnlyWithdrawn),
                 Some(o) => {
                     let mut withdrawn = o.clone();
                     withdrawn["status"] = json!("cancelled");

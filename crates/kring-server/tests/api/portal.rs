@@ -291,31 +291,11 @@ both_backends!(
         assert!(html.contains("telt pas als jullie allebei ja zeggen"));
         assert!(!html.contains("telt meteen"));
         let token = csrf(&html);
-        let post = |cookie: String, uri: &'static str, form: String| {
-            let app = &app;
-            async move {
-                let req = Request::builder()
-                    .method(Method::POST)
-                    .uri(uri)
-                    .header(header::COOKIE, format!("{}={cookie}", sessions::COOKIE))
-                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-                let res = app
-                    .secure
-                    .clone()
-                    .oneshot(req.body(Body::from(form)).unwrap())
-                    .await
-                    .unwrap();
-                let body = http_body_util::BodyExt::collect(res.into_body())
-                    .await
-                    .unwrap()
-                    .to_bytes();
-                String::from_utf8_lossy(&body).into_owned()
-            }
-        };
-        let html = post(
-            child.clone(),
+        let (_, html) = post_form(
+            &app,
+            &child,
             "/toestemming",
-            format!("csrf={token}&organisation=jeugd&category=reports&choice=deny"),
+            &format!("csrf={token}&organisation=jeugd&category=reports&choice=deny"),
         )
         .await;
         assert!(
@@ -336,20 +316,22 @@ both_backends!(
             "{html}"
         );
         let parent_csrf = csrf(&html);
-        let html = post(
-            parent.clone(),
+        let (_, html) = post_form(
+            &app,
+            &parent,
             "/toestemming/weigeren",
-            format!("csrf={parent_csrf}&id={id}"),
+            &format!("csrf={parent_csrf}&id={id}"),
         )
         .await;
         assert!(html.contains("U zei nee"), "{html}");
         let c = app.get(&format!("/fhir/Consent/{id}")).await.body;
         assert_eq!(c["status"], "rejected");
         // Withdrawing is of a consent in force: a refused one is not asked about.
-        let html = post(
-            child.clone(),
+        let (_, html) = post_form(
+            &app,
+            &child,
             "/toestemming/intrekken",
-            format!("csrf={token}&id={id}"),
+            &format!("csrf={token}&id={id}"),
         )
         .await;
         assert!(
@@ -387,10 +369,11 @@ both_backends!(
             r.body
         );
         // Agreeing to it on the page is refused too: it is no longer a proposal.
-        let html = post(
-            parent.clone(),
+        let (_, html) = post_form(
+            &app,
+            &parent,
             "/toestemming/mee",
-            format!("csrf={parent_csrf}&id={id}"),
+            &format!("csrf={parent_csrf}&id={id}"),
         )
         .await;
         assert!(html.contains("intussen"), "{html}");

@@ -90,10 +90,7 @@ async fn render_page(
                     .as_str()
                     .map(|d| dates::fhir(d, person.lang))
                     .unwrap_or_default(),
-                open: matches!(
-                    status.as_str(),
-                    "requested" | "received" | "accepted" | "in-progress"
-                ),
+                open: contributions::is_open(&v),
                 status: t.get(&format!("request-status-{status}")),
                 answer: contributions::answer_of(&v).unwrap_or_default().to_string(),
             },

@@ -512,10 +512,7 @@ async fn render_page(
             let due = v["restriction"]["period"]["end"]
                 .as_str()
                 .and_then(parse_day);
-            let open = matches!(
-                v["status"].as_str(),
-                Some("requested" | "received" | "accepted" | "in-progress")
-            );
+            let open = contributions::is_open(v);
             RequestRow {
                 id: task.id.clone(),
                 version: task.version,
