@@ -43,6 +43,11 @@ pub enum Category {
     /// professional outside the circle stated. Never granted through a circle; the case
     /// director, the client's organisation and the client read them.
     Emergency,
+    /// Sharing decisions: the answers of the sharing aid (a `QuestionnaireResponse` of the
+    /// Kiezen en Delen questionnaire) and the grants they created (a `Consent` coded
+    /// `sharing-grant`). Never granted through a circle; the circle works with them, the
+    /// client reads those not withheld, the privacy officer reviews them.
+    Sharing,
 }
 
 impl Category {
@@ -73,6 +78,7 @@ impl Category {
             Category::Shared => "shared",
             Category::AccessLog => "access-log",
             Category::Emergency => "emergency",
+            Category::Sharing => "sharing",
         }
     }
 
@@ -83,6 +89,7 @@ impl Category {
             Category::Shared,
             Category::AccessLog,
             Category::Emergency,
+            Category::Sharing,
         ]
         .into_iter()
         .chain(Category::GRANTABLE)
@@ -105,6 +112,7 @@ impl Category {
             Category::Shared => "gedeelde gegevens",
             Category::AccessLog => "toegangslog",
             Category::Emergency => "meldingen van noodtoegang",
+            Category::Sharing => "deelbesluiten",
         }
     }
 
@@ -124,6 +132,7 @@ impl Category {
             Category::Shared => "shared data",
             Category::AccessLog => "access log",
             Category::Emergency => "notices of emergency access",
+            Category::Sharing => "sharing decisions",
         }
     }
 
@@ -142,8 +151,8 @@ impl fmt::Display for Category {
     }
 }
 
-/// The categories resources of `rtype` can fall in (more than one only for `CarePlan` and
-/// `Communication`).
+/// The categories resources of `rtype` can fall in (more than one only for `CarePlan`,
+/// `Communication`, `QuestionnaireResponse` and `Consent`).
 /// `client_data` says whether the type belongs to a client at all (its Patient compartment).
 pub fn categories_of_type(rtype: &str, client_data: bool) -> &'static [Category] {
     if rtype == "AuditEvent" {
@@ -178,23 +187,20 @@ pub fn categories_of_type(rtype: &str, client_data: bool) -> &'static [Category]
         | "Immunization"
         | "ImmunizationRecommendation"
         | "ImmunizationEvaluation" => &[Category::Medication],
-        "DocumentReference"
-        | "DocumentManifest"
-        | "Composition"
-        | "Media"
-        | "Binary"
-        | "QuestionnaireResponse" => &[Category::Documents],
+        "DocumentReference" | "DocumentManifest" | "Composition" | "Media" | "Binary" => {
+            &[Category::Documents]
+        }
+        "QuestionnaireResponse" => &[Category::Documents, Category::Sharing],
         "RiskAssessment" | "DetectedIssue" | "AdverseEvent" => &[Category::Safety],
         "CareTeam" => &[Category::Circle],
-        "Consent" => &[Category::Consent],
+        "Consent" => &[Category::Consent, Category::Sharing],
         // Every other clinical type (Condition, Procedure, ClinicalImpression, DiagnosticReport,
         // …) is a treatment note: the most guarded of the ordinary categories.
         _ => &[Category::TreatmentNotes],
     }
 }
 
-/// The category of one resource, from its type and (for `CarePlan` and `Communication`) its
-/// content.
+/// The category of one resource, from its type and (for the types with several) its content.
 pub fn category_of(rtype: &str, client_data: bool, body: &[u8]) -> Category {
     let cats = categories_of_type(rtype, client_data);
     if cats.len() == 1 {
@@ -203,6 +209,10 @@ pub fn category_of(rtype: &str, client_data: bool, body: &[u8]) -> Category {
     match rtype {
         "Communication" if is_emergency_notice(body) => Category::Emergency,
         "Communication" => Category::Reports,
+        "QuestionnaireResponse" if crate::sharing::is_aid_answer_bytes(body) => Category::Sharing,
+        "QuestionnaireResponse" => Category::Documents,
+        "Consent" if crate::sharing::is_grant_bytes(body) => Category::Sharing,
+        "Consent" => Category::Consent,
         _ if is_crisis_plan(body) => Category::CrisisPlan,
         _ => Category::SupportPlan,
     }

@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::circle::{Circle, Membership};
 use crate::consent::ConsentRecord;
 use crate::emergency::{Emergency, EMERGENCY_CATEGORY, EMERGENCY_SYSTEM};
+use crate::sharing::Grant;
 
 /// The resource types whose content the decision depends on.
 pub const WATCHED_TYPES: &[&str] = &[
@@ -95,6 +96,8 @@ pub struct Facts {
     pub circles: HashMap<String, Circle>,
     pub consents: HashMap<String, ConsentRecord>,
     pub emergencies: HashMap<String, Emergency>,
+    /// Sharing grants (Consents coded `sharing-grant`), apart from the client's consents.
+    pub grants: HashMap<String, Grant>,
     /// client → its circles.
     circles_of_client: HashMap<String, BTreeSet<String>>,
     /// member reference (`PractitionerRole/r`, `Organization/o`, `CareTeam/team` …) → circles
@@ -106,6 +109,9 @@ pub struct Facts {
     consents_of_client: HashMap<String, BTreeSet<String>>,
     /// practitioner → emergency declarations.
     emergencies_of_practitioner: HashMap<String, BTreeSet<String>>,
+    /// recipient reference (`Organization/o`, `Practitioner/p`, `PractitionerRole/r`) →
+    /// grants naming it.
+    grants_of_recipient: HashMap<String, BTreeSet<String>>,
 }
 
 impl Facts {
@@ -177,7 +183,18 @@ impl Facts {
                         remove_from(&mut self.consents_of_client, &c, id);
                     }
                 }
-                if let Some(v) = body {
+                if let Some(old) = self.grants.remove(id) {
+                    remove_from(&mut self.grants_of_recipient, &old.recipient, id);
+                }
+                if let Some(v) = body.filter(|v| crate::sharing::is_grant(v)) {
+                    if let Some(g) = Grant::from_json(id, v) {
+                        self.grants_of_recipient
+                            .entry(g.recipient.clone())
+                            .or_default()
+                            .insert(id.to_string());
+                        self.grants.insert(id.to_string(), g);
+                    }
+                } else if let Some(v) = body {
                     let c = ConsentRecord::from_json(id, v);
                     if let Some(client) = &c.client {
                         self.consents_of_client
@@ -329,6 +346,20 @@ impl Facts {
             .flatten()
             .filter_map(|id| self.emergencies.get(id))
             .filter(move |e| e.running(now))
+    }
+
+    /// The grants naming any of `recipients` that run on `today`.
+    pub fn running_grants<'a>(
+        &'a self,
+        recipients: &'a [String],
+        today: NaiveDate,
+    ) -> impl Iterator<Item = &'a Grant> + 'a {
+        recipients
+            .iter()
+            .filter_map(|r| self.grants_of_recipient.get(r))
+            .flatten()
+            .filter_map(|id| self.grants.get(id))
+            .filter(move |g| g.running(today))
     }
 
     /// Whether `reference` (`RelatedPerson/…`) is a parent with authority of `client`.

@@ -17,6 +17,7 @@ mod need_to_know;
 pub mod policy;
 mod reason;
 pub mod scopes;
+pub mod sharing;
 mod subject;
 
 use kring_store::search::ClientScope;
@@ -73,6 +74,18 @@ pub trait AccessDecision: Send + Sync + 'static {
         target: &Target,
     ) -> Decision {
         self.decide(subject, action, target)
+    }
+
+    /// What the decision's facts say about sharing `categories` of `client` with `recipient`
+    /// (`Organization/…`, `Practitioner/…`, `PractitionerRole/…`): the sharing aid's answers
+    /// from the record. Unknown (`None`) where the decision keeps no such facts.
+    fn sharing_facts(
+        &self,
+        _client: &str,
+        _recipient: &str,
+        _categories: &[Category],
+    ) -> sharing::SharingFacts {
+        sharing::SharingFacts::default()
     }
 
     /// The emergency accesses of `subject` that run now: (client, declared at in ms).

@@ -17,6 +17,7 @@ use crate::emergency::{EMERGENCY_CATEGORY, EMERGENCY_SYSTEM};
 use crate::facts::{is_emergency_declaration, Facts, WATCHED_TYPES};
 use crate::policy::{Policy, PolicyError, RequestFacts};
 use crate::reason::Reason;
+use crate::sharing::{AID_QUESTIONNAIRE, GRANT_CODE, GRANT_SYSTEM};
 use crate::subject::{Action, Decision, Subject, Target};
 use crate::{AccessDecision, Pending};
 
@@ -165,16 +166,30 @@ impl NeedToKnow {
 
 /// The condition that picks out one category among the resources of a type with several.
 fn only_category(rtype: &str, category: Category) -> Option<AnyOf> {
-    let (system, code, that) = match rtype {
-        "CarePlan" => (PLAN_CATEGORY_SYSTEM, "crisis", Category::CrisisPlan),
-        "Communication" => (EMERGENCY_SYSTEM, EMERGENCY_CATEGORY, Category::Emergency),
+    let token = |system: &str, code: &str| Cond::Token {
+        param: "category".into(),
+        what: TokenMatch::SystemCode(Some(system.into()), code.into()),
+    };
+    let (cond, that) = match rtype {
+        "CarePlan" => (token(PLAN_CATEGORY_SYSTEM, "crisis"), Category::CrisisPlan),
+        "Communication" => (
+            token(EMERGENCY_SYSTEM, EMERGENCY_CATEGORY),
+            Category::Emergency,
+        ),
+        "Consent" => (token(GRANT_SYSTEM, GRANT_CODE), Category::Sharing),
+        "QuestionnaireResponse" => (
+            Cond::Reference {
+                param: "questionnaire".into(),
+                target_type: None,
+                target_id: None,
+                url: Some(AID_QUESTIONNAIRE.into()),
+            },
+            Category::Sharing,
+        ),
         _ => return None,
     };
     Some(AnyOf {
-        conds: vec![Cond::Token {
-            param: "category".into(),
-            what: TokenMatch::SystemCode(Some(system.into()), code.into()),
-        }],
+        conds: vec![cond],
         negate: category != that,
     })
 }
@@ -195,11 +210,23 @@ fn candidate_clients(facts: &Facts, subject: &Subject, now: DateTime<Utc>) -> BT
                 }
             }
             out.extend(facts.emergency_clients(practitioner, now));
+            let recipients = grant_recipients(facts, subject, today);
+            out.extend(
+                facts
+                    .running_grants(&recipients, today)
+                    .map(|g| g.client.clone()),
+            );
         }
         Subject::Partner { organisation, .. } => {
             for c in facts.circles_of_organisation(organisation) {
                 out.extend(c.client.clone());
             }
+            let recipients = grant_recipients(facts, subject, today);
+            out.extend(
+                facts
+                    .running_grants(&recipients, today)
+                    .map(|g| g.client.clone()),
+            );
         }
         Subject::Client { patient, .. } | Subject::Representative { patient, .. } => {
             out.insert(patient.clone());
@@ -248,6 +275,25 @@ fn member_keys(
     keys
 }
 
+/// The references a sharing grant can name the asker by: for a professional their role,
+/// themselves, their teams and their organisation; for a partner system its organisation.
+fn grant_recipients(facts: &Facts, subject: &Subject, today: chrono::NaiveDate) -> Vec<String> {
+    match subject {
+        Subject::Professional {
+            practitioner,
+            role,
+            organisation,
+            ..
+        } => {
+            let mut keys = member_keys(facts, practitioner, role, today);
+            keys.push(format!("Organization/{organisation}"));
+            keys
+        }
+        Subject::Partner { organisation, .. } => vec![format!("Organization/{organisation}")],
+        _ => vec![],
+    }
+}
+
 /// The facts of one request and the grounds they rest on.
 fn request_facts(
     facts: &Facts,
@@ -265,6 +311,7 @@ fn request_facts(
         category: target.category.code(),
         shared,
         consent: "none",
+        withheld: target.withheld,
         ..RequestFacts::default()
     };
     let mut grounds = Vec::new();
@@ -355,6 +402,15 @@ fn request_facts(
             &mut f,
             &mut grounds,
         );
+        let recipients = grant_recipients(facts, subject, today);
+        for g in facts
+            .running_grants(&recipients, today)
+            .filter(|g| g.client == client && g.categories.contains(&target.category))
+        {
+            f.grant = true;
+            f.grant_without_consent |= g.ground.without_consent();
+            grounds.push(Reason::Grant(g.id.clone()));
+        }
     }
     f.granted = granted.into_iter().map(Category::code).collect();
     (f, grounds)
@@ -485,6 +541,73 @@ impl AccessDecision for NeedToKnow {
         }
     }
 
+    fn sharing_facts(
+        &self,
+        client: &str,
+        recipient: &str,
+        categories: &[Category],
+    ) -> crate::sharing::SharingFacts {
+        let facts = self.facts.read().expect("facts lock");
+        let today = Utc::now().date_naive();
+        let role_org = |role: &str| facts.roles.get(role).and_then(|r| r.organisation.clone());
+        // The recipient's organisation, and the references a membership may name them by.
+        let (organisation, names): (Option<String>, Vec<String>) =
+            if let Some(o) = crate::facts::reference_id(recipient, "Organization") {
+                (Some(o), vec![])
+            } else if let Some(r) = crate::facts::reference_id(recipient, "PractitionerRole") {
+                let p = facts.roles.get(&r).and_then(|r| r.practitioner.clone());
+                let mut names = vec![recipient.to_string()];
+                names.extend(p.map(|p| format!("Practitioner/{p}")));
+                (role_org(&r), names)
+            } else if let Some(p) = crate::facts::reference_id(recipient, "Practitioner") {
+                let roles: Vec<String> = facts
+                    .roles
+                    .iter()
+                    .filter(|(_, r)| r.practitioner.as_deref() == Some(p.as_str()))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                let organisation = roles.iter().find_map(|r| role_org(r));
+                let mut names = vec![recipient.to_string()];
+                names.extend(roles.iter().map(|r| format!("PractitionerRole/{r}")));
+                (organisation, names)
+            } else {
+                return crate::sharing::SharingFacts::default();
+            };
+        let in_circle = running_memberships(&facts, client, today).any(|(_, m)| {
+            if names.is_empty() {
+                facts.organisation_of(m) == organisation
+            } else {
+                names.contains(&m.member)
+            }
+        });
+        let consent = organisation.as_deref().and_then(|org| {
+            let valid: Vec<&ConsentRecord> = facts
+                .consents_of(client)
+                .filter(|c| consent_is_valid(&facts, c, today).is_ok())
+                .collect();
+            let answers: Vec<Resolution> = categories
+                .iter()
+                .map(|c| resolve(valid.clone(), org, *c, today))
+                .collect();
+            if answers.iter().any(|r| matches!(r, Resolution::Deny { .. })) {
+                Some(false)
+            } else if !answers.is_empty()
+                && answers
+                    .iter()
+                    .all(|r| matches!(r, Resolution::Permit { .. }))
+            {
+                Some(true)
+            } else {
+                None
+            }
+        });
+        crate::sharing::SharingFacts {
+            in_circle: Some(in_circle),
+            consent,
+            age: facts.clients.get(client).and_then(|c| c.age_on(today)),
+        }
+    }
+
     fn running_emergencies(&self, subject: &Subject) -> Vec<(String, i64)> {
         let Subject::Professional { practitioner, .. } = subject else {
             return vec![];
@@ -537,6 +660,11 @@ impl AccessDecision for NeedToKnow {
             // whose givers do not satisfy the age rules.
             "Consent" if *subject != Subject::Operator => {
                 let v: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+                // A sharing grant is a professional's decision, not a consent: the record
+                // checks it against the aid's answer behind it.
+                if crate::sharing::is_grant(&v) {
+                    return Ok(());
+                }
                 let c = ConsentRecord::from_json("new", &v);
                 let committed;
                 let facts = match &pending.0 {

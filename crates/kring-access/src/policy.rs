@@ -59,6 +59,9 @@ pub struct RequestFacts {
     pub represents: bool,
     pub scope_allows: bool,
     pub new_client: bool,
+    pub grant: bool,
+    pub grant_without_consent: bool,
+    pub withheld: bool,
 }
 
 /// (asker type, action, facts): everything an answer depends on.
@@ -247,6 +250,9 @@ impl Policy {
             ("represents".into(), b(f.represents)),
             ("scope_allows".into(), b(f.scope_allows)),
             ("new_client".into(), b(f.new_client)),
+            ("grant".into(), b(f.grant)),
+            ("grant_without_consent".into(), b(f.grant_without_consent)),
+            ("withheld".into(), b(f.withheld)),
         ]);
         let Ok(context) = context else {
             tracing::error!("the request facts do not form a Cedar context; denying");

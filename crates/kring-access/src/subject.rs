@@ -147,6 +147,9 @@ pub struct Target {
     /// The organisation that owns the data, when the data says so; otherwise the client's
     /// managing organisation is taken.
     pub owner: Option<String>,
+    /// A sharing decision withheld from the client for now (telling them would endanger
+    /// the child or another person).
+    pub withheld: bool,
 }
 
 impl Target {
@@ -158,6 +161,7 @@ impl Target {
             client_key: client_key.to_string(),
             category,
             owner: None,
+            withheld: false,
         }
     }
 }

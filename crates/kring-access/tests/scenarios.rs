@@ -214,7 +214,111 @@ fn world() -> NeedToKnow {
     };
     declare("e-out", "p-out", 1);
     declare("e-late", "p-late", 5);
+    // Sharing grants: each rests on an aid answer (the record checks that; here only the
+    // decision is tried).
+    let day = |days: i64| (now().date_naive() + Duration::days(days)).to_string();
+    for (id, recipient, client, categories, ground, start, end, status) in [
+        (
+            "g-out",
+            "Practitioner/p-out",
+            "c13",
+            &["crisis-plan", "safety"][..],
+            "conflict-of-duties",
+            day(-1),
+            day(13),
+            "active",
+        ),
+        (
+            "g-gp-c17",
+            "Organization/huisarts",
+            "c17",
+            &["reports"][..],
+            "consent",
+            day(-3),
+            day(27),
+            "active",
+        ),
+        (
+            "g-gp-a40",
+            "PractitionerRole/r-gp",
+            "a40",
+            &["medication"][..],
+            "consent",
+            day(0),
+            day(1),
+            "active",
+        ),
+        (
+            "g-jh-a40",
+            "Organization/jeugdhulp",
+            "a40",
+            &["medication"][..],
+            "conflict-of-duties",
+            day(0),
+            day(30),
+            "active",
+        ),
+        (
+            "g-late",
+            "Practitioner/p-late",
+            "c8",
+            &["reports"][..],
+            "veilig-thuis-report",
+            day(-20),
+            day(-6),
+            "active",
+        ),
+        (
+            "g-withdrawn",
+            "Practitioner/p-late",
+            "c13",
+            &["identity"][..],
+            "co-treatment",
+            day(-2),
+            day(20),
+            "inactive",
+        ),
+    ] {
+        put(
+            "Consent",
+            id,
+            grant(recipient, client, categories, ground, &start, &end, status),
+        );
+    }
+    // a40 refuses the youth-care organisation medication (and the GP, in k-a40): a grant on a
+    // conflict of duties holds against that refusal, a grant on consent does not.
+    put(
+        "Consent",
+        "k-a40-jh",
+        consent(
+            "a40",
+            &["Patient/a40"],
+            json!({"type": "deny", "actor": [{"reference": {"reference": "Organization/jeugdhulp"}}],
+                   "class": [{"system": CAT, "code": "medication"}]}),
+        ),
+    );
     d
+}
+
+fn grant(
+    recipient: &str,
+    client: &str,
+    categories: &[&str],
+    ground: &str,
+    start: &str,
+    end: &str,
+    status: &str,
+) -> Value {
+    use kring_access::sharing::{GRANT_CODE, GRANT_SYSTEM, GROUND_SYSTEM};
+    json!({"resourceType": "Consent", "status": status,
+           "category": [{"coding": [{"system": GRANT_SYSTEM, "code": GRANT_CODE}]}],
+           "patient": {"reference": format!("Patient/{client}")},
+           "organization": [{"reference": "Organization/wijkteam"}],
+           "policyRule": {"coding": [{"system": GROUND_SYSTEM, "code": ground}]},
+           "sourceReference": {"reference": "QuestionnaireResponse/qr"},
+           "provision": {"type": "permit", "period": {"start": start, "end": end},
+               "actor": [{"reference": {"reference": recipient}}],
+               "class": categories.iter().map(|c| json!({"system": CAT, "code": c})).collect::<Vec<_>>()}})
 }
 
 fn pro(name: &str, org: &str) -> Subject {
@@ -262,6 +366,7 @@ fn rtype_of(cat: Category) -> &'static str {
         Category::Consent => "Consent",
         Category::Shared => "Organization",
         Category::AccessLog => "AuditEvent",
+        Category::Sharing => "QuestionnaireResponse",
     }
 }
 
@@ -353,6 +458,25 @@ fn scenario_table() {
         ("a partner deletes its own organisation's data", partner("jeugdhulp", all), Delete, "c8", Medication, true, "partner-organisation-deletes"),
         ("a partner without the delete scope does not", partner("jeugdhulp", "system/*.crus"), Delete, "c8", Medication, false, "deny-by-default"),
         ("a partner does not delete another organisation's data", partner("huisarts", all), Delete, "c8", Medication, false, "deny-by-default"),
+        ("a grant opens the crisis plan to a professional outside the circle", pro("out", "ggz"), Read, "c13", CrisisPlan, true, "sharing-grant"),
+        ("a grant naming safety opens it to one not named in the circle", pro("out", "ggz"), Search, "c13", Safety, true, "sharing-grant"),
+        ("a grant opens only its categories", pro("out", "ggz"), Read, "c13", Reports, false, "no-consent-for-other-organisation"),
+        ("a grant does not allow writing", pro("out", "ggz"), Update, "c13", CrisisPlan, false, "deny-by-default"),
+        ("a grant to an organisation opens the data to its people", pro("gp", "huisarts"), Read, "c17", Reports, true, "sharing-grant"),
+        ("a grant to an organisation opens it to its partner system", partner("huisarts", all), Read, "c17", Reports, true, "sharing-grant"),
+        ("a grant to an organisation still needs the partner's scope", partner("huisarts", "system/Patient.rs"), Read, "c17", Reports, false, "deny-by-default"),
+        ("a grant on a conflict of duties holds against a refusal", pro("jh", "jeugdhulp"), Read, "a40", Medication, true, "sharing-grant"),
+        ("a grant on consent does not hold against a refusal", pro("gp", "huisarts"), Read, "a40", Medication, false, "consent-denies"),
+        ("a grant past its end opens nothing", pro("late", "ggz"), Read, "c8", Reports, false, "no-running-membership"),
+        ("a withdrawn grant opens nothing", pro("late", "ggz"), Read, "c13", Identity, false, "no-running-membership"),
+        ("a member of the circle records a sharing decision", pro("gp", "huisarts"), Create, "c8", Sharing, true, "sharing-decisions"),
+        ("a member of the circle withdraws a share", pro("jh", "jeugdhulp"), Update, "c8", Sharing, true, "sharing-decisions"),
+        ("one outside the circle does not see sharing decisions", pro("out", "ggz"), Read, "c8", Sharing, false, "no-running-membership"),
+        ("a grant does not open the sharing decisions", pro("out", "ggz"), Read, "c13", Sharing, false, "deny-by-default"),
+        ("the privacy officer of the client's organisation reviews sharing", Subject::Officer { account: "o".into(), organisation: "jeugdhulp".into() }, Search, "c8", Sharing, true, "privacy-officer-reviews-sharing"),
+        ("a privacy officer of another organisation does not", Subject::Officer { account: "o".into(), organisation: "wijkteam".into() }, Search, "c8", Sharing, false, "deny-by-default"),
+        ("the client sees the sharing decisions about them", client("c17"), Read, "c17", Sharing, true, "own-record"),
+        ("a partner system does not record sharing decisions", partner("jeugdhulp", all), Create, "c8", Sharing, false, "deny-by-default"),
     ];
     assert!(table.len() >= 40);
     let mut failures = Vec::new();
@@ -379,6 +503,65 @@ fn scenario_table() {
         table.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn a_withheld_sharing_decision_is_hidden_from_the_client_and_parents_only() {
+    let d = world();
+    let mut t = Target::new("Consent", Some("g"), "c8", Sharing);
+    t.withheld = true;
+    let got = d.decide_at(&rep("c8-mum", "c8"), Read, &t, now());
+    assert!(!got.permit);
+    assert!(got
+        .reasons
+        .contains(&Reason::Rule("sharing-withheld-from-client".into())));
+    assert!(
+        !d.decide_at(
+            &client("c17"),
+            Read,
+            &Target {
+                client_key: "c17".into(),
+                ..t.clone()
+            },
+            now()
+        )
+        .permit
+    );
+    assert!(d.decide_at(&pro("jh", "jeugdhulp"), Read, &t, now()).permit);
+    let officer = Subject::Officer {
+        account: "o".into(),
+        organisation: "jeugdhulp".into(),
+    };
+    assert!(d.decide_at(&officer, Read, &t, now()).permit);
+}
+
+#[test]
+fn a_grant_is_named_as_the_ground_and_widens_the_search_scope() {
+    let d = world();
+    let got = d.decide_at(
+        &pro("out", "ggz"),
+        Read,
+        &Target::new("CarePlan", None, "c13", CrisisPlan),
+        now(),
+    );
+    assert!(
+        got.reasons.contains(&Reason::Grant("g-out".into())),
+        "{got:?}"
+    );
+    let scope = d.scope_at(&pro("out", "ggz"), "CarePlan", now()).unwrap();
+    // Only the crisis plans of c13 (and of a40, through the running emergency).
+    assert!(scope.clients.is_empty(), "{scope:?}");
+    assert!(
+        scope
+            .partial
+            .iter()
+            .any(|(cs, _)| cs.iter().any(|c| c == "c13")),
+        "{scope:?}"
+    );
+    let scope = d
+        .scope_at(&pro("out", "ggz"), "Observation", now())
+        .unwrap();
+    assert!(!scope.clients.iter().any(|c| c == "c13"), "{scope:?}");
 }
 
 #[test]
@@ -524,10 +707,14 @@ fn search_scope_lists_exactly_the_permitted_clients() {
         vec!["a40".to_string(), "c17".to_string(), "c8".to_string()]
     );
     let scope = d.scope_at(&pro("out", "ggz"), "CarePlan", now()).unwrap();
-    // Emergency: the crisis plan of a40 only, through a partial scope.
+    // Emergency: the crisis plan of a40 only, and through a sharing grant that of c13, in a
+    // partial scope.
     assert!(scope.clients.is_empty());
     assert_eq!(scope.partial.len(), 1);
-    assert_eq!(scope.partial[0].0, vec!["a40".to_string()]);
+    assert_eq!(
+        scope.partial[0].0,
+        vec!["a40".to_string(), "c13".to_string()]
+    );
     assert!(!scope.partial[0].1.negate);
     assert!(d.scope_at(&Subject::Operator, "Patient", now()).is_none());
     let _ = NaiveDate::MIN;

@@ -44,6 +44,10 @@ pub enum RecordError {
     /// [`crate::contributions`]).
     #[error("{0}")]
     Contribution(crate::contributions::ContributionRefusal),
+    /// A sharing decision or grant that breaks the rules of [`crate::sharing`] (a grant
+    /// without an aid answer behind it …) (422).
+    #[error("{0}")]
+    Sharing(crate::sharing::SharingRefusal),
     /// The access log cannot be written, so nothing may be returned (503).
     #[error("the access log is unavailable")]
     LogUnavailable,
@@ -167,7 +171,8 @@ impl RecordError {
             RecordError::Unprocessable(_)
             | RecordError::Medication(_)
             | RecordError::Work(_)
-            | RecordError::Contribution(_) => 422,
+            | RecordError::Contribution(_)
+            | RecordError::Sharing(_) => 422,
             RecordError::LogUnavailable | RecordError::Unavailable(_) => 503,
             RecordError::Internal(_) => 500,
         }
@@ -193,6 +198,7 @@ impl RecordError {
             RecordError::Medication(r) => OperationOutcome::single(Issue::error(IssueCode::BusinessRule, r.to_string())),
             RecordError::Work(r) => OperationOutcome::single(Issue::error(IssueCode::BusinessRule, r.to_string())),
             RecordError::Contribution(r) => OperationOutcome::single(Issue::error(IssueCode::BusinessRule, r.to_string())),
+            RecordError::Sharing(r) => OperationOutcome::single(Issue::error(IssueCode::BusinessRule, r.to_string())),
             RecordError::LogUnavailable => OperationOutcome::single(Issue::error(
                 IssueCode::Transient,
                 "the access log cannot be written at the moment, so no data is released; try again later",

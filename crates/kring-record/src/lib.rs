@@ -24,6 +24,7 @@ mod read;
 pub mod reports;
 pub mod rules;
 pub mod search;
+pub mod sharing;
 mod write;
 
 use std::sync::Arc;
@@ -416,7 +417,12 @@ pub(crate) fn target(rtype: &str, id: Option<&str>, client_key: &str) -> Target 
 /// Builds a target for a resource with its content (a CarePlan's category depends on it).
 pub(crate) fn target_body(rtype: &str, id: Option<&str>, client_key: &str, body: &[u8]) -> Target {
     let category = kring_access::category::category_of(rtype, !client_key.is_empty(), body);
-    Target::new(rtype, id, client_key, category)
+    let mut t = Target::new(rtype, id, client_key, category);
+    if category == kring_access::Category::Sharing {
+        t.withheld =
+            kring_access::sharing::withheld_from_client(body, chrono::Utc::now().date_naive());
+    }
+    t
 }
 
 /// Builds the target of a stored resource.

@@ -381,6 +381,20 @@ impl Record {
                     .map_err(RecordError::Contribution)?;
             }
         }
+        let was_sharing = old
+            .as_ref()
+            .is_some_and(|o| target_of(o).category == kring_access::Category::Sharing);
+        if t.category == kring_access::Category::Sharing || was_sharing {
+            self.check_sharing(
+                tx,
+                &work.pending,
+                caller,
+                &t,
+                bytes.as_deref(),
+                old.as_ref(),
+            )
+            .await?;
+        }
         if let (None, Some(o), false) = (
             &bytes,
             &old,
@@ -514,6 +528,69 @@ impl Record {
 
     /// The medication rule for an administration about to be written (see
     /// [`crate::medication`]).
+    /// The rules of sharing decisions ([`crate::sharing`]): an aid answer is kept as given and
+    /// its outcome follows from its answers; a grant rests on such an answer (read here, in
+    /// the transaction), covers only what its sharer may see, and is only withdrawn or
+    /// shortened; neither is deleted except by the operator.
+    async fn check_sharing(
+        &self,
+        tx: &mut dyn StoreTx,
+        pending: &kring_access::Pending,
+        caller: &Caller,
+        t: &kring_access::Target,
+        body: Option<&[u8]>,
+        old: Option<&kring_store::StoredResource>,
+    ) -> Result<()> {
+        use crate::sharing::{check_answer, check_grant, SharingRefusal, StoredAnswer};
+        let operator = caller.subject == kring_access::Subject::Operator;
+        let Some(body) = body else {
+            return if operator {
+                Ok(())
+            } else {
+                Err(RecordError::Sharing(SharingRefusal::Kept))
+            };
+        };
+        let new: Value = serde_json::from_slice(body).unwrap_or_default();
+        let old: Option<Value> = old.and_then(|o| serde_json::from_slice(&o.body).ok());
+        if t.rtype == "QuestionnaireResponse" {
+            return check_answer(&new, old.as_ref()).map_err(RecordError::Sharing);
+        }
+        let evidence = match new["sourceReference"]["reference"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("QuestionnaireResponse/"))
+        {
+            Some(id) => match tx.read("QuestionnaireResponse", id).await? {
+                Some(r) if !r.deleted => serde_json::from_slice::<Value>(&r.body)
+                    .ok()
+                    .and_then(|v| StoredAnswer::from_json(&v)),
+                _ => None,
+            },
+            None => None,
+        };
+        check_grant(
+            &new,
+            old.as_ref(),
+            evidence.as_ref(),
+            chrono::Utc::now().date_naive(),
+        )
+        .map_err(RecordError::Sharing)?;
+        // One shares only what one may see oneself.
+        if old.is_none() && !operator {
+            let grant = kring_access::sharing::Grant::from_json("new", &new);
+            for c in grant.iter().flat_map(|g| g.categories.iter()) {
+                let probe = kring_access::Target::new("Basic", None, &t.client_key, *c);
+                if !self
+                    .access
+                    .decide_pending(pending, &caller.subject, Action::Read, &probe)
+                    .permit
+                {
+                    return Err(RecordError::Sharing(SharingRefusal::NotYoursToShare));
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn check_administration(
         &self,
         tx: &mut dyn StoreTx,

@@ -17,6 +17,13 @@ pub async fn serve_record(cfg: &Config, opened: crate::open::Opened) -> anyhow::
         log,
         accounts,
     } = opened;
+    if record
+        .ensure_sharing_questionnaire()
+        .await
+        .context("cannot store the sharing aid's questionnaire")?
+    {
+        tracing::info!("the sharing aid's questionnaire (Kiezen en Delen) is stored");
+    }
     let listener = tokio::net::TcpListener::bind(&cfg.addr)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.addr))?;

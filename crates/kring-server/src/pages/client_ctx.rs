@@ -55,6 +55,7 @@ const PAGES: &[(&str, &str, Need)] = &[
         Need::Read(Category::Medication, "MedicationRequest"),
     ),
     ("/kring", "tab-circle", Need::ManageCircle),
+    ("/delen", "tab-sharing", Need::Share),
 ];
 
 #[derive(Clone, Copy)]
@@ -62,7 +63,13 @@ enum Need {
     Nothing,
     Read(Category, &'static str),
     ManageCircle,
+    /// May record a sharing decision (the aid "Mag ik dit delen?").
+    Share,
 }
+
+/// The body that makes a decision about a QuestionnaireResponse one about a sharing decision.
+const SHARING_PROBE: &[u8] =
+    br#"{"questionnaire":"https://kring.example/fhir/Questionnaire/kiezen-en-delen"}"#;
 
 /// The body that makes a decision about a CarePlan one about the crisis plan.
 pub const CRISIS_PLAN_PROBE: &[u8] = br#"{"category":[{"coding":[{"system":"https://kring.example/fhir/CodeSystem/plan-category","code":"crisis"}]}]}"#;
@@ -123,6 +130,7 @@ pub async fn open(
             Need::Read(Category::CrisisPlan, rtype) => may(Action::Read, rtype, CRISIS_PLAN_PROBE),
             Need::Read(_, rtype) => may(Action::Read, rtype, b"{}"),
             Need::ManageCircle => may(Action::Update, "CareTeam", b""),
+            Need::Share => may(Action::Create, "QuestionnaireResponse", SHARING_PROBE),
         })
         .map(|(path, key, _)| Tab {
             href: format!("/clienten/{id}{path}"),

@@ -167,7 +167,12 @@ async fn render_page(
         "Consent",
         &format!("patient=Patient/{client}&_count=200"),
     )
-    .await;
+    .await
+    .into_iter()
+    // Sharing grants are professionals' decisions, not the client's consents (they are
+    // shown on the circle page).
+    .filter(|c| !kring_access::sharing::is_grant(&json(c)))
+    .collect();
     let values: Vec<Value> = consents.iter().map(json).collect();
     let circles = search(
         state,

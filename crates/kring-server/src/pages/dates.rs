@@ -32,6 +32,11 @@ pub fn day(d: NaiveDate, lang: Lang) -> String {
     format!("{} {} {}", d.day(), month(lang, d.month()), d.year())
 }
 
+/// `dec 2026`: the month of a day.
+pub fn month_of(d: NaiveDate, lang: Lang) -> String {
+    format!("{} {}", month(lang, d.month()), d.year())
+}
+
 /// `2 aug 2026, 10:00` for a moment (ms since the epoch), in Dutch time.
 pub fn moment(ms: i64, lang: Lang) -> String {
     let t = local(ms);

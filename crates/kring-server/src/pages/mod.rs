@@ -29,6 +29,7 @@ pub mod person;
 mod portal;
 mod reasons;
 mod render;
+mod sharing;
 mod signin;
 mod style;
 mod visits;
@@ -106,6 +107,13 @@ pub fn routes() -> Router<AppState> {
         .route("/medicatie/aftekenen", post(work::medication::sign_off))
         .route("/medicatie/controles", get(work::medication::checks))
         .route("/clienten/{id}/kring", get(circle::page).post(circle::add))
+        .route(
+            "/clienten/{id}/delen",
+            get(sharing::page).post(sharing::step),
+        )
+        .route("/clienten/{id}/delen/vastleggen", post(sharing::record))
+        .route("/delen/intrekken", post(sharing::withdraw))
+        .route("/privacy/delen", get(sharing::officer))
         .route("/clienten/{id}/kring/beeindigen", post(circle::end))
         .route(
             "/noodtoegang",

@@ -17,5 +17,6 @@ mod pending;
 mod portal;
 mod robustness;
 mod search;
+mod sharing;
 mod signin;
 mod work;

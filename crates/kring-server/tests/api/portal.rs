@@ -18,7 +18,7 @@ const AUTHORITY: &str = "https://kring.example/fhir/CodeSystem/legal-authority";
 
 /// A child born `birth`, with a parent with authority, a circle, a support plan and reports
 /// (one written for the child); the parent's and the child's sessions.
-async fn family(app: &TestApp, birth: &str) -> (String, String) {
+pub(crate) async fn family(app: &TestApp, birth: &str) -> (String, String) {
     let put = |path: String, body: Value| async move {
         let mut body = body;
         body["id"] = json!(path.rsplit('/').next().unwrap());
@@ -83,7 +83,7 @@ async fn family(app: &TestApp, birth: &str) -> (String, String) {
     (cookies[0].clone(), cookies[1].clone())
 }
 
-async fn get(app: &TestApp, cookie: &str, uri: &str) -> (StatusCode, Vec<u8>) {
+pub(crate) async fn get(app: &TestApp, cookie: &str, uri: &str) -> (StatusCode, Vec<u8>) {
     let req = Request::builder()
         .method(Method::GET)
         .uri(uri)
@@ -102,12 +102,12 @@ async fn get(app: &TestApp, cookie: &str, uri: &str) -> (StatusCode, Vec<u8>) {
     (status, body.to_vec())
 }
 
-fn text(b: &[u8]) -> String {
+pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
 /// The day `years` years before today (Dutch time), as a FHIR date.
-fn years_ago(years: i32, plus_days: i64) -> String {
+pub(crate) fn years_ago(years: i32, plus_days: i64) -> String {
     let today = kring_server::pages::dates::today();
     let d = chrono::NaiveDate::from_ymd_opt(
         chrono::Datelike::year(&today) - years,
@@ -385,7 +385,7 @@ both_backends!(
 );
 
 /// The client's case director (and their session) and a support plan with one agreement.
-async fn director_and_plan(app: &TestApp) -> String {
+pub(crate) async fn director_and_plan(app: &TestApp) -> String {
     const ROLE: &str = "https://kring.example/fhir/CodeSystem/care-role";
     for (path, body) in [
         (
@@ -424,7 +424,7 @@ async fn director_and_plan(app: &TestApp) -> String {
 
 /// A signed-in professional of `organisation`, who is `Practitioner/{practitioner}` in the
 /// role `PractitionerRole/{practitioner}-role`: their session.
-async fn professional(
+pub(crate) async fn professional(
     app: &TestApp,
     username: &str,
     organisation: &str,
@@ -443,7 +443,12 @@ async fn professional(
         .0
 }
 
-async fn post_form(app: &TestApp, cookie: &str, uri: &str, form: &str) -> (StatusCode, String) {
+pub(crate) async fn post_form(
+    app: &TestApp,
+    cookie: &str,
+    uri: &str,
+    form: &str,
+) -> (StatusCode, String) {
     let req = Request::builder()
         .method(Method::POST)
         .uri(uri)
@@ -472,7 +477,7 @@ async fn post_form(app: &TestApp, cookie: &str, uri: &str, form: &str) -> (Statu
     )
 }
 
-fn csrf(html: &str) -> String {
+pub(crate) fn csrf(html: &str) -> String {
     html.split("name=\"csrf\" value=\"")
         .nth(1)
         .and_then(|r| r.split('"').next())

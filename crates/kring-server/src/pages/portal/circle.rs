@@ -35,6 +35,8 @@ struct CirclePage {
     f: Frame,
     members: Vec<MemberCard>,
     ended: Vec<MemberCard>,
+    /// What professionals shared under a decision of the sharing aid (not withheld).
+    grants: Vec<crate::pages::sharing::GrantRow>,
 }
 
 /// `GET /mijn/kring`.
@@ -57,6 +59,7 @@ pub async fn page(State(state): State<AppState>, person: Person) -> Result<Respo
     )
     .await
     .iter()
+    .filter(|c| !kring_access::sharing::is_grant(&json(c)))
     .map(|c| ConsentRecord::from_json(&c.id, &json(c)))
     // Only choices given by whom the age rules ask for today count.
     .filter(|c| {
@@ -135,9 +138,15 @@ pub async fn page(State(state): State<AppState>, person: Person) -> Result<Respo
     }
     // The case director first, then by name.
     members.sort_by(|a, b| b.director.cmp(&a.director).then(a.who.cmp(&b.who)));
+    let grants = crate::pages::sharing::for_portal(&state, &person, id).await;
     let f = own.frame(&person, "portal-circle-title", "/mijn/kring");
     Ok(render::page(
-        &CirclePage { f, members, ended },
+        &CirclePage {
+            f,
+            members,
+            ended,
+            grants,
+        },
         person.lang,
         person.set_lang,
     ))

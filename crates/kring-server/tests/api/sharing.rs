@@ -1,0 +1,404 @@
+//! Kiezen en Delen in the record, through the production router: the aid walked as a
+//! professional, the answer and the grant stored, the recipient outside the circle reading
+//! under the grant (and the log naming it), the client seeing it, the privacy officer
+//! reviewing it, a withdrawal that closes it, a grant withheld from the client, and a grant
+//! without an answer behind it refused.
+
+use axum::http::{Method, StatusCode};
+use kring_server::auth::accounts::{self, Kind};
+use kring_server::auth::{now_ms, sessions};
+use serde_json::{json, Value};
+
+use crate::both_backends;
+use crate::harness::TestApp;
+use crate::portal::{
+    csrf, director_and_plan, family, get, post_form, professional, text, years_ago,
+};
+
+const GRANTS: &str = "https://kring.example/fhir/CodeSystem/consent-kind|sharing-grant";
+
+/// A school outside the child's circle, with a teacher who has an account.
+async fn school(app: &TestApp) -> String {
+    for (path, body) in [
+        (
+            "Organization/school",
+            json!({"resourceType": "Organization", "name": "Basisschool De Linde"}),
+        ),
+        (
+            "Practitioner/juf",
+            json!({"resourceType": "Practitioner", "name": [{"family": "Visser", "given": ["Lotte"]}]}),
+        ),
+        (
+            "PractitionerRole/juf-role",
+            json!({"resourceType": "PractitionerRole", "practitioner": {"reference": "Practitioner/juf"},
+            "organization": {"reference": "Organization/school"}, "code": [{"text": "Intern begeleider"}]}),
+        ),
+    ] {
+        let mut body = body;
+        body["id"] = json!(path.rsplit('/').next().unwrap());
+        let r = app.put(&format!("/fhir/{path}"), &body).await;
+        assert!(r.status.is_success(), "{path}: {:?}", r.body);
+    }
+    professional(app, "lotte.visser", "school", "juf").await
+}
+
+/// The answers of a professional who shares the reports of a 13-year-old whose parents
+/// refused, in acute danger: a conflict of duties.
+fn acute_answers(endangers: bool) -> String {
+    [
+        ("protection-order", "no"),
+        ("veilig-thuis", "no"),
+        ("consent", "refused"),
+        ("acute", "yes"),
+        ("no-other-way", "yes"),
+        ("sharing-helps", "yes"),
+        ("good-professional", "no"),
+        ("minimum", "yes"),
+        ("others-privacy", "no"),
+        ("endangers-if-told", if endangers { "yes" } else { "no" }),
+    ]
+    .iter()
+    .map(|(q, a)| format!("&carried={q}%3A{a}"))
+    .collect()
+}
+
+const REQUEST: &str =
+    "recipient=Organization%2Fschool&category=reports&purpose=Veiligheid+op+school+vandaag";
+
+async fn grants(app: &TestApp, cookie: &str) -> Vec<Value> {
+    let r = app
+        .call_as_person(
+            cookie,
+            Method::GET,
+            &format!("/fhir/Consent?patient=Patient/kind&category={GRANTS}"),
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["entry"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e["resource"].clone())
+        .collect()
+}
+
+both_backends!(
+    a_sharing_decision_becomes_a_grant_the_recipient_uses_and_the_director_withdraws,
+    |app: TestApp| async move {
+        let (parent, child) = family(&app, &years_ago(13, -40)).await;
+        let director = director_and_plan(&app).await;
+        let teacher = school(&app).await;
+        // The teacher outside the circle sees nothing of the child.
+        let r = app
+            .call_as_person(
+                &teacher,
+                Method::GET,
+                "/fhir/Communication/r1",
+                &Value::Null,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+        // The director opens the aid from the client's page.
+        let (status, html) = get(&app, &director, "/clienten/kind").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(text(&html).contains("/clienten/kind/delen"));
+        let (status, html) = get(&app, &director, "/clienten/kind/delen").await;
+        assert_eq!(status, StatusCode::OK);
+        let html = text(&html);
+        assert!(html.contains("Mag ik dit delen?"), "{html}");
+        assert!(html.contains("Basisschool De Linde"));
+        let token = csrf(&html);
+        // Without a purpose the aid says what is missing.
+        let (status, body) = post_form(
+            &app,
+            &director,
+            "/clienten/kind/delen",
+            &format!("csrf={token}&recipient=Organization%2Fschool&category=reports&purpose=+"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("schrijf het doel op"), "{body}");
+        // The record answers whether the school is in the circle; the first question asked is
+        // about a child protection order (the child is 13).
+        let (_, body) = post_form(
+            &app,
+            &director,
+            "/clienten/kind/delen",
+            &format!("csrf={token}&{REQUEST}"),
+        )
+        .await;
+        assert!(
+            body.contains("data-question=\"protection-order\""),
+            "{body}"
+        );
+        assert!(body.contains("uit het dossier"), "{body}");
+        // With every answer given: a conflict of duties.
+        let (_, body) = post_form(
+            &app,
+            &director,
+            "/clienten/kind/delen",
+            &format!("csrf={token}&{REQUEST}{}", acute_answers(false)),
+        )
+        .await;
+        assert!(
+            body.contains("U mag delen: conflict van plichten"),
+            "{body}"
+        );
+        // Recorded, and shared for 7 days.
+        let (status, location) = post_form(
+            &app,
+            &director,
+            "/clienten/kind/delen/vastleggen",
+            &format!(
+                "csrf={token}&{REQUEST}{}&grant=reports&days=7",
+                acute_answers(false)
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+        assert!(
+            location.starts_with("/clienten/kind/delen?klaar=gedeeld"),
+            "{location}"
+        );
+        let all = grants(&app, &director).await;
+        assert_eq!(all.len(), 1, "{all:?}");
+        let grant = &all[0];
+        assert_eq!(
+            grant["policyRule"]["coding"][0]["code"],
+            "conflict-of-duties"
+        );
+        let grant_id = grant["id"].as_str().unwrap().to_string();
+        let answer = grant["sourceReference"]["reference"].as_str().unwrap();
+        assert!(answer.starts_with("QuestionnaireResponse/"));
+        let r = app
+            .call_as_person(
+                &director,
+                Method::GET,
+                &format!("/fhir/{answer}"),
+                &Value::Null,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.body["subject"]["reference"], "Patient/kind");
+
+        // The teacher now reads the reports (and only the reports), the log naming the grant.
+        let r = app
+            .call_as_person(
+                &teacher,
+                Method::GET,
+                "/fhir/Communication?subject=Patient/kind",
+                &Value::Null,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(
+            r.body["entry"].as_array().map(Vec::len),
+            Some(2),
+            "{:?}",
+            r.body
+        );
+        let r = app
+            .call_as_person(
+                &teacher,
+                Method::GET,
+                "/fhir/CarePlan/kind-plan",
+                &Value::Null,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        let log = app.log_lines().await;
+        let ground = format!("Consent/{grant_id}");
+        assert!(
+            log.iter().any(|l| l["user"]["id"] == "account/lotte.visser"
+                && l["outcome"] == "success"
+                && l["data"]["type"] == "Communication"
+                && l["grounds"]
+                    .as_array()
+                    .is_some_and(|g| g.iter().any(|g| g == ground.as_str()))),
+            "{log:?}"
+        );
+        // The answer and the grant are in the log as writes by the director.
+        for t in ["QuestionnaireResponse", "Consent"] {
+            assert!(log.iter().any(|l| l["user"]["id"] == "account/ans.dekker"
+                && l["data"]["type"] == t
+                && l["action"] == "C"));
+        }
+
+        // The child and the parent see what was shared, with whom and why.
+        for who in [&child, &parent] {
+            let (status, html) = get(&app, who, "/mijn/kring").await;
+            assert_eq!(status, StatusCode::OK);
+            let html = text(&html);
+            assert!(html.contains("Basisschool De Linde"), "{html}");
+            assert!(html.contains("conflict van plichten"), "{html}");
+        }
+
+        // The privacy officer of the child's organisation reviews it.
+        let mut officer = accounts::blank("privacy.jeugd", Kind::Officer);
+        officer.organisation = Some("jeugd".into());
+        accounts::create(
+            &*app.accounts,
+            officer,
+            "correct horse battery staple",
+            true,
+        )
+        .await
+        .unwrap();
+        let officer = sessions::start(&*app.accounts, "privacy.jeugd", true, now_ms())
+            .await
+            .unwrap()
+            .0;
+        let (status, html) = get(&app, &officer, "/privacy/delen").await;
+        assert_eq!(status, StatusCode::OK);
+        let html = text(&html);
+        assert!(
+            html.contains("Basisschool De Linde") && html.contains("conflict van plichten"),
+            "{html}"
+        );
+        assert!(html.contains("Veiligheid op school vandaag"));
+
+        // A change other than withdrawing is refused; withdrawing closes the share.
+        let mut longer = grant.clone();
+        longer["provision"]["period"]["end"] = json!("2099-01-01");
+        let r = app
+            .call_as_person(
+                &director,
+                Method::PUT,
+                &format!("/fhir/Consent/{grant_id}"),
+                &longer,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        let (status, location) = post_form(
+            &app,
+            &director,
+            "/delen/intrekken",
+            &format!("csrf={token}&grant={grant_id}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert!(location.contains("klaar=ingetrokken"));
+        let r = app
+            .call_as_person(
+                &teacher,
+                Method::GET,
+                "/fhir/Communication/r1",
+                &Value::Null,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        // Deleting a decision is refused: it stays in the file.
+        let r = app
+            .call_as_person(
+                &director,
+                Method::DELETE,
+                &format!("/fhir/{answer}"),
+                &Value::Null,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+        let r = app
+            .call_as_person(
+                &director,
+                Method::GET,
+                &format!("/fhir/{answer}"),
+                &Value::Null,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+);
+
+both_backends!(
+    a_grant_withheld_from_the_client_and_a_grant_without_an_answer,
+    |app: TestApp| async move {
+        let (parent, child) = family(&app, &years_ago(13, -40)).await;
+        let director = director_and_plan(&app).await;
+        school(&app).await;
+        let (_, html) = get(&app, &director, "/clienten/kind/delen").await;
+        let token = csrf(&text(&html));
+        let (status, _) = post_form(
+            &app,
+            &director,
+            "/clienten/kind/delen/vastleggen",
+            &format!(
+                "csrf={token}&{REQUEST}{}&grant=reports&days=7",
+                acute_answers(true)
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let all = grants(&app, &director).await;
+        assert_eq!(all.len(), 1);
+        let id = all[0]["id"].as_str().unwrap();
+        assert!(all[0]["extension"][0]["valueDate"].is_string());
+        // Neither the child nor the parent sees it, as if it did not exist.
+        for who in [&child, &parent] {
+            let (_, html) = get(&app, who, "/mijn/kring").await;
+            assert!(!text(&html).contains("Basisschool De Linde"));
+            let r = app
+                .call_as_person(
+                    who,
+                    Method::GET,
+                    &format!("/fhir/Consent/{id}"),
+                    &Value::Null,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND);
+        }
+        // A grant without an answer behind it cannot be written, even by the director.
+        let mut bare = all[0].clone();
+        bare.as_object_mut().unwrap().remove("id");
+        bare.as_object_mut().unwrap().remove("meta");
+        bare["sourceReference"] = json!({"reference": "QuestionnaireResponse/nothing"});
+        let r = app
+            .call_as_person(&director, Method::POST, "/fhir/Consent", &bare)
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        assert!(
+            r.diagnostics()
+                .contains("rests on an answer of the sharing aid"),
+            "{}",
+            r.diagnostics()
+        );
+        bare.as_object_mut().unwrap().remove("sourceReference");
+        let r = app
+            .call_as_person(&director, Method::POST, "/fhir/Consent", &bare)
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        // Nor by the operator.
+        let r = app.post("/fhir/Consent", &bare).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        // An answer whose outcome does not follow from its answers is refused.
+        let a = app
+            .call_as_person(
+                &director,
+                Method::GET,
+                &format!(
+                    "/fhir/{}",
+                    all[0]["sourceReference"]["reference"].as_str().unwrap()
+                ),
+                &Value::Null,
+            )
+            .await
+            .body;
+        let mut forged = a.clone();
+        forged.as_object_mut().unwrap().remove("id");
+        forged.as_object_mut().unwrap().remove("meta");
+        let items = forged["item"].as_array_mut().unwrap();
+        let outcome = items.iter_mut().find(|i| i["linkId"] == "outcome").unwrap();
+        outcome["item"][1]["answer"][0]["valueCoding"]["code"] = json!("co-treatment");
+        let r = app
+            .call_as_person(
+                &director,
+                Method::POST,
+                "/fhir/QuestionnaireResponse",
+                &forged,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    }
+);
