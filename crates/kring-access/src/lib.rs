@@ -88,6 +88,11 @@ pub trait AccessDecision: Send + Sync + 'static {
         sharing::SharingFacts::default()
     }
 
+    /// The sharing grants naming `subject` (or their organisation) that run today.
+    fn running_grants(&self, _subject: &Subject) -> Vec<sharing::Grant> {
+        vec![]
+    }
+
     /// The emergency accesses of `subject` that run now: (client, declared at in ms).
     fn running_emergencies(&self, _subject: &Subject) -> Vec<(String, i64)> {
         vec![]

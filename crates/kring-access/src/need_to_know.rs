@@ -405,7 +405,12 @@ fn request_facts(
         let recipients = grant_recipients(facts, subject, today);
         for g in facts
             .running_grants(&recipients, today)
-            .filter(|g| g.client == client && g.categories.contains(&target.category))
+            // A grant always names who the client is: data without its client is of no use.
+            .filter(|g| {
+                g.client == client
+                    && (g.categories.contains(&target.category)
+                        || target.category == Category::Identity)
+            })
         {
             f.grant = true;
             f.grant_without_consent |= g.ground.without_consent();
@@ -606,6 +611,17 @@ impl AccessDecision for NeedToKnow {
             consent,
             age: facts.clients.get(client).and_then(|c| c.age_on(today)),
         }
+    }
+
+    fn running_grants(&self, subject: &Subject) -> Vec<crate::sharing::Grant> {
+        let facts = self.facts.read().expect("facts lock");
+        let today = Utc::now().date_naive();
+        let recipients = grant_recipients(&facts, subject, today);
+        let mut out: Vec<crate::sharing::Grant> =
+            facts.running_grants(&recipients, today).cloned().collect();
+        out.sort_by(|a, b| a.end.cmp(&b.end).then(a.id.cmp(&b.id)));
+        out.dedup_by(|a, b| a.id == b.id);
+        out
     }
 
     fn running_emergencies(&self, subject: &Subject) -> Vec<(String, i64)> {

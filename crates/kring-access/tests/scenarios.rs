@@ -460,6 +460,7 @@ fn scenario_table() {
         ("a partner does not delete another organisation's data", partner("huisarts", all), Delete, "c8", Medication, false, "deny-by-default"),
         ("a grant opens the crisis plan to a professional outside the circle", pro("out", "ggz"), Read, "c13", CrisisPlan, true, "sharing-grant"),
         ("a grant naming safety opens it to one not named in the circle", pro("out", "ggz"), Search, "c13", Safety, true, "sharing-grant"),
+        ("a grant always names who the client is", pro("out", "ggz"), Read, "c13", Identity, true, "sharing-grant"),
         ("a grant opens only its categories", pro("out", "ggz"), Read, "c13", Reports, false, "no-consent-for-other-organisation"),
         ("a grant does not allow writing", pro("out", "ggz"), Update, "c13", CrisisPlan, false, "deny-by-default"),
         ("a grant to an organisation opens the data to its people", pro("gp", "huisarts"), Read, "c17", Reports, true, "sharing-grant"),

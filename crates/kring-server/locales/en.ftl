@@ -789,3 +789,6 @@ portal-shared-title = Shared after a decision of a care professional
 portal-shared-help = Sometimes a care professional may share data without your consent, for example to protect you or someone else. You see it here: with whom, what, why and for how long.
 portal-shared-none = Nothing was shared after such a decision.
 portal-shared-sees = sees: { $what },
+shared-with-me = Shared with you
+shared-with-me-help = A care professional decided to share this data with you (May I share this?). You see it until the end date; the access log names the decision at every access.
+shared-until = up to and including { $date }

@@ -789,3 +789,6 @@ portal-shared-title = Gedeeld na een besluit van een hulpverlener
 portal-shared-help = Soms mag een hulpverlener gegevens delen zonder uw toestemming, bijvoorbeeld om u of een ander te beschermen. Dat staat hier: met wie, wat, waarom en hoe lang.
 portal-shared-none = Er is niets gedeeld na zo'n besluit.
 portal-shared-sees = ziet: { $what },
+shared-with-me = Met u gedeeld
+shared-with-me-help = Een hulpverlener besloot deze gegevens met u te delen (Mag ik dit delen?). U ziet ze tot de einddatum; het toegangslog noemt het besluit bij elke inzage.
+shared-until = tot en met { $date }

@@ -562,6 +562,12 @@ impl crate::Record {
         })
     }
 
+    /// The sharing grants that name the caller (or their organisation) and run today: the
+    /// clients shared with them, what, and until when.
+    pub fn running_grants(&self, caller: &crate::Caller) -> Vec<kring_access::sharing::Grant> {
+        self.access.running_grants(&caller.subject)
+    }
+
     /// The words of the aid's questions as the caller reads them now: the stored
     /// questionnaire's, else the shipped ones.
     pub async fn sharing_texts(&self, caller: &crate::Caller) -> Texts {

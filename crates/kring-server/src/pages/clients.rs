@@ -85,12 +85,21 @@ pub struct EmergencyRow {
     pub until: String,
 }
 
+/// A client shared with the professional under a sharing decision.
+pub struct SharedRow {
+    pub id: String,
+    pub name: String,
+    pub what: String,
+    pub until: String,
+}
+
 #[derive(Template)]
 #[template(path = "clients.html")]
 struct ClientsPage {
     f: Frame,
     rows: Vec<ClientRow>,
     emergencies: Vec<EmergencyRow>,
+    shared: Vec<SharedRow>,
     notices: Vec<Notice>,
     /// Warnings from the privacy officer not yet read: (id, text, sent).
     warnings: Vec<(i64, String, String)>,
@@ -181,6 +190,8 @@ async fn clients_page(
     let emergencies = state.record.running_emergencies(&person.caller);
     let mut ids: Vec<&str> = memberships.iter().map(|(c, _)| c.as_str()).collect();
     ids.extend(emergencies.iter().map(|(c, _, _)| c.as_str()));
+    let grants = state.record.running_grants(&person.caller);
+    ids.extend(grants.iter().map(|g| g.client.as_str()));
     ids.sort();
     ids.dedup();
     let mut patients: BTreeMap<String, (ClientName, Option<String>)> = BTreeMap::new();
@@ -242,6 +253,25 @@ async fn clients_page(
             })
         })
         .collect();
+    let shared = grants
+        .iter()
+        .filter_map(|g| {
+            Some(SharedRow {
+                id: g.client.clone(),
+                name: shown(&g.client)?,
+                what: g
+                    .categories
+                    .iter()
+                    .map(|c| category_name(*c, person.lang))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                until: g
+                    .end
+                    .map(|d| dates::day(d, person.lang))
+                    .unwrap_or_default(),
+            })
+        })
+        .collect();
     let notices = emergency_notices(state, person, 7).await;
     let warnings = super::oversight::warnings_for(state, practitioner).await;
     let mut f = person.frame("my-clients");
@@ -258,6 +288,7 @@ async fn clients_page(
             f,
             rows,
             emergencies,
+            shared,
             notices,
             warnings,
             query: form.zoek,

@@ -184,6 +184,13 @@ both_backends!(
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(r.body["subject"]["reference"], "Patient/kind");
 
+        // The teacher finds the child under "Met u gedeeld", by name.
+        let (_, html) = get(&app, &teacher, "/clienten").await;
+        let html = text(&html);
+        assert!(
+            html.contains("Met u gedeeld") && html.contains("Sam Jansen"),
+            "{html}"
+        );
         // The teacher now reads the reports (and only the reports), the log naming the grant.
         let r = app
             .call_as_person(
