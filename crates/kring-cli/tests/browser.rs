@@ -1901,3 +1901,188 @@ async fn clients_and_parents_use_their_own_kring_in_chromium() {
     );
     sign_out(&c).await;
 }
+
+/// The professional's answers in the browser test of the sharing aid: whatever the record
+/// already knows, these end in sharing (co-treatment, consent or a conflict of duties).
+const SHARING_ANSWERS: &[(&str, &str)] = &[
+    ("task-needs", "yes"),
+    ("protection-order", "no"),
+    ("veilig-thuis", "no"),
+    ("consent", "refused"),
+    ("acute", "yes"),
+    ("no-other-way", "yes"),
+    ("sharing-helps", "yes"),
+    ("good-professional", "no"),
+    ("minimum", "yes"),
+    ("others-privacy", "no"),
+    ("endangers-if-told", "no"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_professional_decides_to_share_and_the_recipient_reads_in_chromium() {
+    let demo = Demo::start();
+    let people = demo.people.clone();
+    let base = format!("http://127.0.0.1:{}", demo.port);
+    let c = browser(demo.driver_port).await;
+    let director = people
+        .iter()
+        .find(|p| p["role"] == "regisseur")
+        .cloned()
+        .expect("the demo has a case director");
+    let recipient = people
+        .iter()
+        .find(|p| p["kind"] == "professional" && p["organisation"] != director["organisation"])
+        .cloned()
+        .expect("the demo has professionals of other organisations");
+    let recipient_org = format!(
+        "Organization/{}",
+        recipient["organisation"].as_str().unwrap()
+    );
+
+    // The case director asks "Mag ik dit delen?" from a client's page.
+    sign_in(&c, &base, &director).await;
+    c.goto(&format!("{base}/clienten")).await.unwrap();
+    click(&c, "tbody tr a").await;
+    click(&c, "nav.kring-tabs a[href$='/delen']").await;
+    assert_eq!(
+        wait_text(&c, "h1", "Mag ik dit delen?").await,
+        "Mag ik dit delen?"
+    );
+    let page = c.current_url().await.unwrap().to_string();
+    let client = page
+        .split("/clienten/")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .to_string();
+    axe(&c, "sharing aid start").await;
+    narrow(&c, "sharing aid start").await;
+    shot(&c, "sharing-1-start").await;
+    choose(&c, "recipient", &recipient_org).await;
+    click(&c, "#cat-crisis-plan").await;
+    c.find(Locator::Id("purpose"))
+        .await
+        .unwrap()
+        .send_keys("Weten wat te doen bij een crisis, ook buiten kantooruren")
+        .await
+        .unwrap();
+    click(&c, "main form button[type='submit']").await;
+    // One question at a time, each with its explanation and legal anchor, until the outcome.
+    let mut asked = Vec::new();
+    loop {
+        let q = c
+            .wait()
+            .for_element(Locator::Css("fieldset[data-question], #outcome-title"))
+            .await
+            .unwrap();
+        let Some(link) = q.attr("data-question").await.unwrap() else {
+            break;
+        };
+        assert!(
+            !text(&c, "#q-anchor").await.is_empty(),
+            "{link} names its legal anchor"
+        );
+        if asked.is_empty() {
+            axe(&c, "sharing aid question").await;
+            narrow(&c, "sharing aid question").await;
+            shot(&c, "sharing-2-question").await;
+        }
+        let answer = SHARING_ANSWERS
+            .iter()
+            .find(|(k, _)| *k == link)
+            .map(|(_, a)| *a)
+            .unwrap_or_else(|| panic!("the aid asked {link}"));
+        click(&c, &format!("input[value='{link}:{answer}']")).await;
+        asked.push(link.clone());
+        assert!(asked.len() < 16, "the aid ends: {asked:?}");
+        click(&c, "main form button[type='submit']").await;
+        // Wait for the next page (the question asked changes, or the outcome appears).
+        c.wait()
+            .for_element(Locator::Css(&format!(
+                "#outcome-title, fieldset[data-question]:not([data-question='{link}'])"
+            )))
+            .await
+            .unwrap();
+    }
+    let outcome = text(&c, "#outcome-title").await;
+    assert!(outcome.starts_with("U mag delen"), "{asked:?}: {outcome}");
+    axe(&c, "sharing aid outcome").await;
+    narrow(&c, "sharing aid outcome").await;
+    shot(&c, "sharing-3-outcome").await;
+    click(
+        &c,
+        "form[action$='/delen/vastleggen'] button[type='submit']",
+    )
+    .await;
+    wait_text(&c, "[role='status']", "gedeeld tot de einddatum").await;
+    let grants = text(&c, "#grants-title + article").await;
+    assert!(
+        grants.contains("Loopt") && grants.contains("crisisplan"),
+        "{grants}"
+    );
+    shot(&c, "sharing-4-recorded").await;
+    sign_out(&c).await;
+
+    // The recipient finds the client under "Met u gedeeld" and opens the crisis plan.
+    sign_in(&c, &base, &recipient).await;
+    c.goto(&format!("{base}/clienten")).await.unwrap();
+    wait_text(&c, "#shared-title", "Met u gedeeld").await;
+    click(
+        &c,
+        &format!("#shared-title ~ ul a[href='/clienten/{client}']"),
+    )
+    .await;
+    c.goto(&format!("{base}/clienten/{client}/crisisplan"))
+        .await
+        .unwrap();
+    let h1 = wait_text(&c, "h1", "Crisisplan").await;
+    assert!(h1.contains("Crisisplan"), "{h1}");
+    axe(&c, "shared crisis plan").await;
+    shot(&c, "sharing-5-recipient-reads").await;
+    sign_out(&c).await;
+
+    // The case director withdraws the share; the recipient no longer has it.
+    sign_in(&c, &base, &director).await;
+    c.goto(&format!("{base}/clienten/{client}/delen"))
+        .await
+        .unwrap();
+    click(&c, "form[action='/delen/intrekken'] button").await;
+    wait_text(&c, "[role='status']", "ingetrokken").await;
+    shot(&c, "sharing-6-withdrawn").await;
+    sign_out(&c).await;
+    sign_in(&c, &base, &recipient).await;
+    c.goto(&format!("{base}/clienten")).await.unwrap();
+    wait_text(&c, "h1", "Mijn cliënten").await;
+    assert!(c
+        .find(Locator::Css(&format!(
+            "#shared-title ~ ul a[href='/clienten/{client}']"
+        )))
+        .await
+        .is_err());
+    sign_out(&c).await;
+
+    // A privacy officer of an organisation of the network reviews the decisions.
+    let mut reviewed = false;
+    for officer in people.iter().filter(|p| p["role"] == "privacy-officer") {
+        sign_in(&c, &base, officer).await;
+        c.goto(&format!("{base}/privacy/delen")).await.unwrap();
+        wait_text(&c, "h1", "Deelbesluiten").await;
+        let main = text(&c, "main").await;
+        sign_out(&c).await;
+        if main.contains("Ingetrokken") {
+            reviewed = true;
+            sign_in(&c, &base, officer).await;
+            c.goto(&format!("{base}/privacy/delen")).await.unwrap();
+            wait_text(&c, "h1", "Deelbesluiten").await;
+            axe(&c, "privacy officer sharing").await;
+            narrow(&c, "privacy officer sharing").await;
+            shot(&c, "sharing-7-privacy-officer").await;
+            break;
+        }
+    }
+    assert!(
+        reviewed,
+        "the privacy officer of the client's organisation sees the decision"
+    );
+    c.close().await.unwrap();
+}

@@ -792,3 +792,4 @@ portal-shared-sees = sees: { $what },
 shared-with-me = Shared with you
 shared-with-me-help = A care professional decided to share this data with you (May I share this?). You see it until the end date; the access log names the decision at every access.
 shared-until = up to and including { $date }
+client-number = client number { $id }

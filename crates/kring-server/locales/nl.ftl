@@ -792,3 +792,4 @@ portal-shared-sees = ziet: { $what },
 shared-with-me = Met u gedeeld
 shared-with-me-help = Een hulpverlener besloot deze gegevens met u te delen (Mag ik dit delen?). U ziet ze tot de einddatum; het toegangslog noemt het besluit bij elke inzage.
 shared-until = tot en met { $date }
+client-number = cliëntnummer { $id }

@@ -242,6 +242,13 @@ impl Names {
         self.org_of.get(role).map(String::as_str)
     }
 
+    /// The name of a reference, when this person may know it.
+    pub fn known(&self, reference: &str) -> Option<&str> {
+        self.by_ref
+            .get(reference.split('#').next().unwrap_or(reference))
+            .map(String::as_str)
+    }
+
     /// The name of a reference, or what it is when the name is not known to this person.
     pub fn name(&self, reference: &str) -> String {
         let r = reference.split('#').next().unwrap_or(reference);

@@ -735,6 +735,14 @@ async fn history(
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // A privacy officer does not read who a client is: they see the client number, as in
+    // the access log.
+    let client_label = |id: &str| {
+        names
+            .known(&format!("Patient/{id}"))
+            .map(str::to_string)
+            .unwrap_or_else(|| t.arg("client-number", "id", id))
+    };
     let today = dates::today();
     let mut decisions: Vec<(String, DecisionRow)> = answers
         .iter()
@@ -751,7 +759,7 @@ async fn history(
                 authored.clone(),
                 DecisionRow {
                     when: dates::fhir(&authored, person.lang),
-                    client: names.name(&format!("Patient/{}", a.client)),
+                    client: client_label(&a.client),
                     author: a
                         .author
                         .as_deref()
@@ -805,7 +813,7 @@ async fn history(
                 j["dateTime"].as_str().unwrap_or_default().to_string(),
                 GrantRow {
                     id: g.id.clone(),
-                    client: names.name(&format!("Patient/{}", g.client)),
+                    client: client_label(&g.client),
                     custodian: g
                         .custodian
                         .as_ref()
