@@ -190,7 +190,7 @@ pub fn categories_of_type(rtype: &str, client_data: bool) -> &'static [Category]
         "DocumentReference" | "DocumentManifest" | "Composition" | "Media" | "Binary" => {
             &[Category::Documents]
         }
-        "QuestionnaireResponse" => &[Category::Documents, Category::Sharing],
+        "QuestionnaireResponse" => &[Category::Documents, Category::Sharing, Category::Safety],
         "RiskAssessment" | "DetectedIssue" | "AdverseEvent" => &[Category::Safety],
         "CareTeam" => &[Category::Circle],
         "Consent" => &[Category::Consent, Category::Sharing],
@@ -210,6 +210,7 @@ pub fn category_of(rtype: &str, client_data: bool, body: &[u8]) -> Category {
         "Communication" if is_emergency_notice(body) => Category::Emergency,
         "Communication" => Category::Reports,
         "QuestionnaireResponse" if crate::sharing::is_aid_answer_bytes(body) => Category::Sharing,
+        "QuestionnaireResponse" if crate::sharing::is_meldcode_case_bytes(body) => Category::Safety,
         "QuestionnaireResponse" => Category::Documents,
         "Consent" if crate::sharing::is_grant_bytes(body) => Category::Sharing,
         "Consent" => Category::Consent,

@@ -17,7 +17,7 @@ use crate::emergency::{EMERGENCY_CATEGORY, EMERGENCY_SYSTEM};
 use crate::facts::{is_emergency_declaration, Facts, WATCHED_TYPES};
 use crate::policy::{Policy, PolicyError, RequestFacts};
 use crate::reason::Reason;
-use crate::sharing::{AID_QUESTIONNAIRE, GRANT_CODE, GRANT_SYSTEM};
+use crate::sharing::{AID_QUESTIONNAIRE, GRANT_CODE, GRANT_SYSTEM, MELDCODE_QUESTIONNAIRE};
 use crate::subject::{Action, Decision, Subject, Target};
 use crate::{AccessDecision, Pending};
 
@@ -130,7 +130,7 @@ impl NeedToKnow {
         let categories = categories_of_type(rtype, true);
         let mut scope = ClientScope::default();
         let mut whole: Vec<String> = Vec::new();
-        let mut partial: Vec<(Category, Vec<String>)> = Vec::new();
+        let mut partial: Vec<(Vec<Category>, Vec<String>)> = Vec::new();
         for client in candidate_clients(&facts, subject, now) {
             let allowed: Vec<Category> = categories
                 .iter()
@@ -143,16 +143,16 @@ impl NeedToKnow {
                 .collect();
             if allowed.len() == categories.len() {
                 whole.push(client);
-            } else if let [only] = allowed[..] {
-                match partial.iter_mut().find(|(c, _)| *c == only) {
+            } else if !allowed.is_empty() {
+                match partial.iter_mut().find(|(c, _)| *c == allowed) {
                     Some((_, clients)) => clients.push(client),
-                    None => partial.push((only, vec![client])),
+                    None => partial.push((allowed, vec![client])),
                 }
             }
         }
         scope.clients = whole.into();
-        for (category, clients) in partial {
-            if let Some(only) = only_category(rtype, category) {
+        for (allowed, clients) in partial {
+            if let Some(only) = only_categories(rtype, &allowed) {
                 scope.partial.push((clients, only));
             }
         }
@@ -164,34 +164,54 @@ impl NeedToKnow {
     }
 }
 
-/// The condition that picks out one category among the resources of a type with several.
-fn only_category(rtype: &str, category: Category) -> Option<AnyOf> {
+/// The condition that picks out some categories among the resources of a type with several:
+/// each category but the first of the type is marked by a condition of its own (a care plan
+/// coded `crisis`, a Consent coded `sharing-grant`, a QuestionnaireResponse of the sharing
+/// aid …); the first is what none of them marks. `None` for a type whose categories no
+/// condition tells apart.
+fn only_categories(rtype: &str, allowed: &[Category]) -> Option<AnyOf> {
     let token = |system: &str, code: &str| Cond::Token {
         param: "category".into(),
         what: TokenMatch::SystemCode(Some(system.into()), code.into()),
     };
-    let (cond, that) = match rtype {
-        "CarePlan" => (token(PLAN_CATEGORY_SYSTEM, "crisis"), Category::CrisisPlan),
-        "Communication" => (
-            token(EMERGENCY_SYSTEM, EMERGENCY_CATEGORY),
-            Category::Emergency,
+    let questionnaire = |url: &str| Cond::Reference {
+        param: "questionnaire".into(),
+        target_type: None,
+        target_id: None,
+        url: Some(url.into()),
+    };
+    let (rest, marked): (Category, Vec<(Category, Cond)>) = match rtype {
+        "CarePlan" => (
+            Category::SupportPlan,
+            vec![(Category::CrisisPlan, token(PLAN_CATEGORY_SYSTEM, "crisis"))],
         ),
-        "Consent" => (token(GRANT_SYSTEM, GRANT_CODE), Category::Sharing),
+        "Communication" => (
+            Category::Reports,
+            vec![(
+                Category::Emergency,
+                token(EMERGENCY_SYSTEM, EMERGENCY_CATEGORY),
+            )],
+        ),
+        "Consent" => (
+            Category::Consent,
+            vec![(Category::Sharing, token(GRANT_SYSTEM, GRANT_CODE))],
+        ),
         "QuestionnaireResponse" => (
-            Cond::Reference {
-                param: "questionnaire".into(),
-                target_type: None,
-                target_id: None,
-                url: Some(AID_QUESTIONNAIRE.into()),
-            },
-            Category::Sharing,
+            Category::Documents,
+            vec![
+                (Category::Sharing, questionnaire(AID_QUESTIONNAIRE)),
+                (Category::Safety, questionnaire(MELDCODE_QUESTIONNAIRE)),
+            ],
         ),
         _ => return None,
     };
-    Some(AnyOf {
-        conds: vec![cond],
-        negate: category != that,
-    })
+    let negate = allowed.contains(&rest);
+    let conds = marked
+        .into_iter()
+        .filter(|(c, _)| allowed.contains(c) != negate)
+        .map(|(_, cond)| cond)
+        .collect();
+    Some(AnyOf { conds, negate })
 }
 
 /// The clients whose data the subject could see at all: those of their circles (directly or

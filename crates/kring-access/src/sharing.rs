@@ -22,6 +22,9 @@ pub const GRANT_CODE: &str = "sharing-grant";
 pub const GROUND_SYSTEM: &str = "https://kring.example/fhir/CodeSystem/sharing-ground";
 /// The canonical URL of the sharing aid's questionnaire (Kiezen en Delen).
 pub const AID_QUESTIONNAIRE: &str = "https://kring.example/fhir/Questionnaire/kiezen-en-delen";
+/// The canonical URL of the meldcode's case questionnaire (domestic violence and child abuse):
+/// a case in the record is a `QuestionnaireResponse` of it, in the category `safety`.
+pub const MELDCODE_QUESTIONNAIRE: &str = "https://kring.example/fhir/Questionnaire/meldcode";
 /// The extension (valueDate) that withholds a grant, and the aid answer behind it, from the
 /// client and their representatives until that date: telling them now would endanger the
 /// child or another person.
@@ -212,6 +215,18 @@ pub fn is_aid_answer(v: &Value) -> bool {
     v["questionnaire"]
         .as_str()
         .is_some_and(|q| q.split('|').next() == Some(AID_QUESTIONNAIRE))
+}
+
+/// Whether a QuestionnaireResponse is a meldcode case.
+pub fn is_meldcode_case(v: &Value) -> bool {
+    v["questionnaire"]
+        .as_str()
+        .is_some_and(|q| q.split('|').next() == Some(MELDCODE_QUESTIONNAIRE))
+}
+
+/// [`is_meldcode_case`] on stored bytes.
+pub fn is_meldcode_case_bytes(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body).is_ok_and(|v| is_meldcode_case(&v))
 }
 
 /// [`is_grant`] on stored bytes.

@@ -48,6 +48,10 @@ pub enum RecordError {
     /// without an aid answer behind it …) (422).
     #[error("{0}")]
     Sharing(crate::sharing::SharingRefusal),
+    /// A meldcode case step that breaks its rules (out of order, a changed earlier step …)
+    /// (422).
+    #[error("{0}")]
+    Meldcode(crate::sharing::meldcode::CaseRefusal),
     /// The access log cannot be written, so nothing may be returned (503).
     #[error("the access log is unavailable")]
     LogUnavailable,
@@ -172,7 +176,8 @@ impl RecordError {
             | RecordError::Medication(_)
             | RecordError::Work(_)
             | RecordError::Contribution(_)
-            | RecordError::Sharing(_) => 422,
+            | RecordError::Sharing(_)
+            | RecordError::Meldcode(_) => 422,
             RecordError::LogUnavailable | RecordError::Unavailable(_) => 503,
             RecordError::Internal(_) => 500,
         }
@@ -199,6 +204,7 @@ impl RecordError {
             RecordError::Work(r) => OperationOutcome::single(Issue::error(IssueCode::BusinessRule, r.to_string())),
             RecordError::Contribution(r) => OperationOutcome::single(Issue::error(IssueCode::BusinessRule, r.to_string())),
             RecordError::Sharing(r) => OperationOutcome::single(Issue::error(IssueCode::BusinessRule, r.to_string())),
+            RecordError::Meldcode(r) => OperationOutcome::single(Issue::error(IssueCode::BusinessRule, r.to_string())),
             RecordError::LogUnavailable => OperationOutcome::single(Issue::error(
                 IssueCode::Transient,
                 "the access log cannot be written at the moment, so no data is released; try again later",

@@ -418,7 +418,10 @@ pub(crate) fn target(rtype: &str, id: Option<&str>, client_key: &str) -> Target 
 pub(crate) fn target_body(rtype: &str, id: Option<&str>, client_key: &str, body: &[u8]) -> Target {
     let category = kring_access::category::category_of(rtype, !client_key.is_empty(), body);
     let mut t = Target::new(rtype, id, client_key, category);
-    if category == kring_access::Category::Sharing {
+    if matches!(
+        category,
+        kring_access::Category::Sharing | kring_access::Category::Safety
+    ) {
         t.withheld =
             kring_access::sharing::withheld_from_client(body, chrono::Utc::now().date_naive());
     }

@@ -384,6 +384,26 @@ impl Record {
         let was_sharing = old
             .as_ref()
             .is_some_and(|o| target_of(o).category == kring_access::Category::Sharing);
+        let case = |b: &[u8]| kring_access::sharing::is_meldcode_case_bytes(b);
+        let was_case = old.as_ref().is_some_and(|o| case(&o.body));
+        if bytes.as_deref().is_some_and(case) || was_case {
+            match bytes.as_deref() {
+                Some(b) => {
+                    let new: Value = serde_json::from_slice(b).unwrap_or_default();
+                    let before: Option<Value> = old
+                        .as_ref()
+                        .and_then(|o| serde_json::from_slice(&o.body).ok());
+                    crate::sharing::meldcode::check_case(&new, before.as_ref())
+                        .map_err(RecordError::Meldcode)?;
+                }
+                None if caller.subject != kring_access::Subject::Operator => {
+                    return Err(RecordError::Meldcode(
+                        crate::sharing::meldcode::CaseRefusal::Kept,
+                    ));
+                }
+                None => {}
+            }
+        }
         if t.category == kring_access::Category::Sharing || was_sharing {
             self.check_sharing(
                 tx,

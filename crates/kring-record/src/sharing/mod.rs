@@ -12,9 +12,13 @@
 //!   for at most the period the ground allows. A grant is only ever withdrawn or shortened; an
 //!   answer is never changed; neither is deleted. No grant exists without its answer.
 //!
+//! - the **meldcode** ([`meldcode`]): the five steps for domestic violence and child abuse as a
+//!   guided case (a `QuestionnaireResponse` in the category `safety`), append-only.
+//!
 //! Must never: decide who may touch the record (the decision point does, first).
 
 pub mod aid;
+pub mod meldcode;
 pub mod questionnaire;
 
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};

@@ -56,6 +56,7 @@ const PAGES: &[(&str, &str, Need)] = &[
     ),
     ("/kring", "tab-circle", Need::ManageCircle),
     ("/delen", "tab-sharing", Need::Share),
+    ("/meldcode", "tab-meldcode", Need::Meldcode),
 ];
 
 #[derive(Clone, Copy)]
@@ -65,7 +66,13 @@ enum Need {
     ManageCircle,
     /// May record a sharing decision (the aid "Mag ik dit delen?").
     Share,
+    /// May keep a meldcode case (named for safety in the circle).
+    Meldcode,
 }
+
+/// The body that makes a decision about a QuestionnaireResponse one about a meldcode case.
+const MELDCODE_PROBE: &[u8] =
+    br#"{"questionnaire":"https://kring.example/fhir/Questionnaire/meldcode"}"#;
 
 /// The body that makes a decision about a QuestionnaireResponse one about a sharing decision.
 const SHARING_PROBE: &[u8] =
@@ -131,6 +138,7 @@ pub async fn open(
             Need::Read(_, rtype) => may(Action::Read, rtype, b"{}"),
             Need::ManageCircle => may(Action::Update, "CareTeam", b""),
             Need::Share => may(Action::Create, "QuestionnaireResponse", SHARING_PROBE),
+            Need::Meldcode => may(Action::Create, "QuestionnaireResponse", MELDCODE_PROBE),
         })
         .map(|(path, key, _)| Tab {
             href: format!("/clienten/{id}{path}"),

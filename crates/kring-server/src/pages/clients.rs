@@ -100,6 +100,7 @@ struct ClientsPage {
     rows: Vec<ClientRow>,
     emergencies: Vec<EmergencyRow>,
     shared: Vec<SharedRow>,
+    meldcode: Vec<super::meldcode::DueCase>,
     notices: Vec<Notice>,
     /// Warnings from the privacy officer not yet read: (id, text, sent).
     warnings: Vec<(i64, String, String)>,
@@ -272,6 +273,7 @@ async fn clients_page(
             })
         })
         .collect();
+    let meldcode = super::meldcode::due_cases(state, person).await;
     let notices = emergency_notices(state, person, 7).await;
     let warnings = super::oversight::warnings_for(state, practitioner).await;
     let mut f = person.frame("my-clients");
@@ -289,6 +291,7 @@ async fn clients_page(
             rows,
             emergencies,
             shared,
+            meldcode,
             notices,
             warnings,
             query: form.zoek,

@@ -22,6 +22,7 @@ mod emergency;
 pub mod error;
 pub mod form;
 pub mod i18n;
+mod meldcode;
 mod names;
 mod oversight;
 mod passkeys;
@@ -112,6 +113,10 @@ pub fn routes() -> Router<AppState> {
             get(sharing::page).post(sharing::step),
         )
         .route("/clienten/{id}/delen/vastleggen", post(sharing::record))
+        .route(
+            "/clienten/{id}/meldcode",
+            get(meldcode::page).post(meldcode::record),
+        )
         .route("/delen/intrekken", post(sharing::withdraw))
         .route("/privacy/delen", get(sharing::officer))
         .route("/clienten/{id}/kring/beeindigen", post(circle::end))

@@ -68,6 +68,8 @@ pub fn sentence(e: &RecordError, lang: Lang) -> String {
         (RecordError::Medication(r), _) => t.get(medication_key(r)),
         (RecordError::Work(r), _) => t.get(work_key(r)),
         (RecordError::Contribution(r), _) => t.get(contribution_key(r)),
+        (RecordError::Sharing(r), _) => t.get(sharing_key(r)),
+        (RecordError::Meldcode(r), _) => t.get(meldcode_key(r)),
         (RecordError::PreconditionFailed(_) | RecordError::Conflict(_), _) => {
             t.get("changed-meanwhile")
         }
@@ -121,5 +123,36 @@ fn contribution_key(r: &ContributionRefusal) -> &'static str {
         ContributionRefusal::NotForClients => "refusal-not-for-clients",
         ContributionRefusal::RefuseOnlyProposals => "refusal-refuse-only-proposals",
         ContributionRefusal::ConsentClosed => "refusal-consent-closed",
+    }
+}
+
+/// The message of a refusal of a sharing decision or grant.
+fn sharing_key(r: &kring_record::sharing::SharingRefusal) -> &'static str {
+    use kring_record::sharing::SharingRefusal as R;
+    match r {
+        R::RequestIncomplete => "refusal-sharing-incomplete",
+        R::OutcomeDoesNotFollow(_) => "refusal-sharing-outcome",
+        R::AnswerKept => "refusal-sharing-answer-kept",
+        R::NoAnswer => "refusal-sharing-no-answer",
+        R::AnswerSaysOtherwise(_) => "refusal-sharing-answer-otherwise",
+        R::BeyondTheAnswer => "refusal-sharing-beyond",
+        R::Period(_) => "refusal-sharing-period",
+        R::Withholding => "refusal-sharing-withholding",
+        R::GrantOnlyWithdrawn => "refusal-sharing-only-withdrawn",
+        R::Kept => "refusal-sharing-kept",
+        R::NotYoursToShare => "refusal-sharing-not-yours",
+    }
+}
+
+/// The message of a refusal of a meldcode step.
+fn meldcode_key(r: &kring_record::sharing::meldcode::CaseRefusal) -> &'static str {
+    use kring_record::sharing::meldcode::CaseRefusal as R;
+    match r {
+        R::StartsWithSignals => "refusal-meldcode-signals",
+        R::Incomplete => "meldcode-text-missing",
+        R::Kept => "refusal-meldcode-kept",
+        R::NotNow(_) => "refusal-meldcode-not-now",
+        R::DecisionDoesNotFollow => "refusal-meldcode-decision",
+        R::Closed => "refusal-meldcode-closed",
     }
 }

@@ -409,3 +409,118 @@ both_backends!(
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     }
 );
+
+both_backends!(
+    a_meldcode_case_walks_its_steps_and_stays_hidden_from_the_parents,
+    |app: TestApp| async move {
+        let (parent, child) = family(&app, &years_ago(9, -40)).await;
+        let director = director_and_plan(&app).await;
+        // The director is named for safety in the circle.
+        let r = app.get("/fhir/CareTeam/kind-circle").await;
+        let mut circle = r.body.clone();
+        circle["participant"][0]["extension"][0]["valueCodeableConcept"]["coding"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"system": "https://kring.example/fhir/CodeSystem/data-category", "code": "safety"}));
+        assert!(app
+            .put("/fhir/CareTeam/kind-circle", &circle)
+            .await
+            .status
+            .is_success());
+        let (status, html) = get(&app, &director, "/clienten/kind/meldcode").await;
+        assert_eq!(status, StatusCode::OK);
+        let html = text(&html);
+        assert!(html.contains("Een zaak beginnen"), "{html}");
+        let token = csrf(&html);
+        let step = |form: String| {
+            let director = director.clone();
+            let app = &app;
+            async move {
+                let (status, location) =
+                    post_form(app, &director, "/clienten/kind/meldcode", &form).await;
+                assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+                location
+            }
+        };
+        step(format!(
+            "csrf={token}&step=signals&text=Blauwe+plekken+op+beide+armen"
+        ))
+        .await;
+        let search = app
+            .call_as_person(
+                &director,
+                Method::GET,
+                "/fhir/QuestionnaireResponse?patient=Patient/kind&questionnaire=https://kring.example/fhir/Questionnaire/meldcode",
+                &Value::Null,
+            )
+            .await;
+        let case = search.body["entry"][0]["resource"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // Steps out of order are refused with a sentence, not lost.
+        let (status, body) = post_form(
+            &app,
+            &director,
+            "/clienten/kind/meldcode",
+            &format!("csrf={token}&case={case}&step=decision&text=Te+vroeg&suspicion=yes&unsafe_now=yes&can_help=yes&help_accepted=yes"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("nog niet aan de beurt"), "{body}");
+        // The professional's client list says what is due.
+        let (_, html) = get(&app, &director, "/clienten").await;
+        let html = text(&html);
+        assert!(
+            html.contains("Meldcode: wat nu") && html.contains("Stap 2: collegiaal overleg"),
+            "{html}"
+        );
+        step(format!(
+            "csrf={token}&case={case}&step=consult&consulted=veilig-thuis&text=Advies+gevraagd"
+        ))
+        .await;
+        step(format!(
+            "csrf={token}&case={case}&step=conversation&held=no&text=Niet+veilig"
+        ))
+        .await;
+        step(format!("csrf={token}&case={case}&step=decision&text=Structureel+onveilig&suspicion=yes&unsafe_now=yes&can_help=yes&help_accepted=no")).await;
+        let (_, html) = get(&app, &director, "/clienten/kind/meldcode").await;
+        let html = text(&html);
+        assert!(html.contains("Besluit: melden bij Veilig Thuis"), "{html}");
+        step(format!("csrf={token}&case={case}&step=report&shared=safety&shared=identity&text=Melding+telefonisch+gedaan")).await;
+        let r = app
+            .call_as_person(
+                &director,
+                Method::GET,
+                &format!("/fhir/QuestionnaireResponse/{case}"),
+                &Value::Null,
+            )
+            .await;
+        assert_eq!(r.body["status"], "completed");
+        assert_eq!(r.body["meta"]["versionId"], "5");
+        // The parent and the child never see the case.
+        for who in [&parent, &child] {
+            let r = app
+                .call_as_person(
+                    who,
+                    Method::GET,
+                    &format!("/fhir/QuestionnaireResponse/{case}"),
+                    &Value::Null,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND);
+        }
+        // A changed earlier step is refused through the API too.
+        let mut changed = r.body.clone();
+        changed["item"][0]["item"][2]["answer"][0]["valueString"] = json!("Niets aan de hand");
+        let r = app
+            .call_as_person(
+                &director,
+                Method::PUT,
+                &format!("/fhir/QuestionnaireResponse/{case}"),
+                &changed,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    }
+);
