@@ -335,6 +335,9 @@ fn request_facts(
         ..RequestFacts::default()
     };
     let mut grounds = Vec::new();
+    f.aid_questions = shared
+        && target.rtype == "Questionnaire"
+        && target.id.as_deref() == Some(crate::sharing::AID_QUESTIONNAIRE_ID);
     if shared {
         if let Subject::Partner { scopes, .. } = subject {
             f.scope_allows = scopes.allows(&target.rtype, action);

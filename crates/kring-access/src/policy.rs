@@ -62,6 +62,7 @@ pub struct RequestFacts {
     pub grant: bool,
     pub grant_without_consent: bool,
     pub withheld: bool,
+    pub aid_questions: bool,
 }
 
 /// (asker type, action, facts): everything an answer depends on.
@@ -253,6 +254,7 @@ impl Policy {
             ("grant".into(), b(f.grant)),
             ("grant_without_consent".into(), b(f.grant_without_consent)),
             ("withheld".into(), b(f.withheld)),
+            ("aid_questions".into(), b(f.aid_questions)),
         ]);
         let Ok(context) = context else {
             tracing::error!("the request facts do not form a Cedar context; denying");

@@ -22,6 +22,9 @@ pub const GRANT_CODE: &str = "sharing-grant";
 pub const GROUND_SYSTEM: &str = "https://kring.example/fhir/CodeSystem/sharing-ground";
 /// The canonical URL of the sharing aid's questionnaire (Kiezen en Delen).
 pub const AID_QUESTIONNAIRE: &str = "https://kring.example/fhir/Questionnaire/kiezen-en-delen";
+/// The id the sharing aid's questionnaire is stored under (its words are the privacy
+/// officer's to change).
+pub const AID_QUESTIONNAIRE_ID: &str = "kiezen-en-delen";
 /// The canonical URL of the meldcode's case questionnaire (domestic violence and child abuse):
 /// a case in the record is a `QuestionnaireResponse` of it, in the category `safety`.
 pub const MELDCODE_QUESTIONNAIRE: &str = "https://kring.example/fhir/Questionnaire/meldcode";

@@ -477,6 +477,7 @@ fn scenario_table() {
         ("the privacy officer of the client's organisation reviews sharing", Subject::Officer { account: "o".into(), organisation: "jeugdhulp".into() }, Search, "c8", Sharing, true, "privacy-officer-reviews-sharing"),
         ("a privacy officer of another organisation does not", Subject::Officer { account: "o".into(), organisation: "wijkteam".into() }, Search, "c8", Sharing, false, "deny-by-default"),
         ("the client sees the sharing decisions about them", client("c17"), Read, "c17", Sharing, true, "own-record"),
+        ("a privacy officer does not change the directory", Subject::Officer { account: "o".into(), organisation: "jeugdhulp".into() }, Update, "", Shared, false, "deny-by-default"),
         ("a partner system does not record sharing decisions", partner("jeugdhulp", all), Create, "c8", Sharing, false, "deny-by-default"),
     ];
     assert!(table.len() >= 40);
@@ -503,6 +504,28 @@ fn scenario_table() {
         failures.len(),
         table.len(),
         failures.join("\n")
+    );
+}
+
+#[test]
+fn the_privacy_officer_changes_the_words_of_the_aid_only() {
+    let d = world();
+    let officer = Subject::Officer {
+        account: "o".into(),
+        organisation: "jeugdhulp".into(),
+    };
+    let questions = Target::new("Questionnaire", Some("kiezen-en-delen"), "", Shared);
+    let got = d.decide_at(&officer, Update, &questions, now());
+    assert!(got.permit, "{got:?}");
+    assert!(got
+        .reasons
+        .contains(&Reason::Rule("privacy-officer-keeps-questions".into())));
+    assert!(!d.decide_at(&officer, Delete, &questions, now()).permit);
+    let other = Target::new("Questionnaire", Some("intake"), "", Shared);
+    assert!(!d.decide_at(&officer, Update, &other, now()).permit);
+    assert!(
+        !d.decide_at(&pro("dir", "wijkteam"), Update, &questions, now())
+            .permit
     );
 }
 

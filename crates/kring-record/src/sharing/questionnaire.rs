@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::aid::{Answer, Question};
 
 /// The resource id the questionnaire is stored under.
-pub const QUESTIONNAIRE_ID: &str = "kiezen-en-delen";
+pub const QUESTIONNAIRE_ID: &str = kring_access::sharing::AID_QUESTIONNAIRE_ID;
 /// The version Kring ships.
 pub const SHIPPED_VERSION: &str = "2026.12";
 /// The code system of the answers (yes, no, unsure, given, refused, not-asked).
@@ -226,6 +226,45 @@ impl Texts {
     }
 }
 
+/// The questionnaire with new words for its questions, as a new `version`: items of the
+/// questions changed in place (their explanation and anchor too), everything else kept; a
+/// question missing from `stored` is added with the new words.
+pub fn with_words(stored: &Value, words: &[(Question, QuestionText)], version: &str) -> Value {
+    let mut q = stored.clone();
+    if let Some(o) = q.as_object_mut() {
+        o.remove("meta");
+        o.remove("text");
+    }
+    q["version"] = json!(version);
+    q["date"] = json!(chrono::Utc::now().date_naive().to_string());
+    let shipped = shipped();
+    for (question, w) in words {
+        let link = question.link_id();
+        let items = q["item"].as_array_mut();
+        let Some(items) = items else { continue };
+        let at = match items.iter().position(|i| i["linkId"] == link) {
+            Some(at) => at,
+            None => {
+                let Some(item) = shipped["item"]
+                    .as_array()
+                    .and_then(|a| a.iter().find(|i| i["linkId"] == link))
+                else {
+                    continue;
+                };
+                items.push(item.clone());
+                items.len() - 1
+            }
+        };
+        let item = &mut items[at];
+        item["text"] = json!(w.text.trim());
+        item["item"] = json!([
+            {"linkId": format!("{link}.uitleg"), "type": "display", "text": w.explanation.trim()},
+            {"linkId": format!("{link}.anker"), "type": "display", "text": w.anchor.trim()}
+        ]);
+    }
+    q
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +282,24 @@ mod tests {
         for question in Question::ALL {
             assert!(ids.contains(&question.link_id()));
         }
+    }
+
+    #[test]
+    fn new_words_make_a_new_version_and_keep_the_rest() {
+        let words = QuestionText {
+            text: "Zit de ontvanger in de kring?".into(),
+            explanation: "Uitleg".into(),
+            anchor: "Jeugdwet 7.3.11 lid 2".into(),
+        };
+        let q = with_words(&shipped(), &[(Question::InCircle, words.clone())], "3");
+        let t = Texts::from_questionnaire(&q);
+        assert_eq!(t.version, "3");
+        assert_eq!(t.question(Question::InCircle), &words);
+        assert_eq!(
+            t.question(Question::Minimum),
+            Texts::shipped().question(Question::Minimum)
+        );
+        assert_eq!(q["url"], shipped()["url"]);
     }
 
     #[test]

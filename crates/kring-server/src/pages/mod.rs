@@ -119,6 +119,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/delen/intrekken", post(sharing::withdraw))
         .route("/privacy/delen", get(sharing::officer))
+        .route(
+            "/privacy/vragen",
+            get(sharing::questions).post(sharing::save_questions),
+        )
         .route("/clienten/{id}/kring/beeindigen", post(circle::end))
         .route(
             "/noodtoegang",

@@ -846,3 +846,123 @@ async fn history(
 pub async fn for_portal(state: &AppState, person: &Person, client: &str) -> Vec<GrantRow> {
     history(state, person, Some(client), None).await.1
 }
+
+/// One question as the privacy officer edits it.
+pub struct QuestionEdit {
+    pub link_id: String,
+    pub text: String,
+    pub explanation: String,
+    pub anchor: String,
+}
+
+#[derive(Template)]
+#[template(path = "sharing_questions.html")]
+struct QuestionsPage {
+    f: Frame,
+    version: String,
+    questions: Vec<QuestionEdit>,
+}
+
+/// `GET /privacy/vragen`: the aid's questions, their explanation and legal anchor, for the
+/// privacy officer to read and change.
+pub async fn questions(
+    State(state): State<AppState>,
+    person: Person,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
+    if !person.frame("sharing-questions-title").officer {
+        return Err(person.not_for_you());
+    }
+    let mut f = person.frame("sharing-questions-title");
+    if done.klaar.is_some() {
+        f.message = Some(f.t.get("sharing-questions-saved"));
+    }
+    let texts = state.record.sharing_texts(&person.caller).await;
+    Ok(render::page(
+        &QuestionsPage {
+            f,
+            version: texts.version.clone(),
+            questions: aid::Question::ALL
+                .into_iter()
+                .map(|q| {
+                    let w = texts.question(q);
+                    QuestionEdit {
+                        link_id: q.link_id().to_string(),
+                        text: w.text.clone(),
+                        explanation: w.explanation.clone(),
+                        anchor: w.anchor.clone(),
+                    }
+                })
+                .collect(),
+        },
+        person.lang,
+        person.set_lang,
+    ))
+}
+
+/// `POST /privacy/vragen`: the changed words, as a new version of the questionnaire (fields
+/// `{linkId}.text`, `{linkId}.uitleg`, `{linkId}.anker`).
+pub async fn save_questions(
+    State(state): State<AppState>,
+    person: Person,
+    CsrfForm(form): CsrfForm<BTreeMap<String, String>>,
+) -> Result<Response, PageError> {
+    use kring_record::sharing::questionnaire::{self, QuestionText};
+    if !person.frame("sharing-questions-title").officer {
+        return Err(person.not_for_you());
+    }
+    let field = |q: aid::Question, part: &str| {
+        form.get(&format!("{}.{part}", q.link_id()))
+            .map(|v| v.trim().chars().take(2000).collect::<String>())
+            .filter(|v| !v.is_empty())
+    };
+    let mut words = Vec::new();
+    for q in aid::Question::ALL {
+        let (Some(text), Some(explanation), Some(anchor)) =
+            (field(q, "text"), field(q, "uitleg"), field(q, "anker"))
+        else {
+            let mut f = person.frame("sharing-questions-title");
+            f.error = Some(f.t.get("sharing-questions-empty"));
+            return Ok(render::page(
+                &QuestionsPage {
+                    f,
+                    version: String::new(),
+                    questions: Vec::new(),
+                },
+                person.lang,
+                person.set_lang,
+            ));
+        };
+        words.push((
+            q,
+            QuestionText {
+                text,
+                explanation,
+                anchor,
+            },
+        ));
+    }
+    let current = state
+        .record
+        .read(
+            &person.caller,
+            "Questionnaire",
+            questionnaire::QUESTIONNAIRE_ID,
+        )
+        .await
+        .map_err(|e| person.failed(e))?;
+    let stored: Value = serde_json::from_slice(&current.body).map_err(|_| person.not_found())?;
+    let next = questionnaire::with_words(&stored, &words, &(current.version + 1).to_string());
+    state
+        .record
+        .update(
+            &person.caller,
+            "Questionnaire",
+            questionnaire::QUESTIONNAIRE_ID,
+            next,
+            Some(current.version),
+        )
+        .await
+        .map_err(|e| person.failed(e))?;
+    Ok(Redirect::to("/privacy/vragen?klaar=opgeslagen").into_response())
+}

@@ -267,6 +267,59 @@ both_backends!(
         );
         assert!(html.contains("Veiligheid op school vandaag"));
 
+        // The privacy officer changes the words of a question: a new version, which the aid
+        // shows from then on and which later answers record.
+        assert!(app.record.ensure_sharing_questionnaire().await.unwrap());
+        assert!(!app.record.ensure_sharing_questionnaire().await.unwrap());
+        let (status, html) = get(&app, &officer, "/privacy/vragen").await;
+        assert_eq!(status, StatusCode::OK);
+        let html = text(&html);
+        let officer_token = csrf(&html);
+        let mut form = format!("csrf={officer_token}");
+        for q in kring_record::sharing::aid::Question::ALL {
+            let id = q.link_id();
+            let text = if id == "protection-order" {
+                "Is er een OTS of voogdij, uitgevoerd door de ontvanger?".to_string()
+            } else {
+                kring_record::sharing::questionnaire::Texts::shipped()
+                    .question(q)
+                    .text
+                    .clone()
+            };
+            for (part, value) in [
+                ("text", text),
+                ("uitleg", "Uitleg.".to_string()),
+                ("anker", "Jeugdwet".to_string()),
+            ] {
+                form.push_str(&format!("&{id}.{part}={}", urlencode(&value)));
+            }
+        }
+        let (status, location) = post_form(&app, &officer, "/privacy/vragen", &form).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+        let (_, body) = post_form(
+            &app,
+            &director,
+            "/clienten/kind/delen",
+            &format!("csrf={token}&{REQUEST}"),
+        )
+        .await;
+        assert!(
+            body.contains("Is er een OTS of voogdij, uitgevoerd door de ontvanger?"),
+            "{body}"
+        );
+        // A professional cannot change the questions.
+        let q = app.get("/fhir/Questionnaire/kiezen-en-delen").await.body;
+        let r = app
+            .call_as_person(
+                &director,
+                Method::PUT,
+                "/fhir/Questionnaire/kiezen-en-delen",
+                &q,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert_eq!(q["version"], "2");
+
         // A change other than withdrawing is refused; withdrawing closes the share.
         let mut longer = grant.clone();
         longer["provision"]["period"]["end"] = json!("2099-01-01");
@@ -524,3 +577,12 @@ both_backends!(
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     }
 );
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
