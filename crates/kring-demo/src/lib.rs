@@ -526,6 +526,11 @@ fn circle_and_record(
         ],
         true,
     ));
+    // For a child, the case director and the main carer are named for safety: they keep a
+    // meldcode case when there are signs of violence or abuse.
+    if age < 18 {
+        members[0].1.push("safety");
+    }
     let main_org = if matches!(setting, Setting::Location) {
         // The location's own staff give the care and the medication.
         "zorggroep-de-linde"
@@ -551,6 +556,9 @@ fn circle_and_record(
         ],
         false,
     ));
+    if age < 18 {
+        members[1].1.push("safety");
+    }
     let gp = by_org("huisarts-de-vaart");
     members.push((
         gp[g.rng.gen_range(0..gp.len())],

@@ -18,6 +18,7 @@
 //! Must never: decide who may touch the record (the decision point does, first).
 
 pub mod aid;
+pub mod cases;
 pub mod meldcode;
 pub mod questionnaire;
 

@@ -118,6 +118,11 @@ pub fn routes() -> Router<AppState> {
             get(meldcode::page).post(meldcode::record),
         )
         .route("/delen/intrekken", post(sharing::withdraw))
+        .route("/delen/oefenen", get(sharing::training))
+        .route(
+            "/delen/oefenen/{id}",
+            get(sharing::training_case).post(sharing::training_answer),
+        )
         .route("/privacy/delen", get(sharing::officer))
         .route(
             "/privacy/vragen",

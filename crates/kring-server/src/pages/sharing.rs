@@ -966,3 +966,173 @@ pub async fn save_questions(
         .map_err(|e| person.failed(e))?;
     Ok(Redirect::to("/privacy/vragen?klaar=opgeslagen").into_response())
 }
+
+/// A worked example, as listed.
+pub struct CaseLink {
+    pub id: String,
+    pub role: String,
+    pub title: String,
+}
+
+#[derive(Template)]
+#[template(path = "sharing_training.html")]
+struct TrainingPage {
+    f: Frame,
+    cases: Vec<CaseLink>,
+    case: Option<CaseLink>,
+    story: String,
+    carried: Vec<String>,
+    answered: Vec<Answered>,
+    question: Option<QuestionView>,
+    outcome: Option<OutcomeView>,
+    advice: Option<OutcomeView>,
+    why: String,
+    same: bool,
+}
+
+fn case_link(t: &Texts, c: &kring_record::sharing::cases::TrainingCase) -> CaseLink {
+    CaseLink {
+        id: c.id.to_string(),
+        role: t.get(&format!("training-role-{}", c.role)),
+        title: c.title.to_string(),
+    }
+}
+
+/// `GET /delen/oefenen`: the worked examples per role.
+pub async fn training(person: Person) -> Result<Response, PageError> {
+    person.professional()?;
+    let t = person.texts();
+    let f = person.frame("training-title");
+    Ok(render::page(
+        &TrainingPage {
+            cases: kring_record::sharing::cases::all()
+                .iter()
+                .map(|c| case_link(&t, c))
+                .collect(),
+            f,
+            case: None,
+            story: String::new(),
+            carried: vec![],
+            answered: vec![],
+            question: None,
+            outcome: None,
+            advice: None,
+            why: String::new(),
+            same: false,
+        },
+        person.lang,
+        person.set_lang,
+    ))
+}
+
+#[derive(Deserialize, Default)]
+pub struct TrainingForm {
+    #[serde(default)]
+    carried: Vec<String>,
+    #[serde(default)]
+    answer: String,
+}
+
+/// `GET /delen/oefenen/{id}`: one example, from its first question.
+pub async fn training_case(
+    State(state): State<AppState>,
+    person: Person,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    training_step(&state, &person, &id, &TrainingForm::default()).await
+}
+
+/// `POST /delen/oefenen/{id}`: the next question of the example, or its outcome beside the
+/// example's advice. Nothing is stored: the example is about nobody.
+pub async fn training_answer(
+    State(state): State<AppState>,
+    person: Person,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<TrainingForm>,
+) -> Result<Response, PageError> {
+    training_step(&state, &person, &id, &form).await
+}
+
+async fn training_step(
+    state: &AppState,
+    person: &Person,
+    id: &str,
+    form: &TrainingForm,
+) -> Result<Response, PageError> {
+    person.professional()?;
+    let t = person.texts();
+    let cases = kring_record::sharing::cases::all();
+    let Some(case) = cases.iter().find(|c| c.id == id) else {
+        return Err(person.not_found());
+    };
+    let texts = state.record.sharing_texts(&person.caller).await;
+    let given = aid_answers(
+        form.carried
+            .iter()
+            .chain(std::iter::once(&form.answer))
+            .filter_map(|a| a.split_once(':')),
+    );
+    let path = aid::path(&case.known, &given);
+    let answered = path
+        .iter()
+        .map(|(q, a, from_record)| Answered {
+            question: texts.question(*q).text.clone(),
+            answer: answer_words(&t, *a),
+            from_record: *from_record,
+        })
+        .collect();
+    let carried = path
+        .iter()
+        .filter(|(_, _, r)| !r)
+        .map(|(q, a, _)| format!("{}:{}", q.link_id(), a.code()))
+        .collect();
+    let (question, outcome, advice, same) = match aid::walk(&case.known, &given) {
+        Step::Ask(q) => {
+            let words = texts.question(q);
+            (
+                Some(QuestionView {
+                    link_id: q.link_id().to_string(),
+                    text: words.text.clone(),
+                    explanation: words.explanation.clone(),
+                    anchor: words.anchor.clone(),
+                    answers: q
+                        .answers()
+                        .iter()
+                        .map(|a| Choice {
+                            value: format!("{}:{}", q.link_id(), a.code()),
+                            label: answer_words(&t, *a),
+                            checked: false,
+                        })
+                        .collect(),
+                }),
+                None,
+                None,
+                false,
+            )
+        }
+        Step::Done(o) => (
+            None,
+            Some(outcome_view(&t, o, &case.known)),
+            Some(outcome_view(&t, case.outcome, &case.known)),
+            o == case.outcome,
+        ),
+    };
+    let f = person.frame("training-title");
+    Ok(render::page(
+        &TrainingPage {
+            f,
+            cases: vec![],
+            case: Some(case_link(&t, case)),
+            story: case.story.to_string(),
+            carried,
+            answered,
+            question,
+            outcome,
+            advice,
+            why: case.why.to_string(),
+            same,
+        },
+        person.lang,
+        person.set_lang,
+    ))
+}
