@@ -2077,6 +2077,10 @@ async fn a_professional_decides_to_share_and_the_recipient_reads_in_chromium() {
             axe(&c, "privacy officer sharing").await;
             narrow(&c, "privacy officer sharing").await;
             shot(&c, "sharing-7-privacy-officer").await;
+            // The monthly report counts the month's sharing decisions.
+            c.goto(&format!("{base}/toezicht/rapport")).await.unwrap();
+            let figures = wait_text(&c, "main table", "Deelbesluiten").await;
+            assert!(figures.contains("Delingen gemaakt"), "{figures}");
             break;
         }
     }

@@ -892,3 +892,7 @@ training-role-school = school (internal counsellor)
 training-role-politie = mental-health therapist, called by the police
 training-role-schuldhulp = debt counsellor
 sharing-training-link = Practise with examples per role
+report-sharing-decisions = Sharing decisions (May I share this?)
+report-sharing-shares = of which: share
+report-sharing-grants = Shares made
+report-sharing-withheld = Shares not yet told to the client

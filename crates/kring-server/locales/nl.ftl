@@ -892,3 +892,7 @@ training-role-school = school (intern begeleider)
 training-role-politie = ggz-behandelaar, gebeld door de politie
 training-role-schuldhulp = schuldhulpverlener
 sharing-training-link = Oefenen met voorbeelden per rol
+report-sharing-decisions = Deelbesluiten (Mag ik dit delen?)
+report-sharing-shares = waarvan: delen
+report-sharing-grants = Delingen gemaakt
+report-sharing-withheld = Delingen nog niet verteld aan de cliënt

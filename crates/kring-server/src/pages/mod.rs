@@ -30,7 +30,7 @@ pub mod person;
 mod portal;
 mod reasons;
 mod render;
-mod sharing;
+pub(crate) mod sharing;
 mod signin;
 mod style;
 mod visits;

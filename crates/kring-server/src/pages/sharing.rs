@@ -1136,3 +1136,25 @@ async fn training_step(
         person.set_lang,
     ))
 }
+
+/// The sharing figures of one month (`YYYY-MM`) for the privacy officer's monthly report:
+/// decisions recorded, of which to share, grants made, grants withheld from the client.
+pub async fn month_figures(
+    state: &AppState,
+    person: &Person,
+    month: &str,
+) -> Vec<(String, String)> {
+    let t = person.texts();
+    let (decisions, grants) = history(state, person, None, Some(month)).await;
+    let shares = decisions.iter().filter(|d| d.share).count();
+    let withheld = grants.iter().filter(|g| g.withheld.is_some()).count();
+    vec![
+        (
+            t.get("report-sharing-decisions"),
+            decisions.len().to_string(),
+        ),
+        (t.get("report-sharing-shares"), shares.to_string()),
+        (t.get("report-sharing-grants"), grants.len().to_string()),
+        (t.get("report-sharing-withheld"), withheld.to_string()),
+    ]
+}

@@ -130,9 +130,11 @@ pub async fn report(
         .iter()
         .map(|(c, n)| (reason_text(c, person.lang), *n))
         .collect();
+    let mut all = figures(&r, &t);
+    all.extend(crate::pages::sharing::month_figures(&state, &person, &r.month).await);
     let page = ReportPage {
         month: r.month.clone(),
-        figures: figures(&r, &t),
+        figures: all,
         daily: daily_svg(&r, &t.get("chart-daily")),
         outcomes: bars_svg(&outcomes, &t.get("chart-outcomes"), "outcomes-title"),
         reasons: bars_svg(&reasons, &t.get("chart-reasons"), "reasons-title"),
@@ -153,7 +155,11 @@ pub async fn report_pdf(
     let labels = PdfLabels {
         title: format!("{} {}", t.get("monthly-report"), r.month),
         organisation: r.organisation.clone(),
-        figures: figures(&r, &t),
+        figures: {
+            let mut all = figures(&r, &t);
+            all.extend(crate::pages::sharing::month_figures(&state, &person, &r.month).await);
+            all
+        },
         daily: t.get("chart-daily"),
         outcomes: t.get("chart-outcomes"),
         outcome_names: r
