@@ -430,9 +430,7 @@ fn request_facts(
             .running_grants(&recipients, today)
             // A grant always names who the client is: data without its client is of no use.
             .filter(|g| {
-                g.client == client
-                    && (g.categories.contains(&target.category)
-                        || target.category == Category::Identity)
+                g.client == client && g.covers(target.category, &target.rtype, target.id.as_deref())
             })
         {
             f.grant = true;

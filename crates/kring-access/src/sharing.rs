@@ -136,6 +136,9 @@ pub struct Grant {
     /// `Organization/…`, `Practitioner/…` or `PractitionerRole/…`.
     pub recipient: String,
     pub categories: Vec<Category>,
+    /// Specific items (`Type/id`, from `provision.data`): when any are named, the grant
+    /// opens only those of its categories.
+    pub items: Vec<String>,
     pub start: Option<NaiveDate>,
     pub end: Option<NaiveDate>,
     pub active: bool,
@@ -183,6 +186,13 @@ impl Grant {
                 .filter_map(|c| c["code"].as_str().and_then(Category::from_code))
                 .filter(|c| Category::GRANTABLE.contains(c))
                 .collect(),
+            items: p["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d["reference"]["reference"].as_str())
+                .map(str::to_string)
+                .collect(),
             start: date_of(&p["period"]["start"]),
             end: date_of(&p["period"]["end"]),
             active: v["status"] == "active" && p["type"] == "permit",
@@ -192,6 +202,23 @@ impl Grant {
                 .and_then(|r| reference_id(r, "QuestionnaireResponse")),
             withheld_until: withheld_until(v),
         })
+    }
+
+    /// Whether the grant covers one piece of data: one of its categories and, when it names
+    /// items, one of them; who the client is always (data without its client is of no use).
+    pub fn covers(&self, category: Category, rtype: &str, id: Option<&str>) -> bool {
+        if category == Category::Identity {
+            return true;
+        }
+        let prefix = format!("{rtype}/");
+        self.categories.contains(&category)
+            && (self.items.is_empty()
+                || match id {
+                    Some(id) => self.items.iter().any(|i| *i == format!("{prefix}{id}")),
+                    // A question about the type (a search, a page's tab): some items of it
+                    // are open; each resource is then decided on its own.
+                    None => self.items.iter().any(|i| i.starts_with(&prefix)),
+                })
     }
 
     /// Whether the grant allows access on `today`: active, within its period, which must
@@ -291,6 +318,16 @@ mod tests {
         // Only categories a grant can name: never the circle, the log, consents.
         assert_eq!(g.categories, vec![Category::CrisisPlan]);
         assert_eq!(g.evidence.as_deref(), Some("qr1"));
+        assert!(g.covers(Category::CrisisPlan, "CarePlan", Some("any")));
+        assert!(g.covers(Category::Identity, "Patient", Some("p1")));
+        assert!(!g.covers(Category::Reports, "Communication", Some("r1")));
+        let mut one = grant();
+        one["provision"]["data"] = serde_json::json!([{"meaning": "instance", "reference": {"reference": "CarePlan/cp1"}}]);
+        let one = Grant::from_json("g2", &one).unwrap();
+        assert!(one.covers(Category::CrisisPlan, "CarePlan", Some("cp1")));
+        assert!(!one.covers(Category::CrisisPlan, "CarePlan", Some("cp2")));
+        assert!(one.covers(Category::CrisisPlan, "CarePlan", None));
+        assert!(!one.covers(Category::CrisisPlan, "Goal", None));
         let day = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
         assert!(g.running(day("2026-12-14")));
         assert!(!g.running(day("2026-12-15")));

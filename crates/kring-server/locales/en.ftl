@@ -896,3 +896,6 @@ report-sharing-decisions = Sharing decisions (May I share this?)
 report-sharing-shares = of which: share
 report-sharing-grants = Shares made
 report-sharing-withheld = Shares not yet told to the client
+sharing-item = { $what }, { $when }
+sharing-only-items = You ask about this item only:
+sharing-this-item = May I share this report?

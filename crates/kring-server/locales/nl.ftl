@@ -896,3 +896,6 @@ report-sharing-decisions = Deelbesluiten (Mag ik dit delen?)
 report-sharing-shares = waarvan: delen
 report-sharing-grants = Delingen gemaakt
 report-sharing-withheld = Delingen nog niet verteld aan de cliënt
+sharing-item = { $what }, { $when }
+sharing-only-items = U vraagt alleen naar dit stuk:
+sharing-this-item = Mag ik dit verslag delen?

@@ -51,6 +51,8 @@ pub struct Request {
     /// `Organization/…`, `Practitioner/…` or `PractitionerRole/…`.
     pub recipient: String,
     pub categories: Vec<Category>,
+    /// Specific items (`Type/id`) when only those are to be shared, of those categories.
+    pub items: Vec<String>,
     pub purpose: String,
 }
 
@@ -121,6 +123,12 @@ pub fn answer_resource(
             {"linkId": "purpose", "text": "Doel", "answer": [{"valueString": request.purpose}]}
         ]
     })];
+    if !request.items.is_empty() {
+        items[0]["item"].as_array_mut().expect("the request's items").push(json!({
+            "linkId": "items", "text": "Alleen deze stukken",
+            "answer": request.items.iter().map(|i| json!({"valueReference": {"reference": i}})).collect::<Vec<_>>()
+        }));
+    }
     if let Some(age) = known.age {
         items.push(
             json!({"linkId": "client-age", "text": "Leeftijd van de cliënt",
@@ -219,6 +227,13 @@ impl StoredAnswer {
             .as_str()
             .unwrap_or_default()
             .to_string();
+        let request_items = sub("items")["answer"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["valueReference"]["reference"].as_str())
+            .map(str::to_string)
+            .collect();
         let mut known = Known {
             age: item("client-age")
                 .and_then(|i| i["answer"][0]["valueInteger"].as_u64())
@@ -275,6 +290,7 @@ impl StoredAnswer {
             request: Request {
                 recipient,
                 categories,
+                items: request_items,
                 purpose,
             },
             known,
@@ -357,6 +373,14 @@ pub fn grant_resource(
                 .collect::<Vec<_>>()
         }
     });
+    if !answer.request.items.is_empty() {
+        grant["provision"]["data"] = answer
+            .request
+            .items
+            .iter()
+            .map(|i| json!({"meaning": "instance", "reference": {"reference": i}}))
+            .collect();
+    }
     if answer.withhold {
         let until = (today + Duration::days(MAX_WITHHELD_DAYS)).min(today + Duration::days(days));
         grant["extension"] = json!([{"url": WITHHELD_EXTENSION, "valueDate": until.to_string()}]);
@@ -375,7 +399,11 @@ pub fn check_answer(new: &Value, old: Option<&Value>) -> Result<(), SharingRefus
     let recipient_ok = ["Organization/", "Practitioner/", "PractitionerRole/"]
         .iter()
         .any(|t| r.recipient.strip_prefix(t).is_some_and(|id| !id.is_empty()));
-    if !recipient_ok || r.categories.is_empty() || r.purpose.trim().is_empty() {
+    let items_ok = r.items.iter().all(|i| {
+        i.split_once('/')
+            .is_some_and(|(t, id)| !t.is_empty() && kring_fhir::reference::is_valid_id(id))
+    });
+    if !recipient_ok || r.categories.is_empty() || r.purpose.trim().is_empty() || !items_ok {
         return Err(SharingRefusal::RequestIncomplete);
     }
     let expected = match a.walked() {
@@ -429,7 +457,14 @@ pub fn check_grant(
         .flatten()
         .filter_map(|c| c["code"].as_str())
         .collect();
+    // An answer about specific items grants those (some of them), never the whole category.
+    let items_ok = if answer.request.items.is_empty() {
+        true
+    } else {
+        !grant.items.is_empty() && grant.items.iter().all(|i| answer.request.items.contains(i))
+    };
     if grant.recipient != answer.request.recipient
+        || !items_ok
         || written.is_empty()
         || written.len() != grant.categories.len()
         || !grant

@@ -157,6 +157,7 @@ fn request() -> Request {
     Request {
         recipient: "Organization/school".into(),
         categories: vec![Category::CrisisPlan, Category::Reports],
+        items: vec![],
         purpose: "Veiligheid op school".into(),
     }
 }
@@ -214,6 +215,58 @@ fn a_stored_answer_reads_back_and_its_outcome_must_follow() {
     assert_eq!(
         check_answer(&t, None),
         Err(SharingRefusal::RequestIncomplete)
+    );
+}
+
+#[test]
+fn an_answer_about_one_item_grants_that_item_only() {
+    let mut r = request();
+    r.items = vec!["Communication/r1".into()];
+    let k = known(false, Some(Given), 40);
+    let given = usual();
+    let Step::Done(o) = walk(&k, &given) else {
+        panic!()
+    };
+    let v = answer_resource(
+        "p1",
+        "PractitionerRole/r1",
+        &r,
+        &questionnaire::Texts::shipped(),
+        &k,
+        &given,
+        o,
+        now(),
+    );
+    check_answer(&v, None).unwrap();
+    let a = StoredAnswer::from_json(&v).unwrap();
+    assert_eq!(a.request.items, ["Communication/r1"]);
+    let g = grant_resource(
+        "qr1",
+        &a,
+        "wijkteam",
+        "PractitionerRole/r1",
+        &[Category::Reports],
+        10,
+        now(),
+    )
+    .unwrap();
+    assert_eq!(
+        g["provision"]["data"][0]["reference"]["reference"],
+        "Communication/r1"
+    );
+    let today = now().date_naive();
+    check_grant(&g, None, Some(&a), today).unwrap();
+    let mut whole = g.clone();
+    whole["provision"].as_object_mut().unwrap().remove("data");
+    assert_eq!(
+        check_grant(&whole, None, Some(&a), today),
+        Err(SharingRefusal::BeyondTheAnswer)
+    );
+    let mut other = g.clone();
+    other["provision"]["data"][0]["reference"]["reference"] = json!("Communication/r2");
+    assert_eq!(
+        check_grant(&other, None, Some(&a), today),
+        Err(SharingRefusal::BeyondTheAnswer)
     );
 }
 

@@ -77,6 +77,8 @@ pub struct GrantRow {
 struct SharingPage {
     f: Frame,
     client: String,
+    /// The specific items asked about (`Type/id`, label).
+    items: Vec<(String, String)>,
     organisations: Vec<Choice>,
     professionals: Vec<Choice>,
     categories: Vec<Choice>,
@@ -90,6 +92,7 @@ struct SharingPage {
 struct StepPage {
     f: Frame,
     client: String,
+    items: Vec<(String, String)>,
     recipient: String,
     recipient_name: String,
     categories: Vec<Choice>,
@@ -130,6 +133,8 @@ pub struct AidForm {
     #[serde(default)]
     category: Vec<String>,
     #[serde(default)]
+    item: Vec<String>,
+    #[serde(default)]
     purpose: String,
     #[serde(default)]
     carried: Vec<String>,
@@ -155,9 +160,21 @@ impl AidForm {
             .into_iter()
             .filter(|c| self.category.iter().any(|x| x == c.code()))
             .collect();
+        let items: Vec<String> = self
+            .item
+            .iter()
+            .filter(|i| {
+                i.split_once('/').is_some_and(|(t, id)| {
+                    t.chars().all(|c| c.is_ascii_alphabetic()) && super::work::is_fhir_id(id)
+                })
+            })
+            .take(20)
+            .cloned()
+            .collect();
         (typed && !categories.is_empty() && !self.purpose.trim().is_empty()).then(|| Request {
             recipient: recipient.to_string(),
             categories,
+            items,
             purpose: self.purpose.trim().chars().take(500).collect(),
         })
     }
@@ -181,6 +198,9 @@ fn aid_answers<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Answers {
 pub struct Done {
     #[serde(default)]
     klaar: Option<String>,
+    /// One item to share (`Type/id`), when the aid is opened from it.
+    #[serde(default)]
+    stuk: Option<String>,
 }
 
 /// `GET /clienten/{id}/delen`: the aid's first step, and the decisions and grants so far.
@@ -202,7 +222,21 @@ pub async fn page(
         "ingetrokken" => Some(f.t.get("sharing-done-withdrawn")),
         _ => None,
     });
-    start_page(&state, &person, &id, f, &AidForm::default()).await
+    // Opened from one item (a report …): that item, in its category.
+    let mut form = AidForm::default();
+    if let Some((rtype, rid)) = done.stuk.as_deref().and_then(|s| s.split_once('/')) {
+        if super::work::is_fhir_id(rid) && state.record.definitions().is_resource_type(rtype) {
+            let item = state
+                .record
+                .read(&person.caller, rtype, rid)
+                .await
+                .map_err(|e| person.failed(e))?;
+            let category = kring_access::category::category_of(rtype, true, &item.body);
+            form.item = vec![format!("{rtype}/{rid}")];
+            form.category = vec![category.code().to_string()];
+        }
+    }
+    start_page(&state, &person, &id, f, &form).await
 }
 
 async fn start_page(
@@ -214,9 +248,11 @@ async fn start_page(
 ) -> Result<Response, PageError> {
     let (organisations, professionals) = directory(state, person, &form.recipient).await;
     let (decisions, grants) = history(state, person, Some(id), None).await;
+    let items = item_labels(state, person, &form.item).await;
     Ok(render::page(
         &SharingPage {
             client: id.to_string(),
+            items,
             organisations,
             professionals,
             categories: category_choices(&f.t, &form.category),
@@ -291,9 +327,11 @@ pub async fn step(
         .iter()
         .map(|c| c.code().to_string())
         .collect();
+    let items = item_labels(&state, &person, &request.items).await;
     Ok(render::page(
         &StepPage {
             client: id.clone(),
+            items,
             recipient_name: names.name(&request.recipient),
             recipient: request.recipient.clone(),
             categories: category_choices(&t, &selected)
@@ -1157,4 +1195,30 @@ pub async fn month_figures(
         (t.get("report-sharing-grants"), grants.len().to_string()),
         (t.get("report-sharing-withheld"), withheld.to_string()),
     ]
+}
+
+/// The items asked about, each with a label people read: what it is and when it was written.
+async fn item_labels(state: &AppState, person: &Person, items: &[String]) -> Vec<(String, String)> {
+    let t = person.texts();
+    let mut out = Vec::new();
+    for i in items {
+        let Some((rtype, rid)) = i.split_once('/') else {
+            continue;
+        };
+        let Ok(v) = state.record.read(&person.caller, rtype, rid).await else {
+            continue;
+        };
+        let category = kring_access::category::category_of(rtype, true, &v.body);
+        out.push((
+            i.clone(),
+            t.with(
+                "sharing-item",
+                &[
+                    ("what", &category_words(&t, category)),
+                    ("when", &dates::moment(v.last_updated, person.lang)),
+                ],
+            ),
+        ));
+    }
+    out
 }

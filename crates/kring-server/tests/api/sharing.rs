@@ -586,3 +586,74 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+both_backends!(
+    a_share_of_one_report_opens_that_report_only,
+    |app: TestApp| async move {
+        family(&app, &years_ago(13, -40)).await;
+        let director = director_and_plan(&app).await;
+        let teacher = school(&app).await;
+        // The report's page asks "Mag ik dit verslag delen?", which opens the aid for it.
+        let (_, html) = get(&app, &director, "/clienten/kind/rapportages/r1").await;
+        let html = text(&html);
+        assert!(
+            html.contains("/clienten/kind/delen?stuk=Communication/r1"),
+            "{html}"
+        );
+        let (status, html) = get(
+            &app,
+            &director,
+            "/clienten/kind/delen?stuk=Communication/r1",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let html = text(&html);
+        assert!(
+            html.contains("alleen naar dit stuk") && html.contains("value=\"Communication/r1\""),
+            "{html}"
+        );
+        let token = csrf(&html);
+        let (status, location) = post_form(
+            &app,
+            &director,
+            "/clienten/kind/delen/vastleggen",
+            &format!(
+                "csrf={token}&{REQUEST}&item=Communication%2Fr1{}&grant=reports&days=3",
+                acute_answers(false)
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+        let all = grants(&app, &director).await;
+        assert_eq!(
+            all[0]["provision"]["data"][0]["reference"]["reference"],
+            "Communication/r1"
+        );
+        for (id, expected) in [("r1", StatusCode::OK), ("r2", StatusCode::NOT_FOUND)] {
+            let r = app
+                .call_as_person(
+                    &teacher,
+                    Method::GET,
+                    &format!("/fhir/Communication/{id}"),
+                    &Value::Null,
+                )
+                .await;
+            assert_eq!(r.status, expected, "{id}");
+        }
+        let r = app
+            .call_as_person(
+                &teacher,
+                Method::GET,
+                "/fhir/Communication?subject=Patient/kind",
+                &Value::Null,
+            )
+            .await;
+        let ids: Vec<&str> = r.body["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["resource"]["id"].as_str())
+            .collect();
+        assert_eq!(ids, ["r1"]);
+    }
+);

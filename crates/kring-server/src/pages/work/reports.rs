@@ -306,6 +306,9 @@ pub struct VersionRow {
 struct ReportPage {
     f: Frame,
     id: String,
+    report_id: String,
+    /// The reader may ask "Mag ik dit delen?" about this report.
+    may_share: bool,
     report: ReportRow,
     version: i64,
     kind_code: String,
@@ -401,9 +404,12 @@ async fn render_report(
     let mut f = client.frame(person, "report-title");
     f.message = message;
     f.error = error;
+    let may_share = client.may_open("/delen");
     let page = ReportPage {
         f,
         id,
+        report_id: rid.to_string(),
+        may_share,
         report,
         version: r.version,
         kind_code: kind_of(&v)
