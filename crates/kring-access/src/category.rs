@@ -48,6 +48,9 @@ pub enum Category {
     /// `sharing-grant`). Never granted through a circle; the circle works with them, the
     /// client reads those not withheld, the privacy officer reviews them.
     Sharing,
+    /// Messages between the client and their circle (a Communication coded `messages`): each
+    /// visible only to its sender and recipients. Never granted through a circle.
+    Messages,
 }
 
 impl Category {
@@ -79,6 +82,7 @@ impl Category {
             Category::AccessLog => "access-log",
             Category::Emergency => "emergency",
             Category::Sharing => "sharing",
+            Category::Messages => "messages",
         }
     }
 
@@ -90,6 +94,7 @@ impl Category {
             Category::AccessLog,
             Category::Emergency,
             Category::Sharing,
+            Category::Messages,
         ]
         .into_iter()
         .chain(Category::GRANTABLE)
@@ -113,6 +118,7 @@ impl Category {
             Category::AccessLog => "toegangslog",
             Category::Emergency => "meldingen van noodtoegang",
             Category::Sharing => "deelbesluiten",
+            Category::Messages => "berichten",
         }
     }
 
@@ -133,6 +139,7 @@ impl Category {
             Category::AccessLog => "access log",
             Category::Emergency => "notices of emergency access",
             Category::Sharing => "sharing decisions",
+            Category::Messages => "messages",
         }
     }
 
@@ -172,7 +179,7 @@ pub fn categories_of_type(rtype: &str, client_data: bool) -> &'static [Category]
         | "RequestGroup"
         | "NutritionOrder"
         | "DeviceRequest" => &[Category::SupportPlan],
-        "Communication" => &[Category::Reports, Category::Emergency],
+        "Communication" => &[Category::Reports, Category::Emergency, Category::Messages],
         "CommunicationRequest"
         | "Encounter"
         | "EpisodeOfCare"
@@ -208,6 +215,7 @@ pub fn category_of(rtype: &str, client_data: bool, body: &[u8]) -> Category {
     }
     match rtype {
         "Communication" if is_emergency_notice(body) => Category::Emergency,
+        "Communication" if is_message(body) => Category::Messages,
         "Communication" => Category::Reports,
         "QuestionnaireResponse" if crate::sharing::is_aid_answer_bytes(body) => Category::Sharing,
         "QuestionnaireResponse" if crate::sharing::is_meldcode_case_bytes(body) => Category::Safety,
@@ -223,6 +231,35 @@ pub fn category_of(rtype: &str, client_data: bool, body: &[u8]) -> Category {
 pub fn is_emergency_notice(body: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(body)
         .is_ok_and(|v| crate::facts::is_emergency_declaration(&v))
+}
+
+/// Whether a Communication body is a message (coded `messages` in the data categories).
+pub fn is_message(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| is_message_json(&v))
+}
+
+/// [`is_message`] on a parsed body.
+pub fn is_message_json(v: &serde_json::Value) -> bool {
+    v["category"].as_array().is_some_and(|cs| {
+        cs.iter().any(|c| {
+            c["coding"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["system"] == CATEGORY_SYSTEM && c["code"] == "messages")
+            })
+        })
+    })
+}
+
+/// The parties of a message: its sender and its recipients (references).
+pub fn message_parties(body: &[u8]) -> Vec<String> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return vec![];
+    };
+    std::iter::once(&v["sender"])
+        .chain(v["recipient"].as_array().into_iter().flatten())
+        .filter_map(|r| r["reference"].as_str())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Whether a CarePlan body is coded as the crisis plan.

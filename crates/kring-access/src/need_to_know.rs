@@ -187,10 +187,16 @@ fn only_categories(rtype: &str, allowed: &[Category]) -> Option<AnyOf> {
         ),
         "Communication" => (
             Category::Reports,
-            vec![(
-                Category::Emergency,
-                token(EMERGENCY_SYSTEM, EMERGENCY_CATEGORY),
-            )],
+            vec![
+                (
+                    Category::Emergency,
+                    token(EMERGENCY_SYSTEM, EMERGENCY_CATEGORY),
+                ),
+                (
+                    Category::Messages,
+                    token(crate::category::CATEGORY_SYSTEM, "messages"),
+                ),
+            ],
         ),
         "Consent" => (
             Category::Consent,
@@ -314,6 +320,23 @@ fn grant_recipients(facts: &Facts, subject: &Subject, today: chrono::NaiveDate) 
     }
 }
 
+/// The references a message can name the asker by.
+fn asker_references(subject: &Subject) -> Vec<String> {
+    match subject {
+        Subject::Professional {
+            practitioner, role, ..
+        } => vec![
+            format!("Practitioner/{practitioner}"),
+            format!("PractitionerRole/{role}"),
+        ],
+        Subject::Client { patient, .. } => vec![format!("Patient/{patient}")],
+        Subject::Representative { related_person, .. } => {
+            vec![format!("RelatedPerson/{related_person}")]
+        }
+        _ => vec![],
+    }
+}
+
 /// The facts of one request and the grounds they rest on.
 fn request_facts(
     facts: &Facts,
@@ -335,6 +358,15 @@ fn request_facts(
         ..RequestFacts::default()
     };
     let mut grounds = Vec::new();
+    // A message is for its parties. A question about messages in general (a search, no
+    // particular message) is answered as for a party; each message found is decided on its own.
+    f.party = target.category == Category::Messages
+        && if target.parties.is_empty() && target.id.is_none() {
+            true
+        } else {
+            let me = asker_references(subject);
+            target.parties.iter().any(|p| me.contains(p))
+        };
     f.aid_questions = shared
         && target.rtype == "Questionnaire"
         && target.id.as_deref() == Some(crate::sharing::AID_QUESTIONNAIRE_ID);

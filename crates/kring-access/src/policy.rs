@@ -63,6 +63,7 @@ pub struct RequestFacts {
     pub grant_without_consent: bool,
     pub withheld: bool,
     pub aid_questions: bool,
+    pub party: bool,
 }
 
 /// (asker type, action, facts): everything an answer depends on.
@@ -255,6 +256,7 @@ impl Policy {
             ("grant_without_consent".into(), b(f.grant_without_consent)),
             ("withheld".into(), b(f.withheld)),
             ("aid_questions".into(), b(f.aid_questions)),
+            ("party".into(), b(f.party)),
         ]);
         let Ok(context) = context else {
             tracing::error!("the request facts do not form a Cedar context; denying");

@@ -150,6 +150,9 @@ pub struct Target {
     /// A sharing decision withheld from the client for now (telling them would endanger
     /// the child or another person).
     pub withheld: bool,
+    /// The sender and recipients of a message (`Practitioner/…`, `PractitionerRole/…`,
+    /// `Patient/…`, `RelatedPerson/…`); empty for other data.
+    pub parties: Vec<String>,
 }
 
 impl Target {
@@ -162,6 +165,7 @@ impl Target {
             category,
             owner: None,
             withheld: false,
+            parties: Vec::new(),
         }
     }
 }

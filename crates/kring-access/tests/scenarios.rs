@@ -367,6 +367,7 @@ fn rtype_of(cat: Category) -> &'static str {
         Category::Shared => "Organization",
         Category::AccessLog => "AuditEvent",
         Category::Sharing => "QuestionnaireResponse",
+        Category::Messages => "Communication",
     }
 }
 
@@ -505,6 +506,54 @@ fn scenario_table() {
         table.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn a_message_is_for_its_parties_only() {
+    let d = world();
+    let message = |parties: &[&str]| {
+        let mut t = Target::new("Communication", Some("m1"), "c13", Messages);
+        t.parties = parties.iter().map(|p| p.to_string()).collect();
+        t
+    };
+    let to_jh = message(&["Patient/c13", "PractitionerRole/r-jh"]);
+    let allowed = |s: &Subject, t: &Target| d.decide_at(s, Read, t, now()).permit;
+    assert!(allowed(&client("c13"), &to_jh));
+    assert!(allowed(&pro("jh", "jeugdhulp"), &to_jh));
+    // The case director is in the circle but not a party; the GP neither.
+    assert!(!allowed(&pro("dir", "wijkteam"), &to_jh));
+    assert!(!allowed(&pro("gp", "huisarts"), &to_jh));
+    // A parent sees the messages to or from them, not the child's own.
+    assert!(!allowed(&rep("c13-mum", "c13"), &to_jh));
+    assert!(allowed(
+        &rep("c13-mum", "c13"),
+        &message(&["RelatedPerson/c13-mum", "PractitionerRole/r-gp"])
+    ));
+    // One outside the circle, even if named, reads nothing.
+    assert!(!allowed(
+        &pro("out", "ggz"),
+        &message(&["Patient/c13", "PractitionerRole/r-out"])
+    ));
+    // A message to another organisation of the circle needs no consent of its own.
+    let to_gp = message(&["Patient/c13", "PractitionerRole/r-gp"]);
+    assert!(allowed(&pro("gp", "huisarts"), &to_gp));
+    let got = d.decide_at(&pro("gp", "huisarts"), Read, &to_gp, now());
+    assert!(
+        got.reasons
+            .contains(&Reason::Rule("messages-between-parties".into())),
+        "{got:?}"
+    );
+    // Searching messages is open to the circle; each message is then decided on its own.
+    assert!(
+        d.decide_at(
+            &pro("dir", "wijkteam"),
+            Search,
+            &Target::new("Communication", None, "c13", Messages),
+            now()
+        )
+        .permit
+    );
+    assert!(d.decide_at(&client("c13"), Create, &to_jh, now()).permit);
 }
 
 #[test]

@@ -1558,7 +1558,7 @@ async fn clients_and_parents_use_their_own_kring_in_chromium() {
         for a in c.find_all(Locator::Css("nav.kring-tabs a")).await.unwrap() {
             tabs.push(a.attr("href").await.unwrap().unwrap_or_default());
         }
-        assert_eq!(tabs.len(), 9, "{label}: {tabs:?}");
+        assert_eq!(tabs.len(), 10, "{label}: {tabs:?}");
         for href in &tabs {
             c.goto(&format!("{base}{href}")).await.unwrap();
             c.wait()

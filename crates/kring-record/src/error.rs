@@ -52,6 +52,9 @@ pub enum RecordError {
     /// (422).
     #[error("{0}")]
     Meldcode(crate::sharing::meldcode::CaseRefusal),
+    /// A message that breaks its rules (not in one's own name …) (422).
+    #[error("{0}")]
+    Message(crate::messages::MessageRefusal),
     /// The access log cannot be written, so nothing may be returned (503).
     #[error("the access log is unavailable")]
     LogUnavailable,
@@ -177,7 +180,8 @@ impl RecordError {
             | RecordError::Work(_)
             | RecordError::Contribution(_)
             | RecordError::Sharing(_)
-            | RecordError::Meldcode(_) => 422,
+            | RecordError::Meldcode(_)
+            | RecordError::Message(_) => 422,
             RecordError::LogUnavailable | RecordError::Unavailable(_) => 503,
             RecordError::Internal(_) => 500,
         }
@@ -205,6 +209,7 @@ impl RecordError {
             RecordError::Contribution(r) => OperationOutcome::single(Issue::error(IssueCode::BusinessRule, r.to_string())),
             RecordError::Sharing(r) => OperationOutcome::single(Issue::error(IssueCode::BusinessRule, r.to_string())),
             RecordError::Meldcode(r) => OperationOutcome::single(Issue::error(IssueCode::BusinessRule, r.to_string())),
+            RecordError::Message(r) => OperationOutcome::single(Issue::error(IssueCode::BusinessRule, r.to_string())),
             RecordError::LogUnavailable => OperationOutcome::single(Issue::error(
                 IssueCode::Transient,
                 "the access log cannot be written at the moment, so no data is released; try again later",

@@ -17,6 +17,7 @@ mod history;
 mod ids;
 pub mod logging;
 pub mod medication;
+pub mod messages;
 pub mod meta;
 pub mod output;
 pub mod plan;
@@ -418,6 +419,9 @@ pub(crate) fn target(rtype: &str, id: Option<&str>, client_key: &str) -> Target 
 pub(crate) fn target_body(rtype: &str, id: Option<&str>, client_key: &str, body: &[u8]) -> Target {
     let category = kring_access::category::category_of(rtype, !client_key.is_empty(), body);
     let mut t = Target::new(rtype, id, client_key, category);
+    if category == kring_access::Category::Messages {
+        t.parties = kring_access::category::message_parties(body);
+    }
     if matches!(
         category,
         kring_access::Category::Sharing | kring_access::Category::Safety

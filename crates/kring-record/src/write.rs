@@ -384,6 +384,15 @@ impl Record {
         let was_sharing = old
             .as_ref()
             .is_some_and(|o| target_of(o).category == kring_access::Category::Sharing);
+        let was_message = old
+            .as_ref()
+            .is_some_and(|o| target_of(o).category == kring_access::Category::Messages);
+        if (t.category == kring_access::Category::Messages || was_message)
+            && caller.subject != kring_access::Subject::Operator
+        {
+            self.check_message(tx, caller, &t, bytes.as_deref(), old.as_ref())
+                .await?;
+        }
         let case = |b: &[u8]| kring_access::sharing::is_meldcode_case_bytes(b);
         let was_case = old.as_ref().is_some_and(|o| case(&o.body));
         if bytes.as_deref().is_some_and(case) || was_case {
@@ -609,6 +618,56 @@ impl Record {
             }
         }
         Ok(())
+    }
+
+    /// The rules of a message ([`crate::messages`]), with the client's relatives read in the
+    /// transaction.
+    async fn check_message(
+        &self,
+        tx: &mut dyn StoreTx,
+        caller: &Caller,
+        t: &kring_access::Target,
+        body: Option<&[u8]>,
+        old: Option<&kring_store::StoredResource>,
+    ) -> Result<()> {
+        use crate::messages::{check, MessageRefusal};
+        let Some(body) = body else {
+            return Err(RecordError::Message(MessageRefusal::Kept));
+        };
+        let new: Value = serde_json::from_slice(body).unwrap_or_default();
+        let old: Option<Value> = old.and_then(|o| serde_json::from_slice(&o.body).ok());
+        let me: Vec<String> = match &caller.subject {
+            kring_access::Subject::Professional {
+                practitioner, role, ..
+            } => vec![
+                format!("PractitionerRole/{role}"),
+                format!("Practitioner/{practitioner}"),
+            ],
+            kring_access::Subject::Client { patient, .. } => vec![format!("Patient/{patient}")],
+            kring_access::Subject::Representative { related_person, .. } => {
+                vec![format!("RelatedPerson/{related_person}")]
+            }
+            _ => vec![],
+        };
+        let mut relatives = Vec::new();
+        for r in kring_access::category::message_parties(body) {
+            if let Some(id) = r.strip_prefix("RelatedPerson/") {
+                if let Some(stored) = tx.read("RelatedPerson", id).await? {
+                    let v: Value = serde_json::from_slice(&stored.body).unwrap_or_default();
+                    if v["patient"]["reference"] == format!("Patient/{}", t.client_key) {
+                        relatives.push(r.clone());
+                    }
+                }
+            }
+        }
+        check(
+            &me,
+            &t.client_key,
+            &|r| relatives.iter().any(|x| x == r),
+            &new,
+            old.as_ref(),
+        )
+        .map_err(RecordError::Message)
     }
 
     async fn check_administration(

@@ -55,6 +55,7 @@ const PAGES: &[(&str, &str, Need)] = &[
         Need::Read(Category::Medication, "MedicationRequest"),
     ),
     ("/kring", "tab-circle", Need::ManageCircle),
+    ("/berichten", "tab-messages", Need::Messages),
     ("/delen", "tab-sharing", Need::Share),
     ("/meldcode", "tab-meldcode", Need::Meldcode),
 ];
@@ -68,7 +69,12 @@ enum Need {
     Share,
     /// May keep a meldcode case (named for safety in the circle).
     Meldcode,
+    /// May write messages with the client.
+    Messages,
 }
+
+/// The body that makes a decision about a Communication one about a message.
+const MESSAGE_PROBE: &[u8] = br#"{"category":[{"coding":[{"system":"https://kring.example/fhir/CodeSystem/data-category","code":"messages"}]}]}"#;
 
 /// The body that makes a decision about a QuestionnaireResponse one about a meldcode case.
 const MELDCODE_PROBE: &[u8] =
@@ -139,6 +145,7 @@ pub async fn open(
             Need::ManageCircle => may(Action::Update, "CareTeam", b""),
             Need::Share => may(Action::Create, "QuestionnaireResponse", SHARING_PROBE),
             Need::Meldcode => may(Action::Create, "QuestionnaireResponse", MELDCODE_PROBE),
+            Need::Messages => may(Action::Create, "Communication", MESSAGE_PROBE),
         })
         .map(|(path, key, _)| Tab {
             href: format!("/clienten/{id}{path}"),

@@ -23,6 +23,7 @@ pub mod error;
 pub mod form;
 pub mod i18n;
 mod meldcode;
+mod messages;
 mod names;
 mod oversight;
 mod passkeys;
@@ -113,6 +114,10 @@ pub fn routes() -> Router<AppState> {
             get(sharing::page).post(sharing::step),
         )
         .route("/clienten/{id}/delen/vastleggen", post(sharing::record))
+        .route(
+            "/clienten/{id}/berichten",
+            get(messages::page).post(messages::send),
+        )
         .route(
             "/clienten/{id}/meldcode",
             get(meldcode::page).post(meldcode::record),

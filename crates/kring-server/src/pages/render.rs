@@ -70,6 +70,12 @@ pub fn sentence(e: &RecordError, lang: Lang) -> String {
         (RecordError::Contribution(r), _) => t.get(contribution_key(r)),
         (RecordError::Sharing(r), _) => t.get(sharing_key(r)),
         (RecordError::Meldcode(r), _) => t.get(meldcode_key(r)),
+        (RecordError::Message(r), _) => t.get(match r {
+            kring_record::messages::MessageRefusal::NotInOwnName => "refusal-message-own-name",
+            kring_record::messages::MessageRefusal::Incomplete => "messages-incomplete",
+            kring_record::messages::MessageRefusal::NotWithTheClient => "refusal-message-client",
+            kring_record::messages::MessageRefusal::Kept => "refusal-message-kept",
+        }),
         (RecordError::PreconditionFailed(_) | RecordError::Conflict(_), _) => {
             t.get("changed-meanwhile")
         }

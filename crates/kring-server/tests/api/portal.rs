@@ -755,3 +755,71 @@ both_backends!(
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 );
+
+both_backends!(
+    the_client_and_the_circle_write_messages_only_their_parties_read,
+    |app: TestApp| async move {
+        let (parent, child) = family(&app, &years_ago(13, -40)).await;
+        let director = director_and_plan(&app).await;
+        let (status, html) = get(&app, &director, "/clienten/kind/berichten").await;
+        assert_eq!(status, StatusCode::OK);
+        let html = text(&html);
+        assert!(
+            html.contains("Sam Jansen") && html.contains("Eva Jansen"),
+            "{html}"
+        );
+        let token = csrf(&html);
+        let (status, location) = post_form(
+            &app,
+            &director,
+            "/clienten/kind/berichten",
+            &format!("csrf={token}&to=Patient%2Fkind&text=Zie+ik+je+donderdag%3F"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+        // The child reads it; the parent, not a party, does not.
+        let (_, html) = get(&app, &child, "/clienten/kind/berichten").await;
+        let html = text(&html);
+        assert!(html.contains("Zie ik je donderdag?"), "{html}");
+        let child_token = csrf(&html);
+        let (_, html) = get(&app, &parent, "/clienten/kind/berichten").await;
+        assert!(!text(&html).contains("Zie ik je donderdag?"));
+        // The child answers the case director.
+        let (status, _) = post_form(
+            &app,
+            &child,
+            "/clienten/kind/berichten",
+            &format!("csrf={child_token}&to=PractitionerRole%2Fdir-role&text=Ja%2C+om+drie+uur"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, html) = get(&app, &director, "/clienten/kind/berichten").await;
+        assert!(text(&html).contains("Ja, om drie uur"));
+        // A message in someone else's name, or between professionals only, is refused.
+        let forged = kring_record::messages::message(
+            "kind",
+            "Patient/kind",
+            &["PractitionerRole/dir-role".into()],
+            "Niet van mij",
+            "2026-12-06T10:00:00Z",
+        );
+        let r = app
+            .call_as_person(&director, Method::POST, "/fhir/Communication", &forged)
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        let between = kring_record::messages::message(
+            "kind",
+            "PractitionerRole/dir-role",
+            &["PractitionerRole/other-role".into()],
+            "Onder ons",
+            "2026-12-06T10:00:00Z",
+        );
+        let r = app
+            .call_as_person(&director, Method::POST, "/fhir/Communication", &between)
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        // Messages are not reports: the reports page does not show them.
+        let (_, html) = get(&app, &director, "/clienten/kind/rapportages").await;
+        assert!(!text(&html).contains("Zie ik je donderdag?"));
+    }
+);

@@ -97,6 +97,7 @@ const PAGES: &[(&str, &str)] = &[
     ("/clienten/{id}/crisisplan", "portal-tab-crisis"),
     ("/clienten/{id}/medicatie", "portal-tab-medication"),
     ("/clienten/{id}/rapportages", "portal-tab-reports"),
+    ("/clienten/{id}/berichten", "portal-tab-messages"),
     ("/mijn/kring", "portal-tab-circle"),
     ("/toestemming", "portal-tab-consent"),
     ("/wie-keek", "portal-tab-who-looked"),
