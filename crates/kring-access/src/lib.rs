@@ -88,6 +88,11 @@ pub trait AccessDecision: Send + Sync + 'static {
         sharing::SharingFacts::default()
     }
 
+    /// Whether the sharing grant `id` (a Consent) is withheld from the client today.
+    fn grant_withheld(&self, _id: &str) -> bool {
+        false
+    }
+
     /// The sharing grants naming `subject` (or their organisation) that run today.
     fn running_grants(&self, _subject: &Subject) -> Vec<sharing::Grant> {
         vec![]

@@ -457,7 +457,13 @@ fn request_facts(
             &mut f,
             &mut grounds,
         );
-        let recipients = grant_recipients(facts, subject, today);
+        // A grant opens data to read, never to write, delete or export.
+        let reads = matches!(action, Action::Read | Action::Search | Action::History);
+        let recipients = if reads {
+            grant_recipients(facts, subject, today)
+        } else {
+            Vec::new()
+        };
         for g in facts
             .running_grants(&recipients, today)
             // A grant always names who the client is: data without its client is of no use.
@@ -664,6 +670,17 @@ impl AccessDecision for NeedToKnow {
             consent,
             age: facts.clients.get(client).and_then(|c| c.age_on(today)),
         }
+    }
+
+    fn grant_withheld(&self, id: &str) -> bool {
+        let today = Utc::now().date_naive();
+        self.facts
+            .read()
+            .expect("facts lock")
+            .grants
+            .get(id)
+            .and_then(|g| g.withheld_until)
+            .is_some_and(|until| today <= until)
     }
 
     fn running_grants(&self, subject: &Subject) -> Vec<crate::sharing::Grant> {

@@ -91,6 +91,21 @@ impl Ground {
         }
     }
 
+    /// The AVG ground of the processing (WORK.md: prefer 6(1)(c)/(e) with 9(2)(h) and UAVG
+    /// art. 30(3) for health data over consent, which is weak in dependent relationships).
+    pub fn avg(self) -> &'static str {
+        match self {
+            Ground::Consent => "AVG art. 6 lid 1 onder a, art. 9 lid 2 onder a",
+            Ground::CoTreatment => {
+                "AVG art. 6 lid 1 onder c, art. 9 lid 2 onder h; UAVG art. 30 lid 3"
+            }
+            Ground::ProtectionOrder | Ground::VeiligThuisReport => {
+                "AVG art. 6 lid 1 onder c en e, art. 9 lid 2 onder g; UAVG art. 30 lid 3"
+            }
+            Ground::ConflictOfDuties => "AVG art. 6 lid 1 onder d, art. 9 lid 2 onder c",
+        }
+    }
+
     /// The longest period a grant on this ground may run, in days: a share for a task runs
     /// while the task does, a report or an emergency is a moment.
     pub fn max_days(self) -> i64 {
@@ -210,6 +225,11 @@ impl Grant {
         if category == Category::Identity {
             return true;
         }
+        // A meldcode case (the only QuestionnaireResponse in `safety`) is never shared by a
+        // grant: it stays with the professionals named for safety.
+        if category == Category::Safety && rtype == "QuestionnaireResponse" {
+            return false;
+        }
         let prefix = format!("{rtype}/");
         self.categories.contains(&category)
             && (self.items.is_empty()
@@ -278,12 +298,15 @@ pub fn withheld_until(v: &Value) -> Option<NaiveDate> {
         .and_then(|e| date_of(&e["valueDate"]))
 }
 
-/// Whether a stored grant or aid answer is withheld from the client on `today`.
+/// Whether a stored grant, aid answer or meldcode case is withheld from the client on
+/// `today`: until its date, and a meldcode case as long as it is open (every version of it
+/// that was open, so its history does not show it either).
 pub fn withheld_from_client(body: &[u8], today: NaiveDate) -> bool {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| withheld_until(&v))
-        .is_some_and(|until| today <= until)
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return false;
+    };
+    (is_meldcode_case(&v) && v["status"] == "in-progress")
+        || withheld_until(&v).is_some_and(|until| today <= until)
 }
 
 #[cfg(test)]

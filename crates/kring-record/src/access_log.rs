@@ -93,9 +93,51 @@ impl Record {
             }
         }
         let entries = self.log.query(&q).await.map_err(RecordError::from)?;
+        let entries = self.without_withheld(caller, entries).await?;
         self.log_reading(caller, interaction, &target, &decision.reasons, &entries)
             .await?;
         Ok(entries)
+    }
+
+    /// For the client and their parents: the entries that would tell of something withheld
+    /// from them left out — accesses under a withheld sharing grant, and the writing and
+    /// reading of a withheld sharing decision or open meldcode case. Everyone else reads them.
+    async fn without_withheld(
+        &self,
+        caller: &Caller,
+        entries: Vec<AccessEntry>,
+    ) -> Result<Vec<AccessEntry>> {
+        if !matches!(
+            caller.subject,
+            Subject::Client { .. } | Subject::Representative { .. }
+        ) {
+            return Ok(entries);
+        }
+        let today = chrono::Utc::now().date_naive();
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            let under_withheld_grant = e.grounds.iter().any(|g| {
+                g.strip_prefix("Consent/")
+                    .is_some_and(|id| self.access.grant_withheld(id))
+            });
+            if under_withheld_grant {
+                continue;
+            }
+            if matches!(e.data.category.as_str(), "sharing" | "safety") && !e.data.id.is_empty() {
+                // Searches log `Type/id`, reads the id alone.
+                let id = e.data.id.rsplit('/').next().unwrap_or_default();
+                let body = self
+                    .store
+                    .read(&e.data.resource_type, id)
+                    .await?
+                    .map(|r| r.body);
+                if body.is_some_and(|b| kring_access::sharing::withheld_from_client(&b, today)) {
+                    continue;
+                }
+            }
+            out.push(e);
+        }
+        Ok(out)
     }
 
     /// A page of the whole log, oldest first, for an export by those who may export it (the
@@ -133,8 +175,8 @@ impl Record {
                 ..LogQuery::default()
             })
             .await
-            .map_err(RecordError::from)?
-            .pop();
+            .map_err(RecordError::from)?;
+        let found = self.without_withheld(caller, found).await?.pop();
         let Some(entry) = found else {
             let t = log_target("", None);
             self.record(vec![self.entry(

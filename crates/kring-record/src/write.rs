@@ -555,8 +555,6 @@ impl Record {
         }
     }
 
-    /// The medication rule for an administration about to be written (see
-    /// [`crate::medication`]).
     /// The rules of sharing decisions ([`crate::sharing`]): an aid answer is kept as given and
     /// its outcome follows from its answers; a grant rests on such an answer (read here, in
     /// the transaction), covers only what its sharer may see, and is only withdrawn or
@@ -582,7 +580,31 @@ impl Record {
         let new: Value = serde_json::from_slice(body).unwrap_or_default();
         let old: Option<Value> = old.and_then(|o| serde_json::from_slice(&o.body).ok());
         if t.rtype == "QuestionnaireResponse" {
-            return check_answer(&new, old.as_ref()).map_err(RecordError::Sharing);
+            check_answer(&new, old.as_ref()).map_err(RecordError::Sharing)?;
+            // What the answer says the record answered must be what the record says.
+            if !operator {
+                if let Some(a) = StoredAnswer::from_json(&new) {
+                    let f = self.access.sharing_facts(
+                        &t.client_key,
+                        &a.request.recipient,
+                        &a.request.categories,
+                    );
+                    let consent = f.consent.map(|given| {
+                        if given {
+                            crate::sharing::aid::Answer::Given
+                        } else {
+                            crate::sharing::aid::Answer::Refused
+                        }
+                    });
+                    if a.known.in_circle != f.in_circle
+                        || a.known.consent != consent
+                        || a.known.age != f.age
+                    {
+                        return Err(RecordError::Sharing(SharingRefusal::RecordSaysOtherwise));
+                    }
+                }
+            }
+            return Ok(());
         }
         let evidence = match new["sourceReference"]["reference"]
             .as_str()
@@ -603,6 +625,21 @@ impl Record {
             chrono::Utc::now().date_naive(),
         )
         .map_err(RecordError::Sharing)?;
+        // A grant is made in one's own name, for one's own organisation.
+        if let (
+            None,
+            kring_access::Subject::Professional {
+                role, organisation, ..
+            },
+        ) = (&old, &caller.subject)
+        {
+            if new["performer"][0]["reference"] != format!("PractitionerRole/{role}").as_str()
+                || new["organization"][0]["reference"]
+                    != format!("Organization/{organisation}").as_str()
+            {
+                return Err(RecordError::Sharing(SharingRefusal::NotInOwnName));
+            }
+        }
         // One shares only what one may see oneself.
         if old.is_none() && !operator {
             let grant = kring_access::sharing::Grant::from_json("new", &new);
@@ -670,6 +707,8 @@ impl Record {
         .map_err(RecordError::Message)
     }
 
+    /// The medication rule for an administration about to be written (see
+    /// [`crate::medication`]).
     async fn check_administration(
         &self,
         tx: &mut dyn StoreTx,

@@ -312,8 +312,38 @@ pub type Answers = BTreeMap<Question, Answer>;
 /// Walks the tree: the record's answers first, then the professional's.
 pub fn walk(known: &Known, given: &Answers) -> Step {
     match run(known, given) {
+        // An answer that does not share still tells of a worry about violence when the walk
+        // passed one: then whether the client may read it now is asked too.
+        Ok(o)
+            if o.ground().is_none()
+                && violence(given)
+                && !given.contains_key(&Question::EndangersIfTold) =>
+        {
+            Step::Ask(Question::EndangersIfTold)
+        }
         Ok(outcome) => Step::Done(outcome),
         Err(q) => Step::Ask(q),
+    }
+}
+
+/// Whether the answers speak of violence or serious harm (a report to Veilig Thuis, acute
+/// danger, serious harm feared).
+fn violence(given: &Answers) -> bool {
+    given.get(&Question::VeiligThuis) == Some(&Answer::Yes)
+        || given.get(&Question::Acute) == Some(&Answer::Yes)
+        || matches!(
+            given.get(&Question::SeriousHarm),
+            Some(Answer::Yes | Answer::Unsure)
+        )
+}
+
+/// Whether the stored answer (and a grant from it) is withheld from the client for now: a
+/// share without consent whose telling endangers someone, or any other outcome reached over
+/// a worry about violence when telling endangers someone.
+pub fn withholds(given: &Answers, outcome: Outcome) -> bool {
+    match outcome {
+        Outcome::Share { withhold, .. } => withhold,
+        _ => violence(given) && given.get(&Question::EndangersIfTold) == Some(&Answer::Yes),
     }
 }
 

@@ -104,7 +104,7 @@ pub fn all() -> Vec<TrainingCase> {
             title: "Twijfel over een peuter",
             story: "Een jeugdhulpverlener ziet bij een huisbezoek een peuter van 2 die erg stil is en mager. De ouders weigeren dat zij iets deelt met het consultatiebureau. Ze weet niet of er echt gevaar is.",
             known: known(false, Some(Refused), 2),
-            answers: &[(ProtectionOrder, No), (VeiligThuis, No), (Acute, No), (SeriousHarm, Unsure)],
+            answers: &[(ProtectionOrder, No), (VeiligThuis, No), (Acute, No), (SeriousHarm, Unsure), (EndangersIfTold, No)],
             outcome: Outcome::Consult(Consult::VeiligThuis),
             why: "Bij twijfel over de veiligheid van een kind vraagt u Veilig Thuis om advies (dat kan zonder namen), en overlegt u met een collega: stap 2 van de meldcode.",
         },

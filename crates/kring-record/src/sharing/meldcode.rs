@@ -467,6 +467,42 @@ pub fn check_case(new: &Value, old: Option<&Value>) -> Result<(), CaseRefusal> {
     {
         return Err(CaseRefusal::Incomplete);
     }
+    // The steps in their order, none after the one that closed the case, and the status the
+    // steps give.
+    let closes = |e: &Entry| match e.step {
+        CaseStep::Decision | CaseStep::Evaluation => e.detail("outcome") == Some("close"),
+        CaseStep::Report => true,
+        _ => false,
+    };
+    for i in 1..c.entries.len() {
+        let before = Case {
+            entries: c.entries[..i].to_vec(),
+            open: true,
+            ..c.clone()
+        };
+        if c.entries[..i].iter().any(closes) {
+            return Err(CaseRefusal::Closed);
+        }
+        let e = &c.entries[i];
+        if e.step != CaseStep::Signals {
+            let next = before.next().map(|(s, _)| s);
+            if next != Some(e.step) {
+                return Err(CaseRefusal::NotNow(
+                    next.map(CaseStep::code).unwrap_or("none"),
+                ));
+            }
+        }
+    }
+    let closed = c.entries.iter().any(closes);
+    if closed == c.open {
+        return Err(CaseRefusal::DecisionDoesNotFollow);
+    }
+    for e in c.entries.iter().filter(|e| e.step == CaseStep::Evaluation) {
+        let safe = e.detail("safe") == Some("true");
+        if e.detail("outcome") != Some(evaluate(safe).code()) {
+            return Err(CaseRefusal::DecisionDoesNotFollow);
+        }
+    }
     for e in c.entries.iter().filter(|e| e.step == CaseStep::Decision) {
         let yes = |l: &str| e.detail(l) == Some("true");
         let w = Weighing {
@@ -603,6 +639,24 @@ mod tests {
         let mut changed = case4.clone();
         changed["item"][0]["item"][2]["answer"][0]["valueString"] = json!("iets anders");
         assert_eq!(check_case(&changed, Some(&case4)), Err(CaseRefusal::Kept));
+        // Steps out of order, or a case closed without a closing step, are refused too.
+        let mut skipped = case.clone();
+        skipped["item"].as_array_mut().unwrap().push(step_item(
+            CaseStep::Decision,
+            who,
+            at(3),
+            &decision,
+        ));
+        assert_eq!(
+            check_case(&skipped, Some(&case)),
+            Err(CaseRefusal::NotNow("consult"))
+        );
+        let mut closed = case2.clone();
+        closed["status"] = json!("completed");
+        assert_eq!(
+            check_case(&closed, Some(&case2)),
+            Err(CaseRefusal::DecisionDoesNotFollow)
+        );
         let mut forged = case4.clone();
         let last = forged["item"].as_array_mut().unwrap().last_mut().unwrap();
         let outcome = last["item"]

@@ -85,6 +85,12 @@ pub enum SharingRefusal {
     Kept,
     #[error("you can only share what you may see yourself")]
     NotYoursToShare,
+    #[error("the answers marked as the record's (answered-from-record, client-age) are not what the record says")]
+    RecordSaysOtherwise,
+    #[error("a grant is made by you, for your own organisation (Consent.performer, Consent.organization)")]
+    NotInOwnName,
+    #[error("a grant is made from a recent answer (the same or the previous day); answer the questions again")]
+    AnswerTooOld,
 }
 
 /// The professional's answers in a request (form fields named after the questions).
@@ -147,7 +153,7 @@ pub fn answer_resource(
         }
         items.push(item);
     }
-    let withhold = matches!(outcome, Outcome::Share { withhold: true, .. });
+    let withhold = aid::withholds(given, outcome);
     items.push(json!({
         "linkId": "outcome",
         "text": "Uitkomst",
@@ -359,7 +365,7 @@ pub fn grant_resource(
         "organization": [{"reference": format!("Organization/{custodian}")}],
         "sourceReference": {"reference": format!("QuestionnaireResponse/{answer_id}")},
         "policyRule": {"coding": [{"system": GROUND_SYSTEM, "code": ground.code()}],
-                       "text": ground.anchor()},
+                       "text": format!("{}; {}", ground.anchor(), ground.avg())},
         "provision": {
             "type": "permit",
             "period": {"start": today.to_string(),
@@ -415,13 +421,24 @@ pub fn check_answer(new: &Value, old: Option<&Value>) -> Result<(), SharingRefus
             )))
         }
     };
-    let withhold = matches!(expected, Outcome::Share { withhold: true, .. });
+    let withhold = aid::withholds(&a.given, expected);
     if expected.code() != a.outcome || expected.detail() != a.detail || withhold != a.withhold {
         return Err(SharingRefusal::OutcomeDoesNotFollow(format!(
             "{} ({})",
             expected.code(),
             expected.detail()
         )));
+    }
+    // Withheld from the client only when the answer says so, and for at most 90 days.
+    let authored = a
+        .authored
+        .as_deref()
+        .and_then(|d| d.get(..10))
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    match (withheld_until(new), a.withhold, authored) {
+        (None, false, _) => {}
+        (Some(until), true, Some(day)) if (until - day).num_days() <= MAX_WITHHELD_DAYS => {}
+        _ => return Err(SharingRefusal::Withholding),
     }
     Ok(())
 }
@@ -473,6 +490,14 @@ pub fn check_grant(
             .all(|c| answer.request.categories.contains(c))
     {
         return Err(SharingRefusal::BeyondTheAnswer);
+    }
+    let answered = answer
+        .authored
+        .as_deref()
+        .and_then(|d| d.get(..10))
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    if answered.is_none_or(|d| d < today - Duration::days(1)) {
+        return Err(SharingRefusal::AnswerTooOld);
     }
     let (Some(start), Some(end)) = (grant.start, grant.end) else {
         return Err(SharingRefusal::Period(ground.max_days()));

@@ -140,6 +140,42 @@ fn the_table_of_sharing_situations() {
 }
 
 #[test]
+fn an_answer_that_does_not_share_is_withheld_when_telling_endangers() {
+    let k = known(false, Some(Refused), 9);
+    let mut given = usual();
+    given.insert(SeriousHarm, Unsure);
+    given.remove(&EndangersIfTold);
+    // A worry about violence: whether the parents may read the answer now is asked too.
+    assert_eq!(walk(&k, &given), Step::Ask(EndangersIfTold));
+    given.insert(EndangersIfTold, Yes);
+    let Step::Done(o) = walk(&k, &given) else {
+        panic!()
+    };
+    assert_eq!(o, Outcome::Consult(super::aid::Consult::VeiligThuis));
+    assert!(super::aid::withholds(&given, o));
+    let v = answer_resource(
+        "p1",
+        "PractitionerRole/r1",
+        &request(),
+        &questionnaire::Texts::shipped(),
+        &k,
+        &given,
+        o,
+        now(),
+    );
+    assert!(kring_access::sharing::withheld_until(&v).is_some());
+    check_answer(&v, None).unwrap();
+    // Without a worry about violence nothing more is asked and nothing withheld.
+    let k = known(false, None, 40);
+    let mut given = usual();
+    given.remove(&EndangersIfTold);
+    assert!(matches!(
+        walk(&k, &given),
+        Step::Done(Outcome::AskConsentFirst(_))
+    ));
+}
+
+#[test]
 fn the_record_answers_questions_and_they_are_not_asked() {
     let k = known(true, Some(Given), 40);
     assert_eq!(walk(&k, &Answers::new()), Step::Ask(TaskNeeds));

@@ -147,6 +147,9 @@ fn sharing_key(r: &kring_record::sharing::SharingRefusal) -> &'static str {
         R::GrantOnlyWithdrawn => "refusal-sharing-only-withdrawn",
         R::Kept => "refusal-sharing-kept",
         R::NotYoursToShare => "refusal-sharing-not-yours",
+        R::RecordSaysOtherwise => "refusal-sharing-record",
+        R::NotInOwnName => "refusal-sharing-own-name",
+        R::AnswerTooOld => "refusal-sharing-too-old",
     }
 }
 

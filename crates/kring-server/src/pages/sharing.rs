@@ -424,7 +424,7 @@ pub struct WithdrawForm {
     back: String,
 }
 
-/// `POST /clienten/{id}/delen/intrekken` (and from the privacy officer's overview): withdraws
+/// `POST /delen/intrekken` (from the client's Delen page and the privacy officer's overview): withdraws
 /// a grant; the record decides whether this person may.
 pub async fn withdraw(
     State(state): State<AppState>,

@@ -377,7 +377,7 @@ both_backends!(
     |app: TestApp| async move {
         let (parent, child) = family(&app, &years_ago(13, -40)).await;
         let director = director_and_plan(&app).await;
-        school(&app).await;
+        let teacher = school(&app).await;
         let (_, html) = get(&app, &director, "/clienten/kind/delen").await;
         let token = csrf(&text(&html));
         let (status, _) = post_form(
@@ -395,7 +395,37 @@ both_backends!(
         assert_eq!(all.len(), 1);
         let id = all[0]["id"].as_str().unwrap();
         assert!(all[0]["extension"][0]["valueDate"].is_string());
-        // Neither the child nor the parent sees it, as if it did not exist.
+        // The teacher reads under it, and that access is in the log...
+        let r = app
+            .call_as_person(
+                &teacher,
+                Method::GET,
+                "/fhir/Communication/r1",
+                &Value::Null,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        // ...but neither the child nor the parent sees the grant, the answer, or the accesses
+        // under them, as if they did not exist.
+        for who in [&child, &parent] {
+            let (status, html) = get(&app, who, "/wie-keek").await;
+            assert_eq!(status, StatusCode::OK);
+            let html = text(&html);
+            assert!(
+                !html.contains("Visser") && !html.contains("Basisschool"),
+                "{html}"
+            );
+            assert!(!html.contains("besluit om te delen"), "{html}");
+            let r = app
+                .call_as_person(
+                    who,
+                    Method::GET,
+                    "/fhir/AuditEvent?patient=Patient/kind&_count=500",
+                    &Value::Null,
+                )
+                .await;
+            assert!(!r.raw.windows(7).any(|w| w == b"Consent"), "{:?}", r.body);
+        }
         for who in [&child, &parent] {
             let (_, html) = get(&app, who, "/mijn/kring").await;
             assert!(!text(&html).contains("Basisschool De Linde"));

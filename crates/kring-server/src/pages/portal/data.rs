@@ -391,7 +391,7 @@ pub async fn pdf(State(state): State<AppState>, person: Person) -> Result<Respon
     ));
     doc.title(&t.arg("portal-pdf-title", "client", &who));
     doc.paragraph(&t.arg("portal-pdf-intro", "count", &own.len().to_string()));
-    const PARTS: [&str; 12] = [
+    const PARTS: [&str; 14] = [
         "identity",
         "support-plan",
         "crisis-plan",
@@ -403,6 +403,8 @@ pub async fn pdf(State(state): State<AppState>, person: Person) -> Result<Respon
         "circle",
         "consent",
         "emergency",
+        "sharing",
+        "messages",
         "other",
     ];
     for part in PARTS {
