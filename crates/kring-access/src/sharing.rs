@@ -142,6 +142,54 @@ pub struct SharingFacts {
     pub age: Option<u32>,
 }
 
+/// The code system that marks what kind of organisation a recipient is, where the law names
+/// it (`Organization.type`).
+pub const ORGANISATION_KIND_SYSTEM: &str =
+    "https://kring.example/fhir/CodeSystem/organisation-kind";
+
+/// What kind of organisation a recipient is, as far as the sharing grounds care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecipientKind {
+    /// Veilig Thuis (advice and reporting centre for domestic violence and child abuse).
+    VeiligThuis,
+    /// A certified institution (gecertificeerde instelling) carrying out child protection.
+    CertifiedInstitution,
+    /// Any other organisation.
+    Other,
+}
+
+impl RecipientKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            RecipientKind::VeiligThuis => "veilig-thuis",
+            RecipientKind::CertifiedInstitution => "gecertificeerde-instelling",
+            RecipientKind::Other => "other",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<RecipientKind> {
+        [
+            RecipientKind::VeiligThuis,
+            RecipientKind::CertifiedInstitution,
+            RecipientKind::Other,
+        ]
+        .into_iter()
+        .find(|k| k.code() == code)
+    }
+
+    /// The kind of an `Organization` resource.
+    pub fn of_organisation(v: &Value) -> RecipientKind {
+        v["type"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|t| t["coding"].as_array().into_iter().flatten())
+            .filter(|c| c["system"] == ORGANISATION_KIND_SYSTEM)
+            .find_map(|c| c["code"].as_str().and_then(RecipientKind::from_code))
+            .unwrap_or(RecipientKind::Other)
+    }
+}
+
 /// One sharing grant, as the decision weighs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grant {

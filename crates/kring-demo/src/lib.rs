@@ -277,6 +277,26 @@ pub fn generate(seed: u64) -> Network {
             staff.push((pid, rid, org.id, role_code));
         }
     }
+    // The organisations the law names as recipients without consent: Veilig Thuis and a
+    // certified institution (child protection). They have no staff in the demo.
+    for (id, name, kind) in [
+        (
+            "veilig-thuis-zaanstreek",
+            "Veilig Thuis Zaanstreek-Waterland",
+            "veilig-thuis",
+        ),
+        (
+            "jeugdbescherming-nh",
+            "Jeugdbescherming Noord-Holland",
+            "gecertificeerde-instelling",
+        ),
+    ] {
+        g.out.push(json!({
+            "resourceType": "Organization", "id": id, "active": true, "name": name,
+            "type": [{"coding": [{"system": "https://kring.example/fhir/CodeSystem/organisation-kind", "code": kind}]}],
+            "address": [{"line": ["Postbus 100"], "city": "Zaandam", "postalCode": "1500 AA", "country": "NL"}],
+        }));
+    }
     for (id, name, line, city) in LOCATIONS {
         g.out.push(json!({
             "resourceType": "Location", "id": id, "status": "active", "name": name, "mode": "instance",

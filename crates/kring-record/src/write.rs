@@ -596,9 +596,11 @@ impl Record {
                             crate::sharing::aid::Answer::Refused
                         }
                     });
+                    let kind = self.recipient_kind(tx, &a.request.recipient).await?;
                     if a.known.in_circle != f.in_circle
                         || a.known.consent != consent
                         || a.known.age != f.age
+                        || a.known.recipient_kind != kind
                     {
                         return Err(RecordError::Sharing(SharingRefusal::RecordSaysOtherwise));
                     }
@@ -705,6 +707,39 @@ impl Record {
             old.as_ref(),
         )
         .map_err(RecordError::Message)
+    }
+
+    /// What kind of organisation a recipient is (for a role: its organisation), from the
+    /// directory; `None` for a practitioner without a role named, or an unknown organisation.
+    async fn recipient_kind(
+        &self,
+        tx: &mut dyn StoreTx,
+        recipient: &str,
+    ) -> Result<Option<kring_access::sharing::RecipientKind>> {
+        let organisation = if let Some(o) = recipient.strip_prefix("Organization/") {
+            Some(o.to_string())
+        } else if let Some(r) = recipient.strip_prefix("PractitionerRole/") {
+            tx.read("PractitionerRole", r)
+                .await?
+                .and_then(|r| serde_json::from_slice::<Value>(&r.body).ok())
+                .and_then(|v| {
+                    v["organization"]["reference"]
+                        .as_str()
+                        .and_then(|o| o.strip_prefix("Organization/"))
+                        .map(str::to_string)
+                })
+        } else {
+            None
+        };
+        let Some(o) = organisation else {
+            return Ok(None);
+        };
+        Ok(tx
+            .read("Organization", &o)
+            .await?
+            .filter(|r| !r.deleted)
+            .and_then(|r| serde_json::from_slice::<Value>(&r.body).ok())
+            .map(|v| kring_access::sharing::RecipientKind::of_organisation(&v)))
     }
 
     /// The medication rule for an administration about to be written (see

@@ -923,3 +923,4 @@ portal-part-messages = Messages
 refusal-sharing-record = What the record knows has changed meanwhile. Answer the questions again.
 refusal-sharing-own-name = You make a share in your own name, for your own organisation.
 refusal-sharing-too-old = This decision is too old to share on now. Answer the questions again.
+refusal-sharing-recipient = This ground is for one kind of recipient only: a report goes to Veilig Thuis, data for a child protection order to the certified institution carrying it out.

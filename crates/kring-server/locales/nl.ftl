@@ -923,3 +923,4 @@ portal-part-messages = Berichten
 refusal-sharing-record = Wat het dossier weet, is intussen veranderd. Beantwoord de vragen opnieuw.
 refusal-sharing-own-name = Een deling maakt u in uw eigen naam, voor uw eigen organisatie.
 refusal-sharing-too-old = Dit besluit is te oud om nu nog op te delen. Beantwoord de vragen opnieuw.
+refusal-sharing-recipient = Deze grond geldt alleen voor één soort ontvanger: een melding gaat naar Veilig Thuis, gegevens voor een kinderbeschermingsmaatregel naar de gecertificeerde instelling die haar uitvoert.

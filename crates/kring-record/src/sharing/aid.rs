@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use kring_access::sharing::Ground;
+use kring_access::sharing::{Ground, RecipientKind};
 
 /// One question of the tree; its `linkId` in the questionnaire is [`Question::link_id`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -155,6 +155,9 @@ pub struct Known {
     pub age: Option<u32>,
     /// A child protection order is on file with the recipient carrying it out.
     pub protection_order: Option<bool>,
+    /// What kind of organisation the recipient is (Veilig Thuis, a certified institution,
+    /// another), when the directory says.
+    pub recipient_kind: Option<kring_access::sharing::RecipientKind>,
 }
 
 impl Known {
@@ -164,8 +167,17 @@ impl Known {
         match q {
             Question::InCircle => self.in_circle.map(yes_no),
             Question::Consent => self.consent,
-            // Only a measure on file answers; its absence may mean it was never recorded.
-            Question::ProtectionOrder => self.protection_order.filter(|b| *b).map(yes_no),
+            // A measure on file answers yes; a recipient that is no certified institution no.
+            Question::ProtectionOrder => match (self.protection_order, self.recipient_kind) {
+                (Some(true), _) => Some(Answer::Yes),
+                (_, Some(k)) if k != RecipientKind::CertifiedInstitution => Some(Answer::No),
+                _ => None,
+            },
+            // Only Veilig Thuis receives a report to Veilig Thuis.
+            Question::VeiligThuis => match self.recipient_kind {
+                Some(k) if k != RecipientKind::VeiligThuis => Some(Answer::No),
+                _ => None,
+            },
             _ => None,
         }
     }

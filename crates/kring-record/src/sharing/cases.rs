@@ -30,6 +30,7 @@ fn known(in_circle: bool, consent: Option<Answer>, age: u32) -> Known {
         consent,
         age: Some(age),
         protection_order: None,
+        recipient_kind: None,
     }
 }
 

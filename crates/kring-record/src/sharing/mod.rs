@@ -91,6 +91,8 @@ pub enum SharingRefusal {
     NotInOwnName,
     #[error("a grant is made from a recent answer (the same or the previous day); answer the questions again")]
     AnswerTooOld,
+    #[error("this ground is for one kind of recipient only: a report to Veilig Thuis goes to Veilig Thuis, a child protection order's data to the certified institution carrying it out (Organization.type, organisation-kind)")]
+    NotThatRecipient,
 }
 
 /// The professional's answers in a request (form fields named after the questions).
@@ -129,6 +131,12 @@ pub fn answer_resource(
             {"linkId": "purpose", "text": "Doel", "answer": [{"valueString": request.purpose}]}
         ]
     })];
+    if let Some(kind) = known.recipient_kind {
+        items[0]["item"].as_array_mut().expect("the request's items").push(json!({
+            "linkId": "recipient-kind", "text": "Soort ontvanger",
+            "answer": [{"valueCoding": {"system": kring_access::sharing::ORGANISATION_KIND_SYSTEM, "code": kind.code()}}]
+        }));
+    }
     if !request.items.is_empty() {
         items[0]["item"].as_array_mut().expect("the request's items").push(json!({
             "linkId": "items", "text": "Alleen deze stukken",
@@ -241,6 +249,9 @@ impl StoredAnswer {
             .map(str::to_string)
             .collect();
         let mut known = Known {
+            recipient_kind: sub("recipient-kind")["answer"][0]["valueCoding"]["code"]
+                .as_str()
+                .and_then(kring_access::sharing::RecipientKind::from_code),
             age: item("client-age")
                 .and_then(|i| i["answer"][0]["valueInteger"].as_u64())
                 .and_then(|a| u32::try_from(a).ok()),
@@ -467,6 +478,21 @@ pub fn check_grant(
             grant.ground.code().into(),
         ));
     }
+    // The grounds the law gives one kind of recipient are for that kind only.
+    use kring_access::sharing::RecipientKind;
+    let kind_ok = match ground {
+        Ground::VeiligThuisReport => {
+            answer.known.recipient_kind == Some(RecipientKind::VeiligThuis)
+        }
+        Ground::ProtectionOrder => {
+            answer.known.recipient_kind == Some(RecipientKind::CertifiedInstitution)
+                || answer.known.protection_order == Some(true)
+        }
+        _ => true,
+    };
+    if !kind_ok {
+        return Err(SharingRefusal::NotThatRecipient);
+    }
     // The grant's own categories, as written (a category it cannot name is an error too).
     let written: Vec<&str> = new["provision"]["class"]
         .as_array()
@@ -624,6 +650,7 @@ impl crate::Record {
             }),
             age: f.age,
             protection_order: None,
+            recipient_kind: None,
         })
     }
 

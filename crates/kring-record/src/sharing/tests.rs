@@ -38,6 +38,7 @@ fn known(in_circle: bool, consent: Option<Answer>, age: u32) -> Known {
         consent,
         age: Some(age),
         protection_order: None,
+        recipient_kind: None,
     }
 }
 
@@ -413,6 +414,7 @@ fn any_answer() -> impl Strategy<Value = (Known, Answers)> {
                 consent,
                 age,
                 protection_order: po.then_some(true),
+                recipient_kind: None,
             };
             let given = Question::ALL.into_iter().zip(answers).collect();
             (k, given)

@@ -150,6 +150,7 @@ fn sharing_key(r: &kring_record::sharing::SharingRefusal) -> &'static str {
         R::RecordSaysOtherwise => "refusal-sharing-record",
         R::NotInOwnName => "refusal-sharing-own-name",
         R::AnswerTooOld => "refusal-sharing-too-old",
+        R::NotThatRecipient => "refusal-sharing-recipient",
     }
 }
 

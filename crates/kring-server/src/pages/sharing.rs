@@ -573,6 +573,29 @@ async fn known(
         .record
         .sharing_known(&person.caller, id, request)
         .map_err(|e| person.failed(e))?;
+    // What kind of organisation the recipient is (Veilig Thuis, a certified institution):
+    // the directory says, through the organisation or the role's organisation.
+    let names = Names::of(state, person, [request.recipient.as_str()]).await;
+    let organisation = match request.recipient.split_once('/') {
+        Some(("Organization", _)) => Some(request.recipient.clone()),
+        Some(("PractitionerRole", _)) => names
+            .organisation_of(&request.recipient)
+            .map(str::to_string),
+        _ => None,
+    };
+    if let Some(o) = organisation
+        .as_deref()
+        .and_then(|o| o.strip_prefix("Organization/"))
+    {
+        if let Some(v) = search(state, person, "Organization", &format!("_id={o}"))
+            .await
+            .first()
+        {
+            known.recipient_kind = Some(kring_access::sharing::RecipientKind::of_organisation(
+                &json(v),
+            ));
+        }
+    }
     if known.age.is_none_or(|a| a < 18) {
         let flags = search(
             state,
@@ -584,17 +607,9 @@ async fn known(
             ),
         )
         .await;
-        let names = Names::of(state, person, [request.recipient.as_str()]).await;
-        let org = match request.recipient.split_once('/') {
-            Some(("Organization", _)) => Some(request.recipient.clone()),
-            Some(("PractitionerRole", _)) => names
-                .organisation_of(&request.recipient)
-                .map(str::to_string),
-            _ => None,
-        };
         if flags
             .iter()
-            .any(|f| json(f)["author"]["reference"].as_str() == org.as_deref())
+            .any(|f| json(f)["author"]["reference"].as_str() == organisation.as_deref())
         {
             known.protection_order = Some(true);
         }

@@ -121,8 +121,8 @@ both_backends!(
         .await;
         assert_eq!(status, StatusCode::OK);
         assert!(body.contains("schrijf het doel op"), "{body}");
-        // The record answers whether the school is in the circle; the first question asked is
-        // about a child protection order (the child is 13).
+        // The record answers whether the school is in the circle and that a school is neither
+        // Veilig Thuis nor a certified institution; the first question asked is about consent.
         let (_, body) = post_form(
             &app,
             &director,
@@ -130,10 +130,7 @@ both_backends!(
             &format!("csrf={token}&{REQUEST}"),
         )
         .await;
-        assert!(
-            body.contains("data-question=\"protection-order\""),
-            "{body}"
-        );
+        assert!(body.contains("data-question=\"consent\""), "{body}");
         assert!(body.contains("uit het dossier"), "{body}");
         // With every answer given: a conflict of duties.
         let (_, body) = post_form(
@@ -685,5 +682,60 @@ both_backends!(
             .filter_map(|e| e["resource"]["id"].as_str())
             .collect();
         assert_eq!(ids, ["r1"]);
+    }
+);
+
+both_backends!(
+    a_report_to_veilig_thuis_goes_to_veilig_thuis_only,
+    |app: TestApp| async move {
+        family(&app, &years_ago(7, -40)).await;
+        let director = director_and_plan(&app).await;
+        school(&app).await;
+        let vt = json!({"resourceType": "Organization", "id": "vt", "name": "Veilig Thuis Zaanstreek",
+            "type": [{"coding": [{"system": "https://kring.example/fhir/CodeSystem/organisation-kind", "code": "veilig-thuis"}]}]});
+        assert!(app
+            .put("/fhir/Organization/vt", &vt)
+            .await
+            .status
+            .is_success());
+        let (_, html) = get(&app, &director, "/clienten/kind/delen").await;
+        let token = csrf(&text(&html));
+        let answers = "&carried=protection-order%3Ano&carried=veilig-thuis%3Ayes&carried=good-professional%3Ano&carried=minimum%3Ayes&carried=others-privacy%3Ano&carried=endangers-if-told%3Ayes";
+        // To Veilig Thuis: the question is asked, and the report is shared and withheld.
+        let to_vt =
+            "recipient=Organization%2Fvt&category=reports&purpose=Melding+kindermishandeling";
+        let (_, body) = post_form(
+            &app,
+            &director,
+            "/clienten/kind/delen",
+            &format!("csrf={token}&{to_vt}{answers}"),
+        )
+        .await;
+        assert!(
+            body.contains("U mag delen: een melding bij Veilig Thuis"),
+            "{body}"
+        );
+        let (status, location) = post_form(
+            &app,
+            &director,
+            "/clienten/kind/delen/vastleggen",
+            &format!("csrf={token}&{to_vt}{answers}&grant=reports&days=14"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+        // To the school the question is never asked: the record says a school is not Veilig
+        // Thuis, and the answers given for it do not count.
+        let (_, body) = post_form(
+            &app,
+            &director,
+            "/clienten/kind/delen",
+            &format!("csrf={token}&{REQUEST}{answers}"),
+        )
+        .await;
+        assert!(
+            !body.contains("U mag delen: een melding bij Veilig Thuis"),
+            "{body}"
+        );
+        assert!(body.contains("data-question=\"consent\""), "{body}");
     }
 );
