@@ -161,6 +161,23 @@ pub async fn open(
     })
 }
 
+/// [`open`] for a page that is one of the client's tabs: a person who may not open that tab
+/// is told it is not for them.
+pub async fn open_tab(
+    state: &AppState,
+    person: &Person,
+    id: &str,
+    interaction: &str,
+    tab: &str,
+) -> Result<ClientCtx, PageError> {
+    let ctx = open(state, person, id, interaction, tab).await?;
+    if ctx.may_open(tab) {
+        Ok(ctx)
+    } else {
+        Err(person.not_for_you())
+    }
+}
+
 impl ClientCtx {
     /// The frame of a page about this client: `title_key` as the title, the client above it.
     pub fn frame(&self, person: &Person, title_key: &str) -> Frame {

@@ -69,10 +69,7 @@ pub async fn page(
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
     person.professional()?;
-    let ctx = client_ctx::open(&state, &person, &id, "meldcode", "/meldcode").await?;
-    if !ctx.may_open("/meldcode") {
-        return Err(person.not_for_you());
-    }
+    let ctx = client_ctx::open_tab(&state, &person, &id, "meldcode", "/meldcode").await?;
     let mut f = ctx.frame(&person, "meldcode-title");
     f.message = done
         .klaar
@@ -258,7 +255,7 @@ pub async fn record(
     CsrfForm(form): CsrfForm<StepForm>,
 ) -> Result<Response, PageError> {
     let me = person.professional()?;
-    let ctx = client_ctx::open(&state, &person, &id, "meldcode", "/meldcode").await?;
+    let ctx = client_ctx::open_tab(&state, &person, &id, "meldcode", "/meldcode").await?;
     let t = person.texts();
     let Some(step) = CaseStep::from_code(&form.step) else {
         return Err(person.not_found());

@@ -69,10 +69,7 @@ pub async fn page(
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
     person.reads_client_pages()?;
-    let ctx = client_ctx::open(&state, &person, &id, "messages", "/berichten").await?;
-    if !ctx.may_open("/berichten") {
-        return Err(person.not_for_you());
-    }
+    let ctx = client_ctx::open_tab(&state, &person, &id, "messages", "/berichten").await?;
     let mut f = ctx.frame(&person, "messages-title");
     if done.klaar.is_some() {
         f.message = Some(f.t.get("messages-sent"));
@@ -234,7 +231,7 @@ pub async fn send(
     CsrfForm(form): CsrfForm<SendForm>,
 ) -> Result<Response, PageError> {
     person.reads_client_pages()?;
-    let ctx = client_ctx::open(&state, &person, &id, "messages", "/berichten").await?;
+    let ctx = client_ctx::open_tab(&state, &person, &id, "messages", "/berichten").await?;
     let mine = me(&person);
     let allowed: Vec<String> = recipients(&state, &person, &id, &mine)
         .await

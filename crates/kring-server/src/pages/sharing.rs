@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use kring_access::category::Category;
 use kring_access::sharing::{Grant, Ground, AID_QUESTIONNAIRE, GRANT_CODE, GRANT_SYSTEM};
 use kring_record::sharing::aid::{self, Answer, Answers, Known, Outcome, Step};
+use kring_record::sharing::questionnaire::Texts as QuestionTexts;
 use kring_record::sharing::{answer_resource, grant_resource, Request, StoredAnswer};
 use serde::Deserialize;
 use serde_json::Value;
@@ -76,6 +77,8 @@ pub struct GrantRow {
 #[template(path = "sharing.html")]
 struct SharingPage {
     f: Frame,
+    /// The privacy officer's view (client names, back to the overview): false here.
+    officer: bool,
     client: String,
     /// The specific items asked about (`Type/id`, label).
     items: Vec<(String, String)>,
@@ -211,10 +214,7 @@ pub async fn page(
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
     person.professional()?;
-    let ctx = client_ctx::open(&state, &person, &id, "sharing-aid", "/delen").await?;
-    if !ctx.may_open("/delen") {
-        return Err(person.not_for_you());
-    }
+    let ctx = client_ctx::open_tab(&state, &person, &id, "sharing-aid", "/delen").await?;
     let mut f = ctx.frame(&person, "sharing-title");
     f.message = done.klaar.as_deref().and_then(|k| match k {
         "gedeeld" => Some(f.t.get("sharing-done-shared")),
@@ -251,6 +251,7 @@ async fn start_page(
     let items = item_labels(state, person, &form.item).await;
     Ok(render::page(
         &SharingPage {
+            officer: false,
             client: id.to_string(),
             items,
             organisations,
@@ -274,7 +275,7 @@ pub async fn step(
     CsrfForm(form): CsrfForm<AidForm>,
 ) -> Result<Response, PageError> {
     person.professional()?;
-    let ctx = client_ctx::open(&state, &person, &id, "sharing-aid", "/delen").await?;
+    let ctx = client_ctx::open_tab(&state, &person, &id, "sharing-aid", "/delen").await?;
     let Some(request) = form.request() else {
         let mut f = ctx.frame(&person, "sharing-title");
         f.error = Some(f.t.get("sharing-request-incomplete"));
@@ -286,42 +287,13 @@ pub async fn step(
     let texts = state.record.sharing_texts(&person.caller).await;
     let f = ctx.frame(&person, "sharing-title");
     let names = Names::of(&state, &person, [request.recipient.as_str()]).await;
-    let path = aid::path(&known, &given);
-    let answered = path
-        .iter()
-        .map(|(q, a, from_record)| Answered {
-            question: texts.question(*q).text.clone(),
-            answer: answer_words(&t, *a),
-            from_record: *from_record,
-        })
-        .collect();
-    let carried = path
-        .iter()
-        .filter(|(_, _, r)| !r)
-        .map(|(q, a, _)| format!("{}:{}", q.link_id(), a.code()))
-        .collect();
-    let (question, outcome) = match aid::walk(&known, &given) {
-        Step::Ask(q) => {
-            let words = texts.question(q);
-            let view = QuestionView {
-                link_id: q.link_id().to_string(),
-                text: words.text.clone(),
-                explanation: words.explanation.clone(),
-                anchor: words.anchor.clone(),
-                answers: q
-                    .answers()
-                    .iter()
-                    .map(|a| Choice {
-                        value: format!("{}:{}", q.link_id(), a.code()),
-                        label: answer_words(&t, *a),
-                        checked: false,
-                    })
-                    .collect(),
-            };
-            (Some(view), None)
-        }
-        Step::Done(o) => (None, Some(outcome_view(&t, o, &known))),
-    };
+    let WalkView {
+        answered,
+        carried,
+        question,
+        outcome,
+    } = walk_view(&t, &texts, &known, &given);
+    let outcome = outcome.map(|o| outcome_view(&t, o, &known));
     let selected: Vec<String> = request
         .categories
         .iter()
@@ -358,7 +330,7 @@ pub async fn record(
     CsrfForm(form): CsrfForm<AidForm>,
 ) -> Result<Response, PageError> {
     let me = person.professional()?;
-    let ctx = client_ctx::open(&state, &person, &id, "sharing-aid", "/delen").await?;
+    let ctx = client_ctx::open_tab(&state, &person, &id, "sharing-aid", "/delen").await?;
     let Some(request) = form.request() else {
         let mut f = ctx.frame(&person, "sharing-title");
         f.error = Some(f.t.get("sharing-request-incomplete"));
@@ -471,6 +443,7 @@ pub async fn withdraw(
 #[template(path = "sharing_officer.html")]
 struct OfficerPage {
     f: Frame,
+    officer: bool,
     months: Vec<Choice>,
     organisations: Vec<Choice>,
     totals: Vec<(String, usize)>,
@@ -495,10 +468,7 @@ pub async fn officer(
     person: Person,
     Query(q): Query<OfficerQuery>,
 ) -> Result<Response, PageError> {
-    if !person.frame("sharing-officer-title").officer {
-        return Err(person.not_for_you());
-    }
-    let mut f = person.frame("sharing-officer-title");
+    let mut f = officer_frame(&person, "sharing-officer-title")?;
     if q.klaar.as_deref() == Some("ingetrokken") {
         f.message = Some(f.t.get("sharing-done-withdrawn"));
     }
@@ -545,6 +515,7 @@ pub async fn officer(
     Ok(render::page(
         &OfficerPage {
             f,
+            officer: true,
             months,
             organisations,
             totals: totals.into_iter().collect(),
@@ -923,10 +894,7 @@ pub async fn questions(
     person: Person,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
-    if !person.frame("sharing-questions-title").officer {
-        return Err(person.not_for_you());
-    }
-    let mut f = person.frame("sharing-questions-title");
+    let mut f = officer_frame(&person, "sharing-questions-title")?;
     if done.klaar.is_some() {
         f.message = Some(f.t.get("sharing-questions-saved"));
     }
@@ -961,9 +929,7 @@ pub async fn save_questions(
     CsrfForm(form): CsrfForm<BTreeMap<String, String>>,
 ) -> Result<Response, PageError> {
     use kring_record::sharing::questionnaire::{self, QuestionText};
-    if !person.frame("sharing-questions-title").officer {
-        return Err(person.not_for_you());
-    }
+    officer_frame(&person, "sharing-questions-title")?;
     let field = |q: aid::Question, part: &str| {
         form.get(&format!("{}.{part}", q.link_id()))
             .map(|v| v.trim().chars().take(2000).collect::<String>())
@@ -1125,50 +1091,19 @@ async fn training_step(
             .chain(std::iter::once(&form.answer))
             .filter_map(|a| a.split_once(':')),
     );
-    let path = aid::path(&case.known, &given);
-    let answered = path
-        .iter()
-        .map(|(q, a, from_record)| Answered {
-            question: texts.question(*q).text.clone(),
-            answer: answer_words(&t, *a),
-            from_record: *from_record,
-        })
-        .collect();
-    let carried = path
-        .iter()
-        .filter(|(_, _, r)| !r)
-        .map(|(q, a, _)| format!("{}:{}", q.link_id(), a.code()))
-        .collect();
-    let (question, outcome, advice, same) = match aid::walk(&case.known, &given) {
-        Step::Ask(q) => {
-            let words = texts.question(q);
-            (
-                Some(QuestionView {
-                    link_id: q.link_id().to_string(),
-                    text: words.text.clone(),
-                    explanation: words.explanation.clone(),
-                    anchor: words.anchor.clone(),
-                    answers: q
-                        .answers()
-                        .iter()
-                        .map(|a| Choice {
-                            value: format!("{}:{}", q.link_id(), a.code()),
-                            label: answer_words(&t, *a),
-                            checked: false,
-                        })
-                        .collect(),
-                }),
-                None,
-                None,
-                false,
-            )
-        }
-        Step::Done(o) => (
-            None,
+    let WalkView {
+        answered,
+        carried,
+        question,
+        outcome,
+    } = walk_view(&t, &texts, &case.known, &given);
+    let (outcome, advice, same) = match outcome {
+        Some(o) => (
             Some(outcome_view(&t, o, &case.known)),
             Some(outcome_view(&t, case.outcome, &case.known)),
             o == case.outcome,
         ),
+        None => (None, None, false),
     };
     let f = person.frame("training-title");
     Ok(render::page(
@@ -1236,4 +1171,69 @@ async fn item_labels(state: &AppState, person: &Person, items: &[String]) -> Vec
         ));
     }
     out
+}
+
+/// Where a walk of the aid stands, as the pages show it: the answers so far (the record's
+/// marked), the professional's answers to carry to the next step, and the next question or
+/// the outcome.
+struct WalkView {
+    answered: Vec<Answered>,
+    carried: Vec<String>,
+    question: Option<QuestionView>,
+    outcome: Option<Outcome>,
+}
+
+fn walk_view(t: &Texts, texts: &QuestionTexts, known: &Known, given: &Answers) -> WalkView {
+    let path = aid::path(known, given);
+    let answered = path
+        .iter()
+        .map(|(q, a, from_record)| Answered {
+            question: texts.question(*q).text.clone(),
+            answer: answer_words(t, *a),
+            from_record: *from_record,
+        })
+        .collect();
+    let carried = path
+        .iter()
+        .filter(|(_, _, r)| !r)
+        .map(|(q, a, _)| format!("{}:{}", q.link_id(), a.code()))
+        .collect();
+    let (question, outcome) = match aid::walk(known, given) {
+        Step::Ask(q) => {
+            let words = texts.question(q);
+            let view = QuestionView {
+                link_id: q.link_id().to_string(),
+                text: words.text.clone(),
+                explanation: words.explanation.clone(),
+                anchor: words.anchor.clone(),
+                answers: q
+                    .answers()
+                    .iter()
+                    .map(|a| Choice {
+                        value: format!("{}:{}", q.link_id(), a.code()),
+                        label: answer_words(t, *a),
+                        checked: false,
+                    })
+                    .collect(),
+            };
+            (Some(view), None)
+        }
+        Step::Done(o) => (None, Some(o)),
+    };
+    WalkView {
+        answered,
+        carried,
+        question,
+        outcome,
+    }
+}
+
+/// The frame of a page for privacy officers; anyone else gets "not for you".
+fn officer_frame(person: &Person, title_key: &str) -> Result<Frame, PageError> {
+    let f = person.frame(title_key);
+    if f.officer {
+        Ok(f)
+    } else {
+        Err(person.not_for_you())
+    }
 }
