@@ -1577,6 +1577,25 @@ async fn clients_and_parents_use_their_own_kring_in_chromium() {
             narrow(&c, &format!("{label} {page}")).await;
             shot(&c, &format!("portal-{label}-{page}")).await;
         }
+        // A message to someone of the circle: sent, and only the parties read it.
+        if n == 0 {
+            let messages = tabs.iter().find(|h| h.ends_with("/berichten")).unwrap();
+            c.goto(&format!("{base}{messages}")).await.unwrap();
+            wait_text(&c, "h1", "Berichten").await;
+            click(&c, "input[name='to']").await;
+            c.find(Locator::Id("text"))
+                .await
+                .unwrap()
+                .send_keys("Kunnen we donderdag bellen?")
+                .await
+                .unwrap();
+            click(&c, "main form button[type='submit']").await;
+            wait_text(&c, "[role='status']", "verstuurd").await;
+            assert!(text(&c, "#list-title + article")
+                .await
+                .contains("Kunnen we donderdag bellen?"));
+            shot(&c, &format!("portal-{label}-message-sent")).await;
+        }
         // The reports page shows only what was written for the client.
         let reports = tabs.iter().find(|h| h.ends_with("/rapportages")).unwrap();
         c.goto(&format!("{base}{reports}")).await.unwrap();

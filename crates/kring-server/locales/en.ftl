@@ -924,3 +924,4 @@ refusal-sharing-record = What the record knows has changed meanwhile. Answer the
 refusal-sharing-own-name = You make a share in your own name, for your own organisation.
 refusal-sharing-too-old = This decision is too old to share on now. Answer the questions again.
 refusal-sharing-recipient = This ground is for one kind of recipient only: a report goes to Veilig Thuis, data for a child protection order to the certified institution carrying it out.
+messages-help-portal = Here you write with the people of your circle. Only you and the people you choose can read your message.

@@ -924,3 +924,4 @@ refusal-sharing-record = Wat het dossier weet, is intussen veranderd. Beantwoord
 refusal-sharing-own-name = Een deling maakt u in uw eigen naam, voor uw eigen organisatie.
 refusal-sharing-too-old = Dit besluit is te oud om nu nog op te delen. Beantwoord de vragen opnieuw.
 refusal-sharing-recipient = Deze grond geldt alleen voor één soort ontvanger: een melding gaat naar Veilig Thuis, gegevens voor een kinderbeschermingsmaatregel naar de gecertificeerde instelling die haar uitvoert.
+messages-help-portal = Hier schrijft u met de mensen van uw kring. Alleen u en de mensen die u kiest, kunnen uw bericht lezen.
