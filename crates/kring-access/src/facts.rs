@@ -82,7 +82,13 @@ pub struct RelatedFacts {
     pub patient: Option<String>,
     /// Parental authority (gezag).
     pub authority: bool,
+    /// A supporter the client chose (code `supporter` of [`SUPPORTER_SYSTEM`]).
+    pub supporter: bool,
 }
+
+/// The code system whose `supporter` code marks a RelatedPerson as a supporter the client
+/// chose: they see the plan and the messages addressed to them.
+pub const SUPPORTER_SYSTEM: &str = "https://kring.example/fhir/CodeSystem/portal-role";
 
 /// The code system whose `gezag` code marks a RelatedPerson as a parent with authority.
 pub const AUTHORITY_SYSTEM: &str = "https://kring.example/fhir/CodeSystem/legal-authority";
@@ -151,15 +157,18 @@ impl Facts {
             "RelatedPerson" => {
                 self.related.remove(id);
                 if let Some(v) = body {
-                    let authority = v["relationship"].as_array().is_some_and(|rs| {
-                        rs.iter().any(|r| {
-                            r["coding"].as_array().is_some_and(|cs| {
-                                cs.iter().any(|c| {
-                                    c["system"] == AUTHORITY_SYSTEM && c["code"] == "gezag"
+                    let coded = |system: &str, code: &str| {
+                        v["relationship"].as_array().is_some_and(|rs| {
+                            rs.iter().any(|r| {
+                                r["coding"].as_array().is_some_and(|cs| {
+                                    cs.iter()
+                                        .any(|c| c["system"] == system && c["code"] == code)
                                 })
                             })
                         })
-                    });
+                    };
+                    let authority = coded(AUTHORITY_SYSTEM, "gezag");
+                    let supporter = coded(SUPPORTER_SYSTEM, "supporter");
                     self.related.insert(
                         id.to_string(),
                         RelatedFacts {
@@ -167,6 +176,7 @@ impl Facts {
                                 .as_str()
                                 .and_then(|r| reference_id(r, "Patient")),
                             authority: authority && v["active"].as_bool() != Some(false),
+                            supporter: supporter && v["active"].as_bool() != Some(false),
                         },
                     );
                 }
@@ -360,6 +370,13 @@ impl Facts {
             .flatten()
             .filter_map(|id| self.grants.get(id))
             .filter(move |g| g.running(today))
+    }
+
+    /// Whether `reference` (`RelatedPerson/…`) is a supporter `client` chose.
+    pub fn is_supporter(&self, reference: &str, client: &str) -> bool {
+        reference_id(reference, "RelatedPerson")
+            .and_then(|id| self.related.get(&id))
+            .is_some_and(|r| r.supporter && r.patient.as_deref() == Some(client))
     }
 
     /// Whether `reference` (`RelatedPerson/…`) is a parent with authority of `client`.

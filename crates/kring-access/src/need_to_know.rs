@@ -254,7 +254,9 @@ fn candidate_clients(facts: &Facts, subject: &Subject, now: DateTime<Utc>) -> BT
                     .map(|g| g.client.clone()),
             );
         }
-        Subject::Client { patient, .. } | Subject::Representative { patient, .. } => {
+        Subject::Client { patient, .. }
+        | Subject::Representative { patient, .. }
+        | Subject::Supporter { patient, .. } => {
             out.insert(patient.clone());
         }
         Subject::Administrator { organisation, .. } | Subject::Officer { organisation, .. } => {
@@ -330,7 +332,8 @@ fn asker_references(subject: &Subject) -> Vec<String> {
             format!("PractitionerRole/{role}"),
         ],
         Subject::Client { patient, .. } => vec![format!("Patient/{patient}")],
-        Subject::Representative { related_person, .. } => {
+        Subject::Representative { related_person, .. }
+        | Subject::Supporter { related_person, .. } => {
             vec![format!("RelatedPerson/{related_person}")]
         }
         _ => vec![],
@@ -440,6 +443,14 @@ fn request_facts(
         Subject::Administrator { organisation, .. } => {
             f.org_admin =
                 client_facts.and_then(|c| c.organisation.as_deref()) == Some(organisation);
+        }
+        Subject::Supporter {
+            related_person,
+            patient,
+            ..
+        } => {
+            f.supports = patient == client
+                && facts.is_supporter(&format!("RelatedPerson/{related_person}"), client);
         }
     }
     // Professionals and partner systems act for an organisation: does it own the data, and

@@ -64,6 +64,7 @@ pub struct RequestFacts {
     pub withheld: bool,
     pub aid_questions: bool,
     pub party: bool,
+    pub supports: bool,
 }
 
 /// (asker type, action, facts): everything an answer depends on.
@@ -134,6 +135,7 @@ impl Policy {
             "Partner",
             "Client",
             "Representative",
+            "Supporter",
             "Officer",
             "Administrator",
         ]
@@ -257,6 +259,7 @@ impl Policy {
             ("withheld".into(), b(f.withheld)),
             ("aid_questions".into(), b(f.aid_questions)),
             ("party".into(), b(f.party)),
+            ("supports".into(), b(f.supports)),
         ]);
         let Ok(context) = context else {
             tracing::error!("the request facts do not form a Cedar context; denying");

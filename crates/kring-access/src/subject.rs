@@ -34,6 +34,13 @@ pub enum Subject {
         related_person: String,
         patient: String,
     },
+    /// A supporter the client chose (meer-over-mijn-plan's *steunpersoon*): sees the plan and
+    /// the messages addressed to them, nothing else.
+    Supporter {
+        account: String,
+        related_person: String,
+        patient: String,
+    },
     /// A privacy officer of an organisation: reads the access log, not the record.
     Officer {
         account: String,
@@ -54,6 +61,7 @@ impl Subject {
             Subject::Professional { account, .. }
             | Subject::Client { account, .. }
             | Subject::Representative { account, .. }
+            | Subject::Supporter { account, .. }
             | Subject::Officer { account, .. }
             | Subject::Administrator { account, .. } => format!("account/{account}"),
             Subject::Partner { client_id, .. } => format!("client/{client_id}"),
@@ -79,6 +87,7 @@ impl Subject {
             Subject::Partner { .. } => "Partner",
             Subject::Client { .. } => "Client",
             Subject::Representative { .. } => "Representative",
+            Subject::Supporter { .. } => "Supporter",
             Subject::Officer { .. } => "Officer",
             Subject::Administrator { .. } => "Administrator",
         }

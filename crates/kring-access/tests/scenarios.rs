@@ -285,6 +285,13 @@ fn world() -> NeedToKnow {
             grant(recipient, client, categories, ground, &start, &end, status),
         );
     }
+    // a40 chose a supporter.
+    put(
+        "RelatedPerson",
+        "a40-steun",
+        json!({"resourceType": "RelatedPerson", "active": true, "patient": {"reference": "Patient/a40"},
+        "relationship": [{"coding": [{"system": "https://kring.example/fhir/CodeSystem/portal-role", "code": "supporter"}]}]}),
+    );
     // a40 refuses the youth-care organisation medication (and the GP, in k-a40): a grant on a
     // conflict of duties holds against that refusal, a grant on consent does not.
     put(
@@ -556,6 +563,72 @@ fn a_message_is_for_its_parties_only() {
         .permit
     );
     assert!(d.decide_at(&client("c13"), Create, &to_jh, now()).permit);
+}
+
+#[test]
+fn a_supporter_sees_the_plan_and_their_messages_only() {
+    let d = world();
+    let steun = Subject::Supporter {
+        account: "acc-steun".into(),
+        related_person: "a40-steun".into(),
+        patient: "a40".into(),
+    };
+    let allowed = |a: Action, t: &Target| d.decide_at(&steun, a, t, now()).permit;
+    assert!(allowed(
+        Read,
+        &Target::new("CarePlan", Some("p"), "a40", SupportPlan)
+    ));
+    assert!(allowed(
+        Search,
+        &Target::new("Goal", None, "a40", SupportPlan)
+    ));
+    assert!(!allowed(
+        Update,
+        &Target::new("CarePlan", Some("p"), "a40", SupportPlan)
+    ));
+    for cat in [
+        Identity,
+        CrisisPlan,
+        Reports,
+        Medication,
+        TreatmentNotes,
+        Circle,
+        Consent,
+        AccessLog,
+    ] {
+        assert!(
+            !allowed(Read, &Target::new(rtype_of(cat), Some("x"), "a40", cat)),
+            "{cat:?}"
+        );
+    }
+    let mut to_me = Target::new("Communication", Some("m"), "a40", Messages);
+    to_me.parties = vec![
+        "RelatedPerson/a40-steun".into(),
+        "PractitionerRole/r-jh".into(),
+    ];
+    assert!(allowed(Read, &to_me));
+    let mut not_to_me = to_me.clone();
+    not_to_me.parties = vec!["Patient/a40".into(), "PractitionerRole/r-jh".into()];
+    assert!(!allowed(Read, &not_to_me));
+    // Another client's plan, or a parent's relation, is not a supporter's.
+    assert!(!allowed(
+        Read,
+        &Target::new("CarePlan", Some("p"), "c8", SupportPlan)
+    ));
+    let stranger = Subject::Supporter {
+        account: "acc-x".into(),
+        related_person: "c8-mum".into(),
+        patient: "a40".into(),
+    };
+    assert!(
+        !d.decide_at(
+            &stranger,
+            Read,
+            &Target::new("CarePlan", Some("p"), "a40", SupportPlan),
+            now()
+        )
+        .permit
+    );
 }
 
 #[test]

@@ -1143,6 +1143,12 @@ async fn every_demo_role_reaches_a_useful_start_page_in_chromium() {
             "Mijn Kring",
             "main section",
         ),
+        (
+            "supporter",
+            pick(&|p| p["kind"] == "supporter").unwrap(),
+            "plan",
+            "main section",
+        ),
     ];
     for (label, person, title, content) in &roles {
         assert!(

@@ -109,7 +109,7 @@ impl Record {
     ) -> Result<Vec<AccessEntry>> {
         if !matches!(
             caller.subject,
-            Subject::Client { .. } | Subject::Representative { .. }
+            Subject::Client { .. } | Subject::Representative { .. } | Subject::Supporter { .. }
         ) {
             return Ok(entries);
         }

@@ -34,6 +34,11 @@ pub fn actor_of(caller: &Caller) -> Actor {
             "representative".into(),
             String::new(),
         ),
+        Subject::Supporter { related_person, .. } => (
+            format!("RelatedPerson/{related_person}"),
+            "supporter".into(),
+            String::new(),
+        ),
         Subject::Officer { organisation, .. } => (
             String::new(),
             "privacy-officer".into(),
@@ -64,7 +69,9 @@ pub fn purpose_of(subject: &Subject, reasons: &[Reason]) -> &'static str {
     match subject {
         Subject::Operator => "HSYSADMIN",
         Subject::Professional { .. } | Subject::Partner { .. } => "TREAT",
-        Subject::Client { .. } | Subject::Representative { .. } => "PATRQT",
+        Subject::Client { .. } | Subject::Representative { .. } | Subject::Supporter { .. } => {
+            "PATRQT"
+        }
         Subject::Officer { .. } | Subject::Administrator { .. } => "HOPERAT",
     }
 }
@@ -92,7 +99,9 @@ pub fn entry_for(
         outcome: outcome.to_string(),
         user: actor_of(caller),
         on_behalf_of: match &caller.subject {
-            Subject::Representative { patient, .. } => format!("Patient/{patient}"),
+            Subject::Representative { patient, .. } | Subject::Supporter { patient, .. } => {
+                format!("Patient/{patient}")
+            }
             _ => String::new(),
         },
         client: target.client_key.clone(),

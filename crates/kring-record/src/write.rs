@@ -87,7 +87,8 @@ fn changer(caller: &Caller) -> Option<String> {
     match &caller.subject {
         Subject::Professional { role, .. } => Some(format!("PractitionerRole/{role}")),
         Subject::Client { patient, .. } => Some(format!("Patient/{patient}")),
-        Subject::Representative { related_person, .. } => {
+        Subject::Representative { related_person, .. }
+        | Subject::Supporter { related_person, .. } => {
             Some(format!("RelatedPerson/{related_person}"))
         }
         Subject::Partner { organisation, .. }
@@ -683,7 +684,8 @@ impl Record {
                 format!("Practitioner/{practitioner}"),
             ],
             kring_access::Subject::Client { patient, .. } => vec![format!("Patient/{patient}")],
-            kring_access::Subject::Representative { related_person, .. } => {
+            kring_access::Subject::Representative { related_person, .. }
+            | kring_access::Subject::Supporter { related_person, .. } => {
                 vec![format!("RelatedPerson/{related_person}")]
             }
             _ => vec![],

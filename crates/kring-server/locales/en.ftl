@@ -925,3 +925,5 @@ refusal-sharing-own-name = You make a share in your own name, for your own organ
 refusal-sharing-too-old = This decision is too old to share on now. Answer the questions again.
 refusal-sharing-recipient = This ground is for one kind of recipient only: a report goes to Veilig Thuis, data for a child protection order to the certified institution carrying it out.
 messages-help-portal = Here you write with the people of your circle. Only you and the people you choose can read your message.
+portal-whose-supporter = You are a supporter of { $client }: you see the plan and the messages to you.
+portal-whose-supporter-unnamed = You are a supporter: you see the plan and the messages to you.

@@ -925,3 +925,5 @@ refusal-sharing-own-name = Een deling maakt u in uw eigen naam, voor uw eigen or
 refusal-sharing-too-old = Dit besluit is te oud om nu nog op te delen. Beantwoord de vragen opnieuw.
 refusal-sharing-recipient = Deze grond geldt alleen voor één soort ontvanger: een melding gaat naar Veilig Thuis, gegevens voor een kinderbeschermingsmaatregel naar de gecertificeerde instelling die haar uitvoert.
 messages-help-portal = Hier schrijft u met de mensen van uw kring. Alleen u en de mensen die u kiest, kunnen uw bericht lezen.
+portal-whose-supporter = U bent steunpersoon van { $client }: u ziet het plan en de berichten aan u.
+portal-whose-supporter-unnamed = U bent steunpersoon: u ziet het plan en de berichten aan u.

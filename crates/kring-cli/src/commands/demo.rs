@@ -66,7 +66,8 @@ pub async fn run(cfg: &Config, args: DemoArgs) -> anyhow::Result<()> {
     }
     let opened = crate::open::record(&cfg).await?;
     let (record, accounts) = (opened.record.clone(), opened.accounts.clone());
-    let network = kring_demo::generate(args.seed);
+    let mut network = kring_demo::generate(args.seed);
+    add_supporter(&mut network);
     load(&record, &network).await?;
     let base = crate::commands::client::public_base(&cfg);
     let url = format!("{base}/fhir");
@@ -148,6 +149,35 @@ fn practitioner_name(network: &kring_demo::Network, id: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The adult client who signs in to the demo's portal: the first adult of the network.
+fn portal_adult(network: &kring_demo::Network) -> Option<&serde_json::Value> {
+    let today = kring_demo::today();
+    network.resources.iter().find(|r| {
+        r["resourceType"] == "Patient"
+            && r["birthDate"]
+                .as_str()
+                .and_then(|b| chrono::NaiveDate::parse_from_str(b, "%Y-%m-%d").ok())
+                .and_then(|b| today.years_since(b))
+                .is_some_and(|a| a >= 18)
+    })
+}
+
+/// A supporter the portal's adult client chose (meer-over-mijn-plan's *steunpersoon*): a
+/// RelatedPerson coded `supporter`, who gets an account of their own.
+fn add_supporter(network: &mut kring_demo::Network) {
+    let Some(id) = portal_adult(network).and_then(|p| p["id"].as_str().map(str::to_string)) else {
+        return;
+    };
+    network.resources.push(json!({
+        "resourceType": "RelatedPerson", "id": format!("{id}-steun"), "active": true,
+        "patient": {"reference": format!("Patient/{id}")},
+        "relationship": [{"coding": [{"system": kring_access::facts::SUPPORTER_SYSTEM,
+                                       "code": "supporter", "display": "Steunpersoon"}],
+                          "text": "Steunpersoon"}],
+        "name": [{"family": "Bakker", "given": ["Sanne"], "text": "Sanne Bakker"}],
+    }));
+}
+
 /// Creates the demo's accounts — every professional, a privacy officer and an administrator
 /// per organisation, and a few clients and parents — with fresh random passwords and TOTP
 /// secrets (confirmed, so scripts can sign in), and returns them for demo-credentials.json.
@@ -215,6 +245,19 @@ async fn demo_accounts(
         let mut a = accounts::blank(&format!("client.{id}"), Kind::Client);
         a.patient = Some(id.to_string());
         add(a, "client");
+        // The supporter they chose.
+        let steun = format!("{id}-steun");
+        if network
+            .resources
+            .iter()
+            .any(|r| r["resourceType"] == "RelatedPerson" && r["id"] == steun.as_str())
+        {
+            let mut a = accounts::blank(&format!("steun.{id}"), Kind::Supporter);
+            a.name = "Sanne Bakker".into();
+            a.patient = Some(id.to_string());
+            a.related_person = Some(steun);
+            add(a, "supporter");
+        }
     }
     for (range, label) in [(0..12, "young-child"), (12..16, "child-12-15")] {
         let Some(child) = patients.iter().find(|p| {

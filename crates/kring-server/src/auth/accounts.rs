@@ -28,6 +28,8 @@ pub enum Kind {
     Professional,
     Client,
     Representative,
+    /// A supporter a client chose: the plan and the messages addressed to them.
+    Supporter,
     Officer,
     Administrator,
 }
@@ -101,6 +103,11 @@ impl Account {
                 patient: self.patient.clone()?,
             },
             Kind::Representative => Subject::Representative {
+                account,
+                related_person: self.related_person.clone()?,
+                patient: self.patient.clone()?,
+            },
+            Kind::Supporter => Subject::Supporter {
                 account,
                 related_person: self.related_person.clone()?,
                 patient: self.patient.clone()?,

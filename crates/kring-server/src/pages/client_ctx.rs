@@ -127,11 +127,16 @@ pub async fn open(
     if let Ok((own, _, _)) = super::portal::whose(person) {
         if own == id {
             let current = format!("/clienten/{id}{current}");
+            let tabs = super::portal::tabs(id, &current, person);
+            // A supporter has the plan and the messages, no other page of the record.
+            if super::portal::is_supporter(person) && !tabs.iter().any(|t| t.href == current) {
+                return Err(person.not_for_you());
+            }
             return Ok(ClientCtx {
                 id: id.to_string(),
                 whose: Some(super::portal::whose_line(person, client_name.as_ref())),
                 name,
-                tabs: super::portal::tabs(id, &current, person),
+                tabs,
             });
         }
     }

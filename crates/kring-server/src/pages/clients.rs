@@ -61,7 +61,7 @@ pub async fn home(person: Result<Person, PageError>) -> Response {
         Ok(Kind::Professional) => "/clienten",
         Ok(Kind::Officer) => "/toezicht",
         Ok(Kind::Administrator) => "/beheer",
-        Ok(Kind::Client | Kind::Representative) => "/mijn",
+        Ok(Kind::Client | Kind::Representative | Kind::Supporter) => "/mijn",
         Err(e) => return e.into_response(),
     };
     Redirect::to(to).into_response()

@@ -54,7 +54,8 @@ fn me(person: &Person) -> Vec<String> {
             format!("Practitioner/{practitioner}"),
         ],
         Subject::Client { patient, .. } => vec![format!("Patient/{patient}")],
-        Subject::Representative { related_person, .. } => {
+        Subject::Representative { related_person, .. }
+        | Subject::Supporter { related_person, .. } => {
             vec![format!("RelatedPerson/{related_person}")]
         }
         _ => vec![],
@@ -155,8 +156,9 @@ async fn render_page(
 }
 
 /// Whom the person may write to about client `id`: the professionals with a running
-/// membership in the circle (in person or by role), and — for a professional — the client
-/// and the client's parents with authority. Never oneself.
+/// membership in the circle (in person or by role), and — for a professional — the client,
+/// the client's parents with authority and the supporters the client chose; for a supporter,
+/// the professionals who wrote to them. Never oneself.
 async fn recipients(
     state: &AppState,
     person: &Person,
@@ -165,6 +167,26 @@ async fn recipients(
 ) -> Vec<(String, String)> {
     let today = dates::today();
     let mut out: Vec<String> = Vec::new();
+    // A supporter does not see the circle: they answer those who wrote to them.
+    if matches!(person.caller.subject, Subject::Supporter { .. }) {
+        for m in search(
+            state,
+            person,
+            "Communication",
+            &format!(
+                "subject=Patient/{id}&category={}|messages&_count=200",
+                kring_access::category::CATEGORY_SYSTEM
+            ),
+        )
+        .await
+        {
+            out.extend(kring_access::category::message_parties(&m.body));
+        }
+        out.retain(|r| !mine.contains(r) && r.starts_with("PractitionerRole/"));
+        out.sort();
+        out.dedup();
+        return out.into_iter().map(|r| (r, String::new())).collect();
+    }
     for c in search(
         state,
         person,
@@ -194,17 +216,20 @@ async fn recipients(
         .await
         {
             let v = json(&rp);
-            let authority = v["relationship"].as_array().is_some_and(|rs| {
+            // Parents with authority, and supporters the client chose.
+            let coded = v["relationship"].as_array().is_some_and(|rs| {
                 rs.iter().any(|r| {
                     r["coding"].as_array().is_some_and(|cs| {
                         cs.iter().any(|c| {
-                            c["system"] == kring_access::facts::AUTHORITY_SYSTEM
-                                && c["code"] == "gezag"
+                            (c["system"] == kring_access::facts::AUTHORITY_SYSTEM
+                                && c["code"] == "gezag")
+                                || (c["system"] == kring_access::facts::SUPPORTER_SYSTEM
+                                    && c["code"] == "supporter")
                         })
                     })
                 })
             });
-            if authority && v["active"] != false {
+            if coded && v["active"] != false {
                 out.push(format!("RelatedPerson/{}", rp.id));
             }
         }

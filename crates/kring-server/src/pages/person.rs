@@ -142,7 +142,7 @@ impl Person {
             kind: Some(kind),
             signed_in: true,
             professional: kind == Kind::Professional,
-            client: matches!(kind, Kind::Client | Kind::Representative),
+            client: matches!(kind, Kind::Client | Kind::Representative | Kind::Supporter),
             officer: kind == Kind::Officer,
             administrator: kind == Kind::Administrator,
             csrf: self.session.csrf.clone(),
@@ -174,7 +174,7 @@ impl Person {
     /// representatives (their own record, in the portal); anyone else gets "not for you".
     pub fn reads_client_pages(&self) -> Result<(), PageError> {
         match self.account.kind {
-            Kind::Professional | Kind::Client | Kind::Representative => Ok(()),
+            Kind::Professional | Kind::Client | Kind::Representative | Kind::Supporter => Ok(()),
             _ => Err(self.not_for_you()),
         }
     }

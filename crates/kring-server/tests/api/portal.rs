@@ -823,3 +823,116 @@ both_backends!(
         assert!(!text(&html).contains("Zie ik je donderdag?"));
     }
 );
+
+both_backends!(
+    a_supporter_sees_the_plan_and_the_messages_to_them_only,
+    |app: TestApp| async move {
+        let (_parent, child) = family(&app, &years_ago(17, -40)).await;
+        let director = director_and_plan(&app).await;
+        let steun = json!({"resourceType": "RelatedPerson", "id": "kind-steun", "active": true,
+            "patient": {"reference": "Patient/kind"}, "name": [{"family": "Bakker", "given": ["Sanne"]}],
+            "relationship": [{"coding": [{"system": "https://kring.example/fhir/CodeSystem/portal-role", "code": "supporter"}]}]});
+        assert!(app
+            .put("/fhir/RelatedPerson/kind-steun", &steun)
+            .await
+            .status
+            .is_success());
+        let mut a = accounts::blank("steun.kind", Kind::Supporter);
+        a.patient = Some("kind".into());
+        a.related_person = Some("kind-steun".into());
+        accounts::create(&*app.accounts, a, "correct horse battery staple", true)
+            .await
+            .unwrap();
+        let supporter = sessions::start(&*app.accounts, "steun.kind", true, now_ms())
+            .await
+            .unwrap()
+            .0;
+        // The start is the plan, with two tabs: the plan and the messages.
+        let (status, location) = {
+            let req = Request::builder()
+                .uri("/mijn")
+                .header(header::COOKIE, format!("{}={supporter}", sessions::COOKIE));
+            let res = app
+                .secure
+                .clone()
+                .oneshot(req.body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            (
+                res.status(),
+                res.headers()
+                    .get(header::LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        };
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(location, "/clienten/kind/plan");
+        let (status, html) = get(&app, &supporter, "/clienten/kind/plan").await;
+        assert_eq!(status, StatusCode::OK);
+        let html = text(&html);
+        assert!(html.contains("Huisbezoek"), "{html}");
+        assert!(html.contains("steunpersoon"), "{html}");
+        assert!(!html.contains("/mijn/plan/akkoord"), "{html}");
+        assert!(!html.contains("/clienten/kind/rapportages"), "{html}");
+        // Nothing else of the record, and none of the portal's own pages.
+        for page in [
+            "/clienten/kind/rapportages",
+            "/clienten/kind/crisisplan",
+            "/mijn/kring",
+            "/toestemming",
+            "/wie-keek",
+            "/mijn/gegevens",
+        ] {
+            let (status, _) = get(&app, &supporter, page).await;
+            assert!(status.is_client_error(), "{page}: {status}");
+        }
+        let r = app
+            .call_as_person(&supporter, Method::GET, "/fhir/Patient/kind", &Value::Null)
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        // Messages: the director writes to the supporter and to the client separately; the
+        // supporter reads the first only, and answers.
+        let (_, html) = get(&app, &director, "/clienten/kind/berichten").await;
+        let html = text(&html);
+        assert!(
+            html.contains("Sanne Bakker") || html.contains("RelatedPerson/kind-steun"),
+            "{html}"
+        );
+        let token = csrf(&html);
+        for (to, text_) in [
+            ("RelatedPerson%2Fkind-steun", "Voor+de+steunpersoon"),
+            ("Patient%2Fkind", "Alleen+voor+Sam"),
+        ] {
+            let (status, _) = post_form(
+                &app,
+                &director,
+                "/clienten/kind/berichten",
+                &format!("csrf={token}&to={to}&text={text_}"),
+            )
+            .await;
+            assert_eq!(status, StatusCode::SEE_OTHER);
+        }
+        let (status, html) = get(&app, &supporter, "/clienten/kind/berichten").await;
+        assert_eq!(status, StatusCode::OK);
+        let html = text(&html);
+        assert!(
+            html.contains("Voor de steunpersoon") && !html.contains("Alleen voor Sam"),
+            "{html}"
+        );
+        let (status, _) = post_form(
+            &app,
+            &supporter,
+            "/clienten/kind/berichten",
+            &format!(
+                "csrf={}&to=PractitionerRole%2Fdir-role&text=Dank+u",
+                csrf(&html)
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (_, html) = get(&app, &child, "/clienten/kind/berichten").await;
+        assert!(!text(&html).contains("Voor de steunpersoon"));
+    }
+);

@@ -151,6 +151,14 @@ pub async fn page(
     person: Person,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
+    // A supporter starts at the plan of the one they support.
+    if super::is_supporter(&person) {
+        let (client, _, _) = super::whose(&person)?;
+        let to = format!("/clienten/{client}/plan");
+        return Ok(axum::response::IntoResponse::into_response(
+            axum::response::Redirect::to(&to),
+        ));
+    }
     let own = Own::of(&state, &person).await?;
     let t = person.texts();
     let now = crate::auth::now_ms();

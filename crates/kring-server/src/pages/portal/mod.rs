@@ -43,6 +43,11 @@ pub fn whose(person: &Person) -> Result<(String, String, bool), PageError> {
             patient,
             related_person,
             ..
+        }
+        | Subject::Supporter {
+            patient,
+            related_person,
+            ..
         } => Ok((
             patient.clone(),
             format!("RelatedPerson/{related_person}"),
@@ -52,10 +57,20 @@ pub fn whose(person: &Person) -> Result<(String, String, bool), PageError> {
     }
 }
 
+/// Whether the signed-in person is a supporter (the plan and their messages only).
+pub fn is_supporter(person: &Person) -> bool {
+    matches!(person.caller.subject, Subject::Supporter { .. })
+}
+
 impl Own {
     /// The portal's client for `person`, with the client's name read through the record (a
     /// parent who no longer has authority reads nothing, and is told so by the pages).
     pub async fn of(state: &AppState, person: &Person) -> Result<Own, PageError> {
+        // The portal's own pages (start, circle, consent, who looked, my data) are the
+        // client's and parents'; a supporter has the plan and the messages.
+        if is_supporter(person) {
+            return Err(person.not_for_you());
+        }
         let (client, me, representative) = whose(person)?;
         let name = search(state, person, "Patient", &format!("_id={client}"))
             .await
@@ -81,6 +96,12 @@ impl Own {
 /// "Dit is uw dossier" or, for a parent, "U kijkt in het dossier van Anna (…)".
 pub fn whose_line(person: &Person, name: Option<&ClientName>) -> String {
     let t = person.texts();
+    if is_supporter(person) {
+        return match name {
+            Some(n) => t.arg("portal-whose-supporter", "client", &n.full(person.lang)),
+            None => t.get("portal-whose-supporter-unnamed"),
+        };
+    }
     let representative = matches!(person.caller.subject, Subject::Representative { .. });
     match (representative, name) {
         (false, Some(n)) => t.arg("portal-whose-own", "client", &n.full(person.lang)),
@@ -107,8 +128,11 @@ const PAGES: &[(&str, &str)] = &[
 /// The portal's tabs for client `id`; `current` is the href of the page shown.
 pub fn tabs(id: &str, current: &str, person: &Person) -> Vec<Tab> {
     let t = person.texts();
+    // A supporter's portal: the plan and the messages.
+    let supporter = is_supporter(person);
     PAGES
         .iter()
+        .filter(|(href, _)| !supporter || href.ends_with("/plan") || href.ends_with("/berichten"))
         .map(|(href, key)| {
             let href = href.replace("{id}", id);
             Tab {

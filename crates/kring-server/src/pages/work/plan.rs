@@ -539,10 +539,16 @@ async fn render_page(
             }
         })
         .collect();
+    // A supporter reads the plan; the client's own writing and requests are not theirs.
+    let supporter = matches!(
+        person.caller.subject,
+        kring_access::Subject::Supporter { .. }
+    );
+    let requests = if supporter { Vec::new() } else { requests };
     let page = PlanPage {
         f,
         id,
-        in_portal: client.in_portal(),
+        in_portal: client.in_portal() && !supporter,
         notes,
         agreed,
         agreed_now,
