@@ -267,6 +267,18 @@ async fn start_page(
     ))
 }
 
+/// The aid's first step again, saying what the request lacks.
+async fn incomplete(
+    state: &AppState,
+    person: &Person,
+    ctx: &client_ctx::ClientCtx,
+    form: &AidForm,
+) -> Result<Response, PageError> {
+    let mut f = ctx.frame(person, "sharing-title");
+    f.error = Some(f.t.get("sharing-request-incomplete"));
+    start_page(state, person, &ctx.id, f, form).await
+}
+
 /// `POST /clienten/{id}/delen`: the next question, or the outcome.
 pub async fn step(
     State(state): State<AppState>,
@@ -276,10 +288,9 @@ pub async fn step(
 ) -> Result<Response, PageError> {
     person.professional()?;
     let ctx = client_ctx::open_tab(&state, &person, &id, "sharing-aid", "/delen").await?;
-    let Some(request) = form.request() else {
-        let mut f = ctx.frame(&person, "sharing-title");
-        f.error = Some(f.t.get("sharing-request-incomplete"));
-        return start_page(&state, &person, &id, f, &form).await;
+    let request = match form.request() {
+        Some(r) => r,
+        None => return incomplete(&state, &person, &ctx, &form).await,
     };
     let known = known(&state, &person, &id, &request).await?;
     let given = form.answers();
@@ -331,10 +342,9 @@ pub async fn record(
 ) -> Result<Response, PageError> {
     let me = person.professional()?;
     let ctx = client_ctx::open_tab(&state, &person, &id, "sharing-aid", "/delen").await?;
-    let Some(request) = form.request() else {
-        let mut f = ctx.frame(&person, "sharing-title");
-        f.error = Some(f.t.get("sharing-request-incomplete"));
-        return start_page(&state, &person, &id, f, &form).await;
+    let request = match form.request() {
+        Some(r) => r,
+        None => return incomplete(&state, &person, &ctx, &form).await,
     };
     let known = known(&state, &person, &id, &request).await?;
     let given = form.answers();
