@@ -322,24 +322,6 @@ fn grant_recipients(facts: &Facts, subject: &Subject, today: chrono::NaiveDate) 
     }
 }
 
-/// The references a message can name the asker by.
-fn asker_references(subject: &Subject) -> Vec<String> {
-    match subject {
-        Subject::Professional {
-            practitioner, role, ..
-        } => vec![
-            format!("Practitioner/{practitioner}"),
-            format!("PractitionerRole/{role}"),
-        ],
-        Subject::Client { patient, .. } => vec![format!("Patient/{patient}")],
-        Subject::Representative { related_person, .. }
-        | Subject::Supporter { related_person, .. } => {
-            vec![format!("RelatedPerson/{related_person}")]
-        }
-        _ => vec![],
-    }
-}
-
 /// The facts of one request and the grounds they rest on.
 fn request_facts(
     facts: &Facts,
@@ -367,7 +349,7 @@ fn request_facts(
         && if target.parties.is_empty() && target.id.is_none() {
             true
         } else {
-            let me = asker_references(subject);
+            let me = subject.references();
             target.parties.iter().any(|p| me.contains(p))
         };
     f.aid_questions = shared

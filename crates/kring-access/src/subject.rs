@@ -54,6 +54,26 @@ pub enum Subject {
 }
 
 impl Subject {
+    /// The references a person is named by in the record — as the sender or a recipient of a
+    /// message, the author of a write: a professional's role first, then the practitioner;
+    /// the client; a representative's or supporter's RelatedPerson. Empty for the others.
+    pub fn references(&self) -> Vec<String> {
+        match self {
+            Subject::Professional {
+                practitioner, role, ..
+            } => vec![
+                format!("PractitionerRole/{role}"),
+                format!("Practitioner/{practitioner}"),
+            ],
+            Subject::Client { patient, .. } => vec![format!("Patient/{patient}")],
+            Subject::Representative { related_person, .. }
+            | Subject::Supporter { related_person, .. } => {
+                vec![format!("RelatedPerson/{related_person}")]
+            }
+            _ => vec![],
+        }
+    }
+
     /// A stable identifier for the access log (never a name or BSN).
     pub fn log_id(&self) -> String {
         match self {

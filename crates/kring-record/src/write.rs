@@ -676,20 +676,7 @@ impl Record {
         };
         let new: Value = serde_json::from_slice(body).unwrap_or_default();
         let old: Option<Value> = old.and_then(|o| serde_json::from_slice(&o.body).ok());
-        let me: Vec<String> = match &caller.subject {
-            kring_access::Subject::Professional {
-                practitioner, role, ..
-            } => vec![
-                format!("PractitionerRole/{role}"),
-                format!("Practitioner/{practitioner}"),
-            ],
-            kring_access::Subject::Client { patient, .. } => vec![format!("Patient/{patient}")],
-            kring_access::Subject::Representative { related_person, .. }
-            | kring_access::Subject::Supporter { related_person, .. } => {
-                vec![format!("RelatedPerson/{related_person}")]
-            }
-            _ => vec![],
-        };
+        let me = caller.subject.references();
         let mut relatives = Vec::new();
         for r in kring_access::category::message_parties(body) {
             if let Some(id) = r.strip_prefix("RelatedPerson/") {

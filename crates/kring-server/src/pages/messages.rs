@@ -44,24 +44,6 @@ pub struct Done {
     klaar: Option<String>,
 }
 
-/// The references a person writes and receives messages under.
-fn me(person: &Person) -> Vec<String> {
-    match &person.caller.subject {
-        Subject::Professional {
-            practitioner, role, ..
-        } => vec![
-            format!("PractitionerRole/{role}"),
-            format!("Practitioner/{practitioner}"),
-        ],
-        Subject::Client { patient, .. } => vec![format!("Patient/{patient}")],
-        Subject::Representative { related_person, .. }
-        | Subject::Supporter { related_person, .. } => {
-            vec![format!("RelatedPerson/{related_person}")]
-        }
-        _ => vec![],
-    }
-}
-
 /// `GET /clienten/{id}/berichten`.
 pub async fn page(
     State(state): State<AppState>,
@@ -84,7 +66,7 @@ async fn render_page(
     id: &str,
     f: Frame,
 ) -> Result<Response, PageError> {
-    let mine = me(person);
+    let mine = person.caller.subject.references();
     let found = search(
         state,
         person,
@@ -257,7 +239,7 @@ pub async fn send(
 ) -> Result<Response, PageError> {
     person.reads_client_pages()?;
     let ctx = client_ctx::open_tab(&state, &person, &id, "messages", "/berichten").await?;
-    let mine = me(&person);
+    let mine = person.caller.subject.references();
     let allowed: Vec<String> = recipients(&state, &person, &id, &mine)
         .await
         .into_iter()
