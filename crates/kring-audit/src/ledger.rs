@@ -146,6 +146,46 @@ pub async fn entry_count(pool: &SqlitePool) -> Result<u64, AuditError> {
     size_of(pool).await
 }
 
+/// The latest signed checkpoint of a log opened with [`open_read_only`].
+pub async fn last_checkpoint(pool: &SqlitePool) -> Result<Option<Checkpoint>, AuditError> {
+    let mut conn = pool.acquire().await.map_err(unavailable)?;
+    latest_checkpoint(&mut conn).await
+}
+
+/// Copies the log at `path` into the new file `into` while it is being written: `VACUUM INTO`
+/// reads one committed state (the writer goes on in the WAL), so the copy is a log that ends at
+/// an entry boundary and verifies on its own.
+///
+/// The connection is not opened read-only — SQLite opens the copy with the source's flags —
+/// but it only reads the log.
+pub async fn copy_into(path: &Path, into: &Path) -> Result<(), AuditError> {
+    if !path.exists() {
+        return Err(AuditError::Unavailable(format!(
+            "there is no access log at {}",
+            path.display()
+        )));
+    }
+    let mut conn = SqliteConnection::connect_with(&options(path)?)
+        .await
+        .map_err(unavailable)?;
+    let target = into
+        .to_str()
+        .ok_or_else(|| AuditError::Unavailable("the copy's path is not UTF-8".into()))?;
+    sqlx::query("VACUUM INTO ?")
+        .bind(target)
+        .execute(&mut conn)
+        .await
+        .map_err(unavailable)?;
+    conn.close().await.map_err(unavailable)?;
+    // The copy is written in rollback-journal mode; a log is kept in WAL mode (and a
+    // read-only connection cannot switch it).
+    let copy = SqliteConnection::connect_with(&options(into)?)
+        .await
+        .map_err(unavailable)?;
+    copy.close().await.map_err(unavailable)?;
+    Ok(())
+}
+
 /// The number of entries (ids run without gaps from 0).
 async fn size_of<'c>(db: impl sqlx::SqliteExecutor<'c>) -> Result<u64, AuditError> {
     let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq) + 1, 0) FROM entries")

@@ -18,6 +18,13 @@
 //! | `max_json_depth` |               | `KRING_MAX_JSON_DEPTH`   | 64                      |
 //! | `log`            |               | `KRING_LOG`              | `info`                  |
 //! | `high_risk_medication` |         | `KRING_HIGH_RISK_MEDICATION` | the built-in list (insulin, anticoagulants, opioids, antiepileptics …) |
+//! | `backup_dir`     |               | `KRING_BACKUP_DIR`       | none (no backups)       |
+//! | `backup_recipient` |             | `KRING_BACKUP_RECIPIENT` | none (required with `backup_dir`) |
+//! | `backup_identity` |              | `KRING_BACKUP_IDENTITY`  | none (drills need it)   |
+//! | `backup_keep`    |               | `KRING_BACKUP_KEEP`      | 14                      |
+//! | `backup_schedule` |              | `KRING_BACKUP_SCHEDULE`  | `daily 01:30`           |
+//! | `drill_schedule` |               | `KRING_DRILL_SCHEDULE`   | `weekly sun 04:00`      |
+//! | `drill_database` |               | `KRING_DRILL_DATABASE`   | the configured PostgreSQL server |
 
 use std::path::PathBuf;
 
@@ -72,6 +79,23 @@ pub struct Config {
     /// part of the medication's text, any case) and ATC prefixes (`atc:B01A`), separated by
     /// commas. Unset: Kring's built-in list (`kring_record::medication::HighRisk::default`).
     pub high_risk_medication: Option<String>,
+    /// Where backups and drill reports are kept (`kring backup`, `kring drill`, and the
+    /// server's own schedule). Put it on another disk or machine.
+    pub backup_dir: Option<PathBuf>,
+    /// The age public keys (`age1…`, comma-separated) backups are encrypted to.
+    pub backup_recipient: Option<String>,
+    /// A file with the age identity (`AGE-SECRET-KEY-1…`) that opens the backups: restores
+    /// and drills need it; keep it off the machine that is backed up where you can.
+    pub backup_identity: Option<PathBuf>,
+    /// How many complete backups are kept.
+    pub backup_keep: usize,
+    /// When the server backs up by itself: `daily 01:30`, `weekly sun 04:00`, `every 6h`, `off`.
+    pub backup_schedule: String,
+    /// When the server runs a restore drill by itself (same forms).
+    pub drill_schedule: String,
+    /// For a PostgreSQL installation: the server where drills make their scratch database
+    /// (any database URL there, for a user that may create databases).
+    pub drill_database: Option<String>,
 }
 
 impl Default for Config {
@@ -92,6 +116,13 @@ impl Default for Config {
             max_json_depth: 64,
             log: "info".into(),
             high_risk_medication: None,
+            backup_dir: None,
+            backup_recipient: None,
+            backup_identity: None,
+            backup_keep: 14,
+            backup_schedule: "daily 01:30".into(),
+            drill_schedule: "weekly sun 04:00".into(),
+            drill_database: None,
         }
     }
 }
@@ -141,6 +172,40 @@ impl Config {
             ),
             None => kring_record::medication::HighRisk::default(),
         }
+    }
+
+    /// The backup folder, or a sentence saying how to set one.
+    pub fn backup_dir(&self) -> anyhow::Result<PathBuf> {
+        self.backup_dir.clone().ok_or_else(|| {
+            anyhow::anyhow!(
+                "no backup folder: set backup_dir in the configuration file or KRING_BACKUP_DIR"
+            )
+        })
+    }
+
+    /// The backup recipients.
+    pub fn backup_recipients(&self) -> anyhow::Result<Vec<kring_continuity::crypt::Recipient>> {
+        Ok(kring_continuity::crypt::recipients(
+            self.backup_recipient.as_deref().unwrap_or(""),
+        )?)
+    }
+
+    /// The identities that open backups.
+    pub fn backup_identities(&self) -> anyhow::Result<Vec<kring_continuity::crypt::Identity>> {
+        let path = self.backup_identity.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("no backup identity: set backup_identity (or KRING_BACKUP_IDENTITY) to the file made by `kring backup --new-key`")
+        })?;
+        Ok(kring_continuity::crypt::identities(path)?)
+    }
+
+    /// A schedule setting, or a sentence saying what is wrong with it.
+    pub fn schedule(&self, which: &str) -> anyhow::Result<kring_continuity::schedule::Schedule> {
+        let text = match which {
+            "backup" => &self.backup_schedule,
+            _ => &self.drill_schedule,
+        };
+        text.parse()
+            .map_err(|e: String| anyhow::anyhow!("{which}_schedule: {e}"))
     }
 
     /// Where passkeys work: `passkey_origin`, else the origin of `base_url`, else

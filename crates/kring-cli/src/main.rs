@@ -55,6 +55,17 @@ enum Command {
     /// Oversight: find the accesses nothing explains and rank them — in any record system's
     /// AuditEvent log (--audit), or in Kring's own live log (into the officers' review queue).
     Watch(commands::watch::WatchArgs),
+    /// Back up everything the installation holds — record, accounts, access log with its keys
+    /// and witness state, review store — while it serves: encrypted for backup_recipient, with
+    /// a manifest, into backup_dir (the server also does this on backup_schedule).
+    Backup(commands::backup::BackupArgs),
+    /// Restore a backup into an empty folder (SQLite) or an empty PostgreSQL database; the
+    /// restored installation starts with `kring --config FOLDER/kring.toml serve`.
+    Restore(commands::restore::RestoreArgs),
+    /// Restore drill: the latest backup into a scratch place, checked (counts, the access log
+    /// verified, reads, a search) and timed (RTO, RPO); the report is kept as evidence (the
+    /// server also does this on drill_schedule).
+    Drill(commands::drill::DrillArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -94,6 +105,9 @@ fn main() -> std::process::ExitCode {
             Command::Client(args) => commands::client::run(&cfg, args).await,
             Command::Audit(args) => commands::audit::run(&cfg, args).await,
             Command::Watch(args) => commands::watch::run(&cfg, args).await,
+            Command::Backup(args) => commands::backup::run(&cfg, args).await,
+            Command::Restore(args) => commands::restore::run(&cfg, args).await,
+            Command::Drill(args) => commands::drill::run(&cfg, args).await,
         }
     });
     match result {

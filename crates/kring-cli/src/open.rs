@@ -37,6 +37,8 @@ pub async fn database(url: &str) -> anyhow::Result<Arc<dyn Database>> {
 /// log), the log itself (for checkpoints, retention and syslog) and the accounts.
 pub struct Opened {
     pub record: Record,
+    /// The database as a whole (what a backup copies).
+    pub database: Arc<dyn Database>,
     pub log: Arc<kring_audit::MerkleLog>,
     pub accounts: Arc<dyn AccountStore>,
 }
@@ -45,7 +47,7 @@ pub struct Opened {
 pub async fn record(cfg: &Config) -> anyhow::Result<Opened> {
     let database = database(&cfg.database).await?;
     let accounts: Arc<dyn AccountStore> = database.clone();
-    let store: Arc<dyn kring_store::Store> = database;
+    let store: Arc<dyn kring_store::Store> = database.clone();
     let log = Arc::new(
         kring_audit::MerkleLog::open(cfg.log_config())
             .await
@@ -61,6 +63,7 @@ pub async fn record(cfg: &Config) -> anyhow::Result<Opened> {
     log_rules_in_force(&record).await?;
     Ok(Opened {
         record,
+        database,
         log,
         accounts,
     })

@@ -927,3 +927,43 @@ refusal-sharing-recipient = This ground is for one kind of recipient only: a rep
 messages-help-portal = Here you write with the people of your circle. Only you and the people you choose can read your message.
 portal-whose-supporter = You are a supporter of { $client }: you see the plan and the messages to you.
 portal-whose-supporter-unnamed = You are a supporter: you see the plan and the messages to you.
+continuity-title = Continuity: backups and restore drills
+continuity-nav = Continuity
+continuity-help = A backup counts only once a restore from it was tried. Here are the backups Kring keeps and the restore drills: when, what was checked, how long the restore took and how old the data was.
+continuity-not-configured = This installation makes no backups: no backup_dir is set. See the continuity plan (docs/continuity.md).
+continuity-drill-failed = The last restore drill ({ $when }) failed: the backups may not restore. Find the cause now.
+continuity-backup-overdue = The last backup is from { $when }: a new one is overdue.
+continuity-no-backup = No backup has been made yet.
+continuity-drill-overdue = The last restore drill is from { $when }: a new one is overdue.
+continuity-no-drill = No restore drill has been done yet.
+continuity-no-identity = This server cannot run restore drills: backup_identity is not set.
+continuity-schedules = Backups: { $backup }. Restore drills: { $drill }.
+continuity-drills = Restore drills
+continuity-no-drills = No restore drills yet.
+continuity-chart = Recovery time (RTO) of the last drills, in seconds; red failed
+continuity-when = When
+continuity-result = Result
+continuity-of-backup = Backup of
+continuity-restore = Restore
+continuity-rto = Until first read (RTO)
+continuity-rpo = Age of the data (RPO)
+continuity-checks = Checks
+continuity-passed = Passed
+continuity-failed = Failed
+continuity-none = none
+continuity-backups = Backups
+continuity-no-backups = No backups yet.
+continuity-resources = Resources
+continuity-size = Size (encrypted)
+continuity-took = Took
+continuity-speed = Speed
+continuity-minutes = { $count ->
+    [one] 1 minute
+   *[other] { $count } minutes
+}
+continuity-hours = { $count ->
+    [one] 1 hour
+   *[other] { $count } hours
+}
+continuity-plan = What to do when Kring is down, how to restore and how to handle a data breach: see the continuity plan (docs/continuity.md).
+continuity-see = To continuity

@@ -927,3 +927,43 @@ refusal-sharing-recipient = Deze grond geldt alleen voor één soort ontvanger: 
 messages-help-portal = Hier schrijft u met de mensen van uw kring. Alleen u en de mensen die u kiest, kunnen uw bericht lezen.
 portal-whose-supporter = U bent steunpersoon van { $client }: u ziet het plan en de berichten aan u.
 portal-whose-supporter-unnamed = U bent steunpersoon: u ziet het plan en de berichten aan u.
+continuity-title = Continuïteit: back-ups en hersteloefeningen
+continuity-nav = Continuïteit
+continuity-help = Een back-up telt pas als herstellen ervan is geprobeerd. Hier staan de back-ups die Kring bewaart en de hersteloefeningen: wanneer, wat er is gecontroleerd, hoe lang herstellen duurde en hoe oud de gegevens waren.
+continuity-not-configured = Deze installatie maakt geen back-ups: er is geen backup_dir ingesteld. Zie het continuïteitsplan (docs/continuity.md).
+continuity-drill-failed = De laatste hersteloefening ({ $when }) is mislukt: de back-ups zijn misschien niet te herstellen. Zoek de oorzaak nu.
+continuity-backup-overdue = De laatste back-up is van { $when }: er had al een nieuwe moeten zijn.
+continuity-no-backup = Er is nog geen back-up gemaakt.
+continuity-drill-overdue = De laatste hersteloefening is van { $when }: er had al een nieuwe moeten zijn.
+continuity-no-drill = Er is nog geen hersteloefening gedaan.
+continuity-no-identity = Deze server kan geen hersteloefeningen doen: backup_identity is niet ingesteld.
+continuity-schedules = Back-ups: { $backup }. Hersteloefeningen: { $drill }.
+continuity-drills = Hersteloefeningen
+continuity-no-drills = Er zijn nog geen hersteloefeningen gedaan.
+continuity-chart = Hersteltijd (RTO) van de laatste oefeningen, in seconden; rood is mislukt
+continuity-when = Wanneer
+continuity-result = Uitkomst
+continuity-of-backup = Back-up van
+continuity-restore = Herstellen
+continuity-rto = Tot eerste lezing (RTO)
+continuity-rpo = Leeftijd gegevens (RPO)
+continuity-checks = Controles
+continuity-passed = Geslaagd
+continuity-failed = Mislukt
+continuity-none = geen
+continuity-backups = Back-ups
+continuity-no-backups = Er zijn nog geen back-ups.
+continuity-resources = Gegevens
+continuity-size = Grootte (versleuteld)
+continuity-took = Duur
+continuity-speed = Snelheid
+continuity-minutes = { $count ->
+    [one] 1 minuut
+   *[other] { $count } minuten
+}
+continuity-hours = { $count ->
+    [one] 1 uur
+   *[other] { $count } uur
+}
+continuity-plan = Wat te doen als Kring niet werkt, hoe u herstelt en hoe u een datalek afhandelt: zie het continuïteitsplan (docs/continuity.md).
+continuity-see = Naar continuïteit

@@ -64,6 +64,18 @@ pub struct AppState {
     pub review: Option<Arc<kring_review::Review>>,
     /// Kring as a WebAuthn relying party, when a passkey origin is set.
     pub passkeys: Option<Arc<auth::passkeys::Passkeys>>,
+    /// Where this installation's backups and drills are, when it makes them.
+    pub continuity: Option<Arc<ContinuityView>>,
+}
+
+/// What the administrators' continuity page reads: the backup folder and the schedules.
+#[derive(Debug, Clone)]
+pub struct ContinuityView {
+    pub dir: std::path::PathBuf,
+    pub backup: kring_continuity::schedule::Schedule,
+    pub drill: kring_continuity::schedule::Schedule,
+    /// Whether this server holds the identity drills need.
+    pub drills_possible: bool,
 }
 
 impl AppState {
@@ -93,6 +105,15 @@ impl AppState {
             throttle: Arc::new(auth::throttle::Throttle::default()),
             review: None,
             passkeys,
+            continuity: None,
+        }
+    }
+
+    /// The same state with the installation's backups and drills.
+    pub fn with_continuity(self, view: ContinuityView) -> AppState {
+        AppState {
+            continuity: Some(Arc::new(view)),
+            ..self
         }
     }
 

@@ -5,10 +5,12 @@
 //! `resource_keys` (`FOR UPDATE`); conditional creates take a transaction-scoped advisory lock.
 //! The schema is ready for Citus: see `docs/ARCHITECTURE.md`.
 
+use std::path::Path;
 use std::str::FromStr;
 
 use async_trait::async_trait;
 use kring_store::accounts;
+use kring_store::backup::{Backup, Counts, Sample, Snapshot, SnapshotFormat, SAMPLES};
 use kring_store::ops::{self, Exec};
 use kring_store::pending::Pending;
 use kring_store::search::{SearchPlan, SearchResult};
@@ -25,6 +27,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// A record stored in PostgreSQL.
 pub struct PgStore {
     pool: PgPool,
+    /// Where the store was opened, for `pg_dump` (none when opened from bare options).
+    url: Option<String>,
+    /// The schema the store works in.
+    schema: String,
 }
 
 fn map_err(e: sqlx::Error) -> StoreError {
@@ -48,7 +54,9 @@ impl PgStore {
     pub async fn connect(url: &str) -> Result<PgStore> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
-        Self::connect_with(options).await
+        let mut store = Self::connect_with(options).await?;
+        store.url = Some(url.to_string());
+        Ok(store)
     }
 
     /// Connects to `url` and works inside `schema` (created if missing): benchmarks and tests
@@ -74,7 +82,10 @@ impl PgStore {
             .await
             .map_err(map_err)?;
         admin.close().await;
-        Self::connect_with(options.options([("search_path", schema)])).await
+        let mut store = Self::connect_with(options.options([("search_path", schema)])).await?;
+        store.url = Some(url.to_string());
+        store.schema = schema.to_string();
+        Ok(store)
     }
 
     /// Drops a schema made by [`PgStore::connect_in_schema`].
@@ -101,7 +112,11 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(map_err)?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            url: None,
+            schema: "public".into(),
+        })
     }
 
     async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Postgres>> {
@@ -428,5 +443,191 @@ impl AccountStore for PgStore {
 
     async fn partners_of(&self, organisation: &str) -> Result<Vec<kring_store::PartnerClient>> {
         accounts::partners_of(&mut Conn(&mut *self.conn().await?), organisation).await
+    }
+}
+
+/// The command-line tools' connection settings for a database URL: `-h -p -U -d` and the
+/// password in `PGPASSWORD` (never on the command line, where other users of the machine could
+/// read it).
+fn tool_command(program: &str, url: &str) -> Result<tokio::process::Command> {
+    let u = url::Url::parse(url)
+        .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.arg("--no-password");
+    if let Some(host) = u.host_str() {
+        cmd.arg("--host").arg(host);
+    }
+    if let Some(port) = u.port() {
+        cmd.arg("--port").arg(port.to_string());
+    }
+    if !u.username().is_empty() {
+        cmd.arg("--username").arg(u.username());
+    }
+    if let Some(p) = u.password() {
+        let p = url::form_urlencoded::parse(format!("p={p}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        cmd.env("PGPASSWORD", p);
+    }
+    let db = u.path().trim_start_matches('/');
+    cmd.arg("--dbname")
+        .arg(if db.is_empty() { "postgres" } else { db });
+    cmd.kill_on_drop(true);
+    Ok(cmd)
+}
+
+/// Runs a PostgreSQL tool to its end; its error output becomes the error.
+async fn run_tool(mut cmd: tokio::process::Command, what: &str) -> Result<()> {
+    let out = cmd.output().await.map_err(|e| {
+        StoreError::Unavailable(format!(
+            "cannot run {what} (Debian package postgresql-client): {e}"
+        ))
+    })?;
+    if !out.status.success() {
+        return Err(StoreError::Database(format!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+/// Counts what the database holds and samples some resources, inside `tx`.
+async fn count_and_sample(
+    tx: &mut PgConnection,
+    samples: usize,
+) -> std::result::Result<(Counts, Vec<Sample>, i64), sqlx::Error> {
+    use kring_store::backup::sql;
+    let mut counts = Counts::default();
+    for row in sqlx::query(sql::RESOURCES_PER_TYPE)
+        .fetch_all(&mut *tx)
+        .await?
+    {
+        counts
+            .resources
+            .insert(row.try_get(0)?, row.try_get::<i64, _>(1)? as u64);
+    }
+    let one = |q: &'static str| sqlx::query_scalar::<_, i64>(q);
+    counts.versions = one(sql::VERSIONS).fetch_one(&mut *tx).await? as u64;
+    counts.accounts = one(sql::ACCOUNTS).fetch_one(&mut *tx).await? as u64;
+    counts.partners = one(sql::PARTNERS).fetch_one(&mut *tx).await? as u64;
+    let schema = one(sql::SCHEMA_VERSION).fetch_one(&mut *tx).await?;
+    let mut out = Vec::new();
+    if samples > 0 {
+        for row in sqlx::query(
+            "SELECT res_type, id, version, body FROM resources WHERE deleted = 0 \
+             ORDER BY random() LIMIT $1",
+        )
+        .bind(samples as i64)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            let body: Vec<u8> = row.try_get(3)?;
+            out.push(Sample {
+                rtype: row.try_get(0)?,
+                id: row.try_get(1)?,
+                version: row.try_get(2)?,
+                sha256: kring_store::backup::sha256_hex(&body),
+            });
+        }
+    }
+    Ok((counts, out, schema))
+}
+
+impl PgStore {
+    /// Restores a snapshot written by [`Backup::snapshot`] into the database at `url`, which
+    /// must not hold Kring's tables in the snapshot's schema yet: `pg_restore` in one
+    /// transaction, so a failed restore leaves the database as empty as it was.
+    pub async fn restore_dump(url: &str, dump: &Path, schema: &str) -> Result<()> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(map_err)?;
+        let tables: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1",
+        )
+        .bind(schema)
+        .fetch_one(&admin)
+        .await
+        .map_err(map_err)?;
+        admin.close().await;
+        if tables > 0 {
+            return Err(StoreError::Database(format!(
+                "the database already holds {tables} tables in schema {schema}; a restore goes into an empty database"
+            )));
+        }
+        let mut cmd = tool_command("pg_restore", url)?;
+        cmd.args([
+            "--no-owner",
+            "--no-privileges",
+            "--exit-on-error",
+            "--single-transaction",
+        ])
+        .arg(dump);
+        run_tool(cmd, "pg_restore").await
+    }
+}
+
+#[async_trait]
+impl Backup for PgStore {
+    /// `pg_dump` of the store's schema inside an exported snapshot (`REPEATABLE READ`), whose
+    /// transaction also counts and samples: the dump and the counts see the same moment, while
+    /// writers go on.
+    async fn snapshot(&self, into: &Path) -> Result<Snapshot> {
+        let Some(url) = &self.url else {
+            return Err(StoreError::Database(
+                "this store was opened without a URL, so pg_dump cannot reach it".into(),
+            ));
+        };
+        if into.exists() {
+            return Err(StoreError::Database(format!(
+                "{} exists already; a snapshot is written to a new file",
+                into.display()
+            )));
+        }
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let exported: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let mut cmd = tool_command("pg_dump", url)?;
+        cmd.args([
+            "--format=custom",
+            "--compress=1",
+            "--no-owner",
+            "--no-privileges",
+        ])
+        .arg(format!("--snapshot={exported}"))
+        .arg(format!("--schema={}", self.schema))
+        .arg(format!("--file={}", into.display()));
+        let dump = run_tool(cmd, "pg_dump");
+        let count = count_and_sample(&mut tx, SAMPLES);
+        let (dumped, counted) = tokio::join!(dump, count);
+        dumped?;
+        let (counts, samples, schema_version) = counted.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Snapshot {
+            format: SnapshotFormat::PgDump {
+                schema: self.schema.clone(),
+            },
+            schema_version,
+            counts,
+            samples,
+        })
+    }
+
+    async fn counts(&self) -> Result<Counts> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let (counts, _, _) = count_and_sample(&mut tx, 0).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(counts)
     }
 }

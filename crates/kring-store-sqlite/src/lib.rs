@@ -29,6 +29,7 @@
 //! entries are durable; if any member's could not be written, the whole group is rolled back
 //! and every member fails: nothing is ever committed ahead of its log entry.
 
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -36,6 +37,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kring_store::accounts;
+use kring_store::backup::{Backup, Counts, Sample, Snapshot, SnapshotFormat, SAMPLES};
 use kring_store::ops::{self, Exec};
 use kring_store::pending::Pending;
 use kring_store::search::{SearchPlan, SearchResult};
@@ -845,6 +847,115 @@ impl AccountStore for SqliteStore {
 
     async fn partners_of(&self, organisation: &str) -> Result<Vec<kring_store::PartnerClient>> {
         accounts::partners_of(&mut Conn::new(&mut *self.reader().await?), organisation).await
+    }
+}
+
+/// Counts what a SQLite database holds and samples some resources, on one connection (one
+/// consistent view inside its transaction).
+async fn count_and_sample(
+    conn: &mut SqliteConnection,
+    samples: usize,
+) -> std::result::Result<(Counts, Vec<Sample>, i64), sqlx::Error> {
+    use kring_store::backup::sql;
+    use sqlx::Connection;
+    let mut tx = conn.begin().await?;
+    let conn = &mut *tx;
+    let mut counts = Counts::default();
+    for row in sqlx::query(sql::RESOURCES_PER_TYPE)
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        counts
+            .resources
+            .insert(row.try_get(0)?, row.try_get::<i64, _>(1)? as u64);
+    }
+    let one = |q: &'static str| sqlx::query_scalar::<_, i64>(q);
+    counts.versions = one(sql::VERSIONS).fetch_one(&mut *conn).await? as u64;
+    counts.accounts = one(sql::ACCOUNTS).fetch_one(&mut *conn).await? as u64;
+    counts.partners = one(sql::PARTNERS).fetch_one(&mut *conn).await? as u64;
+    let schema = one(sql::SCHEMA_VERSION).fetch_one(&mut *conn).await?;
+    // The keys first (a sort of keys only), then the chosen bodies.
+    let keys: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT client_key, res_type, id FROM resources WHERE deleted = 0 ORDER BY random() LIMIT ?",
+    )
+    .bind(samples as i64)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(keys.len());
+    for (client, rtype, id) in keys {
+        let (version, body): (i64, Vec<u8>) = sqlx::query_as(
+            "SELECT version, body FROM resources WHERE client_key = ? AND res_type = ? AND id = ?",
+        )
+        .bind(&client)
+        .bind(&rtype)
+        .bind(&id)
+        .fetch_one(&mut *conn)
+        .await?;
+        out.push(Sample {
+            rtype,
+            id,
+            version,
+            sha256: kring_store::backup::sha256_hex(&body),
+        });
+    }
+    tx.commit().await?;
+    Ok((counts, out, schema))
+}
+
+#[async_trait]
+impl Backup for SqliteStore {
+    /// `VACUUM INTO` from a reader: one consistent copy of the last committed state, taken
+    /// without holding the writer (writers go on in the WAL meanwhile), then counted on the
+    /// copy itself.
+    async fn snapshot(&self, into: &Path) -> Result<Snapshot> {
+        if into.exists() {
+            return Err(StoreError::Database(format!(
+                "{} exists already; a snapshot is written to a new file",
+                into.display()
+            )));
+        }
+        let target = into
+            .to_str()
+            .ok_or_else(|| StoreError::Database("the snapshot path is not UTF-8".into()))?;
+        // A connection of its own, not a reader: SQLite opens the copy with the source
+        // connection's flags, and a read-only one cannot write it. It only reads the record.
+        let mut conn = self
+            .readers
+            .connect_options()
+            .as_ref()
+            .clone()
+            .read_only(false)
+            .connect()
+            .await
+            .map_err(map_err)?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(target)
+            .execute(&mut conn)
+            .await
+            .map_err(map_err)?;
+        sqlx::Connection::close(conn).await.map_err(map_err)?;
+        let mut copy = SqliteConnectOptions::new()
+            .filename(into)
+            .read_only(true)
+            .connect()
+            .await
+            .map_err(map_err)?;
+        let (counts, samples, schema_version) = count_and_sample(&mut copy, SAMPLES)
+            .await
+            .map_err(map_err)?;
+        sqlx::Connection::close(copy).await.map_err(map_err)?;
+        Ok(Snapshot {
+            format: SnapshotFormat::SqliteFile,
+            schema_version,
+            counts,
+            samples,
+        })
+    }
+
+    async fn counts(&self) -> Result<Counts> {
+        let mut conn = self.reader().await?;
+        let (counts, _, _) = count_and_sample(&mut conn, 0).await.map_err(map_err)?;
+        Ok(counts)
     }
 }
 

@@ -6,6 +6,7 @@
 //! and index rows that the record layer computed.
 
 pub mod accounts;
+pub mod backup;
 mod error;
 pub mod ops;
 pub mod pending;
@@ -223,9 +224,9 @@ pub trait AccountStore: Send + Sync + 'static {
 
 /// One database holding both the record and the accounts: what a backend is, and what the
 /// command line opens. Hand the record its [`Store`] and the server its [`AccountStore`].
-pub trait Database: Store + AccountStore {}
+pub trait Database: Store + AccountStore + backup::Backup {}
 
-impl<T: Store + AccountStore> Database for T {}
+impl<T: Store + AccountStore + backup::Backup> Database for T {}
 
 /// A write transaction. Dropping it without `commit` rolls it back.
 #[async_trait]

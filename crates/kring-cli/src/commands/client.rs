@@ -42,6 +42,7 @@ pub async fn run(cfg: &Config, args: ClientArgs) -> anyhow::Result<()> {
                 record,
                 log,
                 accounts: store,
+                ..
             } = crate::open::record(cfg).await?;
             // A new partner system is a new account: in the access log before its
             // credentials are shown (without the entry, they are not).

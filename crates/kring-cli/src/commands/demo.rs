@@ -101,6 +101,7 @@ pub async fn run(cfg: &Config, args: DemoArgs) -> anyhow::Result<()> {
     review.close().await;
     let cred_path = data.join("demo-credentials.json");
     std::fs::write(&cred_path, serde_json::to_vec_pretty(&credentials)?)?;
+    demo_continuity(&mut cfg, &opened, &data).await?;
     println!(
         "The demo network (seed {}) is ready: {} clients, {} professionals, {} organisations, {} resources in all.",
         args.seed,
@@ -336,4 +337,55 @@ fn random_password() -> String {
         .map(|_| WORDS[rng.gen_range(0..WORDS.len())])
         .collect();
     format!("{}-{}", words.join("-"), rng.gen_range(1000..10_000))
+}
+
+/// Backups for the demo, unless the configuration names its own: a key pair and a backup folder
+/// in `--data` (in production the identity is kept off the machine), one backup and one
+/// restore drill now, so the administrators' page shows evidence from the start.
+async fn demo_continuity(
+    cfg: &mut Config,
+    opened: &crate::open::Opened,
+    data: &std::path::Path,
+) -> anyhow::Result<()> {
+    if cfg.backup_dir.is_some() {
+        return Ok(());
+    }
+    let (secret, public) = kring_continuity::crypt::new_pair();
+    let identity = data.join("backup-identity.txt");
+    {
+        use std::io::Write;
+        let mut f = kring_continuity::crypt::new_private_file(&identity)?;
+        f.write_all(secret.as_bytes())?;
+    }
+    cfg.backup_dir = Some(data.join("backups"));
+    cfg.backup_recipient = Some(public);
+    cfg.backup_identity = Some(identity);
+    let settings = kring_continuity::backup::Settings {
+        dir: cfg.backup_dir()?,
+        recipients: cfg.backup_recipients()?,
+        keep: cfg.backup_keep,
+    };
+    let inst = kring_continuity::Installation {
+        database: opened.database.clone(),
+        log: cfg.log_config(),
+        review: cfg.review_path(),
+    };
+    opened.log.checkpoint_now().await?;
+    let m = kring_continuity::backup::take(&inst, &settings).await?;
+    kring_continuity::log_run(&opened.record, "backup", true, &m.id, vec![]).await?;
+    let drill = kring_continuity::drill::run(
+        &settings.dir,
+        &cfg.backup_identities()?,
+        super::drill::scratch(cfg)?,
+    )
+    .await;
+    kring_continuity::log_run(&opened.record, "restore-drill", drill.ok, &drill.id, vec![]).await?;
+    println!(
+        "Backups: {} (one made, {:.1} MB encrypted; restore drill {} in {:.1} s).",
+        settings.dir.display(),
+        m.bytes() as f64 / 1e6,
+        if drill.ok { "passed" } else { "FAILED" },
+        drill.rto_ms as f64 / 1000.0
+    );
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod audit;
+pub mod backup;
 pub mod bench;
 mod bench_log;
 mod bench_oversight;
@@ -8,9 +9,11 @@ mod bench_pages;
 pub mod client;
 pub mod demo;
 mod demo_activity;
+pub mod drill;
 pub mod export;
 pub mod import;
 pub mod migrate;
+pub mod restore;
 pub mod serve;
 pub mod watch;
 mod watch_live;

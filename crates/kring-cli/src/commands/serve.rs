@@ -14,9 +14,11 @@ use crate::config::Config;
 pub async fn serve_record(cfg: &Config, opened: crate::open::Opened) -> anyhow::Result<()> {
     let crate::open::Opened {
         record,
+        database,
         log,
         accounts,
     } = opened;
+    let continuity = continuity(cfg, database, record.clone())?;
     if record
         .ensure_sharing_questionnaire()
         .await
@@ -56,7 +58,10 @@ pub async fn serve_record(cfg: &Config, opened: crate::open::Opened) -> anyhow::
             })?,
     );
     spawn_nightly_oversight(review.clone(), record.clone(), cfg.oversight_hour);
-    let state = AppState::new(record, accounts, http).with_review(review.clone());
+    let mut state = AppState::new(record, accounts, http).with_review(review.clone());
+    if let Some(view) = continuity {
+        state = state.with_continuity(view);
+    }
     let served = kring_server::serve(listener, state)
         .await
         .context("the server stopped with an error");
@@ -90,6 +95,122 @@ fn spawn_nightly_oversight(review: Arc<kring_review::Review>, record: Record, ho
                 ),
                 Err(e) => tracing::warn!(error = %e, "the nightly oversight run failed"),
             }
+        }
+    });
+}
+
+/// The server's own backups and restore drills, on their schedules, when `backup_dir` is
+/// set; what the administrators' page shows of them.
+fn continuity(
+    cfg: &Config,
+    database: Arc<dyn kring_store::Database>,
+    record: Record,
+) -> anyhow::Result<Option<kring_server::ContinuityView>> {
+    let Some(dir) = cfg.backup_dir.clone() else {
+        tracing::warn!(
+            "no backup_dir: this installation makes no backups (see docs/continuity.md)"
+        );
+        return Ok(None);
+    };
+    let backup = cfg.schedule("backup")?;
+    let drill = cfg.schedule("drill")?;
+    let recipients = cfg
+        .backup_recipients()
+        .context("backup_dir is set, so backups need backup_recipient")?;
+    let identities = match cfg.backup_identities() {
+        Ok(i) => Some(i),
+        Err(e) => {
+            tracing::warn!(error = %e, "restore drills cannot run here: the administrators' page says so");
+            None
+        }
+    };
+    let settings = kring_continuity::backup::Settings {
+        dir: dir.clone(),
+        recipients,
+        keep: cfg.backup_keep,
+    };
+    let inst = kring_continuity::Installation {
+        database,
+        log: cfg.log_config(),
+        review: cfg.review_path(),
+    };
+    {
+        let record = record.clone();
+        every(backup, "backup", move || {
+            let (inst, settings, record) = (inst.clone(), settings.clone(), record.clone());
+            async move {
+                let (ok, id, figures) = match kring_continuity::backup::take(&inst, &settings).await
+                {
+                    Ok(m) => (
+                        true,
+                        m.id.clone(),
+                        vec![
+                            format!("resources:{}", m.counts.total()),
+                            format!("bytes:{}", m.bytes()),
+                            format!("took-ms:{}", m.took_ms),
+                        ],
+                    ),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the scheduled backup failed");
+                        (false, String::new(), vec![format!("error:{e}")])
+                    }
+                };
+                if let Err(e) = kring_continuity::log_run(&record, "backup", ok, &id, figures).await
+                {
+                    tracing::error!(error = %e, "the backup could not be written to the access log");
+                }
+            }
+        });
+    }
+    if let Some(identities) = identities.clone() {
+        let scratch = super::drill::scratch(cfg)?;
+        let dir = dir.clone();
+        every(drill, "restore drill", move || {
+            let (dir, identities, scratch, record) = (
+                dir.clone(),
+                identities.clone(),
+                scratch.clone(),
+                record.clone(),
+            );
+            async move {
+                let r = kring_continuity::drill::run(&dir, &identities, scratch).await;
+                let figures = vec![
+                    format!("backup:{}", r.backup.clone().unwrap_or_default()),
+                    format!("restore-ms:{}", r.restore_ms),
+                    format!("rto-ms:{}", r.rto_ms),
+                    format!("rpo-ms:{}", r.rpo_ms),
+                ];
+                if let Err(e) =
+                    kring_continuity::log_run(&record, "restore-drill", r.ok, &r.id, figures).await
+                {
+                    tracing::error!(error = %e, "the drill could not be written to the access log");
+                }
+            }
+        });
+    }
+    Ok(Some(kring_server::ContinuityView {
+        dir,
+        backup,
+        drill,
+        drills_possible: identities.is_some(),
+    }))
+}
+
+/// Runs `job` on `schedule` for as long as the server runs, one run at a time.
+fn every<F, Fut>(schedule: kring_continuity::schedule::Schedule, what: &'static str, job: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        while let Some(wait) = schedule.wait_ms(kring_audit::now_ms()) {
+            tracing::info!(
+                what,
+                in_minutes = wait / 60_000,
+                "next run scheduled ({schedule})"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
+            job().await;
         }
     });
 }

@@ -54,6 +54,8 @@ struct AdminPage {
     staff: Vec<StaffRow>,
     partners: Vec<PartnerRow>,
     notices: Vec<Notice>,
+    /// What the installation's backups and drills need now (a failed drill at once).
+    continuity: Vec<String>,
 }
 
 /// The notices of emergency access (declarations) this person may read, newest first, of the
@@ -232,6 +234,7 @@ pub async fn home(State(state): State<AppState>, person: Person) -> Result<Respo
             staff,
             partners,
             notices,
+            continuity: super::continuity::alarms(&state, &t),
         },
         person.lang,
         person.set_lang,

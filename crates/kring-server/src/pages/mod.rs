@@ -17,6 +17,7 @@ mod circle;
 mod client_ctx;
 mod clients;
 mod consent;
+mod continuity;
 pub mod dates;
 mod emergency;
 pub mod error;
@@ -62,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .route("/static/nlds/{file}", get(style::stylesheet))
         .route("/static/print.js", get(style::print_script))
         .route("/beheer", get(admin::home))
+        .route("/beheer/continuiteit", get(continuity::page))
         .route("/uitloggen", post(signin::sign_out))
         .route("/uitloggen/overal", post(signin::sign_out_everywhere))
         .route(

@@ -26,6 +26,9 @@ pub struct TestApp {
     #[allow(dead_code)]
     pub record: Record,
     pub store: Arc<dyn Store>,
+    /// The same database as a whole (for backups).
+    #[allow(dead_code)]
+    pub database: Arc<dyn kring_store::Database>,
     /// Accounts, sessions and partner systems, in the same database.
     pub accounts: Arc<dyn kring_store::AccountStore>,
     /// The access log's database file.
@@ -136,7 +139,7 @@ impl TestApp {
         let (database, pg_schema) = store_for(backend, dir.path()).await;
         database.migrate().await.expect("migrate");
         let accounts: Arc<dyn kring_store::AccountStore> = database.clone();
-        let store: Arc<dyn Store> = database;
+        let store: Arc<dyn Store> = database.clone();
         let log_path = dir.path().join("access-log.db");
         let log = Arc::new(
             kring_audit::MerkleLog::open(kring_audit::LogConfig::at(&log_path))
@@ -169,6 +172,7 @@ impl TestApp {
             secure,
             record,
             store,
+            database,
             accounts,
             log_path,
             log,

@@ -9,6 +9,7 @@ mod access;
 mod audit;
 mod bundles;
 mod conformance;
+mod continuity;
 mod crud;
 mod pages;
 mod partners;
