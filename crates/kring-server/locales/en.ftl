@@ -967,3 +967,4 @@ continuity-hours = { $count ->
 }
 continuity-plan = What to do when Kring is down, how to restore and how to handle a data breach: see the continuity plan (docs/continuity.md).
 continuity-see = To continuity
+database-down = Kring cannot reach its data right now. What was saved stays saved; what you enter now is not saved. Until Kring is back, work from your location's downtime folder (the printout with crisis plans, medication lists and contacts) and try again in a few minutes.

@@ -967,3 +967,4 @@ continuity-hours = { $count ->
 }
 continuity-plan = Wat te doen als Kring niet werkt, hoe u herstelt en hoe u een datalek afhandelt: zie het continuïteitsplan (docs/continuity.md).
 continuity-see = Naar continuïteit
+database-down = Kring kan zijn gegevens nu niet bereiken. Wat al was opgeslagen, blijft bewaard; wat u nu invoert, wordt niet opgeslagen. Werk tot Kring terug is met de noodmap van uw locatie (de uitdraai met crisisplannen, medicatielijsten en contacten) en probeer het over een paar minuten opnieuw.

@@ -109,6 +109,8 @@ impl PgStore {
     pub async fn connect_with(options: PgConnectOptions) -> Result<PgStore> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            // A database that is down answers within seconds, not after sqlx's 30.
+            .acquire_timeout(std::time::Duration::from_secs(5))
             .connect_with(options)
             .await
             .map_err(map_err)?;

@@ -206,11 +206,20 @@ impl FromRequestParts<AppState> for Person {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let PageLang(lang, set_lang) = page_lang(&parts.uri, &parts.headers);
+        // The database unreachable is not "signed out": it gets the page that says so.
+        let down = || {
+            PageError::Unavailable(
+                Box::new(Frame::anonymous(Texts { lang }, "error-title")),
+                Texts { lang }.get("database-down"),
+            )
+        };
         let found = match sessions::cookie_of(&parts.headers) {
             Some(c) => sessions::find(&*state.accounts, &c, now_ms())
                 .await
-                .ok()
-                .flatten(),
+                .map_err(|e| {
+                    tracing::error!(error = %e, "sessions cannot be read");
+                    down()
+                })?,
             None => None,
         };
         let Some((username, session)) = found.filter(|(_, s)| s.complete) else {
@@ -218,8 +227,10 @@ impl FromRequestParts<AppState> for Person {
         };
         let Some(account) = crate::auth::accounts::load(&*state.accounts, &username)
             .await
-            .ok()
-            .flatten()
+            .map_err(|e| {
+                tracing::error!(error = %e, "accounts cannot be read");
+                down()
+            })?
         else {
             return Err(PageError::SignIn);
         };

@@ -88,6 +88,7 @@ pub fn sentence(e: &RecordError, lang: Lang) -> String {
             s
         }
         (RecordError::NotFound(_), Lang::Nl) => "Niet gevonden, of u heeft er geen toegang toe.".into(),
+        (RecordError::Unavailable(_), _) => t.get("database-down"),
         (RecordError::LogUnavailable, Lang::Nl) => "Het toegangslog kan nu niet worden bijgewerkt, daarom worden geen gegevens getoond. Probeer het later opnieuw.".into(),
         _ => detail,
     }

@@ -60,9 +60,7 @@ pub(super) fn sign_in_error(e: &SignInError, lang: Lang) -> String {
             "Te vaak een verkeerde poging: dit account is een kwartier geblokkeerd.".into()
         }
         (SignInError::WrongCode, Lang::Nl) => "De code klopt niet of is al gebruikt.".into(),
-        (SignInError::Unavailable, Lang::Nl) => {
-            "Inloggen lukt nu niet; probeer het later opnieuw.".into()
-        }
+        (SignInError::Unavailable, _) => super::i18n::Texts { lang }.get("database-down"),
         (e, _) => render::as_sentence(e),
     }
 }
@@ -137,6 +135,9 @@ pub async fn password(
                 Err(_) => retry(SignInError::Unavailable),
             }
         }
+        // The database unreachable is not a wrong attempt: nothing is counted against the
+        // person or their address.
+        Err(SignInError::Unavailable) => retry(SignInError::Unavailable),
         Err(e) => {
             tracing::info!(outcome = "password-refused", "sign-in step");
             state.throttle.failed(&source);

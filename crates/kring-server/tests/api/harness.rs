@@ -137,6 +137,27 @@ impl TestApp {
             .try_init();
         let dir = tempfile::tempdir().expect("tempdir");
         let (database, pg_schema) = store_for(backend, dir.path()).await;
+        Self::assemble(dir, database, pg_schema, open).await
+    }
+
+    /// An app on PostgreSQL reached at `url` (through a proxy the test can cut), in a schema
+    /// of its own.
+    #[allow(dead_code)]
+    pub async fn on_postgres_at(url: &str) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let store = kring_store_postgres::PgStore::connect_in_schema(url, &schema)
+            .await
+            .expect("PostgreSQL is running");
+        Self::assemble(dir, Arc::new(store), Some(schema), true).await
+    }
+
+    async fn assemble(
+        dir: tempfile::TempDir,
+        database: Arc<dyn kring_store::Database>,
+        pg_schema: Option<String>,
+        open: bool,
+    ) -> TestApp {
         database.migrate().await.expect("migrate");
         let accounts: Arc<dyn kring_store::AccountStore> = database.clone();
         let store: Arc<dyn Store> = database.clone();

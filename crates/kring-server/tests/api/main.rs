@@ -11,6 +11,7 @@ mod bundles;
 mod conformance;
 mod continuity;
 mod crud;
+mod outage;
 mod pages;
 mod partners;
 mod passkeys;
