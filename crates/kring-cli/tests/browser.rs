@@ -350,6 +350,8 @@ impl Demo {
         let addr = format!("127.0.0.1:{port}");
         let server = Killed(
             kring()
+                .arg("--config")
+                .arg(data.join("kring.toml"))
                 .args(["--database", &db, "--addr", &addr, "serve"])
                 .env("KRING_ACCESS_LOG", data.join("access-log.db"))
                 .stdout(Stdio::null())
@@ -1180,6 +1182,19 @@ async fn every_demo_role_reaches_a_useful_start_page_in_chromium() {
             axe(&c, "administrator's circle page").await;
             narrow(&c, "administrator's circle page").await;
             shot(&c, "admin-circle").await;
+            // The evidence of continuity: the demo's backup and its restore drill.
+            c.goto(&format!("{base}/beheer/continuiteit"))
+                .await
+                .unwrap();
+            let h1 = wait_text(&c, "h1", "Continuïteit").await;
+            assert!(h1.starts_with("Continuïteit"), "{h1}");
+            let main = text(&c, "main").await;
+            assert!(main.contains("Geslaagd"), "the demo's drill passed: {main}");
+            assert!(main.contains("MB/s"), "the demo's backup is listed: {main}");
+            assert!(!main.contains("Mislukt"), "{main}");
+            axe(&c, "continuity page").await;
+            narrow(&c, "continuity page").await;
+            shot(&c, "admin-continuity").await;
         }
         if *label == "professional" {
             // A client outside one's circles looks exactly like an id that names nobody, and

@@ -348,7 +348,7 @@ async fn demo_continuity(
     data: &std::path::Path,
 ) -> anyhow::Result<()> {
     if cfg.backup_dir.is_some() {
-        return Ok(());
+        return write_config(cfg, data);
     }
     let (secret, public) = kring_continuity::crypt::new_pair();
     let identity = data.join("backup-identity.txt");
@@ -387,5 +387,55 @@ async fn demo_continuity(
         if drill.ok { "passed" } else { "FAILED" },
         drill.rto_ms as f64 / 1000.0
     );
+    write_config(cfg, data)
+}
+
+/// `kring.toml` in `--data`: the demo's database, log, witness and backups, so that
+/// `kring --config DATA/kring.toml serve` serves the demo as it was made.
+fn write_config(cfg: &Config, data: &std::path::Path) -> anyhow::Result<()> {
+    let mut toml = String::from(
+        "# Written by `kring demo`: serve this demo again with
+# kring --config <this file> serve
+",
+    );
+    toml.push_str(&format!(
+        "database = {:?}
+",
+        cfg.database
+    ));
+    if let Some(p) = &cfg.access_log {
+        toml.push_str(&format!(
+            "access_log = {:?}
+",
+            p.display().to_string()
+        ));
+    }
+    if let Some(w) = &cfg.audit_witness {
+        toml.push_str(&format!(
+            "audit_witness = {w:?}
+"
+        ));
+    }
+    if let Some(d) = &cfg.backup_dir {
+        toml.push_str(&format!(
+            "backup_dir = {:?}
+",
+            d.display().to_string()
+        ));
+    }
+    if let Some(r) = &cfg.backup_recipient {
+        toml.push_str(&format!(
+            "backup_recipient = {r:?}
+"
+        ));
+    }
+    if let Some(i) = &cfg.backup_identity {
+        toml.push_str(&format!(
+            "backup_identity = {:?}
+",
+            i.display().to_string()
+        ));
+    }
+    std::fs::write(data.join("kring.toml"), toml)?;
     Ok(())
 }

@@ -273,9 +273,11 @@ async fn clients_page(
             })
         })
         .collect();
-    let meldcode = super::meldcode::due_cases(state, person).await;
-    let notices = emergency_notices(state, person, 7).await;
-    let warnings = super::oversight::warnings_for(state, practitioner).await;
+    let (meldcode, notices, warnings) = tokio::join!(
+        super::meldcode::due_cases(state, person),
+        emergency_notices(state, person, 7),
+        super::oversight::warnings_for(state, practitioner),
+    );
     let mut f = person.frame("my-clients");
     let searched = !form.zoek.trim().is_empty();
     if searched {
@@ -561,18 +563,37 @@ async fn attention(state: &AppState, person: &Person, role: &str, rows: &mut [Cl
             .and_then(|r| r.strip_prefix("Patient/"))
             .map(str::to_string)
     };
-    // The next appointment of each client.
-    let mut next: BTreeMap<String, (i64, String)> = BTreeMap::new();
-    for a in search(
-        state,
-        person,
-        "Appointment",
+    let directed: Vec<String> = rows
+        .iter()
+        .filter(|r| r.director)
+        .map(|r| format!("Patient/{}", r.id))
+        .collect();
+    let (by_actor, by_subject) = (
+        format!("actor={subjects}&_count=1000"),
+        format!("subject={subjects}&_count=1000"),
+    );
+    // The four searches at once: each waits for the database and the log on its own.
+    let (appointments, plans, goals_found, reports) = tokio::join!(
         // The clients alone, filtered here: a date condition beside a list of clients makes the
         // database walk every future appointment of the region.
-        &format!("actor={subjects}&_count=1000"),
-    )
-    .await
-    {
+        search(state, person, "Appointment", &by_actor),
+        search(state, person, "CarePlan", &by_subject),
+        async {
+            // Goals overdue for evaluation, for the case director.
+            if directed.is_empty() {
+                Vec::new()
+            } else {
+                let q = format!("subject={}&_count=1000", directed.join(","));
+                search(state, person, "Goal", &q).await
+            }
+        },
+        // The clients alone; which are reports is read here (a category beside them makes the
+        // database list every report of the region first).
+        search(state, person, "Communication", &by_subject),
+    );
+    // The next appointment of each client.
+    let mut next: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    for a in appointments {
         let v = json(&a);
         let Some(start) = v["start"].as_str().and_then(dates::fhir_ms) else {
             continue;
@@ -592,16 +613,10 @@ async fn attention(state: &AppState, person: &Person, role: &str, rows: &mut [Cl
     }
     // Agreements I perform.
     let mut mine: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for p in search(
-        state,
-        person,
-        "CarePlan",
-        &format!("subject={subjects}&_count=1000"),
-    )
-    .await
-    .iter()
-    .filter(|p| !kring_access::category::is_crisis_plan(&p.body))
-    .filter(|p| json(p)["status"] == "active")
+    for p in plans
+        .iter()
+        .filter(|p| !kring_access::category::is_crisis_plan(&p.body))
+        .filter(|p| json(p)["status"] == "active")
     {
         let v = json(p);
         let Some(c) = subject_of(&v, "subject") else {
@@ -619,25 +634,11 @@ async fn attention(state: &AppState, person: &Person, role: &str, rows: &mut [Cl
     }
     // Goals overdue for evaluation, for the case director.
     let mut goals: BTreeMap<String, usize> = BTreeMap::new();
-    if rows.iter().any(|r| r.director) {
-        let directed: Vec<String> = rows
-            .iter()
-            .filter(|r| r.director)
-            .map(|r| format!("Patient/{}", r.id))
-            .collect();
-        for g in search(
-            state,
-            person,
-            "Goal",
-            &format!("subject={}&_count=1000", directed.join(",")),
-        )
-        .await
-        {
-            let v = json(&g);
-            if GoalView::of(&v).overdue(today) {
-                if let Some(c) = subject_of(&v, "subject") {
-                    *goals.entry(c).or_default() += 1;
-                }
+    for g in goals_found {
+        let v = json(&g);
+        if GoalView::of(&v).overdue(today) {
+            if let Some(c) = subject_of(&v, "subject") {
+                *goals.entry(c).or_default() += 1;
             }
         }
     }
@@ -650,17 +651,9 @@ async fn attention(state: &AppState, person: &Person, role: &str, rows: &mut [Cl
             .max(month_ago)
     };
     let mut new_reports: BTreeMap<String, usize> = BTreeMap::new();
-    for r in search(
-        state,
-        person,
-        "Communication",
-        // The clients alone; which are reports is read here (a category beside them makes the
-        // database list every report of the region first).
-        &format!("subject={subjects}&_count=1000"),
-    )
-    .await
-    .iter()
-    .filter(|r| kring_record::reports::is_report(&json(r)))
+    for r in reports
+        .iter()
+        .filter(|r| kring_record::reports::is_report(&json(r)))
     {
         let v = json(r);
         let (Some(c), Some(sent)) = (
