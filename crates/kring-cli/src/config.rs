@@ -25,6 +25,9 @@
 //! | `backup_schedule` |              | `KRING_BACKUP_SCHEDULE`  | `daily 01:30`           |
 //! | `drill_schedule` |               | `KRING_DRILL_SCHEDULE`   | `weekly sun 04:00`      |
 //! | `drill_database` |               | `KRING_DRILL_DATABASE`   | the configured PostgreSQL server |
+//! | `kit_dir`        |               | `KRING_KIT_DIR`          | none (no downtime kits) |
+//! | `kit_passphrase` |               | `KRING_KIT_PASSPHRASE`   | none (required with `kit_dir`) |
+//! | `kit_schedule`   |               | `KRING_KIT_SCHEDULE`     | `every 1h`              |
 
 use std::path::PathBuf;
 
@@ -96,6 +99,13 @@ pub struct Config {
     /// For a PostgreSQL installation: the server where drills make their scratch database
     /// (any database URL there, for a user that may create databases).
     pub drill_database: Option<String>,
+    /// Where the downtime kits go: one folder per location (a share on, or synced to, each
+    /// location's own computer).
+    pub kit_dir: Option<PathBuf>,
+    /// The password the locations' staff open their downtime kit with (12 characters or more).
+    pub kit_passphrase: Option<String>,
+    /// When the server writes the downtime kits (same forms as backup_schedule).
+    pub kit_schedule: String,
 }
 
 impl Default for Config {
@@ -123,6 +133,9 @@ impl Default for Config {
             backup_schedule: "daily 01:30".into(),
             drill_schedule: "weekly sun 04:00".into(),
             drill_database: None,
+            kit_dir: None,
+            kit_passphrase: None,
+            kit_schedule: "every 1h".into(),
         }
     }
 }
@@ -198,10 +211,22 @@ impl Config {
         Ok(kring_continuity::crypt::identities(path)?)
     }
 
+    /// The downtime kits' settings, or a sentence saying what is missing.
+    pub fn kit(&self) -> anyhow::Result<kring_server::kit::KitSettings> {
+        let dir = self.kit_dir.clone().ok_or_else(|| {
+            anyhow::anyhow!("no downtime-kit folder: set kit_dir (or KRING_KIT_DIR)")
+        })?;
+        let passphrase = self.kit_passphrase.clone().ok_or_else(|| {
+            anyhow::anyhow!("kit_dir is set, so the kits need kit_passphrase (or KRING_KIT_PASSPHRASE), the password the locations open them with")
+        })?;
+        Ok(kring_server::kit::KitSettings { dir, passphrase })
+    }
+
     /// A schedule setting, or a sentence saying what is wrong with it.
     pub fn schedule(&self, which: &str) -> anyhow::Result<kring_continuity::schedule::Schedule> {
         let text = match which {
             "backup" => &self.backup_schedule,
+            "kit" => &self.kit_schedule,
             _ => &self.drill_schedule,
         };
         text.parse()

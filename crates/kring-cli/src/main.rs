@@ -66,6 +66,10 @@ enum Command {
     /// verified, reads, a search) and timed (RTO, RPO); the report is kept as evidence (the
     /// server also does this on drill_schedule).
     Drill(commands::drill::DrillArgs),
+    /// Write the downtime kit of every location now: crisis plans, the next 24 hours of
+    /// medication, circles and contacts of its clients, as HTML and PDF locked with
+    /// kit_passphrase, into kit_dir (the server also does this on kit_schedule).
+    Kit(commands::kit::KitArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -108,6 +112,7 @@ fn main() -> std::process::ExitCode {
             Command::Backup(args) => commands::backup::run(&cfg, args).await,
             Command::Restore(args) => commands::restore::run(&cfg, args).await,
             Command::Drill(args) => commands::drill::run(&cfg, args).await,
+            Command::Kit(args) => commands::kit::run(&cfg, args).await,
         }
     });
     match result {

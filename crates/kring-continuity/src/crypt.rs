@@ -255,6 +255,57 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Encrypts `bytes` into `out` with a password (age's scrypt recipient), replacing an earlier
+/// file only once the new one is complete and on disk.
+pub fn seal_with_passphrase(
+    bytes: &[u8],
+    out: &Path,
+    passphrase: &str,
+) -> Result<(), ContinuityError> {
+    if passphrase.chars().count() < 12 {
+        return Err(ContinuityError::Key(
+            "the downtime kit's password must have at least 12 characters".into(),
+        ));
+    }
+    let tmp = out.with_extension("partial");
+    let _ = std::fs::remove_file(&tmp);
+    let file = new_private_file(&tmp)?;
+    let enc = age::Encryptor::with_user_passphrase(age::secrecy::SecretString::from(
+        passphrase.to_string(),
+    ));
+    let mut w = enc
+        .wrap_output(BufWriter::new(file))
+        .map_err(io("cannot write", &tmp))?;
+    w.write_all(bytes).map_err(io("cannot write", &tmp))?;
+    let mut inner = w.finish().map_err(io("cannot finish", &tmp))?;
+    inner.flush().map_err(io("cannot write", &tmp))?;
+    inner
+        .into_inner()
+        .map_err(|e| ContinuityError::Io(format!("cannot write {}: {e}", tmp.display())))?
+        .sync_all()
+        .map_err(io("cannot sync", &tmp))?;
+    std::fs::rename(&tmp, out).map_err(io("cannot complete", out))
+}
+
+/// Opens a file sealed with a password.
+pub fn open_with_passphrase(sealed: &Path, passphrase: &str) -> Result<Vec<u8>, ContinuityError> {
+    let input = BufReader::new(File::open(sealed).map_err(io("cannot read", sealed))?);
+    let dec = age::Decryptor::new(input).map_err(|e| {
+        ContinuityError::Backup(format!("{} is not an age file: {e}", sealed.display()))
+    })?;
+    let id = age::scrypt::Identity::new(age::secrecy::SecretString::from(passphrase.to_string()));
+    let mut r = dec
+        .decrypt(std::iter::once(&id as &dyn age::Identity))
+        .map_err(|_| {
+            ContinuityError::Key(format!("the password does not open {}", sealed.display()))
+        })?;
+    let mut out = Vec::new();
+    r.read_to_end(&mut out).map_err(|e| {
+        ContinuityError::Backup(format!("{} cannot be decrypted: {e}", sealed.display()))
+    })?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod fhir;
+pub mod kit;
 pub mod pages;
 
 use std::net::SocketAddr;

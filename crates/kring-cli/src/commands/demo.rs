@@ -101,6 +101,7 @@ pub async fn run(cfg: &Config, args: DemoArgs) -> anyhow::Result<()> {
     review.close().await;
     let cred_path = data.join("demo-credentials.json");
     std::fs::write(&cred_path, serde_json::to_vec_pretty(&credentials)?)?;
+    demo_kits(&mut cfg, &opened, &data).await?;
     demo_continuity(&mut cfg, &opened, &data).await?;
     println!(
         "The demo network (seed {}) is ready: {} clients, {} professionals, {} organisations, {} resources in all.",
@@ -339,6 +340,42 @@ fn random_password() -> String {
     format!("{}-{}", words.join("-"), rng.gen_range(1000..10_000))
 }
 
+/// Downtime kits for the demo, unless the configuration names its own: in `--data/noodmap`,
+/// locked with a password made here (printed, and kept in the demo's `kring.toml`).
+async fn demo_kits(
+    cfg: &mut Config,
+    opened: &crate::open::Opened,
+    data: &std::path::Path,
+) -> anyhow::Result<()> {
+    if cfg.kit_dir.is_none() {
+        use rand::Rng;
+        let words = [
+            "linde", "beuk", "eik", "wilg", "berk", "es", "iep", "hazelaar",
+        ];
+        let mut rng = rand::thread_rng();
+        let passphrase = (0..4)
+            .map(|_| words[rng.gen_range(0..words.len())].to_string())
+            .collect::<Vec<_>>()
+            .join("-")
+            + &format!("-{}", rng.gen_range(100..1000));
+        cfg.kit_dir = Some(data.join("noodmap"));
+        cfg.kit_passphrase = Some(passphrase);
+    }
+    let written = kring_server::kit::write_all(&opened.record, &cfg.kit()?, &cfg.high_risk())
+        .await
+        .map_err(anyhow::Error::msg)?;
+    println!(
+        "Downtime kits: {} locations in {} (password: {}).",
+        written.len(),
+        cfg.kit_dir
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default(),
+        cfg.kit_passphrase.as_deref().unwrap_or_default()
+    );
+    Ok(())
+}
+
 /// Backups for the demo, unless the configuration names its own: a key pair and a backup folder
 /// in `--data` (in production the identity is kept off the machine), one backup and one
 /// restore drill now, so the administrators' page shows evidence from the start.
@@ -393,48 +430,24 @@ async fn demo_continuity(
 /// `kring.toml` in `--data`: the demo's database, log, witness and backups, so that
 /// `kring --config DATA/kring.toml serve` serves the demo as it was made.
 fn write_config(cfg: &Config, data: &std::path::Path) -> anyhow::Result<()> {
+    let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    let settings = [
+        ("database", Some(cfg.database.clone())),
+        ("access_log", path(&cfg.access_log)),
+        ("audit_witness", cfg.audit_witness.clone()),
+        ("backup_dir", path(&cfg.backup_dir)),
+        ("backup_recipient", cfg.backup_recipient.clone()),
+        ("backup_identity", path(&cfg.backup_identity)),
+        ("kit_dir", path(&cfg.kit_dir)),
+        ("kit_passphrase", cfg.kit_passphrase.clone()),
+    ];
     let mut toml = String::from(
-        "# Written by `kring demo`: serve this demo again with
-# kring --config <this file> serve
-",
+        "# Written by `kring demo`: serve this demo again with\n# kring --config <this file> serve\n",
     );
-    toml.push_str(&format!(
-        "database = {:?}
-",
-        cfg.database
-    ));
-    if let Some(p) = &cfg.access_log {
-        toml.push_str(&format!(
-            "access_log = {:?}
-",
-            p.display().to_string()
-        ));
-    }
-    if let Some(w) = &cfg.audit_witness {
-        toml.push_str(&format!(
-            "audit_witness = {w:?}
-"
-        ));
-    }
-    if let Some(d) = &cfg.backup_dir {
-        toml.push_str(&format!(
-            "backup_dir = {:?}
-",
-            d.display().to_string()
-        ));
-    }
-    if let Some(r) = &cfg.backup_recipient {
-        toml.push_str(&format!(
-            "backup_recipient = {r:?}
-"
-        ));
-    }
-    if let Some(i) = &cfg.backup_identity {
-        toml.push_str(&format!(
-            "backup_identity = {:?}
-",
-            i.display().to_string()
-        ));
+    for (key, value) in settings {
+        if let Some(v) = value {
+            toml.push_str(&format!("{key} = {v:?}\n"));
+        }
     }
     std::fs::write(data.join("kring.toml"), toml)?;
     Ok(())

@@ -12,6 +12,7 @@ mod demo_activity;
 pub mod drill;
 pub mod export;
 pub mod import;
+pub mod kit;
 pub mod migrate;
 pub mod restore;
 pub mod serve;

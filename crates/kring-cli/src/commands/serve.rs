@@ -19,6 +19,7 @@ pub async fn serve_record(cfg: &Config, opened: crate::open::Opened) -> anyhow::
         accounts,
     } = opened;
     let continuity = continuity(cfg, database, record.clone())?;
+    downtime_kits(cfg, record.clone())?;
     if record
         .ensure_sharing_questionnaire()
         .await
@@ -194,6 +195,29 @@ fn continuity(
         drill,
         drills_possible: identities.is_some(),
     }))
+}
+
+/// The downtime kits, written at start and then on `kit_schedule`, when `kit_dir` is set.
+fn downtime_kits(cfg: &Config, record: Record) -> anyhow::Result<()> {
+    if cfg.kit_dir.is_none() {
+        tracing::warn!("no kit_dir: no downtime kits are written (see docs/continuity.md)");
+        return Ok(());
+    }
+    let settings = cfg.kit()?;
+    let schedule = cfg.schedule("kit")?;
+    let high = cfg.high_risk();
+    let write = move || {
+        let (record, settings, high) = (record.clone(), settings.clone(), high.clone());
+        async move {
+            match kring_server::kit::write_all(&record, &settings, &high).await {
+                Ok(w) => tracing::info!(locations = w.len(), "downtime kits written"),
+                Err(e) => tracing::error!(error = %e, "the downtime kits were not written"),
+            }
+        }
+    };
+    tokio::spawn(write());
+    every(schedule, "downtime kits", write);
+    Ok(())
 }
 
 /// Runs `job` on `schedule` for as long as the server runs, one run at a time.

@@ -93,6 +93,49 @@ pub fn alarms(state: &AppState, t: &Texts) -> Vec<String> {
     out
 }
 
+fn check_key(kind: &kring_continuity::drill::CheckKind) -> &'static str {
+    use kring_continuity::drill::CheckKind;
+    match kind {
+        CheckKind::Restore => "restore",
+        CheckKind::Counts => "counts",
+        CheckKind::AccessLog => "access-log",
+        CheckKind::Starts => "starts",
+        CheckKind::Reads => "reads",
+        CheckKind::Search => "search",
+    }
+}
+
+/// A schedule in the person's words.
+fn schedule_words(s: kring_continuity::schedule::Schedule, t: &Texts) -> String {
+    use kring_continuity::schedule::Schedule;
+    match s {
+        Schedule::Off => t.get("schedule-off"),
+        Schedule::Every { minutes } if minutes % 60 == 0 => t.count(
+            "schedule-every-hours",
+            "count",
+            i64::from(minutes / 60),
+            &[],
+        ),
+        Schedule::Every { minutes } => {
+            t.count("schedule-every-minutes", "count", i64::from(minutes), &[])
+        }
+        Schedule::Daily { hour, minute } => t.with(
+            "schedule-daily",
+            &[("time", &format!("{hour:02}:{minute:02}"))],
+        ),
+        Schedule::Weekly { day, hour, minute } => t.with(
+            "schedule-weekly",
+            &[
+                (
+                    "day",
+                    &t.get(&format!("weekday-{}", day.num_days_from_monday())),
+                ),
+                ("time", &format!("{hour:02}:{minute:02}")),
+            ],
+        ),
+    }
+}
+
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
@@ -128,8 +171,8 @@ pub async fn page(State(state): State<AppState>, person: Person) -> Result<Respo
         Some(v) => (
             kring_continuity::evidence::backups(&v.dir),
             kring_continuity::evidence::drills(&v.dir),
-            v.backup.to_string(),
-            v.drill.to_string(),
+            schedule_words(v.backup, &t),
+            schedule_words(v.drill, &t),
         ),
         None => (Vec::new(), Vec::new(), String::new(), String::new()),
     };
@@ -160,7 +203,16 @@ pub async fn page(State(state): State<AppState>, person: Person) -> Result<Respo
             restore: seconds(d.restore_ms),
             rto: seconds(d.rto_ms),
             rpo: age(d.rpo_ms, &t),
-            checks: d.checks.iter().map(|c| (c.ok, c.detail.clone())).collect(),
+            // Each check in the reader's words; what was found (figures, the cause of a
+            // failure) after it.
+            checks: d
+                .checks
+                .iter()
+                .map(|c| {
+                    let what = t.get(&format!("drill-check-{}", check_key(&c.kind)));
+                    (c.ok, format!("{what}: {}", c.detail))
+                })
+                .collect(),
         })
         .collect();
     // The restore times of the last drills, oldest left.

@@ -25,7 +25,7 @@ pub mod form;
 pub mod i18n;
 mod meldcode;
 mod messages;
-mod names;
+pub(crate) mod names;
 mod oversight;
 mod passkeys;
 pub mod person;

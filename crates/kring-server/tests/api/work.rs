@@ -954,3 +954,78 @@ both_backends!(
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.diagnostics());
     }
 );
+
+both_backends!(
+    the_downtime_kit_is_written_logged_and_read_with_kring_stopped,
+    |app: TestApp| async move {
+        let (gerda, _kees) = world(&app).await;
+        let edit = "/clienten/lotte/crisisplan/bewerken";
+        let (status, _) = post(
+            &app,
+            &gerda,
+            edit,
+            edit,
+            &[
+                ("version", "0"),
+                ("rood_contact", "Crisisdienst GGZ: 088-1234567"),
+                ("rood_network", "Zus Anna komt langs"),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let dir = tempfile::tempdir().unwrap();
+        let settings = kring_server::kit::KitSettings {
+            dir: dir.path().to_path_buf(),
+            passphrase: "lindelaan-nachtdienst-2026".into(),
+        };
+        let written = kring_server::kit::write_all(
+            &app.record,
+            &settings,
+            &kring_record::medication::HighRisk::default(),
+        )
+        .await
+        .expect("kits");
+        assert_eq!(written.len(), 1, "one location has clients staying");
+        assert_eq!(written[0].clients, 1);
+        // Every kit is in the access log, per client.
+        let entries = app.log_lines().await;
+        assert!(entries.iter().any(|e| e["interaction"] == "downtime-kit"
+            && e["client"] == "lotte"
+            && e["data"]["id"] == "lindelaan"));
+        let (html_path, pdf_path) = (written[0].html.clone(), written[0].pdf.clone());
+        // Kring stops; the night shift opens the kit with the location's password.
+        drop(app);
+        let sealed = std::fs::read(&html_path).unwrap();
+        assert!(
+            !sealed.windows(6).any(|w| w == b"Jansen"),
+            "the file on the PC is locked"
+        );
+        assert!(kring_server::kit::open_kit(&html_path, "niet-het-wachtwoord-123").is_err());
+        let html = String::from_utf8(
+            kring_server::kit::open_kit(&html_path, "lindelaan-nachtdienst-2026").unwrap(),
+        )
+        .unwrap();
+        for expected in [
+            "Noodmap Woonlocatie Lindelaan",
+            "Lotte Jansen",
+            "Crisisdienst GGZ: 088-1234567",
+            "Zus Anna komt langs",
+            "Insuline aspart",
+            "hoog risico",
+            "Paracetamol 500 mg",
+            "08:00",
+            "20:00",
+            "Gerda Visser",
+            "Gemaakt op",
+        ] {
+            assert!(
+                html.contains(expected),
+                "{expected} missing from the kit:\n{html}"
+            );
+        }
+        assert!(!html.contains("<script"), "self-contained, no scripts");
+        assert!(!html.contains("src=\"http"), "no links out");
+        let pdf = kring_server::kit::open_kit(&pdf_path, "lindelaan-nachtdienst-2026").unwrap();
+        assert!(pdf.starts_with(b"%PDF"));
+    }
+);
