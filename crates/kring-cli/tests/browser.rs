@@ -827,6 +827,7 @@ async fn professionals_and_clients_use_the_pages_in_chromium() {
         .unwrap();
     link.click().await.unwrap();
     wait_text(&c, "h1", "Zaak").await;
+    let case_url = c.current_url().await.unwrap();
     let evidence = text(&c, "tbody").await;
     assert!(evidence.contains("NOODTOEGANG"), "{evidence}");
     let main = text(&c, "main").await;
@@ -871,6 +872,36 @@ async fn professionals_and_clients_use_the_pages_in_chromium() {
         .unwrap();
     let decided = wait_text(&c, "tbody", practitioner).await;
     assert!(decided.contains("waarschuwen"), "{decided}");
+    // The case might be a data breach: one action puts it in the register, scoped from the
+    // log, and the 72 hours count down on the officer's start page.
+    c.goto(case_url.as_str()).await.unwrap();
+    wait_text(&c, "h1", "Zaak").await;
+    c.find(Locator::Css("form[action$='/datalek'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "h1", "Datalek #").await;
+    assert!(wait_text(&c, ".utrecht-alert--ok", "register")
+        .await
+        .contains("toegangslog"));
+    let incident = text(&c, "main").await;
+    assert!(
+        incident.contains("Cliënten: 1") && incident.contains("uur om te melden"),
+        "{incident}"
+    );
+    axe(&c, "data breach").await;
+    narrow(&c, "data breach").await;
+    shot(&c, "officer-breach").await;
+    c.goto(&format!("{base}/toezicht")).await.unwrap();
+    assert!(wait_text(&c, "main", "Datalek #")
+        .await
+        .contains("om te melden"));
+    c.goto(&format!("{base}/privacy/datalekken")).await.unwrap();
+    wait_text(&c, "h1", "Datalekken").await;
+    axe(&c, "breach register").await;
+    narrow(&c, "breach register").await;
     c.goto(&format!("{base}/toezicht/rapport")).await.unwrap();
     wait_text(&c, "h1", "Maandrapport toezicht").await;
     let figures = text(&c, "main table").await;

@@ -6,6 +6,7 @@
 //! [`report`] turns a month into the figures and charts a NEN 7510 auditor asks for, as a page
 //! and as a PDF.
 
+pub mod breach;
 pub mod live;
 pub mod report;
 pub mod store;

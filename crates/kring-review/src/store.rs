@@ -201,7 +201,7 @@ pub struct MirrorRow {
 /// The review store.
 #[derive(Clone)]
 pub struct Review {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 fn case_row(r: &sqlx::sqlite::SqliteRow) -> Result<CaseRow> {
@@ -244,6 +244,7 @@ impl Review {
             .connect_with(options)
             .await?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        sqlx::raw_sql(crate::breach::SCHEMA).execute(&pool).await?;
         Ok(Review { pool })
     }
 

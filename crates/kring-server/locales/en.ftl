@@ -1009,3 +1009,96 @@ drill-check-access-log = The access log verifies
 drill-check-starts = Kring starts on the restored data
 drill-check-reads = Data byte for byte the same
 drill-check-search = A search finds them again
+breach-title = Data breaches
+breach-help = Your organisation's register of data breaches (GDPR articles 33 and 34). Notify the Dutch DPA (Autoriteit Persoonsgegevens) within 72 hours of discovery unless the breach is unlikely to result in a risk. Keep every breach here, notified or not.
+breach-register = Register
+breach-none = No data breaches in the register yet.
+breach-number = Number
+breach-what = What happened
+breach-discovered = Discovered
+breach-clients = Clients
+breach-state = State
+breach-state-open = To assess
+breach-state-to-notify = To notify
+breach-state-not-notifiable = Not notifiable (reason recorded)
+breach-state-notified = Notified
+breach-new = Record a data breach
+breach-what-happened = What happened?
+breach-discovered-when = When was it discovered?
+breach-whose = Whose access was misused or leaked?
+breach-kind-account = A staff member's account (username)
+breach-kind-partner = A connected system (client id)
+breach-name = Username or client id
+breach-from = From (date)
+breach-to = To (date)
+breach-open = Record and scope it
+breach-need-what = Write down what happened.
+breach-need-discovered = Fill in when the breach was discovered.
+breach-need-who = Choose whose access it concerns and fill in the name.
+breach-need-window = Fill in a period; the end is not before the start.
+breach-hours-left = { $count ->
+    [one] Breach #{ $id }: 1 hour left to notify the Dutch DPA.
+   *[other] Breach #{ $id }: { $count } hours left to notify the Dutch DPA.
+}
+breach-overdue = Breach #{ $id }: the 72 hours ended on { $since }. Notify now and explain why it is late.
+breach-incident = Breach #{ $id }
+breach-back = Back to the register
+breach-deadline = At the latest { $when }.
+breach-who = Access
+breach-window = Period
+breach-scope = Scope according to the access log
+breach-scope-help = What this access did in Kring in this period, read from the access log (your reading is logged too).
+breach-scope-clients = Clients: { $count }
+breach-scope-records = Records (distinct): { $count }
+breach-scope-accesses = Times read or changed: { $count }
+breach-scope-categories = Kinds of data
+breach-scope-organisations = On behalf of
+breach-assessment = Assessment
+breach-assessed-on = Assessed on { $when }.
+breach-risk = Risk to the people concerned
+breach-risk-unlikely = Unlikely to result in a risk
+breach-risk-risk = Risk
+breach-risk-high = High risk: inform the clients too
+breach-notify = Notify the Dutch DPA?
+breach-notify-yes = Yes, notify
+breach-notify-no = No, do not notify
+breach-reason = Why (required)
+breach-notification = Text of the notification (prefilled)
+breach-letter = Letter to the clients (prefilled, plain language)
+breach-measures = Measures taken
+breach-save = Save the assessment
+breach-need-risk = Choose the risk.
+breach-need-notify = Choose whether you notify.
+breach-need-reason = Write down why; the register needs it.
+breach-must-notify = With a risk you notify: only a breach unlikely to result in a risk need not be.
+breach-sent = Notification and letters
+breach-not-notified = Not notified yet.
+breach-notified-on = Notified on { $when }.
+breach-not-informed = Clients not informed yet.
+breach-informed-on = Clients informed on { $when }.
+breach-mark-notified = The notification was made
+breach-mark-informed = The letters were sent
+breach-already-sent = That was recorded already.
+breach-done-geopend = The breach is in the register, scoped from the access log.
+breach-done-beoordeeld = The assessment was saved.
+breach-done-notified = Recorded: the notification was made.
+breach-done-informed = Recorded: the clients were informed.
+breach-from-case = Possible data breach from review case { $case }.
+breach-from-case-title = Possible data breach
+breach-from-case-help = Turn this case into a breach in the register: Kring scopes it from the access log and the 72 hours start.
+breach-from-case-button = Record as a data breach
+breach-notification-text = What happened: { $what }
+    Discovered: { $discovered }.
+    Period: { $window }.
+    People concerned: { $clients } clients.
+    Kinds of data: { $categories }.
+    Consequences and measures: (to complete).
+breach-letter-text = Dear client,
+    
+    On { $discovered } we found that someone could see your data in Kring who was not allowed to. It concerned: { $categories }.
+    
+    What did we do? (to complete)
+    
+    What can you do? In Kring you can see who looked at your file (Who looked). Questions? Call or mail us. You may also complain to the Dutch DPA.
+    
+    Kind regards,

@@ -1009,3 +1009,96 @@ drill-check-access-log = Toegangslog klopt
 drill-check-starts = Kring start op de teruggezette gegevens
 drill-check-reads = Gegevens byte voor byte gelijk
 drill-check-search = Zoeken vindt ze terug
+breach-title = Datalekken
+breach-help = Het register van datalekken van uw organisatie (AVG artikel 33 en 34). Een datalek meldt u binnen 72 uur na ontdekking bij de Autoriteit Persoonsgegevens, tenzij het waarschijnlijk geen risico geeft. Bewaar elk datalek hier, ook als u het niet meldt.
+breach-register = Register
+breach-none = Er staan nog geen datalekken in het register.
+breach-number = Nummer
+breach-what = Wat er gebeurde
+breach-discovered = Ontdekt op
+breach-clients = Cliënten
+breach-state = Stand
+breach-state-open = Nog te beoordelen
+breach-state-to-notify = Nog te melden
+breach-state-not-notifiable = Niet meldplichtig (reden vastgelegd)
+breach-state-notified = Gemeld
+breach-new = Een datalek vastleggen
+breach-what-happened = Wat is er gebeurd?
+breach-discovered-when = Wanneer is het ontdekt?
+breach-whose = Wiens toegang is misbruikt of gelekt?
+breach-kind-account = Een account van een medewerker (gebruikersnaam)
+breach-kind-partner = Een gekoppeld systeem (client-id)
+breach-name = Gebruikersnaam of client-id
+breach-from = Van (datum)
+breach-to = Tot en met (datum)
+breach-open = Vastleggen en de omvang bepalen
+breach-need-what = Schrijf op wat er is gebeurd.
+breach-need-discovered = Vul in wanneer het datalek is ontdekt.
+breach-need-who = Kies wiens toegang het betreft en vul de naam in.
+breach-need-window = Vul een periode in; de einddatum ligt niet voor de begindatum.
+breach-hours-left = { $count ->
+    [one] Datalek #{ $id }: nog 1 uur om te melden bij de Autoriteit Persoonsgegevens.
+   *[other] Datalek #{ $id }: nog { $count } uur om te melden bij de Autoriteit Persoonsgegevens.
+}
+breach-overdue = Datalek #{ $id }: de 72 uur zijn voorbij sinds { $since }. Meld het nu en leg uit waarom het later is.
+breach-incident = Datalek #{ $id }
+breach-back = Terug naar het register
+breach-deadline = Uiterlijk { $when }.
+breach-who = Toegang
+breach-window = Periode
+breach-scope = Omvang volgens het toegangslog
+breach-scope-help = Wat deze toegang in deze periode in Kring heeft gedaan, gelezen uit het toegangslog (uw lezen is zelf ook gelogd).
+breach-scope-clients = Cliënten: { $count }
+breach-scope-records = Gegevens (verschillende stukken): { $count }
+breach-scope-accesses = Keren ingezien of gewijzigd: { $count }
+breach-scope-categories = Soorten gegevens
+breach-scope-organisations = Namens
+breach-assessment = Beoordeling
+breach-assessed-on = Beoordeeld op { $when }.
+breach-risk = Risico voor de betrokkenen
+breach-risk-unlikely = Waarschijnlijk geen risico
+breach-risk-risk = Risico
+breach-risk-high = Hoog risico: ook de cliënten informeren
+breach-notify = Melden bij de Autoriteit Persoonsgegevens?
+breach-notify-yes = Ja, melden
+breach-notify-no = Nee, niet melden
+breach-reason = Waarom (verplicht)
+breach-notification = Tekst van de melding (vooraf ingevuld)
+breach-letter = Brief aan de cliënten (vooraf ingevuld, in eenvoudige taal)
+breach-measures = Genomen maatregelen
+breach-save = Beoordeling opslaan
+breach-need-risk = Kies het risico.
+breach-need-notify = Kies of u het datalek meldt.
+breach-need-reason = Schrijf op waarom; dat hoort in het register.
+breach-must-notify = Bij risico meldt u het datalek: alleen als het waarschijnlijk geen risico geeft, hoeft dat niet.
+breach-sent = Melding en brieven
+breach-not-notified = Nog niet gemeld.
+breach-notified-on = Gemeld op { $when }.
+breach-not-informed = Cliënten nog niet geïnformeerd.
+breach-informed-on = Cliënten geïnformeerd op { $when }.
+breach-mark-notified = Melding is gedaan
+breach-mark-informed = Brieven zijn verstuurd
+breach-already-sent = Dat was al vastgelegd.
+breach-done-geopend = Het datalek staat in het register, met de omvang uit het toegangslog.
+breach-done-beoordeeld = De beoordeling is opgeslagen.
+breach-done-notified = Vastgelegd: de melding is gedaan.
+breach-done-informed = Vastgelegd: de cliënten zijn geïnformeerd.
+breach-from-case = Mogelijk datalek uit toezichtzaak { $case }.
+breach-from-case-title = Mogelijk datalek
+breach-from-case-help = Maak van deze zaak een datalek in het register: Kring bepaalt de omvang uit het toegangslog en de 72 uur gaan lopen.
+breach-from-case-button = Vastleggen als datalek
+breach-notification-text = Wat er gebeurde: { $what }
+    Ontdekt op: { $discovered }.
+    Periode: { $window }.
+    Aantal betrokkenen: { $clients } cliënten.
+    Soorten gegevens: { $categories }.
+    Gevolgen en maatregelen: (aanvullen).
+breach-letter-text = Beste cliënt,
+    
+    Op { $discovered } hebben wij ontdekt dat iemand uw gegevens in Kring heeft kunnen zien die dat niet mocht. Het ging om: { $categories }.
+    
+    Wat hebben wij gedaan? (aanvullen)
+    
+    Wat kunt u doen? U kunt in Kring zien wie uw dossier heeft bekeken (Wie keek). Heeft u vragen? Bel of mail ons. U mag ook een klacht indienen bij de Autoriteit Persoonsgegevens.
+    
+    Met vriendelijke groet,

@@ -170,6 +170,17 @@ pub fn routes() -> Router<AppState> {
         .route("/toezicht/zaken/{id}", get(oversight::case))
         .route("/toezicht/zaken/{id}/besluit", post(oversight::decide))
         .route("/toezicht/zaken/{id}/waarschuwing", post(oversight::warn))
+        .route("/toezicht/zaken/{id}/datalek", post(oversight::from_case))
+        .route(
+            "/privacy/datalekken",
+            get(oversight::register).post(oversight::open),
+        )
+        .route("/privacy/datalekken/{id}", get(oversight::incident))
+        .route(
+            "/privacy/datalekken/{id}/beoordeling",
+            post(oversight::assess),
+        )
+        .route("/privacy/datalekken/{id}/verzonden", post(oversight::sent))
         .route("/toezicht/rapport", get(oversight::report))
         .route("/toezicht/rapport.pdf", get(oversight::report_pdf))
         .route("/meldingen/{id}/gelezen", post(oversight::warning_read))

@@ -187,7 +187,14 @@ impl TestApp {
             accounts.clone(),
             http.clone(),
         ));
-        let secure = kring_server::router(AppState::new(record.clone(), accounts.clone(), http));
+        let review = Arc::new(
+            kring_review::Review::open(&dir.path().join("review.db"))
+                .await
+                .expect("review store"),
+        );
+        let secure = kring_server::router(
+            AppState::new(record.clone(), accounts.clone(), http).with_review(review),
+        );
         TestApp {
             router,
             secure,

@@ -7,6 +7,7 @@ mod harness;
 
 mod access;
 mod audit;
+mod breach;
 mod bundles;
 mod conformance;
 mod continuity;

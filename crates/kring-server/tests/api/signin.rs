@@ -471,6 +471,10 @@ both_backends!(
             "/toezicht/controleren",
             "/toezicht/zaken/1/besluit",
             "/toezicht/zaken/1/waarschuwing",
+            "/toezicht/zaken/1/datalek",
+            "/privacy/datalekken",
+            "/privacy/datalekken/1/beoordeling",
+            "/privacy/datalekken/1/verzonden",
             "/meldingen/1/gelezen",
             "/beveiliging/passkeys/verwijderen",
         ] {

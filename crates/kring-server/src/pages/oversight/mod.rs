@@ -6,11 +6,13 @@
 //! their own organisation. Every page view, decision and warning is written to the access log
 //! first.
 
+mod breach;
 mod case;
 mod queue;
 mod report;
 mod warnings;
 
+pub use breach::{assess, from_case, incident, open, register, sent};
 pub use case::{case, decide, warn};
 pub use queue::{queue, run_now};
 pub use report::{report, report_pdf};

@@ -35,6 +35,8 @@ struct QueuePage {
     decided: bool,
     rows: Vec<QueueRow>,
     notices: Vec<super::super::admin::Notice>,
+    /// The 72 hours of the data breaches still to notify.
+    breaches: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -110,6 +112,7 @@ async fn queue_page(
         })
         .collect();
     let notices = super::super::admin::emergency_notices(state, &person, 7).await;
+    let breaches = super::breach::countdowns(review, &org, &t).await;
     let mut f = person.frame("oversight");
     f.message = message;
     Ok(render::page(
@@ -119,6 +122,7 @@ async fn queue_page(
             decided,
             rows,
             notices,
+            breaches,
         },
         person.lang,
         person.set_lang,
