@@ -278,6 +278,9 @@ async fn verify_large(dir: &std::path::Path, n: u64) -> anyhow::Result<()> {
     let secs = start.elapsed().as_secs_f64();
     anyhow::ensure!(report.is_intact(), "{:?}", report.problems);
     anyhow::ensure!(report.entries == n, "verified {} of {n}", report.entries);
+    let log = MerkleLog::open(config).await?;
+    breach_scope(&log, n).await?;
+    log.shut_down().await?;
     println!(
         "| access log | kring audit verify over {n} entries ({size_gb:.1} GB, {} checkpoints) | {secs:.1} s | {:.0} entries/s; {} |",
         report.checkpoints,
@@ -287,6 +290,37 @@ async fn verify_large(dir: &std::path::Path, n: u64) -> anyhow::Result<()> {
         } else {
             format!("written in {write_s:.0} s")
         }
+    );
+    Ok(())
+}
+
+/// 4. A data breach's scope over the same log: every entry of one account in the whole
+///    period, read through its index, and summed into clients, categories and records (what
+///    `/privacy/datalekken` does, without the page).
+async fn breach_scope(log: &MerkleLog, n: u64) -> anyhow::Result<()> {
+    use kring_audit::AccessLog;
+    let start = Instant::now();
+    let entries = log
+        .query(&kring_audit::LogQuery {
+            user: Some("account/medewerker.42".into()),
+            from_ms: Some(0),
+            to_ms: Some(i64::MAX),
+            limit: 200_000,
+            ..Default::default()
+        })
+        .await?;
+    let clients: std::collections::BTreeSet<&str> =
+        entries.iter().map(|e| e.client.as_str()).collect();
+    let records: std::collections::BTreeSet<&str> =
+        entries.iter().map(|e| e.data.id.as_str()).collect();
+    let secs = start.elapsed().as_secs_f64();
+    anyhow::ensure!(!entries.is_empty(), "the account has entries");
+    println!(
+        "| access log | a data breach's scope: one account's entries over {n} entries | {:.0} ms | {} entries, {} clients, {} records |",
+        secs * 1000.0,
+        entries.len(),
+        clients.len(),
+        records.len()
     );
     Ok(())
 }
