@@ -26,7 +26,8 @@
 //! | `drill_schedule` |               | `KRING_DRILL_SCHEDULE`   | `weekly sun 04:00`      |
 //! | `drill_database` |               | `KRING_DRILL_DATABASE`   | the configured PostgreSQL server |
 //! | `kit_dir`        |               | `KRING_KIT_DIR`          | none (no downtime kits) |
-//! | `kit_passphrase` |               | `KRING_KIT_PASSPHRASE`   | none (required with `kit_dir`) |
+//! | `kit_passphrase` |               | `KRING_KIT_PASSPHRASE`   | none (a password for every location without its own) |
+//! | `kit_passwords`  |               | `KRING_KIT_PASSWORDS`    | none (a file: `location-id password` per line) |
 //! | `kit_schedule`   |               | `KRING_KIT_SCHEDULE`     | `every 1h`              |
 
 use std::path::PathBuf;
@@ -104,6 +105,8 @@ pub struct Config {
     pub kit_dir: Option<PathBuf>,
     /// The password the locations' staff open their downtime kit with (12 characters or more).
     pub kit_passphrase: Option<String>,
+    /// A file with a password per location: one line `location-id password` each.
+    pub kit_passwords: Option<PathBuf>,
     /// When the server writes the downtime kits (same forms as backup_schedule).
     pub kit_schedule: String,
 }
@@ -135,6 +138,7 @@ impl Default for Config {
             drill_database: None,
             kit_dir: None,
             kit_passphrase: None,
+            kit_passwords: None,
             kit_schedule: "every 1h".into(),
         }
     }
@@ -216,10 +220,24 @@ impl Config {
         let dir = self.kit_dir.clone().ok_or_else(|| {
             anyhow::anyhow!("no downtime-kit folder: set kit_dir (or KRING_KIT_DIR)")
         })?;
-        let passphrase = self.kit_passphrase.clone().ok_or_else(|| {
-            anyhow::anyhow!("kit_dir is set, so the kits need kit_passphrase (or KRING_KIT_PASSPHRASE), the password the locations open them with")
-        })?;
-        Ok(kring_server::kit::KitSettings { dir, passphrase })
+        let per_location = match &self.kit_passwords {
+            Some(file) => {
+                let text = std::fs::read_to_string(file).map_err(|e| {
+                    anyhow::anyhow!("cannot read kit_passwords {}: {e}", file.display())
+                })?;
+                kring_server::kit::KitSettings::read_passwords(&text).map_err(anyhow::Error::msg)?
+            }
+            None => Default::default(),
+        };
+        anyhow::ensure!(
+            self.kit_passphrase.is_some() || !per_location.is_empty(),
+            "kit_dir is set, so the kits need kit_passphrase (or KRING_KIT_PASSPHRASE) or kit_passwords, the passwords the locations open them with"
+        );
+        Ok(kring_server::kit::KitSettings {
+            dir,
+            passphrase: self.kit_passphrase.clone(),
+            per_location,
+        })
     }
 
     /// A schedule setting, or a sentence saying what is wrong with it.

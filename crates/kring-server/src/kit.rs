@@ -26,8 +26,42 @@ use crate::pages::i18n::{Lang, Texts};
 pub struct KitSettings {
     /// One folder per location is made inside (`kit_dir`).
     pub dir: PathBuf,
-    /// The password a location's staff open their kit with (`kit_passphrase`).
-    pub passphrase: String,
+    /// The password a location's staff open their kit with (`kit_passphrase`), for every
+    /// location without one of its own.
+    pub passphrase: Option<String>,
+    /// A password per location (`kit_passwords`: location id → password).
+    pub per_location: std::collections::BTreeMap<String, String>,
+}
+
+impl KitSettings {
+    /// The password of a location's kit.
+    pub fn password_of(&self, location: &str) -> Option<&str> {
+        self.per_location
+            .get(location)
+            .or(self.passphrase.as_ref())
+            .map(String::as_str)
+    }
+
+    /// Reads `kit_passwords`: one location per line, `location-id password` (`#` comments).
+    pub fn read_passwords(
+        text: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>, String> {
+        let mut out = std::collections::BTreeMap::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((location, password)) = line.split_once(char::is_whitespace) else {
+                return Err(format!(
+                    "line {} of kit_passwords is not 'location-id password'",
+                    n + 1
+                ));
+            };
+            out.insert(location.to_string(), password.trim().to_string());
+        }
+        Ok(out)
+    }
 }
 
 /// One kit written.
@@ -155,6 +189,10 @@ async fn write_one(
     if ids.is_empty() {
         return Ok(None);
     }
+    let Some(password) = settings.password_of(location).map(str::to_string) else {
+        tracing::error!(location, "no kit password for this location: its downtime kit is not written (kit_passwords or kit_passphrase)");
+        return Ok(None);
+    };
     let subjects = ids
         .iter()
         .map(|i| format!("Patient/{i}"))
@@ -365,7 +403,7 @@ async fn write_one(
     let html_path = folder.join(format!("noodmap-{}.html.age", safe(location)));
     let pdf_path = folder.join(format!("noodmap-{}.pdf.age", safe(location)));
     for (bytes, path) in [(html.into_bytes(), &html_path), (pdf, &pdf_path)] {
-        let pass = settings.passphrase.clone();
+        let pass = password.clone();
         let path = path.clone();
         tokio::task::spawn_blocking(move || {
             kring_continuity::crypt::seal_with_passphrase(&bytes, &path, &pass)

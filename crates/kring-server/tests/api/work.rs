@@ -976,7 +976,11 @@ both_backends!(
         let dir = tempfile::tempdir().unwrap();
         let settings = kring_server::kit::KitSettings {
             dir: dir.path().to_path_buf(),
-            passphrase: "lindelaan-nachtdienst-2026".into(),
+            passphrase: Some("een-ander-wachtwoord-voor-de-rest".into()),
+            per_location: kring_server::kit::KitSettings::read_passwords(
+                "# location password\nlindelaan lindelaan-nachtdienst-2026\n",
+            )
+            .unwrap(),
         };
         let written = kring_server::kit::write_all(
             &app.record,
@@ -986,6 +990,7 @@ both_backends!(
         .await
         .expect("kits");
         assert_eq!(written.len(), 1, "one location has clients staying");
+        assert!(kring_server::kit::KitSettings::read_passwords("alleen-een-woord").is_err());
         assert_eq!(written[0].clients, 1);
         // Every kit is in the access log, per client.
         let entries = app.log_lines().await;
@@ -1001,6 +1006,10 @@ both_backends!(
             "the file on the PC is locked"
         );
         assert!(kring_server::kit::open_kit(&html_path, "niet-het-wachtwoord-123").is_err());
+        assert!(
+            kring_server::kit::open_kit(&html_path, "een-ander-wachtwoord-voor-de-rest").is_err(),
+            "the location's own password, not the default"
+        );
         let html = String::from_utf8(
             kring_server::kit::open_kit(&html_path, "lindelaan-nachtdienst-2026").unwrap(),
         )
