@@ -487,16 +487,21 @@ async fn verify_log(log: &kring_audit::LogConfig, manifest: &Manifest) -> Result
     ))
 }
 
-/// Makes the scratch database and returns its URL.
-async fn create_database(server: &str, name: &str) -> Result<String, ContinuityError> {
-    use sqlx::{ConnectOptions, Connection};
+/// A connection to the PostgreSQL server at `server` (any database there).
+async fn server_connection(server: &str) -> Result<sqlx::PgConnection, ContinuityError> {
+    use sqlx::ConnectOptions;
     let opts: sqlx::postgres::PgConnectOptions = server
         .parse()
         .map_err(|e| ContinuityError::Target(format!("invalid PostgreSQL URL: {e}")))?;
-    let mut conn = opts
-        .connect()
+    opts.connect()
         .await
-        .map_err(|e| ContinuityError::Target(format!("cannot reach PostgreSQL: {e}")))?;
+        .map_err(|e| ContinuityError::Target(format!("cannot reach PostgreSQL: {e}")))
+}
+
+/// Makes the scratch database and returns its URL.
+async fn create_database(server: &str, name: &str) -> Result<String, ContinuityError> {
+    use sqlx::Connection;
+    let mut conn = server_connection(server).await?;
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut conn)
         .await
@@ -506,14 +511,8 @@ async fn create_database(server: &str, name: &str) -> Result<String, ContinuityE
 }
 
 async fn drop_database(server: &str, name: &str) -> Result<(), ContinuityError> {
-    use sqlx::{ConnectOptions, Connection};
-    let opts: sqlx::postgres::PgConnectOptions = server
-        .parse()
-        .map_err(|e| ContinuityError::Target(format!("invalid PostgreSQL URL: {e}")))?;
-    let mut conn = opts
-        .connect()
-        .await
-        .map_err(|e| ContinuityError::Target(format!("cannot reach PostgreSQL: {e}")))?;
+    use sqlx::Connection;
+    let mut conn = server_connection(server).await?;
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .execute(&mut conn)
         .await

@@ -104,22 +104,7 @@ fn json(v: &Versioned) -> Value {
     serde_json::from_slice(&v.body).unwrap_or(Value::Null)
 }
 
-async fn search(record: &Record, caller: &Caller, rtype: &str, query: &str) -> Vec<Versioned> {
-    match record
-        .search(
-            caller,
-            &SearchRequest::from_query(rtype, query),
-            Handling::Strict,
-        )
-        .await
-    {
-        Ok(out) => out.matches,
-        Err(e) => {
-            tracing::warn!(error = %e, rtype, "downtime kit: a search failed");
-            Vec::new()
-        }
-    }
-}
+use crate::pages::names::search_as as search;
 
 fn name_of(v: &Value) -> String {
     crate::pages::names::human_name(v)
@@ -169,23 +154,7 @@ async fn write_one(
     location_name: &str,
 ) -> Result<Option<KitWritten>, String> {
     let t = Texts { lang: Lang::Nl };
-    let mut ids: Vec<String> = search(
-        record,
-        caller,
-        "Encounter",
-        &format!("location=Location/{location}&status=in-progress&_count=1000"),
-    )
-    .await
-    .iter()
-    .filter_map(|e| {
-        json(e)["subject"]["reference"]
-            .as_str()
-            .and_then(|r| r.strip_prefix("Patient/"))
-            .map(str::to_string)
-    })
-    .collect();
-    ids.sort();
-    ids.dedup();
+    let ids = crate::pages::work::medication::clients_staying_at(record, caller, location).await;
     if ids.is_empty() {
         return Ok(None);
     }

@@ -90,13 +90,7 @@ impl PgStore {
 
     /// Drops a schema made by [`PgStore::connect_in_schema`].
     pub async fn drop_schema(url: &str, schema: &str) -> Result<()> {
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .map_err(map_err)?;
+        let admin = admin_pool(url).await?;
         sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
             .execute(&admin)
             .await
@@ -448,6 +442,17 @@ impl AccountStore for PgStore {
     }
 }
 
+/// One connection to the database at `url`, for schema work and checks.
+async fn admin_pool(url: &str) -> Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
+    PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .map_err(map_err)
+}
+
 /// The command-line tools' connection settings for a database URL: `-h -p -U -d` and the
 /// password in `PGPASSWORD` (never on the command line, where other users of the machine could
 /// read it).
@@ -542,13 +547,7 @@ impl PgStore {
     /// must not hold Kring's tables in the snapshot's schema yet: `pg_restore` in one
     /// transaction, so a failed restore leaves the database as empty as it was.
     pub async fn restore_dump(url: &str, dump: &Path, schema: &str) -> Result<()> {
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .map_err(map_err)?;
+        let admin = admin_pool(url).await?;
         let tables: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1",
         )

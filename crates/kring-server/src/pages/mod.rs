@@ -36,7 +36,7 @@ pub(crate) mod sharing;
 mod signin;
 mod style;
 mod visits;
-mod work;
+pub(crate) mod work;
 
 use axum::routing::{get, post};
 use axum::Router;

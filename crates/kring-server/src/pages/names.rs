@@ -84,10 +84,20 @@ impl ClientName {
 
 /// A search through the record as this person; a failed search is logged and shows nothing.
 pub async fn search(state: &AppState, person: &Person, rtype: &str, query: &str) -> Vec<Versioned> {
-    match state
-        .record
+    search_as(&state.record, &person.caller, rtype, query).await
+}
+
+/// A search through the record as `caller` (a page's person, or the system writing the
+/// downtime kits); a failed search is logged and shows nothing.
+pub(crate) async fn search_as(
+    record: &kring_record::Record,
+    caller: &kring_record::Caller,
+    rtype: &str,
+    query: &str,
+) -> Vec<Versioned> {
+    match record
         .search(
-            &person.caller,
+            caller,
             &SearchRequest::from_query(rtype, query),
             Handling::Strict,
         )
@@ -95,7 +105,7 @@ pub async fn search(state: &AppState, person: &Person, rtype: &str, query: &str)
     {
         Ok(out) => out.matches,
         Err(e) => {
-            tracing::warn!(error = %e, "page search failed");
+            tracing::warn!(error = %e, rtype, "search failed");
             vec![]
         }
     }

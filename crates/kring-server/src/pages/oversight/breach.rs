@@ -69,6 +69,20 @@ struct IncidentPage {
     informed: String,
 }
 
+/// The officer's organisation, review store and incident `id` of that organisation.
+async fn officer_incident<'a>(
+    state: &'a AppState,
+    person: &Person,
+    id: i64,
+) -> Result<(String, &'a kring_review::Review, Incident), PageError> {
+    let (org, review) = officer(state, person)?;
+    let i = review
+        .incident(&org, id)
+        .await
+        .map_err(|e| unavailable_review(person, &e))?;
+    Ok((org, review, i))
+}
+
 /// The 72 hours in words: "nog 41 uur" or "te laat sinds …".
 fn countdown(i: &Incident, now: i64, t: &Texts) -> String {
     let left = i.deadline_ms() - now;
@@ -384,11 +398,7 @@ pub async fn incident(
     Path(id): Path<i64>,
     axum::extract::Query(q): axum::extract::Query<Done>,
 ) -> Result<Response, PageError> {
-    let (org, review) = officer(&state, &person)?;
-    let i = review
-        .incident(&org, id)
-        .await
-        .map_err(|e| unavailable_review(&person, &e))?;
+    let (_, _, i) = officer_incident(&state, &person, id).await?;
     let clients: Vec<&str> = i.scope.clients.iter().map(String::as_str).collect();
     log_review(
         &state,
@@ -561,11 +571,7 @@ pub async fn assess(
     Path(id): Path<i64>,
     CsrfForm(form): CsrfForm<AssessForm>,
 ) -> Result<Response, PageError> {
-    let (org, review) = officer(&state, &person)?;
-    let i = review
-        .incident(&org, id)
-        .await
-        .map_err(|e| unavailable_review(&person, &e))?;
+    let (org, review, i) = officer_incident(&state, &person, id).await?;
     let t = person.texts();
     let risk = Risk::from_code(&form.risk);
     let notify = match form.notify.as_str() {
@@ -632,11 +638,7 @@ pub async fn sent(
     Path(id): Path<i64>,
     CsrfForm(form): CsrfForm<SentForm>,
 ) -> Result<Response, PageError> {
-    let (org, review) = officer(&state, &person)?;
-    let i = review
-        .incident(&org, id)
-        .await
-        .map_err(|e| unavailable_review(&person, &e))?;
+    let (org, review, i) = officer_incident(&state, &person, id).await?;
     if !matches!(form.what.as_str(), "notified" | "informed") {
         return Err(person.not_found());
     }

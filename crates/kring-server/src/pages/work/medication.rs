@@ -474,11 +474,21 @@ async fn locations(state: &AppState, person: &Person, organisation: &str) -> Vec
 /// The clients staying at `location` now (an Encounter in progress there), as the person may
 /// see them.
 async fn clients_at(state: &AppState, person: &Person, location: &str) -> Vec<String> {
-    let mut out: Vec<String> = search(
-        state,
-        person,
+    clients_staying_at(&state.record, &person.caller, location).await
+}
+
+/// The clients staying at `location` now (an Encounter in progress there), as `caller` may see
+/// them: the round's clients, and the downtime kit's.
+pub(crate) async fn clients_staying_at(
+    record: &kring_record::Record,
+    caller: &kring_record::Caller,
+    location: &str,
+) -> Vec<String> {
+    let mut out: Vec<String> = super::super::names::search_as(
+        record,
+        caller,
         "Encounter",
-        &format!("location=Location/{location}&status=in-progress&_count=500"),
+        &format!("location=Location/{location}&status=in-progress&_count=1000"),
     )
     .await
     .iter()
