@@ -203,14 +203,18 @@ pub async fn page(State(state): State<AppState>, person: Person) -> Result<Respo
             restore: seconds(d.restore_ms),
             rto: seconds(d.rto_ms),
             rpo: age(d.rpo_ms, &t),
-            // Each check in the reader's words; what was found (figures, the cause of a
-            // failure) after it.
+            // Each check in the reader's words; for a failed one, the cause as the drill
+            // found it (the technical detail an administrator passes on).
             checks: d
                 .checks
                 .iter()
                 .map(|c| {
                     let what = t.get(&format!("drill-check-{}", check_key(&c.kind)));
-                    (c.ok, format!("{what}: {}", c.detail))
+                    if c.ok {
+                        (true, what)
+                    } else {
+                        (false, format!("{what}: {}", c.detail))
+                    }
                 })
                 .collect(),
         })
