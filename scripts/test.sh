@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of Kring, doing its own set-up on a fresh machine:
 #   - installs PostgreSQL (when missing) and starts it (when not running),
+#   - installs pgBackRest (when missing) for the point-in-time recovery test,
 #   - installs OpenSSL's headers (when missing; passkeys use webauthn-rs, which links OpenSSL),
 #   - installs Chromium and its driver for the browser tests (when missing),
 #   - installs axe-core (npm) for the browser tests' accessibility checks (when missing),
@@ -39,6 +40,12 @@ fi
 [ "$installed_pg" = 1 ] && as_root pg_ctlcluster --skip-systemctl-redirect "$cluster_version" main reload || true
 for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
 pg_isready -h 127.0.0.1 -p 5432
+
+say "pgBackRest (the point-in-time recovery test)"
+if ! command -v pgbackrest >/dev/null 2>&1; then
+  apt_install pgbackrest
+fi
+pgbackrest version
 
 say "OpenSSL headers (webauthn-rs, for passkeys)"
 if ! pkg-config --exists openssl 2>/dev/null; then

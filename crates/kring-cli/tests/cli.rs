@@ -600,3 +600,25 @@ fn watch_reproduces_the_worked_example_of_the_docs() {
     assert!(!run.status.success());
     assert!(String::from_utf8_lossy(&run.stderr).contains("cannot open the audit log"));
 }
+
+/// The point-in-time recovery that docs/continuity.md tells a PostgreSQL installation to set up
+/// (pgBackRest with WAL archiving), tried once: a private cluster, a full backup, a row before
+/// and a row after a moment, a restore to that moment (scripts/pitr-check.sh).
+#[test]
+fn postgres_recovers_to_a_point_in_time_with_pgbackrest() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pitr-check.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("the row before is back, the row after is not"),
+        "{stdout}"
+    );
+}
