@@ -126,7 +126,9 @@ pub fn kit_caller() -> Caller {
     Caller::operator("downtime-kit")
 }
 
-/// Writes the kit of every location with clients staying there; returns what was written.
+/// Writes the kit of every location with clients staying there, and of every organisation
+/// with clients in its circles but no location with a kit (a wijkteam works from its office,
+/// not a location); returns what was written.
 pub async fn write_all(
     record: &Record,
     settings: &KitSettings,
@@ -135,16 +137,73 @@ pub async fn write_all(
     let caller = kit_caller();
     let locations = search(record, &caller, "Location", "_count=1000").await;
     let mut out = Vec::new();
+    let mut covered = std::collections::BTreeSet::new();
     for l in &locations {
         let v = json(l);
         let name = v["name"].as_str().unwrap_or(&l.id).to_string();
-        if let Some(w) = write_one(record, &caller, settings, high, &l.id, &name).await? {
+        let ids = crate::pages::work::medication::clients_staying_at(record, &caller, &l.id).await;
+        if let Some(w) = write_one(record, &caller, settings, high, &l.id, &name, ids).await? {
+            if let Some(org) = v["managingOrganization"]["reference"].as_str() {
+                covered.insert(org.trim_start_matches("Organization/").to_string());
+            }
+            out.push(w);
+        }
+    }
+    for o in search(record, &caller, "Organization", "_count=1000").await {
+        if covered.contains(&o.id) {
+            continue;
+        }
+        let name = json(&o)["name"].as_str().unwrap_or(&o.id).to_string();
+        let ids = clients_of_organisation(record, &caller, &o.id).await;
+        let key = format!("org-{}", o.id);
+        if let Some(w) = write_one(record, &caller, settings, high, &key, &name, ids).await? {
             out.push(w);
         }
     }
     Ok(out)
 }
 
+/// The clients in whose running circles a role of `organisation` takes part.
+async fn clients_of_organisation(
+    record: &Record,
+    caller: &Caller,
+    organisation: &str,
+) -> Vec<String> {
+    let roles: Vec<String> = search(
+        record,
+        caller,
+        "PractitionerRole",
+        &format!("organization=Organization/{organisation}&_count=1000"),
+    )
+    .await
+    .iter()
+    .map(|r| format!("PractitionerRole/{}", r.id))
+    .collect();
+    if roles.is_empty() {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = search(
+        record,
+        caller,
+        "CareTeam",
+        &format!("participant={}&status=active&_count=1000", roles.join(",")),
+    )
+    .await
+    .iter()
+    .filter_map(|c| {
+        json(c)["subject"]["reference"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("Patient/"))
+            .map(str::to_string)
+    })
+    .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Writes one kit: `location` is the folder's and the log's key (a location id, or
+/// `org-<id>` for an organisation), `location_name` what it is called on every page.
 async fn write_one(
     record: &Record,
     caller: &Caller,
@@ -152,9 +211,9 @@ async fn write_one(
     high: &kring_record::medication::HighRisk,
     location: &str,
     location_name: &str,
+    ids: Vec<String>,
 ) -> Result<Option<KitWritten>, String> {
     let t = Texts { lang: Lang::Nl };
-    let ids = crate::pages::work::medication::clients_staying_at(record, caller, location).await;
     if ids.is_empty() {
         return Ok(None);
     }

@@ -973,6 +973,39 @@ both_backends!(
         )
         .await;
         assert_eq!(status, StatusCode::SEE_OTHER);
+        // A wijkteam without a location of its own, with a client in its circle.
+        for (path, body) in [
+            (
+                "Organization/wijkteam",
+                json!({"resourceType": "Organization", "name": "Wijkteam Noord"}),
+            ),
+            (
+                "Practitioner/wim",
+                json!({"resourceType": "Practitioner", "name": [{"family": "Wit", "given": ["Wim"]}]}),
+            ),
+            (
+                "PractitionerRole/wim-role",
+                json!({"resourceType": "PractitionerRole",
+                "practitioner": {"reference": "Practitioner/wim"},
+                "organization": {"reference": "Organization/wijkteam"}, "code": [{"text": "Wijkcoach"}]}),
+            ),
+            (
+                "Patient/piet",
+                json!({"resourceType": "Patient", "name": [{"family": "Smit", "given": ["Piet"]}],
+                "birthDate": "1960-01-01"}),
+            ),
+            (
+                "CareTeam/piet-circle",
+                json!({"resourceType": "CareTeam", "status": "active",
+                "subject": {"reference": "Patient/piet"},
+                "participant": [member("wim-role", true, &["identity", "crisis-plan"])]}),
+            ),
+        ] {
+            let mut body = body;
+            body["id"] = json!(path.rsplit('/').next().unwrap());
+            let r = app.put(&format!("/fhir/{path}"), &body).await;
+            assert!(r.status.is_success(), "{path}: {:?}", r.body);
+        }
         let dir = tempfile::tempdir().unwrap();
         let settings = kring_server::kit::KitSettings {
             dir: dir.path().to_path_buf(),
@@ -989,8 +1022,30 @@ both_backends!(
         )
         .await
         .expect("kits");
-        assert_eq!(written.len(), 1, "one location has clients staying");
         assert!(kring_server::kit::KitSettings::read_passwords("alleen-een-woord").is_err());
+        assert_eq!(
+            written.len(),
+            2,
+            "the location, and the wijkteam without one: {written:?}"
+        );
+        let team = written
+            .iter()
+            .find(|w| w.location == "org-wijkteam")
+            .expect("the wijkteam's kit");
+        assert_eq!(team.clients, 1);
+        let team_html = String::from_utf8(
+            kring_server::kit::open_kit(&team.html, "een-ander-wachtwoord-voor-de-rest").unwrap(),
+        )
+        .unwrap();
+        assert!(team_html.contains("Noodmap Wijkteam Noord") && team_html.contains("Piet Smit"));
+        assert!(
+            !team_html.contains("Lotte"),
+            "a kit holds its own clients only"
+        );
+        let written: Vec<_> = written
+            .into_iter()
+            .filter(|w| w.location == "lindelaan")
+            .collect();
         assert_eq!(written[0].clients, 1);
         // Every kit is in the access log, per client.
         let entries = app.log_lines().await;
