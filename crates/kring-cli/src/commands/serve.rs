@@ -204,6 +204,7 @@ fn downtime_kits(cfg: &Config, record: Record) -> anyhow::Result<()> {
         return Ok(());
     }
     let settings = cfg.kit()?;
+    let settings_dir = settings.dir.clone();
     let schedule = cfg.schedule("kit")?;
     let high = cfg.high_risk();
     let write = move || {
@@ -215,9 +216,39 @@ fn downtime_kits(cfg: &Config, record: Record) -> anyhow::Result<()> {
             }
         }
     };
-    tokio::spawn(write());
+    // At start, unless the kits on disk are younger than the schedule's period (a restart, or
+    // `kring demo` that just wrote them): a start needs no second copy of fresh kits.
+    let fresh = match (schedule.period_ms(), newest_file_ms(&settings_dir)) {
+        (Some(period), Some(newest)) => kring_audit::now_ms() - newest < period,
+        _ => false,
+    };
+    if fresh {
+        tracing::info!("downtime kits on disk are fresh: the next are written on kit_schedule");
+    } else {
+        tokio::spawn(write());
+    }
     every(schedule, "downtime kits", write);
     Ok(())
+}
+
+/// When the newest file under `dir` (one level of folders deep) was last written, ms.
+fn newest_file_ms(dir: &std::path::Path) -> Option<i64> {
+    let modified = |e: &std::fs::DirEntry| {
+        e.metadata()
+            .ok()?
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_millis() as i64)
+    };
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
+        .filter_map(|f| modified(&f))
+        .max()
 }
 
 /// Runs `job` on `schedule` for as long as the server runs, one run at a time.
