@@ -182,24 +182,15 @@ async fn clients_of_organisation(
     if roles.is_empty() {
         return Vec::new();
     }
-    let mut out: Vec<String> = search(
-        record,
-        caller,
-        "CareTeam",
-        &format!("participant={}&status=active&_count=1000", roles.join(",")),
+    crate::pages::work::medication::subjects_of(
+        &search(
+            record,
+            caller,
+            "CareTeam",
+            &format!("participant={}&status=active&_count=1000", roles.join(",")),
+        )
+        .await,
     )
-    .await
-    .iter()
-    .filter_map(|c| {
-        json(c)["subject"]["reference"]
-            .as_str()
-            .and_then(|r| r.strip_prefix("Patient/"))
-            .map(str::to_string)
-    })
-    .collect();
-    out.sort();
-    out.dedup();
-    out
 }
 
 /// Writes one kit: `location` is the folder's and the log's key (a location id, or

@@ -484,21 +484,28 @@ pub(crate) async fn clients_staying_at(
     caller: &kring_record::Caller,
     location: &str,
 ) -> Vec<String> {
-    let mut out: Vec<String> = super::super::names::search_as(
-        record,
-        caller,
-        "Encounter",
-        &format!("location=Location/{location}&status=in-progress&_count=1000"),
+    subjects_of(
+        &super::super::names::search_as(
+            record,
+            caller,
+            "Encounter",
+            &format!("location=Location/{location}&status=in-progress&_count=1000"),
+        )
+        .await,
     )
-    .await
-    .iter()
-    .filter_map(|e| {
-        json(e)["subject"]["reference"]
-            .as_str()
-            .and_then(|r| r.strip_prefix("Patient/"))
-            .map(str::to_string)
-    })
-    .collect();
+}
+
+/// The clients (Patient ids) the resources' `subject` names, sorted, each once.
+pub(crate) fn subjects_of(found: &[Versioned]) -> Vec<String> {
+    let mut out: Vec<String> = found
+        .iter()
+        .filter_map(|e| {
+            json(e)["subject"]["reference"]
+                .as_str()
+                .and_then(|r| r.strip_prefix("Patient/"))
+                .map(str::to_string)
+        })
+        .collect();
     out.sort();
     out.dedup();
     out
