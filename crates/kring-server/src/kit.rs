@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use askama::Template;
 use chrono::Duration;
-use kring_record::{Caller, Handling, Record, SearchRequest, Versioned};
+use kring_record::{Caller, Handling, Record, SearchRequest};
 use serde_json::Value;
 
 use crate::pages::dates;
@@ -100,15 +100,7 @@ struct KitPage<'a> {
     clients: &'a [KitClient],
 }
 
-fn json(v: &Versioned) -> Value {
-    serde_json::from_slice(&v.body).unwrap_or(Value::Null)
-}
-
-use crate::pages::names::search_as as search;
-
-fn name_of(v: &Value) -> String {
-    crate::pages::names::human_name(v)
-}
+use crate::pages::names::{human_name as name_of, json, search_as as search};
 
 fn phone_of(v: &Value) -> String {
     v["telecom"]
