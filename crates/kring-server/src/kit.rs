@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use askama::Template;
 use chrono::Duration;
-use kring_record::{Caller, Handling, Record, SearchRequest};
+use kring_record::{Caller, Handling, Record, SearchRequest, Versioned};
 use serde_json::Value;
 
 use crate::pages::dates;
@@ -286,26 +286,24 @@ async fn write_one(
     let made = dates::moment(now, Lang::Nl);
     let today = dates::local(now).date_naive();
     let now_time = dates::local(now).time();
-    let subject_of = |v: &Value, field: &str| {
-        v[field]["reference"]
-            .as_str()
-            .and_then(|r| r.strip_prefix("Patient/"))
-            .map(str::to_string)
-    };
+    // Each resource parsed once, by the client it is about (not once per client of the kit).
+    let plans = by_client(&plans, "subject");
+    let requests = by_client(&requests, "subject");
+    let circles = by_client(&circles, "subject");
+    let related = by_client(&related, "patient");
     let mut clients = Vec::new();
     for p in &patients {
         let pv = json(p);
         let id = p.id.clone();
         // The crisis plan, by phase and part.
-        let plan = plans.iter().find(|c| {
-            kring_access::category::is_crisis_plan(&c.body)
-                && subject_of(&json(c), "subject").as_deref() == Some(id.as_str())
-        });
+        let plan = about(&plans, &id)
+            .iter()
+            .find(|(c, _)| kring_access::category::is_crisis_plan(&c.body));
         let mut crisis: Vec<PhaseLines> = Vec::new();
         let mut crisis_updated = String::new();
-        if let Some(plan) = plan {
+        if let Some((plan, v)) = plan {
             crisis_updated = dates::moment(plan.last_updated, Lang::Nl);
-            for (phase, part, line) in kring_record::plan::crisis_lines(&json(plan)) {
+            for (phase, part, line) in kring_record::plan::crisis_lines(v) {
                 let phase = phase
                     .map(|p| t.get(&format!("phase-{}", p.code())))
                     .unwrap_or_else(|| t.get("phase-other"));
@@ -323,11 +321,8 @@ async fn write_one(
         }
         // The doses of the next 24 hours, in order.
         let mut doses: Vec<(chrono::NaiveDateTime, String, String, bool)> = Vec::new();
-        for r in requests
-            .iter()
-            .filter(|r| subject_of(&json(r), "subject").as_deref() == Some(id.as_str()))
-        {
-            for d in kring_record::medication::doses_of(&r.id, &id, &json(r), high) {
+        for (r, v) in about(&requests, &id) {
+            for d in kring_record::medication::doses_of(&r.id, &id, v, high) {
                 let day = if d.due >= now_time {
                     today
                 } else {
@@ -348,34 +343,26 @@ async fn write_one(
                 (when, m, dose, h)
             })
             .collect();
-        let circle = circles
+        let circle = about(&circles, &id)
             .iter()
-            .filter(|c| subject_of(&json(c), "subject").as_deref() == Some(id.as_str()))
-            .flat_map(|c| {
-                json(c)["participant"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-            })
+            .flat_map(|(_, v)| v["participant"].as_array().cloned().unwrap_or_default())
             .filter_map(|p| {
                 let m = p["member"]["reference"].as_str()?;
                 let (n, role, org, phone) = role_info.get(m).cloned()?;
                 Some((n, role, org, phone))
             })
             .collect();
-        let contacts = related
+        let contacts = about(&related, &id)
             .iter()
-            .map(json)
-            .filter(|v| subject_of(v, "patient").as_deref() == Some(id.as_str()))
-            .map(|v| {
+            .map(|(_, v)| {
                 (
-                    name_of(&v),
+                    name_of(v),
                     v["relationship"][0]["text"]
                         .as_str()
                         .or_else(|| v["relationship"][0]["coding"][0]["display"].as_str())
                         .unwrap_or_default()
                         .to_string(),
-                    phone_of(&v),
+                    phone_of(v),
                 )
             })
             .collect();
@@ -429,6 +416,28 @@ async fn write_one(
         html: html_path,
         pdf: pdf_path,
     }))
+}
+
+/// Resources with their JSON, by the client (Patient id) their `field` names.
+type ByClient<'a> = BTreeMap<String, Vec<(&'a Versioned, Value)>>;
+
+fn by_client<'a>(found: &'a [Versioned], field: &str) -> ByClient<'a> {
+    let mut out: ByClient<'a> = BTreeMap::new();
+    for r in found {
+        let v = json(r);
+        if let Some(c) = v[field]["reference"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("Patient/"))
+        {
+            out.entry(c.to_string()).or_default().push((r, v));
+        }
+    }
+    out
+}
+
+/// What `found` holds about client `id`.
+fn about<'b, 'a>(found: &'b ByClient<'a>, id: &str) -> &'b [(&'a Versioned, Value)] {
+    found.get(id).map(Vec::as_slice).unwrap_or(&[])
 }
 
 /// A location id as a file name.
