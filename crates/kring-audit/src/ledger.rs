@@ -536,6 +536,22 @@ pub(crate) async fn query(pool: &SqlitePool, q: &LogQuery) -> Result<Vec<AccessE
             d.clone(),
         );
     }
+    if let Some(a) = &q.address {
+        push(
+            &mut sql,
+            &mut binds,
+            " AND json_extract(entry, '$.source.address') = ?",
+            a.clone(),
+        );
+    }
+    if let Some(roles) = &q.roles {
+        push(
+            &mut sql,
+            &mut binds,
+            " AND json_extract(entry, '$.user.role') IN (SELECT value FROM json_each(?))",
+            serde_json::to_string(roles).expect("strings serialise"),
+        );
+    }
     // Whose entries the reader may see: their clients, or their organisation's users.
     if q.clients.is_some() || q.user_org.is_some() {
         let mut any = Vec::new();

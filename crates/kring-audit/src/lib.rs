@@ -52,6 +52,10 @@ pub struct LogQuery {
     pub action: Option<String>,
     pub data_type: Option<String>,
     pub data_id: Option<String>,
+    /// The network address the request came from (`source.address`).
+    pub address: Option<String>,
+    /// Any of these roles acted (`user.role`: `PractitionerRole/…`).
+    pub roles: Option<Vec<String>>,
     pub clients: Option<Vec<String>>,
     /// `Organization/…` of the acting user.
     pub user_org: Option<String>,

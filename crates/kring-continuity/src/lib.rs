@@ -12,6 +12,7 @@ pub mod crypt;
 pub mod drill;
 pub mod evidence;
 pub mod manifest;
+pub mod pending;
 pub mod restore;
 pub mod schedule;
 
@@ -62,7 +63,7 @@ pub(crate) fn now_ms() -> i64 {
 /// Writes a continuity run — a backup, a restore drill — to the installation's access log, as
 /// the system acting for its administrators: the log is the tamper-evident evidence that it
 /// happened and how it ended. `figures` are `name:value` facts (no client data).
-pub async fn log_run(
+pub(crate) async fn log_run(
     record: &kring_record::Record,
     interaction: &str,
     ok: bool,

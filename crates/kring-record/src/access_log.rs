@@ -30,6 +30,10 @@ pub struct LogRequest {
     /// The data: a resource type, and optionally its id.
     pub data_type: Option<String>,
     pub data_id: Option<String>,
+    /// The network address the requests came from.
+    pub address: Option<String>,
+    /// Any of these roles acted (`PractitionerRole/…`): the staff of a location.
+    pub roles: Option<Vec<String>>,
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
     pub count: usize,
@@ -58,6 +62,8 @@ impl Record {
             action: req.action.clone(),
             data_type: req.data_type.clone(),
             data_id: req.data_id.clone(),
+            address: req.address.clone(),
+            roles: req.roles.clone(),
             from_ms: req.from_ms,
             to_ms: req.to_ms,
             limit: req.count.max(1),

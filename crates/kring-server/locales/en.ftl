@@ -1025,16 +1025,16 @@ breach-state-notified = Notified
 breach-new = Record a data breach
 breach-what-happened = What happened?
 breach-discovered-when = When was it discovered?
-breach-whose = Whose access was misused or leaked?
+breach-whose = What was misused or leaked?
 breach-kind-account = A staff member's account (username)
 breach-kind-partner = A connected system (client id)
-breach-name = Username or client id
+breach-name = Username, client id or network address
 breach-from = From (date)
 breach-to = To (date)
 breach-open = Record and scope it
 breach-need-what = Write down what happened.
 breach-need-discovered = Fill in when the breach was discovered.
-breach-need-who = Choose whose access it concerns and fill in the name.
+breach-need-who = Choose what was misused or leaked and enter the name or choose the location.
 breach-need-window = Fill in a period; the end is not before the start.
 breach-hours-left = { $count ->
     [one] Breach #{ $id }: 1 hour left to notify the Dutch DPA.
@@ -1102,3 +1102,11 @@ breach-letter-text = Dear client,
     What can you do? In Kring you can see who looked at your file (Who looked). Questions? Call or mail us. You may also complain to the Dutch DPA.
     
     Kind regards,
+breach-kind-address = A network address (of a stolen laptop, for instance)
+breach-kind-location = A location (what the location's staff did, and the location's downtime kits)
+breach-name-help = For an account the username, for a partner system its client id, for a network address the IP address (such as 192.0.2.10).
+breach-location = Location
+breach-location-none = Choose a location
+breach-need-address = Enter a valid IP address, such as 192.0.2.10.
+breach-who-location = { $name } (location): what the location's staff did, and the location's downtime kits
+breach-who-address = Network address { $address }

@@ -1025,16 +1025,16 @@ breach-state-notified = Gemeld
 breach-new = Een datalek vastleggen
 breach-what-happened = Wat is er gebeurd?
 breach-discovered-when = Wanneer is het ontdekt?
-breach-whose = Wiens toegang is misbruikt of gelekt?
+breach-whose = Wat is misbruikt of gelekt?
 breach-kind-account = Een account van een medewerker (gebruikersnaam)
 breach-kind-partner = Een gekoppeld systeem (client-id)
-breach-name = Gebruikersnaam of client-id
+breach-name = Gebruikersnaam, client-id of netwerkadres
 breach-from = Van (datum)
 breach-to = Tot en met (datum)
 breach-open = Vastleggen en de omvang bepalen
 breach-need-what = Schrijf op wat er is gebeurd.
 breach-need-discovered = Vul in wanneer het datalek is ontdekt.
-breach-need-who = Kies wiens toegang het betreft en vul de naam in.
+breach-need-who = Kies wat er misbruikt of gelekt is en vul de naam in of kies de locatie.
 breach-need-window = Vul een periode in; de einddatum ligt niet voor de begindatum.
 breach-hours-left = { $count ->
     [one] Datalek #{ $id }: nog 1 uur om te melden bij de Autoriteit Persoonsgegevens.
@@ -1102,3 +1102,11 @@ breach-letter-text = Beste cliënt,
     Wat kunt u doen? U kunt in Kring zien wie uw dossier heeft bekeken (Wie keek). Heeft u vragen? Bel of mail ons. U mag ook een klacht indienen bij de Autoriteit Persoonsgegevens.
     
     Met vriendelijke groet,
+breach-kind-address = Een netwerkadres (bijvoorbeeld van een gestolen laptop)
+breach-kind-location = Een locatie (wat de medewerkers van die locatie deden, en de noodmappen van die locatie)
+breach-name-help = Bij een account de gebruikersnaam, bij een gekoppeld systeem het client-id, bij een netwerkadres het IP-adres (zoals 192.0.2.10).
+breach-location = Locatie
+breach-location-none = Kies een locatie
+breach-need-address = Vul een geldig IP-adres in, zoals 192.0.2.10.
+breach-who-location = { $name } (locatie): wat de medewerkers van deze locatie deden, en de noodmappen van deze locatie
+breach-who-address = Netwerkadres { $address }

@@ -19,6 +19,9 @@ pub struct BackupArgs {
     pub list: bool,
 }
 
+/// What the commands say about the access log.
+pub const LOGGED_LATER: &str = "The run goes into the access log through Kring: within a minute while it serves, else when it next starts.";
+
 pub async fn run(cfg: &Config, args: BackupArgs) -> anyhow::Result<()> {
     if let Some(file) = args.new_key {
         return new_key(&file);
@@ -43,9 +46,14 @@ pub async fn run(cfg: &Config, args: BackupArgs) -> anyhow::Result<()> {
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_message("copying, encrypting and hashing …");
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    let m = kring_continuity::backup::take(&inst, &settings).await;
+    let taken = kring_continuity::backup::take(&inst, &settings).await;
     bar.finish_and_clear();
-    let m = m.context("the backup failed; nothing was kept of it")?;
+    // The serving Kring writes the run to the access log (it is the log's one writer).
+    let queued = kring_continuity::pending::queue(
+        &settings.dir,
+        &kring_continuity::pending::Run::of_backup(&taken),
+    );
+    let m = taken.context("the backup failed; nothing was kept of it")?;
     println!(
         "Backup {} complete: {} resources of {} types, {} access-log entries, {:.1} MB encrypted ({:.1} MB before) in {:.1} s ({:.0} MB/s).",
         m.id,
@@ -61,6 +69,10 @@ pub async fn run(cfg: &Config, args: BackupArgs) -> anyhow::Result<()> {
         "It is in {}; its manifest lists every file with its checksum.",
         settings.dir.join(&m.id).display()
     );
+    match queued {
+        Ok(_) => println!("{LOGGED_LATER}"),
+        Err(e) => eprintln!("The run could not be left for the access log: {e}"),
+    }
     Ok(())
 }
 

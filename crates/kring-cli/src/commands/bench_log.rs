@@ -322,5 +322,50 @@ async fn breach_scope(log: &MerkleLog, n: u64) -> anyhow::Result<()> {
         clients.len(),
         records.len()
     );
+    // By network address and by a location's staff, within what an officer of one
+    // organisation sees (its users' entries), over the whole period.
+    let known = entry(42);
+    let org = known.user.organisation.clone();
+    let org_n: u64 = org.rsplit('-').next().unwrap_or("0").parse()?;
+    let roles: Vec<String> = (org_n..10_000)
+        .step_by(40)
+        .take(25)
+        .map(|s| format!("PractitionerRole/pr-{s}-role"))
+        .collect();
+    for (what, q) in [
+        (
+            "one network address",
+            kring_audit::LogQuery {
+                address: Some(known.source.address.clone()),
+                ..Default::default()
+            },
+        ),
+        (
+            "a location's 25 staff roles",
+            kring_audit::LogQuery {
+                roles: Some(roles),
+                ..Default::default()
+            },
+        ),
+    ] {
+        let start = Instant::now();
+        let entries = log
+            .query(&kring_audit::LogQuery {
+                user_org: Some(org.clone()),
+                clients: Some(vec![]),
+                from_ms: Some(0),
+                to_ms: Some(i64::MAX),
+                limit: 200_000,
+                ..q
+            })
+            .await?;
+        let secs = start.elapsed().as_secs_f64();
+        anyhow::ensure!(!entries.is_empty(), "{what} has entries");
+        println!(
+            "| access log | a data breach's scope: {what}, within one organisation's entries, over {n} entries | {:.0} ms | {} entries |",
+            secs * 1000.0,
+            entries.len(),
+        );
+    }
     Ok(())
 }

@@ -408,15 +408,20 @@ async fn demo_continuity(
         review: cfg.review_path(),
     };
     opened.log.checkpoint_now().await?;
-    let m = kring_continuity::backup::take(&inst, &settings).await?;
-    kring_continuity::log_run(&opened.record, "backup", true, &m.id, vec![]).await?;
+    let taken = kring_continuity::backup::take(&inst, &settings).await;
+    kring_continuity::pending::Run::of_backup(&taken)
+        .log(&opened.record)
+        .await?;
+    let m = taken?;
     let drill = kring_continuity::drill::run(
         &settings.dir,
         &cfg.backup_identities()?,
         super::drill::scratch(cfg)?,
     )
     .await;
-    kring_continuity::log_run(&opened.record, "restore-drill", drill.ok, &drill.id, vec![]).await?;
+    kring_continuity::pending::Run::of_drill(&drill)
+        .log(&opened.record)
+        .await?;
     println!(
         "Backups: {} (one made, {:.1} MB encrypted; restore drill {} in {:.1} s).",
         settings.dir.display(),

@@ -34,6 +34,11 @@ pub async fn run(cfg: &Config, _args: DrillArgs) -> anyhow::Result<()> {
     let report = kring_continuity::drill::run(&dir, &identities, scratch(cfg)?).await;
     bar.finish_and_clear();
     print(&report);
+    match kring_continuity::pending::queue(&dir, &kring_continuity::pending::Run::of_drill(&report))
+    {
+        Ok(_) => println!("{}", super::backup::LOGGED_LATER),
+        Err(e) => eprintln!("The run could not be left for the access log: {e}"),
+    }
     anyhow::ensure!(
         report.ok,
         "the restore drill failed: the backups may not restore"

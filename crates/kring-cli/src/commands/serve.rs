@@ -140,24 +140,12 @@ fn continuity(
         every(backup, "backup", move || {
             let (inst, settings, record) = (inst.clone(), settings.clone(), record.clone());
             async move {
-                let (ok, id, figures) = match kring_continuity::backup::take(&inst, &settings).await
-                {
-                    Ok(m) => (
-                        true,
-                        m.id.clone(),
-                        vec![
-                            format!("resources:{}", m.counts.total()),
-                            format!("bytes:{}", m.bytes()),
-                            format!("took-ms:{}", m.took_ms),
-                        ],
-                    ),
-                    Err(e) => {
-                        tracing::error!(error = %e, "the scheduled backup failed");
-                        (false, String::new(), vec![format!("error:{e}")])
-                    }
-                };
-                if let Err(e) = kring_continuity::log_run(&record, "backup", ok, &id, figures).await
-                {
+                let taken = kring_continuity::backup::take(&inst, &settings).await;
+                if let Err(e) = &taken {
+                    tracing::error!(error = %e, "the scheduled backup failed");
+                }
+                let run = kring_continuity::pending::Run::of_backup(&taken);
+                if let Err(e) = run.log(&record).await {
                     tracing::error!(error = %e, "the backup could not be written to the access log");
                 }
             }
@@ -165,7 +153,7 @@ fn continuity(
     }
     if let Some(identities) = identities.clone() {
         let scratch = super::drill::scratch(cfg)?;
-        let dir = dir.clone();
+        let (dir, record) = (dir.clone(), record.clone());
         every(drill, "restore drill", move || {
             let (dir, identities, scratch, record) = (
                 dir.clone(),
@@ -175,16 +163,28 @@ fn continuity(
             );
             async move {
                 let r = kring_continuity::drill::run(&dir, &identities, scratch).await;
-                let figures = vec![
-                    format!("backup:{}", r.backup.clone().unwrap_or_default()),
-                    format!("restore-ms:{}", r.restore_ms),
-                    format!("rto-ms:{}", r.rto_ms),
-                    format!("rpo-ms:{}", r.rpo_ms),
-                ];
-                if let Err(e) =
-                    kring_continuity::log_run(&record, "restore-drill", r.ok, &r.id, figures).await
+                if let Err(e) = kring_continuity::pending::Run::of_drill(&r)
+                    .log(&record)
+                    .await
                 {
                     tracing::error!(error = %e, "the drill could not be written to the access log");
+                }
+            }
+        });
+    }
+    // Runs made with `kring backup` and `kring drill` reach the log through the server.
+    {
+        let dir = dir.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                match kring_continuity::pending::drain(&dir, &record).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(runs = n, "command-line continuity runs logged"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "command-line continuity runs wait: the access log did not take them")
+                    }
                 }
             }
         });

@@ -143,3 +143,173 @@ both_backends!(
             .any(|e| e["interaction"] == "breach-open" && e["client"] == "kind"));
     }
 );
+
+/// A page read from a network address (what a server behind no proxy sees).
+async fn get_from(app: &TestApp, cookie: &str, uri: &str, address: &str) -> StatusCode {
+    use tower::ServiceExt;
+    let addr: std::net::SocketAddr = format!("{address}:50123").parse().unwrap();
+    let req = axum::http::Request::builder()
+        .uri(uri)
+        .header(
+            axum::http::header::COOKIE,
+            format!("{}={cookie}", sessions::COOKIE),
+        )
+        .extension(axum::extract::ConnectInfo(addr))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    app.secure.clone().oneshot(req).await.unwrap().status()
+}
+
+/// The incident page an opening redirected to.
+async fn opened(app: &TestApp, officer: &str, form: &str) -> String {
+    let (status, location) = post_form(app, officer, "/privacy/datalekken", form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+    let (status, html) = get(app, officer, &location).await;
+    assert_eq!(status, StatusCode::OK);
+    text(&html)
+}
+
+both_backends!(
+    a_breach_at_a_location_or_from_an_address_is_scoped_to_what_happened_there,
+    |app: TestApp| async move {
+        family(&app, &years_ago(14, 0)).await;
+        let ans = director_and_plan(&app).await;
+        // The director works at Locatie Oost, where the child stays.
+        for (path, body) in [
+            (
+                "Location/oost",
+                serde_json::json!({"resourceType": "Location", "name": "Locatie Oost",
+                "managingOrganization": {"reference": "Organization/jeugd"}}),
+            ),
+            (
+                "PractitionerRole/dir-role",
+                serde_json::json!({"resourceType": "PractitionerRole", "practitioner": {"reference": "Practitioner/dir"},
+                "organization": {"reference": "Organization/jeugd"}, "code": [{"text": "Casusregisseur"}],
+                "location": [{"reference": "Location/oost"}]}),
+            ),
+        ] {
+            let mut body = body;
+            body["id"] = serde_json::json!(path.rsplit('/').next().unwrap());
+            let r = app.put(&format!("/fhir/{path}"), &body).await;
+            assert!(r.status.is_success(), "{path}: {:?}", r.body);
+        }
+        // Read from the laptop later reported stolen.
+        assert_eq!(
+            get_from(&app, &ans, "/clienten/kind", "192.0.2.10").await,
+            StatusCode::OK
+        );
+        let officer = officer(&app).await;
+        let (_, html) = get(&app, &officer, "/privacy/datalekken").await;
+        let page = text(&html);
+        assert!(
+            page.contains("Locatie Oost"),
+            "the locations to choose: {page}"
+        );
+        let token = csrf(&page);
+        let today = chrono::Utc::now().date_naive();
+        let base = format!(
+            "csrf={token}&what=Laptop+gestolen&discovered={today}T09:00&from={today}&to={today}"
+        );
+        // Not an address: said, nothing stored.
+        let (status, page) = post_form(
+            &app,
+            &officer,
+            "/privacy/datalekken",
+            &format!("{base}&kind=address&name=de+laptop"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.contains("Vul een geldig IP-adres in"), "{page}");
+        // From the laptop's address: the client read there.
+        let page = opened(
+            &app,
+            &officer,
+            &format!("{base}&kind=address&name=192.0.2.10"),
+        )
+        .await;
+        assert!(page.contains("Netwerkadres 192.0.2.10"), "{page}");
+        assert!(page.contains("Cliënten: 1"), "{page}");
+        // Nothing came from another address.
+        let page = opened(
+            &app,
+            &officer,
+            &format!("{base}&kind=address&name=192.0.2.99"),
+        )
+        .await;
+        assert!(page.contains("Cliënten: 0"), "{page}");
+        // At the location: what its staff did.
+        let page = opened(
+            &app,
+            &officer,
+            &format!("{base}&kind=location&location=oost"),
+        )
+        .await;
+        assert!(page.contains("Locatie Oost (locatie)"), "{page}");
+        assert!(page.contains("Cliënten: 1"), "{page}");
+        // No location chosen: said.
+        let (status, page) = post_form(
+            &app,
+            &officer,
+            "/privacy/datalekken",
+            &format!("{base}&kind=location&location="),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.contains("Kies wat er"), "{page}");
+        // The downtime kits written for the location count too, even for a client its staff
+        // never opened.
+        for (path, body) in [
+            (
+                "Patient/gast",
+                serde_json::json!({"resourceType": "Patient", "name": [{"family": "Visser", "given": ["Noor"]}],
+                "birthDate": "1990-05-01", "managingOrganization": {"reference": "Organization/jeugd"}}),
+            ),
+            (
+                "CareTeam/gast-circle",
+                serde_json::json!({"resourceType": "CareTeam", "status": "active", "subject": {"reference": "Patient/gast"},
+                "participant": [{"member": {"reference": "PractitionerRole/dir-role"},
+                    "onBehalfOf": {"reference": "Organization/jeugd"}, "period": {"start": "2020-01-01"}}]}),
+            ),
+            (
+                "Encounter/gast-stay",
+                serde_json::json!({"resourceType": "Encounter", "status": "in-progress",
+                "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "HH"},
+                "subject": {"reference": "Patient/gast"},
+                "location": [{"location": {"reference": "Location/oost"}}]}),
+            ),
+        ] {
+            let mut body = body;
+            body["id"] = serde_json::json!(path.rsplit('/').next().unwrap());
+            let r = app.put(&format!("/fhir/{path}"), &body).await;
+            assert!(r.status.is_success(), "{path}: {:?}", r.body);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let written = kring_server::kit::write_all(
+            &app.record,
+            &kring_server::kit::KitSettings {
+                dir: dir.path().to_path_buf(),
+                passphrase: Some("nachtdienst-oost-wachtwoord".into()),
+                per_location: Default::default(),
+            },
+            &kring_record::medication::HighRisk::default(),
+        )
+        .await
+        .expect("kits");
+        assert!(written.iter().any(|w| w.location == "oost"), "{written:?}");
+        let page = opened(
+            &app,
+            &officer,
+            &format!("{base}&kind=location&location=oost"),
+        )
+        .await;
+        assert!(page.contains("Cliënten: 2"), "the kit's client too: {page}");
+        // The reading of the log for each scope is itself logged.
+        let log = app.log_lines().await;
+        assert!(
+            log.iter()
+                .filter(|e| e["interaction"] == "breach-open")
+                .count()
+                >= 4
+        );
+    }
+);

@@ -329,3 +329,44 @@ both_backends!(
         }
     }
 );
+
+/// `kring backup` and `kring drill` on the command line leave their runs for the serving
+/// Kring, the log's one writer: each goes into the access log once, with when it ran, and its
+/// file only goes when the log has it; what is not a run stays where it is.
+#[tokio::test]
+async fn command_line_runs_reach_the_access_log_once() {
+    use kring_continuity::pending::{self, Run};
+    let app = TestApp::new(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let failed: Result<kring_continuity::manifest::Manifest, _> = Err(
+        kring_continuity::ContinuityError::Target("the disk is full".into()),
+    );
+    let run = Run::of_backup(&failed);
+    assert!(!run.ok);
+    pending::queue(dir.path(), &run).unwrap();
+    std::fs::write(pending::folder(dir.path()).join("notes.json"), b"not a run").unwrap();
+    assert_eq!(pending::drain(dir.path(), &app.record).await.unwrap(), 1);
+    assert_eq!(
+        pending::drain(dir.path(), &app.record).await.unwrap(),
+        0,
+        "logged once"
+    );
+    let left: Vec<_> = std::fs::read_dir(pending::folder(dir.path()))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(left, vec!["notes.json".to_string()]);
+    let log = app.log_lines().await;
+    let entry = log
+        .iter()
+        .find(|e| e["interaction"] == "backup")
+        .expect("the run is in the log");
+    assert_eq!(entry["outcome"], "failed");
+    let reasons = entry["reasons"].to_string();
+    assert!(
+        reasons.contains("by:kring-cli")
+            && reasons.contains("ran-at:")
+            && reasons.contains("the disk is full"),
+        "{reasons}"
+    );
+}

@@ -39,6 +39,8 @@ struct RegisterPage {
     f: Frame,
     rows: Vec<IncidentRow>,
     countdown: Vec<String>,
+    /// The organisation's locations: (id, name), by name.
+    locations: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -127,8 +129,31 @@ pub async fn register(
     register_page(&state, person, &org, review, None).await
 }
 
+/// The officer's organisation's locations, (id, name) by name, read as the officer.
+async fn locations_of(state: &AppState, person: &Person, org_id: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = super::super::names::search(
+        state,
+        person,
+        "Location",
+        &format!("organization=Organization/{org_id}&_count=500"),
+    )
+    .await
+    .iter()
+    .map(|v| {
+        let name = super::super::names::json(v)["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        (v.id.clone(), name)
+    })
+    .filter(|(_, name)| !name.is_empty())
+    .collect();
+    out.sort_by(|a, b| a.1.cmp(&b.1));
+    out
+}
+
 async fn register_page(
-    _state: &AppState,
+    state: &AppState,
     person: Person,
     org: &str,
     review: &kring_review::Review,
@@ -156,11 +181,17 @@ async fn register_page(
         .filter(|i| i.counting())
         .map(|i| countdown(i, now, &t))
         .collect();
+    let locations = locations_of(state, &person, org.trim_start_matches("Organization/")).await;
     let mut f = person.frame("breach-title");
     f.error = error;
     let status = if f.error.is_some() { 422 } else { 200 };
     let mut res = render::page(
-        &RegisterPage { f, rows, countdown },
+        &RegisterPage {
+            f,
+            rows,
+            countdown,
+            locations,
+        },
         person.lang,
         person.set_lang,
     );
@@ -184,11 +215,15 @@ pub struct OpenForm {
     /// `YYYY-MM-DDTHH:MM` (Dutch time).
     #[serde(default)]
     discovered: String,
-    /// `account` or `partner`.
+    /// `account`, `partner`, `location` or `address`.
     #[serde(default)]
     kind: String,
+    /// The username, client id or network address.
     #[serde(default)]
     name: String,
+    /// The location's id (with `location`).
+    #[serde(default)]
+    location: String,
     #[serde(default)]
     from: String,
     #[serde(default)]
@@ -215,31 +250,114 @@ fn local_ms(s: &str, end_of_day: bool) -> Option<i64> {
     Some(guess - kring_fhir::datetime::dutch_offset_ms(guess))
 }
 
-/// Reads what `who` did in the window from the access log, as the officer (decided, logged).
+/// What an incident is about: whose access, or where it was used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Breached {
+    /// A professional's account (`account/…`).
+    Account(String),
+    /// A partner system (`client/…`).
+    Partner(String),
+    /// A location: what its staff did, and the downtime kits written for it.
+    Location(String),
+    /// A network address the requests came from (a stolen laptop, a compromised network).
+    Address(std::net::IpAddr),
+}
+
+impl Breached {
+    /// As kept in the register's `who`.
+    fn key(&self) -> String {
+        match self {
+            Breached::Account(a) | Breached::Partner(a) => a.clone(),
+            Breached::Location(id) => format!("Location/{id}"),
+            Breached::Address(ip) => format!("address/{ip}"),
+        }
+    }
+
+    /// From the register's `who` (an oversight case's user, or what the form gave).
+    fn from_key(who: &str) -> Breached {
+        if let Some(id) = who.strip_prefix("Location/") {
+            Breached::Location(id.to_string())
+        } else if let Some(ip) = who.strip_prefix("address/").and_then(|a| a.parse().ok()) {
+            Breached::Address(ip)
+        } else if who.starts_with("client/") {
+            Breached::Partner(who.to_string())
+        } else {
+            Breached::Account(who.to_string())
+        }
+    }
+}
+
+/// Reads what was done in the window from the access log, as the officer (decided, logged):
+/// by the account or partner system (acting for the officer's organisation); by the staff of
+/// the location (their roles) and in the location's downtime kits; or from the address — the
+/// last two within what the officer may see of the log (their organisation's users and
+/// clients).
 async fn scope_of(
     state: &AppState,
     person: &Person,
     org_id: &str,
-    who: &str,
+    who: &Breached,
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Scope, PageError> {
-    let mut req = LogRequest {
+    let window = LogRequest {
         from_ms: Some(from_ms),
         to_ms: Some(to_ms),
         count: 200_000,
         ..LogRequest::default()
     };
-    if who.starts_with("account/") || who.starts_with("client/") {
-        req.user = Some((who.to_string(), org_id.to_string()));
-    } else {
-        req.agent = Some(who.to_string());
+    let mut requests = Vec::new();
+    match who {
+        Breached::Account(a) => requests.push(LogRequest {
+            user: Some((a.clone(), org_id.to_string())),
+            ..window
+        }),
+        Breached::Partner(p) => requests.push(LogRequest {
+            agent: Some(p.clone()),
+            ..window
+        }),
+        Breached::Address(ip) => requests.push(LogRequest {
+            address: Some(ip.to_string()),
+            ..window
+        }),
+        Breached::Location(id) => {
+            let roles: Vec<String> = super::super::names::search(
+                state,
+                person,
+                "PractitionerRole",
+                &format!("location=Location/{id}&_count=1000"),
+            )
+            .await
+            .iter()
+            .map(|r| format!("PractitionerRole/{}", r.id))
+            .collect();
+            if !roles.is_empty() {
+                requests.push(LogRequest {
+                    roles: Some(roles),
+                    ..window.clone()
+                });
+            }
+            requests.push(LogRequest {
+                data_type: Some("Location".into()),
+                data_id: Some(id.clone()),
+                ..window
+            });
+        }
     }
-    let entries = state
-        .record
-        .read_log(&person.caller, &req, "breach-scope")
-        .await
-        .map_err(|e| person.failed(e))?;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut entries = Vec::new();
+    for req in &requests {
+        for e in state
+            .record
+            .read_log(&person.caller, req, "breach-scope")
+            .await
+            .map_err(|e| person.failed(e))?
+        {
+            if seen.insert(e.id) {
+                entries.push(e);
+            }
+        }
+    }
     let mut clients = std::collections::BTreeSet::new();
     let mut categories: BTreeMap<String, u64> = BTreeMap::new();
     let mut records = std::collections::BTreeSet::new();
@@ -273,7 +391,7 @@ async fn scope_of(
 struct Opening<'a> {
     what: &'a str,
     discovered_ms: i64,
-    who: &'a str,
+    who: Breached,
     from_ms: i64,
     to_ms: i64,
     case_id: Option<i64>,
@@ -294,7 +412,7 @@ async fn open_incident(
     } = o;
     let (org, review) = officer(state, person)?;
     let org_id = org.trim_start_matches("Organization/").to_string();
-    let scope = scope_of(state, person, &org_id, who, from_ms, to_ms).await?;
+    let scope = scope_of(state, person, &org_id, &who, from_ms, to_ms).await?;
     let clients: Vec<&str> = scope.clients.iter().map(String::as_str).collect();
     log_review(state, person, "C", "breach-open", &clients, "breach").await?;
     review
@@ -304,7 +422,7 @@ async fn open_incident(
             opened_ms: kring_fhir::datetime::now_ms(),
             discovered_ms,
             what,
-            who,
+            who: &who.key(),
             from_ms,
             to_ms,
             case_id,
@@ -326,23 +444,31 @@ pub async fn open(
     let name = form.name.trim();
     let discovered = local_ms(&form.discovered, false);
     let (from, to) = (local_ms(&form.from, false), local_ms(&form.to, true));
+    let who = match form.kind.as_str() {
+        "account" if !name.is_empty() => Some(Breached::Account(format!("account/{name}"))),
+        "partner" if !name.is_empty() => Some(Breached::Partner(format!("client/{name}"))),
+        "location" if !form.location.trim().is_empty() => {
+            Some(Breached::Location(form.location.trim().to_string()))
+        }
+        "address" => name.parse().ok().map(Breached::Address),
+        _ => None,
+    };
     let error = if what.is_empty() {
         Some("breach-need-what")
     } else if discovered.is_none() {
         Some("breach-need-discovered")
-    } else if name.is_empty() || !matches!(form.kind.as_str(), "account" | "partner") {
+    } else if form.kind == "address" && who.is_none() {
+        Some("breach-need-address")
+    } else if who.is_none() {
         Some("breach-need-who")
     } else if from.zip(to).is_none_or(|(f, t)| f > t) {
         Some("breach-need-window")
     } else {
         None
     };
-    if let Some(key) = error {
+    let (Some(who), None) = (who, error) else {
+        let key = error.unwrap_or("breach-need-who");
         return register_page(&state, person, &org, review, Some(t.get(key))).await;
-    }
-    let who = match form.kind.as_str() {
-        "account" => format!("account/{name}"),
-        _ => format!("client/{name}"),
     };
     let what: String = what.chars().take(4000).collect();
     let id = open_incident(
@@ -351,7 +477,7 @@ pub async fn open(
         Opening {
             what: &what,
             discovered_ms: discovered.expect("checked"),
-            who: &who,
+            who,
             from_ms: from.expect("checked"),
             to_ms: to.expect("checked"),
             case_id: None,
@@ -381,7 +507,7 @@ pub async fn from_case(
         Opening {
             what: &what,
             discovered_ms: kring_fhir::datetime::now_ms(),
-            who: &case.user,
+            who: Breached::from_key(&case.user),
             from_ms: case.start_ms,
             to_ms: case.end_ms,
             case_id: Some(case_id),
@@ -424,14 +550,23 @@ async fn incident_page(
     done: Option<&str>,
     error: Option<String>,
 ) -> Result<Response, PageError> {
-    // A professional by name (looked up as the officer), an account or partner by its name.
-    let who_name = if i.who.starts_with("Practitioner/") {
-        who(
+    // A professional or location by name (looked up as the officer), an account, partner or
+    // address as it is called.
+    let who_name = match i.who.split_once('/') {
+        Some(("Practitioner", _)) => who(
             &staff_names(state, &person, &[i.who.as_str()]).await,
             &i.who,
-        )
-    } else {
-        i.who.clone()
+        ),
+        Some(("Location", _)) => {
+            let names = super::super::names::Names::of(state, &person, [i.who.as_str()]).await;
+            person
+                .texts()
+                .with("breach-who-location", &[("name", &names.name(&i.who))])
+        }
+        Some(("address", ip)) => person
+            .texts()
+            .with("breach-who-address", &[("address", ip)]),
+        _ => i.who.clone(),
     };
     let org_names = super::super::names::Names::of(
         state,
