@@ -902,6 +902,20 @@ async fn professionals_and_clients_use_the_pages_in_chromium() {
     wait_text(&c, "h1", "Datalekken").await;
     axe(&c, "breach register").await;
     narrow(&c, "breach register").await;
+    // The week's spot-check sample of what is only unexplained, one click from the queue.
+    c.goto(&format!("{base}/toezicht")).await.unwrap();
+    c.find(Locator::Css("a[href='/toezicht/steekproef']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "h1", "Steekproef week van").await;
+    let sample = text(&c, "main").await;
+    assert!(sample.contains("Deze week"), "{sample}");
+    axe(&c, "spot-check sample").await;
+    narrow(&c, "spot-check sample").await;
+    shot(&c, "officer-sample").await;
     c.goto(&format!("{base}/toezicht/rapport")).await.unwrap();
     wait_text(&c, "h1", "Maandrapport toezicht").await;
     let figures = text(&c, "main table").await;

@@ -131,6 +131,9 @@ pub const FLAG_SCORE: f64 = 0.5;
 /// staff of the client's own organisation: most likely a missing registration (queued, not
 /// flagged).
 pub const REGISTRATION_GAP_SCORE: f64 = 0.35;
+/// The score of an access nothing explains and no signal marks, by staff of an organisation
+/// that takes part in the client's care: most likely unregistered work (the weekly sample).
+pub const ORGANISATION_INVOLVED_SCORE: f64 = 0.3;
 /// The score of a former carer's read while the client was being treated at the carer's own
 /// location: most likely the client came back (queued, not flagged).
 pub const CLIENT_PRESENT_SCORE: f64 = 0.35;
@@ -197,6 +200,16 @@ pub fn registration_gap_sentence(user: &str, client: &str, action: Action) -> St
         "{user} {verb} het dossier van {client} zonder verklaring, maar niemand is voor deze \
          cliënt geregistreerd en {user} werkt voor de organisatie van de cliënt: waarschijnlijk \
          ontbreekt de registratie van de zorgrelatie."
+    )
+}
+
+/// The Dutch sentence of an access in the weekly sample: nothing explains it, nothing marks it.
+pub fn organisation_involved_sentence(user: &str, client: &str, action: Action) -> String {
+    let verb = verb(action);
+    format!(
+        "{user} {verb} het dossier van {client} zonder verklaring en zonder risicosignaal; de \
+         organisatie van {user} is betrokken bij de zorg voor deze cliënt: waarschijnlijk werk \
+         dat niet is geregistreerd. Dit hoort bij de wekelijkse steekproef."
     )
 }
 

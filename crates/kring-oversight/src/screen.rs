@@ -5,11 +5,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::audit::{Access, AccessLog, Action, Emergency};
-use crate::context::{Context, MembershipState};
+use crate::context::{Context, Member, MembershipState};
 use crate::explain::{work_spans, Explainer, Explanation, Outcome};
 use crate::finding::{
-    client_present_sentence, registration_gap_sentence, score, sentence, Evidence, Finding, Reason,
-    CLIENT_PRESENT_SCORE, REGISTRATION_GAP_SCORE, ROUTINE_EMERGENCY_SCORE,
+    client_present_sentence, organisation_involved_sentence, registration_gap_sentence, score,
+    sentence, Evidence, Finding, Reason, CLIENT_PRESENT_SCORE, ORGANISATION_INVOLVED_SCORE,
+    REGISTRATION_GAP_SCORE, ROUTINE_EMERGENCY_SCORE,
 };
 use crate::roles::RoleKind;
 use crate::signals::{hour_profiles, patterns, single, Judged};
@@ -262,6 +263,7 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
             && j.membership == MembershipState::None
             && registration_gap(cx, a);
         let back = j.reasons == [Reason::RelationshipEnded] && client_present(cx, a);
+        let involved = !gap && j.reasons.is_empty() && organisation_involved(cx, a);
         let signal = j.reasons.iter().any(|r| *r != Reason::OffHours);
         if !signal {
             j.reasons.insert(0, Reason::NoExplanation);
@@ -273,6 +275,11 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
             (
                 REGISTRATION_GAP_SCORE,
                 registration_gap_sentence(&e.user, &e.client, a.action),
+            )
+        } else if involved {
+            (
+                ORGANISATION_INVOLVED_SCORE,
+                organisation_involved_sentence(&e.user, &e.client, a.action),
             )
         } else if back {
             (
@@ -354,6 +361,47 @@ fn registration_gap(cx: &Context, a: &Access) -> bool {
             .memberships
             .iter()
             .any(|m| m.start <= a.at && a.at <= m.end)
+}
+
+/// How far around a membership its organisation still counts as taking part (hand-over
+/// before, closing work after).
+const INVOLVED_MARGIN_MS: i64 = 42 * DAY_MS;
+
+/// Whether the user's organisation takes part in the client's care around the moment: it is
+/// the client's own organisation, or the circle holds (running, or within six weeks of the
+/// moment) a membership of the organisation, of one of its staff, or of a staff team with one
+/// of its staff. Registrations are incomplete — about one care relationship in six is never
+/// recorded — and colleagues stand in for each other, so an access nothing else explains, with
+/// no risk signal at all, by staff of an organisation that takes part is most likely
+/// unregistered work: it goes to the weekly spot-check sample, not to the cases. Staff of an
+/// organisation with no part in the client's care are flagged as before.
+fn organisation_involved(cx: &Context, a: &Access) -> bool {
+    let staff = &cx.staff[a.user as usize];
+    let client = &cx.patients[a.client as usize];
+    if client.organisation.is_some_and(|o| staff.works_at(o)) {
+        return true;
+    }
+    let same_org = |u: u32| {
+        cx.staff.get(u as usize).is_some_and(|other| {
+            other
+                .roles
+                .iter()
+                .filter_map(|r| r.organisation)
+                .any(|o| staff.works_at(o))
+        })
+    };
+    client.memberships.iter().any(|m| {
+        m.start - INVOLVED_MARGIN_MS <= a.at
+            && a.at <= m.end.saturating_add(INVOLVED_MARGIN_MS)
+            && match m.member {
+                Member::Organisation(o) => staff.works_at(o),
+                Member::User(u) => same_org(u),
+                Member::Team(t) => cx
+                    .teams
+                    .get(t as usize)
+                    .is_some_and(|members| members.iter().any(|&u| same_org(u))),
+            }
+    })
 }
 
 /// Whether a former carer's access (the relationship ended long ago, no other signal) fell

@@ -1,6 +1,7 @@
 //! A client whom nobody is registered for: an own-organisation carer's access is most likely a
-//! missing registration (queued below the flag line, saying so); a carer of another
-//! organisation, or a signal such as family, is flagged as before.
+//! missing registration (queued below the flag line, saying so); an own-organisation carer
+//! missing from a registered circle goes to the weekly sample; a carer of an organisation with
+//! no part in the client's care is flagged as before.
 
 mod common;
 
@@ -15,7 +16,9 @@ const CONTEXT: &str = r#"{"resourceType":"Organization","id":"ggz"}
 {"resourceType":"PractitionerRole","id":"rj","practitioner":{"reference":"Practitioner/joost"},"organization":{"reference":"Organization/jeugd"},"code":[{"text":"Jeugdhulpverlener"}]}
 {"resourceType":"Patient","id":"els","name":[{"family":"Visser","given":["Els"]}],"managingOrganization":{"reference":"Organization/ggz"}}
 {"resourceType":"Patient","id":"kees","name":[{"family":"Smit","given":["Kees"]}],"managingOrganization":{"reference":"Organization/ggz"}}
-{"resourceType":"CareTeam","id":"k1","subject":{"reference":"Patient/kees"},"participant":[{"member":{"reference":"Practitioner/joost"}}]}"#;
+{"resourceType":"CareTeam","id":"k1","subject":{"reference":"Patient/kees"},"participant":[{"member":{"reference":"Practitioner/joost"}}]}
+{"resourceType":"Patient","id":"lies","name":[{"family":"Bos","given":["Lies"]}],"managingOrganization":{"reference":"Organization/jeugd"}}
+{"resourceType":"CareTeam","id":"l1","subject":{"reference":"Patient/lies"},"participant":[{"member":{"reference":"Practitioner/joost"}}]}"#;
 
 #[test]
 fn an_unregistered_client_of_ones_own_organisation_is_a_registration_gap_not_a_flag() {
@@ -24,8 +27,11 @@ fn an_unregistered_client_of_ones_own_organisation_is_a_registration_gap_not_a_f
         read("e1", "anna", "els", "2026-11-10T10:00:00Z"),
         // Joost (another organisation) reads Els: flagged.
         read("e2", "joost", "els", "2026-11-10T10:05:00Z"),
-        // Anna reads Kees (ggz), who has a registered circle without her: flagged.
+        // Anna reads Kees (ggz), who has a registered circle without her: her organisation
+        // takes part in his care, no signal: the weekly sample.
         read("e3", "anna", "kees", "2026-11-10T10:10:00Z"),
+        // Anna reads Lies (jeugd), in whose care ggz has no part: flagged.
+        read("e4", "anna", "lies", "2026-11-10T10:15:00Z"),
     ]
     .join("\n");
     let mut cx = Context::read(CONTEXT.as_bytes(), &RoleMap::default()).unwrap();
@@ -41,7 +47,15 @@ fn an_unregistered_client_of_ones_own_organisation_is_a_registration_gap_not_a_f
         "{}",
         gap.explanation
     );
-    for id in ["e2", "e3"] {
+    let sampled = of("e3");
+    assert!(!sampled.flagged(), "{sampled:?}");
+    assert_eq!(sampled.reasons, vec![Reason::NoExplanation]);
+    assert!(
+        sampled.explanation.contains("steekproef"),
+        "{}",
+        sampled.explanation
+    );
+    for id in ["e2", "e4"] {
         let f = of(id);
         assert!(f.flagged(), "{f:?}");
         assert!(!f.explanation.contains("registratie"), "{}", f.explanation);

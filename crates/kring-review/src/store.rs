@@ -48,6 +48,11 @@ CREATE TABLE IF NOT EXISTS warnings (
 CREATE INDEX IF NOT EXISTS warnings_user ON warnings(user, read_ms);
 ";
 
+/// The cases that are only unexplained — nothing explains the accesses and no risk signal
+/// marks them, so they score below the flag line with the one reason `no-explanation` (most
+/// often unregistered work): they go to the weekly spot-check sample, not to the queue.
+pub const SAMPLED: &str = "(reasons = 'no-explanation' AND score < 0.5)";
+
 /// Bytes of one mirrored access: seq, at (i64), user, client, organisation (u32), kind (u8).
 const ROW_BYTES: usize = 29;
 
@@ -475,16 +480,50 @@ impl Review {
         limit: i64,
     ) -> Result<Vec<CaseRow>> {
         let sql = if decided {
-            "SELECT * FROM cases WHERE organisation = ? AND decision IS NOT NULL ORDER BY decided_ms DESC LIMIT ?"
+            "SELECT * FROM cases WHERE organisation = ? AND decision IS NOT NULL ORDER BY decided_ms DESC LIMIT ?".to_string()
         } else {
-            "SELECT * FROM cases WHERE organisation = ? AND decision IS NULL ORDER BY score DESC, start_ms LIMIT ?"
+            format!("SELECT * FROM cases WHERE organisation = ? AND decision IS NULL AND NOT {SAMPLED} ORDER BY score DESC, start_ms LIMIT ?")
         };
-        let rows = sqlx::query(sql)
+        let rows = sqlx::query(&sql)
             .bind(organisation)
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(case_row).collect()
+    }
+
+    /// The spot-check sample of the week from `week_start_ms`: of the organisation's cases in
+    /// that week that are only unexplained (see [`SAMPLED`]), `size` picked at random — the
+    /// same pick every time the week is shown (by a hash of each case's key and the week) — and
+    /// how many there were in all.
+    pub async fn weekly_sample(
+        &self,
+        organisation: &str,
+        week_start_ms: i64,
+        size: usize,
+    ) -> Result<(Vec<CaseRow>, usize)> {
+        use sha2::Digest;
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM cases WHERE organisation = ? AND start_ms >= ? AND start_ms < ? AND {SAMPLED}"
+        ))
+        .bind(organisation)
+        .bind(week_start_ms)
+        .bind(week_start_ms + 7 * 86_400_000)
+        .fetch_all(&self.pool)
+        .await?;
+        let total = rows.len();
+        let mut keyed: Vec<([u8; 32], CaseRow)> = rows
+            .iter()
+            .map(|r| {
+                let key: String = r.get("key");
+                let h = sha2::Sha256::digest(format!("{week_start_ms}/{key}").as_bytes());
+                Ok((h.into(), case_row(r)?))
+            })
+            .collect::<Result<_>>()?;
+        keyed.sort_by_key(|k| k.0);
+        let mut picked: Vec<CaseRow> = keyed.into_iter().take(size).map(|(_, c)| c).collect();
+        picked.sort_by_key(|c| c.start_ms);
+        Ok((picked, total))
     }
 
     /// Cases of an organisation that started in `[from_ms, to_ms]`.

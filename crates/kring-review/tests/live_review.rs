@@ -177,3 +177,68 @@ async fn the_live_log_becomes_cases_decisions_and_a_report() {
     review.close().await;
     log.shut_down().await.unwrap();
 }
+
+/// An access nothing explains and no signal marks, by staff of an organisation that takes part
+/// in the client's care, is most likely unregistered work: it is not a case in the queue but
+/// in the week's spot-check sample. The same access to a client in whose care the
+/// organisation has no part is a case.
+#[tokio::test]
+async fn only_unexplained_accesses_go_to_the_weekly_sample_not_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let (record, _log) = record(dir.path()).await;
+    let op = Caller::operator("test");
+    let resources = [
+        json!({"resourceType": "Organization", "id": "ggz", "name": "GGZ"}),
+        json!({"resourceType": "Organization", "id": "jeugd", "name": "Jeugdhulp"}),
+        json!({"resourceType": "Practitioner", "id": "anna", "name": [{"family": "Bakker", "given": ["Anna"]}]}),
+        json!({"resourceType": "PractitionerRole", "id": "anna-role", "practitioner": {"reference": "Practitioner/anna"}, "organization": {"reference": "Organization/ggz"}, "code": [{"text": "GZ-psycholoog"}]}),
+        json!({"resourceType": "Practitioner", "id": "bob", "name": [{"family": "Smit", "given": ["Bob"]}]}),
+        json!({"resourceType": "PractitionerRole", "id": "bob-role", "practitioner": {"reference": "Practitioner/bob"}, "organization": {"reference": "Organization/ggz"}, "code": [{"text": "GZ-psycholoog"}]}),
+        json!({"resourceType": "Practitioner", "id": "joost", "name": [{"family": "Mulder", "given": ["Joost"]}]}),
+        json!({"resourceType": "PractitionerRole", "id": "joost-role", "practitioner": {"reference": "Practitioner/joost"}, "organization": {"reference": "Organization/jeugd"}, "code": [{"text": "Jeugdhulpverlener"}]}),
+        // A client of ggz in Bob's circle (Anna works beside him, unregistered).
+        json!({"resourceType": "Patient", "id": "p-ggz", "name": [{"family": "Jansen", "given": ["Piet"]}], "birthDate": "1950-02-02", "managingOrganization": {"reference": "Organization/ggz"}}),
+        json!({"resourceType": "CareTeam", "id": "ct-ggz", "subject": {"reference": "Patient/p-ggz"}, "participant": [{"member": {"reference": "PractitionerRole/bob-role"}, "period": {"start": "2020-01-01"}}]}),
+        // A client of jeugd, in whose care ggz has no part.
+        json!({"resourceType": "Patient", "id": "p-jeugd", "name": [{"family": "Bos", "given": ["Lies"]}], "birthDate": "2012-03-03", "managingOrganization": {"reference": "Organization/jeugd"}}),
+        json!({"resourceType": "CareTeam", "id": "ct-jeugd", "subject": {"reference": "Patient/p-jeugd"}, "participant": [{"member": {"reference": "PractitionerRole/joost-role"}, "period": {"start": "2020-01-01"}}]}),
+    ];
+    for r in resources {
+        let t = r["resourceType"].as_str().unwrap().to_string();
+        let id = r["id"].as_str().unwrap().to_string();
+        record.update(&op, &t, &id, r, None).await.unwrap();
+    }
+    let anna = professional();
+    for client in ["p-ggz", "p-jeugd"] {
+        let target = Target::new("CarePlan", Some("cp"), client, Category::SupportPlan);
+        record
+            .log_event(entry_for(&anna, "R", "read", "success", &target, &[]))
+            .await
+            .unwrap();
+    }
+    let review = Review::open(&dir.path().join("review.db")).await.unwrap();
+    screen_live(&review, &record, "test", 31).await.unwrap();
+    let org = "Organization/ggz";
+    let open = review.cases(org, false, 10).await.unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].client, "Patient/p-jeugd");
+    let now = kring_fhir::datetime::now_ms();
+    let (sample, total) = review
+        .weekly_sample(org, now - 86_400_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(total, 1);
+    assert_eq!(sample[0].client, "Patient/p-ggz");
+    assert_eq!(sample[0].reasons, vec!["no-explanation".to_string()]);
+    // Another week holds nothing; the pick of a week is the same each time.
+    let (other, none) = review
+        .weekly_sample(org, now - 14 * 86_400_000, 10)
+        .await
+        .unwrap();
+    assert!(other.is_empty() && none == 0);
+    let (again, _) = review
+        .weekly_sample(org, now - 86_400_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(again[0].id, sample[0].id);
+}

@@ -1110,3 +1110,18 @@ breach-location-none = Choose a location
 breach-need-address = Enter a valid IP address, such as 192.0.2.10.
 breach-who-location = { $name } (location): what the location's staff did, and the location's downtime kits
 breach-who-address = Network address { $address }
+sample-title = Spot-check sample
+sample-title-week = Sample for the week of { $week }
+sample-help = Accesses that nothing in the record explains and that no risk signal marks are mostly work nobody registered. They are not in the list of cases. Check this sample by hand every week: open an access and record your decision as for a case.
+sample-summary = { $total ->
+    [0] This week there were no unexplained accesses.
+    [one] This week there was 1 unexplained access; it is below.
+   *[other] This week there were { $total } unexplained accesses; { $shown } of them were picked at random.
+}
+sample-weeks = Other weeks
+sample-previous = Week before
+sample-next = Week after
+sample-none = Nothing to check in this week.
+sample-when = When
+sample-to-check = To check
+sample-link = This week's spot-check sample

@@ -1110,3 +1110,18 @@ breach-location-none = Kies een locatie
 breach-need-address = Vul een geldig IP-adres in, zoals 192.0.2.10.
 breach-who-location = { $name } (locatie): wat de medewerkers van deze locatie deden, en de noodmappen van deze locatie
 breach-who-address = Netwerkadres { $address }
+sample-title = Steekproef
+sample-title-week = Steekproef week van { $week }
+sample-help = Toegangen die niets in het dossier verklaart en waarbij geen enkel risicosignaal speelt, zijn meestal werk dat niet is geregistreerd. Ze staan niet in de lijst met zaken. Controleer elke week deze steekproef met de hand: open een toegang en leg uw besluit vast zoals bij een zaak.
+sample-summary = { $total ->
+    [0] Deze week waren er geen toegangen zonder verklaring.
+    [one] Deze week was er 1 toegang zonder verklaring; die staat hieronder.
+   *[other] Deze week waren er { $total } toegangen zonder verklaring; { $shown } daarvan zijn willekeurig gekozen.
+}
+sample-weeks = Andere weken
+sample-previous = Week ervoor
+sample-next = Week erna
+sample-none = Niets te controleren in deze week.
+sample-when = Wanneer
+sample-to-check = Nog te controleren
+sample-link = Steekproef van deze week

@@ -167,6 +167,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/toezicht", get(oversight::queue))
         .route("/toezicht/controleren", post(oversight::run_now))
+        .route("/toezicht/steekproef", get(oversight::sample))
         .route("/toezicht/zaken/{id}", get(oversight::case))
         .route("/toezicht/zaken/{id}/besluit", post(oversight::decide))
         .route("/toezicht/zaken/{id}/waarschuwing", post(oversight::warn))

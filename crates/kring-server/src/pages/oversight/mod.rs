@@ -1,7 +1,8 @@
 //! Oversight for the privacy officer: the review queue of Kring's own log grouped into cases
 //! (user × client × episode), highest risk first ([`queue`]); a case with its evidence and the
 //! explanations that were tried, where the officer decides with a note and can send the user a
-//! warning ([`case`]); the monthly report as a page and as a PDF ([`report`]); and the
+//! warning ([`case`]); the weekly spot-check sample of what is only unexplained ([`sample`]);
+//! the monthly report as a page and as a PDF ([`report`]); and the
 //! warnings as the professional sees them ([`warnings`]). An officer sees the cases of staff of
 //! their own organisation. Every page view, decision and warning is written to the access log
 //! first.
@@ -10,12 +11,14 @@ mod breach;
 mod case;
 mod queue;
 mod report;
+mod sample;
 mod warnings;
 
 pub use breach::{assess, from_case, incident, open, register, sent};
 pub use case::{case, decide, warn};
 pub use queue::{queue, run_now};
 pub use report::{report, report_pdf};
+pub use sample::sample;
 pub use warnings::{warning_read, warnings_for};
 
 use std::collections::BTreeMap;
