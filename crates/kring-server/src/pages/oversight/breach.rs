@@ -257,6 +257,9 @@ enum Breached {
     Account(String),
     /// A partner system (`client/…`).
     Partner(String),
+    /// A professional as a person (`Practitioner/…`): an oversight case's staff member,
+    /// whatever account they used.
+    Person(String),
     /// A location: what its staff did, and the downtime kits written for it.
     Location(String),
     /// A network address the requests came from (a stolen laptop, a compromised network).
@@ -267,7 +270,7 @@ impl Breached {
     /// As kept in the register's `who`.
     fn key(&self) -> String {
         match self {
-            Breached::Account(a) | Breached::Partner(a) => a.clone(),
+            Breached::Account(a) | Breached::Partner(a) | Breached::Person(a) => a.clone(),
             Breached::Location(id) => format!("Location/{id}"),
             Breached::Address(ip) => format!("address/{ip}"),
         }
@@ -281,8 +284,10 @@ impl Breached {
             Breached::Address(ip)
         } else if who.starts_with("client/") {
             Breached::Partner(who.to_string())
-        } else {
+        } else if who.starts_with("account/") {
             Breached::Account(who.to_string())
+        } else {
+            Breached::Person(who.to_string())
         }
     }
 }
@@ -312,7 +317,7 @@ async fn scope_of(
             user: Some((a.clone(), org_id.to_string())),
             ..window
         }),
-        Breached::Partner(p) => requests.push(LogRequest {
+        Breached::Partner(p) | Breached::Person(p) => requests.push(LogRequest {
             agent: Some(p.clone()),
             ..window
         }),
@@ -800,4 +805,27 @@ pub async fn sent(
         };
     }
     Ok(Redirect::to(&format!("/privacy/datalekken/{id}?klaar={}", form.what)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Breached;
+
+    #[test]
+    fn what_was_breached_reads_back_from_the_register() {
+        for b in [
+            Breached::Account("account/ans.dekker".into()),
+            Breached::Partner("client/zorgapp".into()),
+            Breached::Person("Practitioner/ria".into()),
+            Breached::Location("oost".into()),
+            Breached::Address("192.0.2.10".parse().unwrap()),
+        ] {
+            assert_eq!(Breached::from_key(&b.key()), b);
+        }
+        // An oversight case names the staff member as a person: found by person, not account.
+        assert_eq!(
+            Breached::from_key("Practitioner/ria"),
+            Breached::Person("Practitioner/ria".into())
+        );
+    }
 }
