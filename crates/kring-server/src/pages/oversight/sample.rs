@@ -96,12 +96,11 @@ pub async fn sample(
         })
         .collect();
     let sunday = week + Duration::days(6);
-    let summary = t.arg2(
+    let summary = t.count(
         "sample-summary",
         "total",
-        &total.to_string(),
-        "shown",
-        &total.min(SAMPLE_SIZE).to_string(),
+        total as i64,
+        &[("shown", &total.min(SAMPLE_SIZE).to_string())],
     );
     let mut f = person.frame("sample-title");
     f.title = t.arg("sample-title-week", "week", &dates::day(week, lang));
