@@ -206,6 +206,14 @@ pub struct Client {
     pub stays: Vec<Stay>,
     /// Appointments: (user, start, end).
     pub appointments: Vec<(u32, i64, i64)>,
+    /// Encounters the user took part in (`Encounter.participant`): (user, start, end).
+    pub encounters: Vec<(u32, i64, i64)>,
+    /// Referrals and requests about the client (`Task.for`): who asked or was asked (a user,
+    /// an organisation, a team), from when to when the work it asks for may run.
+    pub referrals: Vec<Membership>,
+    /// Sharing grants for the client's data (`Consent` of the `sharing-grant` kind, active,
+    /// permit): to whom (a user, an organisation, a team) and for which period.
+    pub grants: Vec<Membership>,
 }
 
 /// What reading the context found.
@@ -258,6 +266,24 @@ enum Pending {
     Appointment {
         clients: Vec<u32>,
         users: Vec<String>,
+        start: i64,
+        end: i64,
+    },
+    Encounter {
+        client: u32,
+        users: Vec<String>,
+        start: i64,
+        end: i64,
+    },
+    Referral {
+        client: u32,
+        parties: Vec<String>,
+        start: i64,
+        end: i64,
+    },
+    Grant {
+        client: u32,
+        parties: Vec<String>,
         start: i64,
         end: i64,
     },
@@ -372,6 +398,46 @@ fn period(p: &Value) -> (i64, i64) {
     let start = parse_range(text(&p["start"])).map_or(OPEN_LOW, |r| r.low);
     let end = parse_range(text(&p["end"])).map_or(OPEN_HIGH, |r| r.high);
     (start, end)
+}
+
+/// How long after a referral is done its work may still be read (hand-over, reporting).
+const REFERRAL_AFTER_MS: i64 = 42 * 86_400_000;
+/// How long before a referral is made the parties may already read (preparing it).
+const REFERRAL_BEFORE_MS: i64 = 7 * 86_400_000;
+/// How long a referral runs that says neither when it ends nor that it is still open.
+const REFERRAL_DEFAULT_MS: i64 = 90 * 86_400_000;
+
+/// The period a Task (a referral or request) explains: from a week before it was made to six
+/// weeks after its work ended (its execution period, its due date, or its last change when
+/// finished); open for as long as it is open.
+fn referral_period(r: &Value) -> (i64, i64) {
+    let authored = parse_range(text(&r["authoredOn"]))
+        .or_else(|| parse_range(text(&r["executionPeriod"]["start"])))
+        .map(|t| t.low);
+    let Some(authored) = authored else {
+        return (OPEN_LOW, OPEN_HIGH);
+    };
+    let open = matches!(
+        text(&r["status"]),
+        "draft" | "requested" | "received" | "accepted" | "ready" | "in-progress" | "on-hold"
+    );
+    let end = parse_range(text(&r["executionPeriod"]["end"]))
+        .or_else(|| parse_range(text(&r["restriction"]["period"]["end"])))
+        .map(|t| t.high)
+        .or_else(|| {
+            (!open)
+                .then(|| parse_range(text(&r["lastModified"])).map(|t| t.high))
+                .flatten()
+        });
+    let end = match end {
+        Some(e) => e.max(authored),
+        None if open => OPEN_HIGH,
+        None => authored + REFERRAL_DEFAULT_MS,
+    };
+    (
+        authored - REFERRAL_BEFORE_MS,
+        end.saturating_add(REFERRAL_AFTER_MS),
+    )
 }
 
 fn codes(concepts: &Value) -> Vec<String> {
@@ -592,6 +658,75 @@ impl Context {
                         end,
                     });
                 }
+                let users: Vec<String> = r["participant"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| text(&p["individual"]["reference"]).to_string())
+                    .filter(|u| !u.is_empty())
+                    .collect();
+                if !users.is_empty() {
+                    self.pending.push(Pending::Encounter {
+                        client,
+                        users,
+                        start,
+                        end,
+                    });
+                }
+            }
+            "Consent" => {
+                let grant = r["category"].as_array().into_iter().flatten().any(|c| {
+                    c["coding"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|k| text(&k["code"]) == "sharing-grant")
+                });
+                let p = &r["provision"];
+                let client = local_reference(text(&r["patient"]["reference"]), "Patient");
+                let (Some(c), true) = (
+                    client,
+                    grant && text(&r["status"]) == "active" && text(&p["type"]) != "deny",
+                ) else {
+                    *self.stats.skipped.entry(kind).or_default() += 1;
+                    return Ok(());
+                };
+                let client = self.client(c);
+                let (start, end) = period(&p["period"]);
+                let parties: Vec<String> = p["actor"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|a| text(&a["reference"]["reference"]).to_string())
+                    .filter(|a| !a.is_empty())
+                    .collect();
+                self.pending.push(Pending::Grant {
+                    client,
+                    parties,
+                    start,
+                    end,
+                });
+            }
+            "Task" => {
+                let Some(c) = local_reference(text(&r["for"]["reference"]), "Patient") else {
+                    *self.stats.skipped.entry(kind).or_default() += 1;
+                    return Ok(());
+                };
+                let client = self.client(c);
+                let (start, end) = referral_period(r);
+                let parties: Vec<String> = ["requester", "owner"]
+                    .iter()
+                    .map(|k| text(&r[*k]["reference"]).to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                if !parties.is_empty() {
+                    self.pending.push(Pending::Referral {
+                        client,
+                        parties,
+                        start,
+                        end,
+                    });
+                }
             }
             "Appointment" => {
                 let (start, end) = (
@@ -658,6 +793,51 @@ impl Context {
                 } => {
                     if let Some(member) = self.member(&member) {
                         self.patients[client as usize].memberships.push(Membership {
+                            member,
+                            start,
+                            end,
+                        });
+                    }
+                }
+                Pending::Encounter {
+                    client,
+                    users,
+                    start,
+                    end,
+                } => {
+                    let users: Vec<u32> = users.iter().filter_map(|u| self.user_of(u)).collect();
+                    for u in users {
+                        self.patients[client as usize]
+                            .encounters
+                            .push((u, start, end));
+                    }
+                }
+                Pending::Referral {
+                    client,
+                    parties,
+                    start,
+                    end,
+                } => {
+                    let members: Vec<Member> =
+                        parties.iter().filter_map(|p| self.member(p)).collect();
+                    for member in members {
+                        self.patients[client as usize].referrals.push(Membership {
+                            member,
+                            start,
+                            end,
+                        });
+                    }
+                }
+                Pending::Grant {
+                    client,
+                    parties,
+                    start,
+                    end,
+                } => {
+                    let members: Vec<Member> =
+                        parties.iter().filter_map(|p| self.member(p)).collect();
+                    for member in members {
+                        self.patients[client as usize].grants.push(Membership {
                             member,
                             start,
                             end,

@@ -33,6 +33,13 @@ pub enum Explanation {
     Role(RoleKind),
     Covering,
     ClosingWork,
+    /// The user took part in an encounter with the client (`Encounter.participant`).
+    Encounter,
+    /// The user, their organisation or team asked for or was asked to do work for the client
+    /// (a referral or request: `Task.requester`, `Task.owner`).
+    Referral,
+    /// A sharing grant opened the client's data to the user, their organisation or team.
+    SharingGrant,
     /// Emergency access with a reason by someone whose role allows it: still queued.
     Emergency,
 }
@@ -51,6 +58,9 @@ impl Explanation {
             Explanation::Role(RoleKind::Care) => "role-care",
             Explanation::Covering => "covering",
             Explanation::ClosingWork => "closing-work",
+            Explanation::Encounter => "encounter",
+            Explanation::Referral => "referral",
+            Explanation::SharingGrant => "sharing-grant",
             Explanation::Emergency => "emergency-with-reason",
         }
     }
@@ -65,15 +75,21 @@ impl Explanation {
             Explanation::Role(_) => "geen administratieve, plannings-, nacht- of crisisrol binnen de organisatie van de cliënt",
             Explanation::Covering => "geen waarneming voor een collega van dezelfde locatie binnen werktijd",
             Explanation::ClosingWork => "geen afronding kort na een beëindigd lidmaatschap",
+            Explanation::Encounter => "geen contact (encounter) met de cliënt in de weken eromheen",
+            Explanation::SharingGrant => "geen deelbesluit dat de gegevens met de medewerker, het team of de organisatie deelt",
+            Explanation::Referral => "geen verwijzing of verzoek voor de cliënt van of aan de medewerker, het team of de organisatie",
             Explanation::Emergency => "geen noodtoegang met reden door een rol die dat toestaat",
         }
     }
 
     /// Every explanation, in the order they are tried.
-    pub const TRIED: [Explanation; 8] = [
+    pub const TRIED: [Explanation; 11] = [
         Explanation::Membership,
         Explanation::ClosingWork,
         Explanation::Appointment,
+        Explanation::Encounter,
+        Explanation::Referral,
+        Explanation::SharingGrant,
         Explanation::DocumentedWork,
         Explanation::Role(RoleKind::Administration),
         Explanation::Location,
@@ -247,6 +263,36 @@ impl Explainer<'_> {
             })
         {
             return Outcome::Explained(Explanation::Appointment);
+        }
+        // An encounter the user took part in, in the weeks around it (as an appointment); a
+        // referral or request for the client from or to the user, their team or organisation,
+        // while its work runs.
+        if !personal
+            && client.encounters.iter().any(|&(u, s, e)| {
+                u == a.user
+                    && s - WORK_BEFORE_DAYS * DAY_MS <= a.at
+                    && a.at <= e.saturating_add(WORK_AFTER_DAYS * DAY_MS)
+            })
+        {
+            return Outcome::Explained(Explanation::Encounter);
+        }
+        let names_user = |m: &crate::context::Membership| {
+            m.start <= a.at
+                && a.at <= m.end
+                && match m.member {
+                    Member::User(u) => u == a.user,
+                    Member::Organisation(o) => cx.staff[a.user as usize].works_at(o),
+                    Member::Team(t) => cx
+                        .teams
+                        .get(t as usize)
+                        .is_some_and(|m| m.contains(&a.user)),
+                }
+        };
+        if !personal && client.referrals.iter().any(names_user) {
+            return Outcome::Explained(Explanation::Referral);
+        }
+        if !personal && client.grants.iter().any(names_user) {
+            return Outcome::Explained(Explanation::SharingGrant);
         }
         if !personal {
             match self.role_kind(a.user, client.organisation) {

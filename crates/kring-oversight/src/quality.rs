@@ -48,6 +48,58 @@ pub struct Quality {
     /// All kinds together (`kind: None`).
     pub overall: KindQuality,
     pub accesses: u64,
+    /// Every finding (flagged or not) by score: what a score turned out to mean.
+    pub calibration: Vec<ScoreBin>,
+}
+
+/// The upper edges of the score bins of the calibration table (the last holds 1.0).
+pub const SCORE_EDGES: [f64; 6] = [0.25, 0.4, 0.5, 0.7, 0.9, 1.0];
+
+/// Findings whose score fell in `[low, high)`: how many, the sum of their scores, and how many
+/// were violations. A calibrated score is one whose bin's share of violations is close to its
+/// mean score.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScoreBin {
+    pub low: f64,
+    pub high: f64,
+    pub findings: u64,
+    pub score_sum: f64,
+    pub violations: u64,
+}
+
+impl ScoreBin {
+    pub fn mean_score(&self) -> f64 {
+        self.score_sum / self.findings.max(1) as f64
+    }
+    pub fn violation_share(&self) -> f64 {
+        self.violations as f64 / self.findings.max(1) as f64
+    }
+}
+
+/// The expected calibration error: the findings-weighted mean gap between a bin's mean score
+/// and its share of violations (0 is perfectly calibrated).
+pub fn calibration_error(bins: &[ScoreBin]) -> f64 {
+    let n: u64 = bins.iter().map(|b| b.findings).sum();
+    bins.iter()
+        .map(|b| b.findings as f64 * (b.mean_score() - b.violation_share()).abs())
+        .sum::<f64>()
+        / n.max(1) as f64
+}
+
+fn empty_bins() -> Vec<ScoreBin> {
+    let mut low = 0.0;
+    SCORE_EDGES
+        .iter()
+        .map(|&high| {
+            let b = ScoreBin {
+                low,
+                high,
+                ..ScoreBin::default()
+            };
+            low = high;
+            b
+        })
+        .collect()
 }
 
 impl KindQuality {
@@ -74,6 +126,7 @@ impl Quality {
                 .collect(),
             overall: KindQuality::default(),
             accesses: 0,
+            calibration: empty_bins(),
         }
     }
 
@@ -84,6 +137,11 @@ impl Quality {
         }
         self.overall.add(&o.overall);
         self.accesses += o.accesses;
+        for (b, other) in self.calibration.iter_mut().zip(&o.calibration) {
+            b.findings += other.findings;
+            b.score_sum += other.score_sum;
+            b.violations += other.violations;
+        }
     }
 }
 
@@ -101,8 +159,22 @@ pub fn evaluate(findings: &[Finding], truth: &[Option<Reason>]) -> Quality {
     let Quality {
         mut per_kind,
         mut overall,
+        mut calibration,
         ..
     } = Quality::empty();
+    for f in findings {
+        let Some(i) = position(&f.event).filter(|&i| i < truth.len()) else {
+            continue;
+        };
+        let bin = SCORE_EDGES
+            .iter()
+            .position(|&high| f.score < high)
+            .unwrap_or(SCORE_EDGES.len() - 1);
+        let b = &mut calibration[bin];
+        b.findings += 1;
+        b.score_sum += f.score;
+        b.violations += u64::from(truth[i].is_some());
+    }
     for f in findings.iter().filter(|f| f.flagged()) {
         let Some(i) = position(&f.event).filter(|&i| i < truth.len()) else {
             continue;
@@ -135,6 +207,7 @@ pub fn evaluate(findings: &[Finding], truth: &[Option<Reason>]) -> Quality {
         per_kind,
         overall,
         accesses: truth.len() as u64,
+        calibration,
     }
 }
 
@@ -185,5 +258,15 @@ mod tests {
         assert_eq!(total.overall.planted, 4);
         assert_eq!(total.per_kind[1].named, 2);
         assert_eq!(total.accesses, 6);
+        // Scored 0.5 (legitimate) and 0.85 (a violation), twice over.
+        let bins: Vec<_> = total
+            .calibration
+            .iter()
+            .filter(|b| b.findings > 0)
+            .collect();
+        assert_eq!(bins.len(), 2, "{bins:?}");
+        assert_eq!(bins[0].violations, 0);
+        assert_eq!(bins[1].violations, 2);
+        assert!(calibration_error(&total.calibration) > 0.0);
     }
 }

@@ -43,6 +43,16 @@ fn run(params: Params, with_roles: bool) -> kring_oversight::quality::Quality {
             k.precision()
         );
     }
+    for b in &q.calibration {
+        eprintln!(
+            "score {:.2}-{:.2}: {:>5} findings, mean {:.3}, violations {:.3}",
+            b.low,
+            b.high,
+            b.findings,
+            b.mean_score(),
+            b.violation_share()
+        );
+    }
     q
 }
 

@@ -21,7 +21,7 @@ use crate::store::{
 use crate::{Result, ReviewError};
 
 /// The resource types the engine reads from the record.
-pub const CONTEXT_TYPES: [&str; 8] = [
+pub const CONTEXT_TYPES: [&str; 10] = [
     "Organization",
     "Location",
     "Practitioner",
@@ -30,6 +30,8 @@ pub const CONTEXT_TYPES: [&str; 8] = [
     "CareTeam",
     "Encounter",
     "Appointment",
+    "Task",
+    "Consent",
 ];
 
 const MIRROR_BATCH: usize = 10_000;

@@ -89,6 +89,22 @@ fn quality(seeds: std::ops::RangeInclusive<u64>, opaque: bool) {
             k.precision()
         );
     }
+    println!(
+        "\nCalibration — every finding (flagged or not) by score, and how many were planted violations (expected calibration error {:.3}):\n",
+        kring_oversight::quality::calibration_error(&total.calibration)
+    );
+    println!("| score | findings | mean score | share that were violations |");
+    println!("|---|---:|---:|---:|");
+    for b in &total.calibration {
+        println!(
+            "| {:.2}–{:.2} | {} | {:.3} | {:.3} |",
+            b.low,
+            b.high,
+            b.findings,
+            b.mean_score(),
+            b.violation_share()
+        );
+    }
 }
 
 fn ndjson_speed(dir: &std::path::Path) -> anyhow::Result<()> {

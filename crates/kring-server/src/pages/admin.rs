@@ -71,18 +71,35 @@ pub async fn emergency_notices_about(
     days: i64,
     client: &str,
 ) -> Vec<Notice> {
-    notices(state, person, days, Some(client)).await
+    notices(state, person, days, Some(&[client])).await
+}
+
+/// The notices of emergency access to these clients of the last `days` days (a
+/// professional's own clients: searched by them, not across the region).
+pub async fn emergency_notices_among(
+    state: &AppState,
+    person: &Person,
+    days: i64,
+    clients: &[&str],
+) -> Vec<Notice> {
+    if clients.is_empty() {
+        return Vec::new();
+    }
+    notices(state, person, days, Some(clients)).await
 }
 
 async fn notices(
     state: &AppState,
     person: &Person,
     days: i64,
-    client: Option<&str>,
+    clients: Option<&[&str]>,
 ) -> Vec<Notice> {
     let since = dates::today() - chrono::Duration::days(days);
-    let about = client
-        .map(|c| format!("&subject=Patient/{c}"))
+    let about = clients
+        .map(|cs| {
+            let subjects: Vec<String> = cs.iter().map(|c| format!("Patient/{c}")).collect();
+            format!("&subject={}", subjects.join(","))
+        })
         .unwrap_or_default();
     // The category alone (declarations are rare), the period and the order applied here: a
     // date condition and a sort beside it make the database walk every report of the region.

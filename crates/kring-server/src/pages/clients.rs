@@ -14,7 +14,7 @@ use kring_record::Versioned;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::admin::{emergency_notices, emergency_notices_about, Notice};
+use super::admin::{emergency_notices_about, Notice};
 use super::error::PageError;
 use super::form::CsrfForm;
 use super::i18n::Lang;
@@ -274,9 +274,9 @@ async fn clients_page(
         })
         .collect();
     let (meldcode, notices, warnings) = tokio::join!(
-        super::meldcode::due_cases(state, person),
-        emergency_notices(state, person, 7),
-        super::oversight::warnings_for(state, practitioner),
+        super::meldcode::due_cases(state, person, &ids),
+        super::admin::emergency_notices_among(state, person, 7, &ids),
+        super::oversight::warnings_for(state, practitioner, person.lang),
     );
     let mut f = person.frame("my-clients");
     let searched = !form.zoek.trim().is_empty();

@@ -358,13 +358,22 @@ pub struct DueCase {
 
 /// The open meldcode cases the person may see, with the next step and when it is due,
 /// most urgent first.
-pub async fn due_cases(state: &AppState, person: &Person) -> Vec<DueCase> {
+pub async fn due_cases(state: &AppState, person: &Person, clients: &[&str]) -> Vec<DueCase> {
     let t = person.texts();
+    if clients.is_empty() {
+        return Vec::new();
+    }
+    // By the person's own clients: without them the database would walk every open case of
+    // the region and the decision drop all but a few.
+    let subjects: Vec<String> = clients.iter().map(|c| format!("Patient/{c}")).collect();
     let open = search(
         state,
         person,
         "QuestionnaireResponse",
-        &format!("questionnaire={MELDCODE_QUESTIONNAIRE}&status=in-progress&_count=100"),
+        &format!(
+            "subject={}&questionnaire={MELDCODE_QUESTIONNAIRE}&status=in-progress&_count=100",
+            subjects.join(",")
+        ),
     )
     .await;
     let cases: Vec<Case> = open

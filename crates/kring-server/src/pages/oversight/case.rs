@@ -125,7 +125,7 @@ async fn case_page(
         .accesses
         .iter()
         .map(|a| EvidenceRow {
-            when: local(a.at).0,
+            when: super::super::dates::moment(a.at, person.lang),
             what: format!(
                 "{}{}",
                 if a.write {
@@ -160,8 +160,8 @@ async fn case_page(
             f,
             id,
             who: who(&names, &c.user),
-            client: c.client.clone(),
-            period: period(&c),
+            client: client_number(&c.client),
+            period: period(&c, person.lang),
             score: format!("{:.0}%", c.score * 100.0),
             reasons: c
                 .reasons
@@ -184,7 +184,7 @@ async fn case_page(
                 (Some(d), Some(at)) => format!(
                     "{} · {} · {}",
                     decision_text(d, &t),
-                    local(at).0,
+                    super::super::dates::moment(at, person.lang),
                     c.decided_by
                 ),
                 _ => String::new(),

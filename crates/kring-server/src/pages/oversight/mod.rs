@@ -125,20 +125,35 @@ async fn staff_names(
     .await
 }
 
+/// A staff member by name (their id only when the record holds no name for them).
 fn who(names: &BTreeMap<String, String>, user: &str) -> String {
     match names.get(user) {
-        Some(n) if !n.is_empty() => format!("{n} ({user})"),
+        Some(n) if !n.is_empty() => n.clone(),
         _ => user.to_string(),
     }
 }
 
-fn period(c: &CaseRow) -> String {
-    let (a, _) = local(c.start_ms);
-    let (b, _) = local(c.end_ms);
-    if a[..10] == b[..10] {
-        a
+/// A client as the review shows them: by client number (the review reads no client's
+/// identity; the record's pages do, decided and logged, when the officer opens them).
+fn client_number(client: &str) -> String {
+    client
+        .strip_prefix("Patient/")
+        .unwrap_or(client)
+        .to_string()
+}
+
+/// The case's period in Dutch: `2 aug 2026, 10:00`, or `2 aug 2026 – 5 aug 2026`.
+fn period(c: &CaseRow, lang: Lang) -> String {
+    let a = super::dates::local(c.start_ms).date_naive();
+    let b = super::dates::local(c.end_ms).date_naive();
+    if a == b {
+        super::dates::moment(c.start_ms, lang)
     } else {
-        format!("{} – {}", &a[..10], &b[..10])
+        format!(
+            "{} – {}",
+            super::dates::day(a, lang),
+            super::dates::day(b, lang)
+        )
     }
 }
 

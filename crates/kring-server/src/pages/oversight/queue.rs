@@ -81,7 +81,7 @@ async fn queue_page(
             format!(
                 "{}: {} · {} {} · {explained:.1}% {} · {} {}",
                 t.get("last-run"),
-                local(r.finished).0,
+                super::super::dates::moment(r.finished, person.lang),
                 r.accesses,
                 t.get("accesses-screened"),
                 t.get("explained-share"),
@@ -99,8 +99,8 @@ async fn queue_page(
             score: c.score,
             score_text: format!("{:.0}%", c.score * 100.0),
             who: who(&names, &c.user),
-            client: c.client.clone(),
-            period: period(c),
+            client: client_number(&c.client),
+            period: period(c, person.lang),
             reasons: c
                 .reasons
                 .iter()

@@ -11,7 +11,6 @@ use serde::Deserialize;
 
 use super::super::dates;
 use super::super::error::PageError;
-use super::super::names::Names;
 use super::super::{render, Frame, Person};
 use super::*;
 use crate::AppState;
@@ -81,7 +80,6 @@ pub async fn sample(
     log_review(&state, &person, "R", "review-sample", &clients, "").await?;
     let users: Vec<&str> = cases.iter().map(|c| c.user.as_str()).collect();
     let staff = staff_names(&state, &person, &users).await;
-    let client_names = Names::of(&state, &person, clients.iter().copied()).await;
     let t = person.texts();
     let lang = person.lang;
     let rows = cases
@@ -89,7 +87,7 @@ pub async fn sample(
         .map(|c| SampleRow {
             id: c.id,
             who: who(&staff, &c.user),
-            client: client_names.name(&c.client),
+            client: client_number(&c.client),
             when: dates::moment(c.start_ms, lang),
             count: c.evidence.accesses.len(),
             decision: c.decision.map(|d| decision_text(d, &t)).unwrap_or_default(),

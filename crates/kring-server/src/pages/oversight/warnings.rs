@@ -8,11 +8,14 @@ use kring_access::Subject;
 use super::super::form::CsrfForm;
 use super::super::signin::Nothing;
 use super::super::Person;
-use super::local;
 use crate::AppState;
 
 /// Unread warnings of a professional, for their home page: (id, text, sent).
-pub async fn warnings_for(state: &AppState, practitioner: &str) -> Vec<(i64, String, String)> {
+pub async fn warnings_for(
+    state: &AppState,
+    practitioner: &str,
+    lang: super::super::i18n::Lang,
+) -> Vec<(i64, String, String)> {
     let Some(review) = state.review.as_deref() else {
         return Vec::new();
     };
@@ -22,7 +25,7 @@ pub async fn warnings_for(state: &AppState, practitioner: &str) -> Vec<(i64, Str
     {
         Ok(w) => w
             .into_iter()
-            .map(|w| (w.id, w.text, local(w.sent_ms).0))
+            .map(|w| (w.id, w.text, super::super::dates::moment(w.sent_ms, lang)))
             .collect(),
         Err(e) => {
             tracing::warn!(error = %e, "warnings could not be read");
