@@ -95,14 +95,30 @@ pub(crate) async fn search_as(
     rtype: &str,
     query: &str,
 ) -> Vec<Versioned> {
-    match record
+    let started = std::time::Instant::now();
+    let found = record
         .search(
             caller,
             &SearchRequest::from_query(rtype, query),
             Handling::Strict,
         )
-        .await
-    {
+        .await;
+    // A page's slow search by its shape — the type and the parameter names, never their
+    // values (client ids, names): what to look at when a page is slow.
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if ms >= 5.0 {
+        let shape: Vec<&str> = query
+            .split('&')
+            .filter_map(|p| p.split('=').next())
+            .collect();
+        let matches = found.as_ref().map_or(0, |o| o.matches.len());
+        if ms >= 500.0 {
+            tracing::warn!(rtype, shape = %shape.join("&"), matches, ms, "slow page search");
+        } else {
+            tracing::debug!(rtype, shape = %shape.join("&"), matches, ms, "page search");
+        }
+    }
+    match found {
         Ok(out) => out.matches,
         Err(e) => {
             tracing::warn!(error = %e, rtype, "search failed");

@@ -119,6 +119,7 @@ async fn case_page(
     )
     .await?;
     let names = staff_names(state, &person, &[&c.user]).await;
+    let (staff_member, client) = (who(&names, &c.user), client_number(&c.client));
     let t = Texts { lang: person.lang };
     let evidence = c
         .evidence
@@ -146,7 +147,11 @@ async fn case_page(
                 .map(|r| reason_text(r, person.lang))
                 .collect::<Vec<_>>()
                 .join("; "),
-            explanation: a.explanation.clone(),
+            // The engine's sentence names people by id; the page by name and client number.
+            explanation: a
+                .explanation
+                .replace(&c.user, &staff_member)
+                .replace(&c.client, &client),
             emergency: a.emergency,
         })
         .collect();
@@ -159,8 +164,8 @@ async fn case_page(
         &CasePage {
             f,
             id,
-            who: who(&names, &c.user),
-            client: client_number(&c.client),
+            who: staff_member.clone(),
+            client: client.clone(),
             period: period(&c, person.lang),
             score: format!("{:.0}%", c.score * 100.0),
             reasons: c
