@@ -275,13 +275,9 @@ enum Pending {
         start: i64,
         end: i64,
     },
-    Referral {
-        client: u32,
-        parties: Vec<String>,
-        start: i64,
-        end: i64,
-    },
-    Grant {
+    /// A referral (`grant: false`) or a sharing grant (`grant: true`) naming parties.
+    Parties {
+        grant: bool,
         client: u32,
         parties: Vec<String>,
         start: i64,
@@ -700,7 +696,8 @@ impl Context {
                     .map(|a| text(&a["reference"]["reference"]).to_string())
                     .filter(|a| !a.is_empty())
                     .collect();
-                self.pending.push(Pending::Grant {
+                self.pending.push(Pending::Parties {
+                    grant: true,
                     client,
                     parties,
                     start,
@@ -720,7 +717,8 @@ impl Context {
                     .filter(|p| !p.is_empty())
                     .collect();
                 if !parties.is_empty() {
-                    self.pending.push(Pending::Referral {
+                    self.pending.push(Pending::Parties {
+                        grant: false,
                         client,
                         parties,
                         start,
@@ -812,7 +810,8 @@ impl Context {
                             .push((u, start, end));
                     }
                 }
-                Pending::Referral {
+                Pending::Parties {
+                    grant,
                     client,
                     parties,
                     start,
@@ -820,29 +819,17 @@ impl Context {
                 } => {
                     let members: Vec<Member> =
                         parties.iter().filter_map(|p| self.member(p)).collect();
-                    for member in members {
-                        self.patients[client as usize].referrals.push(Membership {
-                            member,
-                            start,
-                            end,
-                        });
-                    }
-                }
-                Pending::Grant {
-                    client,
-                    parties,
-                    start,
-                    end,
-                } => {
-                    let members: Vec<Member> =
-                        parties.iter().filter_map(|p| self.member(p)).collect();
-                    for member in members {
-                        self.patients[client as usize].grants.push(Membership {
-                            member,
-                            start,
-                            end,
-                        });
-                    }
+                    let patient = &mut self.patients[client as usize];
+                    let list = if grant {
+                        &mut patient.grants
+                    } else {
+                        &mut patient.referrals
+                    };
+                    list.extend(members.into_iter().map(|member| Membership {
+                        member,
+                        start,
+                        end,
+                    }));
                 }
                 Pending::TeamMember { team, member } => {
                     if let Some(u) = self.user_of(&member) {
