@@ -895,21 +895,25 @@ impl Context {
             .collect();
     }
 
+    /// Whether `member` (of a circle, a referral, a grant) is user `u`, their organisation or
+    /// a staff team they are in.
+    pub fn names_user(&self, member: Member, u: u32) -> bool {
+        match member {
+            Member::User(x) => x == u,
+            Member::Organisation(o) => self.staff[u as usize].works_at(o),
+            Member::Team(t) => self.teams.get(t as usize).is_some_and(|m| m.contains(&u)),
+        }
+    }
+
     /// Whether user `u` is (through a team or organisation) a member of client `c`'s circle
     /// at `at`; also gives memberships that ended before `at`, latest end.
     pub fn membership(&self, u: u32, c: u32, at: i64) -> MembershipState {
         let Some(client) = self.patients.get(c as usize) else {
             return MembershipState::None;
         };
-        let staff = &self.staff[u as usize];
         let mut ended: Option<i64> = None;
         for m in &client.memberships {
-            let names_user = match m.member {
-                Member::User(x) => x == u,
-                Member::Organisation(o) => staff.works_at(o),
-                Member::Team(t) => self.teams[t as usize].contains(&u),
-            };
-            if !names_user {
+            if !self.names_user(m.member, u) {
                 continue;
             }
             if m.start <= at && at <= m.end {

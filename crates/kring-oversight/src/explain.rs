@@ -277,16 +277,7 @@ impl Explainer<'_> {
             return Outcome::Explained(Explanation::Encounter);
         }
         let names_user = |m: &crate::context::Membership| {
-            m.start <= a.at
-                && a.at <= m.end
-                && match m.member {
-                    Member::User(u) => u == a.user,
-                    Member::Organisation(o) => cx.staff[a.user as usize].works_at(o),
-                    Member::Team(t) => cx
-                        .teams
-                        .get(t as usize)
-                        .is_some_and(|m| m.contains(&a.user)),
-                }
+            m.start <= a.at && a.at <= m.end && cx.names_user(m.member, a.user)
         };
         if !personal && client.referrals.iter().any(names_user) {
             return Outcome::Explained(Explanation::Referral);

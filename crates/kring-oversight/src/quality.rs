@@ -170,17 +170,15 @@ pub fn evaluate(findings: &[Finding], truth: &[Option<Reason>]) -> Quality {
             .iter()
             .position(|&high| f.score < high)
             .unwrap_or(SCORE_EDGES.len() - 1);
+        let right = truth[i].is_some();
         let b = &mut calibration[bin];
         b.findings += 1;
         b.score_sum += f.score;
-        b.violations += u64::from(truth[i].is_some());
-    }
-    for f in findings.iter().filter(|f| f.flagged()) {
-        let Some(i) = position(&f.event).filter(|&i| i < truth.len()) else {
+        b.violations += u64::from(right);
+        if !f.flagged() {
             continue;
-        };
+        }
         flagged_events[i] = Some(f);
-        let right = truth[i].is_some();
         overall.flagged += 1;
         overall.right += u64::from(right);
         for r in &f.reasons {

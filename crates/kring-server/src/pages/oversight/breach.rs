@@ -246,8 +246,7 @@ fn local_ms(s: &str, end_of_day: bool) -> Option<i64> {
                     }
                 })
         })?;
-    let guess = naive.and_utc().timestamp_millis();
-    Some(guess - kring_fhir::datetime::dutch_offset_ms(guess))
+    Some(kring_record::medication::due_ms(naive.date(), naive.time()))
 }
 
 /// What an incident is about: whose access, or where it was used.
@@ -555,35 +554,29 @@ async fn incident_page(
     done: Option<&str>,
     error: Option<String>,
 ) -> Result<Response, PageError> {
-    // A professional or location by name (looked up as the officer), an account, partner or
-    // address as it is called.
-    let who_name = match i.who.split_once('/') {
-        Some(("Practitioner", _)) => who(
-            &staff_names(state, &person, &[i.who.as_str()]).await,
-            &i.who,
-        ),
-        Some(("Location", _)) => {
-            let names = super::super::names::Names::of(state, &person, [i.who.as_str()]).await;
-            person
-                .texts()
-                .with("breach-who-location", &[("name", &names.name(&i.who))])
-        }
-        Some(("address", ip)) => person
-            .texts()
-            .with("breach-who-address", &[("address", ip)]),
-        _ => i.who.clone(),
-    };
-    let org_names = super::super::names::Names::of(
+    // A professional or location by name, and the organisations concerned, in one lookup as
+    // the officer; an account, partner or address as it is called.
+    let names = super::super::names::Names::of(
         state,
         &person,
-        i.scope.organisations.iter().map(String::as_str),
+        std::iter::once(i.who.as_str()).chain(i.scope.organisations.iter().map(String::as_str)),
     )
     .await;
+    let who_name = match Breached::from_key(&i.who) {
+        Breached::Person(p) => names.known(&p).map(str::to_string).unwrap_or(p),
+        Breached::Location(_) => person
+            .texts()
+            .with("breach-who-location", &[("name", &names.name(&i.who))]),
+        Breached::Address(ip) => person
+            .texts()
+            .with("breach-who-address", &[("address", &ip.to_string())]),
+        Breached::Account(a) | Breached::Partner(a) => a,
+    };
     let organisations: Vec<String> = i
         .scope
         .organisations
         .iter()
-        .map(|o| org_names.name(o))
+        .map(|o| names.name(o))
         .collect();
     let t = person.texts();
     let lang = person.lang;

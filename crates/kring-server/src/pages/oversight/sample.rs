@@ -50,16 +50,6 @@ fn monday(d: NaiveDate) -> NaiveDate {
     d - Duration::days(i64::from(d.weekday().num_days_from_monday()))
 }
 
-/// Midnight at the start of `d`, Dutch time, in ms since the epoch.
-fn dutch_midnight_ms(d: NaiveDate) -> i64 {
-    let guess = d
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_utc()
-        .timestamp_millis();
-    guess - kring_fhir::datetime::dutch_offset_ms(guess)
-}
-
 /// `GET /toezicht/steekproef`.
 pub async fn sample(
     State(state): State<AppState>,
@@ -73,7 +63,11 @@ pub async fn sample(
         .unwrap_or(this_week)
         .min(this_week);
     let (cases, total) = review
-        .weekly_sample(&org, dutch_midnight_ms(week), SAMPLE_SIZE)
+        .weekly_sample(
+            &org,
+            kring_record::medication::due_ms(week, chrono::NaiveTime::MIN),
+            SAMPLE_SIZE,
+        )
         .await
         .map_err(|e| unavailable_review(&person, &e))?;
     let clients: Vec<&str> = cases.iter().map(|c| c.client.as_str()).collect();
