@@ -199,6 +199,9 @@ async fn only_unexplained_accesses_go_to_the_weekly_sample_not_the_queue() {
         // A client of ggz in Bob's circle (Anna works beside him, unregistered).
         json!({"resourceType": "Patient", "id": "p-ggz", "name": [{"family": "Jansen", "given": ["Piet"]}], "birthDate": "1950-02-02", "managingOrganization": {"reference": "Organization/ggz"}}),
         json!({"resourceType": "CareTeam", "id": "ct-ggz", "subject": {"reference": "Patient/p-ggz"}, "participant": [{"member": {"reference": "PractitionerRole/bob-role"}, "period": {"start": "2020-01-01"}}]}),
+        // Anna's own client.
+        json!({"resourceType": "Patient", "id": "p-mine", "name": [{"family": "Kok", "given": ["Noor"]}], "birthDate": "1970-04-04", "managingOrganization": {"reference": "Organization/ggz"}}),
+        json!({"resourceType": "CareTeam", "id": "ct-mine", "subject": {"reference": "Patient/p-mine"}, "participant": [{"member": {"reference": "PractitionerRole/anna-role"}, "period": {"start": "2020-01-01"}}]}),
         // A client of jeugd, in whose care ggz has no part.
         json!({"resourceType": "Patient", "id": "p-jeugd", "name": [{"family": "Bos", "given": ["Lies"]}], "birthDate": "2012-03-03", "managingOrganization": {"reference": "Organization/jeugd"}}),
         json!({"resourceType": "CareTeam", "id": "ct-jeugd", "subject": {"reference": "Patient/p-jeugd"}, "participant": [{"member": {"reference": "PractitionerRole/joost-role"}, "period": {"start": "2020-01-01"}}]}),
@@ -209,6 +212,15 @@ async fn only_unexplained_accesses_go_to_the_weekly_sample_not_the_queue() {
         record.update(&op, &t, &id, r, None).await.unwrap();
     }
     let anna = professional();
+    // Anna's own work first, enough of it that the hour the test runs is her usual hour
+    // (with little history a read at night would carry the off-hours signal, by right).
+    let own = Target::new("CarePlan", Some("cp"), "p-mine", Category::SupportPlan);
+    for _ in 0..kring_oversight::signals::MIN_HISTORY {
+        record
+            .log_event(entry_for(&anna, "R", "read", "success", &own, &[]))
+            .await
+            .unwrap();
+    }
     for client in ["p-ggz", "p-jeugd"] {
         let target = Target::new("CarePlan", Some("cp"), client, Category::SupportPlan);
         record
