@@ -238,6 +238,8 @@ pub struct Context {
     pub patients: Vec<Client>,
     /// Members of staff teams (CareTeams without subject), by team number.
     pub teams: Vec<Vec<u32>>,
+    /// The staff teams each user is in, by user (empty when the user is in none).
+    pub user_teams: Vec<Vec<u32>>,
     team_ids: Interner,
     /// `PractitionerRole/…` → the practitioner it belongs to.
     role_user: HashMap<String, u32>,
@@ -848,6 +850,16 @@ impl Context {
                             self.patients[c as usize].appointments.push((u, start, end));
                         }
                     }
+                }
+            }
+        }
+        self.user_teams = vec![Vec::new(); self.staff.len()];
+        for (t, members) in self.teams.iter_mut().enumerate() {
+            members.sort_unstable();
+            members.dedup();
+            for &u in members.iter() {
+                if let Some(list) = self.user_teams.get_mut(u as usize) {
+                    list.push(t as u32);
                 }
             }
         }

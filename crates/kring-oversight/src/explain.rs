@@ -42,6 +42,10 @@ pub enum Explanation {
     SharingGrant,
     /// Emergency access with a reason by someone whose role allows it: still queued.
     Emergency,
+    /// Access by care staff of an organisation that takes part in the client's care, on
+    /// several days over weeks, always in working hours, with no risk signal: the rhythm of
+    /// an unregistered care relationship (found over the whole log, after the other grounds).
+    RecurringCare,
 }
 
 impl Explanation {
@@ -62,6 +66,7 @@ impl Explanation {
             Explanation::Referral => "referral",
             Explanation::SharingGrant => "sharing-grant",
             Explanation::Emergency => "emergency-with-reason",
+            Explanation::RecurringCare => "recurring-care",
         }
     }
 
@@ -73,17 +78,18 @@ impl Explanation {
             Explanation::Appointment => "geen afspraak met de cliënt op die dag of in de weken eromheen",
             Explanation::DocumentedWork => "geen eigen verslaglegging in dit dossier",
             Explanation::Role(_) => "geen administratieve, plannings-, nacht- of crisisrol binnen de organisatie van de cliënt",
-            Explanation::Covering => "geen waarneming voor een collega van dezelfde locatie binnen werktijd",
+            Explanation::Covering => "geen waarneming binnen werktijd voor een collega van hetzelfde team (of dezelfde locatie) die bij de cliënt betrokken is",
             Explanation::ClosingWork => "geen afronding kort na een beëindigd lidmaatschap",
             Explanation::Encounter => "geen contact (encounter) met de cliënt in de weken eromheen",
             Explanation::SharingGrant => "geen deelbesluit dat de gegevens met de medewerker, het team of de organisatie deelt",
             Explanation::Referral => "geen verwijzing of verzoek voor de cliënt van of aan de medewerker, het team of de organisatie",
             Explanation::Emergency => "geen noodtoegang met reden door een rol die dat toestaat",
+            Explanation::RecurringCare => "geen terugkerende inzage op werkdagen over weken, zoals bij zorg die niet is geregistreerd",
         }
     }
 
     /// Every explanation, in the order they are tried.
-    pub const TRIED: [Explanation; 11] = [
+    pub const TRIED: [Explanation; 12] = [
         Explanation::Membership,
         Explanation::ClosingWork,
         Explanation::Appointment,
@@ -94,6 +100,7 @@ impl Explanation {
         Explanation::Role(RoleKind::Administration),
         Explanation::Location,
         Explanation::Covering,
+        Explanation::RecurringCare,
         Explanation::Emergency,
     ];
 }
@@ -173,6 +180,38 @@ impl Explainer<'_> {
         }
     }
 
+    /// Whether the user stands in for a colleague who works with the client: one of the same
+    /// team (or, without teams, location) who is in the circle, has the client in their
+    /// agenda, or documents work for the client (an unregistered relationship) — among the
+    /// colleagues `accept` lets count.
+    pub fn covering(&self, a: &Access, accept: impl Fn(u32) -> bool) -> bool {
+        let client = &self.cx.patients[a.client as usize];
+        let colleague = |c: u32| c != a.user && self.stands_in_for(a.user, c) && accept(c);
+        client.memberships.iter().any(|m| {
+            m.start <= a.at && a.at <= m.end && matches!(m.member, Member::User(c) if colleague(c))
+        }) || client.appointments.iter().any(|&(c, s, _)| {
+            colleague(c)
+                && s - WORK_BEFORE_DAYS * DAY_MS <= a.at
+                && a.at <= s + WORK_AFTER_DAYS * DAY_MS
+        }) || self
+            .work
+            .writers(a.client)
+            .iter()
+            .any(|&c| colleague(c) && self.work.covers(c, a.client, a.at))
+    }
+
+    /// Whether `b` is a colleague `a` would stand in for: a member of one of `a`'s staff teams
+    /// when the context knows `a`'s teams (a large office holds many teams, and one team
+    /// covers for its own), else anyone sharing a location with `a`.
+    fn stands_in_for(&self, a: u32, b: u32) -> bool {
+        match self.cx.user_teams.get(a as usize) {
+            Some(teams) if !teams.is_empty() => teams
+                .iter()
+                .any(|&t| self.cx.teams[t as usize].binary_search(&b).is_ok()),
+            _ => self.shares_location(a, b),
+        }
+    }
+
     fn shares_location(&self, a: u32, b: u32) -> bool {
         let sa = &self.cx.staff[a as usize];
         let sb = &self.cx.staff[b as usize];
@@ -199,7 +238,18 @@ impl Explainer<'_> {
         let cx = self.cx;
         let client = &cx.patients[a.client as usize];
         if a.emergency != Emergency::No {
-            let kind = self.role_kind(a.user, client.organisation);
+            // A crisis service serves the whole region: its registered role counts for any
+            // client, whichever organisation manages them; a night shift only its own.
+            let kind = self
+                .role_kind(a.user, client.organisation)
+                .filter(|k| k.emergency_role())
+                .or_else(|| {
+                    cx.staff[a.user as usize]
+                        .roles
+                        .iter()
+                        .any(|r| r.kind == Some(RoleKind::CrisisService))
+                        .then_some(RoleKind::CrisisService)
+                });
             // No role makes breaking the glass on one's own or a family member's record
             // routine.
             return if a.emergency == Emergency::WithReason
@@ -316,22 +366,8 @@ impl Explainer<'_> {
         if sensitive {
             return Outcome::Unexplained(membership);
         }
-        if self.clock.working_hours(a.at) {
-            // A colleague of the same location who is in the circle, or who documents work
-            // for the client (an unregistered relationship).
-            let colleague = |c: u32| c != a.user && self.shares_location(a.user, c);
-            let covering = client.memberships.iter().any(|m| {
-                m.start <= a.at
-                    && a.at <= m.end
-                    && matches!(m.member, Member::User(c) if colleague(c))
-            }) || self
-                .work
-                .writers(a.client)
-                .iter()
-                .any(|&c| colleague(c) && self.work.covers(c, a.client, a.at));
-            if covering {
-                return Outcome::Explained(Explanation::Covering);
-            }
+        if self.clock.working_hours(a.at) && self.covering(a, |_| true) {
+            return Outcome::Explained(Explanation::Covering);
         }
         Outcome::Unexplained(membership)
     }

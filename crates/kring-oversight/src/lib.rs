@@ -6,8 +6,9 @@
 //! closing work, emergency with a reason — [`explain`]), then judges the rest by risk signals
 //! ([`signals`]) and writes one [`Finding`] per access for the review queue. [`cases`] groups
 //! findings into cases (user × client × episode) for the privacy officer. [`synthetic`] makes
-//! realistic care-network logs with planted violations, and [`quality`] scores the engine on
-//! them (precision and recall per kind).
+//! realistic care-network logs with planted violations, [`rivierenland`] is a second,
+//! independent generator written from another description, and [`quality`] scores the engine
+//! on both (precision and recall per kind).
 
 pub mod audit;
 pub mod cases;
@@ -15,6 +16,7 @@ pub mod context;
 pub mod explain;
 pub mod finding;
 pub mod quality;
+pub mod rivierenland;
 pub mod roles;
 pub mod screen;
 pub mod signals;

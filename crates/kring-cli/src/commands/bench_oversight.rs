@@ -13,8 +13,9 @@ use std::io::{BufReader, BufWriter};
 use std::time::Instant;
 
 use kring_oversight::quality::{evaluate, Quality};
+use kring_oversight::rivierenland::{Region, RegionParams};
 use kring_oversight::synthetic::{Params, Synthetic};
-use kring_oversight::{screen, AccessLog, Context, RoleMap};
+use kring_oversight::{screen, AccessLog, Context, Reason, RoleMap};
 use kring_review::store::{MirrorRow, KIND_EMERGENCY, KIND_REASON, KIND_WRITE};
 
 use super::bench::{tempfile_dir, BenchArgs};
@@ -31,48 +32,73 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn quality(seeds: std::ops::RangeInclusive<u64>, opaque: bool) {
+/// A month as the engine reads it, with the truth per event.
+type Month = (Context, AccessLog, Vec<Option<Reason>>);
+
+/// One month of the in-house generator, as the engine reads it.
+fn in_house(seed: u64, opaque: bool) -> anyhow::Result<Month> {
+    let mut p = Params::month(seed);
+    p.opaque_roles = opaque;
+    let s = Synthetic::generate(p);
+    let roles = if opaque {
+        RoleMap::default()
+    } else {
+        RoleMap::from_json(&s.roles_json()).unwrap_or_default()
+    };
+    let mut cx = Context::default();
+    for r in s.context() {
+        let _ = cx.add(&r, &roles);
+    }
+    cx.finish();
+    let log = s.access_log(&mut cx);
+    Ok((cx, log, s.truth()))
+}
+
+/// One month of the independent region, through its NDJSON files and ROLES file only.
+fn rivierenland(seed: u64) -> anyhow::Result<Month> {
+    let r = Region::generate(RegionParams::month(seed));
+    let (mut context, mut audit) = (Vec::new(), Vec::new());
+    r.write_context(&mut context)?;
+    r.write_audit(&mut audit)?;
+    let roles = RoleMap::from_json(&r.roles_json())?;
+    let mut cx = Context::read(context.as_slice(), &roles)?;
+    let log = AccessLog::read(audit.as_slice(), &mut cx)?;
+    anyhow::ensure!(
+        cx.stats.bad_count == 0 && log.stats.bad_count == 0,
+        "the region's files did not read cleanly"
+    );
+    Ok((cx, log, r.truth()))
+}
+
+fn quality(
+    title: &str,
+    seeds: std::ops::RangeInclusive<u64>,
+    month: impl Fn(u64) -> anyhow::Result<Month>,
+) -> anyhow::Result<()> {
     let mut total = Quality::empty();
     let mut accesses = 0;
     let mut explained = 0;
     for seed in seeds.clone() {
-        let mut p = Params::month(seed);
-        p.opaque_roles = opaque;
-        let s = Synthetic::generate(p);
-        let roles = if opaque {
-            RoleMap::default()
-        } else {
-            RoleMap::from_json(&s.roles_json()).unwrap_or_default()
-        };
-        let mut cx = Context::default();
-        for r in s.context() {
-            let _ = cx.add(&r, &roles);
-        }
-        cx.finish();
-        let log = s.access_log(&mut cx);
+        let (cx, log, truth) = month(seed)?;
         let screening = screen(&cx, &log);
         accesses += screening.stats.accesses;
         explained += screening.stats.explained_total();
-        let q = evaluate(&screening.findings, &s.truth());
+        let q = evaluate(&screening.findings, &truth);
         total.add(&q);
         println!(
             "seed {seed}: {} accesses, {:.2}% explained, precision {:.3}, recall {:.3}",
             screening.stats.accesses,
-            100.0 * screening.stats.explained_total() as f64 / screening.stats.accesses as f64,
+            100.0 * screening.stats.explained_total() as f64
+                / screening.stats.accesses.max(1) as f64,
             q.overall.precision(),
             q.overall.recall()
         );
     }
     println!(
-        "\n{} — seeds {}–{} together: {accesses} accesses, {:.2}% explained\n",
-        if opaque {
-            "Opaque role codes, no ROLES file (roles inferred from behaviour)"
-        } else {
-            "With a ROLES file"
-        },
+        "\n{title} — seeds {}–{} together: {accesses} accesses, {:.2}% explained\n",
         seeds.start(),
         seeds.end(),
-        100.0 * explained as f64 / accesses as f64
+        100.0 * explained as f64 / accesses.max(1) as f64
     );
     println!(
         "| kind | planted | recall | recall, kind named | flagged with this reason | precision |"
@@ -105,6 +131,7 @@ fn quality(seeds: std::ops::RangeInclusive<u64>, opaque: bool) {
             b.violation_share()
         );
     }
+    Ok(())
 }
 
 fn ndjson_speed(dir: &std::path::Path) -> anyhow::Result<()> {
@@ -314,9 +341,21 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
     println!("# kring bench --oversight");
     println!("\n## Quality on unseen seeds\n");
-    quality(11..=15, false);
+    quality("In-house generator, with a ROLES file", 11..=15, |s| {
+        in_house(s, false)
+    })?;
     println!();
-    quality(21..=23, true);
+    quality(
+        "In-house generator, opaque role codes, no ROLES file (roles inferred from behaviour)",
+        21..=23,
+        |s| in_house(s, true),
+    )?;
+    println!();
+    quality(
+        "Rivierenland, the independent generator, with its ROLES file",
+        11..=20,
+        rivierenland,
+    )?;
     println!("\n## Speed");
     ndjson_speed(&dir)?;
     if args.entries > 0 {
