@@ -945,6 +945,16 @@ async fn professionals_and_clients_use_the_pages_in_chromium() {
         figures.contains("Noodtoegang") && figures.contains("Beoordeeld"),
         "{figures}"
     );
+    // Percentages in Dutch notation: a decimal comma and a space before the sign.
+    assert!(
+        figures.contains(",") && (figures.contains(" %") || figures.contains("\u{a0}%")),
+        "{figures}"
+    );
+    let calibration = text(&c, "table[aria-labelledby='calibration-title']").await;
+    assert!(
+        calibration.contains("Onterecht gevonden") && calibration.contains("50–70"),
+        "{calibration}"
+    );
     assert!(c
         .find(Locator::Css("figure svg[role='img'] title"))
         .await

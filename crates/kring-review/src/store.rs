@@ -84,6 +84,10 @@ impl Decision {
         Decision::Warn,
         Decision::Escalate,
     ];
+    /// Whether the officer found the access without good reason (whatever the next step).
+    pub fn unjustified(self) -> bool {
+        self != Decision::Justified
+    }
     pub fn code(self) -> &'static str {
         match self {
             Decision::Justified => "justified",

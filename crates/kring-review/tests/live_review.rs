@@ -151,6 +151,19 @@ async fn the_live_log_becomes_cases_decisions_and_a_report() {
     assert_eq!(report.reviewed, 1);
     assert_eq!(report.warnings_sent, 1);
     assert!(report.outcomes.contains(&(Decision::Warn, 1)));
+    // The officer's decisions are the truth of what a score meant here: the one decided case
+    // (warned, so found unjustified) sits in the band of its score.
+    let band = report
+        .calibration
+        .iter()
+        .find(|b| {
+            let s = decided[0].score;
+            b.low <= s && (s < b.high || b.high >= 1.0)
+        })
+        .unwrap();
+    assert_eq!((band.decided, band.unjustified), (1, 1));
+    assert_eq!(band.unjustified_share(), Some(1.0));
+    assert_eq!(report.calibration.iter().map(|b| b.decided).sum::<i64>(), 1);
     let labels = PdfLabels {
         title: "Maandrapport toezicht".into(),
         organisation: org.into(),

@@ -89,6 +89,16 @@ impl Texts {
         self.with(key, &[(n1, v1), (n2, v2)])
     }
 
+    /// A share as a percentage in the reader's notation: `97,5 %` in Dutch (decimal comma, a
+    /// non-breaking space before the sign), `97.5%` in English.
+    pub fn percent(&self, share: f64, decimals: usize) -> String {
+        let n = format!("{:.*}", decimals, share * 100.0);
+        match self.lang {
+            Lang::Nl => format!("{}\u{a0}%", n.replace('.', ",")),
+            _ => format!("{n}%"),
+        }
+    }
+
     /// A message with a number argument, for plural forms (`{ $count -> [one] … *[other] … }`).
     pub fn count(&self, key: &str, name: &str, n: i64, args: &[(&str, &str)]) -> String {
         let mut a = FluentArgs::new();
@@ -132,5 +142,12 @@ mod tests {
             assert_ne!(Texts { lang: Lang::Nl }.get(k), *k);
             assert_ne!(Texts { lang: Lang::En }.get(k), *k);
         }
+    }
+
+    #[test]
+    fn percentages_are_written_as_the_reader_writes_them() {
+        assert_eq!(Texts { lang: Lang::Nl }.percent(0.975, 1), "97,5\u{a0}%");
+        assert_eq!(Texts { lang: Lang::En }.percent(0.975, 1), "97.5%");
+        assert_eq!(Texts { lang: Lang::Nl }.percent(0.95, 0), "95\u{a0}%");
     }
 }

@@ -140,7 +140,7 @@ async fn case_page(
                     String::new()
                 }
             ),
-            score: format!("{:.0}%", a.score * 100.0),
+            score: t.percent(a.score, 0),
             reasons: a
                 .reasons
                 .iter()
@@ -167,7 +167,7 @@ async fn case_page(
             who: staff_member.clone(),
             client: client.clone(),
             period: period(&c, person.lang),
-            score: format!("{:.0}%", c.score * 100.0),
+            score: t.percent(c.score, 0),
             reasons: c
                 .reasons
                 .iter()

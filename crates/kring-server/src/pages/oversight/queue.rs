@@ -97,7 +97,7 @@ async fn queue_page(
         .map(|c| QueueRow {
             id: c.id,
             score: c.score,
-            score_text: format!("{:.0}%", c.score * 100.0),
+            score_text: t.percent(c.score, 0),
             who: who(&names, &c.user),
             client: client_number(&c.client),
             period: period(c, person.lang),

@@ -45,15 +45,29 @@ struct ReportPage {
     outcomes: String,
     reasons: String,
     offenders: Vec<String>,
+    /// Score band, decided cases, found unjustified (with the share).
+    calibration: Vec<(String, i64, String)>,
+}
+
+/// The report's calibration table: the officer's decisions per score band.
+fn calibration_rows(r: &MonthReport, t: &Texts) -> Vec<(String, i64, String)> {
+    r.calibration
+        .iter()
+        .map(|b| {
+            let band = format!("{}–{}", (b.low * 100.0).round(), t.percent(b.high, 0));
+            let unjustified = match b.unjustified_share() {
+                Some(share) => format!("{} ({})", b.unjustified, t.percent(share, 0)),
+                None => "–".to_string(),
+            };
+            (band, b.decided, unjustified)
+        })
+        .collect()
 }
 
 fn figures(r: &MonthReport, t: &Texts) -> Vec<(String, String)> {
     vec![
         (t.get("report-accesses"), r.accesses.to_string()),
-        (
-            t.get("report-explained"),
-            format!("{:.1}%", 100.0 * r.explained_share()),
-        ),
+        (t.get("report-explained"), t.percent(r.explained_share(), 1)),
         (t.get("report-flagged"), r.flagged.to_string()),
         (t.get("report-cases"), r.cases.to_string()),
         (
@@ -139,6 +153,7 @@ pub async fn report(
         outcomes: bars_svg(&outcomes, &t.get("chart-outcomes"), "outcomes-title"),
         reasons: bars_svg(&reasons, &t.get("chart-reasons"), "reasons-title"),
         offenders: offender_lines(&r, &names, &t),
+        calibration: calibration_rows(&r, &t),
         f: person.frame("monthly-report"),
     };
     Ok(render::page(&page, person.lang, person.set_lang))
