@@ -9,7 +9,7 @@
 //! file" or show it to the wrong reader; each is named.
 //!
 //! The columns are compared with each entry in the pass over the entries; the index tables
-//! are read one key at a time, each on a connection of its own, in parallel with that pass. Index rows exist only below `index_state.upto` (they are written at checkpoints in
+//! are read one key at a time, each on a connection of its own, in parallel with that pass. Index rows exist only below `index_state.upto` (they are written, a step at a time, in
 //! the same transaction that raises it) and never change after, so any snapshot taken after
 //! reading `upto` holds the same rows below it.
 

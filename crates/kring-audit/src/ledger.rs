@@ -66,10 +66,11 @@ const SCHEMA: &[&str] = &[
         entry BLOB,
         leaf BLOB NOT NULL
     )",
-    // Who-looked and officer views find entries through these, filled at each checkpoint in
-    // one sorted pass rather than entry by entry (random index pages in every small commit
-    // would multiply what each fsync writes); entries after `index_state.upto` are found by
-    // scanning that short tail.
+    // Who-looked and officer views find entries through these, filled in sorted steps of
+    // `INDEX_STEP` entries rather than entry by entry (random index pages in every small commit
+    // would multiply what each fsync writes) and not a whole second at once (that stalled the
+    // appends behind it); entries after `index_state.upto` are found by scanning that short
+    // tail.
     "CREATE TABLE IF NOT EXISTS by_client (key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, seq)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS by_user (key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, seq)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS by_user_org (key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, seq)) WITHOUT ROWID",
@@ -239,10 +240,15 @@ impl MerkleLog {
             .connect_with(options(&config.path)?.read_only(true))
             .await
             .map_err(unavailable)?;
+        let index_upto: i64 = sqlx::query_scalar("SELECT upto FROM index_state")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(unavailable)?;
         let (tx, rx) = mpsc::channel(1024);
         let writer = Writer {
             conn,
             frontier,
+            index_upto: index_upto.max(0) as u64,
             key,
             last_checkpoint: last.as_ref().map(|c| c.size).unwrap_or(0),
             last_checkpoint_at: Instant::now(),
@@ -658,6 +664,8 @@ fn insert_entries<'a>(
 struct Writer {
     conn: SqliteConnection,
     frontier: Frontier,
+    /// How far the index tables reach (`index_state.upto`).
+    index_upto: u64,
     key: SigningKey,
     last_checkpoint: u64,
     last_checkpoint_at: Instant,
@@ -666,6 +674,13 @@ struct Writer {
 
 /// The most entries in one transaction.
 const MAX_BATCH: usize = 16_384;
+
+/// The most entries indexed in one append transaction. Indexing is done in these steps, in
+/// whichever transaction finds that many waiting (and at a checkpoint, what is left), so that
+/// no single commit holds the appends behind it for long: indexing a whole second's entries at
+/// once at each checkpoint (13,000 at 13,000 reads/s) stalled every request in flight by
+/// 20–40 ms once a second (issue 25).
+const INDEX_STEP: u64 = 1024;
 
 impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
@@ -759,10 +774,22 @@ impl Writer {
                 || self.last_checkpoint_at.elapsed() >= self.config.checkpoint_interval);
         let checkpoint =
             due.then(|| Checkpoint::sign(&self.key, size, frontier.root(), crate::now_ms()));
+        // Index one step when a step's worth waits, and at a checkpoint what is left (at most
+        // a step): rows beyond `index_upto` are found by scanning the entries meanwhile.
+        let backlog = size.saturating_sub(self.index_upto);
+        let index_to = if backlog >= INDEX_STEP || (checkpoint.is_some() && backlog > 0) {
+            Some(self.index_upto + backlog.min(INDEX_STEP))
+        } else {
+            None
+        };
         if rows.is_empty() && checkpoint.is_none() {
             return Ok(());
         }
-        if nodes.is_empty() && checkpoint.is_none() && rows.len() <= INSERT_ROWS {
+        if nodes.is_empty()
+            && checkpoint.is_none()
+            && index_to.is_none()
+            && rows.len() <= INSERT_ROWS
+        {
             // One statement is a transaction of its own: one round trip, one fsync.
             insert_entries(&rows, appends)
                 .build()
@@ -794,22 +821,24 @@ impl Writer {
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        if checkpoint.is_some() {
-            // Index what came since the last checkpoint, in one sorted pass per index.
+        if let Some(to) = index_to {
+            // One step of the index, in one sorted pass per index table.
             for (table, column) in [
                 ("by_client", "client"),
                 ("by_user", "user_id"),
                 ("by_user_org", "user_org"),
             ] {
                 sqlx::query(&format!(
-                    "INSERT OR IGNORE INTO {table} (key, seq) SELECT {column}, seq FROM entries WHERE seq >= (SELECT upto FROM index_state) AND {column} <> '' ORDER BY {column}, seq"
+                    "INSERT OR IGNORE INTO {table} (key, seq) SELECT {column}, seq FROM entries WHERE seq >= ? AND seq < ? AND {column} <> '' ORDER BY {column}, seq"
                 ))
+                .bind(self.index_upto as i64)
+                .bind(to as i64)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| e.to_string())?;
             }
             sqlx::query("UPDATE index_state SET upto = ?")
-                .bind(size as i64)
+                .bind(to as i64)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -828,6 +857,9 @@ impl Writer {
         }
         tx.commit().await.map_err(|e| e.to_string())?;
         self.frontier = frontier;
+        if let Some(to) = index_to {
+            self.index_upto = to;
+        }
         if let Some(cp) = checkpoint {
             self.last_checkpoint = cp.size;
             self.last_checkpoint_at = Instant::now();
