@@ -223,7 +223,7 @@ fn only_categories(rtype: &str, allowed: &[Category]) -> Option<AnyOf> {
 /// The clients whose data the subject could see at all: those of their circles (directly or
 /// through a team), their emergency declarations, themselves.
 fn candidate_clients(facts: &Facts, subject: &Subject, now: DateTime<Utc>) -> BTreeSet<String> {
-    let today = now.date_naive();
+    let today = kring_fhir::datetime::dutch_date(now);
     let mut out = BTreeSet::new();
     match subject {
         Subject::Operator => {}
@@ -330,7 +330,7 @@ fn request_facts(
     target: &Target,
     now: DateTime<Utc>,
 ) -> (RequestFacts, Vec<Reason>) {
-    let today = now.date_naive();
+    let today = kring_fhir::datetime::dutch_date(now);
     let client = target.client_key.as_str();
     // The access log is never shared data, not even the entries that name no client.
     let shared = target.category == Category::Shared
@@ -605,7 +605,7 @@ impl AccessDecision for NeedToKnow {
         categories: &[Category],
     ) -> crate::sharing::SharingFacts {
         let facts = self.facts.read().expect("facts lock");
-        let today = Utc::now().date_naive();
+        let today = kring_fhir::datetime::dutch_date(Utc::now());
         let role_org = |role: &str| facts.roles.get(role).and_then(|r| r.organisation.clone());
         // The recipient's organisation, and the references a membership may name them by.
         let (organisation, names): (Option<String>, Vec<String>) =
@@ -666,7 +666,7 @@ impl AccessDecision for NeedToKnow {
     }
 
     fn grant_withheld(&self, id: &str) -> bool {
-        let today = Utc::now().date_naive();
+        let today = kring_fhir::datetime::dutch_date(Utc::now());
         self.facts
             .read()
             .expect("facts lock")
@@ -678,7 +678,7 @@ impl AccessDecision for NeedToKnow {
 
     fn running_grants(&self, subject: &Subject) -> Vec<crate::sharing::Grant> {
         let facts = self.facts.read().expect("facts lock");
-        let today = Utc::now().date_naive();
+        let today = kring_fhir::datetime::dutch_date(Utc::now());
         let recipients = grant_recipients(&facts, subject, today);
         let mut out: Vec<crate::sharing::Grant> =
             facts.running_grants(&recipients, today).cloned().collect();
@@ -756,7 +756,7 @@ impl AccessDecision for NeedToKnow {
                 // A proposal waits for the other giver (12 to 15: child and parent); only a
                 // consent that takes effect must satisfy the age rules.
                 if c.active {
-                    consent_is_valid(facts, &c, Utc::now().date_naive())
+                    consent_is_valid(facts, &c, kring_fhir::datetime::dutch_date(Utc::now()))
                         .map_err(|e| e.to_string())?;
                 }
                 let giver = match subject {

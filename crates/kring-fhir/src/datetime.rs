@@ -169,6 +169,13 @@ pub fn dutch_offset_ms(ms: i64) -> i64 {
     }
 }
 
+/// The Dutch calendar date at `at`: ages, birthdays and "today" in the age and consent rules
+/// follow the clock on the wall in the Netherlands, not UTC (between 23:00 and 00:00 UTC in
+/// winter the Dutch date is already tomorrow's).
+pub fn dutch_date(at: DateTime<Utc>) -> NaiveDate {
+    (at + chrono::Duration::milliseconds(dutch_offset_ms(at.timestamp_millis()))).date_naive()
+}
+
 /// The current instant in ms.
 pub fn now_ms() -> i64 {
     Utc::now().timestamp_millis()

@@ -268,7 +268,7 @@ fn has_legal_deadline(v: &Value) -> bool {
     ) else {
         return false;
     };
-    let today = chrono::Utc::now().date_naive();
+    let today = kring_fhir::datetime::dutch_date(chrono::Utc::now());
     (asked - today).num_days().abs() <= 1
         && (due == kind.deadline(asked, false) || due == kind.deadline(asked, true))
 }
@@ -472,7 +472,7 @@ mod tests {
             NaiveDate::from_ymd_opt(2026, 4, 30).unwrap()
         );
         assert_eq!(RequestKind::Erasure.deadline(day, false), due);
-        let today = chrono::Utc::now().date_naive();
+        let today = kring_fhir::datetime::dutch_date(chrono::Utc::now());
         let asked = today.format("%Y-%m-%d").to_string();
         let due = RequestKind::Erasure.deadline(today, false);
         let t = new_request(

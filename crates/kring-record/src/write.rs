@@ -100,9 +100,9 @@ fn changer(caller: &Caller) -> Option<String> {
     }
 }
 
-/// Today's date (UTC) as a FHIR date.
+/// Today's date (Dutch calendar) as a FHIR date.
 fn chrono_today() -> String {
-    chrono::Utc::now().date_naive().to_string()
+    kring_fhir::datetime::dutch_date(chrono::Utc::now()).to_string()
 }
 
 fn now_ms() -> i64 {

@@ -42,8 +42,8 @@ both_backends!(
         let (status, html) = get(&app, &officer, "/privacy/datalekken").await;
         assert_eq!(status, StatusCode::OK);
         let token = csrf(&text(&html));
-        let today = chrono::Utc::now().date_naive();
-        // Discovered now, as the officer's clock (Dutch time) shows it.
+        // Today and now as the officer's clock (Dutch time) shows them.
+        let today = kring_fhir::datetime::dutch_date(chrono::Utc::now());
         let now = chrono::Utc::now();
         let offset = kring_fhir::datetime::dutch_offset_ms(now.timestamp_millis());
         let discovered = (now + chrono::Duration::milliseconds(offset))
@@ -206,9 +206,16 @@ both_backends!(
             "the locations to choose: {page}"
         );
         let token = csrf(&page);
-        let today = chrono::Utc::now().date_naive();
+        // Today and now as the officer's clock (Dutch time) shows them.
+        let now = chrono::Utc::now();
+        let today = kring_fhir::datetime::dutch_date(now);
+        let discovered = (now
+            + chrono::Duration::milliseconds(kring_fhir::datetime::dutch_offset_ms(
+                now.timestamp_millis(),
+            )))
+        .format("%Y-%m-%dT%H:%M");
         let base = format!(
-            "csrf={token}&what=Laptop+gestolen&discovered={today}T09:00&from={today}&to={today}"
+            "csrf={token}&what=Laptop+gestolen&discovered={discovered}&from={today}&to={today}"
         );
         // Not an address: said, nothing stored.
         let (status, page) = post_form(
