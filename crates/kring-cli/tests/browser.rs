@@ -955,6 +955,7 @@ async fn professionals_and_clients_use_the_pages_in_chromium() {
         calibration.contains("Onterecht gevonden") && calibration.contains("50–70"),
         "{calibration}"
     );
+    shot(&c, "officer-report").await;
     assert!(c
         .find(Locator::Css("figure svg[role='img'] title"))
         .await

@@ -86,7 +86,8 @@ pub fn calibration_error(bins: &[ScoreBin]) -> f64 {
         / n.max(1) as f64
 }
 
-fn empty_bins() -> Vec<ScoreBin> {
+/// The calibration table's bins, empty (also used for the officer's own decisions).
+pub fn score_bins() -> Vec<ScoreBin> {
     let mut low = 0.0;
     SCORE_EDGES
         .iter()
@@ -126,7 +127,7 @@ impl Quality {
                 .collect(),
             overall: KindQuality::default(),
             accesses: 0,
-            calibration: empty_bins(),
+            calibration: score_bins(),
         }
     }
 
@@ -143,6 +144,14 @@ impl Quality {
             b.violations += other.violations;
         }
     }
+}
+
+/// The bin of [`score_bins`] a score falls in (1.0 in the last).
+pub fn bin_of(score: f64) -> usize {
+    SCORE_EDGES
+        .iter()
+        .position(|&high| score < high)
+        .unwrap_or(SCORE_EDGES.len() - 1)
 }
 
 /// Compares findings with the truth (planted kind per event position; event ids `e{n}`, or
@@ -166,10 +175,7 @@ pub fn evaluate(findings: &[Finding], truth: &[Option<Reason>]) -> Quality {
         let Some(i) = position(&f.event).filter(|&i| i < truth.len()) else {
             continue;
         };
-        let bin = SCORE_EDGES
-            .iter()
-            .position(|&high| f.score < high)
-            .unwrap_or(SCORE_EDGES.len() - 1);
+        let bin = bin_of(f.score);
         let right = truth[i].is_some();
         let b = &mut calibration[bin];
         b.findings += 1;

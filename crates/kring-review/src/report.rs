@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use kring_oversight::quality::{bin_of, score_bins, ScoreBin};
 use kring_pdf::win_ansi;
 use pdf_writer::{Content, Name, Pdf, Rect, Ref, Str};
 
@@ -32,55 +33,25 @@ pub struct MonthReport {
     pub repeat_offenders: Vec<(String, i64, bool)>,
     /// Cases by reason.
     pub reasons: Vec<(String, i64)>,
-    /// What a score meant here: the month's decided cases by score band, and how many of them
-    /// the officer found unjustified. On synthetic months the bands are measured against the
-    /// truth (BENCHMARKS.md); here the officer's decisions are the truth, so a band whose share
-    /// differs much from its scores shows the engine's scores do not fit this organisation.
-    pub calibration: Vec<ScoreBand>,
-}
-
-/// Decided cases whose score fell in `[low, high)` (the last band includes 1.0).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ScoreBand {
-    pub low: f64,
-    pub high: f64,
-    pub decided: i64,
-    pub unjustified: i64,
-}
-
-impl ScoreBand {
-    /// The share of the band's decided cases found unjustified, when any were decided.
-    pub fn unjustified_share(&self) -> Option<f64> {
-        (self.decided > 0).then(|| self.unjustified as f64 / self.decided as f64)
-    }
+    /// What a score meant here: the month's decided cases by score band (`findings`), their
+    /// scores, and how many of them the officer found unjustified (`violations`). On synthetic
+    /// months the same table is measured against the truth (BENCHMARKS.md); here the officer's
+    /// decisions are the truth, so a band whose share differs much from its scores shows the
+    /// engine's scores do not fit this organisation.
+    pub calibration: Vec<ScoreBin>,
 }
 
 /// The decided cases by score band (the bands of the engine's own calibration table).
-fn calibration(cases: &[crate::store::CaseRow]) -> Vec<ScoreBand> {
-    let edges = kring_oversight::quality::SCORE_EDGES;
-    let mut low = 0.0;
-    let mut bands: Vec<ScoreBand> = edges
-        .iter()
-        .map(|&high| {
-            let b = ScoreBand {
-                low,
-                high,
-                ..ScoreBand::default()
-            };
-            low = high;
-            b
-        })
-        .collect();
+fn calibration(cases: &[crate::store::CaseRow]) -> Vec<ScoreBin> {
+    let mut bins = score_bins();
     for c in cases {
         let Some(d) = c.decision else { continue };
-        let i = edges
-            .iter()
-            .position(|&high| c.score < high)
-            .unwrap_or(edges.len() - 1);
-        bands[i].decided += 1;
-        bands[i].unjustified += i64::from(d.unjustified());
+        let b = &mut bins[bin_of(c.score)];
+        b.findings += 1;
+        b.score_sum += c.score;
+        b.violations += u64::from(d.unjustified());
     }
-    bands
+    bins
 }
 
 impl MonthReport {

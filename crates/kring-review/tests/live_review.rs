@@ -161,9 +161,13 @@ async fn the_live_log_becomes_cases_decisions_and_a_report() {
             b.low <= s && (s < b.high || b.high >= 1.0)
         })
         .unwrap();
-    assert_eq!((band.decided, band.unjustified), (1, 1));
-    assert_eq!(band.unjustified_share(), Some(1.0));
-    assert_eq!(report.calibration.iter().map(|b| b.decided).sum::<i64>(), 1);
+    assert_eq!((band.findings, band.violations), (1, 1));
+    assert_eq!(band.violation_share(), 1.0);
+    assert_eq!(band.mean_score(), decided[0].score);
+    assert_eq!(
+        report.calibration.iter().map(|b| b.findings).sum::<u64>(),
+        1
+    );
     let labels = PdfLabels {
         title: "Maandrapport toezicht".into(),
         organisation: org.into(),

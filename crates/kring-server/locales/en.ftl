@@ -1130,3 +1130,4 @@ report-calibration-intro = This month's decided cases by risk score, and how man
 calibration-score = Risk score
 calibration-decided = Decided
 calibration-unjustified = Found unjustified
+calibration-decided-mean = { $count } (mean score { $mean })

@@ -1130,3 +1130,4 @@ report-calibration-intro = De beoordeelde zaken van deze maand per risicoscore, 
 calibration-score = Risicoscore
 calibration-decided = Beoordeeld
 calibration-unjustified = Onterecht gevonden
+calibration-decided-mean = { $count } (gemiddelde score { $mean })

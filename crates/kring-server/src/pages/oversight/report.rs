@@ -45,21 +45,28 @@ struct ReportPage {
     outcomes: String,
     reasons: String,
     offenders: Vec<String>,
-    /// Score band, decided cases, found unjustified (with the share).
-    calibration: Vec<(String, i64, String)>,
+    /// Score band, decided cases with their mean score, found unjustified (with the share).
+    calibration: Vec<(String, String, String)>,
 }
 
 /// The report's calibration table: the officer's decisions per score band.
-fn calibration_rows(r: &MonthReport, t: &Texts) -> Vec<(String, i64, String)> {
+fn calibration_rows(r: &MonthReport, t: &Texts) -> Vec<(String, String, String)> {
     r.calibration
         .iter()
         .map(|b| {
             let band = format!("{}–{}", (b.low * 100.0).round(), t.percent(b.high, 0));
-            let unjustified = match b.unjustified_share() {
-                Some(share) => format!("{} ({})", b.unjustified, t.percent(share, 0)),
-                None => "–".to_string(),
-            };
-            (band, b.decided, unjustified)
+            if b.findings == 0 {
+                return (band, "0".to_string(), "–".to_string());
+            }
+            let decided = t.arg2(
+                "calibration-decided-mean",
+                "count",
+                &b.findings.to_string(),
+                "mean",
+                &t.percent(b.mean_score(), 0),
+            );
+            let unjustified = format!("{} ({})", b.violations, t.percent(b.violation_share(), 0));
+            (band, decided, unjustified)
         })
         .collect()
 }
