@@ -955,7 +955,17 @@ async fn professionals_and_clients_use_the_pages_in_chromium() {
         calibration.contains("Onterecht gevonden") && calibration.contains("50–70"),
         "{calibration}"
     );
+    axe(&c, "monthly report").await;
+    narrow(&c, "monthly report").await;
     shot(&c, "officer-report").await;
+    c.execute(
+        "document.getElementById('calibration-title').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    shot(&c, "officer-report-calibration").await;
     assert!(c
         .find(Locator::Css("figure svg[role='img'] title"))
         .await
