@@ -4,6 +4,8 @@
 //! system's export would be. `docs/oversight.md` states which seeds were looked at while
 //! changing the engine and which only measured.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use kring_oversight::quality::{evaluate, Quality};
@@ -33,16 +35,7 @@ fn run(seed: u64, diagnose: bool) -> (Quality, f64) {
         screening.stats.flagged,
         screening.stats.explained
     );
-    for k in q.per_kind.iter().chain([&q.overall]) {
-        eprintln!(
-            "{:<20} planted {:>4} recall {:.3} | flagged {:>4} precision {:.3}",
-            k.kind.map_or("all", |r| r.code()),
-            k.planted,
-            k.recall(),
-            k.flagged,
-            k.precision()
-        );
-    }
+    common::print_quality(&q);
     if diagnose {
         let mut wrong: BTreeMap<String, u64> = BTreeMap::new();
         for f in screening.findings.iter().filter(|f| f.flagged()) {
@@ -110,26 +103,8 @@ fn seeds() {
     for seed in a.parse::<u64>().unwrap()..=b.parse::<u64>().unwrap() {
         total.add(&run(seed, std::env::var("SHOW").is_ok()).0);
     }
-    for k in total.per_kind.iter().chain([&total.overall]) {
-        eprintln!(
-            "TOTAL {:<20} planted {:>4} recall {:.3} | flagged {:>4} precision {:.3}",
-            k.kind.map_or("all", |r| r.code()),
-            k.planted,
-            k.recall(),
-            k.flagged,
-            k.precision()
-        );
-    }
-    for b in &total.calibration {
-        eprintln!(
-            "CAL {:.2}-{:.2}: {:>5} findings, mean {:.3}, violations {:.3}",
-            b.low,
-            b.high,
-            b.findings,
-            b.mean_score(),
-            b.violation_share()
-        );
-    }
+    eprintln!("all seeds together:");
+    common::print_quality(&total);
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! with the truth beside it. Seeds 1 and 2 are the ones the engine was tuned on; the figures
 //! in BENCHMARKS.md come from other seeds (`kring bench --oversight`).
 
+mod common;
+
 use kring_oversight::quality::evaluate;
 use kring_oversight::synthetic::{Params, Synthetic};
 use kring_oversight::{screen, AccessLog, Context, RoleMap};
@@ -32,27 +34,7 @@ fn run(params: Params, with_roles: bool) -> kring_oversight::quality::Quality {
         screening.stats.flagged,
         screening.stats.explained
     );
-    for k in q.per_kind.iter().chain([&q.overall]) {
-        eprintln!(
-            "{:<20} planted {:>4} recall {:.3} named {:.3} | flagged {:>4} precision {:.3}",
-            k.kind.map_or("all", |r| r.code()),
-            k.planted,
-            k.recall(),
-            k.named_recall(),
-            k.flagged,
-            k.precision()
-        );
-    }
-    for b in &q.calibration {
-        eprintln!(
-            "score {:.2}-{:.2}: {:>5} findings, mean {:.3}, violations {:.3}",
-            b.low,
-            b.high,
-            b.findings,
-            b.mean_score(),
-            b.violation_share()
-        );
-    }
+    common::print_quality(&q);
     q
 }
 

@@ -18,3 +18,29 @@ pub fn access(id: &str, who: &str, client: &str, at: &str, emergency: bool) -> S
 pub fn read(id: &str, who: &str, client: &str, at: &str) -> String {
     access(id, who, client, at, false)
 }
+
+/// Prints a run's figures per kind and its calibration table (for `--nocapture`).
+#[allow(dead_code)]
+pub fn print_quality(q: &kring_oversight::quality::Quality) {
+    for k in q.per_kind.iter().chain([&q.overall]) {
+        eprintln!(
+            "{:<20} planted {:>4} recall {:.3} named {:.3} | flagged {:>4} precision {:.3}",
+            k.kind.map_or("all", |r| r.code()),
+            k.planted,
+            k.recall(),
+            k.named_recall(),
+            k.flagged,
+            k.precision()
+        );
+    }
+    for b in &q.calibration {
+        eprintln!(
+            "score {:.2}-{:.2}: {:>5} findings, mean {:.3}, violations {:.3}",
+            b.low,
+            b.high,
+            b.findings,
+            b.mean_score(),
+            b.violation_share()
+        );
+    }
+}
