@@ -212,6 +212,22 @@ impl Explainer<'_> {
         }
     }
 
+    /// Everyone `a` would stand in for ([`Self::stands_in_for`]), as a list (may repeat).
+    pub fn colleagues_of(&self, a: u32) -> Vec<u32> {
+        match self.cx.user_teams.get(a as usize) {
+            Some(teams) if !teams.is_empty() => teams
+                .iter()
+                .flat_map(|&t| self.cx.teams[t as usize].iter().copied())
+                .collect(),
+            _ => self.cx.staff[a as usize]
+                .roles
+                .iter()
+                .flat_map(|r| &r.locations)
+                .flat_map(|&l| self.cx.location_staff[l as usize].iter().copied())
+                .collect(),
+        }
+    }
+
     fn shares_location(&self, a: u32, b: u32) -> bool {
         let sa = &self.cx.staff[a as usize];
         let sb = &self.cx.staff[b as usize];

@@ -417,10 +417,22 @@ fn uncover(
             heavy.insert(a.user);
         }
     }
+    // Who was in on which day — only for the colleagues of heavy users, so that a log of
+    // millions is not hashed whole for a handful of users.
+    let mut watched = vec![false; cx.staff.len()];
+    for &u in &heavy {
+        for c in explainer.colleagues_of(u) {
+            watched[c as usize] = true;
+        }
+    }
     let active: HashSet<(u32, i64)> = if heavy.is_empty() {
         HashSet::new()
     } else {
-        accesses.iter().map(|a| (a.user, clock.day(a.at))).collect()
+        accesses
+            .iter()
+            .filter(|a| watched[a.user as usize])
+            .map(|a| (a.user, clock.day(a.at)))
+            .collect()
     };
     let mut uncovered: Vec<(Judged, Reason)> = Vec::new();
     for index in covered {
