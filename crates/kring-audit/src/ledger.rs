@@ -109,6 +109,15 @@ fn unavailable(e: impl std::fmt::Display) -> AuditError {
     AuditError::Unavailable(e.to_string())
 }
 
+/// How far the index tables reach (`index_state.upto`).
+pub(crate) async fn index_upto<'e>(db: impl sqlx::SqliteExecutor<'e>) -> Result<u64, AuditError> {
+    let upto: i64 = sqlx::query_scalar("SELECT upto FROM index_state")
+        .fetch_one(db)
+        .await
+        .map_err(unavailable)?;
+    Ok(upto.max(0) as u64)
+}
+
 fn options(path: &Path) -> Result<SqliteConnectOptions, AuditError> {
     Ok(
         SqliteConnectOptions::from_str(&format!("sqlite:{}", path.display()))
@@ -118,7 +127,9 @@ fn options(path: &Path) -> Result<SqliteConnectOptions, AuditError> {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             // The indexes' pages stay in memory instead of being read back for every batch;
-            // the WAL is folded into the file every 40 MB rather than every 4 MB.
+            // a connection that commits folds the WAL into the file every 40 MB rather than
+            // every 4 MB — except the log's writer, which leaves folding to a connection of
+            // its own (`MerkleLog::open`).
             .pragma("cache_size", "-65536")
             .pragma("mmap_size", "1073741824")
             .pragma("wal_autocheckpoint", "10000"),
@@ -240,15 +251,12 @@ impl MerkleLog {
             .connect_with(options(&config.path)?.read_only(true))
             .await
             .map_err(unavailable)?;
-        let index_upto: i64 = sqlx::query_scalar("SELECT upto FROM index_state")
-            .fetch_one(&mut conn)
-            .await
-            .map_err(unavailable)?;
+        let index_upto = index_upto(&mut conn).await?;
         let (tx, rx) = mpsc::channel(1024);
         let mut writer = Writer {
             conn,
             frontier,
-            index_upto: index_upto.max(0) as u64,
+            index_upto,
             key,
             last_checkpoint: last.as_ref().map(|c| c.size).unwrap_or(0),
             last_checkpoint_at: Instant::now(),

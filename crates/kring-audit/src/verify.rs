@@ -14,7 +14,7 @@ use sqlx::{Row, SqlitePool};
 
 use crate::checkpoint::Checkpoint;
 use crate::columns::{self, Keys, INDEXES};
-use crate::ledger::{checkpoint_of, TILE_LEVEL};
+use crate::ledger::{checkpoint_of, index_upto, TILE_LEVEL};
 use crate::merkle::{self, Frontier, Hash};
 use crate::scan;
 use crate::AuditError;
@@ -306,15 +306,6 @@ pub async fn verify(
     report.uncovered = size - targets.keys().next_back().copied().unwrap_or(0).min(size);
     progress(size);
     Ok(report)
-}
-
-/// How far the index tables reach (entries below this are listed in them).
-async fn index_upto(pool: &SqlitePool) -> Result<u64, AuditError> {
-    let upto: i64 = sqlx::query_scalar("SELECT upto FROM index_state")
-        .fetch_one(pool)
-        .await
-        .map_err(|e| AuditError::Unavailable(e.to_string()))?;
-    Ok(upto.max(0) as u64)
 }
 
 /// The id an entry's bytes state (`{"id":N,…`), read without parsing the whole entry.
