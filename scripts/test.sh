@@ -6,7 +6,9 @@
 #   - installs Chromium and its driver for the browser tests (when missing),
 #   - installs axe-core (npm) for the browser tests' accessibility checks (when missing),
 #   - installs cargo-nextest (when missing),
-# then checks formatting and lints and runs the whole suite against SQLite and PostgreSQL.
+#   - builds Citus into PostgreSQL 15 (when missing, ../shared/data/citus/build.sh) and starts a
+#     coordinator and two workers on ports 9700–9702 (scripts/citus.sh), stopped at the end,
+# then checks formatting and lints and runs the whole suite against SQLite, PostgreSQL and Citus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -75,9 +77,13 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
+say "Citus (a coordinator and two workers, for the API suite on a distributed record)"
+bash scripts/citus.sh start
+trap 'bash scripts/citus.sh stop' EXIT
+
 say "Formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
-say "Tests (SQLite and PostgreSQL)"
+say "Tests (SQLite, PostgreSQL and Citus)"
 cargo nextest run --workspace --profile ci

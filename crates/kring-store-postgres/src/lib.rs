@@ -22,6 +22,8 @@ use kring_store::{
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
+pub mod citus;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// A record stored in PostgreSQL.
@@ -31,6 +33,9 @@ pub struct PgStore {
     url: Option<String>,
     /// The schema the store works in.
     schema: String,
+    /// Whether the database is a Citus coordinator, whose `resource_keys` are distributed
+    /// apart from the record (see [`citus`]).
+    keys_apart: bool,
 }
 
 fn map_err(e: sqlx::Error) -> StoreError {
@@ -108,10 +113,12 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(map_err)?;
+        let keys_apart = citus::is_citus(&pool).await.map_err(map_err)?;
         Ok(PgStore {
             pool,
             url: None,
             schema: "public".into(),
+            keys_apart,
         })
     }
 
@@ -147,13 +154,28 @@ fn decode(row: &PgRow) -> std::result::Result<StoredResource, sqlx::Error> {
     })
 }
 
-/// A PostgreSQL connection seen through the shared [`Exec`] interface.
-struct Conn<'c>(&'c mut PgConnection);
+/// A PostgreSQL connection seen through the shared [`Exec`] interface, and whether the
+/// database keeps `resource_keys` apart from the record (a Citus coordinator).
+struct Conn<'c>(&'c mut PgConnection, bool);
+
+impl Conn<'_> {
+    /// How the shared SQL is written for this database.
+    fn dialect(&self) -> Backend {
+        if self.1 {
+            Backend::Citus
+        } else {
+            Backend::Postgres
+        }
+    }
+}
 
 #[async_trait]
 impl Exec for Conn<'_> {
+    fn keys_apart(&self) -> bool {
+        self.1
+    }
     async fn exec(&mut self, sql: &Sql) -> Result<u64> {
-        let text = sql.text_for(Backend::Postgres);
+        let text = sql.text_for(self.dialect());
         Ok(bind(&text, &sql.args)
             .execute(&mut *self.0)
             .await
@@ -161,7 +183,7 @@ impl Exec for Conn<'_> {
             .rows_affected())
     }
     async fn fetch_resources(&mut self, sql: &Sql) -> Result<Vec<StoredResource>> {
-        let text = sql.text_for(Backend::Postgres);
+        let text = sql.text_for(self.dialect());
         let rows = bind(&text, &sql.args)
             .fetch_all(&mut *self.0)
             .await
@@ -172,7 +194,7 @@ impl Exec for Conn<'_> {
             .map_err(map_err)
     }
     async fn fetch_count(&mut self, sql: &Sql) -> Result<i64> {
-        let text = sql.text_for(Backend::Postgres);
+        let text = sql.text_for(self.dialect());
         let row = bind(&text, &sql.args)
             .fetch_one(&mut *self.0)
             .await
@@ -180,7 +202,7 @@ impl Exec for Conn<'_> {
         row.try_get(0).map_err(map_err)
     }
     async fn fetch_pairs(&mut self, sql: &Sql) -> Result<Vec<(String, String)>> {
-        let text = sql.text_for(Backend::Postgres);
+        let text = sql.text_for(self.dialect());
         let rows = bind(&text, &sql.args)
             .fetch_all(&mut *self.0)
             .await
@@ -191,7 +213,7 @@ impl Exec for Conn<'_> {
             .map_err(map_err)
     }
     async fn fetch_current(&mut self, sql: &Sql) -> Result<Option<Current>> {
-        let text = sql.text_for(Backend::Postgres);
+        let text = sql.text_for(self.dialect());
         let row = bind(&text, &sql.args)
             .fetch_optional(&mut *self.0)
             .await
@@ -208,7 +230,7 @@ impl Exec for Conn<'_> {
     }
 
     async fn fetch_currents(&mut self, sql: &Sql) -> Result<Vec<(String, Current)>> {
-        let text = sql.text_for(Backend::Postgres);
+        let text = sql.text_for(self.dialect());
         let rows = bind(&text, &sql.args)
             .fetch_all(&mut *self.0)
             .await
@@ -232,36 +254,59 @@ impl Exec for Conn<'_> {
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> Backend {
-        Backend::Postgres
+        if self.keys_apart {
+            Backend::Citus
+        } else {
+            Backend::Postgres
+        }
     }
 
     async fn migrate(&self) -> Result<()> {
         MIGRATOR
             .run(&self.pool)
             .await
-            .map_err(|e| StoreError::Migration(e.to_string()))
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        if self.keys_apart {
+            citus::distribute(&self.pool, &self.schema)
+                .await
+                .map_err(|e| {
+                    StoreError::Migration(format!("cannot distribute the tables over Citus: {e}"))
+                })?;
+        }
+        Ok(())
     }
 
     async fn read(&self, rtype: &str, id: &str) -> Result<Option<StoredResource>> {
-        ops::read(&mut Conn(&mut *self.conn().await?), rtype, id).await
+        ops::read(
+            &mut Conn(&mut *self.conn().await?, self.keys_apart),
+            rtype,
+            id,
+        )
+        .await
     }
 
     async fn read_many(&self, keys: &[ResourceKey]) -> Result<Vec<StoredResource>> {
-        ops::read_many(&mut Conn(&mut *self.conn().await?), keys).await
+        ops::read_many(&mut Conn(&mut *self.conn().await?, self.keys_apart), keys).await
     }
 
     async fn vread(&self, rtype: &str, id: &str, version: i64) -> Result<Option<StoredResource>> {
-        ops::vread(&mut Conn(&mut *self.conn().await?), rtype, id, version).await
+        ops::vread(
+            &mut Conn(&mut *self.conn().await?, self.keys_apart),
+            rtype,
+            id,
+            version,
+        )
+        .await
     }
 
     async fn history(&self, query: &HistoryQuery) -> Result<Vec<StoredResource>> {
-        Conn(&mut *self.conn().await?)
+        Conn(&mut *self.conn().await?, self.keys_apart)
             .fetch_resources(&sql::history(query))
             .await
     }
 
     async fn search(&self, plan: &SearchPlan) -> Result<SearchResult> {
-        ops::search(&mut Conn(&mut *self.conn().await?), plan).await
+        ops::search(&mut Conn(&mut *self.conn().await?, self.keys_apart), plan).await
     }
 
     async fn references_from(
@@ -269,7 +314,12 @@ impl Store for PgStore {
         from: &[ResourceKey],
         params: &[String],
     ) -> Result<Vec<ResourceKey>> {
-        ops::references_from(&mut Conn(&mut *self.conn().await?), from, params).await
+        ops::references_from(
+            &mut Conn(&mut *self.conn().await?, self.keys_apart),
+            from,
+            params,
+        )
+        .await
     }
 
     async fn referrers_to(
@@ -278,7 +328,13 @@ impl Store for PgStore {
         param: &str,
         to: &[ResourceKey],
     ) -> Result<Vec<ResourceKey>> {
-        ops::referrers_to(&mut Conn(&mut *self.conn().await?), rtype, param, to).await
+        ops::referrers_to(
+            &mut Conn(&mut *self.conn().await?, self.keys_apart),
+            rtype,
+            param,
+            to,
+        )
+        .await
     }
 
     async fn scan(
@@ -287,7 +343,7 @@ impl Store for PgStore {
         after_id: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredResource>> {
-        Conn(&mut *self.conn().await?)
+        Conn(&mut *self.conn().await?, self.keys_apart)
             .fetch_resources(&sql::scan(rtype, after_id, limit))
             .await
     }
@@ -298,19 +354,20 @@ impl Store for PgStore {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<StoredResource>> {
-        Conn(&mut *self.conn().await?)
+        Conn(&mut *self.conn().await?, self.keys_apart)
             .fetch_resources(&sql::client_resources(client_key, offset, limit))
             .await
     }
 
     async fn types_in_use(&self) -> Result<Vec<String>> {
-        ops::types_in_use(&mut Conn(&mut *self.conn().await?)).await
+        ops::types_in_use(&mut Conn(&mut *self.conn().await?, self.keys_apart)).await
     }
 
     async fn begin(&self) -> Result<Box<dyn StoreTx>> {
         let tx = self.pool.begin().await.map_err(map_err)?;
         Ok(Box::new(PgTx {
             tx,
+            keys_apart: self.keys_apart,
             pending: Pending::default(),
         }))
     }
@@ -318,13 +375,16 @@ impl Store for PgStore {
 
 struct PgTx {
     tx: Transaction<'static, Postgres>,
+    keys_apart: bool,
     /// Versions put but not yet written (sent before any read of them, search or commit).
     pending: Pending,
 }
 
 impl PgTx {
     async fn flush(&mut self) -> Result<()> {
-        self.pending.flush(&mut Conn(&mut self.tx)).await
+        self.pending
+            .flush(&mut Conn(&mut self.tx, self.keys_apart))
+            .await
     }
 }
 
@@ -343,7 +403,7 @@ impl StoreTx for PgTx {
             .execute(&mut *self.tx)
             .await
             .map_err(map_err)?;
-        let found = ops::current(&mut Conn(&mut self.tx), rtype, id).await?;
+        let found = ops::current(&mut Conn(&mut self.tx, self.keys_apart), rtype, id).await?;
         self.pending.remember(rtype, id, found.clone());
         Ok(found)
     }
@@ -354,15 +414,15 @@ impl StoreTx for PgTx {
 
     async fn prefetch(&mut self, keys: &[(String, String)]) -> Result<()> {
         self.pending
-            .prefetch(&mut Conn(&mut self.tx), keys, true)
+            .prefetch(&mut Conn(&mut self.tx, self.keys_apart), keys, true)
             .await
     }
 
     async fn read(&mut self, rtype: &str, id: &str) -> Result<Option<StoredResource>> {
         self.pending
-            .flush_for(&mut Conn(&mut self.tx), rtype, id)
+            .flush_for(&mut Conn(&mut self.tx, self.keys_apart), rtype, id)
             .await?;
-        ops::read(&mut Conn(&mut self.tx), rtype, id).await
+        ops::read(&mut Conn(&mut self.tx, self.keys_apart), rtype, id).await
     }
 
     async fn lock(&mut self, key: i64) -> Result<()> {
@@ -376,11 +436,13 @@ impl StoreTx for PgTx {
 
     async fn search(&mut self, plan: &SearchPlan) -> Result<SearchResult> {
         self.flush().await?;
-        ops::search(&mut Conn(&mut self.tx), plan).await
+        ops::search(&mut Conn(&mut self.tx, self.keys_apart), plan).await
     }
 
     async fn put(&mut self, version: NewVersion) -> Result<()> {
-        self.pending.put(&mut Conn(&mut self.tx), version).await
+        self.pending
+            .put(&mut Conn(&mut self.tx, self.keys_apart), version)
+            .await
     }
 
     async fn commit(mut self: Box<Self>) -> Result<()> {
@@ -406,39 +468,78 @@ impl StoreTx for PgTx {
 #[async_trait]
 impl AccountStore for PgStore {
     async fn put_partner(&self, partner: &kring_store::PartnerClient) -> Result<()> {
-        accounts::put_partner(&mut Conn(&mut *self.conn().await?), partner).await
+        accounts::put_partner(
+            &mut Conn(&mut *self.conn().await?, self.keys_apart),
+            partner,
+        )
+        .await
     }
 
     async fn partner(&self, client_id: &str) -> Result<Option<kring_store::PartnerClient>> {
-        accounts::partner(&mut Conn(&mut *self.conn().await?), client_id).await
+        accounts::partner(
+            &mut Conn(&mut *self.conn().await?, self.keys_apart),
+            client_id,
+        )
+        .await
     }
 
     async fn put_account(&self, username: &str, data: &str) -> Result<()> {
-        accounts::put_account(&mut Conn(&mut *self.conn().await?), username, data).await
+        accounts::put_account(
+            &mut Conn(&mut *self.conn().await?, self.keys_apart),
+            username,
+            data,
+        )
+        .await
     }
 
     async fn account(&self, username: &str) -> Result<Option<String>> {
-        accounts::account(&mut Conn(&mut *self.conn().await?), username).await
+        accounts::account(
+            &mut Conn(&mut *self.conn().await?, self.keys_apart),
+            username,
+        )
+        .await
     }
 
     async fn put_session(&self, id_hash: &str, username: &str, data: &str) -> Result<()> {
-        accounts::put_session(&mut Conn(&mut *self.conn().await?), id_hash, username, data).await
+        accounts::put_session(
+            &mut Conn(&mut *self.conn().await?, self.keys_apart),
+            id_hash,
+            username,
+            data,
+        )
+        .await
     }
 
     async fn session(&self, id_hash: &str) -> Result<Option<(String, String)>> {
-        accounts::session(&mut Conn(&mut *self.conn().await?), id_hash).await
+        accounts::session(
+            &mut Conn(&mut *self.conn().await?, self.keys_apart),
+            id_hash,
+        )
+        .await
     }
 
     async fn delete_session(&self, id_hash: &str) -> Result<()> {
-        accounts::delete_session(&mut Conn(&mut *self.conn().await?), id_hash).await
+        accounts::delete_session(
+            &mut Conn(&mut *self.conn().await?, self.keys_apart),
+            id_hash,
+        )
+        .await
     }
 
     async fn delete_sessions_of(&self, username: &str) -> Result<()> {
-        accounts::delete_sessions_of(&mut Conn(&mut *self.conn().await?), username).await
+        accounts::delete_sessions_of(
+            &mut Conn(&mut *self.conn().await?, self.keys_apart),
+            username,
+        )
+        .await
     }
 
     async fn partners_of(&self, organisation: &str) -> Result<Vec<kring_store::PartnerClient>> {
-        accounts::partners_of(&mut Conn(&mut *self.conn().await?), organisation).await
+        accounts::partners_of(
+            &mut Conn(&mut *self.conn().await?, self.keys_apart),
+            organisation,
+        )
+        .await
     }
 }
 
@@ -579,6 +680,14 @@ impl Backup for PgStore {
     /// transaction also counts and samples: the dump and the counts see the same moment, while
     /// writers go on.
     async fn snapshot(&self, into: &Path) -> Result<Snapshot> {
+        if self.keys_apart {
+            return Err(StoreError::Database(
+                "this database is a Citus coordinator: its tables' rows live in shards on the workers, \
+                 which pg_dump of the coordinator does not hold; back up every node of the cluster \
+                 (pgBackRest per node, or your provider's cluster snapshots) instead"
+                    .into(),
+            ));
+        }
         let Some(url) = &self.url else {
             return Err(StoreError::Database(
                 "this store was opened without a URL, so pg_dump cannot reach it".into(),

@@ -28,6 +28,9 @@ pub type LogWrite<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = bool>
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// PostgreSQL with the Citus extension (a coordinator): the same SQL, the tables
+    /// distributed over the workers (`kring_store_postgres::citus`).
+    Citus,
 }
 
 /// The client key of resources that belong to no client (organisations, practitioners …).

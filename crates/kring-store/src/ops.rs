@@ -34,6 +34,21 @@ pub trait Exec: Send {
     async fn fetch_current(&mut self, sql: &Sql) -> Result<Option<Current>>;
     /// Runs a query of [`sql::CURRENT_VERSIONS_OF`]: (id, current version) per row.
     async fn fetch_currents(&mut self, sql: &Sql) -> Result<Vec<(String, Current)>>;
+    /// Whether `resource_keys` lives apart from the rows it names, so that the two cannot be
+    /// joined (Citus distributes the keys by id and the record by client): reads by key then
+    /// ask the client first and read the client's rows in a second query.
+    fn keys_apart(&self) -> bool {
+        false
+    }
+}
+
+/// The client of a resource, where keys live apart (see [`Exec::keys_apart`]).
+async fn client_of(ex: &mut dyn Exec, rtype: &str, id: &str) -> Result<Option<String>> {
+    Ok(ex
+        .fetch_pairs(&Sql::new(sql::CLIENT_OF).bind(text(rtype)).bind(text(id)))
+        .await?
+        .pop()
+        .map(|(client, _)| client))
 }
 
 fn text(s: &str) -> Arg {
@@ -41,6 +56,19 @@ fn text(s: &str) -> Arg {
 }
 
 pub async fn current(ex: &mut dyn Exec, rtype: &str, id: &str) -> Result<Option<Current>> {
+    if ex.keys_apart() {
+        let Some(client) = client_of(ex, rtype, id).await? else {
+            return Ok(None);
+        };
+        return ex
+            .fetch_current(
+                &Sql::new(sql::CURRENT_VERSION_OF_CLIENT)
+                    .bind(text(&client))
+                    .bind(text(rtype))
+                    .bind(text(id)),
+            )
+            .await;
+    }
     ex.fetch_current(
         &Sql::new(sql::CURRENT_VERSION)
             .bind(text(rtype))
@@ -80,8 +108,14 @@ pub fn version_statements(batch: Vec<(NewVersion, Option<Current>)>) -> Vec<Sql>
                             .bind(text(id)),
                     );
                     statements.push(
-                        Sql::new(sql::MOVE_VERSIONS)
+                        Sql::new(sql::COPY_VERSIONS)
                             .bind(text(&nv.client_key))
+                            .bind(text(&cur.client_key))
+                            .bind(text(rtype))
+                            .bind(text(id)),
+                    );
+                    statements.push(
+                        Sql::new(sql::DROP_VERSIONS)
                             .bind(text(&cur.client_key))
                             .bind(text(rtype))
                             .bind(text(id)),
@@ -141,6 +175,20 @@ pub async fn search(ex: &mut dyn Exec, plan: &SearchPlan) -> Result<SearchResult
 }
 
 pub async fn read(ex: &mut dyn Exec, rtype: &str, id: &str) -> Result<Option<StoredResource>> {
+    if ex.keys_apart() {
+        let Some(client) = client_of(ex, rtype, id).await? else {
+            return Ok(None);
+        };
+        return Ok(ex
+            .fetch_resources(
+                &Sql::new(sql::READ_CURRENT_OF_CLIENT)
+                    .bind(text(&client))
+                    .bind(text(rtype))
+                    .bind(text(id)),
+            )
+            .await?
+            .pop());
+    }
     Ok(ex
         .fetch_resources(&Sql::new(sql::READ_CURRENT).bind(text(rtype)).bind(text(id)))
         .await?
@@ -153,6 +201,21 @@ pub async fn vread(
     id: &str,
     version: i64,
 ) -> Result<Option<StoredResource>> {
+    if ex.keys_apart() {
+        let Some(client) = client_of(ex, rtype, id).await? else {
+            return Ok(None);
+        };
+        return Ok(ex
+            .fetch_resources(
+                &Sql::new(sql::READ_VERSION_OF_CLIENT)
+                    .bind(text(&client))
+                    .bind(text(rtype))
+                    .bind(text(id))
+                    .bind(Arg::Int(version)),
+            )
+            .await?
+            .pop());
+    }
     Ok(ex
         .fetch_resources(
             &Sql::new(sql::READ_VERSION)
@@ -166,8 +229,24 @@ pub async fn vread(
 
 pub async fn read_many(ex: &mut dyn Exec, keys: &[ResourceKey]) -> Result<Vec<StoredResource>> {
     let mut out = Vec::with_capacity(keys.len());
+    let apart = ex.keys_apart();
     for chunk in keys.chunks(200) {
-        out.extend(ex.fetch_resources(&sql::read_many(chunk)).await?);
+        if apart {
+            let mut clients: Vec<String> = ex
+                .fetch_pairs(&sql::clients_of(chunk))
+                .await?
+                .into_iter()
+                .map(|(client, _)| client)
+                .collect();
+            clients.sort();
+            clients.dedup();
+            out.extend(
+                ex.fetch_resources(&sql::read_many_of_clients(chunk, &clients))
+                    .await?,
+            );
+        } else {
+            out.extend(ex.fetch_resources(&sql::read_many(chunk)).await?);
+        }
     }
     Ok(out)
 }

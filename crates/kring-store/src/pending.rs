@@ -60,6 +60,10 @@ impl Pending {
             }
         }
         for (rtype, ids) in by_type {
+            if ex.keys_apart() {
+                self.prefetch_apart(ex, rtype, &ids, lock).await?;
+                continue;
+            }
             for chunk in ids.chunks(500) {
                 let mut text = String::from(sql::CURRENT_VERSIONS_OF);
                 for i in 0..chunk.len() {
@@ -79,6 +83,46 @@ impl Pending {
                     self.known
                         .insert((rtype.to_string(), id.to_string()), found.remove(*id));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Pending::prefetch`] where keys live apart from the record ([`Exec::keys_apart`]):
+    /// each key's client first, locked one by one (Citus locks rows only in a query that goes
+    /// to one shard), then the current versions of those clients' resources.
+    async fn prefetch_apart(
+        &mut self,
+        ex: &mut dyn Exec,
+        rtype: &str,
+        ids: &[&str],
+        lock: bool,
+    ) -> Result<()> {
+        let mut clients = Vec::new();
+        for id in ids {
+            let mut text = String::from(sql::CLIENT_OF);
+            if lock {
+                text.push_str(" FOR UPDATE");
+            }
+            let q = Sql::new(&text)
+                .bind(Arg::Text(rtype.to_string()))
+                .bind(Arg::Text(id.to_string()));
+            clients.extend(ex.fetch_pairs(&q).await?.into_iter().map(|(c, _)| c));
+        }
+        clients.sort();
+        clients.dedup();
+        for chunk in ids.chunks(500) {
+            let mut found: HashMap<String, Current> = if clients.is_empty() {
+                HashMap::new()
+            } else {
+                ex.fetch_currents(&sql::current_versions_of_clients(rtype, chunk, &clients))
+                    .await?
+                    .into_iter()
+                    .collect()
+            };
+            for id in chunk {
+                self.known
+                    .insert((rtype.to_string(), id.to_string()), found.remove(*id));
             }
         }
         Ok(())

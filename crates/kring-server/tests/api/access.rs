@@ -5,7 +5,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::both_backends;
+use crate::every_backend;
 use crate::harness::{Resp, TestApp};
 
 const CAT: &str = "https://kring.example/fhir/CodeSystem/data-category";
@@ -86,7 +86,7 @@ fn ids(r: &Resp) -> Vec<String> {
     v
 }
 
-both_backends!(
+every_backend!(
     without_credentials_everything_but_metadata_is_401,
     |app: TestApp| async move {
         world(&app).await;
@@ -136,7 +136,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     the_token_endpoint_checks_client_grant_and_scope,
     |app: TestApp| async move {
         let p = kring_server::auth::partners::register(
@@ -195,7 +195,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     a_partner_sees_only_clients_whose_circle_includes_it,
     |app: TestApp| async move {
         world(&app).await;
@@ -283,7 +283,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     scopes_bound_what_a_partner_may_do,
     |app: TestApp| async move {
         world(&app).await;
@@ -310,7 +310,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     a_client_a_partner_registers_gets_its_organisation_in_the_circle,
     |app: TestApp| async move {
         world(&app).await;
@@ -372,7 +372,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     withdrawing_consent_counts_at_the_next_request,
     |app: TestApp| async move {
         world(&app).await;
@@ -400,7 +400,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     a_partner_with_many_clients_gets_all_of_them,
     |app: TestApp| async move {
         // More clients than fit a short list: the scope is bound as one JSON array parameter.
@@ -478,7 +478,7 @@ fn es384_keys(kid: &str) -> (jsonwebtoken::EncodingKey, String) {
     )
 }
 
-both_backends!(
+every_backend!(
     private_key_jwt_clients_sign_their_token_requests,
     |app: TestApp| async move {
         world(&app).await;
@@ -550,7 +550,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     a_search_naming_a_hidden_client_is_a_denied_attempt_on_that_client,
     |app: TestApp| async move {
         world(&app).await;

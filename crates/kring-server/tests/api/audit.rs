@@ -8,7 +8,7 @@ use kring_server::auth::accounts::{self, Kind};
 use kring_server::auth::{now_ms, sessions};
 use serde_json::{json, Value};
 
-use crate::both_backends;
+use crate::every_backend;
 use crate::harness::{Resp, TestApp};
 
 const EXT: &str = kring_access::circle::CATEGORIES_EXTENSION;
@@ -77,7 +77,7 @@ fn patient_of(ev: &Value) -> Option<&str> {
         .and_then(|e| e["what"]["reference"].as_str())
 }
 
-both_backends!(
+every_backend!(
     the_log_is_read_as_audit_events_only_by_those_it_concerns,
     |app: TestApp| async move {
         world(&app).await;
@@ -228,7 +228,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     search_parameters_ndjson_and_append_only,
     |app: TestApp| async move {
         world(&app).await;
@@ -336,7 +336,7 @@ both_backends!(
     }
 );
 
-both_backends!(proofs_through_the_api_verify, |app: TestApp| async move {
+every_backend!(proofs_through_the_api_verify, |app: TestApp| async move {
     world(&app).await;
     let cp = app.log.checkpoint_now().await.unwrap().unwrap();
     let b64 = |v: &Value| -> [u8; 32] {
@@ -385,7 +385,7 @@ both_backends!(proofs_through_the_api_verify, |app: TestApp| async move {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 });
 
-both_backends!(
+every_backend!(
     sign_in_and_failed_sign_in_are_logged,
     |app: TestApp| async move {
         let mut a = accounts::blank("client.pa", Kind::Client);

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use kring_server::auth::accounts::{self, Kind};
 use kring_server::auth::{now_ms, sessions};
 
-use crate::both_backends;
+use crate::every_backend;
 use crate::harness::TestApp;
 use crate::portal::{csrf, director_and_plan, family, get, post_form, text, years_ago};
 
@@ -24,7 +24,7 @@ async fn officer(app: &TestApp) -> String {
         .0
 }
 
-both_backends!(
+every_backend!(
     a_breach_is_scoped_from_the_log_counted_down_assessed_and_kept,
     |app: TestApp| async move {
         family(&app, &years_ago(14, 0)).await;
@@ -169,7 +169,7 @@ async fn opened(app: &TestApp, officer: &str, form: &str) -> String {
     text(&html)
 }
 
-both_backends!(
+every_backend!(
     a_breach_at_a_location_or_from_an_address_is_scoped_to_what_happened_there,
     |app: TestApp| async move {
         family(&app, &years_ago(14, 0)).await;

@@ -3,10 +3,10 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::both_backends;
+use crate::every_backend;
 use crate::harness::TestApp;
 
-both_backends!(
+every_backend!(
     transaction_resolves_references_atomically,
     |app: TestApp| async move {
         let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
@@ -52,7 +52,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     a_transaction_with_one_bad_entry_writes_nothing,
     |app: TestApp| async move {
         let tx = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
@@ -80,7 +80,7 @@ both_backends!(
     }
 );
 
-both_backends!(batch_entries_stand_alone, |app: TestApp| async move {
+every_backend!(batch_entries_stand_alone, |app: TestApp| async move {
     let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
         {"resource": {"resourceType": "Patient", "id": "b1", "name": [{"family": "Een"}]}, "request": {"method": "PUT", "url": "Patient/b1"}},
         {"resource": {"resourceType": "Patient", "gender": "vrouw"}, "request": {"method": "POST", "url": "Patient"}},
@@ -99,7 +99,7 @@ both_backends!(batch_entries_stand_alone, |app: TestApp| async move {
     assert_eq!(e[4]["response"]["status"], "404 Not Found");
 });
 
-both_backends!(
+every_backend!(
     bundle_type_must_be_batch_or_transaction,
     |app: TestApp| async move {
         let r = app
@@ -113,7 +113,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     conditional_references_are_resolved_by_search,
     |app: TestApp| async move {
         app.put("/fhir/Patient/cr1", &json!({"resourceType": "Patient", "id": "cr1", "identifier": [{"system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": "999990019"}]})).await;
@@ -167,7 +167,7 @@ both_backends!(
     }
 );
 
-both_backends!(transaction_patch_entries, |app: TestApp| async move {
+every_backend!(transaction_patch_entries, |app: TestApp| async move {
     app.put(
         "/fhir/Patient/pt1",
         &json!({"resourceType": "Patient", "id": "pt1", "name": [{"family": "Oud"}]}),
@@ -213,7 +213,7 @@ both_backends!(transaction_patch_entries, |app: TestApp| async move {
     );
 });
 
-both_backends!(
+every_backend!(
     a_large_transaction_of_creates_updates_moves_and_deletes_lands_whole,
     |app: TestApp| async move {
         // Writes are sent to the database in batches (kring_store::pending): a Bundle larger

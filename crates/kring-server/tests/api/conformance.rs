@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::both_backends;
+use crate::every_backend;
 use crate::harness::TestApp;
 
 fn examples() -> Vec<(String, Value)> {
@@ -27,7 +27,7 @@ fn without_meta(mut v: Value) -> Value {
     v
 }
 
-both_backends!(official_examples_round_trip, |app: TestApp| async move {
+every_backend!(official_examples_round_trip, |app: TestApp| async move {
     let examples = examples();
     assert!(examples.len() > 5000, "{}", examples.len());
     let mut failures = Vec::new();

@@ -3,7 +3,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::both_backends;
+use crate::every_backend;
 use crate::harness::TestApp;
 
 fn patient(family: &str) -> serde_json::Value {
@@ -11,7 +11,7 @@ fn patient(family: &str) -> serde_json::Value {
            "identifier": [{"system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": "999990019"}]})
 }
 
-both_backends!(
+every_backend!(
     create_read_update_delete_keeps_history,
     |app: TestApp| async move {
         let created = app.post("/fhir/Patient", &patient("de Vries")).await;
@@ -111,7 +111,7 @@ both_backends!(
     }
 );
 
-both_backends!(update_as_create_and_prefer, |app: TestApp| async move {
+every_backend!(update_as_create_and_prefer, |app: TestApp| async move {
     let mut p = patient("Bakker");
     p["id"] = json!("bakker-1");
     let r = app
@@ -148,7 +148,7 @@ both_backends!(update_as_create_and_prefer, |app: TestApp| async move {
     assert_eq!(r.header("etag"), "W/\"1\"");
 });
 
-both_backends!(if_match_and_concurrent_updates, |app: TestApp| async move {
+every_backend!(if_match_and_concurrent_updates, |app: TestApp| async move {
     let created = app.post("/fhir/Patient", &patient("Visser")).await;
     let id = created.body["id"].as_str().unwrap().to_string();
     let mut body = created.body.clone();
@@ -198,7 +198,7 @@ both_backends!(if_match_and_concurrent_updates, |app: TestApp| async move {
     assert_eq!(app.get(&uri).await.body["meta"]["versionId"], "2");
 });
 
-both_backends!(
+every_backend!(
     conditional_create_update_delete,
     |app: TestApp| async move {
         let body = patient("Smit");
@@ -280,7 +280,7 @@ both_backends!(
     }
 );
 
-both_backends!(json_patch, |app: TestApp| async move {
+every_backend!(json_patch, |app: TestApp| async move {
     let created = app.post("/fhir/Patient", &patient("Mulder")).await;
     let id = created.body["id"].as_str().unwrap();
     let patch = json!([{"op": "replace", "path": "/name/0/family", "value": "Meijer"}, {"op": "add", "path": "/gender", "value": "female"}]);
@@ -322,7 +322,7 @@ both_backends!(json_patch, |app: TestApp| async move {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 });
 
-both_backends!(
+every_backend!(
     every_access_is_logged_without_personal_data,
     |app: TestApp| async move {
         let created = app.post("/fhir/Patient", &patient("de Groot")).await;
@@ -374,7 +374,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     more_concurrent_writers_than_connections,
     |app: TestApp| async move {
         // More writers than the PostgreSQL pool has connections: each must use only its own

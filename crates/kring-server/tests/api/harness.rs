@@ -16,6 +16,9 @@ use tower::ServiceExt;
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// A Citus coordinator with two workers (`scripts/citus.sh`): Kring's PostgreSQL backend,
+    /// its tables distributed.
+    Citus,
 }
 
 pub struct TestApp {
@@ -36,22 +39,24 @@ pub struct TestApp {
     pub log: Arc<kring_audit::MerkleLog>,
     /// The PostgreSQL schema of this test, dropped when the test ends.
     pub pg_schema: Option<String>,
+    /// Which backend the test runs on.
+    pub backend: Backend,
+    /// The server holding `pg_schema`.
+    pg_server: String,
     _dir: tempfile::TempDir,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(schema) = self.pg_schema.take() {
+            let server = self.pg_server.clone();
             // Drop runs outside async; a small runtime of its own does the cleanup.
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .expect("runtime");
-                rt.block_on(kring_store_postgres::PgStore::drop_schema(
-                    &pg_url(),
-                    &schema,
-                ))
+                rt.block_on(kring_store_postgres::PgStore::drop_schema(&server, &schema))
             })
             .join();
         }
@@ -96,6 +101,12 @@ pub fn pg_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// The Citus coordinator the tests use (a schema of their own per test): `scripts/citus.sh`.
+pub fn citus_url() -> String {
+    std::env::var("KRING_TEST_CITUS")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:9700/postgres".into())
+}
+
 /// A fresh store; for PostgreSQL also the name of its schema.
 pub async fn store_for(
     backend: Backend,
@@ -120,6 +131,13 @@ pub async fn store_for(
                 .expect("PostgreSQL is running");
             (Arc::new(store), Some(schema))
         }
+        Backend::Citus => {
+            let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let store = kring_store_postgres::PgStore::connect_in_schema(&citus_url(), &schema)
+                .await
+                .expect("the Citus cluster is running (scripts/citus.sh start)");
+            (Arc::new(store), Some(schema))
+        }
     }
 }
 
@@ -137,7 +155,11 @@ impl TestApp {
             .try_init();
         let dir = tempfile::tempdir().expect("tempdir");
         let (database, pg_schema) = store_for(backend, dir.path()).await;
-        Self::assemble(dir, database, pg_schema, open).await
+        let server = match backend {
+            Backend::Citus => citus_url(),
+            _ => pg_url(),
+        };
+        Self::assemble(dir, database, pg_schema, open, backend, server).await
     }
 
     /// An app on PostgreSQL reached at `url` (through a proxy the test can cut), in a schema
@@ -149,7 +171,15 @@ impl TestApp {
         let store = kring_store_postgres::PgStore::connect_in_schema(url, &schema)
             .await
             .expect("PostgreSQL is running");
-        Self::assemble(dir, Arc::new(store), Some(schema), true).await
+        Self::assemble(
+            dir,
+            Arc::new(store),
+            Some(schema),
+            true,
+            Backend::Postgres,
+            pg_url(),
+        )
+        .await
     }
 
     async fn assemble(
@@ -157,6 +187,8 @@ impl TestApp {
         database: Arc<dyn kring_store::Database>,
         pg_schema: Option<String>,
         open: bool,
+        backend: Backend,
+        pg_server: String,
     ) -> TestApp {
         database.migrate().await.expect("migrate");
         let accounts: Arc<dyn kring_store::AccountStore> = database.clone();
@@ -205,6 +237,8 @@ impl TestApp {
             log_path,
             log,
             pg_schema,
+            backend,
+            pg_server,
             _dir: dir,
         }
     }
@@ -450,9 +484,10 @@ async fn into_resp(res: axum::response::Response) -> Resp {
     }
 }
 
-/// Defines `mod $name { sqlite, postgres }`, each running `$body(app)` on its own database.
+/// Defines `mod $name { sqlite, postgres, citus }`, each running `$body(app)` on its own
+/// database: a SQLite file, a PostgreSQL schema, a schema on the Citus cluster.
 #[macro_export]
-macro_rules! both_backends {
+macro_rules! every_backend {
     ($name:ident, $body:expr) => {
         mod $name {
             #[allow(unused_imports)]
@@ -465,6 +500,11 @@ macro_rules! both_backends {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let app = $crate::harness::TestApp::new($crate::harness::Backend::Postgres).await;
+                ($body)(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn citus() {
+                let app = $crate::harness::TestApp::new($crate::harness::Backend::Citus).await;
                 ($body)(app).await;
             }
         }

@@ -1,7 +1,7 @@
-//! The FHIR API, tested through the real router against both storage backends.
+//! The FHIR API, tested through the real router against every storage backend.
 //!
-//! Every test runs twice — on a fresh SQLite file and on a fresh PostgreSQL schema — through
-//! [`both_backends!`]. Folders mirror the API: `crud`, `search`, `bundles`, `robustness` …
+//! Every test runs three times — on a fresh SQLite file, a fresh PostgreSQL schema and a fresh
+//! schema on a Citus cluster (`scripts/citus.sh`) — through [`every_backend!`]. Folders mirror the API: `crud`, `search`, `bundles`, `robustness` …
 
 mod harness;
 

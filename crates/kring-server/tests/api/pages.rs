@@ -8,7 +8,7 @@ use kring_server::auth::{now_ms, sessions};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::both_backends;
+use crate::every_backend;
 use crate::harness::TestApp;
 
 const CAT: &str = "https://kring.example/fhir/CodeSystem/data-category";
@@ -107,7 +107,7 @@ fn csrf_of(html: &str) -> String {
         .to_string()
 }
 
-both_backends!(
+every_backend!(
     circle_management_refuses_bad_dates_and_duplicates_and_stores_nothing,
     |app: TestApp| async move {
         let cookie = world(&app).await;
@@ -209,7 +209,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     emergency_access_by_name_and_birth_date_is_exact_and_answers_in_dutch,
     |app: TestApp| async move {
         world(&app).await;

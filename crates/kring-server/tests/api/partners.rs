@@ -5,7 +5,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::both_backends;
+use crate::every_backend;
 use crate::harness::TestApp;
 
 /// The Synthea transaction Bundles of the shared test data, in name order.
@@ -57,7 +57,7 @@ async fn post_synthea(app: &TestApp, token: &str, name: &str, bundle: &Value) ->
 
 // Every Synthea bundle — a new client with years of data, by `urn:uuid:` — goes in through
 // the API as one partner's transaction, and the partner then reads the client's data back.
-both_backends!(
+every_backend!(
     every_synthea_bundle_goes_in_through_the_api,
     |app: TestApp| async move {
         let token = app
@@ -100,7 +100,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     a_client_registered_in_a_transaction_is_decided_on_its_new_circle,
     |app: TestApp| async move {
         let token = app.partner_token("org-a", "system/*.cruds").await;
@@ -177,7 +177,7 @@ async fn registered(app: &TestApp, token: &str, family: &str) -> (String, String
     (client, r.body["id"].as_str().unwrap().to_string())
 }
 
-both_backends!(
+every_backend!(
     a_partner_deletes_what_its_organisation_owns_and_nothing_else,
     |app: TestApp| async move {
         let a = app.partner_token("org-a", "system/*.cruds").await;
@@ -253,7 +253,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     a_refusal_names_the_entry_and_the_rule_to_a_caller_who_sees_the_client,
     |app: TestApp| async move {
         let a = app.partner_token("org-a", "system/*.cruds").await;
@@ -335,7 +335,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     a_partner_registers_clients_for_its_own_organisation_only,
     |app: TestApp| async move {
         let a = app.partner_token("org-a", "system/*.cruds").await;

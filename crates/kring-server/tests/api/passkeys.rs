@@ -9,7 +9,7 @@ use kring_server::auth::sessions;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::both_backends;
+use crate::every_backend;
 use crate::harness::TestApp;
 
 /// Sends a request as a browser at `host` would, with the session cookie and CSRF header.
@@ -92,7 +92,7 @@ async fn half_signed_in(app: &TestApp) -> (String, String) {
     (cookie, session.csrf)
 }
 
-both_backends!(
+every_backend!(
     a_passkey_ceremony_needs_the_session_its_csrf_token_and_the_right_address,
     |app: TestApp| async move {
         // Nobody signed in: no session, so no token either.
@@ -165,7 +165,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     a_forged_passkey_answer_counts_as_a_failed_attempt,
     |app: TestApp| async move {
         let (cookie, csrf) = half_signed_in(&app).await;

@@ -5,7 +5,7 @@
 use kring_store::search::SearchPlan;
 use kring_store::{Current, NewVersion, Prior, StoreError};
 
-use crate::both_backends;
+use crate::every_backend;
 use crate::harness::TestApp;
 
 fn version(id: &str, v: i64, prior: Prior) -> NewVersion {
@@ -23,7 +23,7 @@ fn version(id: &str, v: i64, prior: Prior) -> NewVersion {
     }
 }
 
-both_backends!(
+every_backend!(
     a_transaction_sees_its_pending_writes_and_commits_them_all,
     |app: TestApp| async move {
         let store = app.store.clone();

@@ -9,7 +9,7 @@ use kring_server::auth::{now_ms, sessions};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::both_backends;
+use crate::every_backend;
 use crate::harness::TestApp;
 
 const CAT: &str = "https://kring.example/fhir/CodeSystem/data-category";
@@ -119,7 +119,7 @@ pub(crate) fn years_ago(years: i32, plus_days: i64) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-both_backends!(
+every_backend!(
     a_parent_reads_the_childs_portal_until_the_16th_birthday,
     |app: TestApp| async move {
         // The day before the 16th birthday the parent still reads the child's record, and every
@@ -189,7 +189,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     the_downloaded_record_imports_into_an_empty_kring_byte_for_byte,
     |app: TestApp| async move {
         let (_, child) = family(&app, &years_ago(17, 0)).await;
@@ -239,11 +239,7 @@ both_backends!(
         assert_eq!(bundle["type"], "collection");
         assert_eq!(bundle["entry"].as_array().unwrap().len(), lines.len());
         // Into an empty Kring of the same kind: the same bytes come back.
-        let backend = if app.pg_schema.is_some() {
-            crate::harness::Backend::Postgres
-        } else {
-            crate::harness::Backend::Sqlite
-        };
+        let backend = app.backend;
         let empty = TestApp::new(backend).await;
         let results = empty
             .record
@@ -281,7 +277,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     a_refused_proposal_is_kept_and_never_in_force,
     |app: TestApp| async move {
         // A child of 13 proposes; the parent refuses; the refusal is kept as `rejected`.
@@ -485,7 +481,7 @@ pub(crate) fn csrf(html: &str) -> String {
         .to_string()
 }
 
-both_backends!(
+every_backend!(
     a_client_writes_goals_comments_agreement_and_requests_and_nothing_else,
     |app: TestApp| async move {
         let (_, child) = family(&app, &years_ago(17, 0)).await;
@@ -615,7 +611,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     who_looked_marks_an_outsiders_emergency_access_with_its_reason,
     |app: TestApp| async move {
         let birth = years_ago(17, 0);
@@ -669,7 +665,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     a_parent_of_several_children_chooses_whose_record_the_portal_shows,
     |app: TestApp| async move {
         let (parent, _) = family(&app, &years_ago(9, 0)).await;
@@ -756,7 +752,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     the_client_and_the_circle_write_messages_only_their_parties_read,
     |app: TestApp| async move {
         let (parent, child) = family(&app, &years_ago(13, -40)).await;
@@ -824,7 +820,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     a_supporter_sees_the_plan_and_the_messages_to_them_only,
     |app: TestApp| async move {
         let (_parent, child) = family(&app, &years_ago(17, -40)).await;

@@ -3,7 +3,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::both_backends;
+use crate::every_backend;
 use crate::harness::{Backend, TestApp};
 
 fn is_outcome(r: &crate::harness::Resp) -> bool {
@@ -12,7 +12,7 @@ fn is_outcome(r: &crate::harness::Resp) -> bool {
             .starts_with("application/fhir+json")
 }
 
-both_backends!(malformed_and_mistyped_bodies, |app: TestApp| async move {
+every_backend!(malformed_and_mistyped_bodies, |app: TestApp| async move {
     let json_ct = [("content-type", "application/fhir+json")];
     let r = app
         .call(
@@ -74,7 +74,7 @@ both_backends!(malformed_and_mistyped_bodies, |app: TestApp| async move {
     assert!(r.diagnostics().contains("Patient.id"));
 });
 
-both_backends!(
+every_backend!(
     oversized_and_deeply_nested_bodies,
     |app: TestApp| async move {
         let big = format!(
@@ -114,7 +114,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     unknown_types_invalid_ids_and_routes,
     |app: TestApp| async move {
         let r = app.get("/fhir/Dragon/1").await;
@@ -159,7 +159,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     validation_names_the_path_and_hides_the_bsn,
     |app: TestApp| async move {
         let r = app.post("/fhir/Patient", &json!({"resourceType": "Patient", "birthDate": "31-12-2010",
@@ -181,7 +181,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     metadata_states_what_is_supported,
     |app: TestApp| async move {
         let r = app.get("/fhir/metadata").await;

@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::both_backends;
+use crate::every_backend;
 use crate::harness::TestApp;
 
 async fn seed(app: &TestApp) {
@@ -50,7 +50,7 @@ async fn ids(app: &TestApp, q: &str) -> Vec<String> {
     ids
 }
 
-both_backends!(strings_tokens_dates, |app: TestApp| async move {
+every_backend!(strings_tokens_dates, |app: TestApp| async move {
     seed(&app).await;
     assert_eq!(
         ids(&app, "/fhir/Patient?family=muller").await,
@@ -165,7 +165,7 @@ both_backends!(strings_tokens_dates, |app: TestApp| async move {
     );
 });
 
-both_backends!(
+every_backend!(
     numbers_quantities_references_uris_missing,
     |app: TestApp| async move {
         seed(&app).await;
@@ -248,7 +248,7 @@ both_backends!(
     }
 );
 
-both_backends!(chains_has_includes, |app: TestApp| async move {
+every_backend!(chains_has_includes, |app: TestApp| async move {
     seed(&app).await;
     assert_eq!(
         ids(
@@ -334,7 +334,7 @@ both_backends!(chains_has_includes, |app: TestApp| async move {
         .any(|e| e["resource"]["id"] == "gp"));
 });
 
-both_backends!(paging_sorting_summary_elements, |app: TestApp| async move {
+every_backend!(paging_sorting_summary_elements, |app: TestApp| async move {
     seed(&app).await;
     let page1 = app.get("/fhir/Patient?_sort=birthdate&_count=2").await;
     assert_eq!(TestApp::ids(&page1.body), ["p3", "p2"]);
@@ -408,7 +408,7 @@ both_backends!(paging_sorting_summary_elements, |app: TestApp| async move {
         .contains("\n  \"resourceType\""));
 });
 
-both_backends!(
+every_backend!(
     unknown_parameters_lenient_or_strict,
     |app: TestApp| async move {
         seed(&app).await;
@@ -456,7 +456,7 @@ both_backends!(
     }
 );
 
-both_backends!(everything_of_a_client, |app: TestApp| async move {
+every_backend!(everything_of_a_client, |app: TestApp| async move {
     seed(&app).await;
     let all = app.get("/fhir/Patient/p1/$everything").await;
     assert_eq!(all.status, StatusCode::OK, "{}", all.diagnostics());
@@ -513,7 +513,7 @@ async fn pages(app: &TestApp, first: &str) -> Vec<Vec<String>> {
 // A search for one value is read from that value's index rows in id order (see
 // `kring_store::sql`); it must answer exactly what the general query answers: each resource
 // once though it carries the value twice, no deleted resource, the same pages.
-both_backends!(
+every_backend!(
     one_value_searches_page_by_id_and_answer_each_resource_once,
     |app: TestApp| async move {
         let coding = |system: &str, code: &str| json!({"system": system, "code": code});
@@ -588,7 +588,7 @@ both_backends!(
 
 // Observation's combo-* parameters are not indexed: they are searched in the rows of the
 // parameters they unite (code and component-code …). Every way to search them still works.
-both_backends!(
+every_backend!(
     a_union_parameter_searches_its_members_rows,
     |app: TestApp| async move {
         let quantity = |v: f64, code: &str| json!({"value": v, "system": "http://unitsofmeasure.org", "code": code});

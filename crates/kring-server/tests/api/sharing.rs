@@ -9,7 +9,7 @@ use kring_server::auth::accounts::{self, Kind};
 use kring_server::auth::{now_ms, sessions};
 use serde_json::{json, Value};
 
-use crate::both_backends;
+use crate::every_backend;
 use crate::harness::TestApp;
 use crate::portal::{
     csrf, director_and_plan, family, get, post_form, professional, text, years_ago,
@@ -84,7 +84,7 @@ async fn grants(app: &TestApp, cookie: &str) -> Vec<Value> {
         .collect()
 }
 
-both_backends!(
+every_backend!(
     a_sharing_decision_becomes_a_grant_the_recipient_uses_and_the_director_withdraws,
     |app: TestApp| async move {
         let (parent, child) = family(&app, &years_ago(13, -40)).await;
@@ -369,7 +369,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     a_grant_withheld_from_the_client_and_a_grant_without_an_answer,
     |app: TestApp| async move {
         let (parent, child) = family(&app, &years_ago(13, -40)).await;
@@ -490,7 +490,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     a_meldcode_case_walks_its_steps_and_stays_hidden_from_the_parents,
     |app: TestApp| async move {
         let (parent, child) = family(&app, &years_ago(9, -40)).await;
@@ -614,7 +614,7 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-both_backends!(
+every_backend!(
     a_share_of_one_report_opens_that_report_only,
     |app: TestApp| async move {
         family(&app, &years_ago(13, -40)).await;
@@ -685,7 +685,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     a_report_to_veilig_thuis_goes_to_veilig_thuis_only,
     |app: TestApp| async move {
         family(&app, &years_ago(7, -40)).await;

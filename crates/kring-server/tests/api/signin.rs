@@ -7,7 +7,7 @@ use kring_server::auth::accounts::{self, Kind};
 use kring_server::auth::{now_ms, sessions};
 use tower::ServiceExt;
 
-use crate::both_backends;
+use crate::every_backend;
 use crate::harness::TestApp;
 
 struct Reply {
@@ -101,7 +101,7 @@ async fn professional(app: &TestApp) -> accounts::Account {
         .unwrap()
 }
 
-both_backends!(
+every_backend!(
     two_factors_lead_to_a_session_that_works_for_pages_and_api,
     |app: TestApp| async move {
         let a = professional(&app).await;
@@ -238,7 +238,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     five_wrong_passwords_lock_the_account,
     |app: TestApp| async move {
         professional(&app).await;
@@ -269,7 +269,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     sessions_end_after_idle_and_absolute_timeouts,
     |app: TestApp| async move {
         professional(&app).await;
@@ -316,7 +316,7 @@ both_backends!(
     }
 );
 
-both_backends!(recovery_codes_work_once, |app: TestApp| async move {
+every_backend!(recovery_codes_work_once, |app: TestApp| async move {
     let mut a = professional(&app).await;
     let codes = accounts::new_recovery_codes(&mut a);
     accounts::save(&*app.accounts, &a).await.unwrap();
@@ -335,7 +335,7 @@ both_backends!(recovery_codes_work_once, |app: TestApp| async move {
     );
 });
 
-both_backends!(
+every_backend!(
     many_failures_from_one_address_are_throttled,
     |app: TestApp| async move {
         // Different usernames each time, so no single account locks: the address is throttled.
@@ -357,7 +357,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     a_sign_in_from_elsewhere_is_refused_login_csrf,
     |app: TestApp| async move {
         professional(&app).await;
@@ -398,7 +398,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     clients_and_parents_give_a_second_factor_too,
     |app: TestApp| async move {
         for (name, kind) in [
@@ -448,7 +448,7 @@ both_backends!(
 );
 
 // Every POST of the pages, without its token, is refused before it does anything.
-both_backends!(
+every_backend!(
     every_page_post_checks_its_token,
     |app: TestApp| async move {
         let a = professional(&app).await;

@@ -13,7 +13,7 @@ use kring_server::pages::dates;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::both_backends;
+use crate::every_backend;
 use crate::harness::TestApp;
 
 const CAT: &str = "https://kring.example/fhir/CodeSystem/data-category";
@@ -196,7 +196,7 @@ async fn all(app: &TestApp, query: &str) -> Vec<Value> {
         .collect()
 }
 
-both_backends!(
+every_backend!(
     reports_are_written_in_ones_own_name_and_corrected_only_by_their_author,
     |app: TestApp| async move {
         let (gerda, kees) = world(&app).await;
@@ -281,7 +281,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     members_change_their_own_agreements_and_the_director_keeps_the_plan,
     |app: TestApp| async move {
         let (gerda, kees) = world(&app).await;
@@ -420,7 +420,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     the_crisis_plan_is_written_with_the_client_printed_and_read_in_an_emergency,
     |app: TestApp| async move {
         let (gerda, kees) = world(&app).await;
@@ -602,7 +602,7 @@ fn due_today(hh: u32) -> i64 {
     kring_record::medication::due_ms(dates::today(), NaiveTime::from_hms_opt(hh, 0, 0).unwrap())
 }
 
-both_backends!(
+every_backend!(
     a_round_signs_off_high_risk_medication_only_after_a_second_professionals_check,
     |app: TestApp| async move {
         let (gerda, kees) = world(&app).await;
@@ -869,7 +869,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     a_partners_sign_off_through_the_api_obeys_the_double_check,
     |app: TestApp| async move {
         let token = app.partner_token("linde", "system/*.cruds").await;
@@ -955,7 +955,7 @@ both_backends!(
     }
 );
 
-both_backends!(
+every_backend!(
     the_downtime_kit_is_written_logged_and_read_with_kring_stopped,
     |app: TestApp| async move {
         let (gerda, _kees) = world(&app).await;

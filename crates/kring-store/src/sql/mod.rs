@@ -89,7 +89,10 @@ impl Sql {
                 rewrite(JSON_LIST_END, ")", true);
                 text
             }
-            Backend::Postgres => {
+            Backend::Postgres | Backend::Citus => {
+                if backend == Backend::Citus {
+                    rewrite(SAME_CLIENT, "r.client_key = d.client_key AND", false);
+                }
                 rewrite(DISTINCT_RESOURCE, "DISTINCT ON (d.res_id)", false);
                 rewrite(JSON_LIST, "SELECT jsonb_array_elements_text(CAST(", true);
                 rewrite(JSON_LIST_END, " AS jsonb))", true);
@@ -112,6 +115,13 @@ pub(crate) const JSON_LIST_END: &str = "/*end-json-list*/";
 /// ([`DISTINCT_RESOURCE`], after `SELECT`). Both leave the other mark as a comment.
 pub(crate) const GROUP_RESOURCE: &str = "/*group-resource*/";
 pub(crate) const DISTINCT_RESOURCE: &str = "/*distinct-resource*/";
+
+/// Mark where a query joins index rows `d` to their resources `r` by type and id: on Citus it
+/// also names the client (`r.client_key = d.client_key`), the column both are distributed by,
+/// so that the join runs shard by shard; SQLite and PostgreSQL leave it out, as the index that
+/// answers such a query (`search_index_s1`, `search_index_s2`) carries no client key and would
+/// no longer cover it.
+pub(crate) const SAME_CLIENT: &str = "/*same-client*/";
 
 /// Starts an INSERT whose failure is undone with its whole transaction (a savepoint, or the
 /// group's rollback), never by the statement alone: SQLite gets `INSERT OR FAIL`, which spares

@@ -46,6 +46,37 @@ pub fn read_many(keys: &[crate::ResourceKey]) -> Sql {
     sql
 }
 
+/// The clients of several resources (first column), where keys live apart from the record.
+pub fn clients_of(keys: &[crate::ResourceKey]) -> Sql {
+    let mut sql = Sql::new("SELECT DISTINCT k.client_key, '' FROM resource_keys k WHERE ");
+    any_key(&mut sql, "k.res_type", "k.id", keys);
+    sql
+}
+
+/// Current versions of several resources of the given clients (see [`clients_of`]).
+pub fn read_many_of_clients(keys: &[crate::ResourceKey], clients: &[String]) -> Sql {
+    let mut sql = select_resources();
+    sql.push("r.deleted = 0 AND ");
+    is_in(&mut sql, "r.client_key", clients);
+    sql.push(" AND ");
+    any_key(&mut sql, "r.res_type", "r.id", keys);
+    sql
+}
+
+/// The current versions (id, version, deleted, client) of resources of one type among the
+/// given clients' (see [`clients_of`]).
+pub fn current_versions_of_clients(rtype: &str, ids: &[&str], clients: &[String]) -> Sql {
+    let mut sql = Sql::new(
+        "SELECT r.id, r.version, r.deleted, r.client_key FROM resources r WHERE r.res_type = ",
+    );
+    sql.text_arg(rtype).push(" AND ");
+    is_in(&mut sql, "r.client_key", clients);
+    sql.push(" AND ");
+    let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    is_in(&mut sql, "r.id", &ids);
+    sql
+}
+
 /// Reference targets held by resources (for `_include`).
 pub fn references_from(from: &[crate::ResourceKey], params: &[String]) -> Sql {
     let mut sql = Sql::new("SELECT DISTINCT i.s1, i.s2 FROM search_index i WHERE i.s1 IS NOT NULL AND i.s2 IS NOT NULL AND ");

@@ -49,7 +49,7 @@ fn search_page_by_value(plan: &SearchPlan) -> Option<Sql> {
     let (param, equal) = index_equality(cond)?;
     let mut sql = Sql::new(
         "SELECT /*distinct-resource*/ r.res_type, r.id, r.version, r.last_updated, r.deleted, r.client_key, r.body \
-         FROM search_index d JOIN resources r ON r.res_type = d.res_type AND r.id = d.res_id \
+         FROM search_index d JOIN resources r ON /*same-client*/ r.res_type = d.res_type AND r.id = d.res_id \
          WHERE d.res_type = ",
     );
     sql.text_arg(&plan.rtype)
@@ -592,19 +592,24 @@ fn cond_sql(sql: &mut Sql, cond: &Cond, at: At, scope: Option<&ClientScope>) {
             target_type,
             inner,
         } => {
+            // The targets first, then the references to them: a target may belong to another
+            // client than the resource that refers to it, so the two are not joined row by row
+            // (Citus keeps them in different shards; an IN of the targets' ids it can send).
             let t = format!("{alias}c");
             sql.push(alias)
-                .push(".id IN (SELECT i.res_id FROM search_index i JOIN resources ")
-                .push(&t);
-            sql.push(" ON ")
-                .push(&t)
-                .push(".res_type = i.s1 AND ")
-                .push(&t)
-                .push(".id = i.s2 WHERE i.res_type = ")
+                .push(".id IN (SELECT i.res_id FROM search_index i WHERE i.res_type = ")
                 .text_arg(at.rtype);
             sql.push(" AND i.param = ")
                 .text_arg(param)
                 .push(" AND i.s1 = ")
+                .text_arg(target_type);
+            sql.push(" AND i.s2 IN (SELECT ")
+                .push(&t)
+                .push(".id FROM resources ")
+                .push(&t)
+                .push(" WHERE ")
+                .push(&t)
+                .push(".res_type = ")
                 .text_arg(target_type);
             sql.push(" AND ").push(&t).push(".deleted = 0");
             if let Some(scope) = scope {
@@ -627,7 +632,7 @@ fn cond_sql(sql: &mut Sql, cond: &Cond, at: At, scope: Option<&ClientScope>) {
                 },
                 scope,
             );
-            sql.push(")");
+            sql.push("))");
         }
         Cond::Has {
             rtype,
@@ -639,6 +644,8 @@ fn cond_sql(sql: &mut Sql, cond: &Cond, at: At, scope: Option<&ClientScope>) {
                 .push(".id IN (SELECT i.s2 FROM search_index i JOIN resources ")
                 .push(&h);
             sql.push(" ON ")
+                .push(&h)
+                .push(".client_key = i.client_key AND ")
                 .push(&h)
                 .push(".res_type = i.res_type AND ")
                 .push(&h)
@@ -737,7 +744,9 @@ fn sort_expr(sql: &mut Sql, key: &SortKey, alias: &str) {
                 .push(agg)
                 .push("(")
                 .push(col)
-                .push(") FROM search_index i WHERE i.res_type = ")
+                .push(") FROM search_index i WHERE i.client_key = ")
+                .push(alias)
+                .push(".client_key AND i.res_type = ")
                 .push(alias);
             sql.push(".res_type AND i.res_id = ")
                 .push(alias)

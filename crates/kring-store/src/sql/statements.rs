@@ -22,6 +22,21 @@ pub const CURRENT_VERSION: &str = "SELECT r.version, r.deleted, r.client_key FRO
      JOIN resources r ON r.client_key = k.client_key AND r.res_type = k.res_type AND r.id = k.id \
      WHERE k.res_type = ? AND k.id = ?";
 
+/// Where the keys live apart from the record (Citus: `resource_keys` distributed by id, the
+/// record by client), a read by key first asks the key's client, then reads the client's rows
+/// with these: each names its client, so it goes to one shard.
+pub const READ_CURRENT_OF_CLIENT: &str =
+    "SELECT r.res_type, r.id, r.version, r.last_updated, r.deleted, r.client_key, r.body \
+     FROM resources r WHERE r.client_key = ? AND r.res_type = ? AND r.id = ?";
+pub const READ_VERSION_OF_CLIENT: &str = "SELECT v.res_type, v.id, v.version, v.last_updated, v.deleted, v.client_key, v.body \
+     FROM resource_versions v WHERE v.client_key = ? AND v.res_type = ? AND v.id = ? AND v.version = ?";
+pub const CURRENT_VERSION_OF_CLIENT: &str =
+    "SELECT r.version, r.deleted, r.client_key FROM resources r \
+     WHERE r.client_key = ? AND r.res_type = ? AND r.id = ?";
+/// The client of a resource (the first step of a read by key where keys live apart).
+pub const CLIENT_OF: &str =
+    "SELECT k.client_key, k.id FROM resource_keys k WHERE k.res_type = ? AND k.id = ?";
+
 /// The current versions of several resources of one type: the type, then the ids (the
 /// caller writes the `?` list and the closing parenthesis).
 pub const CURRENT_VERSIONS_OF: &str =
@@ -33,8 +48,15 @@ pub const UPDATE_KEY: &str =
     "UPDATE resource_keys SET client_key = ? WHERE res_type = ? AND id = ?";
 pub const DELETE_CURRENT: &str =
     "DELETE FROM resources WHERE client_key = ? AND res_type = ? AND id = ?";
-pub const MOVE_VERSIONS: &str =
-    "UPDATE resource_versions SET client_key = ? WHERE client_key = ? AND res_type = ? AND id = ?";
+/// A resource that moves to another client takes its history along: copied under the new
+/// client key, then removed under the old one (not an UPDATE of the key, which Citus cannot
+/// do to the column it distributes by).
+pub const COPY_VERSIONS: &str =
+    "INSERT INTO resource_versions (client_key, res_type, id, version, last_updated, deleted, body) \
+     SELECT ?, res_type, id, version, last_updated, deleted, body FROM resource_versions \
+     WHERE client_key = ? AND res_type = ? AND id = ?";
+pub const DROP_VERSIONS: &str =
+    "DELETE FROM resource_versions WHERE client_key = ? AND res_type = ? AND id = ?";
 pub const DELETE_INDEX: &str =
     "DELETE FROM search_index WHERE client_key = ? AND res_type = ? AND res_id = ?";
 pub const TYPES_IN_USE: &str =
