@@ -59,6 +59,10 @@ pub struct GlobalArgs {
 pub struct Config {
     pub addr: String,
     pub database: String,
+    /// Whether the database was named (flag, `KRING_DATABASE` or the file) rather than left
+    /// at its default: the demo then loads into it instead of a file in its --data folder.
+    #[serde(skip)]
+    pub database_given: bool,
     pub access_log: Option<PathBuf>,
     /// The Ed25519 key that signs the log's checkpoints; generated at install, kept outside
     /// the database (put it on another volume in production).
@@ -116,6 +120,7 @@ impl Default for Config {
         Config {
             addr: "127.0.0.1:8080".into(),
             database: "sqlite:kring.db".into(),
+            database_given: false,
             access_log: None,
             audit_key: None,
             audit_witness: None,
@@ -173,7 +178,15 @@ impl Config {
                 database: args.database.clone(),
                 access_log: args.access_log.clone(),
             }));
-        fig.extract().map_err(Box::new)
+        let mut cfg: Config = fig.extract().map_err(Box::new)?;
+        cfg.database_given = args.database.is_some()
+            || std::env::var_os("KRING_DATABASE").is_some()
+            || args.config.as_ref().is_some_and(|file| {
+                Figment::from(Toml::file(file))
+                    .find_value("database")
+                    .is_ok()
+            });
+        Ok(cfg)
     }
 
     /// The high-risk medication list in force.

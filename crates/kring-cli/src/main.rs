@@ -72,8 +72,88 @@ enum Command {
     Kit(commands::kit::KitArgs),
 }
 
+impl Command {
+    /// Which of the global flags (`--addr`, `--database`, `--access-log`) this command reads.
+    fn reads(&self) -> [bool; 3] {
+        match self {
+            Command::Serve | Command::Client(_) => [true, true, true],
+            // The demo keeps its access log (and credentials) in --data.
+            Command::Demo(_) => [true, true, false],
+            Command::Import(_)
+            | Command::Export(_)
+            | Command::Audit(_)
+            | Command::Backup(_)
+            | Command::Kit(_) => [false, true, true],
+            Command::Migrate | Command::Drill(_) => [false, true, false],
+            Command::Watch(args) if args.audit.is_none() => [false, true, true],
+            // Benchmarks make their own databases; a restore goes where its own flags say; a
+            // log of another system is screened from its files.
+            Command::Bench(_) | Command::Restore(_) | Command::Watch(_) => [false, false, false],
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Serve => "serve",
+            Command::Demo(_) => "demo",
+            Command::Import(_) => "import",
+            Command::Export(_) => "export",
+            Command::Migrate => "migrate",
+            Command::Bench(_) => "bench",
+            Command::Client(_) => "client",
+            Command::Audit(_) => "audit",
+            Command::Watch(_) => "watch",
+            Command::Backup(_) => "backup",
+            Command::Restore(_) => "restore",
+            Command::Drill(_) => "drill",
+            Command::Kit(_) => "kit",
+        }
+    }
+}
+
+/// A global flag given on the command line to a command that does not read it is refused
+/// with a sentence saying so, rather than silently ignored (`kring demo --database …` once
+/// built the demo on SQLite anyway). Settings from the file or `KRING_*` variables serve many
+/// commands and are not checked.
+fn refuse_unread_flags(cli: &Cli) -> Result<(), String> {
+    let given = [
+        ("--addr", cli.global.addr.is_some()),
+        ("--database", cli.global.database.is_some()),
+        ("--access-log", cli.global.access_log.is_some()),
+    ];
+    let reads = cli.command.reads();
+    let unread: Vec<&str> = given
+        .iter()
+        .zip(reads)
+        .filter(|((_, given), read)| *given && !read)
+        .map(|((flag, _), _)| *flag)
+        .collect();
+    if unread.is_empty() {
+        return Ok(());
+    }
+    let why = match &cli.command {
+        Command::Demo(_) => " (the demo keeps its access log in --data)",
+        Command::Watch(_) => " (with --audit, the files given are screened, not Kring's own log)",
+        Command::Bench(_) => " (benchmarks make their own databases; see kring bench --help)",
+        Command::Restore(_) => {
+            " (a restore goes where its own flags say; see kring restore --help)"
+        }
+        _ => "",
+    };
+    Err(format!(
+        "kring {} does not use {}{why}; leave {} out",
+        cli.command.name(),
+        unread.join(" or "),
+        if unread.len() == 1 { "it" } else { "them" },
+    ))
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = refuse_unread_flags(&cli) {
+        eprintln!("kring: {e}");
+        return std::process::ExitCode::from(2);
+    }
     let cfg = match config::Config::load(&cli.global) {
         Ok(c) => c,
         Err(e) => {

@@ -12,7 +12,10 @@ use crate::config::Config;
 
 #[derive(Args)]
 pub struct DemoArgs {
-    /// The folder for the demo database, access log and credentials (replaced if it exists).
+    /// The folder for the demo's access log, credentials, keys and backups, and its SQLite
+    /// database unless --database names another (replaced if it exists). With --database
+    /// (sqlite:PATH, postgres://… or a Citus coordinator), the network loads into that
+    /// database, which must hold no record yet.
     #[arg(long, default_value = "./kring-demo")]
     pub data: PathBuf,
     /// The seed of the generated network: the same seed gives the same network.
@@ -59,12 +62,24 @@ pub async fn run(cfg: &Config, args: DemoArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", args.data.display()))?;
     let data = args.data.canonicalize()?;
     let mut cfg = cfg.clone();
-    cfg.database = format!("sqlite:{}", data.join("kring.db").display());
+    if !cfg.database_given {
+        cfg.database = format!("sqlite:{}", data.join("kring.db").display());
+    }
     cfg.access_log = Some(data.join("access-log.db"));
     if cfg.audit_witness.is_none() {
         cfg.audit_witness = Some(data.join("witness.ndjson").display().to_string());
     }
     let opened = crate::open::record(&cfg).await?;
+    if cfg.database_given {
+        // A database given is never emptied by the demo: it must hold no record yet.
+        let held: u64 = opened.database.counts().await?.resources.values().sum();
+        if held > 0 {
+            anyhow::bail!(
+                "the database given already holds {held} resources; the demo loads into an empty database (create a new one, or leave --database out for a SQLite file in {})",
+                args.data.display()
+            );
+        }
+    }
     let (record, accounts) = (opened.record.clone(), opened.accounts.clone());
     let mut network = kring_demo::generate(args.seed);
     add_supporter(&mut network);
@@ -385,6 +400,12 @@ async fn demo_continuity(
     data: &std::path::Path,
 ) -> anyhow::Result<()> {
     if cfg.backup_dir.is_some() {
+        return write_config(cfg, data);
+    }
+    if opened.database.backend() == kring_store::Backend::Citus {
+        println!(
+            "Backups: none made — a Citus cluster is backed up node by node (pgBackRest on each), not through Kring's coordinator."
+        );
         return write_config(cfg, data);
     }
     let (secret, public) = kring_continuity::crypt::new_pair();
