@@ -96,6 +96,9 @@ impl Sql {
                 rewrite(DISTINCT_RESOURCE, "DISTINCT ON (d.res_id)", false);
                 rewrite(JSON_LIST, "SELECT jsonb_array_elements_text(CAST(", true);
                 rewrite(JSON_LIST_END, " AS jsonb))", true);
+                if backend == Backend::Citus && text.contains(CLIENT_MARK) {
+                    return Cow::Owned(numbered(&with_client_columns(&text), backend));
+                }
                 Cow::Owned(numbered(&text, backend))
             }
         }
@@ -122,6 +125,32 @@ pub(crate) const DISTINCT_RESOURCE: &str = "/*distinct-resource*/";
 /// answers such a query (`search_index_s1`, `search_index_s2`) carries no client key and would
 /// no longer cover it.
 pub(crate) const SAME_CLIENT: &str = "/*same-client*/";
+
+/// Mark before a column `alias.id` compared by `IN` with the ids of index rows
+/// (`/*client-of:r*/ r.id) IN (SELECT /*client-of:i*/ i.res_id …`): on Citus each becomes
+/// `alias.client_key, `, so that the pair (client, id) is compared — a join on the column the
+/// record is distributed by, which Citus sends to each shard whole (one shard when the scope
+/// names one client) instead of collecting the ids first. Elsewhere it stays a comment.
+pub(crate) const CLIENT_MARK: &str = "/*client-of:";
+
+/// Replaces every [`CLIENT_MARK`] mark by the client key column of its alias.
+fn with_client_columns(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut rest = text;
+    while let Some(at) = rest.find(CLIENT_MARK) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + CLIENT_MARK.len()..];
+        let Some(end) = after.find("*/") else {
+            out.push_str(&rest[at..]);
+            return out;
+        };
+        out.push_str(&after[..end]);
+        out.push_str(".client_key,");
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
 
 /// Starts an INSERT whose failure is undone with its whole transaction (a savepoint, or the
 /// group's rollback), never by the statement alone: SQLite gets `INSERT OR FAIL`, which spares
@@ -288,5 +317,38 @@ mod tests {
         let sql = search_page(&plan.scoped(scope));
         assert!(!sql.text.contains("1 = 0"), "{}", sql.text);
         assert!(sql.args.contains(&Arg::Text("p2".into())));
+    }
+
+    #[test]
+    fn on_citus_index_conditions_compare_client_and_id_so_they_run_shard_by_shard() {
+        let mut plan = SearchPlan::new("Observation").scoped(ClientScope {
+            clients: vec!["p1".to_string()].into(),
+            ..ClientScope::default()
+        });
+        plan.filter.all.push(AnyOf {
+            conds: vec![Cond::Token {
+                param: "code".into(),
+                what: crate::search::TokenMatch::Code("8867-4".into()),
+            }],
+            negate: false,
+        });
+        let sql = search_page(&plan);
+        let citus = sql.text_for(Backend::Citus);
+        assert!(
+            citus.contains(
+                "(r.client_key, r.id) IN (SELECT i.client_key, i.res_id FROM search_index i"
+            ),
+            "{citus}"
+        );
+        assert!(!citus.contains(CLIENT_MARK), "{citus}");
+        // Elsewhere the mark is a comment and the id alone is compared.
+        for other in [Backend::Sqlite, Backend::Postgres] {
+            let text = sql.text_for(other);
+            assert!(
+                text.contains("r*/ r.id) IN (SELECT /*client-of:i*/ i.res_id"),
+                "{text}"
+            );
+            assert!(!text.contains("r.client_key, r.id"), "{text}");
+        }
     }
 }

@@ -307,8 +307,14 @@ const HAS_NUMBER: &str = "i.n1 IS NOT NULL AND ";
 
 /// [`index_subquery`] on the rows `rows` (a condition ending in ` AND `, or nothing) selects.
 fn index_subquery_on(sql: &mut Sql, at: &At, param: &str, rows: &str, body: impl FnOnce(&mut Sql)) {
-    sql.push(at.alias)
-        .push(".id IN (SELECT i.res_id FROM search_index i WHERE i.res_type = ")
+    sql.push("(")
+        .push(CLIENT_MARK)
+        .push(at.alias)
+        .push("*/ ")
+        .push(at.alias)
+        .push(".id) IN (SELECT ")
+        .push(CLIENT_MARK)
+        .push("i*/ i.res_id FROM search_index i WHERE i.res_type = ")
         .text_arg(at.rtype)
         .push(" AND i.param = ");
     sql.text_arg(param).push(" AND ").push(rows);
