@@ -182,6 +182,128 @@ async fn the_demo_network_is_created() {
     );
 }
 
+/// `psql` against the tests' PostgreSQL server.
+fn psql(sql: &str) {
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("psql (Debian package postgresql-client)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_flag_a_command_does_not_read_is_refused() {
+    for (args, flag) in [
+        (
+            vec!["--database", "sqlite:elders.db", "bench"],
+            "--database",
+        ),
+        (
+            vec!["--access-log", "elders.db", "demo", "--no-serve"],
+            "--access-log",
+        ),
+        (vec!["--addr", "0.0.0.0:1", "migrate"], "--addr"),
+        (
+            vec![
+                "--database",
+                "sqlite:x.db",
+                "watch",
+                "--audit",
+                "a",
+                "--context",
+                "c",
+                "--out",
+                "o",
+            ],
+            "--database",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = kring()
+            .current_dir(dir.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("does not use {flag}")),
+            "{args:?}: {err}"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{args:?} did nothing"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_loads_into_the_postgresql_database_it_is_given() {
+    let name = format!(
+        "kring_demo_{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    psql(&format!("CREATE DATABASE {name}"));
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let out = kring()
+        .args(["--database", &url, "demo", "--no-serve", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let store = kring_store_postgres::PgStore::connect(&url).await.unwrap();
+    let counts = kring_store::backup::Backup::counts(&store).await;
+    // A second demo into the same database is refused: it is never emptied by the demo.
+    let again = kring()
+        .args(["--database", &url, "demo", "--no-serve", "--data"])
+        .arg(dir.path().join("again"))
+        .output()
+        .unwrap();
+    drop(store);
+    psql(&format!("DROP DATABASE {name} WITH (FORCE)"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("The demo network (seed 1) is ready"),
+        "{said}"
+    );
+    let counts = counts.unwrap();
+    assert!(counts.resources["Patient"] >= 200, "{counts:?}");
+    // The record is in PostgreSQL; the access log and the logins stay in --data.
+    assert!(!data.join("kring.db").exists());
+    assert!(data.join("access-log.db").exists());
+    assert!(data.join("demo-credentials.json").exists());
+    let config = std::fs::read_to_string(data.join("kring.toml")).unwrap();
+    assert!(config.contains(&url), "{config}");
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("already holds"), "{err}");
+}
+
 /// All 94 Synthea bundles import without a rejection; export then import into an empty database
 /// reproduces every resource byte for byte.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

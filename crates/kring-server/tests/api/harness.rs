@@ -182,6 +182,26 @@ impl TestApp {
         .await
     }
 
+    /// An app on the Citus coordinator at `url` (a cluster of the test's own), in a schema of
+    /// its own.
+    #[allow(dead_code)]
+    pub async fn on_citus_at(url: &str) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let store = kring_store_postgres::PgStore::connect_in_schema(url, &schema)
+            .await
+            .expect("the Citus cluster is running");
+        Self::assemble(
+            dir,
+            Arc::new(store),
+            Some(schema),
+            true,
+            Backend::Citus,
+            url.to_string(),
+        )
+        .await
+    }
+
     async fn assemble(
         dir: tempfile::TempDir,
         database: Arc<dyn kring_store::Database>,

@@ -18,6 +18,7 @@ mod partners;
 mod passkeys;
 mod pending;
 mod portal;
+mod rebalance;
 mod robustness;
 mod search;
 mod sharing;
