@@ -157,6 +157,30 @@ async fn hot_paths_go_to_one_shard_and_a_search_across_clients_is_one_fan_out() 
         assert_eq!(table(reference).0, "n", "{reference} is a reference table");
     }
 
+    // Shards can be moved by logical replication: the index, which has no primary key, is
+    // identified by its whole row, on the coordinator and in every shard.
+    let identities: Vec<String> = sqlx::query_scalar(
+        "SELECT relreplident::text FROM pg_class WHERE relname = 'search_index' \
+            AND relnamespace = $1::regnamespace",
+    )
+    .bind(&schema)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(identities, ["f"]);
+    let shards_without: Vec<String> = sqlx::query_scalar(
+        "SELECT result FROM run_command_on_shards($1, \
+            $$SELECT relreplident FROM pg_class WHERE oid = '%s'::regclass$$)",
+    )
+    .bind(format!("{schema}.search_index"))
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .filter(|r: &String| r != "f")
+    .collect();
+    assert!(shards_without.is_empty(), "{shards_without:?}");
+
     // A read by id: the key's client (one shard of the keys), then the client's row.
     let plan = explain(
         &pool,
