@@ -125,20 +125,25 @@ pub async fn store_for(
             )
         }
         Backend::Postgres => {
-            let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let store = kring_store_postgres::PgStore::connect_in_schema(&pg_url(), &schema)
-                .await
-                .expect("PostgreSQL is running");
-            (Arc::new(store), Some(schema))
+            let (store, schema) = in_new_schema(&pg_url()).await;
+            (store, Some(schema))
         }
         Backend::Citus => {
-            let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let store = kring_store_postgres::PgStore::connect_in_schema(&citus_url(), &schema)
-                .await
-                .expect("the Citus cluster is running (scripts/citus.sh start)");
-            (Arc::new(store), Some(schema))
+            let (store, schema) = in_new_schema(&citus_url()).await;
+            (store, Some(schema))
         }
     }
+}
+
+/// A store in a fresh schema of the PostgreSQL server (or Citus coordinator) at `url`.
+async fn in_new_schema(url: &str) -> (Arc<dyn kring_store::Database>, String) {
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let store = kring_store_postgres::PgStore::connect_in_schema(url, &schema)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("the server at {url} is running (scripts/test.sh starts PostgreSQL and scripts/citus.sh): {e}")
+        });
+    (Arc::new(store), schema)
 }
 
 impl TestApp {
@@ -166,40 +171,23 @@ impl TestApp {
     /// of its own.
     #[allow(dead_code)]
     pub async fn on_postgres_at(url: &str) -> TestApp {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let store = kring_store_postgres::PgStore::connect_in_schema(url, &schema)
-            .await
-            .expect("PostgreSQL is running");
-        Self::assemble(
-            dir,
-            Arc::new(store),
-            Some(schema),
-            true,
-            Backend::Postgres,
-            pg_url(),
-        )
-        .await
+        // The schema is dropped through the server itself, not the proxy the test may cut.
+        Self::on_server_at(url, Backend::Postgres, pg_url()).await
     }
 
     /// An app on the Citus coordinator at `url` (a cluster of the test's own), in a schema of
     /// its own.
     #[allow(dead_code)]
     pub async fn on_citus_at(url: &str) -> TestApp {
+        Self::on_server_at(url, Backend::Citus, url.to_string()).await
+    }
+
+    /// An app in a fresh schema at `url`, dropped through `server` when the test ends.
+    #[allow(dead_code)]
+    async fn on_server_at(url: &str, backend: Backend, server: String) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
-        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let store = kring_store_postgres::PgStore::connect_in_schema(url, &schema)
-            .await
-            .expect("the Citus cluster is running");
-        Self::assemble(
-            dir,
-            Arc::new(store),
-            Some(schema),
-            true,
-            Backend::Citus,
-            url.to_string(),
-        )
-        .await
+        let (store, schema) = in_new_schema(url).await;
+        Self::assemble(dir, store, Some(schema), true, backend, server).await
     }
 
     async fn assemble(
