@@ -396,6 +396,16 @@ impl StoreTx for PgTx {
         if let Some(known) = self.pending.known(rtype, id) {
             return Ok(known);
         }
+        if self.keys_apart {
+            // The key row, locked, names the client: one query instead of a lock and a lookup.
+            let mut conn = Conn(&mut self.tx, true);
+            let found = match ops::client_of(&mut conn, rtype, id, true).await? {
+                Some(client) => ops::current_of_client(&mut conn, &client, rtype, id).await?,
+                None => None,
+            };
+            self.pending.remember(rtype, id, found.clone());
+            return Ok(found);
+        }
         // Lock the key row so concurrent writers of this resource queue up behind us.
         sqlx::query("SELECT 1 FROM resource_keys WHERE res_type = $1 AND id = $2 FOR UPDATE")
             .bind(rtype)

@@ -42,13 +42,57 @@ pub trait Exec: Send {
     }
 }
 
-/// The client of a resource, where keys live apart (see [`Exec::keys_apart`]).
-async fn client_of(ex: &mut dyn Exec, rtype: &str, id: &str) -> Result<Option<String>> {
+/// The client of a resource, where keys live apart (see [`Exec::keys_apart`]); `lock` also
+/// locks the key row, so that concurrent writers of the resource queue up.
+pub async fn client_of(
+    ex: &mut dyn Exec,
+    rtype: &str,
+    id: &str,
+    lock: bool,
+) -> Result<Option<String>> {
+    let text_of = if lock {
+        format!("{} FOR UPDATE", sql::CLIENT_OF)
+    } else {
+        sql::CLIENT_OF.to_string()
+    };
     Ok(ex
-        .fetch_pairs(&Sql::new(sql::CLIENT_OF).bind(text(rtype)).bind(text(id)))
+        .fetch_pairs(&Sql::new(&text_of).bind(text(rtype)).bind(text(id)))
         .await?
         .pop()
         .map(|(client, _)| client))
+}
+
+/// `statement` (one of the `…_OF_CLIENT` reads) bound to the client of a resource, its type
+/// and id, where keys live apart; `None` when no such resource was ever written.
+async fn of_client(
+    ex: &mut dyn Exec,
+    statement: &str,
+    rtype: &str,
+    id: &str,
+) -> Result<Option<Sql>> {
+    Ok(client_of(ex, rtype, id, false).await?.map(|client| {
+        Sql::new(statement)
+            .bind(text(&client))
+            .bind(text(rtype))
+            .bind(text(id))
+    }))
+}
+
+/// The current version of a resource of `client` (the second step of [`current`] where keys
+/// live apart).
+pub async fn current_of_client(
+    ex: &mut dyn Exec,
+    client: &str,
+    rtype: &str,
+    id: &str,
+) -> Result<Option<Current>> {
+    ex.fetch_current(
+        &Sql::new(sql::CURRENT_VERSION_OF_CLIENT)
+            .bind(text(client))
+            .bind(text(rtype))
+            .bind(text(id)),
+    )
+    .await
 }
 
 fn text(s: &str) -> Arg {
@@ -57,17 +101,10 @@ fn text(s: &str) -> Arg {
 
 pub async fn current(ex: &mut dyn Exec, rtype: &str, id: &str) -> Result<Option<Current>> {
     if ex.keys_apart() {
-        let Some(client) = client_of(ex, rtype, id).await? else {
-            return Ok(None);
+        return match client_of(ex, rtype, id, false).await? {
+            Some(client) => current_of_client(ex, &client, rtype, id).await,
+            None => Ok(None),
         };
-        return ex
-            .fetch_current(
-                &Sql::new(sql::CURRENT_VERSION_OF_CLIENT)
-                    .bind(text(&client))
-                    .bind(text(rtype))
-                    .bind(text(id)),
-            )
-            .await;
     }
     ex.fetch_current(
         &Sql::new(sql::CURRENT_VERSION)
@@ -176,18 +213,10 @@ pub async fn search(ex: &mut dyn Exec, plan: &SearchPlan) -> Result<SearchResult
 
 pub async fn read(ex: &mut dyn Exec, rtype: &str, id: &str) -> Result<Option<StoredResource>> {
     if ex.keys_apart() {
-        let Some(client) = client_of(ex, rtype, id).await? else {
-            return Ok(None);
+        return match of_client(ex, sql::READ_CURRENT_OF_CLIENT, rtype, id).await? {
+            Some(q) => Ok(ex.fetch_resources(&q).await?.pop()),
+            None => Ok(None),
         };
-        return Ok(ex
-            .fetch_resources(
-                &Sql::new(sql::READ_CURRENT_OF_CLIENT)
-                    .bind(text(&client))
-                    .bind(text(rtype))
-                    .bind(text(id)),
-            )
-            .await?
-            .pop());
     }
     Ok(ex
         .fetch_resources(&Sql::new(sql::READ_CURRENT).bind(text(rtype)).bind(text(id)))
@@ -202,19 +231,10 @@ pub async fn vread(
     version: i64,
 ) -> Result<Option<StoredResource>> {
     if ex.keys_apart() {
-        let Some(client) = client_of(ex, rtype, id).await? else {
-            return Ok(None);
+        return match of_client(ex, sql::READ_VERSION_OF_CLIENT, rtype, id).await? {
+            Some(q) => Ok(ex.fetch_resources(&q.bind(Arg::Int(version))).await?.pop()),
+            None => Ok(None),
         };
-        return Ok(ex
-            .fetch_resources(
-                &Sql::new(sql::READ_VERSION_OF_CLIENT)
-                    .bind(text(&client))
-                    .bind(text(rtype))
-                    .bind(text(id))
-                    .bind(Arg::Int(version)),
-            )
-            .await?
-            .pop());
     }
     Ok(ex
         .fetch_resources(
@@ -232,14 +252,13 @@ pub async fn read_many(ex: &mut dyn Exec, keys: &[ResourceKey]) -> Result<Vec<St
     let apart = ex.keys_apart();
     for chunk in keys.chunks(200) {
         if apart {
-            let mut clients: Vec<String> = ex
+            // Distinct already (`SELECT DISTINCT`).
+            let clients: Vec<String> = ex
                 .fetch_pairs(&sql::clients_of(chunk))
                 .await?
                 .into_iter()
                 .map(|(client, _)| client)
                 .collect();
-            clients.sort();
-            clients.dedup();
             out.extend(
                 ex.fetch_resources(&sql::read_many_of_clients(chunk, &clients))
                     .await?,

@@ -100,14 +100,7 @@ impl Pending {
     ) -> Result<()> {
         let mut clients = Vec::new();
         for id in ids {
-            let mut text = String::from(sql::CLIENT_OF);
-            if lock {
-                text.push_str(" FOR UPDATE");
-            }
-            let q = Sql::new(&text)
-                .bind(Arg::Text(rtype.to_string()))
-                .bind(Arg::Text(id.to_string()));
-            clients.extend(ex.fetch_pairs(&q).await?.into_iter().map(|(c, _)| c));
+            clients.extend(ops::client_of(ex, rtype, id, lock).await?);
         }
         clients.sort();
         clients.dedup();
