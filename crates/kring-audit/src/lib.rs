@@ -2,10 +2,11 @@
 //! leaves the server; if the log cannot be written, the access fails.
 //!
 //! Owns: the [`AccessEntry`] (NEN 7513 fields), the [`AccessLog`] interface the record writes
-//! to and reads from, and its one implementation, [`MerkleLog`]: an append-only log in its own
+//! to and reads from, and the log itself, [`MerkleLog`]: an append-only log in its own
 //! SQLite database, hashed into an RFC 6962 Merkle tree ([`merkle`]), with Ed25519-signed
 //! [`checkpoint`]s published to a [`witness`], [`verify`]-able from scratch, and readable as
-//! FHIR `AuditEvent`s and syslog lines ([`audit_event`]). Must never: hold a BSN; entries name
+//! FHIR `AuditEvent`s and syslog lines ([`audit_event`]); and the same log served to several
+//! servers from one process ([`service`], [`remote`]). Must never: hold a BSN; entries name
 //! clients by their Patient id only.
 
 pub mod audit_event;
@@ -14,7 +15,9 @@ mod columns;
 mod entry;
 pub mod ledger;
 pub mod merkle;
+pub mod remote;
 mod scan;
+pub mod service;
 pub mod syslog;
 pub mod verify;
 pub mod witness;
@@ -23,6 +26,7 @@ pub use checkpoint::Checkpoint;
 pub use entry::{AccessEntry, Actor, Data, Origin};
 pub use ledger::{LogConfig, MerkleLog};
 pub use merkle::Hash;
+pub use remote::RemoteLog;
 pub use witness::Witness;
 
 /// Why the log could not do what was asked.
@@ -38,7 +42,8 @@ pub enum AuditError {
 
 /// Which entries to read back. Every filter narrows; `clients` and `user_org` together mean
 /// "entries about these clients *or* by users of this organisation" (what a reader may see).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct LogQuery {
     pub id: Option<u64>,
     pub client: Option<String>,

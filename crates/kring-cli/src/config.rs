@@ -71,6 +71,12 @@ pub struct Config {
     pub audit_witness: Option<String>,
     /// A syslog collector that receives every entry: udp://HOST:PORT or tcp://HOST:PORT.
     pub audit_syslog: Option<String>,
+    /// The Unix socket of the access log service (`kring log-serve`). When set, this process
+    /// writes to and reads from the log through it instead of opening the log file itself:
+    /// how several servers in front of one database keep one log.
+    pub audit_service: Option<PathBuf>,
+    /// The user id the access log service must run as (default: this process's own user).
+    pub audit_service_uid: Option<u32>,
     /// Entries older than this lose their content (their hashes stay, so the tree verifies).
     pub audit_retention_years: u32,
     /// The privacy officer's review store (oversight runs, cases, decisions, warnings).
@@ -125,6 +131,8 @@ impl Default for Config {
             audit_key: None,
             audit_witness: None,
             audit_syslog: None,
+            audit_service: None,
+            audit_service_uid: None,
             audit_retention_years: 20,
             oversight_review: None,
             oversight_hour: 2,

@@ -30,12 +30,17 @@ Examples:
   kring audit verify                           recompute the access log and its signatures
   kring watch --audit a.ndjson --context c.ndjson --out findings.ndjson
                                                screen any system's access log for snooping
-  kring --config /etc/kring.toml serve         settings from a file (KRING_* variables override)";
+  kring --config /etc/kring.toml serve         settings from a file (KRING_* variables override)
+  kring log-serve --socket /run/kring/log.sock one access log for several servers
+                                               (each started with KRING_AUDIT_SERVICE=…)";
 
 #[derive(Subcommand)]
 enum Command {
     /// Serve the web pages and the FHIR API on --addr.
     Serve,
+    /// Hold the access log for several servers in front of one database: they write to it
+    /// over a Unix socket (audit_service) and keep one log, one tree and one key.
+    LogServe(commands::log_serve::LogServeArgs),
     /// Create a fresh demo network in --data and serve it.
     Demo(commands::demo::DemoArgs),
     /// Import FHIR Bundles (.json) and NDJSON exports (.ndjson); safe to run again after an
@@ -85,6 +90,8 @@ impl Command {
             | Command::Backup(_)
             | Command::Kit(_) => [false, true, true],
             Command::Migrate | Command::Drill(_) => [false, true, false],
+            // The log service holds the log only; the servers hold the record.
+            Command::LogServe(_) => [false, false, true],
             Command::Watch(args) if args.audit.is_none() => [false, true, true],
             // Benchmarks make their own databases; a restore goes where its own flags say; a
             // log of another system is screened from its files.
@@ -95,6 +102,7 @@ impl Command {
     fn name(&self) -> &'static str {
         match self {
             Command::Serve => "serve",
+            Command::LogServe(_) => "log-serve",
             Command::Demo(_) => "demo",
             Command::Import(_) => "import",
             Command::Export(_) => "export",
@@ -133,6 +141,9 @@ fn refuse_unread_flags(cli: &Cli) -> Result<(), String> {
     }
     let why = match &cli.command {
         Command::Demo(_) => " (the demo keeps its access log in --data)",
+        Command::LogServe(_) => {
+            " (the log service holds the access log only; the servers hold the record)"
+        }
         Command::Watch(_) => " (with --audit, the files given are screened, not Kring's own log)",
         Command::Bench(_) => " (benchmarks make their own databases; see kring bench --help)",
         Command::Restore(_) => {
@@ -181,6 +192,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve => commands::serve::run(&cfg).await,
+            Command::LogServe(args) => commands::log_serve::run(&cfg, args).await,
             Command::Demo(args) => commands::demo::run(&cfg, args).await,
             Command::Import(args) => commands::import::run(&cfg, args).await,
             Command::Export(args) => commands::export::run(&cfg, args).await,

@@ -39,8 +39,85 @@ pub struct Opened {
     pub record: Record,
     /// The database as a whole (what a backup copies).
     pub database: Arc<dyn Database>,
-    pub log: Arc<kring_audit::MerkleLog>,
+    pub log: TheLog,
     pub accounts: Arc<dyn AccountStore>,
+}
+
+/// The access log as this process holds it: the log itself (its file, writer and key), or
+/// the log service's (`audit_service`), when several servers share one log.
+#[derive(Clone)]
+pub enum TheLog {
+    Own(Arc<kring_audit::MerkleLog>),
+    Service(Arc<kring_audit::RemoteLog>),
+}
+
+impl TheLog {
+    /// The log as the record writes to it.
+    pub fn access_log(&self) -> Arc<dyn kring_audit::AccessLog> {
+        match self {
+            TheLog::Own(log) => log.clone(),
+            TheLog::Service(log) => log.clone(),
+        }
+    }
+
+    /// Signs a checkpoint now (the service signs it when the log is the service's).
+    pub async fn checkpoint_now(&self) -> anyhow::Result<Option<kring_audit::Checkpoint>> {
+        Ok(match self {
+            TheLog::Own(log) => log.checkpoint_now().await?,
+            TheLog::Service(log) => log.checkpoint_now().await?,
+        })
+    }
+
+    /// The number of entries covered by a checkpoint signed now.
+    pub async fn size(&self) -> anyhow::Result<u64> {
+        Ok(match self {
+            TheLog::Own(log) => log.size().await?,
+            TheLog::Service(log) => log.checkpoint_now().await?.map_or(0, |cp| cp.size),
+        })
+    }
+
+    /// On the way out: the own log signs a last checkpoint and stops its writer; the
+    /// service's log goes on for the other servers (it signs within a second).
+    pub async fn shut_down(&self) -> anyhow::Result<()> {
+        match self {
+            TheLog::Own(log) => log.shut_down().await?,
+            TheLog::Service(_) => {}
+        }
+        Ok(())
+    }
+}
+
+/// The user this process runs as (the owner of its `/proc/self`).
+pub fn own_uid() -> anyhow::Result<u32> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(std::fs::metadata("/proc/self")
+        .context("cannot tell which user this process runs as")?
+        .uid())
+}
+
+/// Opens the configured access log: through the service when `audit_service` is set, else
+/// the log file itself.
+pub async fn log(cfg: &Config) -> anyhow::Result<TheLog> {
+    if let Some(socket) = &cfg.audit_service {
+        let uid = match cfg.audit_service_uid {
+            Some(uid) => uid,
+            None => own_uid()?,
+        };
+        let log = kring_audit::RemoteLog::connect(socket, uid)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot use the access log service at {} (is kring log-serve running?)",
+                    socket.display()
+                )
+            })?;
+        return Ok(TheLog::Service(Arc::new(log)));
+    }
+    Ok(TheLog::Own(Arc::new(
+        kring_audit::MerkleLog::open(cfg.log_config())
+            .await
+            .context("cannot open the access log")?,
+    )))
 }
 
 /// Opens the configured installation.
@@ -48,13 +125,10 @@ pub async fn record(cfg: &Config) -> anyhow::Result<Opened> {
     let database = database(&cfg.database).await?;
     let accounts: Arc<dyn AccountStore> = database.clone();
     let store: Arc<dyn kring_store::Store> = database.clone();
-    let log = Arc::new(
-        kring_audit::MerkleLog::open(cfg.log_config())
-            .await
-            .context("cannot open the access log")?,
-    );
+    let log = log(cfg).await?;
     let access = kring_access::NeedToKnow::new().context("the access rules are not valid")?;
-    let record = Record::new(store, Arc::new(access), log.clone()).with_high_risk(cfg.high_risk());
+    let record =
+        Record::new(store, Arc::new(access), log.access_log()).with_high_risk(cfg.high_risk());
     let facts = record
         .load_access_facts()
         .await

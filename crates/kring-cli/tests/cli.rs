@@ -14,6 +14,7 @@ fn kring() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kring"));
     c.env_remove("KRING_DATABASE")
         .env_remove("KRING_ADDR")
+        .env_remove("KRING_AUDIT_SERVICE")
         .env("KRING_LOG", "warn");
     c
 }
@@ -585,6 +586,260 @@ async fn acknowledged_writes_survive_kill() {
         events.iter().any(|e| e["subtype"][0]["code"] == "token"),
         "the partner system's sign-in is logged"
     );
+}
+
+/// A child process that is killed when the test ends, also when it fails.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An HTTP/1.1 request that may fail (a server killed under it): the status, or `None`.
+fn try_http(addr: &str, method: &str, path: &str, headers: &str, body: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).ok()?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).ok()?;
+    resp.split(' ').nth(1).and_then(|c| c.parse().ok())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{what} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One address in front of several servers, as a load balancer: each connection goes to the
+/// next server that accepts it.
+async fn balance(listener: tokio::net::TcpListener, servers: Vec<String>) {
+    let mut next = 0usize;
+    loop {
+        let Ok((mut inbound, _)) = listener.accept().await else {
+            return;
+        };
+        next += 1;
+        let order: Vec<String> = (0..servers.len())
+            .map(|i| servers[(next + i) % servers.len()].clone())
+            .collect();
+        tokio::spawn(async move {
+            for server in order {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(&server).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// Two `kring serve` behind one address, writing one log through `kring log-serve`: under a
+/// write load on both, one is killed with `kill -9`; the log verifies, holds every write that
+/// was acknowledged (through either server), and every such write is in the database. A
+/// partner system's token from one server works on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_behind_one_address_keep_one_log() {
+    let name = format!(
+        "kring_two_{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    psql(&format!("CREATE DATABASE {name}"));
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.db");
+    let socket = dir.path().join("run").join("log.sock");
+    let mut service = Running(
+        kring()
+            .arg("--access-log")
+            .arg(&log)
+            .args(["log-serve", "--socket"])
+            .arg(&socket)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the log service", || socket.exists());
+    let out = kring()
+        .env("KRING_AUDIT_SERVICE", &socket)
+        .args([
+            "--database",
+            &url,
+            "client",
+            "add",
+            "--organisation",
+            "org-t",
+        ])
+        .args(["--scope", "system/Patient.cruds"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let partner: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let addrs: Vec<String> = (0..2)
+        .map(|_| format!("127.0.0.1:{}", free_port()))
+        .collect();
+    let mut servers: Vec<Running> = addrs
+        .iter()
+        .enumerate()
+        .map(|(i, addr)| {
+            Running(
+                kring()
+                    .env("KRING_AUDIT_SERVICE", &socket)
+                    // Each server its own review store (the officers' queue is not shared).
+                    .env(
+                        "KRING_OVERSIGHT_REVIEW",
+                        dir.path().join(format!("review-{i}.db")),
+                    )
+                    .args(["--database", &url, "--addr", addr, "serve"])
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    for (addr, server) in addrs.iter().zip(servers.iter_mut()) {
+        wait_for("a server", || {
+            assert!(
+                server.0.try_wait().unwrap().is_none(),
+                "a server stopped at start"
+            );
+            TcpStream::connect(addr).is_ok()
+        });
+    }
+    let front = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let front_addr = front.local_addr().unwrap().to_string();
+    tokio::spawn(balance(front, addrs.clone()));
+
+    // A token from the first server works on the second.
+    let (status, resp) = http(
+        &addrs[0],
+        "POST",
+        "/oauth/token",
+        "Content-Type: application/x-www-form-urlencoded\r\n",
+        &format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}",
+            partner["client_id"].as_str().unwrap(),
+            partner["client_secret"].as_str().unwrap()
+        ),
+    );
+    assert_eq!(status, 200, "{resp}");
+    let token: Value = serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let auth = format!(
+        "Content-Type: application/fhir+json\r\nAuthorization: Bearer {}\r\n",
+        token["access_token"].as_str().unwrap()
+    );
+    let (status, resp) = http(&addrs[1], "GET", "/fhir/Patient?_count=1", &auth, "");
+    assert_eq!(status, 200, "{resp}");
+
+    // A write load through the one address, on both servers; one is killed half-way.
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let killed = std::sync::Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (front, auth, stop, killed) = (
+                front_addr.clone(),
+                auth.clone(),
+                stop.clone(),
+                killed.clone(),
+            );
+            std::thread::spawn(move || {
+                let (mut acknowledged, mut after_kill, mut failed) = (Vec::new(), 0, 0);
+                let mut i = 0;
+                while !stop.load(SeqCst) {
+                    let id = format!("w{w}-{i}");
+                    i += 1;
+                    let body = format!("{{\"resourceType\":\"Patient\",\"id\":\"{id}\",\"name\":[{{\"family\":\"Twee{i}\"}}]}}");
+                    match try_http(&front, "PUT", &format!("/fhir/Patient/{id}"), &auth, &body) {
+                        Some(201) => {
+                            if killed.load(SeqCst) {
+                                after_kill += 1;
+                            }
+                            acknowledged.push(id);
+                        }
+                        _ => failed += 1,
+                    }
+                }
+                (acknowledged, after_kill, failed)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(2500));
+    servers[0].0.kill().unwrap(); // SIGKILL
+    servers[0].0.wait().unwrap();
+    killed.store(true, SeqCst);
+    std::thread::sleep(Duration::from_millis(2500));
+    stop.store(true, SeqCst);
+    let (mut acknowledged, mut after_kill, mut failed) = (Vec::new(), 0, 0);
+    for w in writers {
+        let (a, k, f) = w.join().unwrap();
+        acknowledged.extend(a);
+        after_kill += k;
+        failed += f;
+    }
+    drop(servers);
+    println!(
+        "{} writes acknowledged ({after_kill} after the kill), {failed} failed",
+        acknowledged.len()
+    );
+    // The service signs its last checkpoint on SIGTERM, as at any shut-down.
+    Command::new("kill")
+        .args(["-TERM", &service.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(service.0.wait().unwrap().success());
+    assert!(
+        acknowledged.len() > 20 && after_kill > 0,
+        "the load ran on both servers and went on after the kill ({} acknowledged, {after_kill} after the kill, {failed} failed)",
+        acknowledged.len()
+    );
+
+    let store = kring_store_postgres::PgStore::connect(&url).await.unwrap();
+    for id in &acknowledged {
+        assert!(
+            store.read("Patient", id).await.unwrap().is_some(),
+            "acknowledged Patient/{id} was lost"
+        );
+    }
+    drop(store);
+    let events = audit_events(&url, &log, None);
+    // The writes the log holds as done: created or updated, with success.
+    let logged: std::collections::HashSet<String> = events
+        .iter()
+        .filter(|e| e["outcome"] == "0" && matches!(e["action"].as_str(), Some("C" | "U")))
+        .flat_map(|e| e["entity"].as_array().cloned().unwrap_or_default())
+        .filter_map(|entity| entity["what"]["reference"].as_str().map(str::to_string))
+        .collect();
+    for id in &acknowledged {
+        assert!(
+            logged.contains(&format!("Patient/{id}")),
+            "the access-log entry of the acknowledged write of Patient/{id} is missing"
+        );
+    }
+    psql(&format!("DROP DATABASE {name} WITH (FORCE)"));
 }
 
 /// `kring client add` registers a partner system and prints its credentials once; a key set

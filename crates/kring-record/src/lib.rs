@@ -13,6 +13,7 @@ pub mod contributions;
 mod emergency;
 mod error;
 mod everything;
+pub mod follow;
 mod history;
 mod ids;
 pub mod logging;

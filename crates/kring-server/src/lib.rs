@@ -87,7 +87,7 @@ impl AppState {
         accounts: Arc<dyn kring_store::AccountStore>,
         http: HttpConfig,
     ) -> AppState {
-        let tokens = Arc::new(TokenTable::default());
+        let tokens = Arc::new(TokenTable::shared(accounts.clone()));
         let passkeys = http.passkey_origin.as_deref().and_then(|origin| {
             auth::passkeys::Passkeys::new(origin)
                 .map_err(|e| tracing::error!(error = %e, "passkeys are not offered"))
@@ -192,7 +192,8 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::i
         .await
 }
 
-async fn shutdown_signal() {
+/// Completes at Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

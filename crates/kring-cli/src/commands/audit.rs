@@ -50,10 +50,8 @@ pub async fn run(cfg: &Config, args: AuditArgs) -> anyhow::Result<()> {
         } => verify(cfg, witness, public_key).await,
         AuditCommand::Export { out } => export(cfg, &out).await,
         AuditCommand::Checkpoint => {
-            let log = kring_audit::MerkleLog::open(cfg.log_config())
-                .await
-                .context("cannot open the access log")?;
-            let cp = kring_audit::AccessLog::latest_checkpoint(&log).await?;
+            let log = crate::open::log(cfg).await?;
+            let cp = log.access_log().latest_checkpoint().await?;
             log.shut_down().await?;
             match cp {
                 Some(cp) => println!("{}", cp.to_json()),

@@ -66,6 +66,8 @@ pub async fn run(cfg: &Config, args: DemoArgs) -> anyhow::Result<()> {
         cfg.database = format!("sqlite:{}", data.join("kring.db").display());
     }
     cfg.access_log = Some(data.join("access-log.db"));
+    // The demo's log is its own, in --data, never a service's.
+    cfg.audit_service = None;
     if cfg.audit_witness.is_none() {
         cfg.audit_witness = Some(data.join("witness.ndjson").display().to_string());
     }

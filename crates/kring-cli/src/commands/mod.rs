@@ -13,6 +13,7 @@ pub mod drill;
 pub mod export;
 pub mod import;
 pub mod kit;
+pub mod log_serve;
 pub mod migrate;
 pub mod restore;
 pub mod serve;

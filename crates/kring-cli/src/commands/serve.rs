@@ -39,15 +39,19 @@ pub async fn serve_record(cfg: &Config, opened: crate::open::Opened) -> anyhow::
     };
     println!("Kring is serving its pages at http://{addr}/ and the FHIR API at http://{addr}/fhir  (capabilities: http://{addr}/fhir/metadata)");
     println!("Press Ctrl-C to stop.");
-    if let Some(spec) = &cfg.audit_syslog {
-        let collector = kring_audit::syslog::Collector::parse(spec).map_err(anyhow::Error::msg)?;
-        kring_audit::syslog::spawn(
-            log.clone(),
-            collector,
-            log.path().with_extension("syslog-cursor"),
-        );
+    match &log {
+        crate::open::TheLog::Own(own) => log_duties(cfg, own)?,
+        crate::open::TheLog::Service(service) => {
+            // Other servers write to this record too: their changes to circles and consents
+            // must count here as well (docs/access-log.md, "One log for several servers").
+            follow_other_servers(record.clone(), FOLLOW_EVERY);
+            println!(
+                "The access log is kept by the log service at {}; changes other servers make to circles and consents count here within {} ms.",
+                service.socket().display(),
+                FOLLOW_EVERY.as_millis()
+            );
+        }
     }
-    spawn_retention(log.clone(), cfg.audit_retention_years);
     let review = Arc::new(
         kring_review::Review::open(&cfg.review_path())
             .await
@@ -272,6 +276,43 @@ where
 
 /// Once at start and then daily: entries past the retention period lose their content; their
 /// hashes stay, so the tree and its proofs remain verifiable.
+/// How often a server that shares its record with others reads their writes to the facts
+/// the decision weighs.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Reads the other servers' writes to circles, consents and clients every `every`, so that
+/// this server decides on them too.
+fn follow_other_servers(record: Record, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut follower = kring_record::follow::Follower::from(kring_audit::now_ms());
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match record.follow_round(&mut follower).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(versions = n, "took in other servers' writes"),
+                Err(e) => tracing::warn!(error = %e, "could not read other servers' writes"),
+            }
+        }
+    });
+}
+
+/// What the process that holds the log does besides taking entries: send them to syslog
+/// when configured, and remove content past retention.
+pub fn log_duties(cfg: &Config, log: &Arc<MerkleLog>) -> anyhow::Result<()> {
+    if let Some(spec) = &cfg.audit_syslog {
+        let collector = kring_audit::syslog::Collector::parse(spec).map_err(anyhow::Error::msg)?;
+        kring_audit::syslog::spawn(
+            log.clone(),
+            collector,
+            log.path().with_extension("syslog-cursor"),
+        );
+    }
+    spawn_retention(log.clone(), cfg.audit_retention_years);
+    Ok(())
+}
+
 fn spawn_retention(log: Arc<MerkleLog>, years: u32) {
     tokio::spawn(async move {
         loop {

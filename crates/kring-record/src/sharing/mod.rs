@@ -599,15 +599,28 @@ impl crate::Record {
         {
             Ok(_) => Ok(false),
             Err(crate::RecordError::NotFound(_)) | Err(crate::RecordError::Gone(_)) => {
-                self.update(
-                    &operator,
-                    "Questionnaire",
-                    questionnaire::QUESTIONNAIRE_ID,
-                    questionnaire::shipped(),
-                    None,
-                )
-                .await?;
-                Ok(true)
+                let stored = self
+                    .update(
+                        &operator,
+                        "Questionnaire",
+                        questionnaire::QUESTIONNAIRE_ID,
+                        questionnaire::shipped(),
+                        None,
+                    )
+                    .await;
+                match stored {
+                    Ok(_) => Ok(true),
+                    // Another server starting beside this one stored it at the same moment.
+                    Err(crate::RecordError::Conflict(_))
+                        if self
+                            .read(&operator, "Questionnaire", questionnaire::QUESTIONNAIRE_ID)
+                            .await
+                            .is_ok() =>
+                    {
+                        Ok(false)
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Err(e) => Err(e),
         }

@@ -89,6 +89,7 @@ impl Authenticate for BearerTokens {
         let subject = self
             .tokens
             .subject(token.trim())
+            .await
             .ok_or(AuthError::Invalid)?;
         Ok(Caller::new(subject, source).with_user_agent(&events::user_agent(headers)))
     }

@@ -216,7 +216,7 @@ async fn authenticated_token(
         )),
         None => secret_client(state, headers, req.client_id, req.client_secret).await?,
     };
-    Ok((issue(state, &partner, req.scope.as_deref()), partner))
+    Ok((issue(state, &partner, req.scope.as_deref()).await, partner))
 }
 
 /// The client of a client-secret request (form or HTTP Basic), or the error response.
@@ -261,7 +261,11 @@ async fn secret_client(
 }
 
 /// Issues a token for an authenticated client, with the scopes asked for as far as granted.
-fn issue(state: &AppState, partner: &kring_store::PartnerClient, asked: Option<&str>) -> Response {
+async fn issue(
+    state: &AppState,
+    partner: &kring_store::PartnerClient,
+    asked: Option<&str>,
+) -> Response {
     let granted = match Scopes::parse(&partner.scopes) {
         Ok(s) => s,
         Err(_) => {
@@ -287,10 +291,21 @@ fn issue(state: &AppState, partner: &kring_store::PartnerClient, asked: Option<&
         );
     }
     let scope_text = scopes.to_string();
-    let (access_token, expires_in) =
-        state
-            .auth_tokens
-            .issue(&partner.client_id, &partner.organisation, scopes);
+    let (access_token, expires_in) = match state
+        .auth_tokens
+        .issue(&partner.client_id, &partner.organisation, scopes)
+        .await
+    {
+        Ok(issued) => issued,
+        Err(e) => {
+            tracing::error!(error = %e, "a token could not be kept for the other servers");
+            return oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the token cannot be issued now; try again shortly",
+            );
+        }
+    };
     (
         StatusCode::OK,
         [

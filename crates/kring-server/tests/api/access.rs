@@ -6,7 +6,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::every_backend;
-use crate::harness::{Resp, TestApp};
+use crate::harness::{as_partner_at, Resp, TestApp};
 
 const CAT: &str = "https://kring.example/fhir/CodeSystem/data-category";
 const EXT: &str = "https://kring.example/fhir/StructureDefinition/data-categories";
@@ -598,5 +598,65 @@ every_backend!(
         .await;
         let lines = app.log_lines().await;
         assert!(lines[before..].iter().all(|e| e["outcome"] != "denied"));
+    }
+);
+
+every_backend!(
+    a_second_server_decides_on_what_the_first_changed_after_one_round,
+    |app: TestApp| async move {
+        world(&app).await;
+        let (second, record) = app.second_server().await;
+        let mut follower = kring_record::follow::Follower::from(kring_audit::now_ms());
+        // A token issued by the first server works on the second (both keep it in the
+        // database).
+        let token = app.partner_token("org-a", "system/*.rs").await;
+        let read = |router: axum::Router| {
+            let token = token.clone();
+            async move {
+                as_partner_at(&router, Some(&token), Method::GET, "/fhir/Patient/pa", None)
+                    .await
+                    .status
+            }
+        };
+        assert_eq!(read(second.clone()).await, StatusCode::OK);
+        let circle = |period: Value| {
+            json!({"resourceType": "CareTeam", "status": "active",
+                "subject": {"reference": "Patient/pa"},
+                "participant": [{"extension": [{"url": EXT, "valueCodeableConcept": {"coding": [
+                      {"system": CAT, "code": "identity"}, {"system": CAT, "code": "reports"}]}}],
+                   "member": {"reference": "Organization/org-a"},
+                   "onBehalfOf": {"reference": "Organization/org-a"},
+                   "period": period}]})
+        };
+        // Through the first server, org-a's membership of the circle ends: the first server
+        // refuses at once; the second did not see the write yet …
+        put(
+            &app,
+            "CareTeam/pa-circle",
+            circle(json!({"start": "2020-01-01", "end": "2020-06-30"})),
+        )
+        .await;
+        let refused = read(app.secure.clone()).await;
+        assert_ne!(refused, StatusCode::OK);
+        assert_eq!(
+            read(second.clone()).await,
+            StatusCode::OK,
+            "no round has run yet"
+        );
+        // … until its next round, after which it refuses exactly as the first.
+        let taken = record.follow_round(&mut follower).await.unwrap();
+        assert!(taken >= 1, "the ended membership is taken in");
+        assert_eq!(read(second.clone()).await, refused);
+        // A round with nothing new takes nothing in again.
+        assert_eq!(record.follow_round(&mut follower).await.unwrap(), 0);
+        // A new membership counts on the second server after a round too.
+        put(
+            &app,
+            "CareTeam/pa-circle",
+            circle(json!({"start": "2020-01-01"})),
+        )
+        .await;
+        record.follow_round(&mut follower).await.unwrap();
+        assert_eq!(read(second).await, StatusCode::OK);
     }
 );

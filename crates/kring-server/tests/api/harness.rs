@@ -279,6 +279,42 @@ impl TestApp {
         uri: &str,
         body: Option<&Value>,
     ) -> Resp {
+        as_partner_at(&self.secure, token, method, uri, body).await
+    }
+
+    /// A second server in front of the same database and log, as `kring serve` started a
+    /// second time beside the first: its own decision point, loaded now, which learns the
+    /// first server's later writes only through [`kring_record::follow`].
+    #[allow(dead_code)]
+    pub async fn second_server(&self) -> (axum::Router, Record) {
+        let record = Record::new(
+            self.store.clone(),
+            Arc::new(kring_access::NeedToKnow::new().expect("rules")),
+            self.log.clone(),
+        );
+        record.load_access_facts().await.expect("facts");
+        let http = HttpConfig {
+            max_body_bytes: 8 * 1024 * 1024,
+            max_json_depth: 64,
+            base_url: Some("http://kring.test/fhir".into()),
+            passkey_origin: Some("http://kring.test".into()),
+        };
+        let router =
+            kring_server::router(AppState::new(record.clone(), self.accounts.clone(), http));
+        (router, record)
+    }
+}
+
+/// A request through a production router (`secure`, or a second server's) with a partner
+/// system's bearer token.
+pub async fn as_partner_at(
+    router: &axum::Router,
+    token: Option<&str>,
+    method: Method,
+    uri: &str,
+    body: Option<&Value>,
+) -> Resp {
+    {
         let mut req = Request::builder()
             .method(method)
             .uri(uri)
@@ -290,7 +326,7 @@ impl TestApp {
             .map(|b| serde_json::to_vec(b).unwrap())
             .unwrap_or_default();
         into_resp(
-            self.secure
+            router
                 .clone()
                 .oneshot(req.body(Body::from(body)).expect("request"))
                 .await
@@ -298,7 +334,9 @@ impl TestApp {
         )
         .await
     }
+}
 
+impl TestApp {
     /// A request through the production router with the session cookie of a signed-in person.
     pub async fn as_person(&self, cookie: &str, method: Method, uri: &str) -> Resp {
         let req = Request::builder()
