@@ -112,11 +112,62 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// 1. Entries per second, sustained, fsync on.
+/// 1. Entries per second, sustained, fsync on: in the server's own process, and through the
+/// log service (`kring log-serve`) on a Unix socket, as several servers write to one log.
 async fn append_rate(dir: &std::path::Path, seconds: u64) -> anyhow::Result<()> {
     let log = Arc::new(MerkleLog::open(LogConfig::at(&dir.join("append.db"))).await?);
+    let (n, secs, lat) = append_load(log.clone(), seconds * 3).await?;
+    let cp = log.checkpoint_now().await?.map(|c| c.size).unwrap_or(0);
+    anyhow::ensure!(
+        cp == n,
+        "every acknowledged entry is in the signed tree ({cp} vs {n})"
+    );
+    println!(
+        "| access log | append, 256 writers × 1–20 entries, fsync on | {:.0} entries/s | {n} entries in {secs:.1} s; acknowledgement p50 {:.1} ms, p99 {:.1} ms |",
+        n as f64 / secs,
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99),
+    );
+    log.shut_down().await?;
+
+    let log = Arc::new(MerkleLog::open(LogConfig::at(&dir.join("service.db"))).await?);
+    let socket = dir.join("log.sock");
+    let listener = tokio::net::UnixListener::bind(&socket)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(kring_audit::service::serve(
+        log.clone(),
+        listener,
+        kring_audit::service::Peers(vec![crate::open::own_uid()?]),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let remote = Arc::new(kring_audit::RemoteLog::connect(&socket, crate::open::own_uid()?).await?);
+    let (n, secs, lat) = append_load(remote, seconds * 3).await?;
+    let cp = log.checkpoint_now().await?.map(|c| c.size).unwrap_or(0);
+    anyhow::ensure!(
+        cp == n,
+        "every entry acknowledged through the service is in the signed tree ({cp} vs {n})"
+    );
+    println!(
+        "| access log | append through the log service (Unix socket, HTTP/1.1, JSON), same load | {:.0} entries/s | {n} entries in {secs:.1} s; acknowledgement p50 {:.1} ms, p99 {:.1} ms |",
+        n as f64 / secs,
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99),
+    );
+    let _ = stop.send(());
+    served.await??;
+    log.shut_down().await?;
+    Ok(())
+}
+
+/// 256 writers appending 1–20 entries at a time for `seconds`: how many entries, in how
+/// long, and each append's acknowledgement time (µs).
+async fn append_load(
+    log: Arc<dyn AccessLog>,
+    seconds: u64,
+) -> anyhow::Result<(u64, f64, Vec<u64>)> {
     let total = Arc::new(AtomicU64::new(0));
-    let seconds = seconds * 3;
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -143,20 +194,7 @@ async fn append_rate(dir: &std::path::Path, seconds: u64) -> anyhow::Result<()> 
     }
     let secs = start.elapsed().as_secs_f64();
     lat.sort_unstable();
-    let n = total.load(Ordering::Relaxed);
-    let cp = log.checkpoint_now().await?.map(|c| c.size).unwrap_or(0);
-    anyhow::ensure!(
-        cp == n,
-        "every acknowledged entry is in the signed tree ({cp} vs {n})"
-    );
-    println!(
-        "| access log | append, 256 writers × 1–20 entries, fsync on | {:.0} entries/s | {n} entries in {secs:.1} s; acknowledgement p50 {:.1} ms, p99 {:.1} ms |",
-        n as f64 / secs,
-        percentile(&lat, 0.50),
-        percentile(&lat, 0.99),
-    );
-    log.shut_down().await?;
-    Ok(())
+    Ok((total.load(Ordering::Relaxed), secs, lat))
 }
 
 /// 2. Read by id over HTTP, with the log and without it, in alternating rounds.
