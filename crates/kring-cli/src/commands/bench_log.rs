@@ -112,8 +112,10 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// 1. Entries per second, sustained, fsync on: in the server's own process, and through the
-/// log service (`kring log-serve`) on a Unix socket, as several servers write to one log.
+/// 1. Entries per second, sustained, fsync on.
+///
+/// In the server's own process, and through the log service (`kring log-serve`) on a Unix
+/// socket, as several servers write to one log.
 async fn append_rate(dir: &std::path::Path, seconds: u64) -> anyhow::Result<()> {
     let log = Arc::new(MerkleLog::open(LogConfig::at(&dir.join("append.db"))).await?);
     let (n, secs, lat) = append_load(log.clone(), seconds * 3).await?;
