@@ -207,6 +207,20 @@ fn psql(sql: &str) {
     );
 }
 
+/// A new, empty PostgreSQL database: its name (`prefix` and the time) and URL.
+fn fresh_database(prefix: &str) -> (String, String) {
+    let name = format!(
+        "{prefix}_{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    psql(&format!("CREATE DATABASE {name}"));
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    (name, url)
+}
+
 #[test]
 fn a_flag_a_command_does_not_read_is_refused() {
     for (args, flag) in [
@@ -256,15 +270,7 @@ fn a_flag_a_command_does_not_read_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_loads_into_the_postgresql_database_it_is_given() {
-    let name = format!(
-        "kring_demo_{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    psql(&format!("CREATE DATABASE {name}"));
-    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let (name, url) = fresh_database("kring_demo");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo");
     let out = kring()
@@ -492,16 +498,34 @@ fn http(addr: &str, method: &str, path: &str, headers: &str, body: &str) -> (u16
     (status, resp)
 }
 
+/// The headers of a FHIR request by `partner` (as `kring client add` printed it), with a
+/// token the server at `addr` issued.
+fn bearer_headers(addr: &str, partner: &Value) -> String {
+    let (status, resp) = http(
+        addr,
+        "POST",
+        "/oauth/token",
+        "Content-Type: application/x-www-form-urlencoded\r\n",
+        &format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}",
+            partner["client_id"].as_str().unwrap(),
+            partner["client_secret"].as_str().unwrap()
+        ),
+    );
+    assert_eq!(status, 200, "{resp}");
+    let token: Value = serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    format!(
+        "Content-Type: application/fhir+json\r\nAuthorization: Bearer {}\r\n",
+        token["access_token"].as_str().unwrap()
+    )
+}
+
 /// Every write the server acknowledged survives `kill -9` of the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_kill() {
     let dir = tempfile::tempdir().unwrap();
     let url = db(dir.path(), "s.db");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let out = kring()
         .args([
@@ -528,33 +552,9 @@ async fn acknowledged_writes_survive_kill() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while TcpStream::connect(&addr).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for("the server", || TcpStream::connect(&addr).is_ok());
     // A partner system registers the clients, as an organisation's record system would.
-    let (status, resp) = http(
-        &addr,
-        "POST",
-        "/oauth/token",
-        "Content-Type: application/x-www-form-urlencoded\r\n",
-        &format!(
-            "grant_type=client_credentials&client_id={}&client_secret={}",
-            partner["client_id"].as_str().unwrap(),
-            partner["client_secret"].as_str().unwrap()
-        ),
-    );
-    assert_eq!(status, 200, "{resp}");
-    let token: serde_json::Value =
-        serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap()).unwrap();
-    let auth = format!(
-        "Content-Type: application/fhir+json\r\nAuthorization: Bearer {}\r\n",
-        token["access_token"].as_str().unwrap()
-    );
+    let auth = bearer_headers(&addr, &partner);
     let mut acknowledged = Vec::new();
     for i in 0..50 {
         let body = format!("{{\"resourceType\":\"Patient\",\"id\":\"k{i}\",\"name\":[{{\"family\":\"Kill{i}\"}}]}}");
@@ -656,15 +656,7 @@ async fn balance(listener: tokio::net::TcpListener, servers: Vec<String>) {
 /// partner system's token from one server works on the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_behind_one_address_keep_one_log() {
-    let name = format!(
-        "kring_two_{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    psql(&format!("CREATE DATABASE {name}"));
-    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let (name, url) = fresh_database("kring_two");
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log.db");
     let socket = dir.path().join("run").join("log.sock");
@@ -734,23 +726,7 @@ async fn two_servers_behind_one_address_keep_one_log() {
     tokio::spawn(balance(front, addrs.clone()));
 
     // A token from the first server works on the second.
-    let (status, resp) = http(
-        &addrs[0],
-        "POST",
-        "/oauth/token",
-        "Content-Type: application/x-www-form-urlencoded\r\n",
-        &format!(
-            "grant_type=client_credentials&client_id={}&client_secret={}",
-            partner["client_id"].as_str().unwrap(),
-            partner["client_secret"].as_str().unwrap()
-        ),
-    );
-    assert_eq!(status, 200, "{resp}");
-    let token: Value = serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap()).unwrap();
-    let auth = format!(
-        "Content-Type: application/fhir+json\r\nAuthorization: Bearer {}\r\n",
-        token["access_token"].as_str().unwrap()
-    );
+    let auth = bearer_headers(&addrs[0], &partner);
     let (status, resp) = http(&addrs[1], "GET", "/fhir/Patient?_count=1", &auth, "");
     assert_eq!(status, 200, "{resp}");
 

@@ -124,11 +124,11 @@ async fn append_rate(dir: &std::path::Path, seconds: u64) -> anyhow::Result<()> 
         cp == n,
         "every acknowledged entry is in the signed tree ({cp} vs {n})"
     );
-    println!(
-        "| access log | append, 256 writers × 1–20 entries, fsync on | {:.0} entries/s | {n} entries in {secs:.1} s; acknowledgement p50 {:.1} ms, p99 {:.1} ms |",
-        n as f64 / secs,
-        percentile(&lat, 0.50),
-        percentile(&lat, 0.99),
+    append_row(
+        "append, 256 writers × 1–20 entries, fsync on",
+        n,
+        secs,
+        &lat,
     );
     log.shut_down().await?;
 
@@ -151,16 +151,26 @@ async fn append_rate(dir: &std::path::Path, seconds: u64) -> anyhow::Result<()> 
         cp == n,
         "every entry acknowledged through the service is in the signed tree ({cp} vs {n})"
     );
-    println!(
-        "| access log | append through the log service (Unix socket, HTTP/1.1, JSON), same load | {:.0} entries/s | {n} entries in {secs:.1} s; acknowledgement p50 {:.1} ms, p99 {:.1} ms |",
-        n as f64 / secs,
-        percentile(&lat, 0.50),
-        percentile(&lat, 0.99),
+    append_row(
+        "append through the log service (Unix socket, HTTP/1.1, JSON), same load",
+        n,
+        secs,
+        &lat,
     );
     let _ = stop.send(());
     served.await??;
     log.shut_down().await?;
     Ok(())
+}
+
+/// One row of the append table.
+fn append_row(what: &str, n: u64, secs: f64, lat: &[u64]) {
+    println!(
+        "| access log | {what} | {:.0} entries/s | {n} entries in {secs:.1} s; acknowledgement p50 {:.1} ms, p99 {:.1} ms |",
+        n as f64 / secs,
+        percentile(lat, 0.50),
+        percentile(lat, 0.99),
+    );
 }
 
 /// 256 writers appending 1–20 entries at a time for `seconds`: how many entries, in how
