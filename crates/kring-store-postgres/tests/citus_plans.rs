@@ -5,7 +5,7 @@
 //! worker); a search across clients is one fan-out — one distributed scan, no intermediate
 //! results collected on the coordinator first — with the caller's scope checked on the workers.
 
-use kring_store::search::{AnyOf, ClientScope, Cond, SearchPlan, TokenMatch};
+use kring_store::search::{AnyOf, ClientScope, Cond, Prefix, SearchPlan, TokenMatch};
 use kring_store::sql::{self, Arg, Sql};
 use kring_store::{Backend, Current, IndexEntry, IndexValue, NewVersion, Prior, Store};
 use kring_store_postgres::PgStore;
@@ -95,6 +95,20 @@ fn observations(code: &str) -> SearchPlan {
         conds: vec![Cond::Token {
             param: "code".into(),
             what: TokenMatch::Code(code.into()),
+        }],
+        negate: false,
+    });
+    plan
+}
+
+/// `plan` with a date condition on or after a moment beside its own.
+fn since(mut plan: SearchPlan) -> SearchPlan {
+    plan.filter.all.push(AnyOf {
+        conds: vec![Cond::Date {
+            param: "date".into(),
+            prefix: Prefix::Ge,
+            low: 1_700_000_000_000,
+            high: 1_700_000_000_999,
         }],
         negate: false,
     });
@@ -247,8 +261,24 @@ async fn hot_paths_go_to_one_shard_and_a_search_across_clients_is_one_fan_out() 
     assert_eq!(tasks(&plan), [1], "{plan}");
     assert!(!plan.contains("Distributed Subplan"), "{plan}");
 
+    // With a date beside it (checked on each of the client's rows): still one shard.
+    let plan = explain(
+        &pool,
+        &sql::search_page(&since(observations("8867-4")).scoped(scope(&["p1"]))),
+    )
+    .await;
+    assert_eq!(tasks(&plan), [1], "{plan}");
+    assert!(!plan.contains("Distributed Subplan"), "{plan}");
+
     // Across clients ("my clients"): one fan-out, the scope pushed down.
     let mine = ["p1", "p2", "p3"];
+    let plan = explain(
+        &pool,
+        &sql::search_page(&since(observations("8867-4")).scoped(scope(&mine))),
+    )
+    .await;
+    assert_eq!(tasks(&plan).len(), 1, "one distributed scan: {plan}");
+    assert!(!plan.contains("Distributed Subplan"), "{plan}");
     let plan = explain(
         &pool,
         &sql::search_page(&observations("8867-4").scoped(scope(&mine))),

@@ -970,11 +970,18 @@ mod query_plans {
     use sqlx::Row;
 
     async fn plan_of(store: &super::SqliteStore, cond: Cond) -> String {
+        plan_of_all(store, vec![vec![cond]]).await
+    }
+
+    /// The plan of a search whose matches meet every group (each a list of alternatives).
+    async fn plan_of_all(store: &super::SqliteStore, groups: Vec<Vec<Cond>>) -> String {
         let mut plan = SearchPlan::new("Observation");
-        plan.filter.all.push(AnyOf {
-            conds: vec![cond],
-            negate: false,
-        });
+        for conds in groups {
+            plan.filter.all.push(AnyOf {
+                conds,
+                negate: false,
+            });
+        }
         let query = sql::search_page(&plan);
         let text = format!("EXPLAIN QUERY PLAN {}", query.text_for(Backend::Sqlite));
         let mut conn = store.reader().await.unwrap();
@@ -1022,6 +1029,44 @@ mod query_plans {
         };
         let plan = plan_of(&store, quantity).await;
         assert!(plan.contains("search_index_n1"), "quantity:\n{plan}");
+    }
+
+    /// A date beside references to named clients is checked on each of their rows: the
+    /// clients' rows are found first, and no list of every value in range (every message of
+    /// the region since a date) is made.
+    #[tokio::test]
+    async fn a_date_beside_named_subjects_is_checked_row_by_row() {
+        let (_dir, store) = migrated_store().await;
+        let subject = |id: &str| Cond::Reference {
+            param: "subject".into(),
+            target_type: Some("Patient".into()),
+            target_id: Some(id.into()),
+            url: None,
+        };
+        let since = Cond::Date {
+            param: "date".into(),
+            prefix: Prefix::Ge,
+            low: 1_700_000_000_000,
+            high: 1_700_000_000_999,
+        };
+        for subjects in [vec![subject("a")], vec![subject("a"), subject("b")]] {
+            let n = subjects.len();
+            let plan = plan_of_all(&store, vec![subjects, vec![since.clone()]]).await;
+            assert!(!plan.contains("search_index_n1"), "{n} subjects:\n{plan}");
+            assert!(plan.contains("search_index_owner"), "{n} subjects:\n{plan}");
+        }
+        // A date alone still starts from the dates.
+        let plan = plan_of(&store, since).await;
+        assert!(plan.contains("search_index_n1"), "alone:\n{plan}");
+        // A code beside a named subject is looked up for each of the subject's rows, not
+        // listed for the whole region (a quarter of all observations share one).
+        let code = Cond::Token {
+            param: "code".into(),
+            what: TokenMatch::Code("8867-4".into()),
+        };
+        let plan = plan_of_all(&store, vec![vec![subject("a")], vec![code]]).await;
+        assert_eq!(plan.matches("LIST SUBQUERY").count(), 1, "{plan}");
+        assert!(plan.contains("CORRELATED"), "{plan}");
     }
 
     /// A search for one value reads the first page from the value's index rows in resource

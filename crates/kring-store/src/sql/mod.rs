@@ -85,6 +85,7 @@ impl Sql {
                     rewrite(OR_FAIL_INSERT, "INSERT OR FAIL", false);
                 }
                 rewrite(GROUP_RESOURCE, "GROUP BY d.res_id", false);
+                rewrite(OWN_INDEX_ROWS, "INDEXED BY search_index_owner", true);
                 rewrite(JSON_LIST, "SELECT value FROM json_each(", true);
                 rewrite(JSON_LIST_END, ")", true);
                 text
@@ -118,6 +119,13 @@ pub(crate) const JSON_LIST_END: &str = "/*end-json-list*/";
 /// ([`DISTINCT_RESOURCE`], after `SELECT`). Both leave the other mark as a comment.
 pub(crate) const GROUP_RESOURCE: &str = "/*group-resource*/";
 pub(crate) const DISTINCT_RESOURCE: &str = "/*distinct-resource*/";
+
+/// Mark after `FROM search_index i` where a condition is checked on one resource's own index
+/// rows (`i.client_key = r.client_key AND i.res_type = r.res_type AND i.res_id = r.id`): SQLite
+/// is told to use `search_index_owner`, since for a date range it would otherwise pick the
+/// partial index of numbers and walk every date of the type for each row; PostgreSQL plans it
+/// on its own and reads a comment.
+pub(crate) const OWN_INDEX_ROWS: &str = "/*own-index-rows*/";
 
 /// Mark where a query joins index rows `d` to their resources `r` by type and id: on Citus it
 /// also names the client (`r.client_key = d.client_key`), the column both are distributed by,

@@ -27,7 +27,7 @@ pub fn history(q: &crate::HistoryQuery) -> Sql {
             crate::HistoryScope::Type(t) | crate::HistoryScope::Instance(t, _) => t.as_str(),
             crate::HistoryScope::System => "",
         };
-        scope_sql(&mut sql, scope, At { alias: "v", rtype });
+        scope_sql(&mut sql, scope, At::new("v", rtype));
     }
     sql.push(" ORDER BY v.last_updated DESC, v.res_type, v.id, v.version DESC LIMIT ")
         .arg(Arg::Int(q.count as i64))

@@ -138,25 +138,54 @@ fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str) {
         scope_sql_as(
             sql,
             scope,
-            At {
-                alias,
-                rtype: &plan.rtype,
-            },
+            At::new(alias, &plan.rtype),
             !long || plan.filter.all.is_empty(),
         );
         if !named.is_empty() {
             sql.push(")");
         }
     }
-    filter_sql(
-        sql,
-        &plan.filter,
-        At {
-            alias,
-            rtype: &plan.rtype,
-        },
-        plan.scope.as_ref(),
-    );
+    // Which conditions find the rows, and which are checked on each row found: a group that
+    // names resources by id (`subject=Patient/a,Patient/b`, `_id=`) finds few rows, so every
+    // other group is checked on those rows' own index rows; beside the caller's short list of
+    // clients a range of dates is too. Listing every match of the region first would read,
+    // say, all crisis plans or all messages of the last month, to keep those of eleven clients.
+    let by_id = plan.filter.all.iter().any(names_by_id);
+    let short_scope = plan.scope.as_ref().is_some_and(|scope| {
+        scope.clients.len() + scope.partial.iter().map(|p| p.0.len()).sum::<usize>() <= LONG_LIST
+    });
+    for group in &plan.filter.all {
+        let per_row = if by_id && !names_by_id(group) {
+            PerRow::All
+        } else if by_id || short_scope {
+            PerRow::Ranges
+        } else {
+            PerRow::None
+        };
+        let at = At {
+            per_row,
+            ..At::new(alias, &plan.rtype)
+        };
+        sql.push(" AND ");
+        any_of_sql(sql, group, at, plan.scope.as_ref());
+    }
+}
+
+/// Whether every match of `group` is a resource it names by id, or one referring to a resource
+/// it names by id: few rows, found by the index of those ids.
+fn names_by_id(group: &AnyOf) -> bool {
+    !group.negate
+        && !group.conds.is_empty()
+        && group.conds.iter().all(|c| {
+            matches!(
+                c,
+                Cond::Id(_)
+                    | Cond::Reference {
+                        target_id: Some(_),
+                        ..
+                    }
+            )
+        })
 }
 
 /// The client keys a search names in conditions that every match must meet (a reference's
@@ -211,6 +240,10 @@ fn scope_sql_as(sql: &mut Sql, scope: &ClientScope, at: At, drives: bool) {
         sql.push(" OR (");
         is_in(sql, &col, clients);
         sql.push(" AND ");
+        let at = At {
+            per_row: PerRow::All,
+            ..at
+        };
         any_of_sql(sql, only, at, None);
         sql.push(")");
     }
@@ -294,6 +327,32 @@ fn same_reference_targets(group: &AnyOf) -> Option<(&str, &str, Vec<String>)> {
 pub(super) struct At<'a> {
     pub(super) alias: &'a str,
     pub(super) rtype: &'a str,
+    /// Which conditions are checked on each row's own index rows (`search_index_owner`)
+    /// instead of by listing every resource of the region that meets them first.
+    pub(super) per_row: PerRow,
+}
+
+/// Which conditions on index rows are checked row by row.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum PerRow {
+    /// None: the database may start from any condition's index rows.
+    None,
+    /// Ranges of dates, numbers and quantities: the rows are found by a narrower condition (a
+    /// few clients, references to named resources).
+    Ranges,
+    /// Every condition: the rows are those of a few named clients (a client seen only in part,
+    /// whose visible part is a category: the region's crisis plans are not listed to find it).
+    All,
+}
+
+impl<'a> At<'a> {
+    pub(super) fn new(alias: &'a str, rtype: &'a str) -> Self {
+        At {
+            alias,
+            rtype,
+            per_row: PerRow::None,
+        }
+    }
 }
 
 /// `alias.id IN (SELECT i.res_id FROM search_index i WHERE i.res_type = ? AND i.param = ? AND …)`
@@ -307,6 +366,33 @@ const HAS_NUMBER: &str = "i.n1 IS NOT NULL AND ";
 
 /// [`index_subquery`] on the rows `rows` (a condition ending in ` AND `, or nothing) selects.
 fn index_subquery_on(sql: &mut Sql, at: &At, param: &str, rows: &str, body: impl FnOnce(&mut Sql)) {
+    let per_row = match at.per_row {
+        PerRow::None => false,
+        PerRow::Ranges => rows == HAS_NUMBER,
+        PerRow::All => true,
+    };
+    if per_row {
+        // The row's own index rows, one row at a time. A range is found among them by the
+        // owner's index (the partial index of numbers would list the type's every date); an
+        // equality the database finds by the index of its values, which ends in the id.
+        let a = at.alias;
+        sql.push("EXISTS (SELECT 1 FROM search_index i ");
+        if rows == HAS_NUMBER {
+            sql.push(OWN_INDEX_ROWS);
+        }
+        sql.push(" WHERE i.client_key = ")
+            .push(a)
+            .push(".client_key AND i.res_type = ")
+            .push(a)
+            .push(".res_type AND i.res_id = ")
+            .push(a)
+            .push(".id AND i.param = ")
+            .text_arg(param)
+            .push(" AND ");
+        body(sql);
+        sql.push(")");
+        return;
+    }
     sql.push("(")
         .push(CLIENT_MARK)
         .push(at.alias)
@@ -620,24 +706,9 @@ fn cond_sql(sql: &mut Sql, cond: &Cond, at: At, scope: Option<&ClientScope>) {
             sql.push(" AND ").push(&t).push(".deleted = 0");
             if let Some(scope) = scope {
                 sql.push(" AND ");
-                linked_scope_sql(
-                    sql,
-                    scope,
-                    At {
-                        alias: &t,
-                        rtype: target_type,
-                    },
-                );
+                linked_scope_sql(sql, scope, At::new(&t, target_type));
             }
-            filter_sql(
-                sql,
-                inner,
-                At {
-                    alias: &t,
-                    rtype: target_type,
-                },
-                scope,
-            );
+            filter_sql(sql, inner, At::new(&t, target_type), scope);
             sql.push("))");
         }
         Cond::Has {
@@ -666,9 +737,9 @@ fn cond_sql(sql: &mut Sql, cond: &Cond, at: At, scope: Option<&ClientScope>) {
                 .push(".deleted = 0");
             if let Some(scope) = scope {
                 sql.push(" AND ");
-                linked_scope_sql(sql, scope, At { alias: &h, rtype });
+                linked_scope_sql(sql, scope, At::new(&h, rtype));
             }
-            filter_sql(sql, inner, At { alias: &h, rtype }, scope);
+            filter_sql(sql, inner, At::new(&h, rtype), scope);
             sql.push(")");
         }
     }
