@@ -195,26 +195,25 @@ async fn clients_page(
     ids.extend(grants.iter().map(|g| g.client.as_str()));
     ids.sort();
     ids.dedup();
-    let mut patients: BTreeMap<String, (ClientName, Option<String>)> = BTreeMap::new();
-    if !ids.is_empty() {
-        for p in search(
-            state,
-            person,
-            "Patient",
-            &format!("_id={}&_count={}", ids.join(","), ids.len()),
-        )
-        .await
-        {
-            let bsn = json(&p)["identifier"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|i| i["system"] == kring_fhir::bsn::BSN_SYSTEM)
-                .and_then(|i| i["value"].as_str())
-                .map(str::to_string);
-            patients.insert(p.id.clone(), (ClientName::of(&p), bsn));
-        }
+    // Everything else at once, each search waiting for the database and the log on its own:
+    // the clients' names, what needs attention, the meldcode cases, the emergency notices and
+    // the officer's warnings.
+    let mut directed: BTreeMap<&str, bool> = BTreeMap::new();
+    for (c, m) in &memberships {
+        *directed.entry(c.as_str()).or_default() |= m.director;
     }
+    let directed: Vec<(&str, bool)> = directed.into_iter().collect();
+    let (patients, attention, (meldcode, notices, warnings)) = tokio::join!(
+        patients_of(state, person, &ids),
+        attention(state, person, &mine[0], &directed),
+        async {
+            tokio::join!(
+                super::meldcode::due_cases(state, person, &ids),
+                super::admin::emergency_notices_among(state, person, 7, &ids),
+                super::oversight::warnings_for(state, practitioner, person.lang),
+            )
+        },
+    );
     let shown = |id: &str| -> Option<String> {
         let (name, bsn) = patients.get(id)?;
         matches(&form.zoek, name, bsn.as_deref()).then(|| name.full(person.lang))
@@ -243,7 +242,11 @@ async fn clients_page(
         })
         .collect();
     rows.sort_by(|a, b| a.name.cmp(&b.name));
-    attention(state, person, &mine[0], &mut rows).await;
+    for row in rows.iter_mut() {
+        if let Some(a) = attention.get(&row.id) {
+            (row.attention, row.overdue) = (a.items.clone(), a.overdue);
+        }
+    }
     let emergencies = emergencies
         .iter()
         .filter_map(|(client, _, until)| {
@@ -273,11 +276,6 @@ async fn clients_page(
             })
         })
         .collect();
-    let (meldcode, notices, warnings) = tokio::join!(
-        super::meldcode::due_cases(state, person, &ids),
-        super::admin::emergency_notices_among(state, person, 7, &ids),
-        super::oversight::warnings_for(state, practitioner, person.lang),
-    );
     let mut f = person.frame("my-clients");
     let searched = !form.zoek.trim().is_empty();
     if searched {
@@ -542,20 +540,62 @@ pub async fn client_page(
     ))
 }
 
-/// Fills in what needs attention for each client of "my clients": the next appointment, the
-/// agreements the professional performs (open, overdue), for the case director the goals
-/// whose evaluation is overdue, and the reports written since the professional last read
-/// them (the last 7 days when never). One search per kind for all clients, each through the
-/// record: only what the person may see counts.
-async fn attention(state: &AppState, person: &Person, role: &str, rows: &mut [ClientRow]) {
+/// The name and BSN of each of these clients the person may see, by id.
+async fn patients_of(
+    state: &AppState,
+    person: &Person,
+    ids: &[&str],
+) -> BTreeMap<String, (ClientName, Option<String>)> {
+    let mut patients = BTreeMap::new();
+    if ids.is_empty() {
+        return patients;
+    }
+    let query = format!("_id={}&_count={}", ids.join(","), ids.len());
+    for p in search(state, person, "Patient", &query).await {
+        let bsn = json(&p)["identifier"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["system"] == kring_fhir::bsn::BSN_SYSTEM)
+            .and_then(|i| i["value"].as_str())
+            .map(str::to_string);
+        patients.insert(p.id.clone(), (ClientName::of(&p), bsn));
+    }
+    patients
+}
+
+/// What needs attention for one client of "my clients".
+#[derive(Default)]
+struct Attention {
+    items: Vec<String>,
+    /// Something is overdue.
+    overdue: bool,
+}
+
+/// What needs attention for each client of "my clients" (`clients`: each with whether the
+/// professional is its case director): the next appointment, the agreements the professional
+/// performs (open, overdue), for the case director the goals whose evaluation is overdue, and
+/// the reports written since the professional last read them (the last 7 days when never).
+/// One search per kind for all clients, each through the record: only what the person may see
+/// counts.
+async fn attention(
+    state: &AppState,
+    person: &Person,
+    role: &str,
+    clients: &[(&str, bool)],
+) -> BTreeMap<String, Attention> {
     use kring_record::plan::{agreements, GoalView};
-    if rows.is_empty() {
-        return;
+    let mut out: BTreeMap<String, Attention> = BTreeMap::new();
+    if clients.is_empty() {
+        return out;
     }
     let t = person.texts();
     let today = dates::today();
     let now = crate::auth::now_ms();
-    let subjects: Vec<String> = rows.iter().map(|r| format!("Patient/{}", r.id)).collect();
+    let subjects: Vec<String> = clients
+        .iter()
+        .map(|(c, _)| format!("Patient/{c}"))
+        .collect();
     let subjects = subjects.join(",");
     let subject_of = |v: &Value, field: &str| {
         v[field]["reference"]
@@ -563,14 +603,32 @@ async fn attention(state: &AppState, person: &Person, role: &str, rows: &mut [Cl
             .and_then(|r| r.strip_prefix("Patient/"))
             .map(str::to_string)
     };
-    let directed: Vec<String> = rows
+    let directed: Vec<String> = clients
         .iter()
-        .filter(|r| r.director)
-        .map(|r| format!("Patient/{}", r.id))
+        .filter(|(_, director)| *director)
+        .map(|(c, _)| format!("Patient/{c}"))
         .collect();
     let (by_actor, by_subject) = (
         format!("actor={subjects}&_count=1000"),
         format!("subject={subjects}&_count=1000"),
+    );
+    // Reports since my last visit (never: the last week; at most a month back).
+    let (week_ago, month_ago) = (now - 7 * 86_400_000, now - 30 * 86_400_000);
+    let since = |c: &str| {
+        super::visits::last_visit(person, c)
+            .unwrap_or(week_ago)
+            .max(month_ago)
+    };
+    let earliest = clients
+        .iter()
+        .map(|(c, _)| since(c))
+        .min()
+        .unwrap_or(month_ago);
+    // The clients' messages sent since the earliest of those moments only: the store finds
+    // the clients' messages and checks each one's date.
+    let recent = format!(
+        "subject={subjects}&sent=ge{}&_count=1000",
+        kring_fhir::datetime::format_instant(earliest)
     );
     // The four searches at once: each waits for the database and the log on its own.
     let (appointments, plans, goals_found, reports) = tokio::join!(
@@ -589,7 +647,7 @@ async fn attention(state: &AppState, person: &Person, role: &str, rows: &mut [Cl
         },
         // The clients alone; which are reports is read here (a category beside them makes the
         // database list every report of the region first).
-        search(state, person, "Communication", &by_subject),
+        search(state, person, "Communication", &recent),
     );
     // The next appointment of each client.
     let mut next: BTreeMap<String, (i64, String)> = BTreeMap::new();
@@ -643,13 +701,6 @@ async fn attention(state: &AppState, person: &Person, role: &str, rows: &mut [Cl
         }
     }
     // Reports since my last visit.
-    // Since my last visit (never: the last week; at most a month back).
-    let (week_ago, month_ago) = (now - 7 * 86_400_000, now - 30 * 86_400_000);
-    let since = |c: &str| {
-        super::visits::last_visit(person, c)
-            .unwrap_or(week_ago)
-            .max(month_ago)
-    };
     let mut new_reports: BTreeMap<String, usize> = BTreeMap::new();
     for r in reports
         .iter()
@@ -666,38 +717,40 @@ async fn attention(state: &AppState, person: &Person, role: &str, rows: &mut [Cl
             *new_reports.entry(c).or_default() += 1;
         }
     }
-    for row in rows.iter_mut() {
-        if let Some((start, what)) = next.get(&row.id) {
+    for (client, _) in clients {
+        let a = out.entry(client.to_string()).or_default();
+        if let Some((start, what)) = next.get(*client) {
             let when = dates::moment(*start, person.lang);
-            row.attention.push(t.with(
+            a.items.push(t.with(
                 "attention-appointment",
                 &[("when", when.as_str()), ("what", what.as_str())],
             ));
         }
-        if let Some((open, overdue)) = mine.get(&row.id) {
+        if let Some((open, overdue)) = mine.get(*client) {
             let key = if *overdue > 0 {
                 "attention-agreements-overdue"
             } else {
                 "attention-agreements"
             };
-            row.attention.push(t.count(
+            a.items.push(t.count(
                 key,
                 "count",
                 *open as i64,
                 &[("overdue", &overdue.to_string())],
             ));
-            row.overdue |= *overdue > 0;
+            a.overdue |= *overdue > 0;
         }
-        if let Some(n) = goals.get(&row.id) {
-            row.attention
+        if let Some(n) = goals.get(*client) {
+            a.items
                 .push(t.count("attention-evaluations", "count", *n as i64, &[]));
-            row.overdue = true;
+            a.overdue = true;
         }
-        if let Some(n) = new_reports.get(&row.id) {
-            row.attention
+        if let Some(n) = new_reports.get(*client) {
+            a.items
                 .push(t.count("attention-reports", "count", *n as i64, &[]));
         }
     }
+    out
 }
 
 fn capitalised(s: &str) -> String {
