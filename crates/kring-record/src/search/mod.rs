@@ -71,6 +71,21 @@ impl Record {
         Ok(planned)
     }
 
+    /// The clients the decision point lets the caller see now, wholly or in part (their
+    /// circles, emergency accesses and sharing grants), from its memory: ids only, so that a
+    /// page can ask for its parts of them at once, each through a search that is decided and
+    /// logged. `None` for a caller not limited to clients (the operator).
+    pub fn clients_in_view(&self, caller: &Caller) -> Option<Vec<String>> {
+        let scope = self.access.search_scope(&caller.subject, "Patient")?;
+        let mut ids: Vec<String> = scope.clients.iter().cloned().collect();
+        for (clients, _) in &scope.partial {
+            ids.extend(clients.iter().cloned());
+        }
+        ids.sort();
+        ids.dedup();
+        Some(ids)
+    }
+
     /// The caller's scope for a search of `rtype`, with the scopes of the types its chained
     /// parameters and `_has` reach.
     pub(crate) fn scope_for(

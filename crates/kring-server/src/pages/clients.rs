@@ -167,13 +167,29 @@ async fn clients_page(
         format!("PractitionerRole/{role}"),
         format!("Practitioner/{practitioner}"),
     ];
-    let circles = search(
-        state,
-        person,
-        "CareTeam",
-        &format!("participant={}&_count=1000", mine[0]),
-    )
-    .await;
+    // The clients the decision point lets this person see, from its memory (their circles,
+    // emergency accesses and sharing grants): every search of the page asks about them at
+    // once, each decided and logged, instead of waiting for the circles to be read first.
+    let emergencies = state.record.running_emergencies(&person.caller);
+    let grants = state.record.running_grants(&person.caller);
+    let in_view = state
+        .record
+        .clients_in_view(&person.caller)
+        .unwrap_or_default();
+    let ids: Vec<&str> = in_view.iter().map(String::as_str).collect();
+    let circles_query = format!("participant={}&_count=1000", mine[0]);
+    let (circles, patients, attention, (meldcode, notices, warnings)) = tokio::join!(
+        search(state, person, "CareTeam", &circles_query),
+        patients_of(state, person, &ids),
+        attention(state, person, &mine[0], &ids),
+        async {
+            tokio::join!(
+                super::meldcode::due_cases(state, person, &ids),
+                super::admin::emergency_notices_among(state, person, 7, &ids),
+                super::oversight::warnings_for(state, practitioner, person.lang),
+            )
+        },
+    );
     let mut memberships = Vec::new();
     for c in &circles {
         let circle = Circle::from_json(&c.id, &json(c));
@@ -188,32 +204,6 @@ async fn clients_page(
             memberships.push((client.clone(), m));
         }
     }
-    let emergencies = state.record.running_emergencies(&person.caller);
-    let mut ids: Vec<&str> = memberships.iter().map(|(c, _)| c.as_str()).collect();
-    ids.extend(emergencies.iter().map(|(c, _, _)| c.as_str()));
-    let grants = state.record.running_grants(&person.caller);
-    ids.extend(grants.iter().map(|g| g.client.as_str()));
-    ids.sort();
-    ids.dedup();
-    // Everything else at once, each search waiting for the database and the log on its own:
-    // the clients' names, what needs attention, the meldcode cases, the emergency notices and
-    // the officer's warnings.
-    let mut directed: BTreeMap<&str, bool> = BTreeMap::new();
-    for (c, m) in &memberships {
-        *directed.entry(c.as_str()).or_default() |= m.director;
-    }
-    let directed: Vec<(&str, bool)> = directed.into_iter().collect();
-    let (patients, attention, (meldcode, notices, warnings)) = tokio::join!(
-        patients_of(state, person, &ids),
-        attention(state, person, &mine[0], &directed),
-        async {
-            tokio::join!(
-                super::meldcode::due_cases(state, person, &ids),
-                super::admin::emergency_notices_among(state, person, 7, &ids),
-                super::oversight::warnings_for(state, practitioner, person.lang),
-            )
-        },
-    );
     let shown = |id: &str| -> Option<String> {
         let (name, bsn) = patients.get(id)?;
         matches(&form.zoek, name, bsn.as_deref()).then(|| name.full(person.lang))
@@ -242,9 +232,10 @@ async fn clients_page(
         })
         .collect();
     rows.sort_by(|a, b| a.name.cmp(&b.name));
+    let t = person.texts();
     for row in rows.iter_mut() {
         if let Some(a) = attention.get(&row.id) {
-            (row.attention, row.overdue) = (a.items.clone(), a.overdue);
+            (row.attention, row.overdue) = a.shown(row.director, &t);
         }
     }
     let emergencies = emergencies
@@ -564,38 +555,75 @@ async fn patients_of(
     patients
 }
 
-/// What needs attention for one client of "my clients".
+/// What needs attention for one client of "my clients", as found.
 #[derive(Default)]
 struct Attention {
-    items: Vec<String>,
-    /// Something is overdue.
-    overdue: bool,
+    /// The next appointment: when (ms) and what.
+    next: Option<(i64, String)>,
+    /// The agreements the professional performs: open, of which overdue.
+    agreements: Option<(usize, usize)>,
+    /// Goals whose evaluation is overdue (shown to the case director).
+    evaluations: usize,
+    /// Reports since the professional's last visit.
+    reports: usize,
 }
 
-/// What needs attention for each client of "my clients" (`clients`: each with whether the
-/// professional is its case director): the next appointment, the agreements the professional
-/// performs (open, overdue), for the case director the goals whose evaluation is overdue, and
-/// the reports written since the professional last read them (the last 7 days when never).
-/// One search per kind for all clients, each through the record: only what the person may see
-/// counts.
+impl Attention {
+    /// The lines "my clients" shows for the client, and whether something is overdue;
+    /// `director`: the professional is the client's case director.
+    fn shown(&self, director: bool, t: &super::i18n::Texts) -> (Vec<String>, bool) {
+        let (mut items, mut overdue) = (Vec::new(), false);
+        if let Some((start, what)) = &self.next {
+            let when = dates::moment(*start, t.lang);
+            items.push(t.with(
+                "attention-appointment",
+                &[("when", when.as_str()), ("what", what.as_str())],
+            ));
+        }
+        if let Some((open, late)) = self.agreements {
+            let key = if late > 0 {
+                "attention-agreements-overdue"
+            } else {
+                "attention-agreements"
+            };
+            items.push(t.count(key, "count", open as i64, &[("overdue", &late.to_string())]));
+            overdue |= late > 0;
+        }
+        if director && self.evaluations > 0 {
+            items.push(t.count(
+                "attention-evaluations",
+                "count",
+                self.evaluations as i64,
+                &[],
+            ));
+            overdue = true;
+        }
+        if self.reports > 0 {
+            items.push(t.count("attention-reports", "count", self.reports as i64, &[]));
+        }
+        (items, overdue)
+    }
+}
+
+/// What needs attention for each of `clients` in "my clients": the next appointment, the
+/// agreements the professional performs (open, overdue), the goals whose evaluation is overdue
+/// (shown to the case director), and the reports written since the professional last read
+/// them (the last 7 days when never). One search per kind for all clients, each through the
+/// record: only what the person may see counts.
 async fn attention(
     state: &AppState,
     person: &Person,
     role: &str,
-    clients: &[(&str, bool)],
+    clients: &[&str],
 ) -> BTreeMap<String, Attention> {
     use kring_record::plan::{agreements, GoalView};
     let mut out: BTreeMap<String, Attention> = BTreeMap::new();
     if clients.is_empty() {
         return out;
     }
-    let t = person.texts();
     let today = dates::today();
     let now = crate::auth::now_ms();
-    let subjects: Vec<String> = clients
-        .iter()
-        .map(|(c, _)| format!("Patient/{c}"))
-        .collect();
+    let subjects: Vec<String> = clients.iter().map(|c| format!("Patient/{c}")).collect();
     let subjects = subjects.join(",");
     let subject_of = |v: &Value, field: &str| {
         v[field]["reference"]
@@ -603,11 +631,6 @@ async fn attention(
             .and_then(|r| r.strip_prefix("Patient/"))
             .map(str::to_string)
     };
-    let directed: Vec<String> = clients
-        .iter()
-        .filter(|(_, director)| *director)
-        .map(|(c, _)| format!("Patient/{c}"))
-        .collect();
     let (by_actor, by_subject) = (
         format!("actor={subjects}&_count=1000"),
         format!("subject={subjects}&_count=1000"),
@@ -619,38 +642,23 @@ async fn attention(
             .unwrap_or(week_ago)
             .max(month_ago)
     };
-    let earliest = clients
-        .iter()
-        .map(|(c, _)| since(c))
-        .min()
-        .unwrap_or(month_ago);
+    let earliest = clients.iter().map(|c| since(c)).min().unwrap_or(month_ago);
     // The clients' messages sent since the earliest of those moments only: the store finds
     // the clients' messages and checks each one's date.
     let recent = format!(
         "subject={subjects}&sent=ge{}&_count=1000",
         kring_fhir::datetime::format_instant(earliest)
     );
-    // The four searches at once: each waits for the database and the log on its own.
+    // The searches at once: each waits for the database and the log on its own.
     let (appointments, plans, goals_found, reports) = tokio::join!(
         // The clients alone, filtered here: a date condition beside a list of clients makes the
         // database walk every future appointment of the region.
         search(state, person, "Appointment", &by_actor),
         search(state, person, "CarePlan", &by_subject),
-        async {
-            // Goals overdue for evaluation, for the case director.
-            if directed.is_empty() {
-                Vec::new()
-            } else {
-                let q = format!("subject={}&_count=1000", directed.join(","));
-                search(state, person, "Goal", &q).await
-            }
-        },
-        // The clients alone; which are reports is read here (a category beside them makes the
-        // database list every report of the region first).
+        search(state, person, "Goal", &by_subject),
         search(state, person, "Communication", &recent),
     );
     // The next appointment of each client.
-    let mut next: BTreeMap<String, (i64, String)> = BTreeMap::new();
     for a in appointments {
         let v = json(&a);
         let Some(start) = v["start"].as_str().and_then(dates::fhir_ms) else {
@@ -662,15 +670,14 @@ async fn attention(
         for p in v["participant"].as_array().into_iter().flatten() {
             if let Some(c) = subject_of(p, "actor") {
                 let what = v["description"].as_str().unwrap_or_default().to_string();
-                let e = next.entry(c).or_insert((start, what.clone()));
-                if start < e.0 {
-                    *e = (start, what);
+                let next = &mut out.entry(c).or_default().next;
+                if next.as_ref().is_none_or(|(s, _)| start < *s) {
+                    *next = Some((start, what));
                 }
             }
         }
     }
     // Agreements I perform.
-    let mut mine: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for p in plans
         .iter()
         .filter(|p| !kring_access::category::is_crisis_plan(&p.body))
@@ -682,7 +689,11 @@ async fn attention(
         };
         for a in agreements(&v) {
             if a.open() && a.performer.as_deref() == Some(role) {
-                let e = mine.entry(c.clone()).or_default();
+                let e = out
+                    .entry(c.clone())
+                    .or_default()
+                    .agreements
+                    .get_or_insert((0, 0));
                 e.0 += 1;
                 if a.overdue(today) {
                     e.1 += 1;
@@ -690,23 +701,21 @@ async fn attention(
             }
         }
     }
-    // Goals overdue for evaluation, for the case director.
-    let mut goals: BTreeMap<String, usize> = BTreeMap::new();
+    // Goals overdue for evaluation.
     for g in goals_found {
         let v = json(&g);
         if GoalView::of(&v).overdue(today) {
             if let Some(c) = subject_of(&v, "subject") {
-                *goals.entry(c).or_default() += 1;
+                out.entry(c).or_default().evaluations += 1;
             }
         }
     }
     // Reports since my last visit.
-    let mut new_reports: BTreeMap<String, usize> = BTreeMap::new();
-    for r in reports
-        .iter()
-        .filter(|r| kring_record::reports::is_report(&json(r)))
-    {
-        let v = json(r);
+    for r in reports {
+        let v = json(&r);
+        if !kring_record::reports::is_report(&v) {
+            continue;
+        }
         let (Some(c), Some(sent)) = (
             subject_of(&v, "subject"),
             v["sent"].as_str().and_then(dates::fhir_ms),
@@ -714,40 +723,7 @@ async fn attention(
             continue;
         };
         if sent > since(&c) && v["sender"]["reference"] != role {
-            *new_reports.entry(c).or_default() += 1;
-        }
-    }
-    for (client, _) in clients {
-        let a = out.entry(client.to_string()).or_default();
-        if let Some((start, what)) = next.get(*client) {
-            let when = dates::moment(*start, person.lang);
-            a.items.push(t.with(
-                "attention-appointment",
-                &[("when", when.as_str()), ("what", what.as_str())],
-            ));
-        }
-        if let Some((open, overdue)) = mine.get(*client) {
-            let key = if *overdue > 0 {
-                "attention-agreements-overdue"
-            } else {
-                "attention-agreements"
-            };
-            a.items.push(t.count(
-                key,
-                "count",
-                *open as i64,
-                &[("overdue", &overdue.to_string())],
-            ));
-            a.overdue |= *overdue > 0;
-        }
-        if let Some(n) = goals.get(*client) {
-            a.items
-                .push(t.count("attention-evaluations", "count", *n as i64, &[]));
-            a.overdue = true;
-        }
-        if let Some(n) = new_reports.get(*client) {
-            a.items
-                .push(t.count("attention-reports", "count", *n as i64, &[]));
+            out.entry(c).or_default().reports += 1;
         }
     }
     out
