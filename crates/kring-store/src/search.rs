@@ -205,6 +205,13 @@ pub struct ClientScope {
     pub linked: std::collections::BTreeMap<String, ClientScope>,
 }
 
+impl ClientScope {
+    /// How many clients the scope names, wholly or in part (one seen both ways counts twice).
+    pub fn named(&self) -> usize {
+        self.clients.len() + self.partial.iter().map(|p| p.0.len()).sum::<usize>()
+    }
+}
+
 /// What to search for, how to order it, which page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchPlan {

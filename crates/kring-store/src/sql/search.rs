@@ -121,8 +121,7 @@ fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str) {
         .push(".deleted = 0");
     if let Some(scope) = &plan.scope {
         sql.push(" AND ");
-        let long = scope.clients.len() + scope.partial.iter().map(|p| p.0.len()).sum::<usize>()
-            > LONG_LIST;
+        let long = scope.named() > LONG_LIST;
         let named = if long {
             named_clients(&plan.filter, scope)
         } else {
@@ -151,9 +150,10 @@ fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str) {
     // clients a range of dates is too. Listing every match of the region first would read,
     // say, all crisis plans or all messages of the last month, to keep those of eleven clients.
     let by_id = plan.filter.all.iter().any(names_by_id);
-    let short_scope = plan.scope.as_ref().is_some_and(|scope| {
-        scope.clients.len() + scope.partial.iter().map(|p| p.0.len()).sum::<usize>() <= LONG_LIST
-    });
+    let short_scope = plan
+        .scope
+        .as_ref()
+        .is_some_and(|scope| scope.named() <= LONG_LIST);
     for group in &plan.filter.all {
         let per_row = if by_id && !names_by_id(group) {
             PerRow::All
