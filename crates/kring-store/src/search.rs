@@ -206,9 +206,11 @@ pub struct ClientScope {
 }
 
 impl ClientScope {
-    /// How many clients the scope names, wholly or in part (one seen both ways counts twice).
-    pub fn named(&self) -> usize {
-        self.clients.len() + self.partial.iter().map(|p| p.0.len()).sum::<usize>()
+    /// The clients the scope names, wholly or in part (one seen both ways comes twice).
+    pub fn every_client(&self) -> impl Iterator<Item = &String> {
+        self.clients
+            .iter()
+            .chain(self.partial.iter().flat_map(|(clients, _)| clients))
     }
 }
 

@@ -77,10 +77,7 @@ impl Record {
     /// logged. `None` for a caller not limited to clients (the operator).
     pub fn clients_in_view(&self, caller: &Caller) -> Option<Vec<String>> {
         let scope = self.access.search_scope(&caller.subject, "Patient")?;
-        let mut ids: Vec<String> = scope.clients.iter().cloned().collect();
-        for (clients, _) in &scope.partial {
-            ids.extend(clients.iter().cloned());
-        }
+        let mut ids: Vec<String> = scope.every_client().cloned().collect();
         ids.sort();
         ids.dedup();
         Some(ids)

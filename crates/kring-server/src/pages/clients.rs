@@ -651,8 +651,7 @@ async fn attention(
     );
     // The searches at once: each waits for the database and the log on its own.
     let (appointments, plans, goals_found, reports) = tokio::join!(
-        // The clients alone, filtered here: a date condition beside a list of clients makes the
-        // database walk every future appointment of the region.
+        // The clients' appointments; which are still to come is read here.
         search(state, person, "Appointment", &by_actor),
         search(state, person, "CarePlan", &by_subject),
         search(state, person, "Goal", &by_subject),

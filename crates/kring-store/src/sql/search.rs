@@ -119,9 +119,14 @@ fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str) {
         .push(" AND ")
         .push(alias)
         .push(".deleted = 0");
+    // A short list of clients is where the database starts; a long one is checked row by row.
+    let short_scope = plan
+        .scope
+        .as_ref()
+        .is_some_and(|scope| scope.every_client().count() <= LONG_LIST);
     if let Some(scope) = &plan.scope {
         sql.push(" AND ");
-        let long = scope.named() > LONG_LIST;
+        let long = !short_scope;
         let named = if long {
             named_clients(&plan.filter, scope)
         } else {
@@ -150,10 +155,6 @@ fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str) {
     // clients a range of dates is too. Listing every match of the region first would read,
     // say, all crisis plans or all messages of the last month, to keep those of eleven clients.
     let by_id = plan.filter.all.iter().any(names_by_id);
-    let short_scope = plan
-        .scope
-        .as_ref()
-        .is_some_and(|scope| scope.named() <= LONG_LIST);
     for group in &plan.filter.all {
         let per_row = if by_id && !names_by_id(group) {
             PerRow::All
