@@ -36,6 +36,15 @@ pub fn search_page(plan: &SearchPlan) -> Sql {
 /// the value twice (two codings); it is answered once. Searches with more conditions or a
 /// restricted caller keep the general shape, where the database chooses which condition to
 /// start from: there the scope or another condition is often the narrower one.
+///
+/// The resources are joined with a LEFT JOIN, which keeps the database reading the value's
+/// index rows in order and stopping after the page. Every index row has its current, live
+/// resource (both are written and removed in one transaction, `ops::version_statements`), so
+/// the outer join finds the same rows as an inner one; but the planner estimates it as at
+/// least one row per index row. An inner join on Citus, where it also names the client
+/// (`/*same-client*/`), multiplies the selectivity of the client and of the id, expects one or
+/// two rows in all, and so collects and sorts every match of a common code in each shard:
+/// 230 ms instead of 5 for `code=8867-4` over 300,000 resources.
 fn search_page_by_value(plan: &SearchPlan) -> Option<Sql> {
     let [group] = plan.filter.all.as_slice() else {
         return None;
@@ -49,8 +58,8 @@ fn search_page_by_value(plan: &SearchPlan) -> Option<Sql> {
     let (param, equal) = index_equality(cond)?;
     let mut sql = Sql::new(
         "SELECT /*distinct-resource*/ r.res_type, r.id, r.version, r.last_updated, r.deleted, r.client_key, r.body \
-         FROM search_index d JOIN resources r ON /*same-client*/ r.res_type = d.res_type AND r.id = d.res_id \
-         WHERE d.res_type = ",
+         FROM search_index d LEFT JOIN resources r ON /*same-client*/ r.res_type = d.res_type AND r.id = d.res_id \
+         AND r.deleted = 0 WHERE d.res_type = ",
     );
     sql.text_arg(&plan.rtype)
         .push(" AND d.param = ")
@@ -62,7 +71,7 @@ fn search_page_by_value(plan: &SearchPlan) -> Option<Sql> {
             None => sql.push(" IS NULL"),
         };
     }
-    sql.push(" AND r.deleted = 0 /*group-resource*/ ORDER BY d.res_id LIMIT ")
+    sql.push(" /*group-resource*/ ORDER BY d.res_id LIMIT ")
         .arg(Arg::Int(plan.count as i64 + 1))
         .push(" OFFSET ")
         .arg(Arg::Int(plan.offset as i64));
