@@ -87,8 +87,15 @@ pub async fn search(state: &AppState, person: &Person, rtype: &str, query: &str)
     search_as(&state.record, &person.caller, rtype, query).await
 }
 
+/// The most resources one page's search reads: beyond this a page would be too slow to use
+/// anyway, and the cut is logged (a warning with the search's shape).
+const MAX_PAGE_SEARCH: usize = 20_000;
+
 /// A search through the record as `caller` (a page's person, or the system writing the
-/// downtime kits); a failed search is logged and shows nothing.
+/// downtime kits): every match, not only the first page of `_count` — a client's 1,001st
+/// report or an appointment past the first thousand is still found. Each further page is a
+/// search of its own through the record (`_offset`), decided and logged like the first. A
+/// failed search is logged and shows nothing.
 pub(crate) async fn search_as(
     record: &kring_record::Record,
     caller: &kring_record::Caller,
@@ -96,35 +103,52 @@ pub(crate) async fn search_as(
     query: &str,
 ) -> Vec<Versioned> {
     let started = std::time::Instant::now();
-    let found = record
-        .search(
-            caller,
-            &SearchRequest::from_query(rtype, query),
-            Handling::Strict,
-        )
-        .await;
-    // A page's slow search by its shape — the type and the parameter names, never their
-    // values (client ids, names): what to look at when a page is slow.
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    if ms >= 5.0 {
-        let shape: Vec<&str> = query
+    // The type and the parameter names, never their values (client ids, names): what the log
+    // may say about a page's search.
+    let shape = || {
+        query
             .split('&')
             .filter_map(|p| p.split('=').next())
-            .collect();
-        let matches = found.as_ref().map_or(0, |o| o.matches.len());
-        if ms >= 500.0 {
-            tracing::warn!(rtype, shape = %shape.join("&"), matches, ms, "slow page search");
-        } else {
-            tracing::debug!(rtype, shape = %shape.join("&"), matches, ms, "page search");
+            .collect::<Vec<&str>>()
+            .join("&")
+    };
+    let mut matches: Vec<Versioned> = Vec::new();
+    let mut request = SearchRequest::from_query(rtype, query);
+    loop {
+        let found = match record.search(caller, &request, Handling::Strict).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, rtype, "search failed");
+                return vec![];
+            }
+        };
+        matches.extend(found.matches);
+        // (`_count=0` asks for no page at all: nothing to follow.)
+        if !found.more || found.count == 0 {
+            break;
         }
-    }
-    match found {
-        Ok(out) => out.matches,
-        Err(e) => {
-            tracing::warn!(error = %e, rtype, "search failed");
-            vec![]
+        if matches.len() >= MAX_PAGE_SEARCH {
+            tracing::warn!(
+                rtype,
+                shape = %shape(),
+                matches = matches.len(),
+                "page search cut off: more matches than a page reads"
+            );
+            break;
         }
+        request.params.retain(|(name, _)| name != "_offset");
+        request
+            .params
+            .push(("_offset".into(), (found.offset + found.count).to_string()));
     }
+    // A page's slow search by its shape: what to look at when a page is slow.
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if ms >= 500.0 {
+        tracing::warn!(rtype, shape = %shape(), matches = matches.len(), ms, "slow page search");
+    } else if ms >= 5.0 {
+        tracing::debug!(rtype, shape = %shape(), matches = matches.len(), ms, "page search");
+    }
+    matches
 }
 
 /// Names of the references a page shows.

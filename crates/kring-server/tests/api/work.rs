@@ -282,6 +282,64 @@ every_backend!(
 );
 
 every_backend!(
+    a_client_with_more_reports_than_one_search_page_shows_the_newest,
+    |app: TestApp| async move {
+        let (gerda, kees) = world(&app).await;
+        let list = "/clienten/lotte/rapportages";
+        let (status, _) = post(
+            &app,
+            &gerda,
+            list,
+            list,
+            &[("kind", "visit"), ("text", "Een gewone dag.")],
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let written = all(&app, "Communication?subject=Patient/lotte").await[0].clone();
+        // 1,001 more: a thousand older ones, then the newest, whose id sorts last — past the
+        // first page of a thousand that the store answers in id order.
+        let entries: Vec<Value> = (0..=1000)
+            .map(|n| {
+                let mut r = written.clone();
+                let id = format!("r{n:04}");
+                r["id"] = json!(id);
+                r["sent"] = json!(if n == 1000 {
+                    "2026-11-30T09:00:00+01:00".to_string()
+                } else {
+                    format!("2024-{:02}-{:02}T09:00:00+01:00", n % 12 + 1, n % 28 + 1)
+                });
+                r["payload"] = json!([{"contentString": if n == 1000 {
+                    "De nieuwste rapportage.".to_string()
+                } else {
+                    format!("Oude rapportage {n}.")
+                }}]);
+                json!({"resource": r, "request": {"method": "PUT", "url": format!("Communication/{id}")}})
+            })
+            .collect();
+        let r = app
+            .post(
+                "/fhir",
+                &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.diagnostics());
+        let (_, html) = page(&app, &kees, Method::GET, list, "").await;
+        assert!(html.contains("De nieuwste rapportage."), "{html}");
+        // A period picks its days from every report, not from the first thousand.
+        let (_, html) = page(
+            &app,
+            &kees,
+            Method::GET,
+            &format!("{list}?van=2026-11-30&tot=2026-11-30"),
+            "",
+        )
+        .await;
+        assert!(html.contains("De nieuwste rapportage."), "{html}");
+        assert!(!html.contains("Oude rapportage"), "{html}");
+    }
+);
+
+every_backend!(
     members_change_their_own_agreements_and_the_director_keeps_the_plan,
     |app: TestApp| async move {
         let (gerda, kees) = world(&app).await;

@@ -95,24 +95,26 @@ async fn reports_of(
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
 ) -> Vec<Versioned> {
-    // The client alone; which are reports, of which Dutch days, is read here (a category or
-    // a date beside the client makes the database walk every report of the region first).
+    // The client's messages of the chosen Dutch days (the store finds the client's messages
+    // and checks each one's date); which of them are reports is read here.
     let bound = |d: chrono::NaiveDate| dates::fhir_ms(&super::day_start(d));
     let from = from.and_then(bound);
     let to = to.and_then(|d| bound(d + chrono::Duration::days(1)));
+    let mut query = format!("subject=Patient/{id}&_count=1000");
+    for (prefix, at) in [("ge", from), ("lt", to)] {
+        if let Some(at) = at {
+            query.push_str(&format!(
+                "&sent={prefix}{}",
+                kring_fhir::datetime::format_instant(at)
+            ));
+        }
+    }
     let sent = |r: &Versioned| json(r)["sent"].as_str().and_then(dates::fhir_ms);
-    let mut out: Vec<Versioned> = search(
-        state,
-        person,
-        "Communication",
-        &format!("subject=Patient/{id}&_count=1000"),
-    )
-    .await
-    .into_iter()
-    .filter(|r| reports::is_report(&json(r)))
-    .filter(|r| from.is_none_or(|f| sent(r).is_some_and(|s| s >= f)))
-    .filter(|r| to.is_none_or(|t| sent(r).is_some_and(|s| s < t)))
-    .collect();
+    let mut out: Vec<Versioned> = search(state, person, "Communication", &query)
+        .await
+        .into_iter()
+        .filter(|r| reports::is_report(&json(r)))
+        .collect();
     out.sort_by_key(|r| std::cmp::Reverse(sent(r)));
     out.truncate(MAX_LISTED);
     out
