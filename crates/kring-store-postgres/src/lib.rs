@@ -3,6 +3,7 @@
 //! Owns: the connection pool, its migrations, and running the shared SQL of `kring_store::ops`
 //! on PostgreSQL. Concurrent writers of one resource are serialised by locking its row in
 //! `resource_keys` (`FOR UPDATE`); conditional creates take a transaction-scoped advisory lock.
+//! The planner's statistics of the record are kept current as it grows ([`statistics`]).
 //! The schema is ready for Citus: see `docs/ARCHITECTURE.md`.
 
 use std::path::Path;
@@ -23,6 +24,9 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPool
 use sqlx::{Postgres, Row, Transaction};
 
 pub mod citus;
+mod statistics;
+
+use statistics::Statistics;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -36,6 +40,8 @@ pub struct PgStore {
     /// Whether the database is a Citus coordinator, whose `resource_keys` are distributed
     /// apart from the record (see [`citus`]).
     keys_apart: bool,
+    /// Keeps the planner's statistics of the record current as it grows (not on Citus).
+    statistics: Option<std::sync::Arc<Statistics>>,
 }
 
 fn map_err(e: sqlx::Error) -> StoreError {
@@ -114,11 +120,18 @@ impl PgStore {
             .await
             .map_err(map_err)?;
         let keys_apart = citus::is_citus(&pool).await.map_err(map_err)?;
+        let statistics = if keys_apart {
+            None
+        } else {
+            statistics::check_autovacuum(&pool).await;
+            Some(Statistics::new(pool.clone()))
+        };
         Ok(PgStore {
             pool,
             url: None,
             schema: "public".into(),
             keys_apart,
+            statistics,
         })
     }
 
@@ -369,6 +382,7 @@ impl Store for PgStore {
             tx,
             keys_apart: self.keys_apart,
             pending: Pending::default(),
+            statistics: self.statistics.clone(),
         }))
     }
 }
@@ -378,6 +392,7 @@ struct PgTx {
     keys_apart: bool,
     /// Versions put but not yet written (sent before any read of them, search or commit).
     pending: Pending,
+    statistics: Option<std::sync::Arc<Statistics>>,
 }
 
 impl PgTx {
@@ -450,6 +465,9 @@ impl StoreTx for PgTx {
     }
 
     async fn put(&mut self, version: NewVersion) -> Result<()> {
+        if let Some(statistics) = &self.statistics {
+            statistics.wrote(1);
+        }
         self.pending
             .put(&mut Conn(&mut self.tx, self.keys_apart), version)
             .await
