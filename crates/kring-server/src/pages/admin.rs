@@ -10,7 +10,7 @@ use kring_access::emergency::{EMERGENCY_CATEGORY, EMERGENCY_HOURS, EMERGENCY_SYS
 use kring_access::Subject;
 
 use super::error::PageError;
-use super::names::{json, role_text, search, ClientName, Names};
+use super::names::{first_page, json, role_text, search, ClientName, Names};
 use super::{dates, render, Frame, Person};
 use crate::AppState;
 
@@ -169,7 +169,8 @@ pub async fn home(State(state): State<AppState>, person: Person) -> Result<Respo
     };
     let org_ref = format!("Organization/{organisation}");
     let names = Names::of(&state, &person, [org_ref.as_str()]).await;
-    let patients = search(
+    // One page: the page shows the first so many and says there are more.
+    let patients = first_page(
         &state,
         &person,
         "Patient",

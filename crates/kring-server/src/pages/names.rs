@@ -82,9 +82,28 @@ impl ClientName {
     }
 }
 
-/// A search through the record as this person; a failed search is logged and shows nothing.
+/// A search through the record as this person: every match (see [`search_as`]); a failed
+/// search is logged and shows nothing.
 pub async fn search(state: &AppState, person: &Person, rtype: &str, query: &str) -> Vec<Versioned> {
     search_as(&state.record, &person.caller, rtype, query).await
+}
+
+/// One page of a search as this person, `_count` as asked: for a page that shows at most so
+/// many (and says when there are more), so that it neither reads nor logs the rest.
+pub async fn first_page(
+    state: &AppState,
+    person: &Person,
+    rtype: &str,
+    query: &str,
+) -> Vec<Versioned> {
+    searched(&state.record, &person.caller, rtype, query, Pages::First).await
+}
+
+/// How much of a search a page reads.
+#[derive(Clone, Copy, PartialEq)]
+enum Pages {
+    First,
+    All,
 }
 
 /// The most resources one page's search reads: beyond this a page would be too slow to use
@@ -102,6 +121,16 @@ pub(crate) async fn search_as(
     rtype: &str,
     query: &str,
 ) -> Vec<Versioned> {
+    searched(record, caller, rtype, query, Pages::All).await
+}
+
+async fn searched(
+    record: &kring_record::Record,
+    caller: &kring_record::Caller,
+    rtype: &str,
+    query: &str,
+    pages: Pages,
+) -> Vec<Versioned> {
     let started = std::time::Instant::now();
     // The type and the parameter names, never their values (client ids, names): what the log
     // may say about a page's search.
@@ -113,6 +142,7 @@ pub(crate) async fn search_as(
             .join("&")
     };
     let mut matches: Vec<Versioned> = Vec::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut request = SearchRequest::from_query(rtype, query);
     loop {
         let found = match record.search(caller, &request, Handling::Strict).await {
@@ -122,12 +152,26 @@ pub(crate) async fn search_as(
                 return vec![];
             }
         };
-        matches.extend(found.matches);
+        if found.offset == 0 {
+            matches.extend(found.matches);
+        } else {
+            // A resource written between two pages can shift the next one: none is shown
+            // twice.
+            if seen.is_empty() {
+                seen.extend(matches.iter().map(|m| m.id.clone()));
+            }
+            for m in found.matches {
+                if seen.insert(m.id.clone()) {
+                    matches.push(m);
+                }
+            }
+        }
         // (`_count=0` asks for no page at all: nothing to follow.)
-        if !found.more || found.count == 0 {
+        if pages == Pages::First || !found.more || found.count == 0 {
             break;
         }
-        if matches.len() >= MAX_PAGE_SEARCH {
+        let next = found.offset + found.count;
+        if next >= MAX_PAGE_SEARCH {
             tracing::warn!(
                 rtype,
                 shape = %shape(),
@@ -137,9 +181,7 @@ pub(crate) async fn search_as(
             break;
         }
         request.params.retain(|(name, _)| name != "_offset");
-        request
-            .params
-            .push(("_offset".into(), (found.offset + found.count).to_string()));
+        request.params.push(("_offset".into(), next.to_string()));
     }
     // A page's slow search by its shape: what to look at when a page is slow.
     let ms = started.elapsed().as_secs_f64() * 1000.0;
