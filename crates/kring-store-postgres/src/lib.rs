@@ -112,6 +112,7 @@ impl PgStore {
 
     /// Connects with explicit options (tests use a schema of their own via `search_path`).
     pub async fn connect_with(options: PgConnectOptions) -> Result<PgStore> {
+        let analysing = options.clone();
         let pool = PgPoolOptions::new()
             .max_connections(16)
             // A database that is down answers within seconds, not after sqlx's 30.
@@ -124,7 +125,7 @@ impl PgStore {
             None
         } else {
             statistics::check_autovacuum(&pool).await;
-            Some(Statistics::new(pool.clone()))
+            Some(Statistics::new(analysing))
         };
         Ok(PgStore {
             pool,

@@ -14,7 +14,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
 
 /// The record's tables whose statistics the hot queries depend on.
 const TABLES: &str = "resources, resource_versions, search_index, resource_keys";
@@ -24,6 +25,8 @@ const FIRST: u64 = 1_000;
 
 /// Counts the store's writes and analyses the record's tables when they have grown.
 pub(crate) struct Statistics {
+    /// A connection of its own, made when first needed, whose statements are not logged: an
+    /// `ANALYZE` takes seconds at millions of rows and is no slow query to warn about.
     pool: PgPool,
     /// Versions written by this process.
     written: AtomicU64,
@@ -34,7 +37,11 @@ pub(crate) struct Statistics {
 }
 
 impl Statistics {
-    pub(crate) fn new(pool: PgPool) -> Arc<Self> {
+    /// For the record reached with `options` (the store's own, `search_path` included).
+    pub(crate) fn new(options: PgConnectOptions) -> Arc<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with(options.disable_statement_logging());
         Arc::new(Statistics {
             pool,
             written: AtomicU64::new(0),

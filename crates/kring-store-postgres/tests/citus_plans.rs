@@ -333,7 +333,10 @@ async fn hot_paths_go_to_one_shard_and_a_search_across_clients_is_one_fan_out() 
         let plan = explain(&pool, &sql::search_page(&plan)).await;
         assert_eq!(tasks(&plan), [shards], "{plan}");
         let task = plan.split("->  Task").nth(1).unwrap_or_default();
-        assert!(task.contains("Index"), "{code:?}: {plan}");
+        assert!(
+            task.contains("Index Scan using search_index_s"),
+            "{code:?}: {plan}"
+        );
         assert!(!task.contains("Sort"), "{code:?}: {plan}");
     }
 
