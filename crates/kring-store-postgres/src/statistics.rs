@@ -56,6 +56,11 @@ impl Statistics {
         if written < self.due.load(Ordering::Relaxed) || self.running.swap(true, Ordering::AcqRel) {
             return;
         }
+        // An analysis that ended between the two checks above may have moved the next one on.
+        if written < self.due.load(Ordering::Relaxed) {
+            self.running.store(false, Ordering::Release);
+            return;
+        }
         let this = Arc::clone(self);
         tokio::spawn(async move {
             let started = std::time::Instant::now();
