@@ -5,7 +5,7 @@
 //! worker); a search across clients is one fan-out — one distributed scan, no intermediate
 //! results collected on the coordinator first — with the caller's scope checked on the workers.
 
-use kring_store::search::{AnyOf, ClientScope, Cond, Prefix, SearchPlan, TokenMatch};
+use kring_store::search::{AnyOf, ClientScope, Cond, Prefix, SearchPlan, StringMatch, TokenMatch};
 use kring_store::sql::{self, Arg, Sql};
 use kring_store::{Backend, Current, IndexEntry, IndexValue, NewVersion, Prior, Store};
 use kring_store_postgres::PgStore;
@@ -339,6 +339,25 @@ async fn hot_paths_go_to_one_shard_and_a_search_across_clients_is_one_fan_out() 
         );
         assert!(!task.contains("Sort"), "{code:?}: {plan}");
     }
+
+    // A name's first letters across clients (a partner's search): the matching ids are
+    // listed and cut to the page first (one fan-out over the covering index, each shard
+    // sending its first ids only), and only those resources are read (a second fan-out).
+    let mut by_name = SearchPlan::new("Patient");
+    by_name.filter.all.push(AnyOf {
+        conds: vec![Cond::String {
+            param: "name".into(),
+            value: "jans".into(),
+            how: StringMatch::StartsWith,
+        }],
+        negate: false,
+    });
+    let plan = explain(&pool, &sql::search_page(&by_name)).await;
+    assert_eq!(tasks(&plan), [shards, shards], "{plan}");
+    assert_eq!(plan.matches("Distributed Subplan").count(), 1, "{plan}");
+    let ids = plan.split("->  Task").nth(1).unwrap_or_default();
+    assert!(ids.contains("Limit"), "{plan}");
+    assert!(ids.contains("search_index_s1"), "{plan}");
 
     pool.close().await;
     PgStore::drop_schema(&citus_url(), &schema).await.unwrap();

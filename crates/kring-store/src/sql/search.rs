@@ -16,7 +16,7 @@ pub fn search_page(plan: &SearchPlan) -> Sql {
         return sql;
     }
     let mut sql = select_resources();
-    where_clause(&mut sql, plan, "r");
+    where_clause(&mut sql, plan, "r", first_ids(plan));
     sql.push(" ORDER BY ");
     for key in &plan.sort {
         sort_expr(&mut sql, key, "r");
@@ -78,6 +78,26 @@ fn search_page_by_value(plan: &SearchPlan) -> Option<Sql> {
     Some(sql)
 }
 
+/// How many ids the index rows of a search's only condition need to list, when the search has
+/// no scope, no sort and no other condition: those of the page and of the pages before it
+/// (`offset + count + 1`), in id order. Every index row belongs to a live resource (both are
+/// written and removed in one transaction), so those ids are exactly the page's, and the
+/// database joins only them to their resources. Without it a common prefix (`name=jansen`,
+/// 44,000 matches at ten million resources) had every match joined and sorted before the
+/// page was cut: 555 ms instead of a few.
+fn first_ids(plan: &SearchPlan) -> Option<i64> {
+    let [group] = plan.filter.all.as_slice() else {
+        return None;
+    };
+    let [_] = group.conds.as_slice() else {
+        return None;
+    };
+    if !plan.sort.is_empty() || plan.scope.is_some() || group.negate {
+        return None;
+    }
+    Some(plan.offset as i64 + plan.count as i64 + 1)
+}
+
 /// An index column and the value it must equal (`None`: the column is empty).
 type ColumnIs<'a> = (&'static str, Option<&'a str>);
 
@@ -117,11 +137,12 @@ fn index_equality(cond: &Cond) -> Option<(&str, Vec<ColumnIs<'_>>)> {
 /// The count query of a search.
 pub fn search_count(plan: &SearchPlan) -> Sql {
     let mut sql = Sql::new("SELECT COUNT(*) FROM resources r WHERE ");
-    where_clause(&mut sql, plan, "r");
+    where_clause(&mut sql, plan, "r", None);
     sql
 }
 
-fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str) {
+/// The search's conditions on the resources `alias`; `first_ids` as [`first_ids`] says.
+fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str, first_ids: Option<i64>) {
     sql.push(alias)
         .push(".res_type = ")
         .text_arg(&plan.rtype)
@@ -174,6 +195,7 @@ fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str) {
         };
         let at = At {
             per_row,
+            first_ids,
             ..At::new(alias, &plan.rtype)
         };
         sql.push(" AND ");
@@ -340,6 +362,9 @@ pub(super) struct At<'a> {
     /// Which conditions are checked on each row's own index rows (`search_index_owner`)
     /// instead of by listing every resource of the region that meets them first.
     pub(super) per_row: PerRow,
+    /// The condition is the search's only one and its index rows list only this many ids,
+    /// the first in id order ([`first_ids`]).
+    pub(super) first_ids: Option<i64>,
 }
 
 /// Which conditions on index rows are checked row by row.
@@ -361,6 +386,7 @@ impl<'a> At<'a> {
             alias,
             rtype,
             per_row: PerRow::None,
+            first_ids: None,
         }
     }
 }
@@ -408,13 +434,19 @@ fn index_subquery_on(sql: &mut Sql, at: &At, param: &str, rows: &str, body: impl
         .push(at.alias)
         .push("*/ ")
         .push(at.alias)
-        .push(".id) IN (SELECT ")
-        .push(CLIENT_MARK)
+        .push(".id) IN (SELECT ");
+    if at.first_ids.is_some() {
+        sql.push("DISTINCT ");
+    }
+    sql.push(CLIENT_MARK)
         .push("i*/ i.res_id FROM search_index i WHERE i.res_type = ")
         .text_arg(at.rtype)
         .push(" AND i.param = ");
     sql.text_arg(param).push(" AND ").push(rows);
     body(sql);
+    if let Some(n) = at.first_ids {
+        sql.push(" ORDER BY i.res_id LIMIT ").arg(Arg::Int(n));
+    }
     sql.push(")");
 }
 
