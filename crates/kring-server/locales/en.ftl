@@ -511,6 +511,10 @@ attention-reports = { $count ->
     [one] 1 new report
    *[other] { $count } new reports
 }
+attention-reports-or-more = { $count ->
+    [one] 1 or more new reports
+   *[other] { $count } or more new reports
+}
 round-time = Time
 round-all-times = All times
 dose-not-given-summary = Not given or refused

@@ -511,6 +511,10 @@ attention-reports = { $count ->
     [one] 1 nieuwe rapportage
    *[other] { $count } nieuwe rapportages
 }
+attention-reports-or-more = { $count ->
+    [one] 1 of meer nieuwe rapportages
+   *[other] { $count } of meer nieuwe rapportages
+}
 round-time = Tijd
 round-all-times = Alle tijden
 dose-not-given-summary = Niet gegeven of geweigerd

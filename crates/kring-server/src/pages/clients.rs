@@ -564,9 +564,17 @@ struct Attention {
     agreements: Option<(usize, usize)>,
     /// Goals whose evaluation is overdue (shown to the case director).
     evaluations: usize,
-    /// Reports since the professional's last visit.
+    /// Reports by others since the professional's last visit, counted up to
+    /// [`NEW_REPORTS_COUNTED`].
     reports: usize,
+    /// There may be more of them than `reports` (the search stopped at its page).
+    more_reports: bool,
 }
+
+/// How many of a client's new reports "my clients" reads: it says "9 or more" beyond, so
+/// that a client with hundreds of reports this month does not slow the page of everyone in
+/// their circle (the store stops after the first page of the client's recent reports).
+const NEW_REPORTS_COUNTED: usize = 9;
 
 impl Attention {
     /// The lines "my clients" shows for the client, and whether something is overdue;
@@ -599,7 +607,12 @@ impl Attention {
             overdue = true;
         }
         if self.reports > 0 {
-            items.push(t.count("attention-reports", "count", self.reports as i64, &[]));
+            let key = if self.more_reports {
+                "attention-reports-or-more"
+            } else {
+                "attention-reports"
+            };
+            items.push(t.count(key, "count", self.reports as i64, &[]));
         }
         (items, overdue)
     }
@@ -608,7 +621,8 @@ impl Attention {
 /// What needs attention for each of `clients` in "my clients": the next appointment, the
 /// agreements the professional performs (open, overdue), the goals whose evaluation is overdue
 /// (shown to the case director), and the reports written since the professional last read
-/// them (the last 7 days when never). One search per kind for all clients, each through the
+/// them (the last 7 days when never). One search per kind for all clients, and one per client
+/// for its new reports (each since its own last visit, the first few only), each through the
 /// record: only what the person may see counts.
 async fn attention(
     state: &AppState,
@@ -642,20 +656,28 @@ async fn attention(
             .unwrap_or(week_ago)
             .max(month_ago)
     };
-    let earliest = clients.iter().map(|c| since(c)).min().unwrap_or(month_ago);
-    // The clients' messages sent since the earliest of those moments only: the store finds
-    // the clients' messages and checks each one's date.
-    let recent = format!(
-        "subject={subjects}&sent=ge{}&_count=1000",
-        kring_fhir::datetime::format_instant(earliest)
-    );
+    // Each client's reports sent since my last visit to that client, the first page only: the
+    // store finds the client's messages in id order, checks each one's date and category, and
+    // stops when the page is full. One more than is counted, to know there are more.
+    let recent = clients.iter().map(|c| {
+        let query = format!(
+            "subject=Patient/{c}&sent=gt{}&category={}|reports&_count={}",
+            kring_fhir::datetime::format_instant(since(c)),
+            kring_access::category::CATEGORY_SYSTEM,
+            NEW_REPORTS_COUNTED + 1
+        );
+        async move {
+            let found = super::names::first_page(state, person, "Communication", &query).await;
+            (c.to_string(), found)
+        }
+    });
     // The searches at once: each waits for the database and the log on its own.
     let (appointments, plans, goals_found, reports) = tokio::join!(
         // The clients' appointments; which are still to come is read here.
         search(state, person, "Appointment", &by_actor),
         search(state, person, "CarePlan", &by_subject),
         search(state, person, "Goal", &by_subject),
-        search(state, person, "Communication", &recent),
+        futures::future::join_all(recent),
     );
     // The next appointment of each client.
     for a in appointments {
@@ -709,20 +731,20 @@ async fn attention(
             }
         }
     }
-    // Reports since my last visit.
-    for r in reports {
-        let v = json(&r);
-        if !kring_record::reports::is_report(&v) {
-            continue;
-        }
-        let (Some(c), Some(sent)) = (
-            subject_of(&v, "subject"),
-            v["sent"].as_str().and_then(dates::fhir_ms),
-        ) else {
-            continue;
-        };
-        if sent > since(&c) && v["sender"]["reference"] != role {
-            out.entry(c).or_default().reports += 1;
+    // Reports by others since my last visit.
+    for (c, found) in reports {
+        let by_others = found
+            .iter()
+            .take(NEW_REPORTS_COUNTED)
+            .filter(|r| {
+                let v = json(r);
+                kring_record::reports::is_report(&v) && v["sender"]["reference"] != role
+            })
+            .count();
+        if by_others > 0 {
+            let e = out.entry(c).or_default();
+            e.reports = by_others;
+            e.more_reports = found.len() > NEW_REPORTS_COUNTED;
         }
     }
     out

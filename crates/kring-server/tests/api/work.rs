@@ -339,6 +339,70 @@ every_backend!(
     }
 );
 
+// "My clients" counts a client's reports by others since one's last visit to them, up to nine
+// ("9 of meer" beyond), and none after one has read them.
+every_backend!(
+    my_clients_counts_new_reports_by_others_until_they_are_read,
+    |app: TestApp| async move {
+        let (_gerda, kees) = world(&app).await;
+        let an_hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+        let report = |id: String, by: &str| {
+            json!({"resource": {"resourceType": "Communication", "id": id, "status": "completed",
+                "category": [{"coding": [{"system": CAT, "code": "reports"}]}],
+                "subject": {"reference": "Patient/lotte"},
+                "sender": {"reference": format!("PractitionerRole/{by}")},
+                "sent": an_hour_ago,
+                "payload": [{"contentString": "Een gewone dag."}]},
+                "request": {"method": "PUT", "url": format!("Communication/{id}")}})
+        };
+        let write = |entries: Vec<Value>| {
+            let app = &app;
+            async move {
+                let r = app
+                    .post(
+                        "/fhir",
+                        &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
+                    )
+                    .await;
+                assert_eq!(r.status, StatusCode::OK, "{}", r.diagnostics());
+            }
+        };
+        let new_reports = |html: &str| {
+            html.split("nieuwe rapportage")
+                .next()
+                .filter(|_| html.contains("nieuwe rapportage"))
+                .and_then(|before| before.rsplit('>').next())
+                .map(|s| s.trim().to_string())
+        };
+        let (_, html) = page(&app, &kees, Method::GET, "/clienten", "").await;
+        assert!(html.contains("Lotte"), "{html}");
+        assert_eq!(new_reports(&html), None, "{html}");
+        // Two by Gerda, one by Kees himself: two new.
+        write(vec![
+            report("g1".into(), "gerda-role"),
+            report("g2".into(), "gerda-role"),
+            report("k1".into(), "kees-role"),
+        ])
+        .await;
+        let (_, html) = page(&app, &kees, Method::GET, "/clienten", "").await;
+        assert_eq!(new_reports(&html).as_deref(), Some("2"), "{html}");
+        // Ten more by Gerda: more than are counted.
+        write(
+            (3..13)
+                .map(|n| report(format!("g{n}"), "gerda-role"))
+                .collect(),
+        )
+        .await;
+        let (_, html) = page(&app, &kees, Method::GET, "/clienten", "").await;
+        assert_eq!(new_reports(&html).as_deref(), Some("9 of meer"), "{html}");
+        // Kees reads them; nothing is new any more.
+        let (status, _) = page(&app, &kees, Method::GET, "/clienten/lotte/rapportages", "").await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, html) = page(&app, &kees, Method::GET, "/clienten", "").await;
+        assert_eq!(new_reports(&html), None, "{html}");
+    }
+);
+
 every_backend!(
     members_change_their_own_agreements_and_the_director_keeps_the_plan,
     |app: TestApp| async move {
