@@ -250,13 +250,7 @@ every_backend!(
         entries.push(json!({"resource": {"resourceType": "Patient", "id": "p1", "name": [{"family": "Nieuw"}]},
             "request": {"method": "PUT", "url": "Patient/p1", "ifMatch": "W/\"1\""}}));
         entries.push(json!({"request": {"method": "DELETE", "url": "Observation/o-del"}}));
-        let r = app
-            .post(
-                "/fhir",
-                &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.diagnostics());
+        app.transaction(entries).await;
 
         let count = |q: String| {
             let app = &app;

@@ -9,7 +9,7 @@ use http_body_util::BodyExt;
 use kring_record::Record;
 use kring_server::{AppState, HttpConfig};
 use kring_store::Store;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tower::ServiceExt;
 
 #[derive(Clone, Copy, Debug)]
@@ -447,6 +447,13 @@ impl TestApp {
             serde_json::to_vec(body).unwrap(),
         )
         .await
+    }
+
+    /// Posts `entries` as one transaction Bundle through the FHIR API, which must succeed.
+    pub async fn transaction(&self, entries: Vec<Value>) {
+        let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries});
+        let r = self.post("/fhir", &bundle).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.diagnostics());
     }
 
     pub async fn post(&self, uri: &str, body: &Value) -> Resp {

@@ -185,17 +185,6 @@ async fn post(
     page(app, who, Method::POST, to, &form.finish()).await
 }
 
-/// Posts `entries` as one transaction through the FHIR API, which must succeed.
-async fn transaction(app: &TestApp, entries: Vec<Value>) {
-    let r = app
-        .post(
-            "/fhir",
-            &json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.diagnostics());
-}
-
 async fn all(app: &TestApp, query: &str) -> Vec<Value> {
     let r = app.get(&format!("/fhir/{query}")).await;
     r.body["entry"]
@@ -327,7 +316,7 @@ every_backend!(
                 json!({"resource": r, "request": {"method": "PUT", "url": format!("Communication/{id}")}})
             })
             .collect();
-        transaction(&app, entries).await;
+        app.transaction(entries).await;
         let (_, html) = page(&app, &kees, Method::GET, list, "").await;
         assert!(html.contains("De nieuwste rapportage."), "{html}");
         // A period picks its days from every report, not from the first thousand.
@@ -371,20 +360,17 @@ every_backend!(
         assert!(html.contains("Lotte"), "{html}");
         assert_eq!(new_reports(&html), None, "{html}");
         // Two by Gerda, one by Kees himself: two new.
-        transaction(
-            &app,
-            vec![
-                report("g1".into(), "gerda-role"),
-                report("g2".into(), "gerda-role"),
-                report("k1".into(), "kees-role"),
-            ],
-        )
+        app.transaction(vec![
+            report("g1".into(), "gerda-role"),
+            report("g2".into(), "gerda-role"),
+            report("k1".into(), "kees-role"),
+        ])
         .await;
         let (_, html) = page(&app, &kees, Method::GET, "/clienten", "").await;
         assert_eq!(new_reports(&html).as_deref(), Some("2"), "{html}");
         // Ten more by Gerda: more than are counted.
         let more = (3..13).map(|n| report(format!("g{n}"), "gerda-role"));
-        transaction(&app, more.collect()).await;
+        app.transaction(more.collect()).await;
         let (_, html) = page(&app, &kees, Method::GET, "/clienten", "").await;
         assert_eq!(new_reports(&html).as_deref(), Some("9 of meer"), "{html}");
         // Kees reads them; nothing is new any more.
