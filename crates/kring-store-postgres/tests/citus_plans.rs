@@ -261,7 +261,7 @@ async fn hot_paths_go_to_one_shard_and_a_search_across_clients_is_one_fan_out() 
     assert_eq!(tasks(&plan), [1], "{plan}");
     assert!(!plan.contains("Distributed Subplan"), "{plan}");
 
-    // With a date beside it (checked on each of the client's rows): still one shard.
+    // With a date beside it (found among the client's own dates): still one shard.
     let plan = explain(
         &pool,
         &sql::search_page(&since(observations("8867-4")).scoped(scope(&["p1"]))),

@@ -975,6 +975,18 @@ mod query_plans {
 
     /// The plan of a search whose matches meet every group (each a list of alternatives).
     async fn plan_of_all(store: &super::SqliteStore, groups: Vec<Vec<Cond>>) -> String {
+        explain(
+            store,
+            scoped(groups, None::<kring_store::search::ClientScope>),
+        )
+        .await
+    }
+
+    /// A search of observations whose matches meet every group, by a caller with `scope`.
+    fn scoped(
+        groups: Vec<Vec<Cond>>,
+        scope: impl Into<Option<kring_store::search::ClientScope>>,
+    ) -> SearchPlan {
         let mut plan = SearchPlan::new("Observation");
         for conds in groups {
             plan.filter.all.push(AnyOf {
@@ -982,6 +994,12 @@ mod query_plans {
                 negate: false,
             });
         }
+        plan.scope = scope.into();
+        plan
+    }
+
+    /// SQLite's plan of a search's page query.
+    async fn explain(store: &super::SqliteStore, plan: SearchPlan) -> String {
         let query = sql::search_page(&plan);
         let text = format!("EXPLAIN QUERY PLAN {}", query.text_for(Backend::Sqlite));
         let mut conn = store.reader().await.unwrap();
@@ -1067,6 +1085,49 @@ mod query_plans {
         let plan = plan_of_all(&store, vec![vec![subject("a")], vec![code]]).await;
         assert_eq!(plan.matches("LIST SUBQUERY").count(), 1, "{plan}");
         assert!(plan.contains("CORRELATED"), "{plan}");
+    }
+
+    /// Beside a caller's short list of clients a date range is found among those clients' own
+    /// dates (`search_index_client_dates`), alone and beside a named subject: neither every
+    /// date of the region in range is listed, nor each of the clients' resources checked.
+    #[tokio::test]
+    async fn a_date_beside_a_few_clients_is_found_among_their_dates() {
+        let (_dir, store) = migrated_store().await;
+        let scope = kring_store::search::ClientScope {
+            clients: vec!["a".to_string(), "b".to_string()].into(),
+            include_shared: true,
+            ..Default::default()
+        };
+        let subject = Cond::Reference {
+            param: "subject".into(),
+            target_type: Some("Patient".into()),
+            target_id: Some("a".into()),
+            url: None,
+        };
+        let since = Cond::Date {
+            param: "date".into(),
+            prefix: Prefix::Gt,
+            low: 1_700_000_000_000,
+            high: 1_700_000_000_999,
+        };
+        for groups in [
+            vec![vec![since.clone()]],
+            vec![vec![subject.clone()], vec![since.clone()]],
+        ] {
+            let n = groups.len();
+            let plan = explain(&store, scoped(groups, scope.clone())).await;
+            assert!(plan.contains("search_index_client_dates"), "{n}:\n{plan}");
+            assert!(!plan.contains("search_index_n1"), "{n}:\n{plan}");
+        }
+        // Beside a named subject the dates come first: SQLite starts from the first list of
+        // ids (the few messages since a date, not the client's thousands).
+        let plan = explain(&store, scoped(vec![vec![subject], vec![since]], scope)).await;
+        let first_list = plan.split("LIST SUBQUERY").nth(1).unwrap_or_default();
+        assert!(first_list.contains("search_index_client_dates"), "{plan}");
+        assert!(
+            plan.contains("USING INDEX resources_by_type_id (res_type=? AND id=?)"),
+            "{plan}"
+        );
     }
 
     /// A search for one value reads the first page from the value's index rows in resource

@@ -660,3 +660,64 @@ every_backend!(
         assert_eq!(read(second).await, StatusCode::OK);
     }
 );
+
+every_backend!(
+    a_date_range_beside_a_callers_few_clients_finds_their_rows_only,
+    |app: TestApp| async move {
+        world(&app).await;
+        for pid in ["pa", "pb", "pab"] {
+            for (i, day) in ["2024-01-10", "2024-03-10", "2024-05-10"]
+                .iter()
+                .enumerate()
+            {
+                put(
+                    &app,
+                    &format!("Observation/{pid}-dated{i}"),
+                    json!({"resourceType": "Observation",
+                    "status": "final", "code": {"text": "weight"}, "effectiveDateTime": day,
+                    "subject": {"reference": format!("Patient/{pid}")}}),
+                )
+                .await;
+            }
+        }
+        let a = app.partner_token("org-a", "system/*.cruds").await;
+        let b = app.partner_token("org-b", "system/*.cruds").await;
+        let search = |t: &str, uri: &str| {
+            let (t, uri) = (t.to_string(), uri.to_string());
+            let app = &app;
+            async move {
+                let r = app.as_partner(Some(&t), Method::GET, &uri, None).await;
+                assert_eq!(r.status, StatusCode::OK, "{uri}: {:?}", r.body);
+                let mut found = ids(&r);
+                found.sort();
+                (found, r.body["total"].clone())
+            }
+        };
+        // org-a's clients are pa and pab: every range finds their rows and never pb's.
+        let (found, total) =
+            search(&a, "/fhir/Observation?date=gt2024-02-01&_total=accurate").await;
+        let want = ["pa-dated1", "pa-dated2", "pab-dated1", "pab-dated2"]
+            .map(|id| format!("Observation/{id}"));
+        assert_eq!(found, want);
+        assert_eq!(total, 4);
+        let (found, _) = search(&a, "/fhir/Observation?date=lt2024-02-01").await;
+        assert_eq!(found, ["Observation/pa-dated0", "Observation/pab-dated0"]);
+        let (found, _) = search(&a, "/fhir/Observation?date=ne2024-03-10&subject=Patient/pa").await;
+        assert_eq!(found, ["Observation/pa-dated0", "Observation/pa-dated2"]);
+        let (found, _) = search(
+            &a,
+            "/fhir/Observation?subject=Patient/pab&date=ge2024-03-10&date=le2024-03-10",
+        )
+        .await;
+        assert_eq!(found, ["Observation/pab-dated1"]);
+        // Another's client in the same search finds nothing, as a client that does not exist.
+        let (found, _) = search(&a, "/fhir/Observation?subject=Patient/pb&date=gt2024-02-01").await;
+        assert!(found.is_empty(), "{found:?}");
+        // org-b's clients are pb and, by pab's consent to identity and reports (observations are
+        // reports), pab: the range is found among both.
+        let (found, _) = search(&b, "/fhir/Observation?date=ge2024-03-01").await;
+        let want = ["pab-dated1", "pab-dated2", "pb-dated1", "pb-dated2"]
+            .map(|id| format!("Observation/{id}"));
+        assert_eq!(found, want);
+    }
+);

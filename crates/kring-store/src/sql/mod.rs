@@ -86,6 +86,7 @@ impl Sql {
                 }
                 rewrite(GROUP_RESOURCE, "GROUP BY d.res_id", false);
                 rewrite(OWN_INDEX_ROWS, "INDEXED BY search_index_owner", true);
+                rewrite(CLIENT_DATES, "INDEXED BY search_index_client_dates", true);
                 rewrite(JSON_LIST, "SELECT value FROM json_each(", true);
                 rewrite(JSON_LIST_END, ")", true);
                 text
@@ -126,6 +127,11 @@ pub(crate) const DISTINCT_RESOURCE: &str = "/*distinct-resource*/";
 /// partial index of numbers and walk every date of the type for each row; PostgreSQL plans it
 /// on its own and reads a comment.
 pub(crate) const OWN_INDEX_ROWS: &str = "/*own-index-rows*/";
+
+/// Mark after `FROM search_index i` where a range is looked for among a few clients' rows
+/// (`i.client_key IN (…)`): SQLite, which keeps no statistics, is told to use
+/// `search_index_client_dates`; PostgreSQL chooses it on its own and reads a comment.
+pub(crate) const CLIENT_DATES: &str = "/*client-dates*/";
 
 /// Mark where a query joins index rows `d` to their resources `r` by type and id: on Citus it
 /// also names the client (`r.client_key = d.client_key`), the column both are distributed by,
