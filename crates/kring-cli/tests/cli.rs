@@ -309,6 +309,17 @@ async fn the_demo_loads_into_the_postgresql_database_it_is_given() {
     assert!(!again.status.success());
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(err.contains("already holds"), "{err}");
+    // The demo's restore drill put its backup (a dump of schema `public`) into a scratch
+    // database, where `public` exists already, and passed.
+    let drills: Vec<serde_json::Value> = std::fs::read_dir(data.join("backups").join("drills"))
+        .unwrap()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    assert!(!drills.is_empty());
+    for drill in drills {
+        assert_eq!(drill["backend"], "postgresql", "{drill}");
+        assert_eq!(drill["ok"], true, "{drill}");
+    }
 }
 
 /// All 94 Synthea bundles import without a rejection; export then import into an empty database

@@ -614,8 +614,9 @@ fn tool_command(program: &str, url: &str) -> Result<tokio::process::Command> {
     Ok(cmd)
 }
 
-/// Runs a PostgreSQL tool to its end; its error output becomes the error.
-async fn run_tool(mut cmd: tokio::process::Command, what: &str) -> Result<()> {
+/// Runs a PostgreSQL tool to its end and returns what it wrote; its error output becomes the
+/// error.
+async fn run_tool(mut cmd: tokio::process::Command, what: &str) -> Result<Vec<u8>> {
     let out = cmd.output().await.map_err(|e| {
         StoreError::Unavailable(format!(
             "cannot run {what} (Debian package postgresql-client): {e}"
@@ -627,7 +628,20 @@ async fn run_tool(mut cmd: tokio::process::Command, what: &str) -> Result<()> {
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    Ok(())
+    Ok(out.stdout)
+}
+
+/// The entries of `pg_restore --list` without the one that creates `schema`: restoring into a
+/// database where the schema exists already (`public` always does) would otherwise stop at
+/// `CREATE SCHEMA public` ("schema already exists") before any table.
+fn without_create_schema(list: &str, schema: &str) -> String {
+    list.lines()
+        .filter(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            line.starts_with(';') || !words.windows(3).any(|w| w == ["SCHEMA", "-", schema])
+        })
+        .map(|line| format!("{line}\n"))
+        .collect()
 }
 
 /// Counts what the database holds and samples some resources, inside `tx`.
@@ -685,6 +699,12 @@ impl PgStore {
         .fetch_one(&admin)
         .await
         .map_err(map_err)?;
+        let schema_exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                .bind(schema)
+                .fetch_one(&admin)
+                .await
+                .map_err(map_err)?;
         admin.close().await;
         if tables > 0 {
             return Err(StoreError::Database(format!(
@@ -697,9 +717,28 @@ impl PgStore {
             "--no-privileges",
             "--exit-on-error",
             "--single-transaction",
-        ])
-        .arg(dump);
-        run_tool(cmd, "pg_restore").await
+        ]);
+        // The schema there already (empty, as checked): restore everything but its creation.
+        let list_file = dump.with_extension("restore-list");
+        if schema_exists {
+            let mut list = tokio::process::Command::new("pg_restore");
+            list.arg("--list").arg(dump).kill_on_drop(true);
+            let entries =
+                String::from_utf8_lossy(&run_tool(list, "pg_restore --list").await?).into_owned();
+            std::fs::write(&list_file, without_create_schema(&entries, schema)).map_err(|e| {
+                StoreError::Database(format!(
+                    "cannot write the restore list {}: {e}",
+                    list_file.display()
+                ))
+            })?;
+            cmd.arg("--use-list").arg(&list_file);
+        }
+        cmd.arg(dump);
+        let restored = run_tool(cmd, "pg_restore").await.map(|_| ());
+        if schema_exists {
+            let _ = std::fs::remove_file(&list_file);
+        }
+        restored
     }
 }
 
@@ -747,7 +786,7 @@ impl Backup for PgStore {
         .arg(format!("--snapshot={exported}"))
         .arg(format!("--schema={}", self.schema))
         .arg(format!("--file={}", into.display()));
-        let dump = run_tool(cmd, "pg_dump");
+        let dump = async { run_tool(cmd, "pg_dump").await.map(|_| ()) };
         let count = count_and_sample(&mut tx, SAMPLES);
         let (dumped, counted) = tokio::join!(dump, count);
         dumped?;
