@@ -54,7 +54,7 @@ while [ $# -gt 0 ]; do
     --database) DATABASE="$2"; shift 2 ;;
     --servers) SERVERS="$2"; shift 2 ;;
     --crud) CRUD=1; shift ;;
-    -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
