@@ -179,9 +179,10 @@ fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str, first_ids: Option
     }
     // Which conditions find the rows, and which are checked on each row found: a group that
     // names resources by id (`subject=Patient/a,Patient/b`, `_id=`) finds few rows, so every
-    // other group is checked on those rows' own index rows; beside the caller's short list of
-    // clients a range of dates is too. Listing every match of the region first would read,
-    // say, all crisis plans or all messages of the last month, to keep those of eleven clients.
+    // other group is checked on those rows' own index rows. Listing every match of the region
+    // first would read, say, all crisis plans of the region, to keep those of eleven clients.
+    // Beside the caller's short list of clients a range is found among those clients' own
+    // index rows instead ([`clients_range_subquery`]), whether or not ids are named.
     let by_id = plan.filter.all.iter().any(names_by_id);
     let scope_clients = match &plan.scope {
         Some(scope) if short_scope => clients_of(scope),
@@ -197,7 +198,7 @@ fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str, first_ids: Option
     for group in groups {
         let per_row = if by_id && !names_by_id(group) {
             PerRow::All
-        } else if by_id || short_scope {
+        } else if by_id {
             PerRow::Ranges
         } else {
             PerRow::None
@@ -410,8 +411,8 @@ pub(super) struct At<'a> {
 pub(super) enum PerRow {
     /// None: the database may start from any condition's index rows.
     None,
-    /// Ranges of dates, numbers and quantities: the rows are found by a narrower condition (a
-    /// few clients, references to named resources).
+    /// Ranges of dates, numbers and quantities: the rows are found by a narrower condition
+    /// (references to named resources).
     Ranges,
     /// Every condition: the rows are those of a few named clients (a client seen only in part,
     /// whose visible part is a category: the region's crisis plans are not listed to find it).
