@@ -182,7 +182,7 @@ fn where_clause(sql: &mut Sql, plan: &SearchPlan, alias: &str, first_ids: Option
     // other group is checked on those rows' own index rows. Listing every match of the region
     // first would read, say, all crisis plans of the region, to keep those of eleven clients.
     // Beside the caller's short list of clients a range is found among those clients' own
-    // index rows instead ([`clients_range_subquery`]), whether or not ids are named.
+    // index rows instead ([`index_subquery_on`]), whether or not ids are named.
     let by_id = plan.filter.all.iter().any(names_by_id);
     let scope_clients = match &plan.scope {
         Some(scope) if short_scope => clients_of(scope),
@@ -402,7 +402,7 @@ pub(super) struct At<'a> {
     pub(super) first_ids: Option<i64>,
     /// Every client key the caller's short scope lets the rows have: a range of dates,
     /// numbers or quantities is found among these clients' own index rows
-    /// ([`clients_range_subquery`]).
+    /// ([`index_subquery_on`]).
     pub(super) clients: Option<&'a [String]>,
 }
 
@@ -441,16 +441,23 @@ fn index_subquery(sql: &mut Sql, at: &At, param: &str, body: impl FnOnce(&mut Sq
 const HAS_NUMBER: &str = "i.n1 IS NOT NULL AND ";
 
 /// [`index_subquery`] on the rows `rows` (a condition ending in ` AND `, or nothing) selects.
+///
+/// A range of dates, numbers or quantities beside a caller's short list of clients
+/// (`at.clients`) is found among those clients' own index rows, by `search_index_client_dates`
+/// (client, type, parameter, end of interval): `… WHERE i.client_key IN (…) AND i.res_type = ?
+/// …`. The same rows match as without the list — a resource's index rows carry its own client
+/// key, and the scope already keeps the resource among these clients — but neither the
+/// region's rows in range are listed (every message of the region since a date) nor each of
+/// the clients' resources checked for its date (a client's 2,000 messages to learn that none
+/// came after the last visit).
 fn index_subquery_on(sql: &mut Sql, at: &At, param: &str, rows: &str, body: impl FnOnce(&mut Sql)) {
-    if let (HAS_NUMBER, Some(clients)) = (rows, at.clients) {
-        clients_range_subquery(sql, at, clients, param, body);
-        return;
-    }
-    let per_row = match at.per_row {
-        PerRow::None => false,
-        PerRow::Ranges => rows == HAS_NUMBER,
-        PerRow::All => true,
-    };
+    let among_clients = at.clients.filter(|_| rows == HAS_NUMBER);
+    let per_row = among_clients.is_none()
+        && match at.per_row {
+            PerRow::None => false,
+            PerRow::Ranges => rows == HAS_NUMBER,
+            PerRow::All => true,
+        };
     if per_row {
         // The row's own index rows, one row at a time. A range is found among them by the
         // owner's index (the partial index of numbers would list the type's every date); an
@@ -483,7 +490,15 @@ fn index_subquery_on(sql: &mut Sql, at: &At, param: &str, rows: &str, body: impl
         sql.push("DISTINCT ");
     }
     sql.push(CLIENT_MARK)
-        .push("i*/ i.res_id FROM search_index i WHERE i.res_type = ")
+        .push("i*/ i.res_id FROM search_index i ");
+    if let Some(clients) = among_clients {
+        sql.push(CLIENT_DATES).push(" WHERE ");
+        is_in(sql, "i.client_key", clients);
+        sql.push(" AND ");
+    } else {
+        sql.push("WHERE ");
+    }
+    sql.push("i.res_type = ")
         .text_arg(at.rtype)
         .push(" AND i.param = ");
     sql.text_arg(param).push(" AND ").push(rows);
@@ -491,42 +506,6 @@ fn index_subquery_on(sql: &mut Sql, at: &At, param: &str, rows: &str, body: impl
     if let Some(n) = at.first_ids {
         sql.push(" ORDER BY i.res_id LIMIT ").arg(Arg::Int(n));
     }
-    sql.push(")");
-}
-
-/// A range of dates, numbers or quantities beside a caller's short list of clients, found among
-/// those clients' own index rows by `search_index_client_dates` (client, type, parameter, end
-/// of interval): `r.id IN (SELECT i.res_id FROM search_index i WHERE i.client_key IN (…) AND
-/// i.res_type = ? AND i.param = ? AND i.n1 IS NOT NULL AND <range>)`. The same rows match as
-/// without the list — a resource's index rows carry its own client key, and the scope already
-/// keeps the resource among these clients — but neither the region's rows in range are listed
-/// (every message of the region since a date) nor each of the clients' resources checked for
-/// its date (a client's 2,000 messages to learn that none came after the last visit).
-fn clients_range_subquery(
-    sql: &mut Sql,
-    at: &At,
-    clients: &[String],
-    param: &str,
-    body: impl FnOnce(&mut Sql),
-) {
-    sql.push("(")
-        .push(CLIENT_MARK)
-        .push(at.alias)
-        .push("*/ ")
-        .push(at.alias)
-        .push(".id) IN (SELECT ")
-        .push(CLIENT_MARK)
-        .push("i*/ i.res_id FROM search_index i ")
-        .push(CLIENT_DATES)
-        .push(" WHERE ");
-    is_in(sql, "i.client_key", clients);
-    sql.push(" AND i.res_type = ")
-        .text_arg(at.rtype)
-        .push(" AND i.param = ")
-        .text_arg(param)
-        .push(" AND ")
-        .push(HAS_NUMBER);
-    body(sql);
     sql.push(")");
 }
 
