@@ -210,10 +210,18 @@ pub struct PdfLabels {
     pub reason_names: Vec<(String, i64)>,
     pub offenders: String,
     pub offender_lines: Vec<String>,
+    /// What a score meant here: the title, a sentence on how to read it, the three column
+    /// heads, and one row per score band (band, decided with their mean score, found
+    /// unjustified).
+    pub calibration: String,
+    pub calibration_intro: String,
+    pub calibration_heads: [String; 3],
+    pub calibration_rows: Vec<(String, String, String)>,
     pub footer: String,
 }
 
-/// The report as a one-page A4 PDF with its charts.
+/// The report as an A4 PDF: the figures and charts on the first page, what a score meant
+/// (the calibration table of the officer's decisions) on the second.
 pub fn pdf(r: &MonthReport, l: &PdfLabels) -> Vec<u8> {
     let (catalog, tree, page, font, bold, content_id) = (
         Ref::new(1),
@@ -223,14 +231,15 @@ pub fn pdf(r: &MonthReport, l: &PdfLabels) -> Vec<u8> {
         Ref::new(5),
         Ref::new(6),
     );
+    let (page2, content2) = (Ref::new(7), Ref::new(8));
     let mut pdf = Pdf::new();
     pdf.catalog(catalog).pages(tree);
-    pdf.pages(tree).kids([page]).count(1);
-    {
-        let mut p = pdf.page(page);
+    pdf.pages(tree).kids([page, page2]).count(2);
+    for (p, content) in [(page, content_id), (page2, content2)] {
+        let mut p = pdf.page(p);
         p.media_box(Rect::new(0.0, 0.0, 595.0, 842.0));
         p.parent(tree);
-        p.contents(content_id);
+        p.contents(content);
         let mut resources = p.resources();
         let mut fonts = resources.fonts();
         fonts.pair(Name(b"F1"), font);
@@ -337,5 +346,52 @@ pub fn pdf(r: &MonthReport, l: &PdfLabels) -> Vec<u8> {
     }
     text(&mut c, 50.0, 30.0, 8.0, false, &l.footer);
     pdf.stream(content_id, &c.finish());
+    // Page 2: what a score meant here.
+    let mut c = Content::new();
+    let mut y = 800.0;
+    text(&mut c, 50.0, y, 14.0, true, &l.calibration);
+    y -= 20.0;
+    for line in wrap(&l.calibration_intro, 95) {
+        text(&mut c, 50.0, y, 10.0, false, &line);
+        y -= 13.0;
+    }
+    y -= 10.0;
+    let columns = [50.0, 170.0, 360.0];
+    for (x, head) in columns.iter().zip(&l.calibration_heads) {
+        text(&mut c, *x, y, 10.0, true, head);
+    }
+    y -= 4.0;
+    c.set_stroke_gray(0.4);
+    c.move_to(50.0, y);
+    c.line_to(545.0, y);
+    c.stroke();
+    y -= 14.0;
+    for (band, decided, unjustified) in &l.calibration_rows {
+        for (x, cell) in columns.iter().zip([band, decided, unjustified]) {
+            text(&mut c, *x, y, 10.0, false, cell);
+        }
+        y -= 14.0;
+    }
+    text(&mut c, 50.0, 30.0, 8.0, false, &l.footer);
+    pdf.stream(content2, &c.finish());
     pdf.finish()
+}
+
+/// A paragraph cut into lines of at most `width` characters, at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }

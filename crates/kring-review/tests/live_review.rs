@@ -184,12 +184,28 @@ async fn the_live_log_becomes_cases_decisions_and_a_report() {
         reason_names: vec![("buren".into(), 1)],
         offenders: "Herhaalde overtreders".into(),
         offender_lines: vec![],
-        footer: "Vertrouwelijk — één pagina".into(),
+        calibration: "Wat een risicoscore hier betekende".into(),
+        calibration_intro: "De beoordeelde zaken van deze maand per risicoscore.".into(),
+        calibration_heads: [
+            "Risicoscore".into(),
+            "Beoordeeld".into(),
+            "Onterecht gevonden".into(),
+        ],
+        calibration_rows: vec![(
+            "90-100 %".into(),
+            "1 (gemiddeld 97 %)".into(),
+            "1 (100 %)".into(),
+        )],
+        footer: "Vertrouwelijk".into(),
     };
     let bytes = pdf(&report, &labels);
     assert!(bytes.starts_with(b"%PDF-"));
     let text = String::from_utf8_lossy(&bytes);
     assert!(text.contains("Maandrapport toezicht"));
+    // The calibration table on its own page.
+    assert!(text.contains("/Count 2"), "two pages");
+    assert!(text.contains("Wat een risicoscore hier betekende"));
+    assert!(text.contains("1 (gemiddeld 97 %)"));
     assert!(text.trim_end().ends_with("%%EOF"));
     review.close().await;
     log.shut_down().await.unwrap();

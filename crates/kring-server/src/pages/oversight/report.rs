@@ -197,6 +197,14 @@ pub async fn report_pdf(
             .collect(),
         offenders: t.get("report-repeat"),
         offender_lines: offender_lines(&r, &names, &t),
+        calibration: t.get("report-calibration"),
+        calibration_intro: t.get("report-calibration-intro"),
+        calibration_heads: [
+            t.get("calibration-score"),
+            t.get("calibration-decided"),
+            t.get("calibration-unjustified"),
+        ],
+        calibration_rows: calibration_rows(&r, &t),
         footer: t.get("report-footer"),
     };
     let bytes = pdf(&r, &labels);
