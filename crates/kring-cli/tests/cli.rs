@@ -904,6 +904,7 @@ fn watch_reproduces_the_worked_example_of_the_docs() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/oversight");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("findings.ndjson");
+    let explained = dir.path().join("explained.ndjson");
     let run = kring()
         .arg("watch")
         .arg("--audit")
@@ -914,6 +915,8 @@ fn watch_reproduces_the_worked_example_of_the_docs() {
         .arg(example.join("roles.json"))
         .arg("--out")
         .arg(&out)
+        .arg("--explained")
+        .arg(&explained)
         .output()
         .unwrap();
     assert!(
@@ -925,6 +928,12 @@ fn watch_reproduces_the_worked_example_of_the_docs() {
         std::fs::read_to_string(&out).unwrap(),
         std::fs::read_to_string(example.join("findings.ndjson")).unwrap(),
         "docs/examples/oversight/findings.ndjson is what kring watch writes"
+    );
+    // Every explained access with what it rests on: as many lines as the report counts.
+    assert_eq!(
+        std::fs::read_to_string(&explained).unwrap(),
+        std::fs::read_to_string(example.join("explained.ndjson")).unwrap(),
+        "docs/examples/oversight/explained.ndjson is what kring watch --explained writes"
     );
     let report = String::from_utf8_lossy(&run.stderr);
     assert!(

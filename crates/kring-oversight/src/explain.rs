@@ -105,6 +105,14 @@ impl Explanation {
     ];
 }
 
+/// How a colleague one covers for works with the client.
+#[derive(Debug, Clone, Copy)]
+enum Tie {
+    Member,
+    Appointment(i64),
+    Documents,
+}
+
 /// The result of trying to explain an access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -185,19 +193,186 @@ impl Explainer<'_> {
     /// agenda, or documents work for the client (an unregistered relationship) — among the
     /// colleagues `accept` lets count.
     pub fn covering(&self, a: &Access, accept: impl Fn(u32) -> bool) -> bool {
+        self.covered_colleague(a, accept).is_some()
+    }
+
+    /// The colleague the user stands in for ([`Self::covering`]) and how that colleague works
+    /// with the client.
+    fn covered_colleague(&self, a: &Access, accept: impl Fn(u32) -> bool) -> Option<(u32, Tie)> {
         let client = &self.cx.patients[a.client as usize];
         let colleague = |c: u32| c != a.user && self.stands_in_for(a.user, c) && accept(c);
-        client.memberships.iter().any(|m| {
-            m.start <= a.at && a.at <= m.end && matches!(m.member, Member::User(c) if colleague(c))
-        }) || client.appointments.iter().any(|&(c, s, _)| {
-            colleague(c)
-                && s - WORK_BEFORE_DAYS * DAY_MS <= a.at
-                && a.at <= s + WORK_AFTER_DAYS * DAY_MS
-        }) || self
-            .work
-            .writers(a.client)
+        client
+            .memberships
             .iter()
-            .any(|&c| colleague(c) && self.work.covers(c, a.client, a.at))
+            .find_map(|m| match m.member {
+                Member::User(c) if m.start <= a.at && a.at <= m.end && colleague(c) => {
+                    Some((c, Tie::Member))
+                }
+                _ => None,
+            })
+            .or_else(|| {
+                client.appointments.iter().find_map(|&(c, s, _)| {
+                    (colleague(c)
+                        && s - WORK_BEFORE_DAYS * DAY_MS <= a.at
+                        && a.at <= s + WORK_AFTER_DAYS * DAY_MS)
+                        .then_some((c, Tie::Appointment(s)))
+                })
+            })
+            .or_else(|| {
+                self.work.writers(a.client).iter().find_map(|&c| {
+                    (colleague(c) && self.work.covers(c, a.client, a.at))
+                        .then_some((c, Tie::Documents))
+                })
+            })
+    }
+
+    /// What an explanation rests on for this access, in Dutch, naming people and places by
+    /// reference and days as people write them: the evidence an auditor can check against
+    /// the record. (Worked out again for the accesses it is asked for, not kept for all.)
+    pub fn grounds(&self, a: &Access, e: Explanation) -> String {
+        let cx = self.cx;
+        let client = &cx.patients[a.client as usize];
+        let day = crate::time::dutch_day;
+        let period = |start: i64, end: i64| {
+            use kring_fhir::datetime::{OPEN_HIGH, OPEN_LOW};
+            match (start <= OPEN_LOW, end >= OPEN_HIGH) {
+                (true, true) => "zonder begin- of einddatum".to_string(),
+                (true, false) => format!("tot {}", day(end)),
+                (false, true) => format!("sinds {}", day(start)),
+                (false, false) => format!("{} tot {}", day(start), day(end)),
+            }
+        };
+        let member = |m: &crate::context::Membership| match m.member {
+            Member::User(u) => cx.users.name(u).to_string(),
+            Member::Organisation(o) => format!("de organisatie {}", cx.organisations.name(o)),
+            Member::Team(_) => "een team van de medewerker".to_string(),
+        };
+        let naming = |list: &[crate::context::Membership]| {
+            list.iter()
+                .find(|m| m.start <= a.at && a.at <= m.end && cx.names_user(m.member, a.user))
+                .map(|m| format!("{} ({})", member(m), period(m.start, m.end)))
+                .unwrap_or_default()
+        };
+        match e {
+            Explanation::Membership => {
+                format!(
+                    "lid van de kring van de cliënt: {}",
+                    naming(&client.memberships)
+                )
+            }
+            Explanation::ClosingWork => {
+                let end = client
+                    .memberships
+                    .iter()
+                    .filter(|m| m.end < a.at && cx.names_user(m.member, a.user))
+                    .map(|m| m.end)
+                    .max()
+                    .unwrap_or(a.at);
+                format!(
+                    "afronding: het lidmaatschap van de kring eindigde op {}, binnen {CLOSING_DAYS} dagen ervoor",
+                    day(end)
+                )
+            }
+            Explanation::Appointment => {
+                let nearest = client
+                    .appointments
+                    .iter()
+                    .filter(|&&(u, _, _)| u == a.user)
+                    .min_by_key(|&&(_, s, _)| (s - a.at).abs());
+                match nearest {
+                    Some(&(_, s, _)) => format!("afspraak met de cliënt op {}", day(s)),
+                    None => "afspraak met de cliënt".to_string(),
+                }
+            }
+            Explanation::Encounter => {
+                let nearest = client
+                    .encounters
+                    .iter()
+                    .filter(|&&(u, _, _)| u == a.user)
+                    .min_by_key(|&&(_, s, _)| (s - a.at).abs());
+                match nearest {
+                    Some(&(_, s, _)) => format!("contact (encounter) met de cliënt op {}", day(s)),
+                    None => "contact (encounter) met de cliënt".to_string(),
+                }
+            }
+            Explanation::DocumentedWork if a.action == Action::Write => {
+                "de medewerker schreef zelf in het dossier".to_string()
+            }
+            Explanation::DocumentedWork => match self.work.spans.get(&(a.user, a.client)) {
+                Some(&(first, last)) => format!(
+                    "eigen verslaglegging in dit dossier van {} tot {}",
+                    day(first),
+                    day(last)
+                ),
+                None => "eigen verslaglegging in dit dossier".to_string(),
+            },
+            Explanation::Referral => {
+                format!(
+                    "verwijzing of verzoek voor de cliënt: {}",
+                    naming(&client.referrals)
+                )
+            }
+            Explanation::SharingGrant => {
+                format!("deelbesluit voor {}", naming(&client.grants))
+            }
+            Explanation::Role(k) => {
+                let registered = client
+                    .organisation
+                    .and_then(|o| cx.staff[a.user as usize].kind_at(o))
+                    .is_some();
+                format!(
+                    "rol {} binnen de organisatie van de cliënt{}",
+                    k.dutch(),
+                    if registered {
+                        ""
+                    } else {
+                        " (afgeleid uit het gedrag in het log)"
+                    }
+                )
+            }
+            Explanation::Location => {
+                let staff = &cx.staff[a.user as usize];
+                match client
+                    .stays
+                    .iter()
+                    .filter(|s| staff.at_location(s.location))
+                    .min_by_key(|s| (s.start - a.at).max(a.at - s.end).max(0))
+                {
+                    Some(s) => format!(
+                        "de cliënt verblijft of wordt behandeld op {}, een locatie van de medewerker ({})",
+                        cx.locations.name(s.location),
+                        period(s.start, s.end)
+                    ),
+                    None => "de cliënt verblijft op een locatie van de medewerker".to_string(),
+                }
+            }
+            Explanation::Covering => match self.covered_colleague(a, |_| true) {
+                Some((c, tie)) => format!(
+                    "waarneming binnen werktijd voor {} van hetzelfde team of dezelfde locatie, {}",
+                    cx.users.name(c),
+                    match tie {
+                        Tie::Member => "lid van de kring van de cliënt".to_string(),
+                        Tie::Appointment(s) =>
+                            format!("met een afspraak met de cliënt op {}", day(s)),
+                        Tie::Documents => "die in dit dossier verslag legt".to_string(),
+                    }
+                ),
+                None => "waarneming binnen werktijd voor een collega".to_string(),
+            },
+            Explanation::RecurringCare => {
+                "terugkerende inzage op werkdagen over weken, binnen werktijd en zonder \
+                 risicosignaal, door zorgpersoneel van een organisatie die bij de cliënt \
+                 betrokken is"
+                    .to_string()
+            }
+            Explanation::Emergency => format!(
+                "noodtoegang met een opgegeven reden, door de rol {}",
+                self.role_kind(a.user, client.organisation)
+                    .filter(|k| k.emergency_role())
+                    .unwrap_or(RoleKind::CrisisService)
+                    .dutch()
+            ),
+        }
     }
 
     /// Whether `b` is a colleague `a` would stand in for: a member of one of `a`'s staff teams
@@ -415,6 +590,11 @@ mod tests {
     }
 
     fn outcome_in(context: &str, user: &str, client: &str, at: &str) -> Outcome {
+        grounds_in(context, user, client, at).0
+    }
+
+    /// The outcome, and for an explained access what its explanation rests on.
+    fn grounds_in(context: &str, user: &str, client: &str, at: &str) -> (Outcome, String) {
         let mut cx = Context::read(context.as_bytes(), &RoleMap::default()).unwrap();
         let at = crate::audit::instant_ms(at).unwrap();
         let mut log = AccessLog::default();
@@ -434,13 +614,42 @@ mod tests {
         let clock = Clock::new(at, at);
         let work = work_spans(&log.accesses);
         let inferred = vec![None; cx.staff.len()];
-        Explainer {
+        let explainer = Explainer {
             cx: &cx,
             clock: &clock,
             work: &work,
             inferred: &inferred,
+        };
+        let outcome = explainer.explain(&log.accesses[0]);
+        let grounds = match outcome {
+            Outcome::Explained(e) => explainer.grounds(&log.accesses[0], e),
+            Outcome::Unexplained(_) => String::new(),
+        };
+        (outcome, grounds)
+    }
+
+    #[test]
+    fn each_explanation_names_what_it_rests_on() {
+        let context = format!(
+            "{CONTEXT}\n{}",
+            r#"{"resourceType":"Appointment","id":"a1","status":"booked","start":"2026-12-01T09:00:00Z","end":"2026-12-01T10:00:00Z","participant":[{"actor":{"reference":"Practitioner/jan"}},{"actor":{"reference":"Patient/kees"}}]}"#
+        );
+        let cases = [
+            // Piet is in Els's circle.
+            ("Practitioner/piet", "Patient/els", "2026-11-23T10:00:00Z", "lid van de kring van de cliënt: Practitioner/piet (zonder begin- of einddatum)"),
+            // Jan covers for Piet, who is in Els's circle.
+            ("Practitioner/jan", "Patient/els", "2026-11-23T10:00:00Z", "waarneming binnen werktijd voor Practitioner/piet van hetzelfde team of dezelfde locatie, lid van de kring van de cliënt"),
+            // Jan's membership of Kees's circle ended on 31 January 2025.
+            ("Practitioner/jan", "Patient/kees", "2025-02-20T10:00:00Z", "afronding: het lidmaatschap van de kring eindigde op 31 jan 2025, binnen 42 dagen ervoor"),
+            // Jan sees Kees on 1 December 2026.
+            ("Practitioner/jan", "Patient/kees", "2026-11-10T10:00:00Z", "afspraak met de cliënt op 1 dec 2026"),
+            ("Practitioner/anna", "Patient/els", "2026-11-23T10:00:00Z", "rol administratie binnen de organisatie van de cliënt"),
+        ];
+        for (user, client, at, expected) in cases {
+            let (outcome, grounds) = grounds_in(&context, user, client, at);
+            assert!(matches!(outcome, Outcome::Explained(_)), "{user} {client}");
+            assert_eq!(grounds, expected, "{user} {client} {at}");
         }
-        .explain(&log.accesses[0])
     }
 
     #[test]

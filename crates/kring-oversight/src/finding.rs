@@ -150,13 +150,21 @@ pub struct Evidence {
     pub emergency: Emergency,
     /// The explanations that were tried, each with why it did not hold.
     pub tried: Vec<String>,
+    /// What an explanation that held rests on, when the access is queued all the same:
+    /// emergency access with a reason, or covering for a colleague that a pattern undid.
+    pub grounds: Option<String>,
 }
 
 /// One access in the review queue.
 #[derive(Debug, Clone)]
 pub struct Finding {
     pub event: String,
+    /// The chance that the access was a violation: the risk as calibrated
+    /// ([`crate::calibration`]).
     pub score: f64,
+    /// The reasons combined ([`score`]) or the fixed risk of a kind of finding: a ranking,
+    /// which decides whether the finding is flagged.
+    pub risk: f64,
     pub reasons: Vec<Reason>,
     pub explanation: String,
     pub evidence: Evidence,
@@ -175,7 +183,7 @@ impl Finding {
     }
 
     pub fn flagged(&self) -> bool {
-        self.score >= FLAG_SCORE
+        self.risk >= FLAG_SCORE
     }
 }
 
@@ -277,6 +285,7 @@ mod tests {
         let f = Finding {
             event: "e1".into(),
             score: 0.8525,
+            risk: 0.8525,
             reasons: vec![Reason::Family, Reason::OffHours],
             explanation: sentence(
                 "Practitioner/1",
@@ -292,6 +301,7 @@ mod tests {
                 action: Action::Read,
                 emergency: Emergency::No,
                 tried: vec![],
+                grounds: None,
             },
         };
         let v: serde_json::Value = serde_json::from_str(&f.to_json()).unwrap();

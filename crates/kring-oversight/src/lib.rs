@@ -8,9 +8,11 @@
 //! findings into cases (user × client × episode) for the privacy officer. [`synthetic`] makes
 //! realistic care-network logs with planted violations, [`rivierenland`] is a second,
 //! independent generator written from another description, and [`quality`] scores the engine
-//! on both (precision and recall per kind).
+//! on both (precision and recall per kind). [`calibration`] turns a finding's risk into the chance
+//! that it was a violation.
 
 pub mod audit;
+pub mod calibration;
 pub mod cases;
 pub mod context;
 pub mod explain;
@@ -28,7 +30,7 @@ pub use cases::{group_cases, Case};
 pub use context::Context;
 pub use finding::{Finding, Reason};
 pub use roles::{RoleKind, RoleMap};
-pub use screen::{screen, Screening, Stats};
+pub use screen::{screen, screen_explaining, Explained, Screening, Stats};
 
 /// What can go wrong reading the engine's input.
 #[derive(Debug, thiserror::Error)]

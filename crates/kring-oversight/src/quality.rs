@@ -154,16 +154,41 @@ pub fn bin_of(score: f64) -> usize {
         .unwrap_or(SCORE_EDGES.len() - 1)
 }
 
-/// Compares findings with the truth (planted kind per event position; event ids `e{n}`, or
-/// `{n}` as a live log numbers them).
+/// The position in the log of an event id: `e{n}`, or `{n}` as a live log numbers them.
+fn position(event: &str) -> Option<usize> {
+    event
+        .strip_prefix('e')
+        .unwrap_or(event)
+        .parse::<usize>()
+        .ok()
+}
+
+/// A finding whose truth is known.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Known {
+    pub risk: f64,
+    /// The calibrated chance ([`Finding::score`]).
+    pub chance: f64,
+    pub violation: bool,
+}
+
+/// Every finding with its truth: what a calibration is fitted on and measured by.
+pub fn known(findings: &[Finding], truth: &[Option<Reason>]) -> Vec<Known> {
+    findings
+        .iter()
+        .filter_map(|f| {
+            let i = position(&f.event).filter(|&i| i < truth.len())?;
+            Some(Known {
+                risk: f.risk,
+                chance: f.score,
+                violation: truth[i].is_some(),
+            })
+        })
+        .collect()
+}
+
+/// Compares findings with the truth (planted kind per event position).
 pub fn evaluate(findings: &[Finding], truth: &[Option<Reason>]) -> Quality {
-    let position = |event: &str| {
-        event
-            .strip_prefix('e')
-            .unwrap_or(event)
-            .parse::<usize>()
-            .ok()
-    };
     let mut flagged_events = vec![None::<&Finding>; truth.len()];
     let Quality {
         mut per_kind,
@@ -225,6 +250,7 @@ mod tests {
         Finding {
             event: event.into(),
             score: crate::finding::score(&reasons),
+            risk: crate::finding::score(&reasons),
             reasons,
             explanation: String::new(),
             evidence: Evidence {
@@ -234,6 +260,7 @@ mod tests {
                 action: Action::Read,
                 emergency: Emergency::No,
                 tried: vec![],
+                grounds: None,
             },
         }
     }

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::audit::{Access, AccessLog, Action, Emergency};
+use crate::calibration::Calibration;
 use crate::context::{Context, Member, MembershipState};
 use crate::explain::{work_spans, Explainer, Explanation, Outcome};
 use crate::finding::{
@@ -43,6 +44,30 @@ impl Stats {
 pub struct Screening {
     pub findings: Vec<Finding>,
     pub stats: Stats,
+    /// Every explained access with what its explanation rests on, in log order — only when
+    /// the run was asked for them ([`screen_explaining`]).
+    pub explained: Vec<Explained>,
+}
+
+/// An access that an explanation holds for, with its evidence.
+#[derive(Debug, Clone)]
+pub struct Explained {
+    pub event: String,
+    pub explanation: Explanation,
+    /// What the explanation rests on, in Dutch ([`Explainer::grounds`]).
+    pub grounds: String,
+}
+
+impl Explained {
+    /// The EXPLAINED line (without newline): event, explanation code, grounds.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "event": self.event,
+            "explanation": self.explanation.code(),
+            "grounds": self.grounds,
+        })
+        .to_string()
+    }
 }
 
 /// Infers role kinds from behaviour for users whose roles say nothing: mostly at night,
@@ -140,11 +165,27 @@ fn infer_roles(
         .collect()
 }
 
-/// What one explanation thread returns: counts per explanation, and the accesses kept.
-type ChunkResult = (HashMap<Explanation, u64>, Vec<(usize, Outcome)>);
+/// What one explanation thread returns: counts per explanation, the accesses kept, and (when
+/// asked) every explained access.
+type ChunkResult = (
+    HashMap<Explanation, u64>,
+    Vec<(usize, Outcome)>,
+    Vec<(usize, Explanation)>,
+);
 
 /// Screens a log against a context.
 pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
+    screen_with(cx, log, false)
+}
+
+/// Screens a log and also gives every explained access with the evidence its explanation
+/// rests on ([`Screening::explained`]): for an auditor who checks what the share explained
+/// stands on, access by access.
+pub fn screen_explaining(cx: &Context, log: &AccessLog) -> Screening {
+    screen_with(cx, log, true)
+}
+
+fn screen_with(cx: &Context, log: &AccessLog, with_grounds: bool) -> Screening {
     let accesses = &log.accesses;
     let mut stats = Stats {
         accesses: accesses.len() as u64,
@@ -154,6 +195,7 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
         return Screening {
             findings: Vec::new(),
             stats,
+            explained: Vec::new(),
         };
     }
     let clock = Clock::new(accesses[0].at, accesses[accesses.len() - 1].at);
@@ -178,6 +220,7 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
                 s.spawn(move || {
                     let mut counts = HashMap::new();
                     let mut kept = Vec::new();
+                    let mut explained = Vec::new();
                     for (i, a) in part.iter().enumerate() {
                         let outcome = explainer.explain(a);
                         match outcome {
@@ -186,11 +229,14 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
                                 if matches!(e, Explanation::Emergency | Explanation::Covering) {
                                     kept.push((c * chunk + i, outcome));
                                 }
+                                if with_grounds {
+                                    explained.push((c * chunk + i, e));
+                                }
                             }
                             Outcome::Unexplained(_) => kept.push((c * chunk + i, outcome)),
                         }
                     }
-                    (counts, kept)
+                    (counts, kept, explained)
                 })
             })
             .collect();
@@ -202,7 +248,9 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
     let mut judged = Vec::new();
     let mut routine = Vec::new();
     let mut covered = Vec::new();
-    for (counts, kept) in parts {
+    let mut explained: Vec<(usize, Explanation)> = Vec::new();
+    for (counts, kept, found) in parts {
+        explained.extend(found);
         for (e, n) in counts {
             *stats.explained.entry(e.code()).or_default() += n;
         }
@@ -240,7 +288,11 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
         let before = judged.len();
         judged.retain(|j| {
             let a = &accesses[j.index];
-            !recurring.contains(&(a.user, a.client))
+            let care = recurring.contains(&(a.user, a.client));
+            if care && with_grounds {
+                explained.push((j.index, Explanation::RecurringCare));
+            }
+            !care
         });
         let n = (before - judged.len()) as u64;
         *stats
@@ -258,6 +310,7 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
             .unwrap_or_default()
     };
     patterns(cx, &clock, accesses, &peer_group, &mut judged);
+    let was_covered: HashSet<usize> = covered.iter().copied().collect();
     uncover(
         &explainer,
         &profiles,
@@ -268,7 +321,7 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
         &mut stats,
     );
 
-    let evidence = |index: usize, tried: Vec<String>| {
+    let evidence = |index: usize, tried: Vec<String>, grounds: Option<String>| {
         let a = &accesses[index];
         Evidence {
             user: cx.users.name(a.user).to_string(),
@@ -277,12 +330,33 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
             action: a.action,
             emergency: a.emergency,
             tried,
+            grounds,
         }
     };
     let tried_all: Vec<String> = Explanation::TRIED
         .iter()
         .map(|e| e.dutch_absent().to_string())
         .collect();
+    // What stayed explained (covering that a pattern undid is a finding now), in log order.
+    let explained: Vec<Explained> = if with_grounds {
+        let queued: HashSet<usize> = judged.iter().map(|j| j.index).collect();
+        explained.retain(|(i, _)| !queued.contains(i));
+        explained.sort_unstable_by_key(|(i, _)| *i);
+        explained
+            .into_iter()
+            .map(|(i, e)| {
+                let a = &accesses[i];
+                Explained {
+                    event: log.event_id(a.event).to_string(),
+                    explanation: e,
+                    grounds: explainer.grounds(a, e),
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let calibration = Calibration::default();
     let mut findings = Vec::with_capacity(judged.len() + routine.len());
     for mut j in judged {
         let a = &accesses[j.index];
@@ -297,8 +371,17 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
         }
         j.reasons.sort_unstable();
         j.reasons.dedup();
-        let e = evidence(j.index, tried_all.clone());
-        let (score, explanation) = if gap {
+        // Covering held until a pattern of the user's undid it: what it rested on.
+        let grounds = was_covered
+            .contains(&j.index)
+            .then(|| explainer.grounds(a, Explanation::Covering));
+        let tried = if grounds.is_some() {
+            vec![]
+        } else {
+            tried_all.clone()
+        };
+        let e = evidence(j.index, tried, grounds);
+        let (risk, explanation) = if gap {
             (
                 REGISTRATION_GAP_SCORE,
                 registration_gap_sentence(&e.user, &e.client, a.action),
@@ -321,7 +404,8 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
         };
         findings.push(Finding {
             event: log.event_id(a.event).to_string(),
-            score,
+            score: calibration.chance(risk),
+            risk,
             explanation,
             reasons: j.reasons,
             evidence: e,
@@ -329,10 +413,15 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
     }
     for index in routine {
         let a = &accesses[index];
-        let e = evidence(index, vec![]);
+        let e = evidence(
+            index,
+            vec![],
+            Some(explainer.grounds(a, Explanation::Emergency)),
+        );
         findings.push(Finding {
             event: log.event_id(a.event).to_string(),
-            score: ROUTINE_EMERGENCY_SCORE,
+            score: calibration.chance(ROUTINE_EMERGENCY_SCORE),
+            risk: ROUTINE_EMERGENCY_SCORE,
             reasons: vec![Reason::Emergency],
             explanation: sentence(&e.user, &e.client, a.action, &[Reason::Emergency], true),
             evidence: e,
@@ -341,6 +430,7 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
     findings.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
+            .then(b.risk.total_cmp(&a.risk))
             .then(a.evidence.at.cmp(&b.evidence.at))
     });
     stats.emergency = accesses
@@ -364,7 +454,11 @@ pub fn screen(cx: &Context, log: &AccessLog) -> Screening {
         .map(|a| a.client)
         .collect::<HashSet<_>>()
         .len() as u64;
-    Screening { findings, stats }
+    Screening {
+        findings,
+        stats,
+        explained,
+    }
 }
 
 /// Whether an access nothing explains falls in a registration gap: the client's circle has no

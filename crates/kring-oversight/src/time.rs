@@ -67,6 +67,28 @@ impl Clock {
     }
 }
 
+/// The Dutch day of an instant as people write it (`2 aug 2026`), for the evidence. The first
+/// or last millisecond of a UTC day is the bound of a FHIR date (`"end": "2025-01-31"`): that
+/// date itself, not the Dutch day it falls on.
+pub fn dutch_day(ms: i64) -> String {
+    use chrono::Datelike;
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
+    ];
+    let whole_date = ms.rem_euclid(DAY_MS) == 0 || (ms + 1).rem_euclid(DAY_MS) == 0;
+    match chrono::DateTime::from_timestamp_millis(ms) {
+        Some(at) => {
+            let d = if whole_date {
+                at.date_naive()
+            } else {
+                kring_fhir::datetime::dutch_date(at)
+            };
+            format!("{} {} {}", d.day(), MONTHS[d.month0() as usize], d.year())
+        }
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +112,11 @@ mod tests {
         );
         assert!(!c.working_hours(at("2026-11-22T10:00:00Z")), "a Sunday");
         assert!(c.night(at("2026-11-23T23:00:00Z")));
+        assert_eq!(dutch_day(at("2026-08-01T23:30:00Z")), "2 aug 2026");
+        assert_eq!(
+            dutch_day(parse_range("2025-01-31").unwrap().high),
+            "31 jan 2025"
+        );
         assert_eq!(
             c.day(at("2026-11-23T23:30:00Z")),
             c.day(at("2026-11-24T10:00:00Z"))

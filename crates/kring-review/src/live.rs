@@ -252,7 +252,7 @@ fn day_figures(
         if f.flagged() {
             *flagged.entry(key.clone()).or_default() += 1;
         }
-        if f.score > kring_oversight::finding::ROUTINE_EMERGENCY_SCORE {
+        if f.risk > kring_oversight::finding::ROUTINE_EMERGENCY_SCORE {
             *unexplained.entry(key).or_default() += 1;
         }
     }
@@ -334,6 +334,7 @@ pub async fn screen_live(
                                 score: f.score,
                                 reasons: f.reasons.iter().map(|r| r.code().to_string()).collect(),
                                 explanation: f.explanation.clone(),
+                                grounds: f.evidence.grounds.clone(),
                             }
                         })
                         .collect(),

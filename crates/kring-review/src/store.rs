@@ -118,6 +118,10 @@ pub struct EvidenceAccess {
     pub score: f64,
     pub reasons: Vec<String>,
     pub explanation: String,
+    /// What an explanation that held rests on, when the access is queued all the same
+    /// (emergency access with a reason, covering that a pattern undid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grounds: Option<String>,
 }
 
 /// What a case rests on.

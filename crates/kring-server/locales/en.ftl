@@ -131,6 +131,7 @@ back-to-queue = back to the cases
 evidence = Evidence: the accesses in this case
 explanation = Explanation
 explanations-tried = Explanations looked for and not found
+grounds-held = First explained by
 decide = Decide
 note = Note with the decision
 save-decision = Record the decision

@@ -131,6 +131,7 @@ back-to-queue = terug naar de zaken
 evidence = Bewijs: de toegang in deze zaak
 explanation = Toelichting
 explanations-tried = Gezocht naar een verklaring, niet gevonden
+grounds-held = Eerst verklaard door
 decide = Besluit nemen
 note = Notitie bij het besluit
 save-decision = Besluit vastleggen

@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use kring_oversight::{screen, AccessLog, Context, RoleMap};
+use kring_oversight::{screen, screen_explaining, AccessLog, Context, RoleMap};
 
 use crate::config::Config;
 
@@ -25,10 +25,15 @@ Formats (worked example in docs/oversight.md):
            PractitionerRole, Patient, CareTeam, Encounter, Appointment
   ROLES    {\"roles\": {\"<role code or text>\": \"care\" | \"administration\" | \"planning\"
            | \"night-shift\" | \"crisis-service\"}}
-  FINDINGS {\"event\", \"score\", \"reasons\", \"explanation\"}, one per line
+  FINDINGS {\"event\", \"score\", \"reasons\", \"explanation\"}, one per line; score is
+           the chance that the access was a violation (calibrated, docs/oversight.md)
+  EXPLAINED {\"event\", \"explanation\", \"grounds\"}, one per explained access: what the
+           explanation rests on (which membership, appointment, writes, colleague …)
 
 Examples:
   kring watch --audit audit.ndjson --context context.ndjson --roles roles.json --out findings.ndjson
+  kring watch --audit audit.ndjson --context context.ndjson --out findings.ndjson \\
+              --explained explained.ndjson     also every explained access with its grounds
   kring watch        screen Kring's own log now, into the officer's review queue")]
 pub struct WatchArgs {
     /// The log to screen: FHIR AuditEvent NDJSON. Without it, Kring's own live log.
@@ -43,6 +48,10 @@ pub struct WatchArgs {
     /// Where to write the findings (NDJSON). Required with --audit.
     #[arg(long, value_name = "FINDINGS.ndjson")]
     pub out: Option<PathBuf>,
+    /// Also write every explained access with what its explanation rests on (NDJSON), so an
+    /// auditor can check the share explained access by access (with --audit).
+    #[arg(long, value_name = "EXPLAINED.ndjson", requires = "audit")]
+    pub explained: Option<PathBuf>,
     /// With the live log: how many days back to screen.
     #[arg(long, default_value_t = 31)]
     pub days: u32,
@@ -79,7 +88,20 @@ pub async fn run(cfg: &Config, args: WatchArgs) -> anyhow::Result<()> {
     let mut cx = Context::read(open(context, "context", &bar)?, &roles)?;
     let log = AccessLog::read(open(audit, "audit log", &bar)?, &mut cx)?;
     bar.finish_and_clear();
-    let screening = screen(&cx, &log);
+    let screening = if args.explained.is_some() {
+        screen_explaining(&cx, &log)
+    } else {
+        screen(&cx, &log)
+    };
+    if let Some(path) = &args.explained {
+        let mut w = BufWriter::new(
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        );
+        for e in &screening.explained {
+            writeln!(w, "{}", e.to_json())?;
+        }
+        w.flush()?;
+    }
     let mut w = BufWriter::new(
         File::create(out).with_context(|| format!("cannot create {}", out.display()))?,
     );
@@ -112,6 +134,13 @@ pub async fn run(cfg: &Config, args: WatchArgs) -> anyhow::Result<()> {
         s.flagged,
         out.display()
     );
+    if let Some(path) = &args.explained {
+        eprintln!(
+            "Explained accesses with their grounds: {}, written to {}.",
+            screening.explained.len(),
+            path.display()
+        );
+    }
     let ls = &log.stats;
     eprintln!(
         "Not screened: {} events without a client, {} without a requesting practitioner, {} not successful.",

@@ -19,6 +19,8 @@ struct EvidenceRow {
     score: String,
     reasons: String,
     explanation: String,
+    /// What an explanation that held rests on (emergency access, covering undone).
+    grounds: Option<String>,
     emergency: bool,
 }
 
@@ -118,7 +120,18 @@ async fn case_page(
         &format!("case-{id}"),
     )
     .await?;
-    let names = staff_names(state, &person, &[&c.user]).await;
+    // The staff member, and the colleagues the evidence names (covering for whom).
+    let named: Vec<String> = c
+        .evidence
+        .accesses
+        .iter()
+        .filter_map(|a| a.grounds.as_deref())
+        .flat_map(practitioners_in)
+        .collect();
+    let users: Vec<&str> = std::iter::once(c.user.as_str())
+        .chain(named.iter().map(String::as_str))
+        .collect();
+    let names = staff_names(state, &person, &users).await;
     let (staff_member, client) = (who(&names, &c.user), client_number(&c.client));
     let t = Texts { lang: person.lang };
     let evidence = c
@@ -152,6 +165,13 @@ async fn case_page(
                 .explanation
                 .replace(&c.user, &staff_member)
                 .replace(&c.client, &client),
+            grounds: a.grounds.as_ref().map(|g| {
+                practitioners_in(g)
+                    .iter()
+                    .fold(g.replace(&c.client, &client), |text, r| {
+                        text.replace(r.as_str(), &who(&names, r))
+                    })
+            }),
             emergency: a.emergency,
         })
         .collect();
@@ -300,4 +320,18 @@ pub async fn warn(
         return Err(unavailable_review(&person, &e));
     }
     case_page(&state, person, id, Some(t.get("warning-sent")), None).await
+}
+
+/// The staff references (`Practitioner/…`) a sentence of the engine names.
+fn practitioners_in(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = text
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == '(' || c == ')')
+        .filter(|w| w.starts_with("Practitioner/") && w.len() > "Practitioner/".len())
+        .map(str::to_string)
+        .collect();
+    out.sort();
+    out.dedup();
+    // Longer ids first, so that one id that begins another is not replaced inside it.
+    out.sort_by_key(|r| std::cmp::Reverse(r.len()));
+    out
 }
