@@ -221,6 +221,18 @@ pub fn organisation_involved_sentence(user: &str, client: &str, action: Action) 
     )
 }
 
+/// The Dutch sentence of a single look at a client of an organisation that takes part in the
+/// client's care: flagged, where a look that recurs goes to the weekly sample.
+pub fn single_look_sentence(user: &str, client: &str, action: Action) -> String {
+    let verb = verb(action);
+    format!(
+        "{user} {verb} het dossier van {client} één keer in deze periode, zonder verklaring; de \
+         organisatie van {user} is betrokken bij de zorg voor deze cliënt, maar zorg die niet is \
+         geregistreerd komt terug (opnieuw inzien, verslag leggen, een collega van het team): \
+         een losse inzage wordt daarom beoordeeld."
+    )
+}
+
 /// The Dutch sentence of a former carer's read while the client was at the carer's location.
 pub fn client_present_sentence(user: &str, client: &str, action: Action) -> String {
     let verb = verb(action);

@@ -87,10 +87,10 @@ fn an_independent_region_keeps_precision_and_recall() {
     assert!(total.overall.precision() >= 0.9, "{:?}", total.overall);
     assert!(total.overall.recall() >= 0.95, "{:?}", total.overall);
     for k in total.per_kind.iter().filter(|k| k.planted > 0) {
-        // Snooping on a stranger of one's own organisation with no other signal is what the
-        // weekly sample and recurring care trade away (docs/oversight.md); every kind keeps
-        // most of its recall all the same.
-        assert!(k.recall() >= 0.7, "{:?}", k);
+        // Every kind of violation is caught four times in five or more (issue 23), also
+        // snooping on a stranger of one's own organisation, which the weekly sample and
+        // recurring care trade against unregistered work (docs/oversight.md).
+        assert!(k.recall() >= 0.8, "{:?}", k);
     }
 }
 
