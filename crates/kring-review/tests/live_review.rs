@@ -289,3 +289,75 @@ async fn only_unexplained_accesses_go_to_the_weekly_sample_not_the_queue() {
         .unwrap();
     assert_eq!(again[0].id, sample[0].id);
 }
+
+/// Emergency access with a reason by the crisis service is explained and still reviewed: its
+/// case carries what made it routine (the role), its score is a low chance, and it is not
+/// flagged; the staff member's other, unexplained look is flagged with a high chance.
+#[tokio::test]
+async fn a_routine_emergency_case_shows_what_explained_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (record, _log) = record(dir.path()).await;
+    let op = Caller::operator("test");
+    let resources = [
+        json!({"resourceType": "Organization", "id": "ggz", "name": "GGZ"}),
+        json!({"resourceType": "Organization", "id": "jeugd", "name": "Jeugdhulp"}),
+        json!({"resourceType": "Practitioner", "id": "carla", "name": [{"family": "Vos", "given": ["Carla"]}]}),
+        json!({"resourceType": "PractitionerRole", "id": "carla-role", "practitioner": {"reference": "Practitioner/carla"}, "organization": {"reference": "Organization/ggz"}, "code": [{"text": "Crisisdienst"}]}),
+        json!({"resourceType": "Patient", "id": "p-ggz", "name": [{"family": "Jansen", "given": ["Piet"]}], "birthDate": "1950-02-02", "managingOrganization": {"reference": "Organization/ggz"}}),
+        json!({"resourceType": "Patient", "id": "p-jeugd", "name": [{"family": "Bos", "given": ["Lies"]}], "birthDate": "2012-03-03", "managingOrganization": {"reference": "Organization/jeugd"}}),
+    ];
+    for r in resources {
+        let t = r["resourceType"].as_str().unwrap().to_string();
+        let id = r["id"].as_str().unwrap().to_string();
+        record.update(&op, &t, &id, r, None).await.unwrap();
+    }
+    let carla = Caller::new(
+        Subject::Professional {
+            account: "a-carla".into(),
+            practitioner: "carla".into(),
+            role: "carla-role".into(),
+            organisation: "ggz".into(),
+        },
+        "10.0.0.8",
+    )
+    .with_name("Carla")
+    .with_system("kring-web");
+    let target = |client| Target::new("CarePlan", Some("cp"), client, Category::CrisisPlan);
+    record
+        .log_event(entry_for(
+            &carla,
+            "R",
+            "read",
+            "success",
+            &target("p-ggz"),
+            &[kring_access::Reason::Emergency("decl-1".into())],
+        ))
+        .await
+        .unwrap();
+    record
+        .log_event(entry_for(
+            &carla,
+            "R",
+            "read",
+            "success",
+            &target("p-jeugd"),
+            &[],
+        ))
+        .await
+        .unwrap();
+    let review = Review::open(&dir.path().join("review.db")).await.unwrap();
+    screen_live(&review, &record, "test", 31).await.unwrap();
+    let open = review.cases("Organization/ggz", false, 10).await.unwrap();
+    let case = |client: &str| open.iter().find(|c| c.client == client).unwrap();
+    let routine = case("Patient/p-ggz");
+    let access = &routine.evidence.accesses[0];
+    assert!(access.emergency);
+    assert_eq!(
+        access.grounds.as_deref(),
+        Some("noodtoegang met een opgegeven reden, door de rol crisisdienst")
+    );
+    assert!(routine.score < 0.05, "{}", routine.score);
+    let other = case("Patient/p-jeugd");
+    assert!(other.score > 0.9, "{}", other.score);
+    assert!(other.evidence.accesses[0].grounds.is_none());
+}
