@@ -107,10 +107,18 @@ impl Calibration {
         Calibration { points }
     }
 
-    /// The chance that a finding of this risk was a violation: the fitted points joined by
-    /// straight lines, the ends held flat, and always on the finding's side of the flag.
+    /// The chance that a finding of this risk was a violation: the fitted points on the
+    /// finding's side of the flag joined by straight lines, the ends held flat (a risk under
+    /// the flag is never read from the flagged findings, nor the other way round).
     pub fn chance(&self, risk: f64) -> f64 {
-        let p = &self.points;
+        let flagged = risk >= FLAG_SCORE;
+        let side: Vec<(f64, f64)> = self
+            .points
+            .iter()
+            .copied()
+            .filter(|&(r, _)| (r >= FLAG_SCORE) == flagged)
+            .collect();
+        let p = &side;
         let raw = match p.iter().position(|&(r, _)| r >= risk) {
             None if p.is_empty() => risk,
             None => p[p.len() - 1].1,
@@ -175,8 +183,10 @@ mod tests {
         assert!((p[0].1 - (10.0 + 0.3) / 101.0).abs() < 1e-9, "{p:?}");
         assert!((p[1].1 - p[2].1).abs() < 1e-9, "pooled: {p:?}");
         assert!((p[1].1 - (95.0 + 0.6 + 85.0 + 0.7) / 202.0).abs() < 1e-9);
-        // Between and beyond the points.
-        assert!(c.chance(0.45) > p[0].1 && c.chance(0.45) < 0.5);
+        // Between and beyond the points, each side of the flag on its own: a risk under the
+        // flag with no fitted point above it keeps the last chance under the flag.
+        assert_eq!(c.chance(0.45), p[0].1);
+        assert!((c.chance(0.65) - p[1].1).abs() < 1e-9);
         assert_eq!(c.chance(0.95), p[2].1);
         assert_eq!(c.chance(0.1), p[0].1);
     }
