@@ -24,10 +24,13 @@ pub enum Reason {
     Serial,
     Volume,
     DeniedAttempt,
+    /// One look at a client of an organisation that takes part in the care, never repeated
+    /// in the whole log (where unregistered care recurs).
+    SingleLook,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 13] = [
+    pub const ALL: [Reason; 14] = [
         Reason::OwnRecord,
         Reason::Family,
         Reason::Neighbour,
@@ -41,6 +44,7 @@ impl Reason {
         Reason::Serial,
         Reason::Volume,
         Reason::DeniedAttempt,
+        Reason::SingleLook,
     ];
 
     pub fn code(self) -> &'static str {
@@ -58,6 +62,7 @@ impl Reason {
             Reason::Serial => "serial",
             Reason::Volume => "volume",
             Reason::DeniedAttempt => "denied-attempt",
+            Reason::SingleLook => "single-look",
         }
     }
 
@@ -81,6 +86,7 @@ impl Reason {
             Reason::Serial => "hetzelfde dossier op meerdere dagen, alleen gelezen",
             Reason::Volume => "veel meer dossiers dan collega's in dezelfde rol",
             Reason::DeniedAttempt => "een poging die Kring weigerde (geen toegang)",
+            Reason::SingleLook => "één losse inzage in deze periode, daarna niet meer",
         }
     }
 
@@ -102,6 +108,7 @@ impl Reason {
             Reason::Serial => "the same record on several days, reading only",
             Reason::Volume => "far more records than peers in the same role",
             Reason::DeniedAttempt => "an attempt that was refused (no access)",
+            Reason::SingleLook => "a single look in the period, never again",
         }
     }
 
@@ -115,7 +122,7 @@ impl Reason {
             Reason::Browsing => 0.7,
             Reason::RelationshipEnded => 0.65,
             Reason::Serial | Reason::Volume => 0.6,
-            Reason::NoExplanation => 0.5,
+            Reason::NoExplanation | Reason::SingleLook => 0.5,
             Reason::OffHours => 0.35,
             // Alone it is often a slip (a wrong id, a category not granted); with browsing it
             // is probing.

@@ -365,8 +365,13 @@ fn screen_with(cx: &Context, log: &AccessLog, with_grounds: bool) -> Screening {
             && j.membership == MembershipState::None
             && registration_gap(cx, a);
         let back = j.reasons == [Reason::RelationshipEnded] && client_present(cx, a);
-        let single = once.contains(&(a.user, a.client));
-        let involved = !gap && !single && j.reasons.is_empty() && organisation_involved(cx, a);
+        let involved = !gap && j.reasons.is_empty() && organisation_involved(cx, a);
+        // Unregistered care recurs; a look that stays alone is a signal of its own.
+        let single = involved && once.contains(&(a.user, a.client));
+        if single {
+            j.reasons.push(Reason::SingleLook);
+        }
+        let involved = involved && !single;
         let signal = j.reasons.iter().any(|r| *r != Reason::OffHours);
         if !signal {
             j.reasons.insert(0, Reason::NoExplanation);
@@ -398,7 +403,7 @@ fn screen_with(cx: &Context, log: &AccessLog, with_grounds: bool) -> Screening {
                 CLIENT_PRESENT_SCORE,
                 client_present_sentence(&e.user, &e.client, a.action),
             )
-        } else if single && j.reasons == [Reason::NoExplanation] && organisation_involved(cx, a) {
+        } else if single {
             (
                 score(&j.reasons),
                 single_look_sentence(&e.user, &e.client, a.action),

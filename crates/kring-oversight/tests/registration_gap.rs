@@ -66,7 +66,7 @@ fn an_unregistered_client_of_ones_own_organisation_is_a_registration_gap_not_a_f
     }
     let once = of("e6");
     assert!(once.flagged(), "{once:?}");
-    assert_eq!(once.reasons, vec![Reason::NoExplanation]);
+    assert_eq!(once.reasons, vec![Reason::SingleLook]);
     assert!(
         once.explanation.contains("één keer"),
         "{}",
