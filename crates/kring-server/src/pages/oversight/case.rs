@@ -153,7 +153,7 @@ async fn case_page(
                     String::new()
                 }
             ),
-            score: t.percent(a.score, 0),
+            score: chance_text(&t, a.score),
             reasons: a
                 .reasons
                 .iter()
@@ -187,7 +187,7 @@ async fn case_page(
             who: staff_member.clone(),
             client: client.clone(),
             period: period(&c, person.lang),
-            score: t.percent(c.score, 0),
+            score: chance_text(&t, c.score),
             reasons: c
                 .reasons
                 .iter()

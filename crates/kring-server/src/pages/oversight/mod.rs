@@ -43,6 +43,12 @@ fn reason_text(code: &str, lang: Lang) -> String {
     }
 }
 
+/// A score as the officer reads it: the chance that the access was a violation, in whole
+/// per cents, never shown as certain either way (0.998 reads as 99 %, 0.001 as 1 %).
+fn chance_text(t: &Texts, chance: f64) -> String {
+    t.percent(chance.clamp(0.01, 0.99), 0)
+}
+
 fn decision_text(d: Decision, t: &Texts) -> String {
     t.get(&format!("decision-{}", d.code()))
 }

@@ -97,7 +97,7 @@ async fn queue_page(
         .map(|c| QueueRow {
             id: c.id,
             score: c.score,
-            score_text: t.percent(c.score, 0),
+            score_text: chance_text(&t, c.score),
             who: who(&names, &c.user),
             client: client_number(&c.client),
             period: period(c, person.lang),

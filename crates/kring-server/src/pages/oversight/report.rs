@@ -63,7 +63,7 @@ fn calibration_rows(r: &MonthReport, t: &Texts) -> Vec<(String, String, String)>
                 "count",
                 &b.findings.to_string(),
                 "mean",
-                &t.percent(b.mean_score(), 0),
+                &chance_text(t, b.mean_score()),
             );
             let unjustified = format!("{} ({})", b.violations, t.percent(b.violation_share(), 0));
             (band, decided, unjustified)
