@@ -2,38 +2,25 @@
 //! 1–6, with a ROLES file), measured on months it was not fitted on — the in-house seeds of
 //! the report and the independent region (`kring bench --oversight` prints the full tables).
 
+mod common;
+
 use kring_oversight::calibration::{error_of, Calibration};
 use kring_oversight::quality::{known, Known};
-use kring_oversight::rivierenland::{Region, RegionParams};
-use kring_oversight::synthetic::{Params, Synthetic};
-use kring_oversight::{screen, Context, RoleMap};
+use kring_oversight::screen;
 
 /// The tuning months the built-in table is fitted on.
 const TUNING: std::ops::RangeInclusive<u64> = 1..=6;
 
 /// Every finding of an in-house month, with its truth.
 fn in_house(seed: u64) -> Vec<Known> {
-    let s = Synthetic::generate(Params::month(seed));
-    let roles = RoleMap::from_json(&s.roles_json()).unwrap();
-    let mut cx = Context::default();
-    for r in s.context() {
-        let _ = cx.add(&r, &roles);
-    }
-    cx.finish();
-    let log = s.access_log(&mut cx);
-    known(&screen(&cx, &log).findings, &s.truth())
+    let (cx, log, truth) = common::in_house_month(seed);
+    known(&screen(&cx, &log).findings, &truth)
 }
 
 /// Every finding of a month of the independent region, read through its files.
 fn region(seed: u64) -> Vec<Known> {
-    let r = Region::generate(RegionParams::month(seed));
-    let (mut context, mut audit) = (Vec::new(), Vec::new());
-    r.write_context(&mut context).unwrap();
-    r.write_audit(&mut audit).unwrap();
-    let roles = RoleMap::from_json(&r.roles_json()).unwrap();
-    let mut cx = Context::read(context.as_slice(), &roles).unwrap();
-    let log = kring_oversight::AccessLog::read(audit.as_slice(), &mut cx).unwrap();
-    known(&screen(&cx, &log).findings, &r.truth())
+    let (cx, log, truth) = common::region_month(seed);
+    known(&screen(&cx, &log).findings, &truth)
 }
 
 fn fitted() -> Calibration {

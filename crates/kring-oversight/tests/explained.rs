@@ -6,10 +6,10 @@
 
 use std::collections::HashSet;
 
+mod common;
+
 use kring_oversight::explain::Explanation;
-use kring_oversight::rivierenland::{Region, RegionParams};
-use kring_oversight::synthetic::{Params, Synthetic};
-use kring_oversight::{screen, screen_explaining, AccessLog, Context, RoleMap};
+use kring_oversight::{screen, screen_explaining, AccessLog, Context};
 
 /// What a grounds sentence says when it found nothing to name.
 const FOUND_NOTHING: [&str; 6] = [
@@ -58,25 +58,12 @@ fn check(cx: &Context, log: &AccessLog) {
 
 #[test]
 fn every_explained_access_names_its_evidence_in_house() {
-    let s = Synthetic::generate(Params::month(3));
-    let roles = RoleMap::from_json(&s.roles_json()).unwrap();
-    let mut cx = Context::default();
-    for r in s.context() {
-        let _ = cx.add(&r, &roles);
-    }
-    cx.finish();
-    let log = s.access_log(&mut cx);
+    let (cx, log, _) = common::in_house_month(3);
     check(&cx, &log);
 }
 
 #[test]
 fn every_explained_access_names_its_evidence_in_the_independent_region() {
-    let r = Region::generate(RegionParams::month(3));
-    let (mut context, mut audit) = (Vec::new(), Vec::new());
-    r.write_context(&mut context).unwrap();
-    r.write_audit(&mut audit).unwrap();
-    let roles = RoleMap::from_json(&r.roles_json()).unwrap();
-    let mut cx = Context::read(context.as_slice(), &roles).unwrap();
-    let log = AccessLog::read(audit.as_slice(), &mut cx).unwrap();
+    let (cx, log, _) = common::region_month(3);
     check(&cx, &log);
 }

@@ -30,6 +30,16 @@ async fn record(dir: &std::path::Path) -> (Record, Arc<MerkleLog>) {
     (record, log)
 }
 
+/// Writes a test's network into the record as the operator.
+async fn put_all(record: &Record, resources: impl IntoIterator<Item = serde_json::Value>) {
+    let op = Caller::operator("test");
+    for r in resources {
+        let t = r["resourceType"].as_str().unwrap().to_string();
+        let id = r["id"].as_str().unwrap().to_string();
+        record.update(&op, &t, &id, r, None).await.unwrap();
+    }
+}
+
 fn professional() -> Caller {
     Caller::new(
         Subject::Professional {
@@ -48,7 +58,6 @@ fn professional() -> Caller {
 async fn the_live_log_becomes_cases_decisions_and_a_report() {
     let dir = tempfile::tempdir().unwrap();
     let (record, log) = record(dir.path()).await;
-    let op = Caller::operator("test");
     let home =
         |line: &str, pc: &str| json!([{"line": [line], "postalCode": pc, "city": "Zaandam"}]);
     let resources = [
@@ -59,11 +68,7 @@ async fn the_live_log_becomes_cases_decisions_and_a_report() {
         json!({"resourceType": "Patient", "id": "p-next", "name": [{"family": "Visser", "given": ["Els"]}], "birthDate": "1960-03-03", "managingOrganization": {"reference": "Organization/ggz"}, "address": home("Kerkstraat 9", "1501AA")}),
         json!({"resourceType": "CareTeam", "id": "ct", "subject": {"reference": "Patient/p-own"}, "participant": [{"member": {"reference": "PractitionerRole/anna-role"}, "period": {"start": "2020-01-01"}}]}),
     ];
-    for r in resources {
-        let t = r["resourceType"].as_str().unwrap().to_string();
-        let id = r["id"].as_str().unwrap().to_string();
-        record.update(&op, &t, &id, r, None).await.unwrap();
-    }
+    put_all(&record, resources).await;
     // Anna reads her own client and, twice, her neighbour's record.
     let anna = professional();
     for client in ["p-own", "p-next", "p-next"] {
@@ -219,7 +224,6 @@ async fn the_live_log_becomes_cases_decisions_and_a_report() {
 async fn only_unexplained_accesses_go_to_the_weekly_sample_not_the_queue() {
     let dir = tempfile::tempdir().unwrap();
     let (record, _log) = record(dir.path()).await;
-    let op = Caller::operator("test");
     let resources = [
         json!({"resourceType": "Organization", "id": "ggz", "name": "GGZ"}),
         json!({"resourceType": "Organization", "id": "jeugd", "name": "Jeugdhulp"}),
@@ -239,11 +243,7 @@ async fn only_unexplained_accesses_go_to_the_weekly_sample_not_the_queue() {
         json!({"resourceType": "Patient", "id": "p-jeugd", "name": [{"family": "Bos", "given": ["Lies"]}], "birthDate": "2012-03-03", "managingOrganization": {"reference": "Organization/jeugd"}}),
         json!({"resourceType": "CareTeam", "id": "ct-jeugd", "subject": {"reference": "Patient/p-jeugd"}, "participant": [{"member": {"reference": "PractitionerRole/joost-role"}, "period": {"start": "2020-01-01"}}]}),
     ];
-    for r in resources {
-        let t = r["resourceType"].as_str().unwrap().to_string();
-        let id = r["id"].as_str().unwrap().to_string();
-        record.update(&op, &t, &id, r, None).await.unwrap();
-    }
+    put_all(&record, resources).await;
     let anna = professional();
     // Anna's own work first, enough of it that the hour the test runs is her usual hour
     // (with little history a read at night would carry the off-hours signal, by right).
@@ -297,7 +297,6 @@ async fn only_unexplained_accesses_go_to_the_weekly_sample_not_the_queue() {
 async fn a_routine_emergency_case_shows_what_explained_it() {
     let dir = tempfile::tempdir().unwrap();
     let (record, _log) = record(dir.path()).await;
-    let op = Caller::operator("test");
     let resources = [
         json!({"resourceType": "Organization", "id": "ggz", "name": "GGZ"}),
         json!({"resourceType": "Organization", "id": "jeugd", "name": "Jeugdhulp"}),
@@ -306,11 +305,7 @@ async fn a_routine_emergency_case_shows_what_explained_it() {
         json!({"resourceType": "Patient", "id": "p-ggz", "name": [{"family": "Jansen", "given": ["Piet"]}], "birthDate": "1950-02-02", "managingOrganization": {"reference": "Organization/ggz"}}),
         json!({"resourceType": "Patient", "id": "p-jeugd", "name": [{"family": "Bos", "given": ["Lies"]}], "birthDate": "2012-03-03", "managingOrganization": {"reference": "Organization/jeugd"}}),
     ];
-    for r in resources {
-        let t = r["resourceType"].as_str().unwrap().to_string();
-        let id = r["id"].as_str().unwrap().to_string();
-        record.update(&op, &t, &id, r, None).await.unwrap();
-    }
+    put_all(&record, resources).await;
     let carla = Caller::new(
         Subject::Professional {
             account: "a-carla".into(),

@@ -44,3 +44,40 @@ pub fn print_quality(q: &kring_oversight::quality::Quality) {
         );
     }
 }
+
+/// A month as the engine reads it, with the truth per event.
+#[allow(dead_code)]
+pub type Month = (
+    kring_oversight::Context,
+    kring_oversight::AccessLog,
+    Vec<Option<kring_oversight::Reason>>,
+);
+
+/// One month of the in-house generator, with its ROLES file.
+#[allow(dead_code)]
+pub fn in_house_month(seed: u64) -> Month {
+    use kring_oversight::synthetic::{Params, Synthetic};
+    let s = Synthetic::generate(Params::month(seed));
+    let roles = kring_oversight::RoleMap::from_json(&s.roles_json()).unwrap();
+    let mut cx = kring_oversight::Context::default();
+    for r in s.context() {
+        let _ = cx.add(&r, &roles);
+    }
+    cx.finish();
+    let log = s.access_log(&mut cx);
+    (cx, log, s.truth())
+}
+
+/// One month of the independent region, read through its NDJSON and ROLES files.
+#[allow(dead_code)]
+pub fn region_month(seed: u64) -> Month {
+    use kring_oversight::rivierenland::{Region, RegionParams};
+    let r = Region::generate(RegionParams::month(seed));
+    let (mut context, mut audit) = (Vec::new(), Vec::new());
+    r.write_context(&mut context).unwrap();
+    r.write_audit(&mut audit).unwrap();
+    let roles = kring_oversight::RoleMap::from_json(&r.roles_json()).unwrap();
+    let mut cx = kring_oversight::Context::read(context.as_slice(), &roles).unwrap();
+    let log = kring_oversight::AccessLog::read(audit.as_slice(), &mut cx).unwrap();
+    (cx, log, r.truth())
+}
