@@ -810,9 +810,42 @@ async fn professionals_and_clients_use_the_pages_in_chromium() {
         .click()
         .await
         .unwrap();
-    assert!(wait_text(&c, ".utrecht-alert--ok", "Controle klaar")
+    let done = wait_text(&c, ".utrecht-alert--ok", "Controle klaar").await;
+    // The count is the officer's own queue (the rows below), and the share explained is
+    // written as Dutch writes it.
+    let rows = c
+        .find_all(Locator::Css("main tbody tr"))
         .await
-        .contains("zaken"));
+        .unwrap()
+        .len();
+    let own = if rows == 1 {
+        "1 open zaak voor uw organisatie".to_string()
+    } else {
+        format!("{rows} open zaken voor uw organisatie")
+    };
+    assert!(done.contains(&own), "{done} / {rows} rows");
+    let main = text(&c, "main").await;
+    assert!(
+        main.contains("Laatste controle:") && main.contains(&own),
+        "{main}"
+    );
+    // (WebDriver gives the non-breaking space before % as a plain one.)
+    let share: String = main
+        .find("% verklaard")
+        .map(|i| {
+            let before: Vec<char> = main[..i]
+                .trim_end()
+                .chars()
+                .rev()
+                .take_while(|c| !c.is_whitespace())
+                .collect();
+            before.into_iter().rev().collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        share.contains(',') && !share.contains('.'),
+        "the share explained in Dutch notation: {share:?} in {main}"
+    );
     // The queue names the staff member (the family name is enough to find the row) and the
     // client by number.
     let practitioner_id = outsider["practitioner"].as_str().unwrap();

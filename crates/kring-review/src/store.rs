@@ -500,6 +500,18 @@ impl Review {
         rows.iter().map(case_row).collect()
     }
 
+    /// How many cases of the organisation's queue are open (undecided, not in the sample): the
+    /// officer's own count, not the run's for the whole network.
+    pub async fn open_count(&self, organisation: &str) -> Result<i64> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM cases WHERE organisation = ? AND decision IS NULL AND NOT {SAMPLED}"
+        );
+        Ok(sqlx::query_scalar(&sql)
+            .bind(organisation)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     /// The spot-check sample of the week from `week_start_ms`: of the organisation's cases in
     /// that week that are only unexplained (see [`SAMPLED`]), `size` picked at random — the
     /// same pick every time the week is shown (by a hash of each case's key and the week) — and

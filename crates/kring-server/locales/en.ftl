@@ -110,13 +110,17 @@ oversight = Oversight
 oversight-help = Accesses to records that nothing explains — no circle membership, appointment, own documentation, fitting role, location or covering — grouped per staff member, client and period, highest risk first. Every emergency access is here too. Look at the evidence, decide, and send a warning where needed. Kring checks every night; you can also check now.
 oversight-unavailable = Oversight is not available right now. Please try again later.
 oversight-case = Case
-last-run = Last check
-accesses-screened = accesses checked
-explained-share = explained
 case-count = cases
 no-run-yet = Nothing has been checked yet.
 run-now = Check now
-run-done = Check finished:
+last-run-summary = Last check: { $when } · { $accesses } accesses checked · { $explained } explained · { $open ->
+    [one] 1 open case for your organisation
+   *[other] { $open } open cases for your organisation
+}
+run-done-summary = Check finished: { $accesses } accesses checked · { $open ->
+    [one] 1 open case for your organisation
+   *[other] { $open } open cases for your organisation
+}
 run-failed = The check failed. Please try again later.
 monthly-report = Monthly oversight report
 open-cases = Open cases

@@ -110,13 +110,17 @@ oversight = Toezicht
 oversight-help = Toegang tot dossiers die niets verklaart — geen lidmaatschap van de kring, afspraak, eigen verslaglegging, passende rol, locatie of waarneming — gebundeld per medewerker, cliënt en periode, met het hoogste risico bovenaan. Elke noodtoegang staat er ook tussen. Bekijk het bewijs, neem een besluit en stuur zo nodig een waarschuwing. Kring controleert elke nacht; u kunt ook nu laten controleren.
 oversight-unavailable = Het toezicht is nu niet beschikbaar. Probeer het later opnieuw.
 oversight-case = Zaak
-last-run = Laatste controle
-accesses-screened = keer toegang gecontroleerd
-explained-share = verklaard
 case-count = zaken
 no-run-yet = Er is nog niet gecontroleerd.
 run-now = Nu controleren
-run-done = Controle klaar:
+last-run-summary = Laatste controle: { $when } · { $accesses } keer toegang gecontroleerd · { $explained } verklaard · { $open ->
+    [one] 1 open zaak voor uw organisatie
+   *[other] { $open } open zaken voor uw organisatie
+}
+run-done-summary = Controle klaar: { $accesses } keer toegang gecontroleerd · { $open ->
+    [one] 1 open zaak voor uw organisatie
+   *[other] { $open } open zaken voor uw organisatie
+}
 run-failed = De controle is mislukt. Probeer het later opnieuw.
 monthly-report = Maandrapport toezicht
 open-cases = Open zaken

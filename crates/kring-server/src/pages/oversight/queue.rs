@@ -75,20 +75,27 @@ async fn queue_page(
     let users: Vec<&str> = cases.iter().map(|c| c.user.as_str()).collect();
     let names = staff_names(state, &person, &users).await;
     let t = Texts { lang: person.lang };
+    let open = match review.open_count(&org).await {
+        Ok(n) => n,
+        Err(e) => return Err(unavailable_review(&person, &e)),
+    };
     let last_run = match review.latest_run().await {
-        Ok(Some(r)) => {
-            let explained = 100.0 * r.explained as f64 / r.accesses.max(1) as f64;
-            format!(
-                "{}: {} · {} {} · {explained:.1}% {} · {} {}",
-                t.get("last-run"),
-                super::super::dates::moment(r.finished, person.lang),
-                r.accesses,
-                t.get("accesses-screened"),
-                t.get("explained-share"),
-                r.cases,
-                t.get("case-count")
-            )
-        }
+        Ok(Some(r)) => t.count(
+            "last-run-summary",
+            "open",
+            open,
+            &[
+                (
+                    "when",
+                    &super::super::dates::moment(r.finished, person.lang),
+                ),
+                ("accesses", &r.accesses.to_string()),
+                (
+                    "explained",
+                    &t.percent(r.explained as f64 / r.accesses.max(1) as f64, 1),
+                ),
+            ],
+        ),
         Ok(None) => t.get("no-run-yet"),
         Err(e) => return Err(unavailable_review(&person, &e)),
     };
@@ -135,17 +142,15 @@ pub async fn run_now(
     person: Person,
     CsrfForm(super::super::signin::Nothing {}): CsrfForm<super::super::signin::Nothing>,
 ) -> Result<Response, PageError> {
-    let (_, review) = officer(&state, &person)?;
+    let (org, review) = officer(&state, &person)?;
     log_review(&state, &person, "E", "review-run", &[], "").await?;
     let t = Texts { lang: person.lang };
     let message = match kring_review::screen_live(review, &state.record, "on-demand", 31).await {
-        Ok(s) => format!(
-            "{} {} {} · {} {}",
-            t.get("run-done"),
-            s.accesses,
-            t.get("accesses-screened"),
-            s.cases,
-            t.get("case-count")
+        Ok(s) => t.count(
+            "run-done-summary",
+            "open",
+            review.open_count(&org).await.unwrap_or_default(),
+            &[("accesses", &s.accesses.to_string())],
         ),
         Err(e) => {
             tracing::error!(error = %e, "on-demand oversight run failed");
