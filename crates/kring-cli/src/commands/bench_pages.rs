@@ -272,6 +272,13 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         w.clients.len(),
         w.doses.len()
     );
+    if loaded {
+        // Each run writes reports into the professionals' own clients, all of them "new since
+        // the last visit" for "my clients" in the next run (BENCHMARKS.md, 2026-12-07).
+        println!(
+            "Measuring a database loaded before: the reports and sign-offs of earlier runs are in it and make \"my clients\" slower; for comparable figures, measure each run on a fresh copy of a snapshot taken right after loading."
+        );
+    }
 
     // 1. The network, copy by copy.
     let bar = ProgressBar::new((copies * per_copy) as u64);
