@@ -273,26 +273,19 @@ impl Explainer<'_> {
                     day(end)
                 )
             }
-            Explanation::Appointment => {
-                let nearest = client
-                    .appointments
+            Explanation::Appointment | Explanation::Encounter => {
+                let (what, list) = if e == Explanation::Appointment {
+                    ("afspraak", &client.appointments)
+                } else {
+                    ("contact (encounter)", &client.encounters)
+                };
+                match list
                     .iter()
                     .filter(|&&(u, _, _)| u == a.user)
-                    .min_by_key(|&&(_, s, _)| (s - a.at).abs());
-                match nearest {
-                    Some(&(_, s, _)) => format!("afspraak met de cliënt op {}", day(s)),
-                    None => "afspraak met de cliënt".to_string(),
-                }
-            }
-            Explanation::Encounter => {
-                let nearest = client
-                    .encounters
-                    .iter()
-                    .filter(|&&(u, _, _)| u == a.user)
-                    .min_by_key(|&&(_, s, _)| (s - a.at).abs());
-                match nearest {
-                    Some(&(_, s, _)) => format!("contact (encounter) met de cliënt op {}", day(s)),
-                    None => "contact (encounter) met de cliënt".to_string(),
+                    .min_by_key(|&&(_, s, _)| (s - a.at).abs())
+                {
+                    Some(&(_, s, _)) => format!("{what} met de cliënt op {}", day(s)),
+                    None => format!("{what} met de cliënt"),
                 }
             }
             Explanation::DocumentedWork if a.action == Action::Write => {
